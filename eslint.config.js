@@ -1,0 +1,22 @@
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.local/**', 'coverage/**', 'deploy/**', 'config/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': ['error', { allow: [] }],
+      complexity: ['error', 20],
+      'max-depth': ['error', 4],
+      eqeqeq: ['error', 'smart'],
+    },
+  },
+  { files: ['test/**', 'scripts/**', 'bench/**'], rules: { 'no-console': 'off', complexity: 'off' } },
+  { files: ['**/*.js'], rules: { 'no-console': 'off' } },
+);

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `npm test`: type check, lint, then jest (unit + integration against a real control plane), then a
+// check that no process started by the tests is still running. Ends with CI's closing line
+// `Tests: N passed, N failed` (each of typecheck, lint and the leftover check counts as one test).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  console.error(`Node ${process.versions.node} is too old: run through npm (node_modules/.bin/node is Node 24) or install Node 24.`);
+  process.exit(1);
+}
+const args = process.argv.slice(2);
+const work = mkdtempSync(join(tmpdir(), 'mio-test-'));
+const runId = randomUUID();
+const env = { ...process.env, MIO_PID_REGISTRY: join(work, 'pids'), MIO_SUMMARY_FILE: join(work, 'summary.json'), MIO_RUN_ID: runId };
+let passed = 0, failed = 0;
+const step = (name, cmd, cmdArgs) => {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env });
+  const ok = r.status === 0;
+  console.log(`[test] ${name}: ${ok ? 'ok' : 'FAILED'} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  return ok;
+};
+
+if (!args.includes('--no-static')) {
+  for (const [name, cmd, a] of [['typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']], ['lint', 'eslint', ['--max-warnings=0', '.']]]) {
+    if (step(name, cmd, a)) passed++; else failed++;
+  }
+}
+const jestArgs = ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runInBand', ...args.filter((a) => a !== '--no-static')];
+const jestOk = step('jest', process.execPath, jestArgs);
+if (existsSync(env.MIO_SUMMARY_FILE)) {
+  const s = JSON.parse(readFileSync(env.MIO_SUMMARY_FILE, 'utf8'));
+  passed += s.passed; failed += s.failed;
+  if (!jestOk && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
+} else failed++;
+
+// Leftovers: every process that inherited this run's id, and every PID the harness registered.
+const leftovers = [];
+for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  if (Number(pid) === process.pid) continue;
+  try { if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`MIO_RUN_ID=${runId}`)) leftovers.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').slice(0, 120)}`); } catch { /* gone */ }
+}
+if (existsSync(env.MIO_PID_REGISTRY)) {
+  for (const line of readFileSync(env.MIO_PID_REGISTRY, 'utf8').split('\n').filter(Boolean)) {
+    const pid = Number(line.split(' ')[0]);
+    try { process.kill(pid, 0); if (!leftovers.some((l) => l.startsWith(`${pid} `))) leftovers.push(line); } catch { /* stopped */ }
+  }
+}
+if (leftovers.length === 0) { passed++; console.log('[test] no process started by the tests is left running: ok'); }
+else { failed++; console.log(`[test] processes left running after the tests:\n  ${leftovers.join('\n  ')}`); }
+rmSync(work, { recursive: true, force: true });
+console.log(`\nTests: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

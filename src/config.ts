@@ -1,0 +1,62 @@
+// Operator configuration: environment variables (set by the Helm chart), validated with zod.
+import { z } from 'zod';
+import { hostname } from 'node:os';
+
+const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go-style duration with units h, m, s, ms ("1h30m", "90s") into milliseconds. */
+export function parseDurationMs(s: string): number {
+  if (!DURATION.test(s)) throw new Error(`invalid duration ${JSON.stringify(s)} (expected e.g. 15s, 1h30m)`);
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return total;
+}
+
+const duration = z.string().regex(DURATION, 'a duration such as 15s or 1h30m').transform(parseDurationMs);
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+const EnvSchema = z.object({
+  MIO_NAMESPACE: z.string().min(1).optional(),
+  POD_NAMESPACE: z.string().min(1).optional(),
+  POD_NAME: z.string().min(1).optional(),
+  MIO_HTTP_ADDR: z.string().regex(/^[^:]*:\d{1,5}$/, 'host:port').default('0.0.0.0:8080'),
+  MIO_LEADER_ELECT: bool.default(true),
+  MIO_LEASE_NAME: z.string().min(1).default('machine-identity-operator'),
+  MIO_LEASE_DURATION: duration.default(15_000),
+  MIO_RENEW_DEADLINE: duration.default(10_000),
+  MIO_RETRY_PERIOD: duration.default(2_000),
+  MIO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  MIO_POLICY_DEFAULT_ACTION: z.enum(['Allow', 'Deny']).default('Allow'),
+  MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+});
+
+export interface OperatorConfig {
+  namespace: string;
+  identity: string;
+  http: { host: string; port: number };
+  leaderElection: { enabled: boolean; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  logLevel: string;
+  policyDefaultAction: 'Allow' | 'Deny';
+  workers: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const r = EnvSchema.safeParse(env);
+  if (!r.success) {
+    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = r.data;
+  if (e.MIO_RENEW_DEADLINE >= e.MIO_LEASE_DURATION) throw new Error('invalid configuration: MIO_RENEW_DEADLINE must be shorter than MIO_LEASE_DURATION');
+  const idx = e.MIO_HTTP_ADDR.lastIndexOf(':');
+  return {
+    namespace: e.MIO_NAMESPACE ?? e.POD_NAMESPACE ?? 'machine-identity-system',
+    identity: e.POD_NAME ?? hostname(),
+    http: { host: e.MIO_HTTP_ADDR.slice(0, idx) || '0.0.0.0', port: Number(e.MIO_HTTP_ADDR.slice(idx + 1)) },
+    leaderElection: { enabled: e.MIO_LEADER_ELECT, leaseName: e.MIO_LEASE_NAME, leaseDurationMs: e.MIO_LEASE_DURATION,
+      renewDeadlineMs: e.MIO_RENEW_DEADLINE, retryPeriodMs: e.MIO_RETRY_PERIOD },
+    logLevel: e.MIO_LOG_LEVEL,
+    policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
+    workers: e.MIO_WORKERS,
+  };
+}

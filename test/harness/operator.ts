@@ -1,0 +1,50 @@
+// Runs the real operator entry point (src/main.ts) as a child process against a test cluster.
+import { join } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { REPO_ROOT } from './control-plane.ts';
+import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
+
+export interface OperatorProcess {
+  proc: Proc;
+  port: number;
+  url: string;
+  logs(): string;
+  /** JSON log lines parsed. */
+  logLines(): Record<string, unknown>[];
+  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startOperator(kubeconfigPath: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+  const port = await freePort();
+  const logFile = join(mkdtempSync(join(tmpdir(), 'mio-op-')), 'operator.log');
+  const proc = startProcess('operator', process.execPath, [join(REPO_ROOT, 'src/main.ts')], logFile, {
+    env: { ...process.env, KUBECONFIG: kubeconfigPath, MIO_HTTP_ADDR: `127.0.0.1:${port}`, MIO_LOG_LEVEL: 'debug', ...env },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const logs = (): string => readFileSync(logFile, 'utf8');
+  await waitFor('operator /healthz', async () => {
+    if (proc.child.exitCode !== null) throw new Error(`operator exited: ${logs().slice(-2000)}`);
+    return (await fetch(`${url}/healthz`)).ok;
+  }, 60_000, 200);
+  return {
+    proc, port, url, logs,
+    logLines: () => logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    async metric(name, labels = {}) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      let sum: number | undefined;
+      for (const line of text.split('\n')) {
+        const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
+        if (!m || m[1] !== name) continue;
+        const ls = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+        if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sum = (sum ?? 0) + Number(m[4]);
+      }
+      return sum;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (signal === 'SIGKILL') { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } await proc.exited; return; }
+      await stopProc(proc, 15_000);
+    },
+  };
+}

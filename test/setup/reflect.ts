@@ -1,0 +1,2 @@
+// @peculiar/x509 (tsyringe) needs the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
