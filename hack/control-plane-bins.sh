@@ -23,7 +23,8 @@ link_override() { # name envvar
   if [ -n "$v" ]; then ln -sf "$v" "$BIN/$1"; log "$1: using $v"; return 0; fi
   return 1
 }
-have() { [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.ok" ]; }
+# a marker records the recipe (flags) a binary was built with; a changed recipe rebuilds it
+have() { [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.ok" ] && [ "$(cat "$BIN/.$1.ok")" = "${2:-}" ]; }
 
 k8s_needed=()
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
@@ -57,10 +58,13 @@ fi
 STAGES="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK/kustomize/stage/fast"
 if [ ! -d "$STAGES" ]; then (cd "$(mktemp -d)" && go mod download "sigs.k8s.io/kwok@$KWOK"); fi
 ln -sfn "$STAGES" "$BIN/kwok-stages"
-if ! link_override helm MIO_HELM_BIN && ! have helm; then
+# helm's default Kubernetes version for `helm template`/`lint` (else v1.20 and kubeVersion checks fail)
+HELM_LDF="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM"
+for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do HELM_LDF+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$MINOR"; done
+if ! link_override helm MIO_HELM_BIN && ! have helm "$HELM_LDF"; then
   log "building helm $HELM"
-  GOBIN="$BIN" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM" "helm.sh/helm/v3/cmd/helm@$HELM"
-  touch "$BIN/.helm.ok"
+  GOBIN="$BIN" go install -trimpath -ldflags "$HELM_LDF" "helm.sh/helm/v3/cmd/helm@$HELM"
+  echo "$HELM_LDF" > "$BIN/.helm.ok"
 fi
 log "all binaries ready in $(( $(date +%s) - t0 ))s: $("$BIN/kube-apiserver" --version)"
 echo "$BIN"
