@@ -1,0 +1,156 @@
+// CertificateAuthorityBinding (cluster-scoped, short name `cab`): one CA, how to reach it, who may use it.
+import { z } from 'zod';
+import {
+  conditions, DNS_NAME, duration, labelName, LabelSelector, LocalObjectReference, objectName, ObservedGeneration,
+  parseDuration, pemBundle, SecretKeySelector, setList, SHA256_FINGERPRINT, timestamp, withRules,
+} from './common.ts';
+import { keyAlgorithmField, keySizeField, keySizeRule } from './machine-identity.ts';
+
+export const BACKENDS = ['selfSigned', 'ca', 'acme', 'vault', 'stepCA', 'cfssl', 'kubernetes'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+const httpsURL = (description: string) =>
+  z.string().max(2048).regex(/^https?:\/\/[^\s]+$/).describe(description);
+
+const CAGenerate = z.object({
+  commonName: z.string().min(1).max(64).describe('Common name of the generated CA certificate.'),
+  organizations: z.array(z.string().max(64)).max(10).optional().describe('Organizations (O) of the generated CA certificate.'),
+  duration: duration('Lifetime of the generated CA certificate (at least 1h).', '1h').default('87600h'),
+  privateKey: withRules(z.object({ algorithm: keyAlgorithmField, size: keySizeField }), [keySizeRule])
+    .prefault({}).describe('Key of the generated CA.'),
+}).describe('Generate the CA key and a self-signed CA certificate into secretRef when the Secret does not exist.');
+
+const AcmeSolver = withRules(z.object({
+  selector: z.object({
+    dnsZones: z.array(z.string().max(253).regex(DNS_NAME)).max(32).optional().describe('Use this solver for names in these DNS zones.'),
+    dnsNames: z.array(z.string().max(253).regex(DNS_NAME)).max(32).optional().describe('Use this solver for exactly these names.'),
+  }).optional().describe('Which names this solver handles; empty = all.'),
+  http01: z.object({
+    ingress: z.object({
+      ingressClassName: z.string().max(253).optional().describe('IngressClass of the temporary Ingress.'),
+      serviceType: z.enum(['ClusterIP', 'NodePort']).default('NodePort').describe('Service type of the temporary solver Service.'),
+    }).optional().describe('Solve HTTP-01 with a temporary Ingress.'),
+    gatewayHTTPRoute: z.object({
+      parentRefs: z.array(z.object({
+        name: objectName('Gateway name.'),
+        namespace: labelName('Gateway namespace.').optional(),
+        sectionName: z.string().max(253).optional().describe('Listener name.'),
+      })).min(1).max(8).describe('Gateways the temporary HTTPRoute attaches to.'),
+    }).optional().describe('Solve HTTP-01 with a temporary Gateway API HTTPRoute.'),
+  }).optional().describe('HTTP-01 challenge solver.'),
+  dns01: z.object({
+    webhook: z.object({
+      groupName: z.string().min(1).max(253).describe('API group of the DNS webhook solver.'),
+      solverName: z.string().min(1).max(253).describe('Name of the solver within the webhook.'),
+      config: z.looseObject({}).optional().meta({ 'x-kubernetes-preserve-unknown-fields': true })
+        .describe('Solver-specific configuration, passed through unchanged.'),
+    }).describe('Solve DNS-01 through a DNS webhook solver.'),
+  }).optional().describe('DNS-01 challenge solver.'),
+}), [{
+  rule: 'has(self.http01) != has(self.dns01)',
+  message: 'a solver needs exactly one of http01 or dns01',
+  check: (s) => (s.http01 === undefined) !== (s.dns01 === undefined),
+}]);
+
+const VaultAuth = withRules(z.object({
+  tokenSecretRef: SecretKeySelector.optional().describe('Secret key holding a Vault token.'),
+  kubernetes: z.object({
+    role: z.string().min(1).max(253).describe('Vault role to log in as.'),
+    mountPath: z.string().max(253).regex(/^\/.*/).default('/v1/auth/kubernetes').describe('Path of the Kubernetes auth method.'),
+    serviceAccountRef: LocalObjectReference.optional().describe('Service account (in the operator\'s namespace) whose token is presented; default the operator\'s own.'),
+  }).optional().describe('Log in with a Kubernetes service account token.'),
+}), [{
+  rule: 'has(self.tokenSecretRef) != has(self.kubernetes)',
+  message: 'vault.auth needs exactly one of tokenSecretRef or kubernetes',
+  check: (a) => (a.tokenSecretRef === undefined) !== (a.kubernetes === undefined),
+}]).describe('How the operator authenticates to Vault.');
+
+const specShape = {
+  namespaceSelector: LabelSelector.optional()
+    .describe('Namespaces whose MachineIdentities may use this authority. An empty or absent selector means every namespace.'),
+  maxDuration: duration('The CA never issues certificates longer than this (at least 10m); longer requests are capped.', '10m').optional(),
+  selfSigned: z.object({}).optional().describe('Each identity signs itself (development only).'),
+  ca: z.object({
+    secretRef: LocalObjectReference.describe('Secret in the operator\'s namespace with tls.crt, tls.key (and ca.crt for the chain).'),
+    generate: CAGenerate.optional(),
+  }).optional().describe('A CA whose key lives in a Secret in the operator\'s namespace.'),
+  acme: z.object({
+    directoryURL: httpsURL('ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory.'),
+    email: z.string().max(254).regex(/^[^@\s]+@[^@\s]+$/).optional().describe('Account e-mail address.'),
+    accountKeySecretRef: LocalObjectReference.describe('Secret in the operator\'s namespace that stores the ACME account key (created when absent).'),
+    externalAccountBinding: z.object({
+      keyID: z.string().min(1).max(1024).describe('EAB key identifier.'),
+      keySecretRef: SecretKeySelector.describe('Secret key holding the base64url EAB HMAC key.'),
+    }).optional().describe('External account binding, for CAs that require one.'),
+    caBundle: pemBundle('PEM CA bundle to trust for the ACME server; default the system roots.').optional(),
+    solvers: z.array(AcmeSolver).max(16).optional().describe('Challenge solvers, tried in order of selector specificity.'),
+  }).optional().describe('An ACME server (RFC 8555). Answers later: issuance waits for challenges.'),
+  vault: z.object({
+    server: httpsURL('Vault server URL.'),
+    path: z.string().min(1).max(512).regex(/^[^\s]+$/).describe('Signing path, e.g. pki/sign/<role>.'),
+    auth: VaultAuth,
+    caBundle: pemBundle('PEM CA bundle to trust for the Vault server.').optional(),
+  }).optional().describe('HashiCorp Vault / OpenBao PKI.'),
+  stepCA: z.object({
+    url: httpsURL('step-ca URL.'),
+    provisioner: z.object({
+      name: z.string().min(1).max(253).describe('JWK provisioner name.'),
+      passwordSecretRef: SecretKeySelector.describe('Secret key holding the provisioner password.'),
+    }).describe('Provisioner used to obtain tokens.'),
+    caBundle: pemBundle('PEM CA bundle to trust for step-ca.').optional(),
+  }).optional().describe('Smallstep step-ca.'),
+  cfssl: z.object({
+    url: httpsURL('CFSSL API URL.'),
+    profile: z.string().max(253).optional().describe('CFSSL signing profile.'),
+    authKeySecretRef: SecretKeySelector.optional().describe('Secret key holding the hex auth key for authenticated signing.'),
+    caBundle: pemBundle('PEM CA bundle to trust for CFSSL.').optional(),
+  }).optional().describe('CloudFlare CFSSL.'),
+  kubernetes: z.object({
+    signerName: z.string().min(3).max(571).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/)
+      .describe('Signer name, e.g. kubernetes.io/kube-apiserver-client.'),
+  }).optional().describe('The cluster\'s own signers, through certificates.k8s.io/v1 CertificateSigningRequests.'),
+  signer: z.object({
+    podCertificates: z.boolean().default(false).describe('Sign PodCertificateRequests (short-lived per-pod identities).'),
+    trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9._-]+$/).default('cluster.local')
+      .describe('SPIFFE trust domain: spiffe://<trustDomain>/ns/<namespace>/sa/<service account>.'),
+    certificateSigningRequests: z.boolean().default(false).describe('Sign certificates.k8s.io/v1 CSRs for signer machineidentity.io/<binding name>.'),
+    maxPodCertificateDuration: duration('Longest pod certificate issued (at least 1h, the Kubernetes minimum).', '1h').default('24h'),
+  }).optional().describe('Act as a Kubernetes signer named machineidentity.io/<binding name>.'),
+  trustBundle: z.object({
+    configMapName: objectName('ConfigMap written into every bound namespace.'),
+    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).default('ca.crt').describe('Key in the ConfigMap.'),
+  }).optional().describe('Publish this CA\'s bundle into every bound namespace.'),
+  distrust: setList(z.string().max(95).regex(SHA256_FINGERPRINT), 64).optional()
+    .describe('SHA-256 fingerprints of compromised or retired CA certificates: everything they signed is reissued and they are dropped from bundles.'),
+};
+
+type SpecOut = z.output<z.ZodObject<typeof specShape>>;
+const backendCount = (s: SpecOut): number => BACKENDS.filter((b) => s[b] !== undefined).length;
+
+export const CertificateAuthorityBindingSpec = withRules(z.object(specShape), [
+  {
+    rule: BACKENDS.map((b) => `(has(self.${b}) ? 1 : 0)`).join(' + ') + ' == 1',
+    message: `exactly one CA backend must be set: ${BACKENDS.join(', ')}`,
+    check: (s) => backendCount(s) === 1,
+  },
+  {
+    rule: "!has(self.signer) || !has(self.maxDuration) || duration(self.signer.?maxPodCertificateDuration.orValue('24h')) <= duration(self.maxDuration)",
+    message: 'signer.maxPodCertificateDuration must not exceed maxDuration',
+    fieldPath: '.signer.maxPodCertificateDuration',
+    check: (s) => !s.signer || !s.maxDuration
+      || (parseDuration(s.signer.maxPodCertificateDuration) ?? 0) <= (parseDuration(s.maxDuration) ?? 0),
+  },
+]).describe('Desired state of a CertificateAuthorityBinding.');
+
+export const CertificateAuthorityBindingStatus = z.object({
+  conditions: conditions('Ready: the CA is reachable and its certificate valid.'),
+  observedGeneration: ObservedGeneration,
+  backend: z.enum(BACKENDS).optional().describe('Which backend is in use (for the Backend printer column).'),
+  caFingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).optional().describe('SHA-256 fingerprint of the current CA certificate.'),
+  caNotAfter: timestamp('End of the current CA certificate\'s validity.'),
+  identities: z.int().min(0).optional().meta({ format: 'int32' }).describe('How many MachineIdentities it currently backs.'),
+}).describe('Observed state of a CertificateAuthorityBinding, written only by the controller.');
+
+export type CertificateAuthorityBindingSpec = z.infer<typeof CertificateAuthorityBindingSpec>;
+export type CertificateAuthorityBindingSpecInput = z.input<typeof CertificateAuthorityBindingSpec>;
+export type CertificateAuthorityBindingStatus = z.infer<typeof CertificateAuthorityBindingStatus>;

@@ -1,0 +1,10 @@
+// Public surface of the API definitions: types, schemas, parsers, CRD builders.
+export * from './common.ts';
+export * from './machine-identity.ts';
+export * from './certificate-authority-binding.ts';
+export * from './issuance-policy.ts';
+export * from './kinds.ts';
+export * from './parse.ts';
+export { buildCrd, buildCrds, objectOpenAPI } from './crd.ts';
+export type { CustomResourceDefinition } from './crd.ts';
+export { renderGeneratedFiles } from './render.ts';
