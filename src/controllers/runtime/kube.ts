@@ -1,0 +1,116 @@
+// Thin helpers over @kubernetes/client-node 2.x: one error shape, server-side apply and merge patch
+// with the right Content-Type (the generated patch methods default to json-patch), a raw GET for
+// generic list paths, and the kubeconfig lookup order the operator uses.
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+
+export interface KubeError {
+  code: number | undefined;
+  reason: string | undefined;
+  message: string;
+  causes: Array<{ reason?: string; message?: string; field?: string }>;
+}
+
+/** ApiException (body is the Status as a JSON string), watch errors (statusCode) and network errors. */
+export function toKubeError(e: unknown): KubeError {
+  if (e instanceof k8s.ApiException) {
+    const status = parseStatus(e.body);
+    return { code: e.code, reason: status?.reason, message: status?.message ?? firstLine(e.message), causes: status?.details?.causes ?? [] };
+  }
+  if (e instanceof Error) {
+    const code = (e as { statusCode?: unknown; code?: unknown }).statusCode;
+    return { code: typeof code === 'number' ? code : undefined, reason: undefined, message: e.message, causes: [] };
+  }
+  return { code: undefined, reason: undefined, message: String(e), causes: [] };
+}
+
+interface StatusBody { reason?: string; message?: string; details?: { causes?: KubeError['causes'] } }
+
+function parseStatus(body: unknown): StatusBody | undefined {
+  if (typeof body === 'object' && body !== null) return body as StatusBody;
+  if (typeof body !== 'string') return undefined;
+  try {
+    const v: unknown = JSON.parse(body);
+    return typeof v === 'object' && v !== null ? (v as StatusBody) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function firstLine(s: string): string { return s.split('\n')[0] ?? s; }
+
+const hasCode = (code: number) => (e: unknown): boolean => toKubeError(e).code === code;
+export const isNotFound = hasCode(404);
+export const isConflict = (e: unknown): boolean => { const k = toKubeError(e); return k.code === 409 && k.reason !== 'AlreadyExists'; };
+export const isAlreadyExists = (e: unknown): boolean => { const k = toKubeError(e); return k.code === 409 && k.reason === 'AlreadyExists'; };
+export const isGone = hasCode(410);
+
+/** Per-call options that set the patch Content-Type; auth middleware is kept (it appends). */
+export const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+export const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export interface GVR { group: string; version: string; plural: string }
+
+/**
+ * Server-side apply of any object (core or custom). The body must hold only this manager's fields:
+ * a field it owned and now omits is removed. `force` takes fields from other managers; use it only
+ * on objects this operator owns.
+ */
+export async function applyNamespaced<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, obj: T, fieldManager: string,
+  force = true): Promise<T> {
+  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  return api.patch(obj, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
+}
+
+/** Server-side apply of the `/status` subresource of a custom object (namespaced or cluster-scoped). */
+export async function applyStatus<T extends k8s.KubernetesObject>(co: k8s.CustomObjectsApi, gvr: GVR, obj: T,
+  fieldManager: string): Promise<T> {
+  const name = obj.metadata?.name;
+  if (!name) throw new Error('applyStatus: metadata.name is required');
+  const namespace = obj.metadata?.namespace;
+  const req = { ...gvr, name, body: obj, fieldManager, force: true };
+  const res: unknown = namespace
+    ? await co.patchNamespacedCustomObjectStatus({ ...req, namespace }, SSA)
+    : await co.patchClusterCustomObjectStatus(req, SSA);
+  return res as T;
+}
+
+/** JSON merge patch of a custom object (a `null` value deletes the key). */
+export async function mergePatch(co: k8s.CustomObjectsApi, gvr: GVR, ref: { namespace?: string; name: string },
+  body: object): Promise<unknown> {
+  return ref.namespace
+    ? co.patchNamespacedCustomObject({ ...gvr, namespace: ref.namespace, name: ref.name, body }, MERGE)
+    : co.patchClusterCustomObject({ ...gvr, name: ref.name, body }, MERGE);
+}
+
+/** GET of an arbitrary API path (e.g. a list) as parsed JSON; non-2xx throws ApiException. */
+export async function getJson<T>(kc: k8s.KubeConfig, path: string, query: Record<string, string | number | undefined>,
+  signal?: AbortSignal): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in kubeconfig');
+  const url = new URL(cluster.server + path);
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+  const ctx = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
+  ctx.setHeaderParam('Accept', 'application/json');
+  if (signal) ctx.setSignal(signal);
+  await kc.applySecurityAuthentication(ctx);
+  const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
+  const text = await res.body.text();
+  if (res.httpStatusCode < 200 || res.httpStatusCode > 299) {
+    throw new k8s.ApiException(res.httpStatusCode, `HTTP-Code: ${res.httpStatusCode} GET ${path}`, text, res.headers);
+  }
+  return JSON.parse(text) as T;
+}
+
+/** KUBECONFIG if set, else the in-cluster service account, else ~/.kube/config. */
+export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (env.KUBECONFIG) {
+    if (env.KUBECONFIG.includes(delimiter)) kc.loadFromDefault(); // a path list: client-node merges it
+    else kc.loadFromFile(env.KUBECONFIG);
+  }
+  else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
