@@ -1,7 +1,6 @@
 // Applies YAML manifests (CRDs, examples) with server-side apply, as `kubectl apply --server-side` would.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT } from './control-plane.ts';
 import { waitFor } from './processes.ts';
@@ -10,7 +9,9 @@ export function readManifests(path: string): k8s.KubernetesObject[] {
   const files = statSync(path).isDirectory()
     ? readdirSync(path).filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => join(path, n))
     : [path];
-  return files.flatMap((f) => yaml.loadAll(readFileSync(f, 'utf8')) as k8s.KubernetesObject[]).filter((o) => o?.kind);
+  // k8s.loadAllYaml, not js-yaml: KubernetesObjectApi re-serializes known kinds through client-node's
+  // models, which silently drop plain-JSON keys such as `default` and `x-kubernetes-validations`.
+  return files.flatMap((f) => k8s.loadAllYaml(readFileSync(f, 'utf8')) as k8s.KubernetesObject[]).filter((o) => o?.kind);
 }
 
 export async function applyManifests(kc: k8s.KubeConfig, objs: k8s.KubernetesObject[], fieldManager = 'mio-dev'): Promise<void> {

@@ -1,10 +1,13 @@
 // Fresh PKI for a local control plane, made with node:crypto + @peculiar/x509 (no openssl shell-outs).
 import 'reflect-metadata';
-import { webcrypto, generateKeyPair as genKeyPairCb, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { webcrypto, generateKeyPair as genKeyPairCb } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const generateKeyPair = promisify(genKeyPairCb);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 

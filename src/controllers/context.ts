@@ -1,0 +1,31 @@
+// What every reconciler gets: clients, the shared informer caches, metrics and a logger.
+import type * as k8s from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Informer } from './runtime/informer.ts';
+import type { OperatorConfig } from '../config.ts';
+import type { Condition } from './status/conditions.ts';
+
+export interface ObjectWithStatus<S, T = unknown> extends k8s.KubernetesObject { spec?: T; status?: S }
+export interface IdentityStatus { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown }
+export type MachineIdentityObject = ObjectWithStatus<IdentityStatus, { authorityRef?: { name?: string }; secretName?: string; [k: string]: unknown }>;
+export interface BindingStatus { observedGeneration?: number; conditions?: Condition[]; identities?: number; [k: string]: unknown }
+export type BindingObject = ObjectWithStatus<BindingStatus, { namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }; [k: string]: unknown }>;
+
+export interface OperatorContext {
+  kc: k8s.KubeConfig;
+  co: k8s.CustomObjectsApi;
+  config: OperatorConfig;
+  registry: Registry;
+  log: Logger;
+  informers: {
+    identities: Informer<MachineIdentityObject>;
+    bindings: Informer<BindingObject>;
+    namespaces: Informer<k8s.V1Namespace>;
+  };
+  now(): Date;
+}
+
+export const IDENTITY_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
+export const BINDING_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' } as const;
+export const POLICY_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;

@@ -1,0 +1,75 @@
+// Assembles the operator: informers (hot on every replica, so a standby takes over with a warm
+// cache), controllers (workers run only on the leader), leader election and the ops HTTP server.
+import * as k8s from '@kubernetes/client-node';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'pino';
+import type { OperatorConfig } from './config.ts';
+import { Informer } from './controllers/runtime/informer.ts';
+import type { Controller } from './controllers/runtime/controller.ts';
+import { LeaderElector } from './controllers/runtime/leader-election.ts';
+import { startOpsServer, type OpsServer } from './controllers/runtime/ops-server.ts';
+import type { OperatorContext, MachineIdentityObject, BindingObject } from './controllers/context.ts';
+import { identityAuthorityController } from './controllers/identity-authority.ts';
+import { bindingUsageController } from './controllers/binding-usage.ts';
+
+export interface Operator {
+  readonly url: string;
+  /** Resolves when the operator must exit: leadership lost (code 1) or stop() called (code 0). */
+  readonly done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const informer = <T extends k8s.KubernetesObject>(path: string): Informer<T> => new Informer<T>({ kc, path, registry, logger: log });
+  const ctx: OperatorContext = {
+    kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(),
+    informers: {
+      identities: informer<MachineIdentityObject>('/apis/machineidentity.io/v1alpha1/machineidentities'),
+      bindings: informer<BindingObject>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings'),
+      namespaces: informer<k8s.V1Namespace>('/api/v1/namespaces'),
+    },
+  };
+  const informers = Object.values(ctx.informers);
+  const controllers: Controller[] = [identityAuthorityController(ctx), bindingUsageController(ctx)];
+  for (const i of informers) i.start();
+
+  const ops: OpsServer = await startOpsServer({ host: config.http.host, port: config.http.port, registry, logger: log,
+    ready: () => informers.every((i) => i.hasSynced()) });
+  log.info({ url: ops.url, metrics: `${ops.url}/metrics` }, 'ops server listening');
+
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((r) => { finish = r; });
+  let stopping = false;
+  const startControllers = (): void => { for (const c of controllers) void c.start(); };
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection.enabled) {
+    const le = config.leaderElection;
+    elector = new LeaderElector({ kc, namespace: config.namespace, name: le.leaseName, identity: undefined,
+      leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs,
+      logger: log, registry,
+      onStartedLeading: () => { log.info('became leader; starting controllers'); startControllers(); },
+      // client-go practice: a replica that lost its lease exits, so that no two leaders ever act
+      onStoppedLeading: () => { if (!stopping) { log.error('leadership lost; exiting'); finish(1); } },
+    });
+    void elector.run();
+  } else {
+    startControllers();
+  }
+
+  return {
+    url: ops.url,
+    done,
+    async stop(): Promise<void> {
+      if (stopping) return;
+      stopping = true;
+      await Promise.all(controllers.map((c) => c.stop()));
+      await elector?.release();
+      await Promise.all(informers.map((i) => i.stop()));
+      await ops.close();
+      finish(0);
+    },
+  };
+}
