@@ -1,0 +1,124 @@
+// The contract's usage names (KeyUsage in src/crds/machine-identity.ts) mapped to X.509 keyUsage bits
+// (RFC 5280 4.2.1.3) and extendedKeyUsage OIDs (4.2.1.12), both ways.
+import type { KeyUsage } from '../../crds/machine-identity.ts';
+
+/** keyUsage bit values (bit n of the BIT STRING = 1 << n; the same values as @peculiar/x509's KeyUsageFlags). */
+export const KEY_USAGE_BITS = {
+  digitalSignature: 1 << 0,
+  contentCommitment: 1 << 1, // formerly nonRepudiation
+  keyEncipherment: 1 << 2,
+  dataEncipherment: 1 << 3,
+  keyAgreement: 1 << 4,
+  certSign: 1 << 5, // keyCertSign
+  crlSign: 1 << 6, // cRLSign
+  encipherOnly: 1 << 7,
+  decipherOnly: 1 << 8,
+} as const;
+
+export const EXT_KEY_USAGE_OIDS = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  ipsecEndSystem: '1.3.6.1.5.5.7.3.5',
+  ipsecTunnel: '1.3.6.1.5.5.7.3.6',
+  ipsecUser: '1.3.6.1.5.5.7.3.7',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  any: '2.5.29.37.0', // anyExtendedKeyUsage
+} as const;
+
+export type KeyUsageName = keyof typeof KEY_USAGE_BITS;
+export type ExtKeyUsageName = keyof typeof EXT_KEY_USAGE_OIDS;
+
+// Compile-time check that the two tables cover exactly the contract's names.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _covers: Same<KeyUsageName | ExtKeyUsageName, KeyUsage> = true;
+void _covers;
+
+const KU_NAMES = Object.keys(KEY_USAGE_BITS) as KeyUsageName[];
+const EKU_BY_OID: ReadonlyMap<string, ExtKeyUsageName> = new Map(
+  Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name as ExtKeyUsageName]),
+);
+
+export function isKeyUsageName(s: string): s is KeyUsageName {
+  return Object.hasOwn(KEY_USAGE_BITS, s);
+}
+
+export function isExtKeyUsageName(s: string): s is ExtKeyUsageName {
+  return Object.hasOwn(EXT_KEY_USAGE_OIDS, s);
+}
+
+/** OR of the keyUsage bits named in `names`; extended key usage names are skipped, unknown names throw. */
+export function keyUsageBits(names: readonly string[]): number {
+  let bits = 0;
+  for (const n of names) {
+    if (isKeyUsageName(n)) bits |= KEY_USAGE_BITS[n];
+    else if (!isExtKeyUsageName(n)) throw new Error(`unknown usage ${JSON.stringify(n)}`);
+  }
+  return bits;
+}
+
+/** Contract names of the bits set, in bit order. */
+export function keyUsageNames(bits: number): KeyUsageName[] {
+  return KU_NAMES.filter((n) => (bits & KEY_USAGE_BITS[n]) !== 0);
+}
+
+/** OIDs of the extended key usage names in `names` (in the given order); keyUsage names are skipped, unknown names throw. */
+export function extKeyUsageOids(names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const n of names) {
+    if (isExtKeyUsageName(n)) {
+      if (!out.includes(EXT_KEY_USAGE_OIDS[n])) out.push(EXT_KEY_USAGE_OIDS[n]);
+    } else if (!isKeyUsageName(n)) {
+      throw new Error(`unknown usage ${JSON.stringify(n)}`);
+    }
+  }
+  return out;
+}
+
+/** Contract names for EKU OIDs; OIDs without a contract name are returned as dotted strings. */
+export function extKeyUsageNames(oids: readonly string[]): string[] {
+  return oids.map((o) => EKU_BY_OID.get(o) ?? o);
+}
+
+export interface ResolvedUsages {
+  /** keyUsage bits for the extension (never 0). */
+  keyUsage: number;
+  keyUsageNames: KeyUsageName[];
+  /** EKU OIDs; empty means no extendedKeyUsage extension. */
+  extKeyUsage: string[];
+}
+
+/**
+ * What goes into a request for the contract's `usages`:
+ * - keyUsage: the KU names given; if none, digitalSignature (+ keyEncipherment for RSA keys, which
+ *   TLS 1.2 RSA key transport needs); for a CA, certSign and crlSign are always added.
+ * - extKeyUsage: the EKU names given, in order.
+ */
+export function resolveUsages(usages: readonly string[], opts: { keyAlgorithm: string; isCA: boolean }): ResolvedUsages {
+  let bits = keyUsageBits(usages);
+  const eku = extKeyUsageOids(usages);
+  if (bits === 0) {
+    bits = KEY_USAGE_BITS.digitalSignature;
+    if (opts.keyAlgorithm === 'RSA') bits |= KEY_USAGE_BITS.keyEncipherment;
+  }
+  if (opts.isCA) bits |= KEY_USAGE_BITS.certSign | KEY_USAGE_BITS.crlSign;
+  return { keyUsage: bits, keyUsageNames: keyUsageNames(bits), extKeyUsage: eku };
+}
+
+/** The contract names for a certificate's or CSR's keyUsage bits and EKU OIDs together. */
+export function usageNames(bits: number, ekuOids: readonly string[]): string[] {
+  return [...keyUsageNames(bits), ...extKeyUsageNames(ekuOids)];
+}
+
+/** Decodes a keyUsage extension value (a DER BIT STRING) into bits. */
+export function decodeKeyUsage(der: Uint8Array): number {
+  if (der.length < 3 || der[0] !== 0x03 || der[1] !== der.length - 2 || der[2]! > 7) throw new Error('malformed keyUsage extension');
+  let bits = 0;
+  for (let i = 3; i < der.length && i < 5; i++) {
+    const byte = der[i]!;
+    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << ((i - 3) * 8 + b);
+  }
+  return bits;
+}
