@@ -5,5 +5,58 @@ export const Reason = {
   AuthorityNotAllowed: 'AuthorityNotAllowed',
   InvalidSpec: 'InvalidSpec',
   Pending: 'Pending',
+  // why a certificate is (re)issued: the Issuing condition's and the Event's reason
+  DoesNotExist: 'DoesNotExist',
+  MissingData: 'MissingData',
+  InvalidCertificate: 'InvalidCertificate',
+  InvalidKeyPair: 'InvalidKeyPair',
+  SecretRolledBack: 'SecretRolledBack',
+  Expired: 'Expired',
+  SpecChanged: 'SpecChanged',
+  AuthorityChanged: 'AuthorityChanged',
+  AuthorityDistrusted: 'AuthorityDistrusted',
+  ManuallyTriggered: 'ManuallyTriggered',
+  Renewing: 'Renewing',
+  // outcomes
+  Issued: 'Issued',
+  Renewed: 'Renewed',
+  KeyRotated: 'KeyRotated',
+  Issuing: 'Issuing',
+  Failed: 'Failed',
+  Denied: 'Denied',
+  BackingOff: 'BackingOff',
+  AuthorityNotReady: 'AuthorityNotReady',
+  SecretNotOwned: 'SecretNotOwned',
+  Ready: 'Ready',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+// CertificateAuthorityBinding Ready reasons and events (authority-binding controller), and the
+// reasons the in-process issuers deny a request with.
+export const BindingReason = {
+  Ready: 'Ready',
+  InvalidSpec: 'InvalidSpec',
+  CASecretNotFound: 'CASecretNotFound',
+  InvalidCA: 'InvalidCA',
+  CAExpired: 'CAExpired',
+  CANotYetValid: 'CANotYetValid',
+  CADistrusted: 'CADistrusted',
+  BackendNotSupported: 'BackendNotSupported',
+  /** Event: the CA Secret was generated (spec.ca.generate). */
+  CAGenerated: 'CAGenerated',
+  /** Event: generating or creating the CA Secret failed. */
+  CAGenerationFailed: 'CAGenerationFailed',
+  /** Event: a ConfigMap named like the trust bundle exists and is not ours; left untouched. */
+  TrustBundleConflict: 'TrustBundleConflict',
+} as const;
+export type BindingReason = (typeof BindingReason)[keyof typeof BindingReason];
+
+export const SignReason = {
+  InvalidCSR: 'InvalidCSR',
+  CSRRequestsCA: 'CSRRequestsCA',
+  PrivateKeyRequired: 'PrivateKeyRequired',
+  PrivateKeyMismatch: 'PrivateKeyMismatch',
+  UnsupportedKey: 'UnsupportedKey',
+  CAExpired: 'CAExpired',
+} as const;
+export type SignReason = (typeof SignReason)[keyof typeof SignReason];

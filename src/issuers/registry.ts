@@ -1,0 +1,47 @@
+// Builds the Issuer for a binding spec. In-process backends (selfSigned, ca) are built here; the
+// remote ones answer BackendNotSupported (a status reason, not an exception) until they land.
+import { BACKENDS, type Backend } from '../crds/certificate-authority-binding.ts';
+import type { Issuer } from './types.ts';
+import type { CaMaterial } from './ca-material.ts';
+import { SelfSignedIssuer } from './self-signed.ts';
+import { InClusterCaIssuer } from './in-cluster-ca.ts';
+
+/** The parts of a (parsed, defaulted) binding spec the registry reads. */
+export type BackendSpec = Partial<Record<Backend, unknown>>;
+
+export interface BuildOptions { maxDurationMs?: number; now?: () => Date }
+export type BuildResult = { issuer: Issuer } | { reason: string; message: string };
+
+/** Which backend a spec selects; undefined when none or several are set (the CRD's CEL rule forbids both). */
+export function backendOf(spec: BackendSpec): Backend | undefined {
+  const set = BACKENDS.filter((b) => spec[b] !== undefined && spec[b] !== null);
+  return set.length === 1 ? set[0] : undefined;
+}
+
+/** Where the remote backends stand; shown to users in the Ready condition. */
+const PLANNED: Readonly<Record<string, string>> = {
+  acme: 'the ACME backend (RFC 8555, HTTP-01/DNS-01) is tracked in issue #7 (External CAs)',
+  vault: 'the Vault / OpenBao PKI backend is not scheduled yet',
+  stepCA: 'the step-ca backend is tracked in issue #7 (External CAs)',
+  cfssl: 'the CFSSL backend is tracked in issue #7 (External CAs)',
+  kubernetes: 'the Kubernetes CSR API (certificates.k8s.io/v1) backend is tracked in issue #7 (External CAs)',
+};
+
+export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOptions = {}): BuildResult {
+  const backend = backendOf(spec);
+  switch (backend) {
+    case undefined:
+      return { reason: 'InvalidSpec', message: `exactly one CA backend must be set: ${BACKENDS.join(', ')}` };
+    case 'selfSigned':
+      return { issuer: new SelfSignedIssuer(o) };
+    case 'ca':
+      if (!material) return { reason: 'CASecretNotFound', message: 'no CA material loaded for the ca backend' };
+      try {
+        return { issuer: new InClusterCaIssuer(material, o) };
+      } catch (e) {
+        return { reason: 'InvalidCA', message: (e as Error).message };
+      }
+    default:
+      return { reason: 'BackendNotSupported', message: `backend ${backend} is not supported by this version of the operator: ${PLANNED[backend] ?? 'planned for a later release'}. Use ca or selfSigned meanwhile.` };
+  }
+}

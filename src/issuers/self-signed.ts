@@ -1,0 +1,39 @@
+// selfSigned backend (development only): each identity's certificate is signed with its own key, so
+// the certificate is its own CA. Nothing to reach, nothing to load: always ready.
+import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
+import { fingerprintOf, keyMatchesCsr, parseAndVerifyCsr, signFromCsr, toSigningKey } from './sign-from-csr.ts';
+
+export interface SelfSignedOptions { maxDurationMs?: number; now?: () => Date }
+
+export class SelfSignedIssuer implements Issuer {
+  readonly backend = 'selfSigned';
+  readonly inProcess = true;
+  private readonly maxDurationMs: number | undefined;
+  private readonly now: () => Date;
+
+  constructor(o: SelfSignedOptions = {}) {
+    this.maxDurationMs = o.maxDurationMs;
+    this.now = o.now ?? ((): Date => new Date());
+  }
+
+  health(): Promise<AuthorityHealth> {
+    return Promise.resolve({ ready: true, reason: 'Ready', message: 'self-signed: every identity signs its own certificate (development only)' });
+  }
+
+  async sign(req: SignRequest): Promise<SignResult> {
+    if (!req.privateKey) return { status: 'denied', reason: 'PrivateKeyRequired', message: 'the selfSigned backend needs the identity\'s private key to sign with, and none was given' };
+    const parsed = await parseAndVerifyCsr(req.csrPem);
+    if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
+    if (!keyMatchesCsr(req.privateKey, parsed.csr)) {
+      return { status: 'denied', reason: 'PrivateKeyMismatch', message: 'the private key given for self-signing does not match the CSR\'s public key' };
+    }
+    const signer = toSigningKey(req.privateKey);
+    if (!signer) return { status: 'denied', reason: 'UnsupportedKey', message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519` };
+    const r = await signFromCsr(parsed.csr, { signingKey: signer.key, algorithm: signer.algorithm }, {
+      durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now(),
+    });
+    if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
+    const pem = `${r.cert.toString('pem')}\n`;
+    return { status: 'issued', certificatePem: pem, chainPem: [], caPem: pem, authorityFingerprintSHA256: fingerprintOf(r.cert) };
+  }
+}
