@@ -29,6 +29,8 @@ const EnvSchema = z.object({
   MIO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   MIO_POLICY_DEFAULT_ACTION: z.enum(['Allow', 'Deny']).default('Allow'),
   MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+  MIO_DURABLE_KEYS: bool.default(false),
+  MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
 });
 
 export interface OperatorConfig {
@@ -39,6 +41,12 @@ export interface OperatorConfig {
   logLevel: string;
   policyDefaultAction: 'Allow' | 'Deny';
   workers: number;
+  issuance: {
+    /** Store every new key in a Secret before signing, even for in-process CAs (always done for remote CAs). */
+    durableKeys: boolean;
+    /** Re-issuances per second per authority after a CA change or distrust. */
+    reissueRatePerSecond: number;
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
@@ -58,5 +66,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
     workers: e.MIO_WORKERS,
+    issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };
 }

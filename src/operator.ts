@@ -9,8 +9,12 @@ import type { Controller } from './controllers/runtime/controller.ts';
 import { LeaderElector } from './controllers/runtime/leader-election.ts';
 import { startOpsServer, type OpsServer } from './controllers/runtime/ops-server.ts';
 import type { OperatorContext, MachineIdentityObject, BindingObject } from './controllers/context.ts';
-import { identityAuthorityController } from './controllers/identity-authority.ts';
+import { issuanceController } from './controllers/issuance/controller.ts';
+import { rolloutController } from './controllers/rollout.ts';
+import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
+import { authorityBindingController } from './controllers/authority-binding.ts';
+import { IssuerCache } from './issuers/cache.ts';
 
 export interface Operator {
   readonly url: string;
@@ -22,17 +26,25 @@ export interface Operator {
 export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const informer = <T extends k8s.KubernetesObject>(path: string): Informer<T> => new Informer<T>({ kc, path, registry, logger: log });
+  const informer = <T extends k8s.KubernetesObject>(path: string, labelSelector?: string): Informer<T> =>
+    new Informer<T>({ kc, path, labelSelector, registry, logger: log });
   const ctx: OperatorContext = {
     kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(),
     informers: {
       identities: informer<MachineIdentityObject>('/apis/machineidentity.io/v1alpha1/machineidentities'),
       bindings: informer<BindingObject>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings'),
       namespaces: informer<k8s.V1Namespace>('/api/v1/namespaces'),
+      operatorSecrets: informer<k8s.V1Secret>(`/api/v1/namespaces/${config.namespace}/secrets`),
+      managedSecrets: informer<k8s.V1Secret>('/api/v1/secrets', 'machineidentity.io/identity'),
     },
+    issuers: new IssuerCache(),
   };
   const informers = Object.values(ctx.informers);
-  const controllers: Controller[] = [identityAuthorityController(ctx), bindingUsageController(ctx)];
+  const controllers: Controller[] = [
+    issuanceController(ctx, { durableKeys: config.issuance.durableKeys, reissueRatePerSecond: config.issuance.reissueRatePerSecond }),
+    bindingUsageController(ctx), authorityBindingController(ctx), rolloutController(ctx),
+  ];
+  registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();
 
   const ops: OpsServer = await startOpsServer({ host: config.http.host, port: config.http.port, registry, logger: log,

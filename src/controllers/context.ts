@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import type { Informer } from './runtime/informer.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { Condition } from './status/conditions.ts';
+import type { IssuerCache } from '../issuers/cache.ts';
 
 export interface ObjectWithStatus<S, T = unknown> extends k8s.KubernetesObject { spec?: T; status?: S }
 export interface IdentityStatus { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown }
 export type MachineIdentityObject = ObjectWithStatus<IdentityStatus, { authorityRef?: { name?: string }; secretName?: string; [k: string]: unknown }>;
-export interface BindingStatus { observedGeneration?: number; conditions?: Condition[]; identities?: number; [k: string]: unknown }
+export interface BindingStatus { observedGeneration?: number; conditions?: Condition[]; identities?: number; outdatedIdentities?: number; [k: string]: unknown }
 export type BindingObject = ObjectWithStatus<BindingStatus, { namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }; [k: string]: unknown }>;
 
 export interface OperatorContext {
@@ -22,7 +23,13 @@ export interface OperatorContext {
     identities: Informer<MachineIdentityObject>;
     bindings: Informer<BindingObject>;
     namespaces: Informer<k8s.V1Namespace>;
+    /** Secrets in the operator's namespace (CA keys live there). */
+    operatorSecrets: Informer<k8s.V1Secret>;
+    /** Secrets this operator wrote for identities (label machineidentity.io/identity), all namespaces. */
+    managedSecrets: Informer<k8s.V1Secret>;
   };
+  /** Live issuers per binding, maintained by the authority-binding controller. */
+  issuers: IssuerCache;
   now(): Date;
 }
 

@@ -149,6 +149,8 @@ export const CertificateAuthorityBindingStatus = z.object({
   caFingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).optional().describe('SHA-256 fingerprint of the current CA certificate.'),
   caNotAfter: timestamp('End of the current CA certificate\'s validity.'),
   identities: z.int().min(0).optional().meta({ format: 'int32' }).describe('How many MachineIdentities it currently backs.'),
+  outdatedIdentities: z.int().min(0).optional().meta({ format: 'int32' })
+    .describe('How many of them still hold a certificate from a CA other than the current one (re-issuance progress after a CA change or distrust).'),
 }).describe('Observed state of a CertificateAuthorityBinding, written only by the controller.');
 
 export type CertificateAuthorityBindingSpec = z.infer<typeof CertificateAuthorityBindingSpec>;

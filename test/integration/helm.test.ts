@@ -168,6 +168,8 @@ describe('helm chart: rendering', () => {
       MIO_LOG_LEVEL: 'info',
       MIO_POLICY_DEFAULT_ACTION: 'Allow',
       MIO_WORKERS: '4',
+      MIO_DURABLE_KEYS: 'false',
+      MIO_REISSUE_RATE: '20',
     });
   });
 

@@ -1,0 +1,222 @@
+// Reconciler: keeps each MachineIdentity's Secret holding a valid key and certificate that match its
+// spec and its authority's current CA: issues, renews, repairs and reports. Level-based: every
+// decision is made from the caches, never from the event that woke it. The steps, in order:
+// prerequisites (spec, authority, Secret ownership) → evaluate (the trigger chain) → maintain (nothing
+// to issue: adopt, repair metadata, schedule) or gate (backoff, re-issue pacing) → issue → record.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Controller, type ReconcileResult } from '../runtime/controller.ts';
+import { isNotFound } from '../runtime/kube.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { parseMachineIdentity, type MachineIdentitySpec } from '../../crds/index.ts';
+import { describeKey } from '../../issuers/crypto/keys.ts';
+import type { AuthorityEntry } from '../../issuers/cache.ts';
+import { decideAuthority, type BindingView } from '../authority-access.ts';
+import { Reason } from '../status/reasons.ts';
+import { recordEvent } from '../events.ts';
+import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.ts';
+import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';
+import { inspectSecret, forgetSecret, type SecretView } from './inspect.ts';
+import { renewalTime, failureBackoffMs } from './schedule.ts';
+import { writeStatus, certStatus, type StatusChange } from './status.ts';
+import { issue, renewalSpec, cleanupNextKeys, type IssueOutcome } from './issue.ts';
+import { repairMetadata } from './repair.ts';
+import { LABEL_ROLE } from './next-key.ts';
+import { issuanceMetrics } from './metrics.ts';
+import { crashPoint } from './fault.ts';
+import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+
+const RESYNC_MS = 10 * 60 * 60_000;
+const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted]);
+
+export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?: number }
+
+/** Everything one reconcile of one identity needs. */
+interface Run {
+  ctx: OperatorContext;
+  mi: MachineIdentityObject;
+  log: Logger;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+interface Ready { spec: MachineIdentitySpec; authority: string; entry: AuthorityEntry; secret?: k8s.V1Secret; view?: SecretView }
+
+export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions = {}): Controller {
+  const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
+  const m = issuanceMetrics(ctx.registry);
+  const buckets = new Map<string, TokenBucket>();
+  const rate = opts.reissueRatePerSecond ?? 20;
+  const pace = (authority: string): number => {
+    let b = buckets.get(authority);
+    if (!b) buckets.set(authority, (b = new TokenBucket(rate, rate)));
+    return b.take();
+  };
+
+  const c = new Controller({
+    name: 'issuance', logger: ctx.log, registry: ctx.registry, workers: ctx.config.workers,
+    informers: [identities, bindings, namespaces, managedSecrets],
+    reconcile: async (key, { log }) => {
+      const mi = identities.get(key);
+      if (!mi?.metadata?.uid) return undefined;
+      const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name!, namespace: mi.metadata.namespace!, uid: mi.metadata.uid };
+      const run: Run = { ctx, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
+      const pre = await prerequisites(run);
+      if (!pre || !('spec' in pre)) return pre;
+      const { trigger, renewal, leaf } = evaluate(run, pre);
+      if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
+      const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
+      const wait = gate(mi, t, pre.authority, pace);
+      if (wait > 0) return { requeueAfterMs: wait };
+      run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
+      const revision = nextRevision(mi, pre.secret);
+      const stop = m.duration.startTimer({ authority: pre.authority });
+      const out = await issue(ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+      if (out.kind === 'issued') stop();
+      m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind === 'pending' ? 'pending' : out.kind });
+      return record(run, t, out, revision, leaf?.notAfter);
+    },
+  });
+
+  const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => enqueue(o));
+  const bySecret = (s: k8s.V1Secret): void => {
+    const owner = s.metadata?.labels?.[LABEL_IDENTITY];
+    if (owner && !s.metadata?.labels?.[LABEL_ROLE]) c.queue.add(`${s.metadata!.namespace}/${owner}`);
+  };
+  managedSecrets.onAdd(bySecret).onUpdate((_o, s) => bySecret(s)).onDelete((s) => { forgetSecret(s.metadata?.uid); bySecret(s); });
+  const byAuthority = (name: string | undefined): void => {
+    for (const mi of identities.list()) if (mi.spec?.authorityRef?.name === name) enqueue(mi);
+  };
+  bindings.onAdd((b) => byAuthority(b.metadata?.name)).onUpdate((_o, b) => byAuthority(b.metadata?.name)).onDelete((b) => byAuthority(b.metadata?.name));
+  ctx.issuers.onChange(byAuthority);
+  namespaces.onUpdate((o, n) => {
+    if (JSON.stringify(o.metadata?.labels ?? {}) === JSON.stringify(n.metadata?.labels ?? {})) return;
+    for (const mi of identities.list()) if (mi.metadata?.namespace === n.metadata?.name) enqueue(mi);
+  });
+  return c;
+}
+
+/** Valid spec, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
+async function prerequisites(run: Run): Promise<Ready | ReconcileResult | undefined> {
+  const { ctx, mi } = run;
+  const notReady = async (reason: string, message: string): Promise<undefined> => {
+    if (await writeStatus(ctx, mi, { ready: { type: 'Ready', status: 'False', reason, message } })) run.event('Warning', reason, message);
+    return undefined;
+  };
+  const parsed = parseMachineIdentity(mi);
+  if (!parsed.success) return notReady(Reason.InvalidSpec, parsed.error.message);
+  const spec = parsed.data.spec;
+  const ns = mi.metadata!.namespace!;
+  const authority = spec.authorityRef.name;
+  const { bindings, namespaces, managedSecrets } = ctx.informers;
+  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
+  const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
+  if (!access.allowed) return notReady(access.reason, access.message);
+  const entry = ctx.issuers.get(authority);
+  if (!entry) {
+    const why = bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
+    return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${why}`);
+  }
+  let secret = managedSecrets.get(`${ns}/${spec.secretName}`);
+  if (!secret || !isOwnedBy(secret, mi.metadata!.name!)) {
+    // the cache only holds our labelled Secrets: a live read tells "absent" from "someone else's"
+    const live = await readSecret(ctx, ns, spec.secretName);
+    if (live && !isOwnedBy(live, mi.metadata!.name!)) {
+      await notReady(Reason.SecretNotOwned, `Secret ${JSON.stringify(spec.secretName)} exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName`);
+      return { requeueAfterMs: 60_000 };
+    }
+    secret = live;
+  }
+  return { spec, authority, entry, secret, view: secret ? inspectSecret(secret) : undefined };
+}
+
+function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] } {
+  const { mi, ctx } = run;
+  const leaf = p.view?.leaf;
+  const renewal = leaf ? renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(p.spec), mi.metadata!.uid!) : undefined;
+  const requested = Date.parse(mi.metadata?.annotations?.[RENEW_REQUESTED_AT] ?? '');
+  const key = leaf ? describeKey(leaf.publicKey) : undefined;
+  const trigger = issuanceTrigger({
+    now: ctx.now(), desired: desiredIdentity(p.spec, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
+    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record: readRecord(p.secret),
+    statusRevision: mi.status?.revision as number | undefined, renewalTime: renewal,
+    renewRequestedAt: Number.isNaN(requested) ? undefined : new Date(requested),
+    authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
+  });
+  return { trigger, renewal, leaf };
+}
+
+/** Nothing to issue: adopt what the Secret holds (also after a crash between the Secret and status writes), repair drift, schedule. */
+async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileResult> {
+  const { ctx, mi } = run;
+  const rec = readRecord(p.secret);
+  const leaf = p.view!.leaf!;
+  const revision = Math.max(rec.revision ?? 0, (mi.status?.revision as number | undefined) ?? 0);
+  await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log);
+  await writeStatus(ctx, mi, { ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
+  if (await cleanupNextKeys(ctx, mi)) run.log.debug('removed stored next keys');
+  const now = ctx.now().getTime();
+  const requested = Date.parse(mi.metadata?.annotations?.[RENEW_REQUESTED_AT] ?? '');
+  const wakeAt = requested > now ? Math.min(requested, renewal.getTime()) : renewal.getTime();
+  return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, wakeAt - now + 1000)) };
+}
+
+/** ms to wait before issuing: failure backoff, and pacing of mass re-issuance after a CA change. */
+function gate(mi: MachineIdentityObject, t: Trigger, authority: string, pace: (authority: string) => number): number {
+  const failures = (mi.status?.failedIssuanceAttempts as number | undefined) ?? 0;
+  const last = Date.parse((mi.status?.lastFailureTime as string | undefined) ?? '');
+  const wait = failures > 0 && !Number.isNaN(last) ? last + failureBackoffMs(failures) - Date.now() : 0;
+  if (wait > 0) return wait;
+  return AGILITY_REASONS.has(t.reason) ? pace(authority) : 0;
+}
+
+function nextRevision(mi: MachineIdentityObject, secret: k8s.V1Secret | undefined): number {
+  return Math.max(readRecord(secret).revision ?? 0, (mi.status?.revision as number | undefined) ?? 0) + 1;
+}
+
+/** Status, Events and the next wake-up for an issuance outcome. */
+async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
+  const { ctx, mi } = run;
+  const now = ctx.now();
+  const ready = t.stillValid && currentNotAfter ? readyTrue(currentNotAfter) : { type: 'Ready', status: 'False' as const, reason: t.reason, message: t.message };
+  if (out.kind === 'issued') {
+    await writeStatus(ctx, mi, { ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 } });
+    crashPoint('after-status-write');
+    const verb = revision > 1 ? 'renewed' : 'issued';
+    run.event('Normal', revision > 1 ? Reason.Renewed : Reason.Issued, `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`);
+    if (revision > 1 && out.keyRotated) run.event('Normal', Reason.KeyRotated, `new private key for revision ${revision}`);
+    await cleanupNextKeys(ctx, mi);
+    return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, out.renewal.getTime() - now.getTime() + 1000)) };
+  }
+  if (out.kind === 'pending') {
+    await writeStatus(ctx, mi, { ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message } });
+    return { requeueAfterMs: out.retryAfterMs };
+  }
+  const count = ((mi.status?.failedIssuanceAttempts as number | undefined) ?? 0) + 1;
+  const reason = out.kind === 'denied' ? Reason.Denied : Reason.Failed;
+  const change: StatusChange = {
+    ready: t.stillValid ? ready : { type: 'Ready', status: 'False', reason, message: out.message },
+    issuing: { type: 'Issuing', status: 'False', reason, message: `${out.reason}: ${out.message}; retrying in ${Math.round(failureBackoffMs(count) / 1000)}s` },
+    failures: { count, lastFailureTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+  };
+  await writeStatus(ctx, mi, change);
+  run.event('Warning', reason, `${out.reason}: ${out.message}`);
+  return { requeueAfterMs: Math.max(out.kind === 'failed' ? (out.retryAfterMs ?? 0) : 0, failureBackoffMs(count)) };
+}
+
+function readyTrue(notAfter: Date): { type: string; status: 'True'; reason: string; message: string } {
+  return { type: 'Ready', status: 'True', reason: Reason.Ready, message: `the certificate is up to date and valid until ${notAfter.toISOString()}` };
+}
+
+export function desiredIdentity(spec: MachineIdentitySpec, authority: string): DesiredIdentity {
+  const pk = spec.privateKey;
+  const size = pk.algorithm === 'Ed25519' ? undefined : (pk.size ?? (pk.algorithm === 'RSA' ? 2048 : 256));
+  return { commonName: spec.subject?.commonName, dnsNames: spec.dnsNames ?? [], ipAddresses: spec.ipAddresses ?? [], uris: spec.uris ?? [],
+    emailAddresses: spec.emailAddresses ?? [], isCA: spec.isCA, keyAlgorithm: pk.algorithm, keySize: size, authority, duration: spec.duration };
+}
+
+export async function readSecret(ctx: OperatorContext, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+  try { return await ctx.kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace }); } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}

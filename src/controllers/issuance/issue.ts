@@ -1,0 +1,107 @@
+// One issuance attempt: key → (durable store, for CAs outside this process) → CSR → sign → verify →
+// one server-side apply of the whole Secret → status. Each step is safe to crash after: a restart
+// either finds the old valid pair, or the new pair in the Secret and adopts it.
+import type { KeyObject } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import { generateKey, encodePrivateKey, keyMatchesSpec } from '../../issuers/crypto/keys.ts';
+import { buildCsr } from '../../issuers/crypto/csr.ts';
+import { parseCertificate, certificateMatchesKey } from '../../issuers/crypto/certs.ts';
+import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
+import type { AuthorityEntry } from '../../issuers/cache.ts';
+import type { SignResult } from '../../issuers/types.ts';
+import type { MachineIdentitySpec } from '../../crds/index.ts';
+import { parseDuration } from '../../crds/index.ts';
+import { applyNamespaced } from '../runtime/kube.ts';
+import { desiredSecret } from './secret.ts';
+import { durableKey, cleanupNextKeys } from './next-key.ts';
+import { renewalTime } from './schedule.ts';
+import { certStatus, FIELD_MANAGER } from './status.ts';
+import { crashPoint } from './fault.ts';
+import type { SecretView } from './inspect.ts';
+import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+
+export interface IssueInput {
+  mi: MachineIdentityObject;
+  spec: MachineIdentitySpec;
+  authority: string;
+  entry: AuthorityEntry;
+  current?: SecretView;
+  revision: number;
+  durableKeys: boolean;
+}
+
+export type IssueOutcome =
+  | { kind: 'issued'; cert: ReturnType<typeof certStatus>; keyRotated: boolean; notAfter: Date; renewal: Date }
+  | { kind: 'pending'; retryAfterMs: number; message: string }
+  | { kind: 'denied'; reason: string; message: string }
+  | { kind: 'failed'; reason: string; message: string; retryAfterMs?: number };
+
+export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueOutcome> {
+  const { mi, spec } = i;
+  const pk = spec.privateKey;
+  const keySpec = { algorithm: pk.algorithm, size: pk.size };
+  const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
+  const fresh = (): Promise<KeyObject> => generateKey(keySpec);
+  let key: KeyObject;
+  if (reuse) key = i.current!.key!;
+  else if (i.durableKeys || !i.entry.issuer.inProcess) { key = await durableKey(ctx, mi, i.revision, fresh); crashPoint('after-key-stored'); }
+  else key = await fresh();
+  crashPoint('after-keygen');
+
+  const csrPem = await buildCsr(key, { subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris,
+    emailAddresses: spec.emailAddresses, usages: spec.usages, isCA: spec.isCA });
+  const durationMs = parseDuration(spec.duration) ?? 90 * 86_400_000;
+  let res: SignResult;
+  try {
+    res = await i.entry.issuer.sign({ csrPem, requestId: `${mi.metadata!.uid}-${i.revision}`,
+      identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
+      durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: key });
+  } catch (e) {
+    return { kind: 'failed', reason: 'CAError', message: `${i.entry.issuer.backend}: ${(e as Error).message}` };
+  }
+  crashPoint('after-sign');
+  if (res.status !== 'issued') return res.status === 'pending' ? { kind: 'pending', retryAfterMs: res.retryAfterMs, message: res.message } : { kind: res.status, reason: res.reason, message: `${i.entry.issuer.backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
+
+  // never store what would not work: a certificate for another key, or one already expired
+  const leaf = parseCertificate(res.certificatePem);
+  if (!certificateMatchesKey(res.certificatePem, key)) return { kind: 'failed', reason: 'InvalidCertificate', message: 'the CA returned a certificate for a different public key' };
+  const now = ctx.now();
+  if (leaf.notAfter <= now) return { kind: 'failed', reason: 'InvalidCertificate', message: `the CA returned a certificate that expired at ${leaf.notAfter.toISOString()}` };
+
+  const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, res.caPem);
+  if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
+  const renewal = renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(spec), mi.metadata!.uid!);
+  const body = desiredSecret({
+    identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
+    deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
+    keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem: res.caPem,
+    ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
+    authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration, issuedAt: now,
+  });
+  await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
+  crashPoint('after-secret-write');
+  return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), keyRotated: !reuse,
+    notAfter: leaf.notAfter, renewal };
+}
+
+export function renewalSpec(spec: MachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {
+  return { renewBeforeMs: spec.renewBefore ? parseDuration(spec.renewBefore) : undefined, renewBeforePercentage: spec.renewBeforePercentage };
+}
+
+async function keystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, key: KeyObject, leafPem: string, chainPem: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer } | { error: string }> {
+  const ref = spec.keystores?.pkcs12?.passwordSecretRef;
+  if (!ref) return {};
+  let password: string | undefined;
+  try {
+    const s = await ctx.kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: mi.metadata!.namespace! });
+    const v = s.data?.[ref.key];
+    password = v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  } catch { password = undefined; }
+  if (password === undefined) return { error: `keystores.pkcs12.passwordSecretRef: key ${JSON.stringify(ref.key)} of Secret ${JSON.stringify(ref.name)} is not readable; create it` };
+  return {
+    keystore: buildKeystore({ key, certificatePem: leafPem, chainPem, password, friendlyName: mi.metadata!.name! }),
+    truststore: buildTruststore({ caPems: [caPem], password }),
+  };
+}
+
+export { cleanupNextKeys };

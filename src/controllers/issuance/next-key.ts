@@ -1,0 +1,56 @@
+// Durable keys for CAs outside this process: before a CSR leaves the operator, its private key is
+// stored in an owned, labelled Secret `<identity>-mio-next-key-<revision>`. A restart finds it and
+// reuses the key, so an issued certificate never loses its key. Deleted once the identity's Secret
+// and status hold the new revision.
+import type { KeyObject } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import { encodePrivateKey, parsePrivateKey } from '../../issuers/crypto/keys.ts';
+import { isAlreadyExists, isNotFound } from '../runtime/kube.ts';
+import { LABEL_IDENTITY } from './secret.ts';
+import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+
+export const LABEL_ROLE = 'machineidentity.io/role';
+export const ROLE_NEXT_KEY = 'next-key';
+
+export function nextKeyName(identity: string, revision: number): string {
+  return `${identity}-mio-next-key-${revision}`.slice(0, 253);
+}
+
+/** The stored key for this revision, or `generate()`'s key after storing it. */
+export async function durableKey(ctx: OperatorContext, mi: MachineIdentityObject, revision: number, generate: () => Promise<KeyObject>): Promise<KeyObject> {
+  const ns = mi.metadata!.namespace!, name = nextKeyName(mi.metadata!.name!, revision);
+  const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
+  const existing = ctx.informers.managedSecrets.get(`${ns}/${name}`) ?? (await readOrUndefined(core, ns, name));
+  const stored = existing?.data?.['tls.key'];
+  if (stored) return parsePrivateKey(Buffer.from(stored, 'base64').toString('utf8'));
+  const key = await generate();
+  try {
+    await core.createNamespacedSecret({ namespace: ns, body: {
+      metadata: { name, labels: { [LABEL_IDENTITY]: mi.metadata!.name!, [LABEL_ROLE]: ROLE_NEXT_KEY },
+        annotations: { 'machineidentity.io/revision': String(revision) },
+        ownerReferences: [{ apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, uid: mi.metadata!.uid!, controller: true, blockOwnerDeletion: false }] },
+      type: 'Opaque', data: { 'tls.key': Buffer.from(encodePrivateKey(key, 'PKCS8')).toString('base64') },
+    } });
+    return key;
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw new Error('storing the next private key failed', { cause: e });
+    const raced = await readOrUndefined(core, ns, name); // another attempt stored one first: use that one
+    return parsePrivateKey(Buffer.from(raced!.data!['tls.key']!, 'base64').toString('utf8'));
+  }
+}
+
+/** Deletes every stored next key of this identity (after success, or when none is in flight). */
+export async function cleanupNextKeys(ctx: OperatorContext, mi: MachineIdentityObject): Promise<number> {
+  const ns = mi.metadata!.namespace!;
+  const stale = ctx.informers.managedSecrets.list().filter((s) => s.metadata?.namespace === ns
+    && s.metadata.labels?.[LABEL_ROLE] === ROLE_NEXT_KEY && s.metadata.labels[LABEL_IDENTITY] === mi.metadata!.name);
+  const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
+  for (const s of stale) {
+    try { await core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: ns }); } catch (e) { if (!isNotFound(e)) throw e; }
+  }
+  return stale.length;
+}
+
+async function readOrUndefined(core: k8s.CoreV1Api, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+  try { return await core.readNamespacedSecret({ name, namespace }); } catch (e) { if (isNotFound(e)) return undefined; throw e; }
+}

@@ -1,0 +1,74 @@
+// The MachineIdentity status this controller owns, built whole (server-side apply removes any owned
+// field a body leaves out) and written only when it changed.
+import { isDeepStrictEqual } from 'node:util';
+import type { CertFacts } from '../../issuers/crypto/certs.ts';
+import { applyStatus, isNotFound } from '../runtime/kube.ts';
+import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
+import { IDENTITY_GVR, type OperatorContext, type MachineIdentityObject, type IdentityStatus } from '../context.ts';
+
+export const FIELD_MANAGER = 'mio-issuance';
+const OWNED_CONDITIONS = new Set(['Ready', 'Issuing']);
+
+export interface CertStatus {
+  serialNumber: string; fingerprintSHA256: string; issuer: string; authorityFingerprintSHA256: string;
+  notBefore: string; notAfter: string; renewalTime: string; revision: number;
+}
+export interface StatusChange {
+  ready: ConditionInput;
+  /** Absent = remove the Issuing condition. */
+  issuing?: ConditionInput;
+  cert?: CertStatus;
+  failures?: { count: number; lastFailureTime?: string };
+}
+
+const sec = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function certStatus(leaf: CertFacts, authorityFingerprint: string, renewal: Date, revision: number): CertStatus {
+  return { serialNumber: leaf.serialNumber, fingerprintSHA256: leaf.fingerprintSHA256, issuer: leaf.issuerDN,
+    authorityFingerprintSHA256: authorityFingerprint, notBefore: sec(leaf.notBefore), notAfter: sec(leaf.notAfter),
+    renewalTime: sec(renewal), revision };
+}
+
+/** The status fields this manager owns, from the current status with `c` applied. */
+export function nextStatus(mi: MachineIdentityObject, c: StatusChange, now: Date): IdentityStatus {
+  const cur = mi.status ?? {};
+  const gen = mi.metadata?.generation;
+  let conditions: Condition[] = setCondition(cur.conditions, c.ready, gen, now);
+  conditions = c.issuing ? setCondition(conditions, c.issuing, gen, now) : conditions.filter((x) => x.type !== 'Issuing');
+  const keep = <K extends keyof CertStatus>(k: K): CertStatus[K] | undefined => (c.cert ? c.cert[k] : (cur[k] as CertStatus[K] | undefined));
+  const s: IdentityStatus = { observedGeneration: gen, conditions: conditions.filter((x) => OWNED_CONDITIONS.has(x.type)) };
+  for (const k of ['serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256', 'notBefore', 'notAfter', 'renewalTime', 'revision'] as const) {
+    const v = keep(k);
+    if (v !== undefined) s[k] = v;
+  }
+  const failures = c.failures ?? { count: (cur.failedIssuanceAttempts as number | undefined) ?? 0, lastFailureTime: cur.lastFailureTime as string | undefined };
+  s.failedIssuanceAttempts = failures.count;
+  if (failures.count > 0 && failures.lastFailureTime) s.lastFailureTime = failures.lastFailureTime;
+  return s;
+}
+
+const OWNED_KEYS = ['observedGeneration', 'conditions', 'serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256',
+  'notBefore', 'notAfter', 'renewalTime', 'revision', 'failedIssuanceAttempts', 'lastFailureTime'] as const;
+
+function owned(s: IdentityStatus | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of OWNED_KEYS) {
+    const v = k === 'conditions' ? (s?.conditions ?? []).filter((x) => OWNED_CONDITIONS.has(x.type)) : s?.[k];
+    if (v !== undefined && v !== null) out[k] = v;
+  }
+  return out;
+}
+
+/** Writes the status when it differs from the cached one; returns whether it wrote. */
+export async function writeStatus(ctx: OperatorContext, mi: MachineIdentityObject, c: StatusChange): Promise<boolean> {
+  const want = nextStatus(mi, c, ctx.now());
+  if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
+  try {
+    await applyStatus(ctx.co, IDENTITY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
+      metadata: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace! }, status: want }, FIELD_MANAGER);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw new Error('apply MachineIdentity status failed', { cause: e });
+  }
+}

@@ -1,0 +1,114 @@
+// Why an identity needs a new certificate: an ordered chain of pure checks. The first answer wins;
+// its reason is the Issuing condition's reason and the Event's reason.
+import { Reason } from '../status/reasons.ts';
+
+/** What the controller knows about the current Secret's certificate. */
+export interface CurrentCertificate {
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  commonName?: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  uris: string[];
+  emailAddresses: string[];
+  isCA: boolean;
+  keyAlgorithm: string;
+  keySize?: number;
+}
+
+/** Facts recorded on the Secret when it was written (annotations), so changes can be told apart. */
+export interface SecretRecord {
+  revision?: number;
+  authority?: string;
+  authorityFingerprint?: string;
+  requestedDuration?: string;
+  issuedAt?: Date;
+}
+
+export interface DesiredIdentity {
+  commonName?: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  uris: string[];
+  emailAddresses: string[];
+  isCA: boolean;
+  keyAlgorithm: string;
+  keySize?: number;
+  authority: string;
+  duration: string;
+}
+
+export interface TriggerInput {
+  now: Date;
+  desired: DesiredIdentity;
+  secretExists: boolean;
+  /** tls.crt and tls.key both present. */
+  hasData: boolean;
+  /** undefined when tls.crt did not parse. */
+  cert?: CurrentCertificate;
+  /** The key in tls.key parses and matches the certificate. */
+  keyMatches: boolean;
+  record: SecretRecord;
+  statusRevision?: number;
+  renewalTime?: Date;
+  /** From the renew-requested-at annotation. */
+  renewRequestedAt?: Date;
+  /** Current CA fingerprint of the authority (undefined for selfSigned). */
+  authorityFingerprint?: string;
+  distrusted: ReadonlySet<string>;
+}
+
+export interface Trigger { reason: string; message: string; /** The current certificate is still good to serve meanwhile. */ stillValid: boolean }
+
+type Check = (i: TriggerInput) => Trigger | undefined;
+const t = (reason: string, message: string, stillValid = false): Trigger => ({ reason, message, stillValid });
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
+  const x = new Set(a.map((s) => s.toLowerCase()));
+  const y = new Set(b.map((s) => s.toLowerCase()));
+  return x.size === y.size && [...x].every((v) => y.has(v));
+};
+
+const checks: Check[] = [
+  (i) => (i.secretExists ? undefined : t(Reason.DoesNotExist, 'the Secret does not exist')),
+  (i) => (i.hasData ? undefined : t(Reason.MissingData, 'the Secret lacks tls.crt or tls.key')),
+  (i) => (i.cert ? undefined : t(Reason.InvalidCertificate, 'tls.crt does not hold a parsable certificate')),
+  (i) => (i.keyMatches ? undefined : t(Reason.InvalidKeyPair, 'tls.key does not match the certificate in tls.crt')),
+  (i) => (i.statusRevision !== undefined && (i.record.revision ?? 0) < i.statusRevision
+    ? t(Reason.SecretRolledBack, `the Secret holds revision ${i.record.revision ?? 0}, older than issued revision ${i.statusRevision}`) : undefined),
+  (i) => (i.now >= i.cert!.notAfter ? t(Reason.Expired, `the certificate expired at ${i.cert!.notAfter.toISOString()}`) : undefined),
+  (i) => specMismatch(i),
+  (i) => (i.record.authority !== undefined && i.record.authority !== i.desired.authority
+    ? t(Reason.AuthorityChanged, `spec.authorityRef changed from ${i.record.authority} to ${i.desired.authority}`, true) : undefined),
+  (i) => (i.record.authorityFingerprint && i.distrusted.has(i.record.authorityFingerprint)
+    ? t(Reason.AuthorityDistrusted, `the certificate was signed by a distrusted CA (${i.record.authorityFingerprint})`) : undefined),
+  (i) => (i.authorityFingerprint && i.record.authorityFingerprint && i.record.authorityFingerprint !== i.authorityFingerprint
+    ? t(Reason.AuthorityChanged, `the authority now issues from CA ${i.authorityFingerprint}; the certificate is from ${i.record.authorityFingerprint}`, true) : undefined),
+  // a request dated in the future schedules a renewal at that time (the controller requeues for it)
+  (i) => (i.renewRequestedAt && i.renewRequestedAt <= i.now && (!i.record.issuedAt || i.renewRequestedAt > i.record.issuedAt)
+    ? t(Reason.ManuallyTriggered, `renewal requested at ${i.renewRequestedAt.toISOString()}`, true) : undefined),
+  (i) => (i.renewalTime && i.now >= i.renewalTime ? t(Reason.Renewing, `renewal time ${i.renewalTime.toISOString()} reached`, true) : undefined),
+];
+
+function specMismatch(i: TriggerInput): Trigger | undefined {
+  const c = i.cert!, d = i.desired;
+  const diffs: string[] = [];
+  if ((d.commonName ?? '') !== (c.commonName ?? '')) diffs.push('subject.commonName');
+  if (!sameSet(d.dnsNames, c.dnsNames)) diffs.push('dnsNames');
+  if (!sameSet(d.ipAddresses, c.ipAddresses)) diffs.push('ipAddresses');
+  if (!sameSet(d.uris, c.uris)) diffs.push('uris');
+  if (!sameSet(d.emailAddresses, c.emailAddresses)) diffs.push('emailAddresses');
+  if (d.isCA !== c.isCA) diffs.push('isCA');
+  if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize)) diffs.push('privateKey');
+  if (i.record.requestedDuration !== undefined && i.record.requestedDuration !== d.duration) diffs.push('duration');
+  return diffs.length ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`) : undefined;
+}
+
+/** The first reason to issue, or undefined when the current certificate is fine. */
+export function issuanceTrigger(i: TriggerInput): Trigger | undefined {
+  for (const c of checks) {
+    const r = c(i);
+    if (r) return r;
+  }
+  return undefined;
+}
