@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane } from '../test/harness/control-plane.ts';
 import { installCrds } from '../test/harness/manifests.ts';
+import { withSharedDispatcher } from '../src/controllers/runtime/shared-dispatcher.ts';
 
 export interface BenchContext {
   kc: k8s.KubeConfig;
@@ -40,7 +41,7 @@ if (rest.includes('--local') && existsSync(localKubeconfig)) {
   cp = await new ControlPlane({ full: params.full === 'true', log }).start();
   kubeconfigPath = cp.kubeconfigPath;
 }
-const kc = new k8s.KubeConfig();
+const kc = withSharedDispatcher(new k8s.KubeConfig());
 kc.loadFromFile(kubeconfigPath);
 let code = 0;
 try {

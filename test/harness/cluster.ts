@@ -1,5 +1,6 @@
 // Access to the control plane that test/setup/global-setup.ts started for the integration project.
 import * as k8s from '@kubernetes/client-node';
+import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
 import { randomBytes } from 'node:crypto';
 
 export interface SharedCluster {
@@ -23,7 +24,7 @@ export function sharedCluster(): SharedCluster {
     kubeConfig(): k8s.KubeConfig {
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(kubeconfigPath);
-      return kc;
+      return withSharedDispatcher(kc);
     },
   };
 }

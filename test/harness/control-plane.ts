@@ -9,6 +9,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
+import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
@@ -80,7 +81,7 @@ export class ControlPlane {
   kubeConfig(): k8s.KubeConfig {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(this.kubeconfigPath);
-    return kc;
+    return withSharedDispatcher(kc);
   }
 
   /** A kubeconfig file for an arbitrary user (client cert signed by the cluster CA). */

@@ -19,9 +19,8 @@ import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './sec
 import { inspectSecret, forgetSecret, type SecretView } from './inspect.ts';
 import { renewalTime, failureBackoffMs } from './schedule.ts';
 import { writeStatus, certStatus, type StatusChange } from './status.ts';
-import { issue, renewalSpec, cleanupNextKeys, type IssueOutcome } from './issue.ts';
+import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } from './issue.ts';
 import { repairMetadata } from './repair.ts';
-import { LABEL_ROLE } from './next-key.ts';
 import { issuanceMetrics } from './metrics.ts';
 import { crashPoint } from './fault.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
@@ -34,6 +33,7 @@ export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?:
 /** Everything one reconcile of one identity needs. */
 interface Run {
   ctx: OperatorContext;
+  nextKeys: NextKeyIndex;
   mi: MachineIdentityObject;
   log: Logger;
   event(type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -43,6 +43,7 @@ interface Ready { spec: MachineIdentitySpec; authority: string; entry: Authority
 export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions = {}): Controller {
   const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
   const m = issuanceMetrics(ctx.registry);
+  const nextKeys = new NextKeyIndex();
   const buckets = new Map<string, TokenBucket>();
   const rate = opts.reissueRatePerSecond ?? 20;
   const pace = (authority: string): number => {
@@ -58,7 +59,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       const mi = identities.get(key);
       if (!mi?.metadata?.uid) return undefined;
       const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name!, namespace: mi.metadata.namespace!, uid: mi.metadata.uid };
-      const run: Run = { ctx, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
+      const run: Run = { ctx, nextKeys, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
       const pre = await prerequisites(run);
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre);
@@ -78,11 +79,13 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
 
   const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
   identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => enqueue(o));
+  // a stored next key wakes its identity too, so one that appears after its cleanup ran is removed
   const bySecret = (s: k8s.V1Secret): void => {
     const owner = s.metadata?.labels?.[LABEL_IDENTITY];
-    if (owner && !s.metadata?.labels?.[LABEL_ROLE]) c.queue.add(`${s.metadata!.namespace}/${owner}`);
+    if (owner) c.queue.add(`${s.metadata!.namespace}/${owner}`);
   };
-  managedSecrets.onAdd(bySecret).onUpdate((_o, s) => bySecret(s)).onDelete((s) => { forgetSecret(s.metadata?.uid); bySecret(s); });
+  managedSecrets.onAdd((s) => { nextKeys.add(s); bySecret(s); }).onUpdate((_o, s) => { nextKeys.add(s); bySecret(s); })
+    .onDelete((s) => { nextKeys.remove(s); forgetSecret(s.metadata?.uid); bySecret(s); });
   const byAuthority = (name: string | undefined): void => {
     for (const mi of identities.list()) if (mi.spec?.authorityRef?.name === name) enqueue(mi);
   };
@@ -153,7 +156,7 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   const revision = Math.max(rec.revision ?? 0, (mi.status?.revision as number | undefined) ?? 0);
   await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log);
   await writeStatus(ctx, mi, { ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
-  if (await cleanupNextKeys(ctx, mi)) run.log.debug('removed stored next keys');
+  if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
   const requested = Date.parse(mi.metadata?.annotations?.[RENEW_REQUESTED_AT] ?? '');
   const wakeAt = requested > now ? Math.min(requested, renewal.getTime()) : renewal.getTime();
@@ -184,7 +187,7 @@ async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number,
     const verb = revision > 1 ? 'renewed' : 'issued';
     run.event('Normal', revision > 1 ? Reason.Renewed : Reason.Issued, `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`);
     if (revision > 1 && out.keyRotated) run.event('Normal', Reason.KeyRotated, `new private key for revision ${revision}`);
-    await cleanupNextKeys(ctx, mi);
+    await cleanupNextKeys(ctx, run.nextKeys, mi);
     return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, out.renewal.getTime() - now.getTime() + 1000)) };
   }
   if (out.kind === 'pending') {

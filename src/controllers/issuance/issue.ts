@@ -13,7 +13,7 @@ import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration } from '../../crds/index.ts';
 import { applyNamespaced } from '../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
-import { durableKey, cleanupNextKeys } from './next-key.ts';
+import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
 import { renewalTime } from './schedule.ts';
 import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
@@ -104,4 +104,4 @@ async function keystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: 
   };
 }
 
-export { cleanupNextKeys };
+export { cleanupNextKeys, NextKeyIndex };

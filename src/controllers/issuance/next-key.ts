@@ -39,14 +39,38 @@ export async function durableKey(ctx: OperatorContext, mi: MachineIdentityObject
   }
 }
 
+/** Stored next keys by `namespace/identity`, kept from the Secret informer's events (no list scans on the hot path). */
+export class NextKeyIndex {
+  private readonly byIdentity = new Map<string, Set<string>>();
+  private static key(s: k8s.V1Secret): string | undefined {
+    const l = s.metadata?.labels;
+    return l?.[LABEL_ROLE] === ROLE_NEXT_KEY && l[LABEL_IDENTITY] ? `${s.metadata!.namespace}/${l[LABEL_IDENTITY]}` : undefined;
+  }
+  add(s: k8s.V1Secret): void {
+    const k = NextKeyIndex.key(s);
+    if (!k) return;
+    let set = this.byIdentity.get(k);
+    if (!set) this.byIdentity.set(k, (set = new Set()));
+    set.add(s.metadata!.name!);
+  }
+  remove(s: k8s.V1Secret): void {
+    const k = NextKeyIndex.key(s);
+    const set = k ? this.byIdentity.get(k) : undefined;
+    if (!set) return;
+    set.delete(s.metadata!.name!);
+    if (set.size === 0) this.byIdentity.delete(k!);
+  }
+  names(namespace: string, identity: string): string[] { return [...(this.byIdentity.get(`${namespace}/${identity}`) ?? [])]; }
+}
+
 /** Deletes every stored next key of this identity (after success, or when none is in flight). */
-export async function cleanupNextKeys(ctx: OperatorContext, mi: MachineIdentityObject): Promise<number> {
+export async function cleanupNextKeys(ctx: OperatorContext, index: NextKeyIndex, mi: MachineIdentityObject): Promise<number> {
   const ns = mi.metadata!.namespace!;
-  const stale = ctx.informers.managedSecrets.list().filter((s) => s.metadata?.namespace === ns
-    && s.metadata.labels?.[LABEL_ROLE] === ROLE_NEXT_KEY && s.metadata.labels[LABEL_IDENTITY] === mi.metadata!.name);
+  const stale = index.names(ns, mi.metadata!.name!);
+  if (stale.length === 0) return 0;
   const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
-  for (const s of stale) {
-    try { await core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: ns }); } catch (e) { if (!isNotFound(e)) throw e; }
+  for (const name of stale) {
+    try { await core.deleteNamespacedSecret({ name, namespace: ns }); } catch (e) { if (!isNotFound(e)) throw e; }
   }
   return stale.length;
 }

@@ -22,7 +22,7 @@ export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityOb
   const base = {
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
-    keyPem: encodePrivateKey(view.key!, spec.privateKey.encoding), keyEncoding: spec.privateKey.encoding, leafPem: pems[0]!, chainPem: pems.slice(1), caPem,
+    keyPem: '', keyEncoding: spec.privateKey.encoding, leafPem: pems[0]!, chainPem: pems.slice(1), caPem,
     serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision,
     authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration,
     issuedAt: record.issuedAt ?? leaf.notBefore,
@@ -31,7 +31,8 @@ export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityOb
   const drift = metadataDrift(secret, probe) ?? (secret.metadata?.annotations?.[ANN.keyEncoding] !== spec.privateKey.encoding ? 'key encoding' : undefined);
   if (!drift) return;
   const stores = spec.keystores?.pkcs12 ? await rebuildKeystores(ctx, mi, spec, view.key!, pems, caPem) : {};
-  await applyNamespaced(ctx.kc, desiredSecret({ ...base, ...stores }), FIELD_MANAGER);
+  // the key is encoded only when something must be written (this runs on every resync)
+  await applyNamespaced(ctx.kc, desiredSecret({ ...base, keyPem: encodePrivateKey(view.key!, spec.privateKey.encoding), ...stores }), FIELD_MANAGER);
   log.debug({ drift }, 'Secret re-applied (no reissue)');
 }
 

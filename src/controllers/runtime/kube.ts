@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { withSharedDispatcher } from './shared-dispatcher.ts';
 
 export interface KubeError {
   code: number | undefined;
@@ -112,5 +113,5 @@ export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): k8s.Kub
   }
   else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) kc.loadFromCluster();
   else kc.loadFromDefault();
-  return kc;
+  return withSharedDispatcher(kc);
 }
