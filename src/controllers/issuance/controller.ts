@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Controller, type ReconcileResult } from '../runtime/controller.ts';
 import { isNotFound } from '../runtime/kube.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { FairShare } from './fair-share.ts';
 import { parseMachineIdentity, type MachineIdentitySpec } from '../../crds/index.ts';
 import { describeKey } from '../../issuers/crypto/keys.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
@@ -44,6 +45,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
   const m = issuanceMetrics(ctx.registry);
   const nextKeys = new NextKeyIndex();
+  const share = new FairShare(ctx.config.workers);
   const buckets = new Map<string, TokenBucket>();
   const rate = opts.reissueRatePerSecond ?? 20;
   const pace = (authority: string): number => {
@@ -67,10 +69,14 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
       const wait = gate(mi, t, pre.authority, pace);
       if (wait > 0) return { requeueAfterMs: wait };
-      run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
+      if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
+      let out: IssueOutcome;
       const revision = nextRevision(mi, pre.secret);
       const stop = m.duration.startTimer({ authority: pre.authority });
-      const out = await issue(ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+      try {
+        run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
+        out = await issue(ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+      } finally { share.release(pre.authority); }
       if (out.kind === 'issued') stop();
       m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind === 'pending' ? 'pending' : out.kind });
       return record(run, t, out, revision, leaf?.notAfter);
