@@ -1,14 +1,27 @@
-// ca backend: a CA whose key lives in a Secret in the operator's namespace, signing in memory. The
-// key is imported into WebCrypto once, when the issuer is built, not per signature.
-import type * as x509 from '@peculiar/x509';
-import type { webcrypto } from 'node:crypto';
+// ca backend: a CA whose key lives in a Secret in the operator's namespace, signing in memory.
+// Everything that depends only on the CA (issuer Name DER, authority key identifier, signing key,
+// fingerprint, chain PEMs) is worked out once, when the issuer is built, not per signature.
+import type { KeyObject } from 'node:crypto';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 import type { CaMaterial } from './ca-material.ts';
-import { parseAndVerifyCsr, signFromCsr, toSigningKey, type SigningAlgorithm } from './sign-from-csr.ts';
+import { certificateOutline } from './crypto/der.ts';
+import { pemBlocks } from './crypto/pem.ts';
+import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from './crypto/certificate.ts';
+import { signFromCsrSync, verifyCsr, type SigningAuthority } from './sign-from-csr.ts';
 
 export interface InClusterCaOptions { maxDurationMs?: number; now?: () => Date }
 
-const SKI_OID = '2.5.29.14';
+/** The CA certificate's subject Name (DER) and the key identifier for leaves' authorityKeyIdentifier. */
+export function issuerIdentity(certPem: string): { issuerNameDer: Buffer; authorityKeyId: Buffer } {
+  const [der] = pemBlocks(certPem, ['CERTIFICATE']);
+  if (!der) throw new Error('the CA certificate PEM contains no CERTIFICATE block');
+  const o = certificateOutline(der);
+  const ski = o.extensions.get(EXTENSION_OIDS.subjectKeyIdentifier);
+  // The CA's own subjectKeyIdentifier; without one, RFC 5280 4.2.1.2 method (1) over its public key.
+  const authorityKeyId = (ski && subjectKeyIdentifierOf(ski.value)) ?? keyIdentifier(o.spki);
+  // Copies: the outline's slices share the (pooled) buffer of the whole certificate.
+  return { issuerNameDer: Buffer.from(o.subject), authorityKeyId: Buffer.from(authorityKeyId) };
+}
 
 export class InClusterCaIssuer implements Issuer {
   readonly backend = 'ca';
@@ -16,22 +29,20 @@ export class InClusterCaIssuer implements Issuer {
   readonly fingerprintSHA256: string;
   readonly notAfter: Date;
   private readonly material: CaMaterial;
-  private readonly signingKey: webcrypto.CryptoKey;
-  private readonly algorithm: SigningAlgorithm;
-  private readonly authorityKeyId: string | undefined;
+  private readonly authority: Readonly<SigningAuthority> & { signingKey: KeyObject };
   private readonly caPem: string;
+  private readonly intermediatesPem: readonly string[];
   private readonly maxDurationMs: number | undefined;
   private readonly now: () => Date;
 
   /** Throws if the key cannot sign; loadCaMaterial has already ruled that out for loaded material. */
   constructor(material: CaMaterial, o: InClusterCaOptions = {}) {
-    const signer = toSigningKey(material.key);
-    if (!signer) throw new Error(`cannot sign with a ${material.key.asymmetricKeyType ?? 'unknown'} key`);
+    if (!signatureAlgorithmFor(material.key)) throw new Error(`cannot sign with a ${material.key.asymmetricKeyType ?? 'unknown'} key`);
+    const { issuerNameDer, authorityKeyId } = issuerIdentity(material.certPem);
     this.material = material;
-    this.signingKey = signer.key;
-    this.algorithm = signer.algorithm;
-    this.authorityKeyId = skiOf(material.cert);
+    this.authority = Object.freeze({ signingKey: material.key, issuerNameDer, authorityKeyId, notAfter: material.notAfter });
     this.caPem = material.trustBundlePem.join('');
+    this.intermediatesPem = Object.freeze([...material.intermediatesPem]);
     this.fingerprintSHA256 = material.fingerprintSHA256;
     this.notAfter = material.notAfter;
     this.maxDurationMs = o.maxDurationMs;
@@ -47,25 +58,25 @@ export class InClusterCaIssuer implements Issuer {
     return Promise.resolve({ ready: true, reason: 'Ready', message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`, ...base });
   }
 
-  async sign(req: SignRequest): Promise<SignResult> {
-    const parsed = await parseAndVerifyCsr(req.csrPem);
+  sign(req: SignRequest): Promise<SignResult> {
+    try {
+      return Promise.resolve(this.signSync(req));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  private signSync(req: SignRequest): SignResult {
+    const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
-    const r = await signFromCsr(parsed.csr, {
-      signingKey: this.signingKey, algorithm: this.algorithm, issuerName: this.material.cert.subjectName,
-      authorityKeyId: this.authorityKeyId, notAfter: this.material.notAfter,
-    }, { durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now() });
+    const r = signFromCsrSync(parsed.csr, this.authority,
+      { durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now() });
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return {
-      status: 'issued', certificatePem: `${r.cert.toString('pem')}\n`, chainPem: [...this.material.intermediatesPem],
-      caPem: this.caPem, authorityFingerprintSHA256: this.material.fingerprintSHA256,
+      status: 'issued', certificatePem: r.cert.pem, chainPem: [...this.intermediatesPem],
+      caPem: this.caPem, authorityFingerprintSHA256: this.fingerprintSHA256,
     };
   }
-}
-
-/** The CA's subjectKeyIdentifier (hex), for the leaf's authorityKeyIdentifier. */
-function skiOf(cert: x509.X509Certificate): string | undefined {
-  const ext = cert.getExtension(SKI_OID) as (x509.Extension & { keyId?: string }) | null;
-  return ext?.keyId;
 }
 
 export function isoSeconds(d: Date): string {

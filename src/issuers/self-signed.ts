@@ -1,7 +1,8 @@
 // selfSigned backend (development only): each identity's certificate is signed with its own key, so
 // the certificate is its own CA. Nothing to reach, nothing to load: always ready.
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
-import { fingerprintOf, keyMatchesCsr, parseAndVerifyCsr, signFromCsr, toSigningKey } from './sign-from-csr.ts';
+import { signatureAlgorithmFor } from './crypto/certificate.ts';
+import { fingerprintOf, keyMatchesCsr, signFromCsrSync, verifyCsr } from './sign-from-csr.ts';
 
 export interface SelfSignedOptions { maxDurationMs?: number; now?: () => Date }
 
@@ -20,20 +21,29 @@ export class SelfSignedIssuer implements Issuer {
     return Promise.resolve({ ready: true, reason: 'Ready', message: 'self-signed: every identity signs its own certificate (development only)' });
   }
 
-  async sign(req: SignRequest): Promise<SignResult> {
+  sign(req: SignRequest): Promise<SignResult> {
+    try {
+      return Promise.resolve(this.signSync(req));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  private signSync(req: SignRequest): SignResult {
     if (!req.privateKey) return { status: 'denied', reason: 'PrivateKeyRequired', message: 'the selfSigned backend needs the identity\'s private key to sign with, and none was given' };
-    const parsed = await parseAndVerifyCsr(req.csrPem);
+    const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
     if (!keyMatchesCsr(req.privateKey, parsed.csr)) {
       return { status: 'denied', reason: 'PrivateKeyMismatch', message: 'the private key given for self-signing does not match the CSR\'s public key' };
     }
-    const signer = toSigningKey(req.privateKey);
-    if (!signer) return { status: 'denied', reason: 'UnsupportedKey', message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519` };
-    const r = await signFromCsr(parsed.csr, { signingKey: signer.key, algorithm: signer.algorithm }, {
+    if (req.privateKey.type !== 'private' || !signatureAlgorithmFor(req.privateKey)) {
+      return { status: 'denied', reason: 'UnsupportedKey', message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519` };
+    }
+    // The certificate is its own CA: issuer = the CSR's subject, signed with the identity's own key, no AKI.
+    const r = signFromCsrSync(parsed.csr, { signingKey: req.privateKey }, {
       durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now(),
     });
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
-    const pem = `${r.cert.toString('pem')}\n`;
-    return { status: 'issued', certificatePem: pem, chainPem: [], caPem: pem, authorityFingerprintSHA256: fingerprintOf(r.cert) };
+    return { status: 'issued', certificatePem: r.cert.pem, chainPem: [], caPem: r.cert.pem, authorityFingerprintSHA256: fingerprintOf(r.cert) };
   }
 }

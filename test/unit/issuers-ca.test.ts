@@ -1,6 +1,11 @@
 // generateCa / loadCaMaterial, the in-cluster CA backend (keys × keys, checked by openssl) and the registry.
 import { describe, it, expect, beforeAll } from '@jest/globals';
-import { X509Certificate as NodeCert } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate as NodeCert, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { basicConstraintsValue, buildCertificate, encodeExtension, keyIdentifier, keyUsageValue } from '../../src/issuers/crypto/certificate.ts';
+import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+import { buildName } from '../../src/issuers/crypto/names.ts';
 import * as x509 from '@peculiar/x509';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
@@ -104,21 +109,70 @@ describe('loadCaMaterial', () => {
   });
 });
 
+const SIGNATURE_TEXT: Readonly<Record<string, string>> = {
+  ECDSA256: 'ecdsa-with-SHA256', ECDSA384: 'ecdsa-with-SHA384', ECDSA521: 'ecdsa-with-SHA512', RSA2048: 'sha256WithRSAEncryption', Ed25519: 'ED25519',
+};
+
+async function leafKey(name: string): Promise<KeyObject> {
+  if (name === 'ECDSA521') return (await promisify(generateKeyPair)('ec', { namedCurve: 'P-521' })).privateKey;
+  if (name.startsWith('ECDSA')) return newKey('ECDSA', Number(name.slice(5)));
+  return newKey(name === 'RSA2048' ? 'RSA' : 'Ed25519');
+}
+
+function opensslText(pem: string): string {
+  return execFileSync('/usr/bin/openssl', ['x509', '-noout', '-text'], { input: pem, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 describe('InClusterCaIssuer', () => {
-  const algs: [Alg, number | undefined][] = [['ECDSA', 256], ['ECDSA', 384], ['RSA', 2048], ['Ed25519', undefined]];
+  const algs: [Alg, number | undefined][] = [['ECDSA', 256], ['ECDSA', 384], ['ECDSA', 521], ['RSA', 2048], ['Ed25519', undefined]];
   const cas = new Map<string, CaMaterial>();
   beforeAll(async () => { for (const [a, s] of algs) cas.set(`${a}${s ?? ''}`, (await caMaterial(a, s)).m); });
 
-  const matrix = algs.flatMap(([ca, cs]) => (['ECDSA', 'RSA', 'Ed25519'] as const).map((leaf) => [`${ca}${cs ?? ''}`, leaf] as const));
-  it.each(matrix)('%s CA signs a %s leaf that openssl verify accepts', async (caName, leafAlg) => {
+  const matrix = algs.flatMap(([ca, cs]) => ['ECDSA256', 'ECDSA384', 'ECDSA521', 'RSA2048', 'Ed25519'].map((leaf) => [`${ca}${cs ?? ''}`, leaf] as const));
+  it.each(matrix)('%s CA signs a %s leaf that openssl x509 -text and openssl verify accept', async (caName, leafAlg) => {
     const m = cas.get(caName)!;
     const issuer = new InClusterCaIssuer(m, { maxDurationMs: 90 * DAY });
     expect([issuer.backend, issuer.inProcess]).toEqual(['ca', true]);
-    const r = await issuer.sign(request(await makeCsr(await newKey(leafAlg), { subject: 'CN=svc', sans: [{ type: 'dns', value: 'svc.ns.svc' }] })));
+    const key = await leafKey(leafAlg);
+    const r = await issuer.sign(request(await makeCsr(key, { subject: 'CN=svc', sans: [{ type: 'dns', value: 'svc.ns.svc' }, { type: 'ip', value: 'fd00::a' }] })));
     if (r.status !== 'issued') throw new Error(JSON.stringify(r));
     expect(r.authorityFingerprintSHA256).toBe(m.fingerprintSHA256);
     expect(r.chainPem).toEqual([]);
     expect(opensslVerify(r.caPem, r.certificatePem)).toMatch(/: OK/);
+    const text = opensslText(r.certificatePem);
+    expect(text).toContain(`Signature Algorithm: ${SIGNATURE_TEXT[caName]}`);
+    expect(text).toContain('DNS:svc.ns.svc, IP Address:FD00:0:0:0:0:0:0:A');
+    const leaf = parseCertificate(r.certificatePem);
+    const caFacts = parseCertificate(m.certPem);
+    expect(leaf.issuerDN).toBe(caFacts.subjectDN);
+    expect(leaf.authorityKeyId).toBe(caFacts.subjectKeyId);
+    expect(leaf.subjectKeyId).toBe(keyIdentifier(createPublicKey(key).export({ type: 'spki', format: 'der' })).toString('hex'));
+    expect(new NodeCert(r.certificatePem).checkIssued(new NodeCert(m.certPem))).toBe(true);
+  });
+
+  it('a CA certificate without a subjectKeyIdentifier: the leaf\'s AKI is computed from the CA\'s public key', async () => {
+    const key = await leafKey('ECDSA256');
+    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    const name = Buffer.from(buildName({ commonName: 'No SKI CA' }));
+    const now = Date.now();
+    const caCert = buildCertificate({
+      serialNumber: Buffer.from([1]), issuerNameDer: name, subjectNameDer: name, spkiDer: spki,
+      notBefore: new Date(now - HOUR), notAfter: new Date(now + DAY),
+      extensions: [encodeExtension('2.5.29.19', true, basicConstraintsValue(true)), encodeExtension('2.5.29.15', true, keyUsageValue(0x60))],
+    }, { key });
+    expect(parseCertificate(caCert.pem).subjectKeyId).toBeUndefined();
+    const m = loadCaMaterial(secretData({ 'tls.crt': caCert.pem, 'tls.key': key.export({ type: 'pkcs8', format: 'pem' }).toString() }));
+    if (!m.ok) throw new Error(m.message);
+    const r = await new InClusterCaIssuer(m).sign(request(await makeCsr(await newKey('RSA'))));
+    if (r.status !== 'issued') throw new Error(JSON.stringify(r));
+    expect(parseCertificate(r.certificatePem).authorityKeyId).toBe(keyIdentifier(spki).toString('hex'));
+    expect(opensslVerify(r.caPem, r.certificatePem)).toMatch(/: OK/);
+  });
+
+  it('refuses to build for a key that cannot sign certificates', async () => {
+    const { m } = await caMaterial('ECDSA', 256);
+    const pss = (await promisify(generateKeyPair)('rsa-pss', { modulusLength: 2048 })).privateKey;
+    expect(() => new InClusterCaIssuer({ ...m, key: pss })).toThrow(/cannot sign with a rsa-pss key/);
   });
 
   it('an intermediate CA (with ca.crt = root) returns the intermediate as chain and the root as caPem', async () => {
@@ -159,7 +213,8 @@ describe('InClusterCaIssuer', () => {
     }
     const perSec = n / ((performance.now() - t0) / 1000);
     console.log(`InClusterCaIssuer throughput (ECDSA P-256 CA, sequential, one core): ${perSec.toFixed(0)} signatures/s`);
-    expect(perSec).toBeGreaterThan(50); // generous floor for a loaded CI machine; the target is 100+/s
+    // ~3,700/s on a dev machine in jest (the @peculiar/x509 path managed ~180/s); a floor well below that for a loaded CI machine
+    expect(perSec).toBeGreaterThan(500);
   });
 });
 

@@ -1,10 +1,13 @@
 // sign-from-csr and the selfSigned backend.
 import { describe, it, expect, beforeAll } from '@jest/globals';
-import { X509Certificate as NodeCert, type KeyObject } from 'node:crypto';
+import { X509Certificate as NodeCert, createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { cappedNotAfter, parseAndVerifyCsr, signFromCsr, toSigningKey, normaliseFingerprint, BACKDATE_MS } from '../../src/issuers/sign-from-csr.ts';
+import { cappedNotAfter, parseAndVerifyCsr, signFromCsr, toSigningKey, normaliseFingerprint, BACKDATE_MS, randomSerial, type CertificateTemplate } from '../../src/issuers/sign-from-csr.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
-import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
+import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
+import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+import { certificateOutline } from '../../src/issuers/crypto/der.ts';
+import { encodeSan } from '../../src/issuers/crypto/names.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, serialOctets } from './issuers-fixtures.ts';
 
@@ -174,5 +177,170 @@ describe('SelfSignedIssuer', () => {
     const pem = await makeCsr(key);
     expect(await issuer.sign(request(pem))).toMatchObject({ status: 'denied', reason: 'PrivateKeyRequired' });
     expect(await issuer.sign(request(pem, { privateKey: await newKey('ECDSA') }))).toMatchObject({ status: 'denied', reason: 'PrivateKeyMismatch' });
+  });
+});
+
+// ---- the previous signing path (@peculiar/x509 + WebCrypto), as the reference the new encoder must match ----
+
+const KU = x509.KeyUsageFlags;
+const REF_KU: Readonly<Record<string, number>> = {
+  digitalSignature: KU.digitalSignature, contentCommitment: KU.nonRepudiation, keyEncipherment: KU.keyEncipherment,
+  dataEncipherment: KU.dataEncipherment, keyAgreement: KU.keyAgreement, certSign: KU.keyCertSign, crlSign: KU.cRLSign,
+  encipherOnly: KU.encipherOnly, decipherOnly: KU.decipherOnly,
+};
+const REF_EKU: Readonly<Record<string, string>> = {
+  serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2', codeSigning: '1.3.6.1.5.5.7.3.3', emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8', ocspSigning: '1.3.6.1.5.5.7.3.9', any: '2.5.29.37.0',
+};
+
+/** What the @peculiar/x509 path issued for this CSR: same extension rules, same validity, same issuer. */
+async function referenceCertificate(csrPem: string, signer: { key: KeyObject; ca?: CaMaterial }, t: CertificateTemplate): Promise<string> {
+  const csr = new x509.Pkcs10CertificateRequest(csrPem);
+  const bcExt = csr.getExtension('2.5.29.19');
+  const bc = bcExt ? new x509.BasicConstraintsExtension(bcExt.rawData) : undefined;
+  const isCA = bc ? bc.ca : t.isCA;
+  const san = csr.getExtension('2.5.29.17');
+  const subjectEmpty = csr.subjectName.toArrayBuffer().byteLength <= 2;
+  const exts: x509.Extension[] = [bc ? new x509.BasicConstraintsExtension(bc.ca, bc.pathLength, true) : new x509.BasicConstraintsExtension(isCA, undefined, true)];
+  const ku = csr.getExtension('2.5.29.15');
+  let flags = 0;
+  for (const u of t.usages) flags |= REF_KU[u] ?? 0;
+  if (flags === 0) flags = KU.digitalSignature | (csr.publicKey.algorithm.name.startsWith('RSA') ? KU.keyEncipherment : 0);
+  if (isCA) flags |= KU.keyCertSign | KU.cRLSign;
+  exts.push(ku ? new x509.Extension('2.5.29.15', true, ku.value) : new x509.KeyUsagesExtension(flags, true));
+  const eku = csr.getExtension('2.5.29.37');
+  const ekuOids = t.usages.map((u) => REF_EKU[u]).filter((o): o is string => o !== undefined);
+  if (eku) exts.push(new x509.Extension('2.5.29.37', eku.critical, eku.value));
+  else if (ekuOids.length > 0) exts.push(new x509.ExtendedKeyUsageExtension(ekuOids));
+  if (san) exts.push(new x509.Extension('2.5.29.17', subjectEmpty || san.critical, san.value));
+  exts.push(await x509.SubjectKeyIdentifierExtension.create(csr.publicKey));
+  const caCert = signer.ca ? new x509.X509Certificate(signer.ca.certPem) : undefined;
+  const ski = caCert?.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (ski) exts.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
+  const s = toSigningKey(signer.key)!;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(), subject: csr.subjectName, issuer: caCert?.subjectName ?? csr.subjectName,
+    notBefore: new Date(Math.floor((t.now.getTime() - BACKDATE_MS) / 1000) * 1000), notAfter: cappedNotAfter(t, signer.ca?.notAfter),
+    publicKey: csr.publicKey, signingKey: s.key, signingAlgorithm: s.algorithm.signParams as webcryptoEcdsa, extensions: exts,
+  });
+  return cert.toString('pem');
+}
+type webcryptoEcdsa = Parameters<typeof x509.X509CertificateGenerator.create>[0]['signingAlgorithm'];
+
+/** Every field of the two certificates except serial, signature and fingerprint. */
+function comparable(pem: string): Record<string, unknown> {
+  const { serialNumber: _s, fingerprintSHA256: _f, publicKey, ...facts } = parseCertificate(pem);
+  const o = certificateOutline(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64'));
+  return {
+    ...facts, publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+    subjectDer: o.subject.toString('hex'), issuerDer: o.issuer.toString('hex'), spkiDer: o.spki.toString('hex'),
+    extensions: [...o.extensions].map(([oid, e]) => [oid, e.critical, e.value.toString('hex')]),
+  };
+}
+
+describe('the DER signing path issues what the @peculiar/x509 path issued', () => {
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  let ca: CaMaterial;
+  let rsaCa: CaMaterial;
+  const keys = new Map<string, KeyObject>();
+  beforeAll(async () => {
+    for (const [alg, key] of [['ECDSA', { algorithm: 'ECDSA', size: 384 }], ['RSA', { algorithm: 'RSA' }]] as const) {
+      const g = await generateCa({ commonName: `Ref ${alg} CA`, organizations: ['Example'], durationMs: 3650 * 24 * HOUR, key });
+      const m = loadCaMaterial(secretData({ 'tls.crt': g.certPem, 'tls.key': g.keyPem }));
+      if (!m.ok) throw new Error(m.message);
+      if (alg === 'ECDSA') ca = m; else rsaCa = m;
+    }
+    for (const alg of ['ECDSA', 'RSA', 'Ed25519'] as const) keys.set(alg, await newKey(alg));
+  });
+
+  const ipv4Mapped = new x509.Extension('2.5.29.17', false, encodeSan({ dnsNames: ['mapped.example'], ipAddresses: ['::ffff:192.0.2.1', 'fe80::1:2', '2001:db8:0:0:1:0:0:1'], uris: ['urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66'] })!);
+  const cases: [string, 'ECDSA' | 'RSA' | 'Ed25519', Parameters<typeof makeCsr>[1], Partial<CertificateTemplate>][] = [
+    ['subject, DNS/IPv4/IPv6/URI/e-mail SANs, EKU from usages', 'ECDSA', {
+      subject: [{ C: ['DE'] }, { O: ['Example, Inc. +"quoted"'] }, { OU: ['Payments', 'Core'] }, { CN: ['payments-api'] }],
+      sans: [{ type: 'dns', value: 'payments-api.payments.svc' }, { type: 'dns', value: '*.example.com' }, { type: 'ip', value: '10.0.0.10' },
+        { type: 'ip', value: '2001:db8::1' }, { type: 'url', value: 'spiffe://cluster.local/ns/payments/sa/api' }, { type: 'email', value: 'ops@example.com' }],
+    }, { usages: ['serverAuth', 'clientAuth'] }],
+    ['keyUsage and critical EKU from the CSR', 'ECDSA', { sans: [{ type: 'dns', value: 'a.example.com' }], extraExtensions: [
+      new x509.KeyUsagesExtension(KU.digitalSignature | KU.keyAgreement, true), new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.2', '1.2.3.4.5'], true),
+    ] }, { usages: ['serverAuth'] }],
+    ['IPv4-mapped and full IPv6 addresses, URNs (raw SAN)', 'Ed25519', { subject: 'CN=mapped', extraExtensions: [ipv4Mapped] }, {}],
+    ['empty subject: SAN-only, SAN made critical', 'ECDSA', { subject: [], sans: [{ type: 'dns', value: 'only-san.example' }] }, {}],
+    ['RSA key without usages: digitalSignature + keyEncipherment, no EKU', 'RSA', { subject: 'CN=rsa' }, { usages: [] }],
+    ['key usage names from usages', 'RSA', { subject: 'CN=ku' }, { usages: ['digitalSignature', 'contentCommitment', 'serverAuth', 'codeSigning'] }],
+    ['CA:TRUE with pathLen 0 from the CSR', 'ECDSA', { subject: 'CN=Sub CA', extraExtensions: [new x509.BasicConstraintsExtension(true, 0, true)] }, { isCA: true, usages: ['certSign', 'crlSign'] }],
+    ['isCA from the identity without basicConstraints in the CSR', 'Ed25519', { subject: 'CN=Sub CA 2' }, { isCA: true }],
+    ['CA:FALSE in the CSR for an isCA identity stays a leaf', 'ECDSA', { subject: 'CN=leaf', isCA: false }, { isCA: true }],
+  ];
+
+  it.each(cases)('%s', async (_name, alg, csrOpts, over) => {
+    const csrPem = await makeCsr(keys.get(alg)!, csrOpts);
+    for (const m of [ca, rsaCa]) {
+      const t: CertificateTemplate = { durationMs: 30 * 24 * HOUR, maxDurationMs: 90 * 24 * HOUR, isCA: false, usages: ['serverAuth'], now, ...over };
+      const r = await new InClusterCaIssuer(m, { maxDurationMs: t.maxDurationMs, now: () => now }).sign(request(csrPem, { durationMs: t.durationMs, isCA: t.isCA, usages: t.usages }));
+      if (r.status !== 'issued') throw new Error(JSON.stringify(r));
+      const ref = await referenceCertificate(csrPem, { key: m.key, ca: m }, t);
+      expect(comparable(r.certificatePem)).toEqual(comparable(ref));
+      expect(opensslVerify(r.caPem, r.certificatePem)).toMatch(/: OK/);
+    }
+  });
+
+  it.each(['ECDSA', 'RSA', 'Ed25519'] as const)('self-signed %s: issuer = subject, no AKI, as before', async (alg) => {
+    const key = keys.get(alg)!;
+    const csrPem = await makeCsr(key, { subject: 'CN=self', sans: [{ type: 'dns', value: 'self.example' }, { type: 'ip', value: '::1' }] });
+    const t: CertificateTemplate = { durationMs: 24 * HOUR, maxDurationMs: 2 * HOUR, isCA: false, usages: ['serverAuth'], now };
+    const r = await new SelfSignedIssuer({ maxDurationMs: 2 * HOUR, now: () => now }).sign(request(csrPem, { privateKey: key, durationMs: t.durationMs }));
+    if (r.status !== 'issued') throw new Error(JSON.stringify(r));
+    expect(comparable(r.certificatePem)).toEqual(comparable(await referenceCertificate(csrPem, { key }, t)));
+    expect(parseCertificate(r.certificatePem).authorityKeyId).toBeUndefined();
+  });
+});
+
+describe('sign-from-csr: more denials and compatibility', () => {
+  let leafKey: KeyObject;
+  let ca: InClusterCaIssuer;
+  beforeAll(async () => {
+    leafKey = await newKey('ECDSA');
+    const g = await generateCa({ commonName: 'Unit CA 2', durationMs: 30 * 24 * HOUR, key: { algorithm: 'ECDSA' } });
+    const m = loadCaMaterial(secretData({ 'tls.crt': g.certPem, 'tls.key': g.keyPem }));
+    if (!m.ok) throw new Error(m.message);
+    ca = new InClusterCaIssuer(m);
+  });
+
+  it.each([
+    ['basicConstraints', '2.5.29.19', [0x04, 0x00]],
+    ['basicConstraints', '2.5.29.19', [0x30, 0x03, 0x02, 0x01, 0xff]], // negative pathLen
+    ['keyUsage', '2.5.29.15', [0x03, 0x02, 0x09, 0x80]],
+    ['subjectAltName', '2.5.29.17', [0x04, 0x00]],
+    ['extendedKeyUsage', '2.5.29.37', [0x30, 0x05, 0x06]],
+  ] as const)('denies a CSR with a malformed %s extension (%#)', async (what, oid, value) => {
+    const pem = await makeCsr(leafKey, { extraExtensions: [new x509.Extension(oid, false, new Uint8Array(value))] });
+    const r = await ca.sign(request(pem));
+    expect(r).toMatchObject({ status: 'denied', reason: 'InvalidCSR' });
+    expect((r as { message: string }).message).toContain(what);
+  });
+
+  it('denies truncated DER and a PEM with the wrong label', async () => {
+    const pem = await makeCsr(leafKey);
+    const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+    const cut = `-----BEGIN CERTIFICATE REQUEST-----\n${der.subarray(0, der.length - 10).toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    expect(await ca.sign(request(cut))).toMatchObject({ status: 'denied', reason: 'InvalidCSR' });
+    expect(await ca.sign(request(pem.replace(/CERTIFICATE REQUEST/g, 'CERTIFICATE')))).toMatchObject({ status: 'denied', reason: 'InvalidCSR' });
+    expect(await ca.sign(request(`-----BEGIN CERTIFICATE REQUEST-----\n${randomBytes(90).toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`))).toMatchObject({ status: 'denied', reason: 'InvalidCSR' });
+  });
+
+  it.each([['ECDSA', 256], ['ECDSA', 384], ['RSA', undefined], ['Ed25519', undefined]] as const)('signFromCsr still takes a WebCrypto %s %s key from toSigningKey, an x509 Name and a hex key id', async (alg, size) => {
+    const parsed = await parseAndVerifyCsr(await makeCsr(leafKey, { subject: 'CN=compat' }));
+    if (!parsed.ok) throw new Error(parsed.message);
+    const caKey = await newKey(alg, size);
+    const s = toSigningKey(caKey)!;
+    for (let i = 0; i < 8; i++) { // ECDSA r/s of every length: P1363 to DER conversion
+      const r = await signFromCsr(parsed.csr, { signingKey: s.key, algorithm: s.algorithm, issuerName: new x509.Name('CN=Compat CA'), authorityKeyId: 'a1b2c3' },
+        { now: new Date(), durationMs: HOUR, isCA: false, usages: ['clientAuth'] });
+      if (!r.ok) throw new Error(r.message);
+      const f = parseCertificate(r.cert.pem);
+      expect([f.issuerDN, f.subjectDN, f.authorityKeyId, f.extKeyUsage]).toEqual(['CN=Compat CA', 'CN=compat', 'a1b2c3', ['clientAuth']]);
+      expect(new NodeCert(r.cert.der).verify(createPublicKey(caKey))).toBe(true);
+      expect(f.subjectKeyId).toBe(createHash('sha1').update(parsed.csr.publicKey.export({ type: 'spki', format: 'der' }).subarray(-65)).digest('hex'));
+    }
   });
 });
