@@ -2,7 +2,7 @@
 // in-cluster CA, first with ECDSA P-256 keys, then with RSA 2048. Reports identities/s from apply to Ready,
 // p50/p99 latency, API writes per issuance (from kube-apiserver's own request counters, minus the
 // benchmark's own creates; Events and Leases excluded), and the operator's peak RSS.
-// Params: n=1000 concurrency=32 workers=8 rsa=true
+// Params: n=1000 concurrency=32 workers=32 rsa=true
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
@@ -16,6 +16,28 @@ const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machinei
 const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 type Status = { conditions?: { type: string; status: string }[] };
+
+/** Every apiserver_request_total series as "VERB resource" → count (for MIO_BENCH_REQUEST_MIX=1). */
+function apiserverRequests(ctx: BenchContext): Promise<Map<string, number>> {
+  const cp = ctx.cp!;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: cp.apiPort, path: '/metrics', ca: cp.pki.ca.cert, cert: cp.pki.admin.cert, key: cp.pki.admin.key }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => {
+        const m = new Map<string, number>();
+        for (const line of body.split('\n')) {
+          if (!line.startsWith('apiserver_request_total{')) continue;
+          const k = `${/verb="(\w+)"/.exec(line)?.[1]} ${/resource="([\w.]+)"/.exec(line)?.[1]}${/subresource="(\w+)"/.exec(line)?.[1] ? '/' + /subresource="(\w+)"/.exec(line)![1] : ''}`;
+          m.set(k, (m.get(k) ?? 0) + Number(line.split(' ').pop()));
+        }
+        resolve(m);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function apiserverWrites(ctx: BenchContext): Promise<number> {
   const cp = ctx.cp!;
@@ -55,6 +77,7 @@ async function phase(ctx: BenchContext, algorithm: 'ECDSA' | 'RSA', size: number
   inf.start();
   await inf.synced;
   const writes0 = await apiserverWrites(ctx);
+  const mix0 = process.env.MIO_BENCH_REQUEST_MIX ? await apiserverRequests(ctx) : undefined;
   const t0 = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: conc }, async () => {
@@ -72,6 +95,11 @@ async function phase(ctx: BenchContext, algorithm: 'ECDSA' | 'RSA', size: number
   const total = (Math.max(...readyAt.values()) - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1500)); // let trailing status writes land before counting
   const writes = (await apiserverWrites(ctx)) - writes0 - n; // minus the benchmark's own creates
+  if (mix0) {
+    const mix1 = await apiserverRequests(ctx);
+    const rows = [...mix1].map(([k, v]) => [k, (v - (mix0.get(k) ?? 0)) / n] as const).filter(([, v]) => v >= 0.01).sort((a, b) => b[1] - a[1]);
+    log(`requests per identity (all clients): ${rows.map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')}`);
+  }
   await inf.stop();
   const lat = [...readyAt].map(([k, t]) => t - created.get(k)!);
   return { identities: readyAt.size, identities_per_second: (readyAt.size / total).toFixed(1), p50_ms: pct(lat, 0.5).toFixed(0), p99_ms: pct(lat, 0.99).toFixed(0),
@@ -85,7 +113,7 @@ const bench: Bench = {
     const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
     const opNs = 'mio-bench';
     await core.createNamespace({ body: { metadata: { name: opNs } } });
-    const op = await startOperator(ctx.kubeconfigPath, { MIO_NAMESPACE: opNs, MIO_LEADER_ELECT: 'false', MIO_LOG_LEVEL: 'warn', MIO_WORKERS: ctx.params.workers ?? '8' });
+    const op = await startOperator(ctx.kubeconfigPath, { MIO_NAMESPACE: opNs, MIO_LEADER_ELECT: 'false', MIO_LOG_LEVEL: 'warn', MIO_WORKERS: ctx.params.workers ?? '32' });
     try {
       const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
       await co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: 'bench-ca' },

@@ -28,7 +28,7 @@ const EnvSchema = z.object({
   MIO_RETRY_PERIOD: duration.default(2_000),
   MIO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   MIO_POLICY_DEFAULT_ACTION: z.enum(['Allow', 'Deny']).default('Allow'),
-  MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+  MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   MIO_DURABLE_KEYS: bool.default(false),
   MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
 });

@@ -167,7 +167,7 @@ describe('helm chart: rendering', () => {
       MIO_RETRY_PERIOD: '2s',
       MIO_LOG_LEVEL: 'info',
       MIO_POLICY_DEFAULT_ACTION: 'Allow',
-      MIO_WORKERS: '4',
+      MIO_WORKERS: '16',
       MIO_DURABLE_KEYS: 'false',
       MIO_REISSUE_RATE: '20',
     });

@@ -46,11 +46,18 @@ describe('crypto-agility', () => {
     }, 30_000, 200);
     const t0 = Date.now();
     let sawProgress = false;
+    const stuck = async (): Promise<string> => {
+      const l = (await env.co.listNamespacedCustomObject({ ...MI, namespace: ns })) as { items: { metadata: { name: string }; status?: { authorityFingerprintSHA256?: string; conditions?: { type: string; reason: string; message: string }[] } }[] };
+      const left = l.items.filter((m) => m.status?.authorityFingerprintSHA256 !== fresh);
+      return `${left.length} left, e.g. ${JSON.stringify(left.slice(0, 2).map((m) => [m.metadata.name, m.status?.conditions]))}`;
+    };
+    const progress = setInterval(() => { void stuck().then((x) => process.stderr.write(`[agility] ${x}\n`)); }, 20_000);
     await waitFor(`${N} identities re-issued`, async () => {
       const b = await env.bindingReady(ca);
       if ((b.outdatedIdentities as number) > 0 && (b.outdatedIdentities as number) < N) sawProgress = true;
       return (await allOn(fresh)) === N;
     }, 120_000, 250);
+    clearInterval(progress);
     const took = (Date.now() - t0) / 1000;
     process.stderr.write(`[agility] ${N} identities re-issued in ${took.toFixed(1)} s (rate limit ${RATE}/s)\n`);
     expect(took).toBeGreaterThanOrEqual((N - RATE) / RATE * 0.8); // paced, not all at once

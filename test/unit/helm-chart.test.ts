@@ -132,7 +132,7 @@ describe('values.yaml defaults', () => {
       crds: { install: true, keep: true },
       leaderElection: { enabled: true, leaseName: 'machine-identity-operator', leaseDuration: '15s', renewDeadline: '10s', retryPeriod: '2s' },
       logLevel: 'info',
-      workers: 4,
+      workers: 16,
       policy: { defaultAction: 'Allow' },
       http: { host: '0.0.0.0', port: 8080 },
       metrics: { service: { enabled: true, port: 8080 }, serviceMonitor: { enabled: false } },

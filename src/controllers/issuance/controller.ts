@@ -3,12 +3,13 @@
 // decision is made from the caches, never from the event that woke it. The steps, in order:
 // prerequisites (spec, authority, Secret ownership) → evaluate (the trigger chain) → maintain (nothing
 // to issue: adopt, repair metadata, schedule) or gate (backoff, re-issue pacing) → issue → record.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller, type ReconcileResult } from '../runtime/controller.ts';
-import { isNotFound } from '../runtime/kube.ts';
+import { getJsonOrNotFound } from '../runtime/kube.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { FairShare } from './fair-share.ts';
+import { RecentlyWritten } from './written.ts';
 import { parseMachineIdentity, type MachineIdentitySpec } from '../../crds/index.ts';
 import { describeKey } from '../../issuers/crypto/keys.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
@@ -19,7 +20,7 @@ import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.
 import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';
 import { inspectSecret, forgetSecret, type SecretView } from './inspect.ts';
 import { renewalTime, failureBackoffMs } from './schedule.ts';
-import { writeStatus, certStatus, type StatusChange } from './status.ts';
+import { writeStatus, certStatus, forgetApplied, freshest, type StatusChange } from './status.ts';
 import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } from './issue.ts';
 import { repairMetadata } from './repair.ts';
 import { issuanceMetrics } from './metrics.ts';
@@ -35,6 +36,7 @@ export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?:
 interface Run {
   ctx: OperatorContext;
   nextKeys: NextKeyIndex;
+  written: RecentlyWritten;
   mi: MachineIdentityObject;
   log: Logger;
   event(type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -46,6 +48,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   const m = issuanceMetrics(ctx.registry);
   const nextKeys = new NextKeyIndex();
   const share = new FairShare(ctx.config.workers);
+  const written = new RecentlyWritten();
   const buckets = new Map<string, TokenBucket>();
   const rate = opts.reissueRatePerSecond ?? 20;
   const pace = (authority: string): number => {
@@ -58,40 +61,48 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     name: 'issuance', logger: ctx.log, registry: ctx.registry, workers: ctx.config.workers,
     informers: [identities, bindings, namespaces, managedSecrets],
     reconcile: async (key, { log }) => {
-      const mi = identities.get(key);
-      if (!mi?.metadata?.uid) return undefined;
-      const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name!, namespace: mi.metadata.namespace!, uid: mi.metadata.uid };
-      const run: Run = { ctx, nextKeys, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
+      const cached = identities.get(key);
+      if (!cached?.metadata?.uid) return undefined;
+      const mi = freshest(cached);
+      // a new identity certainly needs an issuance: wait for a slot before doing any I/O for it
+      if (mi.status?.revision === undefined && !share.hasRoom(mi.spec?.authorityRef?.name ?? '')) return { requeueAfterMs: 100 };
+      const run = newRun(ctx, { nextKeys, written }, mi, log);
       const pre = await prerequisites(run);
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre);
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
-      const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
-      const wait = gate(mi, t, pre.authority, pace);
-      if (wait > 0) return { requeueAfterMs: wait };
-      if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
-      let out: IssueOutcome;
-      const revision = nextRevision(mi, pre.secret);
-      const stop = m.duration.startTimer({ authority: pre.authority });
-      try {
-        run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
-        out = await issue(ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
-      } finally { share.release(pre.authority); }
-      if (out.kind === 'issued') stop();
-      m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind === 'pending' ? 'pending' : out.kind });
-      return record(run, t, out, revision, leaf?.notAfter);
+      return attempt(run, pre, trigger, leaf?.notAfter);
     },
   });
 
+  /** Gate (backoff, pacing, fair share), issue, and record the outcome. */
+  async function attempt(run: Run, pre: Ready, trigger: Trigger | undefined, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
+    const { mi } = run;
+    const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
+    const wait = gate(mi, t, pre.authority, pace);
+    if (wait > 0) return { requeueAfterMs: wait };
+    if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
+    let out: IssueOutcome;
+    const revision = nextRevision(mi, pre.secret);
+    const stop = m.duration.startTimer({ authority: pre.authority });
+    try {
+      run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
+      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+    } finally { share.release(pre.authority); }
+    if (out.kind === 'issued') stop();
+    m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
+    return record(run, t, out, revision, currentNotAfter);
+  }
+
   const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
-  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => enqueue(o));
+  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => { forgetApplied(o.metadata?.uid); enqueue(o); });
   // a stored next key wakes its identity too, so one that appears after its cleanup ran is removed
   const bySecret = (s: k8s.V1Secret): void => {
     const owner = s.metadata?.labels?.[LABEL_IDENTITY];
     if (owner) c.queue.add(`${s.metadata!.namespace}/${owner}`);
   };
   managedSecrets.onAdd((s) => { nextKeys.add(s); bySecret(s); }).onUpdate((_o, s) => { nextKeys.add(s); bySecret(s); })
-    .onDelete((s) => { nextKeys.remove(s); forgetSecret(s.metadata?.uid); bySecret(s); });
+    .onDelete((s) => { nextKeys.remove(s); forgetSecret(s.metadata?.uid); written.forget(`${s.metadata?.namespace}/${s.metadata?.name}`); bySecret(s); });
   const byAuthority = (name: string | undefined): void => {
     for (const mi of identities.list()) if (mi.spec?.authorityRef?.name === name) enqueue(mi);
   };
@@ -102,6 +113,11 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     for (const mi of identities.list()) if (mi.metadata?.namespace === n.metadata?.name) enqueue(mi);
   });
   return c;
+}
+
+function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, mi: MachineIdentityObject, log: Logger): Run {
+  const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid };
+  return { ctx, ...state, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
 }
 
 /** Valid spec, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
@@ -125,7 +141,7 @@ async function prerequisites(run: Run): Promise<Ready | ReconcileResult | undefi
     const why = bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
     return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${why}`);
   }
-  let secret = managedSecrets.get(`${ns}/${spec.secretName}`);
+  let secret = run.written.get(`${ns}/${spec.secretName}`, managedSecrets.get(`${ns}/${spec.secretName}`));
   if (!secret || !isOwnedBy(secret, mi.metadata!.name!)) {
     // the cache only holds our labelled Secrets: a live read tells "absent" from "someone else's"
     const live = await readSecret(ctx, ns, spec.secretName);
@@ -188,6 +204,7 @@ async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number,
   const now = ctx.now();
   const ready = t.stillValid && currentNotAfter ? readyTrue(currentNotAfter) : { type: 'Ready', status: 'False' as const, reason: t.reason, message: t.message };
   if (out.kind === 'issued') {
+    run.written.remember(out.written);
     await writeStatus(ctx, mi, { ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 } });
     crashPoint('after-status-write');
     const verb = revision > 1 ? 'renewed' : 'issued';
@@ -224,8 +241,8 @@ export function desiredIdentity(spec: MachineIdentitySpec, authority: string): D
 }
 
 export async function readSecret(ctx: OperatorContext, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
-  try { return await ctx.kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace }); } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  // resourceVersion=0: served from the apiserver's watch cache, not a quorum read from etcd. The window in
+  // which a just-created foreign Secret could be missed is the same race a quorum read has (create between
+  // this read and our apply), only milliseconds wider.
+  return getJsonOrNotFound<k8s.V1Secret>(ctx.kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, { resourceVersion: '0' });
 }

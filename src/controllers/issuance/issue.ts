@@ -31,7 +31,7 @@ export interface IssueInput {
 }
 
 export type IssueOutcome =
-  | { kind: 'issued'; cert: ReturnType<typeof certStatus>; keyRotated: boolean; notAfter: Date; renewal: Date }
+  | { kind: 'issued'; cert: ReturnType<typeof certStatus>; keyRotated: boolean; notAfter: Date; renewal: Date; written: k8s.V1Secret }
   | { kind: 'pending'; retryAfterMs: number; message: string }
   | { kind: 'denied'; reason: string; message: string }
   | { kind: 'failed'; reason: string; message: string; retryAfterMs?: number };
@@ -78,10 +78,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration, issuedAt: now,
   });
-  await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
+  const written = await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), keyRotated: !reuse,
-    notAfter: leaf.notAfter, renewal };
+    notAfter: leaf.notAfter, renewal, written };
 }
 
 export function renewalSpec(spec: MachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {

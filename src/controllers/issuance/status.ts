@@ -59,13 +59,33 @@ function owned(s: IdentityStatus | undefined): Record<string, unknown> {
   return out;
 }
 
-/** Writes the status when it differs from the cached one; returns whether it wrote. */
-export async function writeStatus(ctx: OperatorContext, mi: MachineIdentityObject, c: StatusChange): Promise<boolean> {
+// The status this process last applied per identity (uid → resourceVersion and status), so a reconcile
+// that runs before the informer delivers our own write compares against it and does not write it twice.
+const lastApplied = new Map<string, { rv: number; status: IdentityStatus }>();
+
+/** The identity with the newest status known to this process (ours, if the informer has not caught up). */
+export function freshest(mi: MachineIdentityObject): MachineIdentityObject {
+  const rec = lastApplied.get(mi.metadata?.uid ?? '');
+  if (!rec) return mi;
+  if (Number(mi.metadata?.resourceVersion) >= rec.rv) { lastApplied.delete(mi.metadata!.uid!); return mi; }
+  return { ...mi, status: rec.status };
+}
+
+export function forgetApplied(uid: string | undefined): void { if (uid) lastApplied.delete(uid); }
+
+/** Writes the status when it differs from the newest known one; returns whether it wrote. */
+export async function writeStatus(ctx: OperatorContext, cachedMi: MachineIdentityObject, c: StatusChange): Promise<boolean> {
+  const mi = freshest(cachedMi);
   const want = nextStatus(mi, c, ctx.now());
   if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
   try {
-    await applyStatus(ctx.co, IDENTITY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
+    const res = await applyStatus(ctx.co, IDENTITY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
       metadata: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace! }, status: want }, FIELD_MANAGER);
+    const rv = Number((res as MachineIdentityObject).metadata?.resourceVersion);
+    if (mi.metadata?.uid && Number.isFinite(rv)) {
+      if (lastApplied.size > 10_000) lastApplied.clear();
+      lastApplied.set(mi.metadata.uid, { rv, status: (res as MachineIdentityObject).status ?? want });
+    }
     return true;
   } catch (e) {
     if (isNotFound(e)) return false;

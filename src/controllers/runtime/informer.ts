@@ -121,7 +121,7 @@ export class Informer<T extends k8s.KubernetesObject> {
         limit: this.o.pageSize ?? 500, continue: cont, labelSelector: this.o.labelSelector, fieldSelector: this.o.fieldSelector,
       }, AbortSignal.any([this.stopper.signal, AbortSignal.timeout(60_000)]));
       const kind = page.kind?.replace(/List$/, '');
-      for (const item of page.items ?? []) fresh.set(keyOf(item), { apiVersion: page.apiVersion, kind, ...item });
+      for (const item of page.items ?? []) fresh.set(keyOf(item), stripManagedFields({ apiVersion: page.apiVersion, kind, ...item }));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? '';
     } while (cont);
@@ -232,7 +232,7 @@ export class Informer<T extends k8s.KubernetesObject> {
       this.store.delete(key);
       this.emit(this.handlers.del, obj);
     } else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
-      this.store.set(key, obj);
+      this.store.set(key, stripManagedFields(obj));
       if (prev) this.emit(this.handlers.update, prev, obj);
       else this.emit(this.handlers.add, obj);
     }
@@ -264,4 +264,13 @@ function errForLog(err: unknown): unknown {
   const k = toKubeError(err);
   const cause = (err as { cause?: { code?: string } } | undefined)?.cause?.code;
   return { message: k.message, code: k.code ?? cause };
+}
+
+/**
+ * managedFields are often the largest part of an object and nothing here reads them (server-side
+ * apply keeps them on the server): dropping them from the cache saves memory on every object.
+ */
+function stripManagedFields<T extends k8s.KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
 }

@@ -88,6 +88,14 @@ export async function mergePatch(co: k8s.CustomObjectsApi, gvr: GVR, ref: { name
 /** GET of an arbitrary API path (e.g. a list) as parsed JSON; non-2xx throws ApiException. */
 export async function getJson<T>(kc: k8s.KubeConfig, path: string, query: Record<string, string | number | undefined>,
   signal?: AbortSignal): Promise<T> {
+  const r = await getJsonOrNotFound<T>(kc, path, query, signal);
+  if (r === undefined) throw new k8s.ApiException(404, `HTTP-Code: 404 GET ${path}`, '{"reason":"NotFound"}', {});
+  return r;
+}
+
+/** Like getJson, but a 404 is `undefined` instead of an exception (existence checks on a hot path). */
+export async function getJsonOrNotFound<T>(kc: k8s.KubeConfig, path: string, query: Record<string, string | number | undefined>,
+  signal?: AbortSignal): Promise<T | undefined> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const url = new URL(cluster.server + path);
@@ -98,6 +106,7 @@ export async function getJson<T>(kc: k8s.KubeConfig, path: string, query: Record
   await kc.applySecurityAuthentication(ctx);
   const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
   const text = await res.body.text();
+  if (res.httpStatusCode === 404) return undefined;
   if (res.httpStatusCode < 200 || res.httpStatusCode > 299) {
     throw new k8s.ApiException(res.httpStatusCode, `HTTP-Code: ${res.httpStatusCode} GET ${path}`, text, res.headers);
   }
