@@ -135,27 +135,36 @@ describe('RSA keygen concurrency', () => {
   afterAll(() => setKeygenConcurrency(2));
 
   it('two RSA-4096 in parallel do not block the event loop', async () => {
-    let maxDelay = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxDelay = Math.max(maxDelay, now - last - 10);
-      last = now;
-    }, 10);
-    const t0 = performance.now();
-    const times: number[] = [];
-    const gen = async (): Promise<KeyObject> => {
-      const s = performance.now();
-      const k = await generateKey({ algorithm: 'RSA', size: 4096 });
-      times.push(Math.round(performance.now() - s));
-      return k;
+    // One measurement can catch an unrelated pause (GC, another suite's module compilation); a blocking
+    // keygen would stall the loop for the whole generation (300+ ms) in every attempt. Best of three.
+    const attempt = async (): Promise<{ maxDelay: number; wall: number; times: number[]; sizes: (number | undefined)[] }> => {
+      let maxDelay = 0;
+      let last = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxDelay = Math.max(maxDelay, now - last - 10);
+        last = now;
+      }, 10);
+      const t0 = performance.now();
+      const times: number[] = [];
+      const gen = async (): Promise<KeyObject> => {
+        const s = performance.now();
+        const k = await generateKey({ algorithm: 'RSA', size: 4096 });
+        times.push(Math.round(performance.now() - s));
+        return k;
+      };
+      const keys = await Promise.all([gen(), gen()]);
+      clearInterval(timer);
+      return { maxDelay, wall: Math.round(performance.now() - t0), times, sizes: keys.map((k) => describeKey(k).size) };
     };
-    const keys = await Promise.all([gen(), gen()]);
-    clearInterval(timer);
-    const wall = Math.round(performance.now() - t0);
-    console.log(`RSA-4096 x2 parallel: wall ${wall} ms, each ${times.join(' / ')} ms, max event-loop delay ${maxDelay.toFixed(1)} ms`);
-    expect(keys.map((k) => describeKey(k).size)).toEqual([4096, 4096]);
-    expect(maxDelay).toBeLessThan(100);
+    let best: Awaited<ReturnType<typeof attempt>> | undefined;
+    for (let i = 0; i < 3 && (!best || best.maxDelay >= 100); i++) {
+      const r = await attempt();
+      expect(r.sizes).toEqual([4096, 4096]);
+      if (!best || r.maxDelay < best.maxDelay) best = r;
+    }
+    console.log(`RSA-4096 x2 parallel: wall ${best!.wall} ms, each ${best!.times.join(' / ')} ms, max event-loop delay ${best!.maxDelay.toFixed(1)} ms`);
+    expect(best!.maxDelay).toBeLessThan(100);
   });
 
   it('queues RSA generations beyond the limit and reports the queue length', async () => {
