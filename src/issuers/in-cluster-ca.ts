@@ -58,12 +58,9 @@ export class InClusterCaIssuer implements Issuer {
     return Promise.resolve({ ready: true, reason: 'Ready', message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`, ...base });
   }
 
-  sign(req: SignRequest): Promise<SignResult> {
-    try {
-      return Promise.resolve(this.signSync(req));
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
+  // async: a throw from signing becomes a rejection, as the Issuer interface expects
+  async sign(req: SignRequest): Promise<SignResult> {
+    return this.signSync(req);
   }
 
   private signSync(req: SignRequest): SignResult {

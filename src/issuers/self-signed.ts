@@ -21,12 +21,9 @@ export class SelfSignedIssuer implements Issuer {
     return Promise.resolve({ ready: true, reason: 'Ready', message: 'self-signed: every identity signs its own certificate (development only)' });
   }
 
-  sign(req: SignRequest): Promise<SignResult> {
-    try {
-      return Promise.resolve(this.signSync(req));
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
+  // async: a throw from signing becomes a rejection, as the Issuer interface expects
+  async sign(req: SignRequest): Promise<SignResult> {
+    return this.signSync(req);
   }
 
   private signSync(req: SignRequest): SignResult {
