@@ -31,6 +31,13 @@ const EnvSchema = z.object({
   MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   MIO_DURABLE_KEYS: bool.default(false),
   MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
+  /** host:port of the admission webhook, or "off". */
+  MIO_WEBHOOK_ADDR: z.string().regex(/^(off|[^:]*:\d{1,5})$/, 'host:port or off').default('0.0.0.0:9443'),
+  MIO_WEBHOOK_SECRET: z.string().min(1).max(253).default('machine-identity-operator-webhook-tls'),
+  /** Names (and IPs) the serving certificate is for, comma-separated: the webhook Service's DNS names. */
+  MIO_WEBHOOK_HOSTS: z.string().max(4096).default(''),
+  /** ValidatingWebhookConfiguration whose caBundle the operator keeps; empty = none. */
+  MIO_WEBHOOK_CONFIG_NAME: z.string().max(253).default(''),
 });
 
 export interface OperatorConfig {
@@ -41,6 +48,8 @@ export interface OperatorConfig {
   logLevel: string;
   policyDefaultAction: 'Allow' | 'Deny';
   workers: number;
+  /** Undefined when MIO_WEBHOOK_ADDR is off. */
+  webhook?: { host: string; port: number; secretName: string; hosts: string[]; configName: string };
   issuance: {
     /** Store every new key in a Secret before signing, even for in-process CAs (always done for remote CAs). */
     durableKeys: boolean;
@@ -57,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
   const e = r.data;
   if (e.MIO_RENEW_DEADLINE >= e.MIO_LEASE_DURATION) throw new Error('invalid configuration: MIO_RENEW_DEADLINE must be shorter than MIO_LEASE_DURATION');
   const idx = e.MIO_HTTP_ADDR.lastIndexOf(':');
-  return {
+  const config: OperatorConfig = {
     namespace: e.MIO_NAMESPACE ?? e.POD_NAMESPACE ?? 'machine-identity-system',
     identity: e.POD_NAME ?? hostname(),
     http: { host: e.MIO_HTTP_ADDR.slice(0, idx) || '0.0.0.0', port: Number(e.MIO_HTTP_ADDR.slice(idx + 1)) },
@@ -68,4 +77,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     workers: e.MIO_WORKERS,
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };
+  if (e.MIO_WEBHOOK_ADDR !== 'off') {
+    const w = e.MIO_WEBHOOK_ADDR.lastIndexOf(':');
+    const hosts = e.MIO_WEBHOOK_HOSTS.split(',').map((h) => h.trim()).filter(Boolean);
+    config.webhook = { host: e.MIO_WEBHOOK_ADDR.slice(0, w) || '0.0.0.0', port: Number(e.MIO_WEBHOOK_ADDR.slice(w + 1)), secretName: e.MIO_WEBHOOK_SECRET,
+      hosts: hosts.length ? hosts : ['localhost'], configName: e.MIO_WEBHOOK_CONFIG_NAME };
+  }
+  return config;
 }

@@ -15,6 +15,10 @@ import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
 import { authorityBindingController } from './controllers/authority-binding.ts';
 import { IssuerCache } from './issuers/cache.ts';
+import { startWebhook } from './webhook/webhook.ts';
+import { PolicyStore, type PolicyObject } from './controllers/policy/store.ts';
+import { PolicyFindings } from './controllers/policy/findings.ts';
+import { policyStatusController } from './controllers/policy/status-controller.ts';
 
 export interface Operator {
   readonly url: string;
@@ -38,11 +42,14 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       managedSecrets: informer<k8s.V1Secret>('/api/v1/secrets', 'machineidentity.io/identity'),
     },
     issuers: new IssuerCache(),
+    policies: new PolicyStore(informer<PolicyObject>('/apis/machineidentity.io/v1alpha1/issuancepolicies')),
+    findings: new PolicyFindings(registry),
   };
-  const informers = Object.values(ctx.informers);
+  const informers = [...Object.values(ctx.informers), ctx.policies.informer];
   const controllers: Controller[] = [
     issuanceController(ctx, { durableKeys: config.issuance.durableKeys, reissueRatePerSecond: config.issuance.reissueRatePerSecond }),
     bindingUsageController(ctx), authorityBindingController(ctx), rolloutController(ctx),
+    policyStatusController(ctx, ctx.policies, ctx.findings),
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();
@@ -50,6 +57,8 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   const ops: OpsServer = await startOpsServer({ host: config.http.host, port: config.http.port, registry, logger: log,
     ready: () => informers.every((i) => i.hasSynced()) });
   log.info({ url: ops.url, metrics: `${ops.url}/metrics` }, 'ops server listening');
+  // every replica answers admission requests from its own warm caches, leader or not
+  const webhook = await startWebhook(ctx);
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => { finish = r; });
@@ -79,6 +88,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       stopping = true;
       await Promise.all(controllers.map((c) => c.stop()));
       await elector?.release();
+      await webhook?.stop();
       await Promise.all(informers.map((i) => i.stop()));
       await ops.close();
       finish(0);

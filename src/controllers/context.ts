@@ -6,6 +6,8 @@ import type { Informer } from './runtime/informer.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { Condition } from './status/conditions.ts';
 import type { IssuerCache } from '../issuers/cache.ts';
+import type { PolicyStore } from './policy/store.ts';
+import type { PolicyFindings } from './policy/findings.ts';
 
 export interface ObjectWithStatus<S, T = unknown> extends k8s.KubernetesObject { spec?: T; status?: S }
 export interface IdentityStatus { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown }
@@ -30,6 +32,10 @@ export interface OperatorContext {
   };
   /** Live issuers per binding, maintained by the authority-binding controller. */
   issuers: IssuerCache;
+  /** IssuancePolicies, compiled. */
+  policies: PolicyStore;
+  /** What the policies last said about each identity (fed by the issuance controller). */
+  findings: PolicyFindings;
   now(): Date;
 }
 

@@ -98,8 +98,8 @@ const specShape = {
   usages: setList(KeyUsage, 19).min(1).default(['serverAuth'])
    .describe('Key usages and extended key usages.'),
   isCA: z.boolean().default(false).describe('Issue a CA certificate (basicConstraints CA:TRUE).'),
-  duration: duration('Requested lifetime of the certificate (Go duration, at least 10m). The authority may cap it at its maxDuration.', MIN_DURATION)
-    .default(DEFAULT_DURATION),
+  duration: duration(`Requested lifetime of the certificate (Go duration, at least 10m). Unset: ${DEFAULT_DURATION}, shortened to the tightest maxDuration of the IssuancePolicies that select the identity. The authority may cap it at its maxDuration.`, MIN_DURATION)
+    .optional(),
   renewBefore: duration('Renew this long before notAfter (at least 5m, shorter than duration). Mutually exclusive with renewBeforePercentage; when neither is set the identity renews at 2/3 of its lifetime.', MIN_RENEW_BEFORE)
     .optional(),
   renewBeforePercentage: z.int().min(1).max(99).optional()
@@ -138,7 +138,7 @@ export const MachineIdentitySpec = withRules(z.object(specShape), [
     rule: `!has(self.renewBefore) || duration(self.renewBefore) < duration(self.?duration.orValue('${DEFAULT_DURATION}'))`,
     message: 'renewBefore must be shorter than duration',
     fieldPath: '.renewBefore',
-    check: (s) => s.renewBefore === undefined || (parseDuration(s.renewBefore) ?? 0) < (parseDuration(s.duration) ?? 0),
+    check: (s) => s.renewBefore === undefined || (parseDuration(s.renewBefore) ?? 0) < (parseDuration(s.duration ?? DEFAULT_DURATION) ?? 0),
   },
   {
     rule: "(has(self.subject) && has(self.subject.commonName) && self.subject.commonName != '') || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0) || (has(self.uris) && size(self.uris) > 0) || (has(self.emailAddresses) && size(self.emailAddresses) > 0)",

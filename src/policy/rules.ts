@@ -143,13 +143,18 @@ export const privateKey: RuleCheck = (r, t) => {
   return out;
 };
 
+/** How far a certificate's lifetime may exceed maxDuration: the back-dating issuers allow for clock skew (the API server's PCR window). */
+export const LIFETIME_SLACK_MS = 5 * 60_000;
+
 export const duration: RuleCheck = (r, t) => {
   const field = t.source === 'request' ? 'duration' : 'lifetime';
   if (!Number.isFinite(t.durationMs) || t.durationMs < 0) {
     return r.maxDurationMs === undefined ? [] : [finding('maxDuration', field, String(t.durationMs), 'is not a valid duration')];
   }
   const shown = formatDuration(t.durationMs);
-  if (r.maxDurationMs !== undefined && t.durationMs > r.maxDurationMs) {
+  // issuers back-date notBefore for clock skew, so a certificate's lifetime may exceed what was requested by that much
+  const slack = t.source === 'certificate' ? LIFETIME_SLACK_MS : 0;
+  if (r.maxDurationMs !== undefined && t.durationMs > r.maxDurationMs + slack) {
     return [finding('maxDuration', field, shown, `exceeds maxDuration ${r.raw.maxDuration ?? formatDuration(r.maxDurationMs)}`)];
   }
   if (r.minDurationMs !== undefined && t.durationMs < r.minDurationMs) {

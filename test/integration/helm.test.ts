@@ -143,7 +143,7 @@ describe('helm chart: rendering', () => {
     expect(c.image).toBe('ghcr.io/machine-identity-operator/machine-identity-operator:0.1.0');
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'webhook', containerPort: 9443, protocol: 'TCP' }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
@@ -170,6 +170,11 @@ describe('helm chart: rendering', () => {
       MIO_WORKERS: '16',
       MIO_DURABLE_KEYS: 'false',
       MIO_REISSUE_RATE: '20',
+      MIO_WEBHOOK_ADDR: '0.0.0.0:9443',
+      MIO_WEBHOOK_SECRET: 'mio-machine-identity-operator-webhook-tls',
+      MIO_WEBHOOK_HOSTS: 'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,'
+        + 'mio-machine-identity-operator-webhook.mio-system,mio-machine-identity-operator-webhook',
+      MIO_WEBHOOK_CONFIG_NAME: 'mio-machine-identity-operator',
     });
   });
 
@@ -207,10 +212,32 @@ describe('helm chart: rendering', () => {
   });
 
   it('exposes metrics on a ClusterIP Service, with a PDB and no ServiceMonitor by default', () => {
-    const svc = one(objs, 'Service');
+    const svc = one(objs, 'Service', (o) => o.metadata.name.endsWith('-metrics'));
     expect(spec(svc)).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'http-metrics', port: 8080, targetPort: 'http' }] });
     expect(spec(one(objs, 'PodDisruptionBudget')).minAvailable).toBe(1);
     expect(find(objs, 'ServiceMonitor')).toHaveLength(0);
+  });
+
+  it('registers the validating webhook without a caBundle, failurePolicy Fail by default, policies never blocked', async () => {
+    const vwc = one(objs, 'ValidatingWebhookConfiguration') as unknown as { metadata: { name: string }; webhooks: {
+      name: string; failurePolicy: string; timeoutSeconds: number; sideEffects: string; namespaceSelector?: unknown;
+      rules: { resources: string[]; operations: string[] }[]; clientConfig: { caBundle?: string; service: { name: string; path: string; port: number } } }[] };
+    expect(vwc.metadata.name).toBe('mio-machine-identity-operator');
+    expect(vwc.webhooks.map((w) => [w.name, w.failurePolicy, w.rules[0]!.resources[0]])).toEqual([
+      ['machineidentities.machineidentity.io', 'Fail', 'machineidentities'], ['issuancepolicies.machineidentity.io', 'Ignore', 'issuancepolicies']]);
+    for (const w of vwc.webhooks) {
+      expect(w.clientConfig.caBundle).toBeUndefined();
+      expect(w.clientConfig.service).toMatchObject({ name: 'mio-machine-identity-operator-webhook', path: '/validate', port: 443 });
+      expect(w.sideEffects).toBe('None');
+      expect(w.rules[0]!.operations).toEqual(['CREATE', 'UPDATE']);
+    }
+    expect(spec(one(objs, 'Service', (o) => o.metadata.name.endsWith('-webhook')))).toMatchObject({ ports: [{ port: 443, targetPort: 'webhook' }] });
+    const ignore = await render('--set', 'webhook.failurePolicy=Ignore', '--set', 'webhook.timeoutSeconds=10');
+    expect((one(ignore, 'ValidatingWebhookConfiguration') as unknown as { webhooks: { failurePolicy: string; timeoutSeconds: number }[] }).webhooks[0])
+      .toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 10 });
+    const off = await render('--set', 'webhook.enabled=false');
+    expect(find(off, 'ValidatingWebhookConfiguration')).toHaveLength(0);
+    expect(container(one(off, 'Deployment')).env).toContainEqual({ name: 'MIO_WEBHOOK_ADDR', value: 'off' });
   });
 
   it('renders the three CRDs, annotated to survive helm uninstall', () => {
@@ -235,6 +262,9 @@ describe('helm chart: rendering', () => {
     expect(c.image).toBe('registry.example.com/platform/machine-identity-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef');
     expect(c.env).toContainEqual({ name: 'MIO_POLICY_DEFAULT_ACTION', value: 'Deny' });
     expect(c.env).toContainEqual({ name: 'MIO_HTTP_ADDR', value: '0.0.0.0:9090' });
+    expect(c.env).toContainEqual({ name: 'MIO_WEBHOOK_ADDR', value: '0.0.0.0:10443' });
+    expect((one(all, 'ValidatingWebhookConfiguration') as unknown as { webhooks: { failurePolicy: string; namespaceSelector: unknown }[] }).webhooks[0])
+      .toMatchObject({ failurePolicy: 'Ignore', namespaceSelector: { matchExpressions: [{ key: 'machineidentity.io/admission', operator: 'NotIn', values: ['off'] }] } });
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
     expect(podSpec(d).priorityClassName).toBe('system-cluster-critical');
     expect(podSpec(d).imagePullSecrets).toEqual([{ name: 'regcred' }]);
@@ -279,6 +309,8 @@ describe('helm chart: install into the cluster', () => {
     // manager): Helm would refuse to adopt them, so this release leaves them out.
     await helmOk('install', release, CHART, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath,
       '--set', 'crds.install=false', '--set', 'image.repository=example.invalid/machine-identity-operator',
+      // nothing answers on kwok: confine the (failurePolicy Fail) webhook to this namespace so other tests are unaffected
+      '--set-json', `webhook.namespaceSelector={"matchLabels":{"kubernetes.io/metadata.name":"${ns}"}}`,
       '--wait', '--timeout', '150s');
     installed = true;
     const apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -321,6 +353,7 @@ describe('helm chart: install into the cluster', () => {
       ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'payments' }],
       ['patch deployments (rollout restart)', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' }],
       ['update its lease in the release namespace', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' }],
+      ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
     ];
     const denied: [string, Attrs][] = [
       ['delete customresourcedefinitions', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'delete' }],
@@ -332,11 +365,14 @@ describe('helm chart: install into the cluster', () => {
       ['delete deployments', { group: 'apps', resource: 'deployments', verb: 'delete', namespace: 'payments' }],
       ['create pods', { group: '', resource: 'pods', verb: 'create', namespace: 'payments' }],
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
+      ['patch another ValidatingWebhookConfiguration', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'other' }],
+      ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
     ];
 
     it.each(allowed)('may %s', async (_name, attrs) => {
       expect(installed).toBe(true);
-      const a = attrs.resource === 'leases' && !attrs.namespace ? { ...attrs, namespace: ns } : attrs;
+      let a = attrs.resource === 'leases' && !attrs.namespace ? { ...attrs, namespace: ns } : attrs;
+      if (a.name === 'RELEASE') a = { ...a, name: fullname() };
       expect(await can(a)).toBe(true);
     });
 

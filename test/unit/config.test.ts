@@ -25,6 +25,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MIO_LEASE_DURATION: 'soon', MIO_WORKERS: '0', MIO_POLICY_DEFAULT_ACTION: 'Maybe' }))
       .toThrow(/MIO_LEASE_DURATION.*MIO_POLICY_DEFAULT_ACTION.*MIO_WORKERS|MIO_LEASE_DURATION/);
   });
+  it('serves the webhook on :9443 by default and not at all when off', () => {
+    expect(loadConfig({}).webhook).toEqual({ host: '0.0.0.0', port: 9443, secretName: 'machine-identity-operator-webhook-tls', hosts: ['localhost'], configName: '' });
+    expect(loadConfig({ MIO_WEBHOOK_ADDR: 'off' }).webhook).toBeUndefined();
+    expect(loadConfig({ MIO_WEBHOOK_ADDR: '127.0.0.1:0', MIO_WEBHOOK_HOSTS: 'svc.ns.svc, 127.0.0.1', MIO_WEBHOOK_CONFIG_NAME: 'mio' }).webhook)
+      .toMatchObject({ host: '127.0.0.1', port: 0, hosts: ['svc.ns.svc', '127.0.0.1'], configName: 'mio' });
+    expect(() => loadConfig({ MIO_WEBHOOK_ADDR: 'on' })).toThrow(/MIO_WEBHOOK_ADDR/);
+  });
   it('refuses a renew deadline not shorter than the lease', () => {
     expect(() => loadConfig({ MIO_LEASE_DURATION: '10s', MIO_RENEW_DEADLINE: '10s' })).toThrow(/RENEW_DEADLINE/);
   });

@@ -25,10 +25,15 @@ import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } 
 import { repairMetadata } from './repair.ts';
 import { issuanceMetrics } from './metrics.ts';
 import { crashPoint } from './fault.ts';
+import { decideForIdentity, effectiveSpec, findingsForCertificate, policyCondition, recordFindings } from './policy.ts';
+import type { CertFacts } from '../../issuers/crypto/certs.ts';
+import { formatViolations } from '../../policy/evaluate.ts';
+import type { IdentityDecision } from '../../policy/decide.ts';
+import type { ConditionInput } from '../status/conditions.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 const RESYNC_MS = 10 * 60 * 60_000;
-const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted]);
+const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted, Reason.PolicyRemediation]);
 
 export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?: number }
 
@@ -40,8 +45,15 @@ interface Run {
   mi: MachineIdentityObject;
   log: Logger;
   event(type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** The PolicyCompliant condition once known; every status write of the run carries it. */
+  policy?: ConditionInput;
+  write(change: StatusChange): Promise<boolean>;
 }
-interface Ready { spec: MachineIdentitySpec; authority: string; entry: AuthorityEntry; secret?: k8s.V1Secret; view?: SecretView }
+interface Ready {
+  /** The spec with policy-resolved defaults (what is issued); `raw` is the spec as written. */
+  spec: MachineIdentitySpec; raw: MachineIdentitySpec; decision: IdentityDecision;
+  authority: string; entry: AuthorityEntry; secret?: k8s.V1Secret; view?: SecretView;
+}
 
 export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions = {}): Controller {
   const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
@@ -67,7 +79,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       // a new identity certainly needs an issuance: wait for a slot before doing any I/O for it
       if (mi.status?.revision === undefined && !share.hasRoom(mi.spec?.authorityRef?.name ?? '')) return { requeueAfterMs: 100 };
       const run = newRun(ctx, { nextKeys, written }, mi, log);
-      const pre = await prerequisites(run);
+      const pre = await prerequisites(run, () => m.total.inc({ authority: mi.spec?.authorityRef?.name ?? '', result: 'denied' }));
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre);
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
@@ -91,11 +103,15 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     } finally { share.release(pre.authority); }
     if (out.kind === 'issued') stop();
     m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
-    return record(run, t, out, revision, currentNotAfter);
+    return record(run, pre, t, out, revision, currentNotAfter);
   }
 
   const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
-  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => { forgetApplied(o.metadata?.uid); enqueue(o); });
+  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => {
+    forgetApplied(o.metadata?.uid); ctx.findings.delete(`${o.metadata?.namespace}/${o.metadata?.name}`); enqueue(o);
+  });
+  // a policy change may deny, allow, reshape or remediate any identity
+  ctx.policies.onChange(() => { for (const mi of identities.list()) enqueue(mi); });
   // a stored next key wakes its identity too, so one that appears after its cleanup ran is removed
   const bySecret = (s: k8s.V1Secret): void => {
     const owner = s.metadata?.labels?.[LABEL_IDENTITY];
@@ -117,20 +133,34 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
 
 function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, mi: MachineIdentityObject, log: Logger): Run {
   const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid };
-  return { ctx, ...state, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message) };
+  const run: Run = { ctx, ...state, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message),
+    write: (change) => writeStatus(ctx, mi, run.policy && !change.policy ? { ...change, policy: run.policy } : change) };
+  return run;
 }
 
-/** Valid spec, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
-async function prerequisites(run: Run): Promise<Ready | ReconcileResult | undefined> {
+/** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
+async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
   const { ctx, mi } = run;
   const notReady = async (reason: string, message: string): Promise<undefined> => {
-    if (await writeStatus(ctx, mi, { ready: { type: 'Ready', status: 'False', reason, message } })) run.event('Warning', reason, message);
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason, message } })) run.event('Warning', reason, message);
     return undefined;
   };
   const parsed = parseMachineIdentity(mi);
   if (!parsed.success) return notReady(Reason.InvalidSpec, parsed.error.message);
-  const spec = parsed.data.spec;
+  const raw = parsed.data.spec;
   const ns = mi.metadata!.namespace!;
+  const decision = decideForIdentity(ctx, mi, raw);
+  recordFindings(ctx, mi, decision);
+  if (!decision.verdict.allowed) {
+    // the current certificate, if any, is left as it is: a spec that violates is reported, never touched
+    run.policy = policyCondition(decision, undefined, false);
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason: Reason.PolicyDenied, message: decision.denial } })) {
+      run.event('Warning', Reason.PolicyDenied, decision.denial);
+      countDenial();
+    }
+    return undefined;
+  }
+  const spec = effectiveSpec(raw, decision);
   const authority = spec.authorityRef.name;
   const { bindings, namespaces, managedSecrets } = ctx.informers;
   const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
@@ -151,7 +181,7 @@ async function prerequisites(run: Run): Promise<Ready | ReconcileResult | undefi
     }
     secret = live;
   }
-  return { spec, authority, entry, secret, view: secret ? inspectSecret(secret) : undefined };
+  return { spec, raw, decision, authority, entry, secret, view: secret ? inspectSecret(secret) : undefined };
 }
 
 function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] } {
@@ -160,14 +190,27 @@ function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf
   const renewal = leaf ? renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(p.spec), mi.metadata!.uid!) : undefined;
   const requested = Date.parse(mi.metadata?.annotations?.[RENEW_REQUESTED_AT] ?? '');
   const key = leaf ? describeKey(leaf.publicKey) : undefined;
+  const record = readRecord(p.secret);
+  let remediation: string | undefined;
+  if (leaf) remediation = checkCertificate(run, p, leaf, record.requestedDuration);
+  else run.policy = policyCondition(p.decision, undefined, false);
   const trigger = issuanceTrigger({
-    now: ctx.now(), desired: desiredIdentity(p.spec, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
-    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record: readRecord(p.secret),
+    now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
+    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record,
     statusRevision: mi.status?.revision as number | undefined, renewalTime: renewal,
     renewRequestedAt: Number.isNaN(requested) ? undefined : new Date(requested),
     authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
+    policyRemediation: remediation,
   });
   return { trigger, renewal, leaf };
+}
+
+/** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */
+function checkCertificate(run: Run, p: Ready, leaf: CertFacts, requestedDuration: string | undefined): string | undefined {
+  const findings = findingsForCertificate(run.ctx, run.mi, p.decision, leaf, p.spec.secretName, requestedDuration);
+  recordFindings(run.ctx, run.mi, p.decision, findings);
+  run.policy = policyCondition(p.decision, findings, findings.remediable.length > 0);
+  return findings.remediable.length > 0 ? formatViolations(findings.remediable, 'the current certificate violates') : undefined;
 }
 
 /** Nothing to issue: adopt what the Secret holds (also after a crash between the Secret and status writes), repair drift, schedule. */
@@ -177,7 +220,7 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   const leaf = p.view!.leaf!;
   const revision = Math.max(rec.revision ?? 0, (mi.status?.revision as number | undefined) ?? 0);
   await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log);
-  await writeStatus(ctx, mi, { ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
+  await run.write({ ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
   if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
   const requested = Date.parse(mi.metadata?.annotations?.[RENEW_REQUESTED_AT] ?? '');
@@ -199,13 +242,14 @@ function nextRevision(mi: MachineIdentityObject, secret: k8s.V1Secret | undefine
 }
 
 /** Status, Events and the next wake-up for an issuance outcome. */
-async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
+async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revision: number, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
   const { ctx, mi } = run;
   const now = ctx.now();
   const ready = t.stillValid && currentNotAfter ? readyTrue(currentNotAfter) : { type: 'Ready', status: 'False' as const, reason: t.reason, message: t.message };
   if (out.kind === 'issued') {
     run.written.remember(out.written);
-    await writeStatus(ctx, mi, { ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 } });
+    checkCertificate(run, pre, out.leaf, pre.spec.duration);
+    await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 } });
     crashPoint('after-status-write');
     const verb = revision > 1 ? 'renewed' : 'issued';
     run.event('Normal', revision > 1 ? Reason.Renewed : Reason.Issued, `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`);
@@ -214,7 +258,7 @@ async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number,
     return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, out.renewal.getTime() - now.getTime() + 1000)) };
   }
   if (out.kind === 'pending') {
-    await writeStatus(ctx, mi, { ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message } });
+    await run.write({ ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message } });
     return { requeueAfterMs: out.retryAfterMs };
   }
   const count = ((mi.status?.failedIssuanceAttempts as number | undefined) ?? 0) + 1;
@@ -224,7 +268,7 @@ async function record(run: Run, t: Trigger, out: IssueOutcome, revision: number,
     issuing: { type: 'Issuing', status: 'False', reason, message: `${out.reason}: ${out.message}; retrying in ${Math.round(failureBackoffMs(count) / 1000)}s` },
     failures: { count, lastFailureTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') },
   };
-  await writeStatus(ctx, mi, change);
+  await run.write(change);
   run.event('Warning', reason, `${out.reason}: ${out.message}`);
   return { requeueAfterMs: Math.max(out.kind === 'failed' ? (out.retryAfterMs ?? 0) : 0, failureBackoffMs(count)) };
 }
@@ -233,9 +277,10 @@ function readyTrue(notAfter: Date): { type: string; status: 'True'; reason: stri
   return { type: 'Ready', status: 'True', reason: Reason.Ready, message: `the certificate is up to date and valid until ${notAfter.toISOString()}` };
 }
 
+/** What the certificate must match, from the spec as written: an unset key size or duration matches any (policy resolves them). */
 export function desiredIdentity(spec: MachineIdentitySpec, authority: string): DesiredIdentity {
   const pk = spec.privateKey;
-  const size = pk.algorithm === 'Ed25519' ? undefined : (pk.size ?? (pk.algorithm === 'RSA' ? 2048 : 256));
+  const size = pk.algorithm === 'Ed25519' ? undefined : pk.size;
   return { commonName: spec.subject?.commonName, dnsNames: spec.dnsNames ?? [], ipAddresses: spec.ipAddresses ?? [], uris: spec.uris ?? [],
     emailAddresses: spec.emailAddresses ?? [], isCA: spec.isCA, keyAlgorithm: pk.algorithm, keySize: size, authority, duration: spec.duration };
 }

@@ -5,12 +5,12 @@ import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { generateKey, encodePrivateKey, keyMatchesSpec } from '../../issuers/crypto/keys.ts';
 import { buildCsr } from '../../issuers/crypto/csr.ts';
-import { parseCertificate, certificateMatchesKey } from '../../issuers/crypto/certs.ts';
+import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../issuers/crypto/certs.ts';
 import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
-import { parseDuration } from '../../crds/index.ts';
+import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
 import { applyNamespaced } from '../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
 import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
@@ -31,7 +31,7 @@ export interface IssueInput {
 }
 
 export type IssueOutcome =
-  | { kind: 'issued'; cert: ReturnType<typeof certStatus>; keyRotated: boolean; notAfter: Date; renewal: Date; written: k8s.V1Secret }
+  | { kind: 'issued'; cert: ReturnType<typeof certStatus>; leaf: CertFacts; keyRotated: boolean; notAfter: Date; renewal: Date; written: k8s.V1Secret }
   | { kind: 'pending'; retryAfterMs: number; message: string }
   | { kind: 'denied'; reason: string; message: string }
   | { kind: 'failed'; reason: string; message: string; retryAfterMs?: number };
@@ -50,7 +50,7 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
 
   const csrPem = await buildCsr(key, { subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris,
     emailAddresses: spec.emailAddresses, usages: spec.usages, isCA: spec.isCA });
-  const durationMs = parseDuration(spec.duration) ?? 90 * 86_400_000;
+  const durationMs = parseDuration(spec.duration ?? DEFAULT_DURATION) ?? 90 * 86_400_000;
   let res: SignResult;
   try {
     res = await i.entry.issuer.sign({ csrPem, requestId: `${mi.metadata!.uid}-${i.revision}`,
@@ -76,11 +76,11 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
     keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem: res.caPem,
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
-    authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration, issuedAt: now,
+    authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
   const written = await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
   crashPoint('after-secret-write');
-  return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), keyRotated: !reuse,
+  return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
 }
 

@@ -2,7 +2,7 @@
 // Secret is re-applied from what it already holds, with the same key and certificate.
 import type { KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import type { MachineIdentitySpec } from '../../crds/index.ts';
+import { DEFAULT_DURATION, type MachineIdentitySpec } from '../../crds/index.ts';
 import { encodePrivateKey } from '../../issuers/crypto/keys.ts';
 import { splitPem } from '../../issuers/crypto/certs.ts';
 import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
@@ -24,7 +24,7 @@ export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityOb
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
     keyPem: '', keyEncoding: spec.privateKey.encoding, leafPem: pems[0]!, chainPem: pems.slice(1), caPem,
     serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision,
-    authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration,
+    authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration ?? DEFAULT_DURATION,
     issuedAt: record.issuedAt ?? leaf.notBefore,
   };
   const probe = desiredSecret({ ...base, ...(spec.keystores?.pkcs12 ? { keystore: Buffer.alloc(1), truststore: Buffer.alloc(1) } : {}) });

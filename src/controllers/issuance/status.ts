@@ -7,7 +7,7 @@ import { setCondition, type Condition, type ConditionInput } from '../status/con
 import { IDENTITY_GVR, type OperatorContext, type MachineIdentityObject, type IdentityStatus } from '../context.ts';
 
 export const FIELD_MANAGER = 'mio-issuance';
-const OWNED_CONDITIONS = new Set(['Ready', 'Issuing']);
+const OWNED_CONDITIONS = new Set(['Ready', 'Issuing', 'PolicyCompliant']);
 
 export interface CertStatus {
   serialNumber: string; fingerprintSHA256: string; issuer: string; authorityFingerprintSHA256: string;
@@ -17,6 +17,8 @@ export interface StatusChange {
   ready: ConditionInput;
   /** Absent = remove the Issuing condition. */
   issuing?: ConditionInput;
+  /** The PolicyCompliant condition; absent = keep the current one. */
+  policy?: ConditionInput;
   cert?: CertStatus;
   failures?: { count: number; lastFailureTime?: string };
 }
@@ -35,6 +37,7 @@ export function nextStatus(mi: MachineIdentityObject, c: StatusChange, now: Date
   const gen = mi.metadata?.generation;
   let conditions: Condition[] = setCondition(cur.conditions, c.ready, gen, now);
   conditions = c.issuing ? setCondition(conditions, c.issuing, gen, now) : conditions.filter((x) => x.type !== 'Issuing');
+  if (c.policy) conditions = setCondition(conditions, c.policy, gen, now);
   const keep = <K extends keyof CertStatus>(k: K): CertStatus[K] | undefined => (c.cert ? c.cert[k] : (cur[k] as CertStatus[K] | undefined));
   const s: IdentityStatus = { observedGeneration: gen, conditions: conditions.filter((x) => OWNED_CONDITIONS.has(x.type)) };
   for (const k of ['serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256', 'notBefore', 'notAfter', 'renewalTime', 'revision'] as const) {

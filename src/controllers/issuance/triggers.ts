@@ -36,7 +36,8 @@ export interface DesiredIdentity {
   keyAlgorithm: string;
   keySize?: number;
   authority: string;
-  duration: string;
+  /** Undefined when the spec leaves it to policy (then only remediation reissues for it). */
+  duration?: string;
 }
 
 export interface TriggerInput {
@@ -57,6 +58,8 @@ export interface TriggerInput {
   /** Current CA fingerprint of the authority (undefined for selfSigned). */
   authorityFingerprint?: string;
   distrusted: ReadonlySet<string>;
+  /** Set when the current certificate breaks a policy with remediation: Reissue that a new one would meet. */
+  policyRemediation?: string;
 }
 
 export interface Trigger { reason: string; message: string; /** The current certificate is still good to serve meanwhile. */ stillValid: boolean }
@@ -84,6 +87,7 @@ const checks: Check[] = [
     ? t(Reason.AuthorityDistrusted, `the certificate was signed by a distrusted CA (${i.record.authorityFingerprint})`) : undefined),
   (i) => (i.authorityFingerprint && i.record.authorityFingerprint && i.record.authorityFingerprint !== i.authorityFingerprint
     ? t(Reason.AuthorityChanged, `the authority now issues from CA ${i.authorityFingerprint}; the certificate is from ${i.record.authorityFingerprint}`, true) : undefined),
+  (i) => (i.policyRemediation ? t(Reason.PolicyRemediation, i.policyRemediation, true) : undefined),
   // a request dated in the future schedules a renewal at that time (the controller requeues for it)
   (i) => (i.renewRequestedAt && i.renewRequestedAt <= i.now && (!i.record.issuedAt || i.renewRequestedAt > i.record.issuedAt)
     ? t(Reason.ManuallyTriggered, `renewal requested at ${i.renewRequestedAt.toISOString()}`, true) : undefined),
@@ -100,7 +104,7 @@ function specMismatch(i: TriggerInput): Trigger | undefined {
   if (!sameSet(d.emailAddresses, c.emailAddresses)) diffs.push('emailAddresses');
   if (d.isCA !== c.isCA) diffs.push('isCA');
   if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize)) diffs.push('privateKey');
-  if (i.record.requestedDuration !== undefined && i.record.requestedDuration !== d.duration) diffs.push('duration');
+  if (d.duration !== undefined && i.record.requestedDuration !== undefined && i.record.requestedDuration !== d.duration) diffs.push('duration');
   return diffs.length ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`) : undefined;
 }
 

@@ -113,6 +113,19 @@ export async function getJsonOrNotFound<T>(kc: k8s.KubeConfig, path: string, que
   return JSON.parse(text) as T;
 }
 
+/** A request with a body to an arbitrary API path; returns the status and text (no exception for non-2xx). */
+export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PUT', path: string, body: string, contentType: string): Promise<{ status: number; text: string }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in kubeconfig');
+  const ctx = new k8s.RequestContext(cluster.server + path, method as k8s.HttpMethod);
+  ctx.setHeaderParam('Accept', 'application/json');
+  ctx.setHeaderParam('Content-Type', contentType);
+  ctx.setBody(body);
+  await kc.applySecurityAuthentication(ctx);
+  const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
+  return { status: res.httpStatusCode, text: await res.body.text() };
+}
+
 /** KUBECONFIG if set, else the in-cluster service account, else ~/.kube/config. */
 export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();

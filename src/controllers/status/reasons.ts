@@ -17,6 +17,13 @@ export const Reason = {
   AuthorityDistrusted: 'AuthorityDistrusted',
   ManuallyTriggered: 'ManuallyTriggered',
   Renewing: 'Renewing',
+  /** The current certificate breaks a policy with remediation: Reissue that the request now meets. */
+  PolicyRemediation: 'PolicyRemediation',
+  // PolicyCompliant condition (and Ready=False PolicyDenied)
+  PolicyDenied: 'PolicyDenied',
+  PolicyViolation: 'PolicyViolation',
+  CertificateNonCompliant: 'CertificateNonCompliant',
+  Compliant: 'Compliant',
   // outcomes
   Issued: 'Issued',
   Renewed: 'Renewed',

@@ -119,3 +119,9 @@ Aliases under the chart's own name, for generated templates (templates/crds/) an
 {{- define "machine-identity-operator.chart" -}}{{ include "mio.chart" . }}{{- end }}
 {{- define "machine-identity-operator.labels" -}}{{ include "mio.baseLabels" . }}{{- end }}
 {{- define "machine-identity-operator.selectorLabels" -}}{{ include "mio.selectorLabels" . }}{{- end }}
+
+{{/* DNS names of the webhook Service, for its serving certificate. */}}
+{{- define "mio.webhookHosts" -}}
+{{- $svc := printf "%s-webhook" (include "mio.fullname" .) -}}
+{{- printf "%s.%s.svc,%s.%s.svc.cluster.local,%s.%s,%s" $svc .Release.Namespace $svc .Release.Namespace $svc .Release.Namespace $svc -}}
+{{- end }}
