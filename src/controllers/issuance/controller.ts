@@ -71,7 +71,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
 
   const c = new Controller({
     name: 'issuance', logger: ctx.log, registry: ctx.registry, workers: ctx.config.workers,
-    informers: [identities, bindings, namespaces, managedSecrets],
+    // policies too: nothing is issued before every IssuancePolicy is known
+    informers: [identities, bindings, namespaces, managedSecrets, ctx.policies.informer],
     reconcile: async (key, { log }) => {
       const cached = identities.get(key);
       if (!cached?.metadata?.uid) return undefined;
