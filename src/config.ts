@@ -38,6 +38,10 @@ const EnvSchema = z.object({
   MIO_WEBHOOK_HOSTS: z.string().max(4096).default(''),
   /** ValidatingWebhookConfiguration whose caBundle the operator keeps; empty = none. */
   MIO_WEBHOOK_CONFIG_NAME: z.string().max(253).default(''),
+  /** Discover and report every certificate in the cluster (needs list/watch of Secrets, ConfigMaps, Pods, ...). */
+  MIO_INVENTORY: bool.default(true),
+  /** Label and annotation keys naming a certificate's owner team, most preferred first (object, then namespace). */
+  MIO_OWNER_KEYS: z.string().max(1024).default('machineidentity.io/owner,owner,team'),
 });
 
 export interface OperatorConfig {
@@ -48,6 +52,7 @@ export interface OperatorConfig {
   logLevel: string;
   policyDefaultAction: 'Allow' | 'Deny';
   workers: number;
+  inventory: { enabled: boolean; ownerKeys: string[] };
   /** Undefined when MIO_WEBHOOK_ADDR is off. */
   webhook?: { host: string; port: number; secretName: string; hosts: string[]; configName: string };
   issuance: {
@@ -75,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
     workers: e.MIO_WORKERS,
+    inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };
   if (e.MIO_WEBHOOK_ADDR !== 'off') {

@@ -16,6 +16,9 @@ import { bindingUsageController } from './controllers/binding-usage.ts';
 import { authorityBindingController } from './controllers/authority-binding.ts';
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
+import { createSources, gatewayApiServed } from './inventory/sources.ts';
+import { inventoryController } from './inventory/controller.ts';
+import { registerInventoryMetrics } from './inventory/metrics.ts';
 import { PolicyStore, type PolicyObject } from './controllers/policy/store.ts';
 import { PolicyFindings } from './controllers/policy/findings.ts';
 import { policyStatusController } from './controllers/policy/status-controller.ts';
@@ -45,11 +48,16 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
     policies: new PolicyStore(informer<PolicyObject>('/apis/machineidentity.io/v1alpha1/issuancepolicies')),
     findings: new PolicyFindings(registry),
   };
-  const informers = [...Object.values(ctx.informers), ctx.policies.informer];
+  const inventorySources = config.inventory.enabled
+    ? createSources({ kc, registry, logger: log, ownerKeys: config.inventory.ownerKeys, hasGateways: await gatewayApiServed(kc) }) : undefined;
+  const inventory = inventorySources ? inventoryController(ctx, inventorySources, config.inventory.ownerKeys) : undefined;
+  if (inventory) registerInventoryMetrics(registry, inventory.snapshot);
+  const informers = [...Object.values(ctx.informers), ctx.policies.informer, ...(inventorySources?.all() ?? [])];
   const controllers: Controller[] = [
     issuanceController(ctx, { durableKeys: config.issuance.durableKeys, reissueRatePerSecond: config.issuance.reissueRatePerSecond }),
     bindingUsageController(ctx), authorityBindingController(ctx), rolloutController(ctx),
     policyStatusController(ctx, ctx.policies, ctx.findings),
+    ...(inventory ? [inventory.controller] : []),
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();

@@ -99,7 +99,7 @@ export function certificateTarget(c: DiscoveredCertificate): RuleTarget {
   const t: RuleTarget = {
     source: 'certificate', namespace: c.namespace, subject: c.subject, dnsNames: c.dnsNames, ipAddresses: c.ipAddresses, uris: c.uris,
     emailAddresses: c.emailAddresses, usages: c.usages, isCA: c.isCA, key: c.key, durationMs: c.lifetimeMs,
-    signatureAlgorithm: c.signatureAlgorithm, selfSigned: c.selfSigned, parsed: parseNames(c),
+    signatureAlgorithm: c.signatureAlgorithm, selfSigned: c.selfSigned, issuer: c.issuer, parsed: parseNames(c),
   };
   if (c.authority !== undefined) t.authority = c.authority;
   return t;

@@ -30,6 +30,8 @@ export interface RuleTarget extends CertificateShape {
   durationMs: number;
   signatureAlgorithm?: string;
   selfSigned?: boolean;
+  /** Discovered certificates: the issuer DN. */
+  issuer?: string;
   parsed: { dnsNames: (string[] | undefined)[]; uris: (UriParts | undefined)[]; ips: (IpValue | undefined)[] };
 }
 
@@ -113,10 +115,13 @@ function eachValue(values: readonly string[], field: string, rule: string, ok: (
 
 // ---- the rules, in the contract's order --------------------------------------------------------
 
+/** Requests name their authority; a discovered certificate must chain to the CA of one of them. */
 export const allowedAuthorities: RuleCheck = (r, t) => {
   const allowed = r.raw.allowedAuthorities;
-  if (!allowed || t.source !== 'request' || allowed.includes(t.authority ?? '')) return NONE;
-  return [finding('allowedAuthorities', 'authorityRef.name', t.authority ?? '', noneOf(allowed, 'is not one of'))];
+  if (!allowed || allowed.includes(t.authority ?? '')) return NONE;
+  if (t.source === 'request') return [finding('allowedAuthorities', 'authorityRef.name', t.authority ?? '', noneOf(allowed, 'is not one of'))];
+  return [finding('allowedAuthorities', 'issuer', t.issuer ?? '', allowed.length === 0
+    ? 'is not allowed: allowedAuthorities is empty' : `is not the CA of any of ${allowed.join(', ')}`)];
 };
 
 const CURVES: Readonly<Record<number, string>> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };

@@ -170,6 +170,8 @@ describe('helm chart: rendering', () => {
       MIO_WORKERS: '16',
       MIO_DURABLE_KEYS: 'false',
       MIO_REISSUE_RATE: '20',
+      MIO_INVENTORY: 'true',
+      MIO_OWNER_KEYS: 'machineidentity.io/owner,owner,team',
       MIO_WEBHOOK_ADDR: '0.0.0.0:9443',
       MIO_WEBHOOK_SECRET: 'mio-machine-identity-operator-webhook-tls',
       MIO_WEBHOOK_HOSTS: 'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,'
@@ -353,6 +355,10 @@ describe('helm chart: install into the cluster', () => {
       ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'payments' }],
       ['patch deployments (rollout restart)', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' }],
       ['update its lease in the release namespace', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' }],
+      ['list pods (inventory: where certificates are mounted)', { group: '', resource: 'pods', verb: 'list' }],
+      ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
+      ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
+      ['list customresourcedefinitions (conversion caBundles)', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'list' }],
       ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
     ];
     const denied: [string, Attrs][] = [

@@ -208,7 +208,7 @@ describe('evaluateCertificate', () => {
     selfSigned: true, dnsNames: ['legacy.payments.svc'], ipAddresses: [], uris: [], emailAddresses: [],
   };
   it('reports discovered-only rules without denying', () => {
-    const c = certificateFromFacts(facts, { namespace: 'payments', kind: 'Secret', name: 'legacy', dataKey: 'tls.crt' });
+    const c = certificateFromFacts(facts, { namespace: 'payments', kind: 'Secret', name: 'legacy', dataKey: 'tls.crt', authority: 'corp-ca' });
     const v = evaluateCertificate(c, ps, { namespaceLabels: prod });
     expect(v.allowed).toBe(true);
     expect(v.compliant).toBe(false);
@@ -217,7 +217,7 @@ describe('evaluateCertificate', () => {
   });
   it('a compliant certificate', () => {
     const c = certificateFromFacts({ ...facts, selfSigned: false, signatureAlgorithm: 'ECDSAWithSHA256' },
-      { namespace: 'payments', kind: 'Secret', name: 'ok', dataKey: 'tls.crt' });
+      { namespace: 'payments', kind: 'Secret', name: 'ok', dataKey: 'tls.crt', authority: 'corp-ca' });
     expect(evaluateCertificate(c, ps, { namespaceLabels: prod })).toMatchObject({ compliant: true, matchedPolicies: ['production-baseline'] });
   });
   it('is not selected outside the policy namespaces', () => {

@@ -168,7 +168,9 @@ const certCases: CertCase[] = [
   ['RSASSA-PSS counts as RSA for minRSASize', { privateKey: { minRSASize: 3072 } }, { key: { algorithm: 'RSASSA-PSS', size: 2048 } }, ['privateKey.minRSASize@privateKey.size']],
   ['Ed448 is not an allowed algorithm', { privateKey: { allowedAlgorithms: ['Ed25519'] } }, { key: { algorithm: 'Ed448' } }, ['privateKey.allowedAlgorithms@privateKey.algorithm']],
   ['requireOwner ignores certificates', { requireOwner: true }, {}, []],
-  ['allowedAuthorities ignores certificates', { allowedAuthorities: [] }, {}, []],
+  ['allowedAuthorities: a certificate from no known CA', { allowedAuthorities: ['corp-ca'] }, {}, ['allowedAuthorities@issuer']],
+  ['allowedAuthorities: a certificate that chains to an allowed CA', { allowedAuthorities: ['corp-ca'] }, { authority: 'corp-ca' }, []],
+  ['allowedAuthorities: another CA', { allowedAuthorities: ['corp-ca'] }, { authority: 'other' }, ['allowedAuthorities@issuer']],
   ['discovered dns name checked', { dnsNames: { allowed: ['*.example.com'] } }, {}, ['dnsNames.allowed@dnsNames[0]']],
   ['discovered usages checked', { usages: { allowed: ['serverAuth'] } }, {}, ['usages.allowed@usages[0]']],
 ];

@@ -4,13 +4,17 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Violation } from '../../policy/types.ts';
 
 export interface IdentityFindings { namespace: string; name: string; matched: readonly string[]; violations: readonly Violation[] }
+/** A discovered (not managed) certificate's holder and what it violates, from the inventory. */
+export interface DiscoveredFindings { namespace: string; kind: string; name: string; violations: readonly Violation[] }
 
 export class PolicyFindings {
   private readonly byIdentity = new Map<string, IdentityFindings>();
+  private discovered: readonly DiscoveredFindings[] = [];
   private readonly listeners: ((policies: ReadonlySet<string>) => void)[] = [];
 
   constructor(registry: Registry) {
     const byIdentity = this.byIdentity;
+    const discovered = (): readonly DiscoveredFindings[] => this.discovered;
     new Gauge({
       name: 'machine_identity_policy_violations', help: 'Current IssuancePolicy violations, by policy, rule and object',
       labelNames: ['policy', 'rule', 'namespace', 'kind', 'name', 'enforcement'] as const, registers: [registry],
@@ -26,6 +30,9 @@ export class PolicyFindings {
           for (const { v, n } of counts.values()) {
             this.set({ policy: v.policy, rule: v.rule, namespace: f.namespace, kind: 'MachineIdentity', name: f.name, enforcement: v.enforcement }, n);
           }
+        }
+        for (const d of discovered()) {
+          for (const v of d.violations) this.inc({ policy: v.policy, rule: v.rule, namespace: d.namespace, kind: d.kind, name: d.name, enforcement: v.enforcement });
         }
       },
     });
@@ -48,13 +55,22 @@ export class PolicyFindings {
     this.notify(old, undefined);
   }
 
-  /** Matched identities and identities with at least one violation, per policy. */
+  /** Replaces the inventory's findings on discovered certificates (one entry per certificate). */
+  setDiscovered(list: readonly DiscoveredFindings[]): void {
+    const names = new Set<string>();
+    for (const d of [...this.discovered, ...list]) for (const v of d.violations) names.add(v.policy);
+    this.discovered = list;
+    if (names.size) for (const l of this.listeners) l(names);
+  }
+
+  /** Matched identities, and identities plus discovered certificates with at least one violation, per policy. */
   counts(policy: string): { matched: number; violating: number } {
     let matched = 0, violating = 0;
     for (const f of this.byIdentity.values()) {
       if (f.matched.includes(policy)) matched++;
       if (f.violations.some((v) => v.policy === policy)) violating++;
     }
+    for (const d of this.discovered) if (d.violations.some((v) => v.policy === policy)) violating++;
     return { matched, violating };
   }
 

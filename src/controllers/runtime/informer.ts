@@ -24,6 +24,13 @@ export interface InformerOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** A watch that delivers nothing (not even a bookmark) for this long is presumed dead and restarted. */
   inactivityMs?: number;
+  /**
+   * What the store keeps of each object (default: the object without managedFields). A projection
+   * keeps memory bounded for big resources (the inventory keeps parsed facts, never Secret data);
+   * it must keep metadata (name, namespace, resourceVersion). A relist reuses the stored projection
+   * of an object whose resourceVersion did not change, so nothing is parsed twice.
+   */
+  transform?: (obj: k8s.KubernetesObject) => k8s.KubernetesObject;
 }
 
 type Handler<A extends unknown[]> = (...args: A) => void | Promise<void>;
@@ -78,6 +85,22 @@ export class Informer<T extends k8s.KubernetesObject> {
     await this.loop;
   }
 
+  /** What delete handlers get: the object's last state, projected as the store keeps it. */
+  private deleted(prev: T | undefined, obj: k8s.KubernetesObject): T {
+    return this.o.transform ? (prev ?? this.project(obj)) : (obj as T);
+  }
+
+  /** A listed object into the new store; an unchanged one keeps its projection (parsed once). */
+  private keepListed(fresh: Map<string, T>, item: k8s.KubernetesObject): void {
+    const key = keyOf(item);
+    const prev = this.store.get(key);
+    fresh.set(key, prev && prev.metadata?.resourceVersion === item.metadata?.resourceVersion ? prev : this.project(item));
+  }
+
+  private project(obj: k8s.KubernetesObject): T {
+    return (this.o.transform ? this.o.transform(obj) : stripManagedFields(obj)) as T;
+  }
+
   private get stopped(): boolean { return this.stopper.signal.aborted; }
 
   // list → watch → (restart | relist on 410), forever. Every failure is retried with jittered
@@ -121,7 +144,7 @@ export class Informer<T extends k8s.KubernetesObject> {
         limit: this.o.pageSize ?? 500, continue: cont, labelSelector: this.o.labelSelector, fieldSelector: this.o.fieldSelector,
       }, AbortSignal.any([this.stopper.signal, AbortSignal.timeout(60_000)]));
       const kind = page.kind?.replace(/List$/, '');
-      for (const item of page.items ?? []) fresh.set(keyOf(item), stripManagedFields({ apiVersion: page.apiVersion, kind, ...item }));
+      for (const item of page.items ?? []) this.keepListed(fresh, { apiVersion: page.apiVersion, kind, ...item });
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? '';
     } while (cont);
@@ -230,11 +253,12 @@ export class Informer<T extends k8s.KubernetesObject> {
     const prev = this.store.get(key);
     if (ev.type === 'DELETED') {
       this.store.delete(key);
-      this.emit(this.handlers.del, obj);
+      this.emit(this.handlers.del, this.deleted(prev, obj));
     } else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
-      this.store.set(key, stripManagedFields(obj));
-      if (prev) this.emit(this.handlers.update, prev, obj);
-      else this.emit(this.handlers.add, obj);
+      const stored = this.project(obj);
+      this.store.set(key, stored);
+      if (prev) this.emit(this.handlers.update, prev, stored);
+      else this.emit(this.handlers.add, stored);
     }
     return undefined;
   }

@@ -44,7 +44,7 @@ const OID = {
 // (decorators applied as plain calls: Node's type stripping has no decorator syntax)
 
 /** CMS ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY } */
-class ContentInfo {
+export class ContentInfo {
   contentType = '';
   content: ArrayBuffer = new ArrayBuffer(0);
   constructor(p: Partial<ContentInfo> = {}) { Object.assign(this, p); }
@@ -64,7 +64,7 @@ AsnProp({ type: AlgorithmIdentifier })(EncryptedContentInfo.prototype, 'contentE
 AsnProp({ type: AsnPropTypes.OctetString, context: 0, implicit: true })(EncryptedContentInfo.prototype, 'encryptedContent');
 
 /** CMS EncryptedData ::= SEQUENCE { version INTEGER (0), encryptedContentInfo } */
-class CmsEncryptedData {
+export class CmsEncryptedData {
   version = 0;
   encryptedContentInfo = new EncryptedContentInfo();
   constructor(p: Partial<CmsEncryptedData> = {}) { Object.assign(this, p); }
@@ -73,7 +73,7 @@ AsnProp({ type: AsnPropTypes.Integer })(CmsEncryptedData.prototype, 'version');
 AsnProp({ type: EncryptedContentInfo })(CmsEncryptedData.prototype, 'encryptedContentInfo');
 
 /** PBKDF2-params (RFC 8018 A.2); the salt is the `specified` choice, keyLength omitted. */
-class Pbkdf2Params {
+export class Pbkdf2Params {
   salt: ArrayBuffer = new ArrayBuffer(0);
   iterationCount = 0;
   prf = new AlgorithmIdentifier();
@@ -84,7 +84,7 @@ AsnProp({ type: AsnPropTypes.Integer })(Pbkdf2Params.prototype, 'iterationCount'
 AsnProp({ type: AlgorithmIdentifier })(Pbkdf2Params.prototype, 'prf');
 
 /** PBES2-params (RFC 8018 A.4) */
-class Pbes2Params {
+export class Pbes2Params {
   keyDerivationFunc = new AlgorithmIdentifier();
   encryptionScheme = new AlgorithmIdentifier();
   constructor(p: Partial<Pbes2Params> = {}) { Object.assign(this, p); }

@@ -1,0 +1,172 @@
+// The inventory's view of every certificate found: where it is, who owns it, who issued it, whether a
+// CA the operator knows signed it, and what the IssuancePolicies say about it. Pure: built from the
+// projections the informers keep.
+import type { CertRecord, ParseProblem } from './extract.ts';
+import { certificateFromFacts } from '../policy/types.ts';
+import { evaluateCertificate, type CompiledPolicy } from '../policy/evaluate.ts';
+import type { Violation } from '../policy/types.ts';
+
+/** What the informers keep of an object that may hold certificates. */
+export interface InventoryObject {
+  apiVersion?: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  certs: CertRecord[];
+  problems: ParseProblem[];
+}
+
+/** What the informers keep of a Pod: the Secrets and ConfigMaps it mounts, projects or reads, and its workload. */
+export interface PodRefs {
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
+  secrets: string[];
+  configMaps: string[];
+  workload?: string;
+}
+
+/** What the informers keep of an Ingress or Gateway: the Secrets its TLS config names. */
+export interface TlsRefs {
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
+  secrets: string[];
+}
+
+export interface KnownCa { authority: string; subjectDN: string; subjectKeyId?: string; fingerprintSHA256: string }
+
+export interface Location { pods: string[]; workloads: string[]; ingresses: string[]; gateways: string[] }
+
+export interface InventoryEntry {
+  namespace: string;
+  kind: string;
+  name: string;
+  cert: CertRecord;
+  managed: boolean;
+  /** The MachineIdentity that manages the holding Secret. */
+  identity?: string;
+  /** The CertificateAuthorityBinding whose CA signed it (or that it is). */
+  authority?: string;
+  /** Chains to (or is) a CA of a CertificateAuthorityBinding. */
+  trusted: boolean;
+  owner?: string;
+  location: Location;
+  violations: Violation[];
+  compliant: boolean;
+}
+
+export interface ManagedIdentity { name: string; ownerTeam?: string; authority?: string }
+
+export interface ModelInput {
+  objects: readonly InventoryObject[];
+  pods: readonly PodRefs[];
+  tls: readonly TlsRefs[];
+  knownCas: readonly KnownCa[];
+  /** `<namespace>/<secret name>` → the identity that manages it. */
+  identities: ReadonlyMap<string, ManagedIdentity>;
+  namespaces: ReadonlyMap<string, { labels: Record<string, string>; annotations: Record<string, string> }>;
+  /** Label/annotation keys that name an owner, in order of preference. */
+  ownerKeys: readonly string[];
+  policies: readonly CompiledPolicy[];
+  /** Verdict cache across builds; cleared by the caller when policies or namespace labels change. */
+  verdicts?: Map<string, Violation[]>;
+}
+
+const EMPTY: Location = Object.freeze({ pods: [], workloads: [], ingresses: [], gateways: [] }) as Location;
+
+function locations(pods: readonly PodRefs[], tls: readonly TlsRefs[]): Map<string, Location> {
+  const out = new Map<string, Location>();
+  const at = (k: string): Location => {
+    let l = out.get(k);
+    if (!l) out.set(k, (l = { pods: [], workloads: [], ingresses: [], gateways: [] }));
+    return l;
+  };
+  for (const p of pods) {
+    const ns = p.metadata.namespace ?? '';
+    for (const [kind, names] of [['Secret', p.secrets], ['ConfigMap', p.configMaps]] as const) {
+      for (const n of names) {
+        const l = at(`${kind}/${ns}/${n}`);
+        l.pods.push(p.metadata.name);
+        if (p.workload && !l.workloads.includes(p.workload)) l.workloads.push(p.workload);
+      }
+    }
+  }
+  for (const t of tls) {
+    for (const n of t.secrets) {
+      const l = at(`Secret/${t.metadata.namespace ?? ''}/${n}`);
+      (t.kind === 'Ingress' ? l.ingresses : l.gateways).push(t.metadata.name);
+    }
+  }
+  return out;
+}
+
+function ownerOf(o: InventoryObject, identity: ManagedIdentity | undefined, input: ModelInput): string | undefined {
+  if (identity?.ownerTeam) return identity.ownerTeam;
+  const ns = input.namespaces.get(o.metadata.namespace ?? '');
+  for (const src of [o.metadata.labels, o.metadata.annotations, ns?.labels, ns?.annotations]) {
+    for (const k of input.ownerKeys) { const v = src?.[k]; if (v) return v; }
+  }
+  return undefined;
+}
+
+const caKey = (dn: string, ski?: string): string => `${dn}\0${ski ?? ''}`;
+
+/** The authority whose CA signed `c` (issuer DN and, when both sides have one, key identifier), if any. */
+function signer(c: CertRecord, cas: ReadonlyMap<string, string>, byDn: ReadonlyMap<string, string>): string | undefined {
+  if (c.authorityKeyId) return cas.get(caKey(c.issuerDN, c.authorityKeyId)) ?? cas.get(caKey(c.issuerDN));
+  return byDn.get(c.issuerDN);
+}
+
+/** Per certificate of one object: the authority it chains to (through chain certificates in the same object too). */
+function chainAuthorities(o: InventoryObject, known: readonly KnownCa[]): (string | undefined)[] {
+  const cas = new Map<string, string>(), byDn = new Map<string, string>(), byFp = new Map<string, string>();
+  for (const k of known) {
+    cas.set(caKey(k.subjectDN, k.subjectKeyId), k.authority); cas.set(caKey(k.subjectDN), k.authority);
+    byDn.set(k.subjectDN, k.authority); byFp.set(k.fingerprintSHA256, k.authority);
+  }
+  const out = o.certs.map((c) => byFp.get(c.fingerprintSHA256) ?? signer(c, cas, byDn));
+  // an intermediate in the same object that chains makes what it signed chain too
+  for (let pass = 0; pass < 3; pass++) {
+    o.certs.forEach((c, i) => { const a = out[i]; if (a && c.isCA) { cas.set(caKey(c.subjectDN, c.subjectKeyId), a); cas.set(caKey(c.subjectDN), a); byDn.set(c.subjectDN, a); } });
+    o.certs.forEach((c, i) => { out[i] ??= signer(c, cas, byDn); });
+  }
+  return out;
+}
+
+function violationsOf(o: InventoryObject, c: CertRecord, authority: string | undefined, input: ModelInput): Violation[] {
+  // CA certificates (bundles, chains) are inventoried and reported, but identity rules apply to leaves
+  if (c.isCA || input.policies.length === 0) return [];
+  const ck = `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}/${o.metadata.resourceVersion ?? ''}/${c.key}`;
+  const hit = input.verdicts?.get(ck);
+  if (hit) return hit;
+  const ns = o.metadata.namespace ?? '';
+  const facts = { ...c, notBefore: new Date(c.notBefore), notAfter: new Date(c.notAfter) } as never;
+  const where = { namespace: ns, kind: o.kind, name: o.metadata.name, dataKey: c.key, labels: o.metadata.labels ?? {}, ...(authority ? { authority } : {}) };
+  const v = evaluateCertificate(certificateFromFacts(facts, where), input.policies, { namespaceLabels: input.namespaces.get(ns)?.labels ?? {} }).violations;
+  input.verdicts?.set(ck, v);
+  return v;
+}
+
+export function buildEntries(input: ModelInput): InventoryEntry[] {
+  const locs = locations(input.pods, input.tls);
+  const out: InventoryEntry[] = [];
+  for (const o of input.objects) {
+    if (o.certs.length === 0) continue;
+    const ns = o.metadata.namespace ?? '';
+    const identity = o.kind === 'Secret' ? input.identities.get(`${ns}/${o.metadata.name}`) : undefined;
+    const managed = Boolean(identity) || Boolean(o.metadata.labels?.['machineidentity.io/identity']);
+    const owner = ownerOf(o, identity, input);
+    const location = locs.get(`${o.kind}/${ns}/${o.metadata.name}`) ?? EMPTY;
+    const chains = chainAuthorities(o, input.knownCas);
+    o.certs.forEach((cert, i) => {
+      const authority = chains[i] ?? (managed ? identity?.authority : undefined);
+      const violations = violationsOf(o, cert, authority, input);
+      const e: InventoryEntry = { namespace: ns, kind: o.kind, name: o.metadata.name, cert, managed, trusted: chains[i] !== undefined,
+        location, violations, compliant: violations.length === 0 };
+      if (identity) e.identity = identity.name;
+      else if (o.metadata.labels?.['machineidentity.io/identity']) e.identity = o.metadata.labels['machineidentity.io/identity'];
+      if (authority) e.authority = authority;
+      if (owner) e.owner = owner;
+      out.push(e);
+    });
+  }
+  return out;
+}

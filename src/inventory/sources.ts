@@ -1,0 +1,132 @@
+// The informers the inventory reads, each keeping a projection (parsed certificate facts, or the
+// references a Pod or Ingress makes) instead of the object: Secret data never stays in memory.
+import type * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { Informer } from '../controllers/runtime/informer.ts';
+import { getJsonOrNotFound } from '../controllers/runtime/kube.ts';
+import {
+  extractFromApiService, extractFromConfigMap, extractFromCrd, extractFromSecret, extractFromWebhookConfiguration, type Extracted,
+} from './extract.ts';
+import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
+
+export interface InventorySources {
+  holders: Informer<InventoryObject & k8s.KubernetesObject>[];
+  pods: Informer<PodRefs & k8s.KubernetesObject>;
+  tls: Informer<TlsRefs & k8s.KubernetesObject>[];
+  all(): Informer<k8s.KubernetesObject>[];
+}
+
+type Meta = k8s.V1ObjectMeta;
+
+function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): InventoryObject['metadata'] {
+  const out: InventoryObject['metadata'] = { name: m?.name ?? '' };
+  if (m?.namespace) out.namespace = m.namespace;
+  if (m?.uid) out.uid = m.uid;
+  if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
+  if (m?.labels && Object.keys(m.labels).length) out.labels = m.labels;
+  const ann: Record<string, string> = {};
+  for (const k of keepAnnotations) { const v = m?.annotations?.[k]; if (v !== undefined) ann[k] = v.slice(0, 256); }
+  if (Object.keys(ann).length) out.annotations = ann;
+  return out;
+}
+
+export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean }): InventorySources {
+  const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total', help: 'Values that looked like certificates but could not be read (logged once per object version)',
+    labelNames: ['kind'] as const, registers: [o.registry] });
+  parseErrors.inc({ kind: 'Secret' }, 0);
+  const log = o.logger.child({ component: 'inventory' });
+  const holder = (kind: string, path: string, extract: (obj: never) => Extracted): Informer<InventoryObject & k8s.KubernetesObject> =>
+    new Informer({ kc: o.kc, path, registry: o.registry, logger: o.logger, resource: `inventory-${kind.toLowerCase()}`, transform: (raw) => {
+      let x: Extracted;
+      try { x = extract(raw as never); } catch (e) { x = { certs: [], problems: [{ key: '', reason: (e as Error).message.slice(0, 200) }] }; }
+      if (x.problems.length) {
+        parseErrors.inc({ kind }, x.problems.length);
+        log.warn({ kind, namespace: raw.metadata?.namespace, name: raw.metadata?.name, problems: x.problems.slice(0, 5) }, 'unreadable certificate content');
+      }
+      return { apiVersion: raw.apiVersion, kind, metadata: slimMeta(raw.metadata, o.ownerKeys), certs: x.certs, problems: x.problems } as InventoryObject & k8s.KubernetesObject;
+    } });
+  const holders = [
+    holder('Secret', '/api/v1/secrets', extractFromSecret),
+    holder('ConfigMap', '/api/v1/configmaps', extractFromConfigMap),
+    holder('ValidatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', extractFromWebhookConfiguration),
+    holder('MutatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', extractFromWebhookConfiguration),
+    holder('APIService', '/apis/apiregistration.k8s.io/v1/apiservices', extractFromApiService),
+    holder('CustomResourceDefinition', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', extractFromCrd),
+  ];
+  const pods = new Informer<PodRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/api/v1/pods', registry: o.registry, logger: o.logger, resource: 'inventory-pods',
+    transform: (raw) => podRefs(raw as k8s.V1Pod) as PodRefs & k8s.KubernetesObject });
+  const tls = [new Informer<TlsRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/apis/networking.k8s.io/v1/ingresses', registry: o.registry, logger: o.logger,
+    resource: 'inventory-ingresses', transform: (raw) => ingressRefs(raw as k8s.V1Ingress) as TlsRefs & k8s.KubernetesObject })];
+  if (o.hasGateways) {
+    tls.push(new Informer<TlsRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/apis/gateway.networking.k8s.io/v1/gateways', registry: o.registry, logger: o.logger,
+      resource: 'inventory-gateways', transform: (raw) => gatewayRefs(raw as GatewayLike) as TlsRefs & k8s.KubernetesObject }));
+  }
+  return { holders, pods, tls, all: () => [...holders, pods, ...tls] as unknown as Informer<k8s.KubernetesObject>[] };
+}
+
+/** True when the Gateway API is served (it is an add-on). */
+export async function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
+  try { return Boolean(await getJsonOrNotFound(kc, '/apis/gateway.networking.k8s.io/v1', {})); } catch { return false; }
+}
+
+const refMeta = (m: Meta | undefined): PodRefs['metadata'] => ({ name: m?.name ?? '', ...(m?.namespace ? { namespace: m.namespace } : {}),
+  ...(m?.resourceVersion ? { resourceVersion: m.resourceVersion } : {}), ...(m?.uid ? { uid: m.uid } : {}) });
+
+/** The workload a Pod belongs to: its controller, with a ReplicaSet's hash suffix dropped for Deployments. */
+function workloadOf(p: k8s.V1Pod): string | undefined {
+  const c = p.metadata?.ownerReferences?.find((r) => r.controller) ?? p.metadata?.ownerReferences?.[0];
+  if (!c) return undefined;
+  const hash = p.metadata?.labels?.['pod-template-hash'];
+  if (c.kind === 'ReplicaSet' && hash && c.name.endsWith(`-${hash}`)) return `Deployment/${c.name.slice(0, -hash.length - 1)}`;
+  return `${c.kind}/${c.name}`;
+}
+
+function volumeRefs(p: k8s.V1Pod, secrets: Set<string>, configMaps: Set<string>): void {
+  for (const v of p.spec?.volumes ?? []) {
+    if (v.secret?.secretName) secrets.add(v.secret.secretName);
+    if (v.configMap?.name) configMaps.add(v.configMap.name);
+    for (const s of v.projected?.sources ?? []) {
+      if (s.secret?.name) secrets.add(s.secret.name);
+      if (s.configMap?.name) configMaps.add(s.configMap.name);
+    }
+  }
+}
+
+function envRefs(c: k8s.V1Container, secrets: Set<string>, configMaps: Set<string>): void {
+  for (const e of c.env ?? []) {
+    if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
+    if (e.valueFrom?.configMapKeyRef?.name) configMaps.add(e.valueFrom.configMapKeyRef.name);
+  }
+  for (const e of c.envFrom ?? []) {
+    if (e.secretRef?.name) secrets.add(e.secretRef.name);
+    if (e.configMapRef?.name) configMaps.add(e.configMapRef.name);
+  }
+}
+
+export function podRefs(p: k8s.V1Pod): PodRefs {
+  const secrets = new Set<string>(), configMaps = new Set<string>();
+  volumeRefs(p, secrets, configMaps);
+  for (const c of [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])]) envRefs(c, secrets, configMaps);
+  const out: PodRefs = { kind: 'Pod', metadata: refMeta(p.metadata), secrets: [...secrets], configMaps: [...configMaps] };
+  const w = workloadOf(p);
+  if (w) out.workload = w;
+  return out;
+}
+
+export function ingressRefs(i: k8s.V1Ingress): TlsRefs {
+  return { kind: 'Ingress', metadata: refMeta(i.metadata), secrets: [...new Set((i.spec?.tls ?? []).map((t) => t.secretName).filter((s): s is string => Boolean(s)))] };
+}
+
+interface GatewayLike { metadata?: Meta; spec?: { listeners?: { tls?: { certificateRefs?: { kind?: string; name?: string; namespace?: string }[] } }[] } }
+
+export function gatewayRefs(g: GatewayLike): TlsRefs {
+  const secrets = new Set<string>();
+  for (const l of g.spec?.listeners ?? []) {
+    for (const r of l.tls?.certificateRefs ?? []) {
+      // refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local
+      if ((r.kind ?? 'Secret') === 'Secret' && r.name && (!r.namespace || r.namespace === g.metadata?.namespace)) secrets.add(r.name);
+    }
+  }
+  return { kind: 'Gateway', metadata: refMeta(g.metadata), secrets: [...secrets] };
+}

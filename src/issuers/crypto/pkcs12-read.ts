@@ -1,0 +1,76 @@
+// Reading the certificates out of a PKCS#12 file (RFC 7292) for the inventory. Cert safes may be
+// plain (Data) or password-encrypted (EncryptedData with PBES2: PBKDF2 + AES-CBC, what OpenSSL 3, Java
+// 12+ and our own writer produce). The legacy PKCS#12 PBE schemes (3DES, RC2-40) are refused with
+// a reason: RC2 is not in OpenSSL 3's default provider, and those files are worth flagging anyway.
+import { createDecipheriv, pbkdf2Sync } from 'node:crypto';
+import { AuthenticatedSafe, CertBag, id_certBag, PFX, SafeContents } from '@peculiar/asn1-pfx';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { CmsEncryptedData, Pbes2Params, Pbkdf2Params, type ContentInfo } from './pkcs12.ts';
+
+const OID = {
+  data: '1.2.840.113549.1.7.1', encryptedData: '1.2.840.113549.1.7.6', pbes2: '1.2.840.113549.1.5.13', pbkdf2: '1.2.840.113549.1.5.12',
+  x509Certificate: '1.2.840.113549.1.9.22.1',
+} as const;
+const PRF: Record<string, string> = { '1.2.840.113549.2.7': 'sha1', '1.2.840.113549.2.9': 'sha256', '1.2.840.113549.2.10': 'sha384', '1.2.840.113549.2.11': 'sha512' };
+const CIPHER: Record<string, { name: string; keyLength: number }> = {
+  '2.16.840.1.101.3.4.1.2': { name: 'aes-128-cbc', keyLength: 16 }, '2.16.840.1.101.3.4.1.22': { name: 'aes-192-cbc', keyLength: 24 },
+  '2.16.840.1.101.3.4.1.42': { name: 'aes-256-cbc', keyLength: 32 }, '1.2.840.113549.3.7': { name: 'des-ede3-cbc', keyLength: 24 },
+};
+/** More iterations than this is a denial of service, not a keystore. */
+const MAX_ITERATIONS = 1_000_000;
+
+export class Pkcs12Error extends Error {}
+
+function decryptPbes2(params: ArrayBuffer, data: ArrayBuffer, password: string): Buffer {
+  const p = AsnConvert.parse(params, Pbes2Params);
+  if (p.keyDerivationFunc.algorithm !== OID.pbkdf2) throw new Pkcs12Error('unsupported key derivation in PKCS#12');
+  const kdf = AsnConvert.parse(p.keyDerivationFunc.parameters!, Pbkdf2Params);
+  const prf = PRF[kdf.prf?.algorithm ?? '1.2.840.113549.2.7'];
+  const cipher = CIPHER[p.encryptionScheme.algorithm];
+  if (!prf || !cipher) throw new Pkcs12Error('unsupported PBES2 algorithm in PKCS#12');
+  if (kdf.iterationCount > MAX_ITERATIONS) throw new Pkcs12Error(`PKCS#12 iteration count ${kdf.iterationCount} over ${MAX_ITERATIONS}`);
+  const iv = Buffer.from(AsnConvert.parse(p.encryptionScheme.parameters!, OctetString).buffer);
+  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), Buffer.from(kdf.salt), kdf.iterationCount, cipher.keyLength, prf);
+  try {
+    const d = createDecipheriv(cipher.name, key, iv);
+    return Buffer.concat([d.update(Buffer.from(data)), d.final()]);
+  } catch {
+    throw new Pkcs12Error('wrong PKCS#12 password');
+  }
+}
+
+function safeContents(ci: ContentInfo, password: string | undefined): SafeContents {
+  if (ci.contentType === OID.data) return AsnConvert.parse(AsnConvert.parse(ci.content, OctetString).buffer, SafeContents);
+  if (ci.contentType !== OID.encryptedData) throw new Pkcs12Error('unsupported PKCS#12 safe');
+  const ed = AsnConvert.parse(ci.content, CmsEncryptedData).encryptedContentInfo;
+  if (ed.contentEncryptionAlgorithm.algorithm !== OID.pbes2) throw new Pkcs12Error('legacy PKCS#12 encryption (3DES/RC2): not read');
+  if (password === undefined) throw new Pkcs12Error('PKCS#12 password unknown');
+  return AsnConvert.parse(decryptPbes2(ed.contentEncryptionAlgorithm.parameters!, ed.encryptedContent, password), SafeContents);
+}
+
+/** DER of every X.509 certificate in the PFX; throws Pkcs12Error (or an ASN.1 error) when it cannot. */
+export function pkcs12Certificates(pfxDer: Uint8Array, password: string | undefined): Buffer[] {
+  const pfx = AsnConvert.parse(pfxDer, PFX);
+  const authSafe = pfx.authSafe as unknown as ContentInfo;
+  if (authSafe.contentType !== OID.data) throw new Pkcs12Error('PKCS#12 with public-key integrity: not read');
+  const safes = AsnConvert.parse(AsnConvert.parse(authSafe.content, OctetString).buffer, AuthenticatedSafe) as unknown as ContentInfo[];
+  const out: Buffer[] = [];
+  for (const ci of safes) {
+    for (const bag of safeContents(ci, password)) {
+      if (bag.bagId !== id_certBag) continue;
+      const cb = AsnConvert.parse(bag.bagValue, CertBag);
+      if (cb.certId !== OID.x509Certificate) continue;
+      out.push(Buffer.from(AsnConvert.parse(cb.certValue, OctetString).buffer));
+      if (out.length > 100) throw new Pkcs12Error('more than 100 certificates in PKCS#12');
+    }
+  }
+  return out;
+}
+
+/** A PFX starts SEQUENCE { INTEGER 3, ... }: cheap sniffing before a full parse. */
+export function looksLikePkcs12(b: Uint8Array): boolean {
+  if (b.length < 8 || b[0] !== 0x30) return false;
+  const lenBytes = b[1]! & 0x80 ? b[1]! & 0x7f : 0;
+  const i = 2 + lenBytes;
+  return b[i] === 0x02 && b[i + 1] === 0x01 && b[i + 2] === 0x03;
+}
