@@ -3,10 +3,17 @@
 import { parseArgs } from 'node:util';
 import { readManifestFiles } from './manifests.ts';
 import { checkManifests, exitCode, formatText } from './policy-check.ts';
+import { collectInventory, formatCsv, formatTable, toRow } from './inventory.ts';
+import { kubeConfigFromEnv } from '../controllers/runtime/kube.ts';
+import { parseDuration } from '../crds/index.ts';
 
 const USAGE = `Usage: kubectl mi <command>
 
 Commands:
+  inventory [-A | -n <namespace>] [-o table|json|csv] [--expiring-within 720h] [--non-compliant]
+      Every certificate you may read, managed or not: Secrets (PEM, DER, PKCS#12 with a known
+      password), ConfigMaps and, with -A, webhook, APIService and CRD caBundles; where it is used,
+      who owns it, whether a CA the operator runs signed it, and what the IssuancePolicies say.
   policy check -f <file|dir> [-f ...] [--policies <file|dir>] [-o text|json]
                [--default-action Allow|Deny] [-n <namespace>]
       Evaluate MachineIdentity manifests against IssuancePolicies offline, exactly as the operator
@@ -42,11 +49,45 @@ export function policyCheck(argv: string[]): number {
   return exitCode(report);
 }
 
-export function main(argv: string[]): number {
+export async function inventory(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: {
+      'all-namespaces': { type: 'boolean', short: 'A', default: false },
+      namespace: { type: 'string', short: 'n' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      'expiring-within': { type: 'string' },
+      'non-compliant': { type: 'boolean', default: false },
+      kubeconfig: { type: 'string' },
+      'owner-keys': { type: 'string', default: 'machineidentity.io/owner,owner,team' },
+    }, strict: true }));
+  } catch (e) { fail((e as Error).message); }
+  if (!['table', 'json', 'csv'].includes(values.output)) fail(`-o must be table, json or csv, not ${JSON.stringify(values.output)}`);
+  const within = values['expiring-within'] === undefined ? undefined : parseDuration(values['expiring-within']);
+  if (values['expiring-within'] !== undefined && within === undefined) fail(`--expiring-within takes a duration such as 720h, not ${JSON.stringify(values['expiring-within'])}`);
+  const kc = kubeConfigFromEnv(values.kubeconfig ? { ...process.env, KUBECONFIG: values.kubeconfig } : process.env);
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default');
+  const entries = await collectInventory(kc, { namespace, ownerKeys: values['owner-keys'].split(',').map((k) => k.trim()).filter(Boolean),
+    warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+  const now = Date.now();
+  const rows = entries.map((e) => toRow(e, now))
+    .filter((r) => within === undefined || r.expiresInSeconds * 1000 <= within)
+    .filter((r) => !values['non-compliant'] || !r.compliant)
+    .sort((a, b) => a.expiresInSeconds - b.expiresInSeconds);
+  const out = values.output === 'json' ? `${JSON.stringify({ certificates: rows }, null, 2)}\n` : values.output === 'csv' ? formatCsv(rows) : formatTable(rows);
+  process.stdout.write(out);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return 0; }
   if (cmd === 'policy' && sub === 'check') return policyCheck(rest);
+  if (cmd === 'inventory') return inventory(argv.slice(1));
   return fail(`unknown command ${JSON.stringify([cmd, sub].filter(Boolean).join(' '))}`);
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
