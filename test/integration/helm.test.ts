@@ -278,6 +278,23 @@ describe('helm chart: rendering', () => {
     for (const crd of find(all, 'CustomResourceDefinition')) expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
 
+  it('ships the Grafana dashboard ConfigMap for the sidecar, and the PrometheusRule when asked', async () => {
+    const cm = one(objs, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')) as unknown as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(JSON.parse(cm.data['machine-identity-operator.json']!)).toMatchObject({ uid: 'machine-identity-operator' });
+    expect(find(objs, 'PrometheusRule')).toHaveLength(0);
+    const all = await render('-f', ALL_VALUES);
+    const pr = one(all, 'PrometheusRule') as unknown as { metadata: { namespace: string; labels: Record<string, string> }; spec: { groups: { rules: { alert: string; expr: string; for?: string; annotations: Record<string, string> }[] }[] } };
+    expect(pr.metadata).toMatchObject({ namespace: 'monitoring', labels: { release: 'kube-prometheus-stack' } });
+    const rules = pr.spec.groups[0]!.rules;
+    expect(rules.find((r) => r.alert === 'MachineIdentityCertificateExpiringSoon')!.expr).toContain('< 21 * 86400');
+    expect(rules.find((r) => r.alert === 'MachineIdentityCertificateLifetimeLow')!.expr).toContain('< 0.2 and');
+    expect(rules.find((r) => r.alert === 'MachineIdentityNotReady')!.for).toBe('30m');
+    expect(rules.find((r) => r.alert === 'MachineIdentityOperatorDown')!.expr).toBe('absent(up{job="mio-metrics"} == 1)');
+    expect(rules[0]!.annotations.description).toContain('{{ $labels.namespace }}');
+    expect(one(all, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')).metadata.annotations).toEqual({ grafana_folder: 'Security' });
+  });
+
   it('renders no PodDisruptionBudget for a single replica', async () => {
     expect(find(await render('--set', 'replicas=1'), 'PodDisruptionBudget')).toHaveLength(0);
   });
