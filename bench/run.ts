@@ -27,7 +27,7 @@ if (!name || !available.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <name> [key=value ...] [--local]\navailable: ${available.join(', ')}\n`);
   process.exit(2);
 }
-const params = Object.fromEntries(rest.filter((a) => a.includes('=')).map((a) => a.split('=', 2) as [string, string]));
+const params = Object.fromEntries(rest.filter((a) => a.includes('=')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const log = (l: string): void => void process.stderr.write(`[bench ${name}] ${l}\n`);
 const bench = (await import(join(here, `${name}.ts`))).default as Bench;
 log(bench.description);

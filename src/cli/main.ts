@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util';
 import { readManifestFiles } from './manifests.ts';
 import { checkManifests, exitCode, formatText } from './policy-check.ts';
 import { collectInventory, formatCsv, formatTable, toRow } from './inventory.ts';
+import { formatStatus, identityStatus } from './status.ts';
 import { kubeConfigFromEnv } from '../controllers/runtime/kube.ts';
 import { parseDuration } from '../crds/index.ts';
 
 const USAGE = `Usage: kubectl mi <command>
 
 Commands:
+  status <name> [-n <namespace>] [-o text|json]
+      Everything about one MachineIdentity, and in plain words why it is or is not Ready.
   inventory [-A | -n <namespace>] [-o table|json|csv] [--expiring-within 720h] [--non-compliant]
       Every certificate you may read, managed or not: Secrets (PEM, DER, PKCS#12 with a known
       password), ConfigMaps and, with -A, webhook, APIService and CRD caBundles; where it is used,
@@ -79,11 +82,29 @@ export async function inventory(argv: string[]): Promise<number> {
   return 0;
 }
 
+export async function status(argv: string[]): Promise<number> {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+      namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o', default: 'text' }, kubeconfig: { type: 'string' },
+    }, strict: true }));
+  } catch (e) { fail((e as Error).message); }
+  if (positionals.length !== 1) fail('status takes one MachineIdentity name');
+  const kc = kubeConfigFromEnv(values.kubeconfig ? { ...process.env, KUBECONFIG: values.kubeconfig } : process.env);
+  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const r = await identityStatus(kc, namespace, positionals[0]!);
+  if (!r) { process.stderr.write(`error: MachineIdentity ${namespace}/${positionals[0]} not found\n`); return 1; }
+  process.stdout.write(values.output === 'json' ? `${JSON.stringify(r, null, 2)}\n` : formatStatus(r));
+  const ready = r.identity.status?.conditions?.find((c) => c.type === 'Ready');
+  return ready?.status === 'True' ? 0 : 3;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return 0; }
   if (cmd === 'policy' && sub === 'check') return policyCheck(rest);
   if (cmd === 'inventory') return inventory(argv.slice(1));
+  if (cmd === 'status') return status(argv.slice(1));
   return fail(`unknown command ${JSON.stringify([cmd, sub].filter(Boolean).join(' '))}`);
 }
 

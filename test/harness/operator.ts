@@ -16,10 +16,11 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startOperator(kubeconfigPath: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+/** `entry`: the script to run (default src/main.ts; benchmarks use dist/main.js, what the image runs). */
+export async function startOperator(kubeconfigPath: string, env: Record<string, string> = {}, entry = join(REPO_ROOT, 'src/main.ts')): Promise<OperatorProcess> {
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'mio-op-')), 'operator.log');
-  const proc = startProcess('operator', process.execPath, [join(REPO_ROOT, 'src/main.ts')], logFile, {
+  const proc = startProcess('operator', process.execPath, [entry], logFile, {
     env: { ...process.env, KUBECONFIG: kubeconfigPath, MIO_HTTP_ADDR: `127.0.0.1:${port}`, MIO_LOG_LEVEL: 'debug', MIO_WEBHOOK_ADDR: 'off', ...env },
   });
   const url = `http://127.0.0.1:${port}`;
@@ -32,7 +33,7 @@ export async function startOperator(kubeconfigPath: string, env: Record<string, 
     proc, port, url, logs,
     logLines: () => logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     async metric(name, labels = {}) {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(`${url}/metrics?name=${encodeURIComponent(name)}`)).text();
       let sum: number | undefined;
       for (const line of text.split('\n')) {
         const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? (\S+)$/.exec(line);

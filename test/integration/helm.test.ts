@@ -177,6 +177,7 @@ describe('helm chart: rendering', () => {
       MIO_WEBHOOK_HOSTS: 'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,'
         + 'mio-machine-identity-operator-webhook.mio-system,mio-machine-identity-operator-webhook',
       MIO_WEBHOOK_CONFIG_NAME: 'mio-machine-identity-operator',
+      NODE_OPTIONS: '--max-old-space-size=192',
     });
   });
 

@@ -175,6 +175,18 @@ describe('kubectl mi inventory', () => {
   });
 });
 
+describe('kubectl mi status', () => {
+  it('shows a Ready identity with its certificate, authority and owner, exit 0', async () => {
+    const r = await cli(['status', 'managed', '-n', ns]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}Ready: +True {2}Ready {2}the certificate is up to date/m);
+    expect(r.stdout).toContain(`Authority:       ${ca} (ca, Ready True)`);
+    expect(r.stdout).toContain('Owner:           platform');
+    expect(r.stdout).toMatch(/Certificate: +CN=|Certificate: +from/);
+    expect(r.stdout).toContain(`DNS managed.${ns}.svc`);
+  });
+});
+
 describe('the operator\'s inventory', () => {
   it('exports every certificate in /metrics with the contract\'s labels, and counts unreadable content', async () => {
     const op = env.operator!;

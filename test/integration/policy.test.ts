@@ -127,6 +127,18 @@ describe('Enforce and Audit in the controller', () => {
     expect(await env.operator!.metric('machine_identity_issuance_total', { authority: ca, result: 'denied' })).toBeGreaterThanOrEqual(1);
   });
 
+  it('kubectl mi status says in plain words why it is not Ready', async () => {
+    const r = await cli(['status', 'denied', '-n', open, '--kubeconfig', sharedCluster().kubeconfigPath]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(`MachineIdentity ${open}/denied`);
+    expect(r.stdout).toMatch(/^ {2}Ready: +False {2}PolicyDenied {2}denied by IssuancePolicy/m);
+    expect(r.stdout).toContain('Why: An Enforce IssuancePolicy refuses this request');
+    expect(r.stdout).toMatch(/Recent events:\n.*Warning {2}PolicyDenied/);
+    const json = JSON.parse((await cli(['status', 'denied', '-n', open, '-o', 'json', '--kubeconfig', sharedCluster().kubeconfigPath])).stdout) as { authority: { backend: string } };
+    expect(json.authority.backend).toBe('ca');
+    expect((await cli(['status', 'nope', '-n', open, '--kubeconfig', sharedCluster().kubeconfigPath])).code).toBe(1);
+  });
+
   it('{{namespace}} allows names of the identity\'s own namespace only', async () => {
     await env.createIdentity(open, 'own', { secretName: 'own-tls', authorityRef: { name: ca }, dnsNames: [`own.${open}.svc`], owner: { team: 'a' } });
     await env.createIdentity(open, 'foreign', { secretName: 'foreign-tls', authorityRef: { name: ca }, dnsNames: [`own.${hooked}.svc`], owner: { team: 'a' } });

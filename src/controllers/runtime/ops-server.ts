@@ -40,8 +40,12 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
     switch (path) {
-      case '/metrics':
-        return send(res, 200, await o.registry.metrics(), o.registry.contentType);
+      case '/metrics': {
+        // ?name=<family> (repeatable) renders only those families: cheap polling of one figure
+        const names = new URL(req.url ?? '/', 'http://x').searchParams.getAll('name').filter((n) => o.registry.getSingleMetric(n));
+        const body = names.length ? (await Promise.all(names.map((n) => o.registry.getSingleMetricAsString(n)))).join('\n') + '\n' : await o.registry.metrics();
+        return send(res, 200, body, o.registry.contentType);
+      }
       case '/healthz': {
         const stall = Math.max(worstLag, Date.now() - lastTick - TICK_MS);
         return stall > maxStall ? send(res, 500, `event loop stalled ${stall}ms\n`) : send(res, 200, 'ok\n');
