@@ -269,6 +269,7 @@ describe('helm chart: rendering', () => {
     expect((one(all, 'ValidatingWebhookConfiguration') as unknown as { webhooks: { failurePolicy: string; namespaceSelector: unknown }[] }).webhooks[0])
       .toMatchObject({ failurePolicy: 'Ignore', namespaceSelector: { matchExpressions: [{ key: 'machineidentity.io/admission', operator: 'NotIn', values: ['off'] }] } });
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
+    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' }); // heapLimitMB; extraEnv's comes later and wins
     expect(podSpec(d).priorityClassName).toBe('system-cluster-critical');
     expect(podSpec(d).imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(podSpec(d).tolerations).toHaveLength(1);
