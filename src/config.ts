@@ -42,6 +42,8 @@ const EnvSchema = z.object({
   MIO_INVENTORY: bool.default(true),
   /** Label and annotation keys naming a certificate's owner team, most preferred first (object, then namespace). */
   MIO_OWNER_KEYS: z.string().max(1024).default('machineidentity.io/owner,owner,team'),
+  /** Act as the Kubernetes signer machineidentity.io/<binding> for bindings that ask (PodCertificateRequests, CSRs). */
+  MIO_SIGNER: bool.default(true),
 });
 
 export interface OperatorConfig {
@@ -53,6 +55,7 @@ export interface OperatorConfig {
   policyDefaultAction: 'Allow' | 'Deny';
   workers: number;
   inventory: { enabled: boolean; ownerKeys: string[] };
+  signer: { enabled: boolean };
   /** Undefined when MIO_WEBHOOK_ADDR is off. */
   webhook?: { host: string; port: number; secretName: string; hosts: string[]; configName: string };
   issuance: {
@@ -80,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
     workers: e.MIO_WORKERS,
+    signer: { enabled: e.MIO_SIGNER },
     inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };

@@ -19,6 +19,9 @@ import { startWebhook } from './webhook/webhook.ts';
 import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/controller.ts';
 import { registerInventoryMetrics } from './inventory/metrics.ts';
+import { podCertificateController, podCertificateInformer, podCertificatesServed } from './controllers/signer/pod-certificate-controller.ts';
+import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
+import { trustBundleController, trustBundlesServed } from './controllers/signer/trust-bundles.ts';
 import { PolicyStore, type PolicyObject } from './controllers/policy/store.ts';
 import { PolicyFindings } from './controllers/policy/findings.ts';
 import { policyStatusController } from './controllers/policy/status-controller.ts';
@@ -52,12 +55,21 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
     ? createSources({ kc, registry, logger: log, ownerKeys: config.inventory.ownerKeys, hasGateways: await gatewayApiServed(kc) }) : undefined;
   const inventory = inventorySources ? inventoryController(ctx, inventorySources, config.inventory.ownerKeys) : undefined;
   if (inventory) registerInventoryMetrics(registry, inventory.snapshot);
-  const informers = [...Object.values(ctx.informers), ctx.policies.informer, ...(inventorySources?.all() ?? [])];
+  // Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (a beta API: only when served),
+  // CertificateSigningRequests, and a ClusterTrustBundle per signer
+  const pcrs = config.signer.enabled && await podCertificatesServed(kc) ? podCertificateInformer(ctx) : undefined;
+  const csrs = config.signer.enabled ? csrInformer(ctx) : undefined;
+  const signerControllers: Controller[] = [
+    ...(pcrs ? [podCertificateController(ctx, pcrs)] : []), ...(csrs ? [csrController(ctx, csrs)] : []),
+    ...(config.signer.enabled && await trustBundlesServed(ctx) ? [trustBundleController(ctx)] : []),
+  ];
+  const informers = [...Object.values(ctx.informers), ctx.policies.informer, ...(inventorySources?.all() ?? []), ...(pcrs ? [pcrs] : []), ...(csrs ? [csrs] : [])];
   const controllers: Controller[] = [
     issuanceController(ctx, { durableKeys: config.issuance.durableKeys, reissueRatePerSecond: config.issuance.reissueRatePerSecond }),
     bindingUsageController(ctx), authorityBindingController(ctx), rolloutController(ctx),
     policyStatusController(ctx, ctx.policies, ctx.findings),
     ...(inventory ? [inventory.controller] : []),
+    ...signerControllers,
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();

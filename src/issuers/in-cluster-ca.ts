@@ -1,13 +1,14 @@
 // ca backend: a CA whose key lives in a Secret in the operator's namespace, signing in memory.
 // Everything that depends only on the CA (issuer Name DER, authority key identifier, signing key,
 // fingerprint, chain PEMs) is worked out once, when the issuer is built, not per signature.
-import type { KeyObject } from 'node:crypto';
-import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
 import type { CaMaterial } from './ca-material.ts';
 import { certificateOutline } from './crypto/der.ts';
 import { pemBlocks } from './crypto/pem.ts';
 import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from './crypto/certificate.ts';
-import { signFromCsrSync, verifyCsr, type SigningAuthority } from './sign-from-csr.ts';
+import { signFromCsrSync, verifyCsr, type SigningAuthority, type VerifiedCsr } from './sign-from-csr.ts';
+import { encodeSan } from './crypto/names.ts';
 
 export interface InClusterCaOptions { maxDurationMs?: number; now?: () => Date }
 
@@ -63,6 +64,13 @@ export class InClusterCaIssuer implements Issuer {
     return this.signSync(req);
   }
 
+  async signPublicKey(req: PublicKeySignRequest): Promise<SignResult> {
+    const r = signFromCsrSync(publicKeyRequest(req), this.authority,
+      { durationMs: req.notAfter.getTime() - req.notBefore.getTime(), isCA: false, usages: req.usages, now: this.now(), validity: { notBefore: req.notBefore, notAfter: req.notAfter } });
+    if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
+    return { status: 'issued', certificatePem: r.cert.pem, chainPem: [...this.intermediatesPem], caPem: this.caPem, authorityFingerprintSHA256: this.fingerprintSHA256 };
+  }
+
   private signSync(req: SignRequest): SignResult {
     const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
@@ -74,6 +82,13 @@ export class InClusterCaIssuer implements Issuer {
       caPem: this.caPem, authorityFingerprintSHA256: this.fingerprintSHA256,
     };
   }
+}
+
+/** The VerifiedCsr a bare public key stands for: empty subject, the SANs, nothing else requested. */
+export function publicKeyRequest(req: PublicKeySignRequest): VerifiedCsr {
+  const san = encodeSan({ uris: req.uris, dnsNames: req.dnsNames });
+  return { subjectNameDer: Buffer.from([0x30, 0x00]), spkiDer: req.spkiDer, publicKey: createPublicKey({ key: req.spkiDer, format: 'der', type: 'spki' }),
+    extensions: new Map(san ? [[EXTENSION_OIDS.subjectAltName, { critical: true, value: san }]] : []) };
 }
 
 export function isoSeconds(d: Date): string {

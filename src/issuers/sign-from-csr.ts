@@ -91,6 +91,12 @@ export interface SigningAuthority {
 }
 
 export interface CertificateTemplate {
+  /**
+   * Exact validity instead of now − BACKDATE_MS .. now + durationMs (PodCertificateRequests: the API
+   * server checks notAfter − notBefore against maxExpirationSeconds to the second). Denied when the
+   * CA expires before notAfter; durationMs and maxDurationMs are then ignored.
+   */
+  validity?: { notBefore: Date; notAfter: Date };
   durationMs: number;
   maxDurationMs?: number | undefined;
   isCA: boolean;
@@ -271,8 +277,11 @@ export type SignOutcome = { ok: true; cert: BuiltCertificate } | Denial;
 
 /** The certificate's fields for a verified CSR, or a denial (expired CA, CA requested, nothing to certify, malformed extension). */
 function certificateFields(csr: VerifiedCsr, a: SigningAuthority, t: CertificateTemplate): CertificateFields | Denial {
-  const notBefore = new Date(Math.floor((t.now.getTime() - BACKDATE_MS) / 1000) * 1000);
-  const notAfter = cappedNotAfter(t, a.notAfter);
+  if (t.validity && a.notAfter && t.validity.notAfter.getTime() > a.notAfter.getTime()) {
+    return { ok: false, reason: 'CAExpiresTooSoon', message: `the CA certificate expires at ${a.notAfter.toISOString()}, before the requested notAfter ${t.validity.notAfter.toISOString()}; renew the CA` };
+  }
+  const notBefore = t.validity?.notBefore ?? new Date(Math.floor((t.now.getTime() - BACKDATE_MS) / 1000) * 1000);
+  const notAfter = t.validity?.notAfter ?? cappedNotAfter(t, a.notAfter);
   if (notAfter.getTime() <= t.now.getTime()) {
     return { ok: false, reason: 'CAExpired', message: `the CA certificate expired at ${a.notAfter?.toISOString() ?? '?'}; renew or replace the CA` };
   }

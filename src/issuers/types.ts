@@ -23,6 +23,18 @@ export interface SignRequest {
   deadline?: number;
 }
 
+/** A certificate for a public key the signer does not hold (PodCertificateRequests): no CSR, exact validity. */
+export interface PublicKeySignRequest {
+  /** SubjectPublicKeyInfo, DER. */
+  spkiDer: Buffer;
+  /** Subject alternative names; the subject is empty, so the SAN extension is critical. */
+  uris: readonly string[];
+  dnsNames: readonly string[];
+  usages: readonly string[];
+  notBefore: Date;
+  notAfter: Date;
+}
+
 export interface IssuedCertificate {
   status: 'issued';
   /** The leaf certificate (PEM). */
@@ -61,4 +73,6 @@ export interface Issuer {
   sign(req: SignRequest): Promise<SignResult>;
   /** Revokes a certificate where the CA supports it (deletionPolicy Delete). */
   revoke?(certificatePem: string, reason?: string): Promise<void>;
+  /** Signs a bare public key (only CAs whose key is in this process can; others leave it undefined). */
+  signPublicKey?(req: PublicKeySignRequest): Promise<SignResult>;
 }

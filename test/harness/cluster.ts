@@ -2,6 +2,10 @@
 import * as k8s from '@kubernetes/client-node';
 import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kubeconfigYaml } from './control-plane.ts';
+import { clientFromCa } from './pki.ts';
 
 export interface SharedCluster {
   /** Admin (system:masters) kubeconfig file. */
@@ -11,6 +15,8 @@ export interface SharedCluster {
   dir: string;
   binDir: string;
   kubeConfig(): k8s.KubeConfig;
+  /** A kubeconfig file for another user (client certificate from the cluster CA), e.g. a node: system:node:<name>, [system:nodes]. */
+  userKubeconfig(user: string, groups?: string[]): Promise<string>;
 }
 
 export function sharedCluster(): SharedCluster {
@@ -25,6 +31,13 @@ export function sharedCluster(): SharedCluster {
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(kubeconfigPath);
       return withSharedDispatcher(kc);
+    },
+    async userKubeconfig(user: string, groups: string[] = []): Promise<string> {
+      const dir = process.env.MIO_TEST_CLUSTER_DIR ?? '';
+      const ca = { cert: readFileSync(join(dir, 'pki/ca.crt'), 'utf8'), key: readFileSync(join(dir, 'pki/ca.key'), 'utf8') };
+      const file = join(dir, `user-${user.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${randomBytes(3).toString('hex')}.kubeconfig`);
+      writeFileSync(file, kubeconfigYaml(process.env.MIO_TEST_SERVER ?? '', ca.cert, user, await clientFromCa(ca, user, groups)), { mode: 0o600 });
+      return file;
     },
   };
 }

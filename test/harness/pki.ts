@@ -81,3 +81,20 @@ export async function makePki(): Promise<Pki> {
     serving,
   };
 }
+
+/** A client certificate signed by an existing cluster CA (the shared test cluster's, read from its pki dir). */
+export async function clientFromCa(ca: Pem, user: string, groups: string[]): Promise<Pem> {
+  const caCert = new x509.X509Certificate(ca.cert);
+  const der = x509.PemConverter.decodeFirst(ca.key);
+  const caKey = await webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
+  const keys = await ecKeys();
+  const escape = (s: string): string => s.replace(/([,+"\\<>;=])/g, '\\$1');
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(), subject: [...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '), issuer: caCert.subject,
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 24 * 3600_000),
+    publicKey: keys.publicKey, signingKey: caKey, signingAlgorithm: EC,
+    extensions: [new x509.BasicConstraintsExtension(false), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]), await x509.AuthorityKeyIdentifierExtension.create(caCert)],
+  });
+  return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
+}

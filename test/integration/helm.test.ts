@@ -170,6 +170,7 @@ describe('helm chart: rendering', () => {
       MIO_WORKERS: '16',
       MIO_DURABLE_KEYS: 'false',
       MIO_REISSUE_RATE: '20',
+      MIO_SIGNER: 'true',
       MIO_INVENTORY: 'true',
       MIO_OWNER_KEYS: 'machineidentity.io/owner,owner,team',
       MIO_WEBHOOK_ADDR: '0.0.0.0:9443',
@@ -378,6 +379,10 @@ describe('helm chart: install into the cluster', () => {
       ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
       ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
       ['list customresourcedefinitions (conversion caBundles)', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'list' }],
+      ['sign for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'machineidentity.io/corp-ca' }],
+      ['approve CSRs for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'machineidentity.io/corp-ca' }],
+      ['update podcertificaterequests/status', { group: 'certificates.k8s.io', resource: 'podcertificaterequests', subresource: 'status', verb: 'update', namespace: 'payments' }],
+      ['update certificatesigningrequests/approval', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update' }],
       ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
     ];
     const denied: [string, Attrs][] = [
@@ -391,6 +396,8 @@ describe('helm chart: install into the cluster', () => {
       ['create pods', { group: '', resource: 'pods', verb: 'create', namespace: 'payments' }],
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
       ['patch another ValidatingWebhookConfiguration', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'other' }],
+      ['approve CSRs for the cluster\'s own signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/kube-apiserver-client' }],
+      ['sign for another domain\'s signer', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/ca' }],
       ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
     ];
 

@@ -175,7 +175,7 @@ describe('the Deployment template and the entry point agree', () => {
   it('passes exactly the documented environment variables', () => {
     expect(envNames.sort()).toEqual(['MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
       'MIO_LOG_LEVEL', 'MIO_NAMESPACE', 'MIO_OWNER_KEYS', 'MIO_POLICY_DEFAULT_ACTION', 'MIO_REISSUE_RATE', 'MIO_RENEW_DEADLINE', 'MIO_RETRY_PERIOD',
-      'MIO_WEBHOOK_ADDR', 'MIO_WEBHOOK_CONFIG_NAME', 'MIO_WEBHOOK_HOSTS', 'MIO_WEBHOOK_SECRET', 'MIO_WORKERS', 'POD_NAME']);
+      'MIO_SIGNER', 'MIO_WEBHOOK_ADDR', 'MIO_WEBHOOK_CONFIG_NAME', 'MIO_WEBHOOK_HOSTS', 'MIO_WEBHOOK_SECRET', 'MIO_WORKERS', 'POD_NAME']);
   });
 
   it('passes only variables that src/config.ts reads', () => {

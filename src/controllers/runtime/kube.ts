@@ -114,7 +114,7 @@ export async function getJsonOrNotFound<T>(kc: k8s.KubeConfig, path: string, que
 }
 
 /** A request with a body to an arbitrary API path; returns the status and text (no exception for non-2xx). */
-export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PUT', path: string, body: string, contentType: string): Promise<{ status: number; text: string }> {
+export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PUT' | 'DELETE', path: string, body: string, contentType: string): Promise<{ status: number; text: string }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const ctx = new k8s.RequestContext(cluster.server + path, method as k8s.HttpMethod);

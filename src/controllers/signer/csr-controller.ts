@@ -1,0 +1,97 @@
+// Reconciler: the CertificateSigningRequest signer for `machineidentity.io/<binding>` (bindings with
+// signer.certificateSigningRequests). Approves or denies by IssuancePolicy (the operator holds
+// `approve` for its own signer names only), then signs approved requests, honouring expirationSeconds.
+import type * as k8s from '@kubernetes/client-node';
+import { Controller } from '../runtime/controller.ts';
+import { Informer } from '../runtime/informer.ts';
+import { sendRaw } from '../runtime/kube.ts';
+import type { OperatorContext } from '../context.ts';
+import { parseDuration } from '../../crds/index.ts';
+import { denialMessage, evaluate } from '../../policy/evaluate.ts';
+import { condition, signerBinding, signerMetrics } from './common.ts';
+import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
+
+const KIND = 'CertificateSigningRequest';
+type Csr = k8s.KubernetesObject & { spec?: CsrSpecLike; status?: { conditions?: { type: string; status: string }[]; certificate?: string } };
+
+export function csrInformer(ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>): Informer<Csr> {
+  return new Informer<Csr>({ kc: ctx.kc, path: '/apis/certificates.k8s.io/v1/certificatesigningrequests', registry: ctx.registry, logger: ctx.log, resource: 'certificatesigningrequests' });
+}
+
+const has = (c: Csr, type: string): boolean => (c.status?.conditions ?? []).some((x) => x.type === type && x.status === 'True');
+
+export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Controller {
+  const m = signerMetrics(ctx.registry);
+  const c = new Controller({
+    name: 'csr-signer', logger: ctx.log, registry: ctx.registry, workers: 4,
+    informers: [csrs, ctx.informers.bindings, ctx.informers.namespaces, ctx.policies.informer],
+    reconcile: async (name) => {
+      const csr = csrs.get(name);
+      if (!csr?.spec || has(csr, 'Denied') || has(csr, 'Failed') || csr.status?.certificate) return undefined;
+      const binding = signerBinding(ctx, csr.spec.signerName, KIND);
+      if (!binding) return undefined;
+      const bindingName = binding.metadata?.name ?? '';
+      const durationMs = csrDurationMs(csr.spec.expirationSeconds, binding.spec.maxDuration ? parseDuration(binding.spec.maxDuration) : undefined);
+      const req = csrIdentityRequest(name, csr.metadata?.labels ?? {}, csr.spec, bindingName, durationMs);
+      const started = performance.now();
+      if (!has(csr, 'Approved')) return approveOrDeny(csr, req, bindingName);
+      return sign(csr, req, bindingName, durationMs, started);
+    },
+  });
+
+  /** Signs an approved request (approved by policy here, or by a person) and writes the certificate, or Failed. */
+  async function sign(csr: Csr, req: ReturnType<typeof csrIdentityRequest>, bindingName: string, durationMs: number, started: number): Promise<{ requeueAfterMs: number } | undefined> {
+    const failed = async (reason: string, message: string): Promise<{ requeueAfterMs: number } | undefined> =>
+      finish(csr, await update(csr, 'status', { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition('Failed', reason, message, ctx.now())] }), 'failed', started);
+    if (!req.ok) return failed(req.reason, req.message);
+    const entry = ctx.issuers.get(bindingName);
+    if (!entry?.health.ready) return { requeueAfterMs: 2000 };
+    const name = csr.metadata!.name!;
+    const r = await entry.issuer.sign({ csrPem: req.csrPem, requestId: csr.metadata!.uid ?? name, identity: { namespace: '', name, uid: csr.metadata!.uid ?? name },
+      durationMs, isCA: false, usages: req.usages });
+    if (r.status === 'pending') return { requeueAfterMs: r.retryAfterMs };
+    if (r.status !== 'issued') return failed(r.reason, r.message);
+    const chain = [r.certificatePem, ...r.chainPem].join('');
+    return finish(csr, await update(csr, 'status', { ...csr.status, certificate: Buffer.from(chain).toString('base64') }), 'issued', started);
+  }
+
+  async function approveOrDeny(csr: Csr, req: ReturnType<typeof csrIdentityRequest>, bindingName: string): Promise<{ requeueAfterMs: number } | undefined> {
+    const now = ctx.now();
+    let cond;
+    if (!req.ok) cond = condition('Denied', req.reason, req.message, now);
+    else {
+      const ns = req.request.namespace;
+      const verdict = evaluate(req.request, ctx.policies.compiled(), { namespaceLabels: ns ? (ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}) : {}, defaultAction: ctx.config.policyDefaultAction });
+      cond = verdict.allowed
+        ? condition('Approved', 'PolicyAllowed', `approved by machine-identity-operator for ${bindingName}: ${verdict.matchedPolicies.length ? `complies with IssuancePolicy ${verdict.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it and policy.defaultAction is ${ctx.config.policyDefaultAction}`}`, now)
+        : condition('Denied', 'PolicyDenied', denialMessage(verdict), now);
+    }
+    const r = await update(csr, 'approval', { ...csr.status, conditions: [...(csr.status?.conditions ?? []), cond] });
+    if (r === 'conflict') return { requeueAfterMs: 100 };
+    if (r === 'ok' && cond.type === 'Denied') m.requests.inc({ signer: csr.spec!.signerName, kind: KIND, result: 'denied' });
+    return undefined;
+  }
+
+  function finish(csr: Csr, r: 'ok' | 'conflict' | 'gone', result: string, started: number): { requeueAfterMs: number } | undefined {
+    if (r === 'conflict') return { requeueAfterMs: 100 };
+    if (r !== 'ok') return undefined;
+    const signer = csr.spec!.signerName;
+    m.requests.inc({ signer, kind: KIND, result });
+    m.signing.observe({ signer, kind: KIND }, (performance.now() - started) / 1000);
+    const created = Date.parse(String(csr.metadata?.creationTimestamp ?? ''));
+    if (!Number.isNaN(created)) m.latency.observe({ signer, kind: KIND }, Math.max(0, Date.now() - created) / 1000);
+    return undefined;
+  }
+
+  async function update(csr: Csr, sub: 'status' | 'approval', status: object): Promise<'ok' | 'conflict' | 'gone'> {
+    const res = await sendRaw(ctx.kc, 'PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(csr.metadata!.name!)}/${sub}`, JSON.stringify({ ...csr, status }), 'application/json');
+    if (res.status >= 200 && res.status < 300) return 'ok';
+    if (res.status === 409) return 'conflict';
+    if (res.status === 404) return 'gone';
+    throw new Error(`CertificateSigningRequest ${sub} update: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+  }
+
+  csrs.onAdd((x) => c.queue.add(x.metadata!.name!)).onUpdate((_o, x) => c.queue.add(x.metadata!.name!));
+  ctx.issuers.onChange(() => { for (const x of csrs.list()) if (!x.status?.certificate) c.queue.add(x.metadata!.name!); });
+  return c;
+}

@@ -1,0 +1,46 @@
+// Reconciler: one ClusterTrustBundle per signer binding (`machineidentity.io:<binding>:ca`, linked to
+// signerName machineidentity.io/<binding>), holding the CA the signer issues from, so pods can project
+// the trust anchors with a clusterTrustBundle volume source. Removed when the binding stops signing.
+import { Controller } from '../runtime/controller.ts';
+import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
+import type { OperatorContext } from '../context.ts';
+import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
+import { SIGNER_PREFIX } from './pod-certificate.ts';
+
+export const CTB_PATH = '/apis/certificates.k8s.io/v1beta1/clustertrustbundles';
+export const bundleName = (binding: string): string => `machineidentity.io:${binding}:ca`;
+
+export async function trustBundlesServed(ctx: Pick<OperatorContext, 'kc'>): Promise<boolean> {
+  try {
+    const r = await getJsonOrNotFound<{ resources?: { name: string }[] }>(ctx.kc, '/apis/certificates.k8s.io/v1beta1', {});
+    return Boolean(r?.resources?.some((x) => x.name === 'clustertrustbundles'));
+  } catch { return false; }
+}
+
+export function trustBundleController(ctx: OperatorContext): Controller {
+  const c = new Controller({
+    name: 'signer-trust-bundles', logger: ctx.log, registry: ctx.registry, workers: 1, informers: [ctx.informers.bindings],
+    reconcile: async (binding) => {
+      const obj = ctx.informers.bindings.get(binding);
+      const parsed = obj ? parseCertificateAuthorityBinding(obj) : undefined;
+      const s = parsed?.success ? parsed.data.spec.signer : undefined;
+      const pem = ctx.issuers.get(binding)?.health.caBundlePem;
+      const path = `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`;
+      if (!s || !(s.podCertificates || s.certificateSigningRequests)) {
+        const res = await sendRaw(ctx.kc, 'DELETE', path, '', 'application/json').catch(() => undefined);
+        if (res && res.status >= 500) throw new Error(`delete ClusterTrustBundle: HTTP ${res.status}`);
+        return undefined;
+      }
+      if (!pem) return { requeueAfterMs: 5000 };
+      const body = { apiVersion: 'certificates.k8s.io/v1beta1', kind: 'ClusterTrustBundle',
+        metadata: { name: bundleName(binding), labels: { 'app.kubernetes.io/managed-by': 'machine-identity-operator', 'machineidentity.io/binding': binding } },
+        spec: { signerName: `${SIGNER_PREFIX}${binding}`, trustBundle: pem } };
+      const res = await sendRaw(ctx.kc, 'PATCH', `${path}?fieldManager=mio-signer&force=true`, JSON.stringify(body), 'application/apply-patch+yaml');
+      if (res.status < 200 || res.status >= 300) throw new Error(`apply ClusterTrustBundle ${bundleName(binding)}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+      return undefined;
+    },
+  });
+  ctx.informers.bindings.onAdd((b) => c.queue.add(b.metadata!.name!)).onUpdate((_o, b) => c.queue.add(b.metadata!.name!)).onDelete((b) => c.queue.add(b.metadata!.name!));
+  ctx.issuers.onChange((b) => c.queue.add(b));
+  return c;
+}
