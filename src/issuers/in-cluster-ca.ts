@@ -87,7 +87,7 @@ export class InClusterCaIssuer implements Issuer {
 /** The VerifiedCsr a bare public key stands for: empty subject, the SANs, nothing else requested. */
 export function publicKeyRequest(req: PublicKeySignRequest): VerifiedCsr {
   const san = encodeSan({ uris: req.uris, dnsNames: req.dnsNames });
-  return { subjectNameDer: Buffer.from([0x30, 0x00]), spkiDer: req.spkiDer, publicKey: createPublicKey({ key: req.spkiDer, format: 'der', type: 'spki' }),
+  return { subjectNameDer: Buffer.from([0x30, 0x00]), spkiDer: req.spkiDer, publicKey: req.publicKey ?? createPublicKey({ key: req.spkiDer, format: 'der', type: 'spki' }),
     extensions: new Map(san ? [[EXTENSION_OIDS.subjectAltName, { critical: true, value: san }]] : []) };
 }
 

@@ -27,6 +27,8 @@ export interface SignRequest {
 export interface PublicKeySignRequest {
   /** SubjectPublicKeyInfo, DER. */
   spkiDer: Buffer;
+  /** The same key, when the caller has it already (saves parsing it again). */
+  publicKey?: KeyObject;
   /** Subject alternative names; the subject is empty, so the SAN extension is critical. */
   uris: readonly string[];
   dnsNames: readonly string[];

@@ -8,16 +8,26 @@ import { SIGNER_PREFIX } from './pod-certificate.ts';
 
 export type SignerKind = 'PodCertificateRequest' | 'CertificateSigningRequest';
 
+/** Bindings parsed once per resourceVersion (a burst of requests all name the same binding). */
+const parsedBindings = new Map<string, CertificateAuthorityBinding | null>();
+
 /** The binding behind `machineidentity.io/<binding>` when it acts as that kind of signer; undefined when the name is not ours to serve. */
 export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): CertificateAuthorityBinding | undefined {
   if (!signerName?.startsWith(SIGNER_PREFIX)) return undefined;
   const obj = ctx.informers.bindings.get(signerName.slice(SIGNER_PREFIX.length));
   if (!obj) return undefined;
-  const parsed = parseCertificateAuthorityBinding(obj);
-  if (!parsed.success) return undefined;
-  const s = parsed.data.spec.signer;
+  const key = `${obj.metadata?.uid}/${obj.metadata?.resourceVersion}`;
+  let parsed = parsedBindings.get(key);
+  if (!parsed) {
+    if (parsedBindings.size > 256) parsedBindings.clear();
+    const r = parseCertificateAuthorityBinding(obj);
+    parsed = r.success ? r.data : null;
+    parsedBindings.set(key, parsed);
+  }
+  if (!parsed) return undefined;
+  const s = parsed.spec.signer;
   if (!s) return undefined;
-  return (kind === 'PodCertificateRequest' ? s.podCertificates : s.certificateSigningRequests) ? parsed.data : undefined;
+  return (kind === 'PodCertificateRequest' ? s.podCertificates : s.certificateSigningRequests) ? parsed : undefined;
 }
 
 export interface SignerMetrics {

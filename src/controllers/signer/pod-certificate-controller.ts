@@ -40,7 +40,8 @@ export function podCertificateInformer(ctx: Pick<OperatorContext, 'kc' | 'regist
 export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pcr>): Controller {
   const m = signerMetrics(ctx.registry);
   const c = new Controller({
-    name: 'pod-certificate-signer', logger: ctx.log, registry: ctx.registry, workers: Math.max(4, Math.floor(ctx.config.workers / 2)),
+    // requests arrive in bursts (a Deployment scaling up) and every step waits on the API server: many workers
+    name: 'pod-certificate-signer', logger: ctx.log, registry: ctx.registry, workers: Math.max(8, ctx.config.workers * 2),
     informers: [pcrs, ctx.informers.bindings, ctx.informers.namespaces, ctx.policies.informer],
     reconcile: async (key) => {
       const pcr = pcrs.get(key);
@@ -87,7 +88,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     if (!entry.issuer.signPublicKey) {
       return { kind: 'Failed', reason: 'BackendCannotSign', message: `the ${entry.issuer.backend} backend of ${bindingName} cannot sign a key it does not hold; use a ca binding for pod certificates` };
     }
-    const r = await entry.issuer.signPublicKey({ spkiDer: key.spkiDer, uris: [uri], dnsNames: [], usages: ['digitalSignature', 'clientAuth', 'serverAuth'], notBefore: v.notBefore, notAfter: v.notAfter });
+    const r = await entry.issuer.signPublicKey({ spkiDer: key.spkiDer, publicKey: key.publicKey, uris: [uri], dnsNames: [], usages: ['digitalSignature', 'clientAuth', 'serverAuth'], notBefore: v.notBefore, notAfter: v.notAfter });
     if (r.status !== 'issued') return { kind: 'Failed', reason: r.status === 'pending' ? 'Pending' : r.reason, message: r.message };
     return { kind: 'Issued', chainPem: [r.certificatePem, ...r.chainPem].join(''), notBefore: v.notBefore, notAfter: v.notAfter, beginRefreshAt: v.beginRefreshAt,
       message: `issued ${uri} until ${isoSeconds(v.notAfter)}` };
@@ -95,9 +96,13 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
 
   /** IssuancePolicy on the pod's certificate, selected by the pod's namespace and labels. */
   async function policyDenial(ns: string, spec: PcrSpec, bindingName: string, uri: string, key: RequestKey, lifetimeMs: number): Promise<Answer | undefined> {
-    const pod = await getJsonOrNotFound<k8s.V1Pod>(ctx.kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(spec.podName)}`, { resourceVersion: '0' }).catch(() => undefined);
+    const policies = ctx.policies.compiled();
+    // the pod's labels matter only to a policy with an identitySelector: read the pod only then
+    const pod = policies.some((p) => p.identitySelector)
+      ? await getJsonOrNotFound<k8s.V1Pod>(ctx.kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(spec.podName)}`, { resourceVersion: '0' }).catch(() => undefined)
+      : undefined;
     const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key, lifetimeMs });
-    const verdict = evaluate(request, ctx.policies.compiled(), { namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction });
+    const verdict = evaluate(request, policies, { namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction });
     return verdict.allowed ? undefined : { kind: 'Denied', reason: 'PolicyDenied', message: denialMessage(verdict) };
   }
 

@@ -3,8 +3,7 @@
 // the signer supports it, the validity the API server accepts, and the identity request policy sees.
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { describeKey } from '../../issuers/crypto/keys.ts';
-import { toPem } from '../../issuers/crypto/pem.ts';
-import { verifyCsr } from '../../issuers/sign-from-csr.ts';
+import { csrOutline } from '../../issuers/crypto/der.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';
@@ -61,9 +60,13 @@ function proofVerifies(key: KeyObject, podUID: string, proof: Buffer): boolean {
 /** The public key of a request: the stub CSR's (its signature checked again), else pkixPublicKey with a valid proof. */
 export function requestKey(spec: PcrSpec): RequestKey | Refusal {
   if (spec.stubPKCS10Request) {
-    const parsed = verifyCsr(toPem(Buffer.from(spec.stubPKCS10Request, 'base64'), 'CERTIFICATE REQUEST'));
-    if (!parsed.ok) return { ok: false, reason: 'InvalidRequest', message: `stubPKCS10Request: ${parsed.message}` };
-    return checkSupported(parsed.csr.publicKey, parsed.csr.spkiDer);
+    // the API server checked the stub's signature when it admitted the request: only its key matters here
+    let spkiDer: Buffer, publicKey: KeyObject;
+    try {
+      spkiDer = Buffer.from(csrOutline(Buffer.from(spec.stubPKCS10Request, 'base64')).spki);
+      publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    } catch { return { ok: false, reason: 'InvalidRequest', message: 'stubPKCS10Request is not a DER PKCS#10 request' }; }
+    return checkSupported(publicKey, spkiDer);
   }
   if (!spec.pkixPublicKey) return { ok: false, reason: 'InvalidRequest', message: 'neither stubPKCS10Request nor pkixPublicKey is set' };
   const spkiDer = Buffer.from(spec.pkixPublicKey, 'base64');
