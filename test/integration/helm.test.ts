@@ -379,8 +379,10 @@ describe('helm chart: install into the cluster', () => {
       ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
       ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
       ['list customresourcedefinitions (conversion caBundles)', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'list' }],
-      ['sign for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'machineidentity.io/corp-ca' }],
-      ['approve CSRs for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'machineidentity.io/corp-ca' }],
+      // the API server asks for the exact signer name, then for <domain>/*: the chart grants the latter
+      ['sign for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'machineidentity.io/*' }],
+      ['approve CSRs for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'machineidentity.io/*' }],
+      ['attest for its own signer names (ClusterTrustBundles)', { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'machineidentity.io/*' }],
       ['update podcertificaterequests/status', { group: 'certificates.k8s.io', resource: 'podcertificaterequests', subresource: 'status', verb: 'update', namespace: 'payments' }],
       ['update certificatesigningrequests/approval', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update' }],
       ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
@@ -397,7 +399,8 @@ describe('helm chart: install into the cluster', () => {
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
       ['patch another ValidatingWebhookConfiguration', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'other' }],
       ['approve CSRs for the cluster\'s own signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/kube-apiserver-client' }],
-      ['sign for another domain\'s signer', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/ca' }],
+      ['sign for another domain\'s signer', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/*' }],
+      ['approve for the kubernetes.io signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/*' }],
       ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
     ];
 
