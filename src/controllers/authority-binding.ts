@@ -129,11 +129,25 @@ class Reconciler {
     const backend = backendOf(spec);
     const maxDurationMs = spec.maxDuration ? parseDuration(spec.maxDuration) : undefined;
     const name = b.metadata!.name!;
-    if (backend !== 'ca') {
-      const res = this.reuse(name, `${backend}|${maxDurationMs}`, () => buildIssuer(spec, undefined, { maxDurationMs }));
+    if (backend !== 'ca') return this.resolveRemote(name, backend, spec, maxDurationMs);
+    return this.resolveCa(b, spec, name, maxDurationMs, log);
+  }
+
+  /** selfSigned and the backends whose CA is elsewhere: the issuer's own health is the binding's Ready. */
+  private async resolveRemote(name: string, backend: Backend | undefined, spec: Spec, maxDurationMs: number | undefined): Promise<Outcome> {
+    {
+      const res = this.reuse(name, `${backend}|${maxDurationMs}|${JSON.stringify(spec[backend as Backend] ?? {})}`,
+        () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: this.ctx.config.namespace }));
       if ('reason' in res) return notReady(res.reason, res.message, { backend });
-      return { backend, issuer: res.issuer, ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready, message: 'self-signed: each identity signs its own certificate (development only)' } };
+      const h = backend === 'selfSigned' ? undefined : await res.issuer.health();
+      if (h && !h.ready) return notReady(h.reason, h.message, { backend });
+      return { backend, issuer: res.issuer, ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready, message: h?.message ?? 'self-signed: each identity signs its own certificate (development only)' } };
     }
+  }
+
+  /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
+  private async resolveCa(b: BindingObject, spec: Spec, name: string, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
+    const backend = 'ca' as const;
     const ns = this.ctx.config.namespace;
     const secretName = spec.ca!.secretRef.name;
     let secret = this.ctx.informers.operatorSecrets.get(`${ns}/${secretName}`);

@@ -5,11 +5,13 @@ import type { Issuer } from './types.ts';
 import type { CaMaterial } from './ca-material.ts';
 import { SelfSignedIssuer } from './self-signed.ts';
 import { InClusterCaIssuer } from './in-cluster-ca.ts';
+import { KubernetesCsrIssuer } from './kubernetes-csr.ts';
+import type * as k8s from '@kubernetes/client-node';
 
 /** The parts of a (parsed, defaulted) binding spec the registry reads. */
 export type BackendSpec = Partial<Record<Backend, unknown>>;
 
-export interface BuildOptions { maxDurationMs?: number; now?: () => Date }
+export interface BuildOptions { maxDurationMs?: number; now?: () => Date; kc?: k8s.KubeConfig; operatorNamespace?: string }
 export type BuildResult = { issuer: Issuer } | { reason: string; message: string };
 
 /** Which backend a spec selects; undefined when none or several are set (the CRD's CEL rule forbids both). */
@@ -24,7 +26,6 @@ const PLANNED: Readonly<Record<string, string>> = {
   vault: 'the Vault / OpenBao PKI backend is not scheduled yet',
   stepCA: 'the step-ca backend is tracked in issue #7 (External CAs)',
   cfssl: 'the CFSSL backend is tracked in issue #7 (External CAs)',
-  kubernetes: 'the Kubernetes CSR API (certificates.k8s.io/v1) backend is tracked in issue #7 (External CAs)',
 };
 
 export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOptions = {}): BuildResult {
@@ -41,6 +42,11 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
       } catch (e) {
         return { reason: 'InvalidCA', message: (e as Error).message };
       }
+    case 'kubernetes': {
+      const k = spec.kubernetes as { signerName?: string } | undefined;
+      if (!o.kc || !k?.signerName) return { reason: 'InvalidSpec', message: 'kubernetes.signerName is required' };
+      return { issuer: new KubernetesCsrIssuer(o.kc, k.signerName, o.operatorNamespace ?? 'default') };
+    }
     default:
       return { reason: 'BackendNotSupported', message: `backend ${backend} is not supported by this version of the operator: ${PLANNED[backend] ?? 'planned for a later release'}. Use ca or selfSigned meanwhile.` };
   }

@@ -235,10 +235,15 @@ describe('registry', () => {
     expect(buildIssuer({ ca: { secretRef: { name: 'x' } } })).toMatchObject({ reason: 'CASecretNotFound' });
   });
 
-  it.each(['acme', 'vault', 'stepCA', 'cfssl', 'kubernetes'])('answers BackendNotSupported for %s, naming the backend', (b) => {
+  it.each(['acme', 'vault', 'stepCA', 'cfssl'])('answers BackendNotSupported for %s, naming the backend', (b) => {
     const r = buildIssuer({ [b]: {} });
     expect(r).toMatchObject({ reason: 'BackendNotSupported' });
     expect((r as { message: string }).message).toContain(`backend ${b} is not supported`);
+  });
+
+  it('builds the kubernetes backend when it has a client, and refuses without a signerName', () => {
+    expect(buildIssuer({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, undefined, { kc: {} as never })).toMatchObject({ issuer: { backend: 'kubernetes' } });
+    expect(buildIssuer({ kubernetes: {} }, undefined, { kc: {} as never })).toMatchObject({ reason: 'InvalidSpec' });
   });
 
   it('answers InvalidSpec when no backend or several are set', () => {

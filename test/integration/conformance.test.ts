@@ -1,0 +1,93 @@
+// Acceptance (external CAs #1, part): one conformance table of identity shapes (each key type, each
+// SAN kind, durations, CA certificates, long names) run over every backend against its real server,
+// with a per-backend list of what it does not support; a new backend is one more line in BACKENDS.
+// Here: selfSigned, ca (in-process) and kubernetes (kube-controller-manager's
+// kubernetes.io/kube-apiserver-client signer, CSRs approved as a cluster admin would).
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { testNamespace } from '../harness/cluster.ts';
+import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
+import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
+
+interface Shape { name: string; spec: Record<string, unknown>; check?: (c: ReturnType<typeof parseCertificate>) => void; needs: string[] }
+const H = 3_600_000;
+const LONG_LABEL = 'a'.repeat(63);
+const SHAPES: Shape[] = [
+  { name: 'ECDSA P-256', spec: { privateKey: { algorithm: 'ECDSA', size: 256 } }, needs: [], check: (c) => expect([c.keyAlgorithm, c.keySize]).toEqual(['ECDSA', 256]) },
+  { name: 'ECDSA P-384', spec: { privateKey: { algorithm: 'ECDSA', size: 384 } }, needs: [], check: (c) => expect(c.keySize).toBe(384) },
+  { name: 'ECDSA P-521', spec: { privateKey: { algorithm: 'ECDSA', size: 521 } }, needs: [], check: (c) => expect(c.keySize).toBe(521) },
+  { name: 'RSA 2048', spec: { privateKey: { algorithm: 'RSA', size: 2048 } }, needs: [], check: (c) => expect([c.keyAlgorithm, c.keySize]).toEqual(['RSA', 2048]) },
+  { name: 'RSA 3072', spec: { privateKey: { algorithm: 'RSA', size: 3072 } }, needs: [], check: (c) => expect(c.keySize).toBe(3072) },
+  { name: 'Ed25519', spec: { privateKey: { algorithm: 'Ed25519' } }, needs: [], check: (c) => expect(c.keyAlgorithm).toBe('Ed25519') },
+  { name: 'DNS names', spec: { dnsNames: ['a.example.com', 'b.example.com'] }, needs: [], check: (c) => expect(c.dnsNames.sort()).toEqual(['a.example.com', 'b.example.com']) },
+  { name: 'IP addresses', spec: { ipAddresses: ['10.0.0.1', 'fd00::1'] }, needs: [], check: (c) => expect(c.ipAddresses).toEqual(['10.0.0.1', 'fd00::1']) },
+  { name: 'URI (SPIFFE)', spec: { uris: ['spiffe://example.org/ns/x/sa/y'] }, needs: [], check: (c) => expect(c.uris).toEqual(['spiffe://example.org/ns/x/sa/y']) },
+  { name: 'e-mail address', spec: { emailAddresses: ['ops@example.com'] }, needs: [], check: (c) => expect(c.emailAddresses).toEqual(['ops@example.com']) },
+  { name: 'subject with organization', spec: { subject: { commonName: 'svc', organizations: ['Example'] } }, needs: [], check: (c) => expect(c.subjectDN).toMatch(/CN=svc/) },
+  { name: 'duration 1h', spec: { duration: '1h' }, needs: [], check: (c) => expect(Math.abs(c.notAfter.getTime() - c.notBefore.getTime() - H)).toBeLessThanOrEqual(5 * 60_000) },
+  { name: 'duration 10m', spec: { duration: '10m' }, needs: [], check: (c) => expect(Math.abs(c.notAfter.getTime() - c.notBefore.getTime() - 10 * 60_000)).toBeLessThanOrEqual(5 * 60_000) },
+  { name: 'long names', spec: { subject: { commonName: 'c'.repeat(64) }, dnsNames: [`${LONG_LABEL}.${LONG_LABEL}.${LONG_LABEL}.${'d'.repeat(53)}.example`] }, needs: [], check: (c) => expect(c.dnsNames[0]!.length).toBe(253) },
+  { name: 'server authentication', spec: { usages: ['serverAuth'] }, needs: ['serverAuth'], check: (c) => expect(c.extKeyUsage).toContain('serverAuth') },
+  { name: 'CA certificate', spec: { isCA: true, usages: ['certSign', 'crlSign'] }, needs: ['isCA'], check: (c) => expect(c.isCA).toBe(true) },
+];
+
+interface Backend { name: string; spec: Record<string, unknown>; unsupported: string[]; base?: Record<string, unknown> }
+const BACKENDS: Backend[] = [
+  { name: 'selfSigned', spec: { selfSigned: {} }, unsupported: [] },
+  { name: 'ca', spec: { ca: { secretRef: { name: 'conf-ca' }, generate: { commonName: 'Conformance CA' } } }, unsupported: [] },
+  // kube-apiserver-client: client certificates only (no server auth, no CA), as the signer's documentation says
+  { name: 'kubernetes', spec: { kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, unsupported: ['serverAuth', 'isCA'], base: { usages: ['clientAuth'] } },
+];
+
+const env = new IssuanceEnv();
+let ns = '';
+let approver: NodeJS.Timeout | undefined;
+
+beforeAll(async () => {
+  ns = await testNamespace('conf');
+  await env.start();
+  for (const b of BACKENDS) {
+    const spec = b.name === 'ca' ? { ca: { secretRef: { name: `conf-ca-${ns}` }, generate: { commonName: 'Conformance CA' } } } : b.spec;
+    await env.createBinding(`conf-${b.name.toLowerCase()}-${ns}`, spec);
+    await env.bindingReady(`conf-${b.name.toLowerCase()}-${ns}`);
+  }
+  // a cluster admin approving the operator's requests to kube-controller-manager's signer
+  const certs = env.kc.makeApiClient(k8s.CertificatesV1Api);
+  approver = setInterval(() => {
+    void (async () => {
+      const list = await certs.listCertificateSigningRequest({ labelSelector: 'app.kubernetes.io/managed-by=machine-identity-operator' });
+      for (const c of list.items) {
+        if (c.status?.conditions?.length) continue;
+        c.status = { conditions: [{ type: 'Approved', status: 'True', reason: 'ConformanceTest', message: 'approved by the conformance test', lastUpdateTime: new Date() }] };
+        await certs.replaceCertificateSigningRequestApproval({ name: c.metadata!.name!, body: c }).catch(() => undefined);
+      }
+    })().catch(() => undefined);
+  }, 300);
+}, 120_000);
+
+afterAll(async () => {
+  clearInterval(approver);
+  await env.stop();
+});
+
+const cases = BACKENDS.flatMap((b) => SHAPES.map((s) => ({ backend: b.name, shape: s.name, b, s, supported: s.needs.every((n) => !b.unsupported.includes(n)) })));
+
+describe.each(BACKENDS.map((b) => ({ backend: b.name, b })))('$backend', ({ b }) => {
+  it.each(cases.filter((c) => c.b === b).map((c) => ({ shape: c.shape, s: c.s, supported: c.supported })))('$shape', async ({ s, supported }) => {
+    const name = `${b.name.toLowerCase()}-${s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-$/, '');
+    const authority = `conf-${b.name.toLowerCase()}-${ns}`;
+    const spec = { secretName: `${name}-tls`, authorityRef: { name: authority }, subject: { commonName: name.slice(0, 64) }, ...(b.base ?? {}), ...s.spec };
+    await env.createIdentity(ns, name, spec);
+    if (!supported) {
+      // not supported by this backend: a clear reason in status, never a broken Secret
+      const mi = await env.condition(ns, name, 'Issuing', 'Denied', 30_000);
+      expect(mi.status?.conditions?.find((c) => c.type === 'Issuing')?.message).toMatch(new RegExp(b.name === 'kubernetes' ? 'kubernetes|CertificateSigningRequest' : b.name));
+      return;
+    }
+    await env.ready(ns, name, 1, 40_000);
+    const secret = await env.secret(ns, `${name}-tls`);
+    verifySecret(secret);
+    const leaf = parseCertificate(splitPem(decode(secret, 'tls.crt'))[0]!);
+    s.check?.(leaf);
+  }, 60_000);
+});
