@@ -136,8 +136,15 @@ class Reconciler {
   /** selfSigned and the backends whose CA is elsewhere: the issuer's own health is the binding's Ready. */
   private async resolveRemote(name: string, backend: Backend | undefined, spec: Spec, maxDurationMs: number | undefined): Promise<Outcome> {
     {
-      const res = this.reuse(name, `${backend}|${maxDurationMs}|${JSON.stringify(spec[backend as Backend] ?? {})}`,
-        () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: this.ctx.config.namespace }));
+      const ns = this.ctx.config.namespace;
+      const secretValue = (secret: string, key: string): string | undefined => {
+        const v = this.ctx.informers.operatorSecrets.get(`${ns}/${secret}`)?.data?.[key];
+        return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+      };
+      // the key includes referenced secret values (hashed), so a rotated auth key rebuilds the issuer
+      const refs = createHash('sha256').update(JSON.stringify(spec[backend as Backend] ?? {})).update(JSON.stringify(Object.values(referencedSecrets(spec, backend)).map(([s, k]) => secretValue(s, k) ?? ''))).digest('hex');
+      const res = this.reuse(name, `${backend}|${maxDurationMs}|${refs}`,
+        () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: ns, secretValue }));
       if ('reason' in res) return notReady(res.reason, res.message, { backend });
       const h = backend === 'selfSigned' ? undefined : await res.issuer.health();
       if (h && !h.ready) return notReady(h.reason, h.message, { backend });
@@ -257,4 +264,14 @@ function requeueDelay(now: Date, o: Outcome, conflicts: number): number {
   const at = o.requeueAt ?? (o.ready.status === 'True' ? o.notAfter : undefined);
   if (at) delay = Math.min(delay, Math.max(1000, at.getTime() - now.getTime() + 1000));
   return delay;
+}
+
+/** Secret keys a remote backend reads (auth keys, passwords): [secret, key] pairs. */
+function referencedSecrets(spec: Spec, backend: Backend | undefined): Record<string, [string, string]> {
+  const out: Record<string, [string, string]> = {};
+  const cfssl = backend === 'cfssl' ? spec.cfssl?.authKeySecretRef : undefined;
+  if (cfssl) out.cfssl = [cfssl.name, cfssl.key];
+  const step = backend === 'stepCA' ? spec.stepCA?.provisioner.passwordSecretRef : undefined;
+  if (step) out.stepCA = [step.name, step.key];
+  return out;
 }

@@ -6,12 +6,17 @@ import type { CaMaterial } from './ca-material.ts';
 import { SelfSignedIssuer } from './self-signed.ts';
 import { InClusterCaIssuer } from './in-cluster-ca.ts';
 import { KubernetesCsrIssuer } from './kubernetes-csr.ts';
+import { CfsslIssuer } from './cfssl.ts';
 import type * as k8s from '@kubernetes/client-node';
 
 /** The parts of a (parsed, defaulted) binding spec the registry reads. */
 export type BackendSpec = Partial<Record<Backend, unknown>>;
 
-export interface BuildOptions { maxDurationMs?: number; now?: () => Date; kc?: k8s.KubeConfig; operatorNamespace?: string }
+export interface BuildOptions {
+  maxDurationMs?: number; now?: () => Date; kc?: k8s.KubeConfig; operatorNamespace?: string;
+  /** A key of a Secret in the operator's namespace (auth keys, passwords), or undefined when missing. */
+  secretValue?: (name: string, key: string) => string | undefined;
+}
 export type BuildResult = { issuer: Issuer } | { reason: string; message: string };
 
 /** Which backend a spec selects; undefined when none or several are set (the CRD's CEL rule forbids both). */
@@ -25,7 +30,6 @@ const PLANNED: Readonly<Record<string, string>> = {
   acme: 'the ACME backend (RFC 8555, HTTP-01/DNS-01) is tracked in issue #7 (External CAs)',
   vault: 'the Vault / OpenBao PKI backend is not scheduled yet',
   stepCA: 'the step-ca backend is tracked in issue #7 (External CAs)',
-  cfssl: 'the CFSSL backend is tracked in issue #7 (External CAs)',
 };
 
 export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOptions = {}): BuildResult {
@@ -42,6 +46,7 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
       } catch (e) {
         return { reason: 'InvalidCA', message: (e as Error).message };
       }
+    case 'cfssl': return cfsslIssuer(spec, o);
     case 'kubernetes': {
       const k = spec.kubernetes as { signerName?: string } | undefined;
       if (!o.kc || !k?.signerName) return { reason: 'InvalidSpec', message: 'kubernetes.signerName is required' };
@@ -50,4 +55,13 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
     default:
       return { reason: 'BackendNotSupported', message: `backend ${backend} is not supported by this version of the operator: ${PLANNED[backend] ?? 'planned for a later release'}. Use ca or selfSigned meanwhile.` };
   }
+}
+
+function cfsslIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
+  const c = spec.cfssl as { url: string; profile?: string; authKeySecretRef?: { name: string; key: string }; caBundle?: string };
+  const ref = c.authKeySecretRef;
+  const key = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
+  if (ref && key === undefined) return { reason: 'AuthKeyNotFound', message: `cfssl.authKeySecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
+  return { issuer: new CfsslIssuer({ url: c.url, ...(c.profile ? { profile: c.profile } : {}), ...(key ? { authKeyHex: key } : {}), ...(c.caBundle ? { caBundle: c.caBundle } : {}),
+    ...(o.maxDurationMs !== undefined ? { maxDurationMs: o.maxDurationMs } : {}) }) };
 }

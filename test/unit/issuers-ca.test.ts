@@ -235,7 +235,7 @@ describe('registry', () => {
     expect(buildIssuer({ ca: { secretRef: { name: 'x' } } })).toMatchObject({ reason: 'CASecretNotFound' });
   });
 
-  it.each(['acme', 'vault', 'stepCA', 'cfssl'])('answers BackendNotSupported for %s, naming the backend', (b) => {
+  it.each(['acme', 'vault', 'stepCA'])('answers BackendNotSupported for %s, naming the backend', (b) => {
     const r = buildIssuer({ [b]: {} });
     expect(r).toMatchObject({ reason: 'BackendNotSupported' });
     expect((r as { message: string }).message).toContain(`backend ${b} is not supported`);
@@ -244,6 +244,12 @@ describe('registry', () => {
   it('builds the kubernetes backend when it has a client, and refuses without a signerName', () => {
     expect(buildIssuer({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, undefined, { kc: {} as never })).toMatchObject({ issuer: { backend: 'kubernetes' } });
     expect(buildIssuer({ kubernetes: {} }, undefined, { kc: {} as never })).toMatchObject({ reason: 'InvalidSpec' });
+  });
+
+  it('builds the cfssl backend, reading its auth key through secretValue, and names a missing key', () => {
+    const spec = { cfssl: { url: 'https://cfssl.example:8888', profile: 'server', authKeySecretRef: { name: 'cfssl-auth', key: 'key' } } };
+    expect(buildIssuer(spec, undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({ issuer: { backend: 'cfssl' } });
+    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'AuthKeyNotFound' });
   });
 
   it('answers InvalidSpec when no backend or several are set', () => {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds (or reuses) the real CA servers the external-CA tests run against, from pinned Go modules,
+# into a version-keyed cache outside the repository (like hack/control-plane-bins.sh).
+# Prints the bin directory on the last line of stdout. Env: MIO_CA_BIN_DIR, MIO_CFSSL_BIN (override).
+set -euo pipefail
+CFSSL=v1.6.5
+BIN=${MIO_CA_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/ca-servers/cfssl-$CFSSL}
+mkdir -p "$BIN"
+export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
+log() { printf '[ca-servers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+t0=$(date +%s)
+if [ -n "${MIO_CFSSL_BIN:-}" ]; then ln -sf "$MIO_CFSSL_BIN" "$BIN/cfssl"; log "cfssl: using $MIO_CFSSL_BIN"
+elif [ ! -x "$BIN/cfssl" ] || [ ! -f "$BIN/.cfssl.ok" ]; then
+  log "building cfssl $CFSSL (CGO_ENABLED=0: the SQL certificate database, unused here, is stubbed)"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/cloudflare/cfssl/cmd/cfssl@$CFSSL"
+  touch "$BIN/.cfssl.ok"
+fi
+"$BIN/cfssl" version >&2 || true
+log "CA servers ready in $(( $(date +%s) - t0 ))s"
+echo "$BIN"

@@ -1,0 +1,57 @@
+// Acceptance (external CAs #2 for CFSSL, #4): a CA outage (the server stopped) shows the backend and
+// the reason in status, backs off, and recovers by itself when the server is back; a CA's refusal
+// names the backend and carries the CA's own error text in status, Events and metrics.
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { testNamespace } from '../harness/cluster.ts';
+import { IssuanceEnv, verifySecret } from '../harness/identities.ts';
+import { startCfssl, type CfsslServer } from '../harness/ca-servers.ts';
+import { waitFor } from '../harness/processes.ts';
+
+const env = new IssuanceEnv();
+let ns = '';
+let cfssl: CfsslServer;
+let authority = '';
+
+beforeAll(async () => {
+  ns = await testNamespace('extca');
+  await env.start();
+  cfssl = await startCfssl();
+  await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'cfssl-auth' }, data: { key: Buffer.from(cfssl.authKeyHex).toString('base64') } } });
+  authority = env.uniqueName('cfssl');
+  await env.createBinding(authority, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: cfssl.caPem } });
+  await env.bindingReady(authority);
+}, 120_000);
+
+afterAll(async () => {
+  await env.stop();
+  await cfssl.stop();
+});
+
+describe('cfssl', () => {
+  it('an outage is reported with the backend and reason, backed off, and recovered from without help', async () => {
+    await cfssl.stop();
+    await env.createIdentity(ns, 'during-outage', { secretName: 'during-outage-tls', authorityRef: { name: authority }, dnsNames: ['svc.example.com'] });
+    const failing = await env.condition(ns, 'during-outage', 'Issuing', 'Failed', 30_000);
+    const issuing = failing.status!.conditions!.find((c) => c.type === 'Issuing')!;
+    expect(issuing.message).toMatch(/^CAUnreachable: cfssl: server https:\/\/127\.0\.0\.1:\d+ cannot be reached: ECONNREFUSED; retrying in \d+s$/);
+    expect(failing.status?.failedIssuanceAttempts).toBeGreaterThanOrEqual(1);
+    const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=during-outage,reason=Failed' });
+    expect(ev.items[0]?.message).toContain('cfssl: server https://127.0.0.1');
+    expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'failed' })).toBeGreaterThanOrEqual(1);
+    await cfssl.start();
+    const t0 = Date.now();
+    await env.ready(ns, 'during-outage', 1, 60_000);
+    verifySecret(await env.secret(ns, 'during-outage-tls'));
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    expect((await env.identity(ns, 'during-outage')).status?.failedIssuanceAttempts).toBe(0);
+  }, 120_000);
+
+  it('a refusal names the backend and carries the CA\'s own words', async () => {
+    await env.createIdentity(ns, 'refused', { secretName: 'refused-tls', authorityRef: { name: authority }, isCA: true, usages: ['certSign'], dnsNames: ['ca.example.com'] });
+    const mi = await env.condition(ns, 'refused', 'Issuing', 'Denied', 30_000);
+    const msg = mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message;
+    expect(msg).toMatch(/^CARefused: cfssl: the CA refused the request \(HTTP \d+\): .+/);
+    await waitFor('Denied event', async () => (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=refused,reason=Denied' })).items[0], 10_000);
+    expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'denied' })).toBeGreaterThanOrEqual(1);
+  });
+});
