@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the real CA servers the external-CA tests run against, from pinned Go modules,
 # into a version-keyed cache outside the repository (like hack/control-plane-bins.sh).
-# Prints the bin directory on the last line of stdout. Env: MIO_CA_BIN_DIR, MIO_CFSSL_BIN (override).
+# Prints the bin directory on the last line of stdout. Env: MIO_CA_BIN_DIR, MIO_CFSSL_BIN, MIO_STEP_CA_BIN (overrides).
 set -euo pipefail
-CFSSL=v1.6.5
-BIN=${MIO_CA_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/ca-servers/cfssl-$CFSSL}
+CFSSL=v1.6.5; STEPCA=v0.30.2
+BIN=${MIO_CA_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/ca-servers/cfssl-$CFSSL-stepca-$STEPCA}
 mkdir -p "$BIN"
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 log() { printf '[ca-servers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -14,6 +14,12 @@ elif [ ! -x "$BIN/cfssl" ] || [ ! -f "$BIN/.cfssl.ok" ]; then
   log "building cfssl $CFSSL (CGO_ENABLED=0: the SQL certificate database, unused here, is stubbed)"
   GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/cloudflare/cfssl/cmd/cfssl@$CFSSL"
   touch "$BIN/.cfssl.ok"
+fi
+if [ -n "${MIO_STEP_CA_BIN:-}" ]; then ln -sf "$MIO_STEP_CA_BIN" "$BIN/step-ca"; log "step-ca: using $MIO_STEP_CA_BIN"
+elif [ ! -x "$BIN/step-ca" ] || [ ! -f "$BIN/.step-ca.ok" ]; then
+  log "building step-ca $STEPCA (CGO_ENABLED=0: no YubiKey/PKCS#11 KMS; about 2 minutes cold)"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/smallstep/certificates/cmd/step-ca@$STEPCA"
+  touch "$BIN/.step-ca.ok"
 fi
 "$BIN/cfssl" version >&2 || true
 log "CA servers ready in $(( $(date +%s) - t0 ))s"

@@ -74,7 +74,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   const enqueue = (name: string | undefined): void => { if (name) c.queue.add(name); };
   bindings.onAdd((b) => enqueue(b.metadata?.name)).onUpdate((_o, b) => enqueue(b.metadata?.name)).onDelete((b) => enqueue(b.metadata?.name));
   const bySecret = (s: k8s.V1Secret): void => {
-    for (const b of bindings.list()) if (secretRefOf(b) === s.metadata?.name) enqueue(b.metadata?.name);
+    for (const b of bindings.list()) if (secretRefsOf(b).includes(s.metadata?.name)) enqueue(b.metadata?.name);
   };
   operatorSecrets.onAdd(bySecret).onUpdate((_o, s) => bySecret(s)).onDelete(bySecret);
   const withTrustBundle = (): void => { for (const b of bindings.list()) if (b.spec?.trustBundle) enqueue(b.metadata?.name); };
@@ -84,9 +84,10 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   return c;
 }
 
-function secretRefOf(b: BindingObject): string | undefined {
-  const ca = b.spec?.ca as { secretRef?: { name?: string } } | undefined;
-  return ca?.secretRef?.name;
+/** Secrets in the operator's namespace a binding reads: the CA's, a CFSSL auth key, a step-ca provisioner password. */
+function secretRefsOf(b: BindingObject): (string | undefined)[] {
+  const s = b.spec as { ca?: { secretRef?: { name?: string } }; cfssl?: { authKeySecretRef?: { name?: string } }; stepCA?: { provisioner?: { passwordSecretRef?: { name?: string } } } } | undefined;
+  return [s?.ca?.secretRef?.name, s?.cfssl?.authKeySecretRef?.name, s?.stepCA?.provisioner?.passwordSecretRef?.name];
 }
 
 class Reconciler {

@@ -7,6 +7,7 @@ import { SelfSignedIssuer } from './self-signed.ts';
 import { InClusterCaIssuer } from './in-cluster-ca.ts';
 import { KubernetesCsrIssuer } from './kubernetes-csr.ts';
 import { CfsslIssuer } from './cfssl.ts';
+import { StepCaIssuer } from './step-ca.ts';
 import type * as k8s from '@kubernetes/client-node';
 
 /** The parts of a (parsed, defaulted) binding spec the registry reads. */
@@ -29,7 +30,6 @@ export function backendOf(spec: BackendSpec): Backend | undefined {
 const PLANNED: Readonly<Record<string, string>> = {
   acme: 'the ACME backend (RFC 8555, HTTP-01/DNS-01) is tracked in issue #7 (External CAs)',
   vault: 'the Vault / OpenBao PKI backend is not scheduled yet',
-  stepCA: 'the step-ca backend is tracked in issue #7 (External CAs)',
 };
 
 export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOptions = {}): BuildResult {
@@ -47,6 +47,7 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
         return { reason: 'InvalidCA', message: (e as Error).message };
       }
     case 'cfssl': return cfsslIssuer(spec, o);
+    case 'stepCA': return stepCaIssuer(spec, o);
     case 'kubernetes': {
       const k = spec.kubernetes as { signerName?: string } | undefined;
       if (!o.kc || !k?.signerName) return { reason: 'InvalidSpec', message: 'kubernetes.signerName is required' };
@@ -63,5 +64,14 @@ function cfsslIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
   const key = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
   if (ref && key === undefined) return { reason: 'AuthKeyNotFound', message: `cfssl.authKeySecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
   return { issuer: new CfsslIssuer({ url: c.url, ...(c.profile ? { profile: c.profile } : {}), ...(key ? { authKeyHex: key } : {}), ...(c.caBundle ? { caBundle: c.caBundle } : {}),
+    ...(o.maxDurationMs !== undefined ? { maxDurationMs: o.maxDurationMs } : {}) }) };
+}
+
+function stepCaIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
+  const c = spec.stepCA as { url: string; provisioner: { name: string; passwordSecretRef: { name: string; key: string } }; caBundle?: string };
+  const ref = c.provisioner.passwordSecretRef;
+  const password = o.secretValue?.(ref.name, ref.key);
+  if (password === undefined) return { reason: 'PasswordNotFound', message: `stepCA.provisioner.passwordSecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
+  return { issuer: new StepCaIssuer({ url: c.url, provisioner: c.provisioner.name, password: password.replace(/\r?\n$/, ''), ...(c.caBundle ? { caBundle: c.caBundle } : {}),
     ...(o.maxDurationMs !== undefined ? { maxDurationMs: o.maxDurationMs } : {}) }) };
 }

@@ -57,3 +57,57 @@ export async function startCfssl(): Promise<CfsslServer> {
   await start();
   return { url, caPem: ca.certPem, authKeyHex, profile: 'server', start, stop: async () => { if (proc) await stopProc(proc); proc = undefined; } };
 }
+
+export interface StepCaServer {
+  url: string; rootPem: string; provisioner: string; password: string;
+  /** A one-time token for the revoke endpoint, as the provisioner (to ask step-ca about a serial). */
+  revokeToken(serial: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** step-ca with a root and an intermediate (ECDSA), a JWK provisioner whose key step-ca keeps encrypted, and a badger DB (revocations). */
+export async function startStepCa(): Promise<StepCaServer> {
+  const jose = await import('jose');
+  const dir = mkdtempSync(join(tmpdir(), 'mio-stepca-'));
+  const root = await generateCa({ commonName: 'Step Test Root', durationMs: 3650 * 86_400_000, key: { algorithm: 'ECDSA' } });
+  const rm = loadCaMaterial({ 'tls.crt': Buffer.from(root.certPem).toString('base64'), 'tls.key': Buffer.from(root.keyPem).toString('base64') });
+  if (!rm.ok) throw new Error(rm.message);
+  const interKey = await generateKey({ algorithm: 'ECDSA' });
+  const inter = await new InClusterCaIssuer(rm).sign({ csrPem: await buildCsr(interKey, { subject: { commonName: 'Step Test Intermediate' }, dnsNames: [], ipAddresses: [], uris: [], emailAddresses: [], usages: ['certSign', 'crlSign', 'digitalSignature'], isCA: true }),
+    requestId: 'inter', identity: { namespace: '', name: 'inter', uid: 'inter' }, durationMs: 3000 * 86_400_000, isCA: true, usages: ['certSign', 'crlSign', 'digitalSignature'] });
+  if (inter.status !== 'issued') throw new Error(`intermediate not issued: ${inter.status === 'denied' || inter.status === 'failed' ? inter.message : inter.status}`);
+  writeFileSync(join(dir, 'root.crt'), root.certPem);
+  writeFileSync(join(dir, 'intermediate.crt'), inter.certificatePem);
+  writeFileSync(join(dir, 'intermediate.key'), encodePrivateKey(interKey, 'SEC1'));
+  const password = randomBytes(12).toString('hex');
+  const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const pub = await jose.exportJWK(publicKey);
+  const kid = await jose.calculateJwkThumbprint(pub);
+  const priv = { ...(await jose.exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+  const encryptedKey = await new jose.CompactEncrypt(new TextEncoder().encode(JSON.stringify(priv)))
+    .setProtectedHeader({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', cty: 'jwk+json' }).setKeyManagementParameters({ p2c: 10_000 })
+    .encrypt(new TextEncoder().encode(password));
+  const port = await freePort();
+  const provisioner = 'mio';
+  writeFileSync(join(dir, 'ca.json'), JSON.stringify({
+    root: join(dir, 'root.crt'), crt: join(dir, 'intermediate.crt'), key: join(dir, 'intermediate.key'),
+    address: `127.0.0.1:${port}`, dnsNames: ['127.0.0.1', 'localhost'], logger: { format: 'text' },
+    db: { type: 'badgerv2', dataSource: join(dir, 'db') },
+    authority: { provisioners: [{ type: 'JWK', name: provisioner, key: { ...pub, kid, alg: 'ES256', use: 'sig' }, encryptedKey,
+      claims: { minTLSCertDuration: '5m', maxTLSCertDuration: '2160h', defaultTLSCertDuration: '24h' } }] },
+    tls: { minVersion: 1.2, maxVersion: 1.3 },
+  }));
+  const proc = startProcess('step-ca', join(caServerBins(), 'step-ca'), [join(dir, 'ca.json')], join(dir, 'step-ca.log'));
+  const url = `https://127.0.0.1:${port}`;
+  await waitFor('step-ca healthy', async () => {
+    if (proc.child.exitCode !== null) throw new Error('step-ca exited');
+    return (await postJson(`${url}/health`, undefined, { method: 'GET', ca: root.certPem, timeoutMs: 2000 }).catch(() => undefined))?.status === 200;
+  }, 30_000, 200);
+  const signingKey = await jose.importJWK(priv, 'ES256');
+  return {
+    url, rootPem: root.certPem, provisioner, password,
+    revokeToken: (serial) => new jose.SignJWT({}).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).setIssuer(provisioner).setAudience(`${url}/1.0/revoke`)
+      .setSubject(serial).setIssuedAt().setNotBefore('-1m').setExpirationTime('5m').setJti(randomBytes(8).toString('hex')).sign(signingKey),
+    stop: () => stopProc(proc),
+  };
+}

@@ -52,10 +52,17 @@ export class IssuanceEnv {
   }
 
   async bindingReady(name: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-    return waitFor(`binding ${name} Ready`, async () => {
-      const b = (await this.co.getClusterCustomObject({ ...CAB, name })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? (b.status as Record<string, unknown>) : undefined;
-    }, timeoutMs, 200);
+    let last = '';
+    try {
+      return await waitFor(`binding ${name} Ready`, async () => {
+        const b = (await this.co.getClusterCustomObject({ ...CAB, name })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+        const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+        last = ready ? `${ready.status} ${ready.reason}: ${ready.message}` : 'no Ready condition';
+        return ready?.status === 'True' ? (b.status as Record<string, unknown>) : undefined;
+      }, timeoutMs, 200);
+    } catch (e) {
+      throw new Error(`${(e as Error).message} (last Ready: ${last})`);
+    }
   }
 
   async createIdentity(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {

@@ -3,12 +3,13 @@
 // with a per-backend list of what it does not support; a new backend is one more line in BACKENDS.
 // Here: selfSigned, ca (in-process), kubernetes (kube-controller-manager's
 // kubernetes.io/kube-apiserver-client signer, CSRs approved as a cluster admin would) and cfssl (a real
-// CFSSL built from its Go module, authenticated signing over HTTPS on loopback).
+// CFSSL built from its Go module, authenticated signing over HTTPS on loopback) and stepCA (a real
+// step-ca with a JWK provisioner).
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
-import { startCfssl } from '../harness/ca-servers.ts';
+import { startCfssl, startStepCa } from '../harness/ca-servers.ts';
 import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
 
 interface Shape { name: string; spec: Record<string, unknown>; check?: (c: ReturnType<typeof parseCertificate>) => void; needs: string[] }
@@ -55,6 +56,14 @@ const BACKENDS: Backend[] = [
     stops.push(srv.stop);
     await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'cfssl-auth' }, data: { key: Buffer.from(srv.authKeyHex).toString('base64') } } });
     return { cfssl: { url: srv.url, profile: srv.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: srv.caPem } };
+  } },
+  // step-ca's leaf template drops CA:TRUE (the operator refuses the result: CertificateMismatch); its JWK
+  // provisioner lets durations from 5m to 2160h through
+  { name: 'stepCA', unsupported: ['isCA'], setup: async () => {
+    const srv = await startStepCa();
+    stops.push(srv.stop);
+    await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'stepca-password' }, data: { password: Buffer.from(srv.password).toString('base64') } } });
+    return { stepCA: { url: srv.url, provisioner: { name: srv.provisioner, passwordSecretRef: { name: 'stepca-password', key: 'password' } }, caBundle: srv.rootPem } };
   } },
 ];
 
@@ -109,4 +118,14 @@ describe.each(BACKENDS.map((b) => ({ backend: b.name, b })))('$backend', ({ b })
     const leaf = parseCertificate(splitPem(decode(secret, 'tls.crt'))[0]!);
     if (!s.needs.some((n) => b.ignores?.includes(n))) s.check?.(leaf);
   }, 60_000);
+});
+
+describe('every backend', () => {
+  it('issued each supported identity exactly once: no CA answer makes the operator ask again', async () => {
+    await new Promise((r) => setTimeout(r, 3000));
+    const list = (await env.co.listNamespacedCustomObject({ group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities', namespace: ns })) as { items: { metadata: { name: string }; status?: { revision?: number } }[] };
+    const reissued = list.items.filter((i) => (i.status?.revision ?? 0) > 1).map((i) => `${i.metadata.name}: revision ${i.status?.revision}`);
+    expect(reissued).toEqual([]);
+    expect(list.items.filter((i) => i.status?.revision === 1).length).toBeGreaterThanOrEqual(70);
+  });
 });

@@ -4,13 +4,18 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret } from '../harness/identities.ts';
-import { startCfssl, type CfsslServer } from '../harness/ca-servers.ts';
+import { startCfssl, startStepCa, type CfsslServer, type StepCaServer } from '../harness/ca-servers.ts';
+import { postJson } from '../../src/issuers/https-json.ts';
+import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
+import { decode } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const env = new IssuanceEnv();
 let ns = '';
 let cfssl: CfsslServer;
 let authority = '';
+let step: StepCaServer;
+let stepAuthority = '';
 
 beforeAll(async () => {
   ns = await testNamespace('extca');
@@ -20,11 +25,42 @@ beforeAll(async () => {
   authority = env.uniqueName('cfssl');
   await env.createBinding(authority, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: cfssl.caPem } });
   await env.bindingReady(authority);
+  step = await startStepCa();
+  await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'step-pw' }, data: { password: Buffer.from(step.password).toString('base64') } } });
+  stepAuthority = env.uniqueName('step');
+  await env.createBinding(stepAuthority, { stepCA: { url: step.url, provisioner: { name: step.provisioner, passwordSecretRef: { name: 'step-pw', key: 'password' } }, caBundle: step.rootPem } });
+  await env.bindingReady(stepAuthority);
 }, 120_000);
 
 afterAll(async () => {
   await env.stop();
   await cfssl.stop();
+  await step.stop();
+});
+
+describe('stepCA', () => {
+  it('revokes the certificate at step-ca when the identity is deleted (deletionPolicy Delete)', async () => {
+    await env.createIdentity(ns, 'revoked', { secretName: 'revoked-tls', authorityRef: { name: stepAuthority }, dnsNames: ['revoked.example.com'] });
+    const mi = await env.ready(ns, 'revoked');
+    expect(mi.metadata.finalizers).toContain('machineidentity.io/revoke-on-delete');
+    const leaf = parseCertificate(splitPem(decode(await env.secret(ns, 'revoked-tls'), 'tls.crt'))[0]!);
+    expect(leaf.issuerDN).toBe('CN=Step Test Intermediate');
+    const serial = BigInt(`0x${leaf.serialNumber}`).toString(10);
+    await env.co.deleteNamespacedCustomObject({ group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities', namespace: ns, name: 'revoked' });
+    await waitFor('identity gone', async () => !(await env.identity(ns, 'revoked').catch(() => undefined)), 30_000, 200);
+    // step-ca knows the serial as revoked: revoking it again is refused as already revoked
+    const again = await postJson(`${step.url}/1.0/revoke`, { serial, ott: await step.revokeToken(serial), reasonCode: 0, passive: true }, { ca: step.rootPem });
+    expect(again.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(again.body)).toMatch(/already (been )?revoked/i);
+    const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=revoked,reason=Revoked' });
+    expect(ev.items[0]?.message).toBe('revoked the certificate at stepCA before deletion');
+  }, 60_000);
+
+  it('deletionPolicy Retain keeps the certificate valid (no finalizer, no revocation)', async () => {
+    await env.createIdentity(ns, 'kept', { secretName: 'kept-tls', authorityRef: { name: stepAuthority }, dnsNames: ['kept.example.com'], deletionPolicy: 'Retain' });
+    const mi = await env.ready(ns, 'kept');
+    expect(mi.metadata.finalizers ?? []).not.toContain('machineidentity.io/revoke-on-delete');
+  });
 });
 
 describe('cfssl', () => {

@@ -25,6 +25,7 @@ import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } 
 import { repairMetadata } from './repair.ts';
 import { issuanceMetrics } from './metrics.ts';
 import { crashPoint } from './fault.ts';
+import { revokeOnDeletion, syncRevocationFinalizer } from './revocation.ts';
 import { decideForIdentity, effectiveSpec, findingsForCertificate, policyCondition, recordFindings } from './policy.ts';
 import type { CertFacts } from '../../issuers/crypto/certs.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
@@ -76,6 +77,12 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     reconcile: async (key, { log }) => {
       const cached = identities.get(key);
       if (!cached?.metadata?.uid) return undefined;
+      return cached.metadata.deletionTimestamp ? revokeOnDeletion(ctx, cached, ctx.issuers.get(cached.spec?.authorityRef?.name ?? '')?.issuer) : live(cached, log);
+    },
+  });
+
+  async function live(cached: MachineIdentityObject, log: Logger): Promise<ReconcileResult | undefined> {
+    {
       const mi = freshest(cached);
       // a new identity certainly needs an issuance: wait for a slot before doing any I/O for it
       if (mi.status?.revision === undefined && !share.hasRoom(mi.spec?.authorityRef?.name ?? '')) return { requeueAfterMs: 100 };
@@ -85,8 +92,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       const { trigger, renewal, leaf } = evaluate(run, pre);
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
       return attempt(run, pre, trigger, leaf?.notAfter);
-    },
-  });
+    }
+  }
 
   /** Gate (backoff, pacing, fair share), issue, and record the outcome. */
   async function attempt(run: Run, pre: Ready, trigger: Trigger | undefined, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
@@ -172,6 +179,7 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
     const why = bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
     return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${why}`);
   }
+  await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
   let secret = run.written.get(`${ns}/${spec.secretName}`, managedSecrets.get(`${ns}/${spec.secretName}`));
   if (!secret || !isOwnedBy(secret, mi.metadata!.name!)) {
     // the cache only holds our labelled Secrets: a live read tells "absent" from "someone else's"

@@ -17,6 +17,7 @@ import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
 import { renewalTime } from './schedule.ts';
 import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
+import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
@@ -62,11 +63,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   crashPoint('after-sign');
   if (res.status !== 'issued') return res.status === 'pending' ? { kind: 'pending', retryAfterMs: res.retryAfterMs, message: res.message } : { kind: res.status, reason: res.reason, message: `${i.entry.issuer.backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
 
-  // never store what would not work: a certificate for another key, or one already expired
   const leaf = parseCertificate(res.certificatePem);
-  if (!certificateMatchesKey(res.certificatePem, key)) return { kind: 'failed', reason: 'InvalidCertificate', message: 'the CA returned a certificate for a different public key' };
   const now = ctx.now();
-  if (leaf.notAfter <= now) return { kind: 'failed', reason: 'InvalidCertificate', message: `the CA returned a certificate that expired at ${leaf.notAfter.toISOString()}` };
+  const unusable = checkReturned(res.certificatePem, leaf, key, spec, now, i.entry.issuer.backend);
+  if (unusable) return unusable;
 
   const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, res.caPem);
   if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
@@ -105,3 +105,25 @@ async function keystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: 
 }
 
 export { cleanupNextKeys, NextKeyIndex };
+
+/** What a returned certificate lacks or adds compared with the spec (isCA, SAN lists); undefined when it matches. */
+export function certificateMismatch(spec: MachineIdentitySpec, leaf: CertFacts): string | undefined {
+  const diffs: string[] = [];
+  if (spec.isCA !== leaf.isCA) diffs.push(`isCA ${leaf.isCA} instead of ${spec.isCA}`);
+  const cn = spec.subject?.commonName;
+  for (const [k, want, got] of [['dnsNames', spec.dnsNames, leaf.dnsNames], ['ipAddresses', spec.ipAddresses, leaf.ipAddresses], ['uris', spec.uris, leaf.uris],
+    ['emailAddresses', spec.emailAddresses, leaf.emailAddresses]] as const) {
+    if (!sameNames(want ?? [], got, k === 'dnsNames' ? cn : undefined)) diffs.push(`${k} [${got.join(', ')}] instead of [${(want ?? []).join(', ')}]`);
+  }
+  return diffs.length ? diffs.join('; ') : undefined;
+}
+
+/** Never store what would not work: a certificate for another key, one already expired, or one that is not what was asked. */
+function checkReturned(pem: string, leaf: CertFacts, key: KeyObject, spec: MachineIdentitySpec, now: Date, backend: string): IssueOutcome | undefined {
+  if (!certificateMatchesKey(pem, key)) return { kind: 'failed', reason: 'InvalidCertificate', message: 'the CA returned a certificate for a different public key' };
+  if (leaf.notAfter <= now) return { kind: 'failed', reason: 'InvalidCertificate', message: `the CA returned a certificate that expired at ${leaf.notAfter.toISOString()}` };
+  // a CA that silently drops part of the request (CA:TRUE, a SAN) would otherwise be asked again forever
+  const mismatch = certificateMismatch(spec, leaf);
+  if (mismatch) return { kind: 'denied', reason: 'CertificateMismatch', message: `${backend} returned a certificate that does not match the request: ${mismatch}; the previous certificate is kept` };
+  return undefined;
+}

@@ -94,11 +94,27 @@ const checks: Check[] = [
   (i) => (i.renewalTime && i.now >= i.renewalTime ? t(Reason.Renewing, `renewal time ${i.renewalTime.toISOString()} reached`, true) : undefined),
 ];
 
+/** The certificate has every name asked for and no other, except the common name a CA may copy into the SANs (step-ca, ACME CAs do). */
+export function sameNames(desired: readonly string[], got: readonly string[], commonName: string | undefined): boolean {
+  const want = new Set(desired.map((s) => s.toLowerCase()));
+  const have = new Set(got.map((s) => s.toLowerCase()));
+  const cn = commonName?.toLowerCase();
+  return [...want].every((n) => have.has(n)) && [...have].every((n) => want.has(n) || n === cn);
+}
+
+/** The common name asked for; without one, a CA may put one of the SANs there (step-ca and ACME CAs do). */
+function sameCommonName(d: DesiredIdentity, c: CurrentCertificate): boolean {
+  if (d.commonName) return d.commonName === c.commonName;
+  if (!c.commonName) return true;
+  const cn = c.commonName.toLowerCase();
+  return [...d.dnsNames, ...d.ipAddresses, ...d.uris, ...d.emailAddresses].some((n) => n.toLowerCase() === cn);
+}
+
 function specMismatch(i: TriggerInput): Trigger | undefined {
   const c = i.cert!, d = i.desired;
   const diffs: string[] = [];
-  if ((d.commonName ?? '') !== (c.commonName ?? '')) diffs.push('subject.commonName');
-  if (!sameSet(d.dnsNames, c.dnsNames)) diffs.push('dnsNames');
+  if (!sameCommonName(d, c)) diffs.push('subject.commonName');
+  if (!sameNames(d.dnsNames, c.dnsNames, d.commonName)) diffs.push('dnsNames');
   if (!sameSet(d.ipAddresses, c.ipAddresses)) diffs.push('ipAddresses');
   if (!sameSet(d.uris, c.uris)) diffs.push('uris');
   if (!sameSet(d.emailAddresses, c.emailAddresses)) diffs.push('emailAddresses');
