@@ -59,7 +59,8 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
 }
 
 function cfsslIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
-  const c = spec.cfssl as { url: string; profile?: string; authKeySecretRef?: { name: string; key: string }; caBundle?: string };
+  const c = spec.cfssl as { url?: string; profile?: string; authKeySecretRef?: { name: string; key: string }; caBundle?: string } | undefined;
+  if (!c?.url) return { reason: 'InvalidSpec', message: 'cfssl.url is required' };
   const ref = c.authKeySecretRef;
   const key = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
   if (ref && key === undefined) return { reason: 'AuthKeyNotFound', message: `cfssl.authKeySecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
@@ -68,8 +69,9 @@ function cfsslIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
 }
 
 function stepCaIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
-  const c = spec.stepCA as { url: string; provisioner: { name: string; passwordSecretRef: { name: string; key: string } }; caBundle?: string };
-  const ref = c.provisioner.passwordSecretRef;
+  const c = spec.stepCA as { url?: string; provisioner?: { name: string; passwordSecretRef?: { name: string; key: string } }; caBundle?: string } | undefined;
+  const ref = c?.provisioner?.passwordSecretRef;
+  if (!c?.url || !c.provisioner || !ref) return { reason: 'InvalidSpec', message: 'stepCA needs url, provisioner.name and provisioner.passwordSecretRef' };
   const password = o.secretValue?.(ref.name, ref.key);
   if (password === undefined) return { reason: 'PasswordNotFound', message: `stepCA.provisioner.passwordSecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
   return { issuer: new StepCaIssuer({ url: c.url, provisioner: c.provisioner.name, password: password.replace(/\r?\n$/, ''), ...(c.caBundle ? { caBundle: c.caBundle } : {}),

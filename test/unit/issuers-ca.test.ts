@@ -235,7 +235,7 @@ describe('registry', () => {
     expect(buildIssuer({ ca: { secretRef: { name: 'x' } } })).toMatchObject({ reason: 'CASecretNotFound' });
   });
 
-  it.each(['acme', 'vault', 'stepCA'])('answers BackendNotSupported for %s, naming the backend', (b) => {
+  it.each(['acme', 'vault'])('answers BackendNotSupported for %s, naming the backend', (b) => {
     const r = buildIssuer({ [b]: {} });
     expect(r).toMatchObject({ reason: 'BackendNotSupported' });
     expect((r as { message: string }).message).toContain(`backend ${b} is not supported`);
@@ -250,6 +250,14 @@ describe('registry', () => {
     const spec = { cfssl: { url: 'https://cfssl.example:8888', profile: 'server', authKeySecretRef: { name: 'cfssl-auth', key: 'key' } } };
     expect(buildIssuer(spec, undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({ issuer: { backend: 'cfssl' } });
     expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'AuthKeyNotFound' });
+  });
+
+  it('builds the stepCA backend with the provisioner password, and names what is missing', () => {
+    const spec = { stepCA: { url: 'https://step.example:9000', provisioner: { name: 'mio', passwordSecretRef: { name: 'pw', key: 'password' } } } };
+    expect(buildIssuer(spec, undefined, { secretValue: () => 'secret' })).toMatchObject({ issuer: { backend: 'stepCA' } });
+    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'PasswordNotFound' });
+    expect(buildIssuer({ stepCA: {} })).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer({ cfssl: {} })).toMatchObject({ reason: 'InvalidSpec' });
   });
 
   it('answers InvalidSpec when no backend or several are set', () => {
