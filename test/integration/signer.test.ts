@@ -47,11 +47,11 @@ function stubCsr(key: KeyObject): Buffer {
   return tlv(TAG.SEQUENCE, info, alg.algorithmDer, tlv(TAG.BIT_STRING, Buffer.from([0]), sign(alg.hash, info, key)));
 }
 
-type KeyKind = 'ECDSA-P256' | 'ECDSA-P384' | 'RSA-3072' | 'RSA-2048' | 'Ed25519';
+type KeyKind = 'ECDSA-P256' | 'ECDSA-P384' | 'ECDSA-P521' | 'RSA-3072' | 'RSA-4096' | 'RSA-2048' | 'Ed25519';
 function keyPair(kind: KeyKind): { privateKey: KeyObject; publicKey: KeyObject } {
   if (kind === 'Ed25519') return generateKeyPairSync('ed25519');
   if (kind.startsWith('RSA')) return generateKeyPairSync('rsa', { modulusLength: Number(kind.slice(4)) });
-  return generateKeyPairSync('ec', { namedCurve: kind === 'ECDSA-P384' ? 'P-384' : 'P-256' });
+  return generateKeyPairSync('ec', { namedCurve: kind === 'ECDSA-P384' ? 'P-384' : kind === 'ECDSA-P521' ? 'P-521' : 'P-256' });
 }
 
 /** Creates a PodCertificateRequest as the node, the kubelet's way; returns its name and the key. */
@@ -114,6 +114,8 @@ describe('PodCertificateRequest signer', () => {
     { key: 'ECDSA-P256' as const, form: 'stub' as const }, { key: 'ECDSA-P384' as const, form: 'pkix' as const },
     { key: 'RSA-3072' as const, form: 'stub' as const }, { key: 'RSA-3072' as const, form: 'pkix' as const },
     { key: 'Ed25519' as const, form: 'stub' as const }, { key: 'Ed25519' as const, form: 'pkix' as const },
+    { key: 'ECDSA-P521' as const, form: 'stub' as const }, { key: 'ECDSA-P521' as const, form: 'pkix' as const },
+    { key: 'RSA-4096' as const, form: 'pkix' as const }, { key: 'ECDSA-P256' as const, form: 'pkix' as const },
   ])('issues $key in the $form form, as the node asked, and the API server accepts it', async ({ key, form }) => {
     const t0 = Date.now();
     const req = await requestPodCertificate(ns, 'web', 'app', { key, form });
@@ -168,9 +170,9 @@ describe('PodCertificateRequest signer', () => {
   });
 
   it('counts requests and latency in metrics', async () => {
-    expect(await env.operator!.metric('machine_identity_signer_requests_total', { signer: signerName, kind: 'PodCertificateRequest', result: 'issued' })).toBeGreaterThanOrEqual(7);
+    expect(await env.operator!.metric('machine_identity_signer_requests_total', { signer: signerName, kind: 'PodCertificateRequest', result: 'issued' })).toBeGreaterThanOrEqual(11);
     expect(await env.operator!.metric('machine_identity_signer_requests_total', { signer: signerName, kind: 'PodCertificateRequest', result: 'denied' })).toBeGreaterThanOrEqual(2);
-    expect(await env.operator!.metric('machine_identity_signer_request_duration_seconds_count', { signer: signerName, kind: 'PodCertificateRequest' })).toBeGreaterThanOrEqual(9);
+    expect(await env.operator!.metric('machine_identity_signer_request_duration_seconds_count', { signer: signerName, kind: 'PodCertificateRequest' })).toBeGreaterThanOrEqual(13);
   });
 
   it('publishes the signer\'s CA as a ClusterTrustBundle linked to the signer', async () => {
