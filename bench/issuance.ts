@@ -103,7 +103,8 @@ const bench: Bench = {
     const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
     const opNs = 'mio-bench';
     await core.createNamespace({ body: { metadata: { name: opNs } } });
-    const op = await startOperator(ctx.kubeconfigPath, { MIO_NAMESPACE: opNs, MIO_LEADER_ELECT: 'false', MIO_LOG_LEVEL: 'warn', MIO_WORKERS: ctx.params.workers ?? '32' });
+    const op = await startOperator(ctx.kubeconfigPath, { MIO_NAMESPACE: opNs, MIO_LEADER_ELECT: 'false', MIO_LOG_LEVEL: 'warn', MIO_WORKERS: ctx.params.workers ?? '32',
+      ...(ctx.params.inventory ? { MIO_INVENTORY: ctx.params.inventory } : {}) });
     try {
       const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
       await co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: 'bench-ca' },
