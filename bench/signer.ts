@@ -3,7 +3,7 @@
 // the real operator (compiled, a child process); latency is creation → Issued seen on a watch.
 // Params: requests=N concurrency=C pods=P.
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
@@ -12,8 +12,7 @@ import { pino } from 'pino';
 import { Informer } from '../src/controllers/runtime/informer.ts';
 import { sendRaw } from '../src/controllers/runtime/kube.ts';
 import { withSharedDispatcher } from '../src/controllers/runtime/shared-dispatcher.ts';
-import { signatureAlgorithmFor } from '../src/issuers/crypto/certificate.ts';
-import { tlv, TAG } from '../src/issuers/crypto/der.ts';
+import { stubCsr } from '../test/harness/stub-csr.ts';
 import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import { startOperator } from '../test/harness/operator.ts';
 import type { Bench } from './run.ts';
@@ -24,11 +23,6 @@ async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<un
 }
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
-function stubCsr(key: KeyObject): string {
-  const alg = signatureAlgorithmFor(key)!;
-  const info = tlv(TAG.SEQUENCE, Buffer.from([TAG.INTEGER, 1, 0]), tlv(TAG.SEQUENCE), createPublicKey(key).export({ type: 'spki', format: 'der' }), Buffer.from([0xa0, 0]));
-  return tlv(TAG.SEQUENCE, info, alg.algorithmDer, tlv(TAG.BIT_STRING, Buffer.from([0]), sign(alg.hash, info, key))).toString('base64');
-}
 
 interface Pcr extends k8s.KubernetesObject { status?: { conditions?: { type: string }[] } }
 
@@ -69,7 +63,7 @@ const bench: Bench = {
         const p = pods[i % pods.length]!;
         return JSON.stringify({ apiVersion: 'certificates.k8s.io/v1beta1', kind: 'PodCertificateRequest', metadata: { name: `r-${i}` }, spec: {
           signerName: 'machineidentity.io/pods', podName: p.metadata!.name, podUID: p.metadata!.uid, serviceAccountName: 'app', serviceAccountUID: sa.metadata!.uid,
-          nodeName: node, nodeUID: nodeObj.metadata!.uid, maxExpirationSeconds: 86400, stubPKCS10Request: stubCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey) } });
+          nodeName: node, nodeUID: nodeObj.metadata!.uid, maxExpirationSeconds: 86400, stubPKCS10Request: stubCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey).toString('base64') } });
       });
       const created = new Map<string, number>();
       const latency: number[] = [];

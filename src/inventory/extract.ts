@@ -6,30 +6,12 @@ import { parseCertificateDer, type CertFacts } from '../issuers/crypto/certs.ts'
 import { pemBlocks } from '../issuers/crypto/pem.ts';
 import { looksLikePkcs12, pkcs12Certificates } from '../issuers/crypto/pkcs12-read.ts';
 
-/** The facts of one certificate, as the inventory keeps them (times as epoch ms, SAN lists capped). */
-export interface CertRecord {
+/** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
+export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {
   /** Data key, webhook name or `caBundle`; `#n` appended for the n-th certificate (n > 0) of a chain or bundle. */
   key: string;
-  serialNumber: string;
-  fingerprintSHA256: string;
-  subjectDN: string;
-  issuerDN: string;
-  commonName?: string;
   notBefore: number;
   notAfter: number;
-  isCA: boolean;
-  keyAlgorithm: string;
-  keySize?: number;
-  keyUsage: string[];
-  extKeyUsage: string[];
-  signatureAlgorithm: string;
-  selfSigned: boolean;
-  authorityKeyId?: string;
-  subjectKeyId?: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  uris: string[];
-  emailAddresses: string[];
   /** All SANs, also those past the cap. */
   sanCount: number;
 }

@@ -4,7 +4,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../controllers/runtime/informer.ts';
-import { getJsonOrNotFound } from '../controllers/runtime/kube.ts';
+import { apiServes } from '../controllers/runtime/kube.ts';
 import {
   extractFromApiService, extractFromConfigMap, extractFromCrd, extractFromSecret, extractFromWebhookConfiguration, type Extracted,
 } from './extract.ts';
@@ -66,8 +66,8 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
 }
 
 /** True when the Gateway API is served (it is an add-on). */
-export async function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
-  try { return Boolean(await getJsonOrNotFound(kc, '/apis/gateway.networking.k8s.io/v1', {})); } catch { return false; }
+export function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
+  return apiServes(kc, '/apis/gateway.networking.k8s.io/v1', 'gateways');
 }
 
 const refMeta = (m: Meta | undefined): PodRefs['metadata'] => ({ name: m?.name ?? '', ...(m?.namespace ? { namespace: m.namespace } : {}),

@@ -3,6 +3,7 @@
 // CSR's names, and notAfter from the requested duration. The CA certificate comes from /info.
 import { createHmac } from 'node:crypto';
 import { pemBlocks } from './crypto/pem.ts';
+import { isoSeconds } from './in-cluster-ca.ts';
 import { fingerprintOf } from './sign-from-csr.ts';
 import { CaUnreachable, postJson } from './https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
@@ -42,7 +43,7 @@ export class CfsslIssuer implements Issuer {
   async sign(req: SignRequest): Promise<SignResult> {
     const durationMs = Math.min(req.durationMs, this.o.maxDurationMs ?? Number.POSITIVE_INFINITY);
     const signRequest = Buffer.from(JSON.stringify({ certificate_request: req.csrPem, profile: this.o.profile ?? '',
-      not_after: new Date(Date.now() + durationMs).toISOString().replace(/\.\d{3}Z$/, 'Z') }));
+      not_after: isoSeconds(new Date(Date.now() + durationMs)) }));
     const path = this.key ? '/api/v1/cfssl/authsign' : '/api/v1/cfssl/sign';
     const payload = this.key
       ? { token: createHmac('sha256', this.key).update(signRequest).digest('base64'), request: signRequest.toString('base64') }

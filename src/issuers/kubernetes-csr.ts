@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { getJsonOrNotFound, sendRaw } from '../controllers/runtime/kube.ts';
 import { pemBlocks } from './crypto/pem.ts';
+import { splitPem } from './crypto/certs.ts';
 import { fingerprintOf } from './sign-from-csr.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 
@@ -84,7 +85,7 @@ export class KubernetesCsrIssuer implements Issuer {
         ? `CertificateSigningRequest ${name} is approved; waiting for signer ${this.signerName}`
         : `waiting for CertificateSigningRequest ${name} to be approved (kubectl certificate approve ${name})` };
     }
-    const pems = pemBlocks(Buffer.from(cert, 'base64').toString('utf8'), ['CERTIFICATE']).map((d) => `-----BEGIN CERTIFICATE-----\n${d.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+    const pems = splitPem(Buffer.from(cert, 'base64').toString('utf8'));
     const h = await this.health();
     // the request has served its purpose: kube-controller-manager would only delete it after the certificate expires
     await sendRaw(this.kc, 'DELETE', `${CSR_API}/${name}`, '', 'application/json').catch(() => undefined);

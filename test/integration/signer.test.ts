@@ -5,14 +5,13 @@
 // policy. CertificateSigningRequests approved and signed, denied by policy, expirationSeconds honoured.
 // A ClusterTrustBundle per signer. A 10-minute MachineIdentity renewed twice without Ready going False.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv } from '../harness/identities.ts';
 import { waitFor, sleep } from '../harness/processes.ts';
 import { buildCsr } from '../../src/issuers/crypto/csr.ts';
-import { tlv, TAG } from '../../src/issuers/crypto/der.ts';
-import { signatureAlgorithmFor } from '../../src/issuers/crypto/certificate.ts';
+import { stubCsr } from '../harness/stub-csr.ts';
 import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
 import { sendRaw } from '../../src/controllers/runtime/kube.ts';
 import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
@@ -38,13 +37,6 @@ async function pod(namespace: string, name: string, sa: string): Promise<void> {
     automountServiceAccountToken: false, containers: [{ name: 'c', image: 'example.invalid/app' }], tolerations: [{ operator: 'Exists' }] } } });
   pods[`${namespace}/${name}`] = { uid: p.metadata!.uid!, saUID: saObj.metadata!.uid! };
   await waitFor(`pod ${name} Running`, async () => (await env.core.readNamespacedPod({ namespace, name })).status?.phase === 'Running', 60_000, 250);
-}
-
-/** What the kubelet sends: x509.CreateCertificateRequest with an empty template (no subject, no extensions). */
-function stubCsr(key: KeyObject): Buffer {
-  const alg = signatureAlgorithmFor(key)!;
-  const info = tlv(TAG.SEQUENCE, Buffer.from([TAG.INTEGER, 1, 0]), tlv(TAG.SEQUENCE), createPublicKey(key).export({ type: 'spki', format: 'der' }), Buffer.from([0xa0, 0]));
-  return tlv(TAG.SEQUENCE, info, alg.algorithmDer, tlv(TAG.BIT_STRING, Buffer.from([0]), sign(alg.hash, info, key)));
 }
 
 type KeyKind = 'ECDSA-P256' | 'ECDSA-P384' | 'ECDSA-P521' | 'RSA-3072' | 'RSA-4096' | 'RSA-2048' | 'Ed25519';

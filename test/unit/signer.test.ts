@@ -1,18 +1,13 @@
 import { describe, it, expect } from '@jest/globals';
-import { constants, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { annotationsRefusal, requestKey, spiffeId, validity, type PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
 import { contractUsages, csrDurationMs, requesterNamespace } from '../../src/controllers/signer/csr.ts';
-import { signatureAlgorithmFor } from '../../src/issuers/crypto/certificate.ts';
-import { tlv, TAG } from '../../src/issuers/crypto/der.ts';
+import { stubCsr } from '../harness/stub-csr.ts';
 
 const H = 3_600_000;
 const base: PcrSpec = { signerName: 'machineidentity.io/pods', podName: 'web', podUID: '6f1c2b1e-0000-4000-8000-000000000001', serviceAccountName: 'app' };
 
-function stub(key: KeyObject): string {
-  const alg = signatureAlgorithmFor(key)!;
-  const info = tlv(TAG.SEQUENCE, Buffer.from([TAG.INTEGER, 1, 0]), tlv(TAG.SEQUENCE), createPublicKey(key).export({ type: 'spki', format: 'der' }), Buffer.from([0xa0, 0]));
-  return tlv(TAG.SEQUENCE, info, alg.algorithmDer, tlv(TAG.BIT_STRING, Buffer.from([0]), sign(alg.hash, info, key))).toString('base64');
-}
+const stub = (key: KeyObject): string => stubCsr(key).toString('base64');
 function pkix(k: { privateKey: KeyObject; publicKey: KeyObject }, uid = base.podUID, rsa = false): Partial<PcrSpec> {
   const data = Buffer.from(uid);
   const proof = rsa ? sign('sha256', data, { key: k.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })

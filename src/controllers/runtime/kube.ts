@@ -113,6 +113,14 @@ export async function getJsonOrNotFound<T>(kc: k8s.KubeConfig, path: string, que
   return JSON.parse(text) as T;
 }
 
+/** True when the API server serves `resource` in the group/version at `path` (e.g. /apis/certificates.k8s.io/v1beta1); beta and add-on APIs may be absent. */
+export async function apiServes(kc: k8s.KubeConfig, path: string, resource: string): Promise<boolean> {
+  try {
+    const r = await getJsonOrNotFound<{ resources?: { name: string }[] }>(kc, path, {});
+    return Boolean(r?.resources?.some((x) => x.name === resource));
+  } catch { return false; }
+}
+
 /** A request with a body to an arbitrary API path; returns the status and text (no exception for non-2xx). */
 export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PUT' | 'DELETE', path: string, body: string, contentType: string): Promise<{ status: number; text: string }> {
   const cluster = kc.getCurrentCluster();

@@ -54,7 +54,8 @@ export function signerMetrics(registry: Registry): SignerMetrics {
   return m;
 }
 
-export const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
+export { isoSeconds };
 
 export function condition(type: string, reason: string, message: string, now: Date): { type: string; status: 'True'; reason: string; message: string; lastTransitionTime: string } {
   return { type, status: 'True', reason, message: message.slice(0, 32_000), lastTransitionTime: isoSeconds(now) };

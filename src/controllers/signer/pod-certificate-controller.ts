@@ -4,7 +4,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { Controller } from '../runtime/controller.ts';
 import { Informer } from '../runtime/informer.ts';
-import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
+import { apiServes, getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
 import { parseDuration } from '../../crds/index.ts';
@@ -26,11 +26,8 @@ type Answer =
 const terminal = (p: Pcr): boolean => (p.status?.conditions ?? []).some((c) => ['Issued', 'Denied', 'Failed'].includes(c.type) && c.status === 'True');
 
 /** True when the API serves PodCertificateRequests (a beta API behind a feature gate in 1.35/1.36). */
-export async function podCertificatesServed(kc: k8s.KubeConfig): Promise<boolean> {
-  try {
-    const r = await getJsonOrNotFound<{ resources?: { name: string }[] }>(kc, '/apis/certificates.k8s.io/v1beta1', {});
-    return Boolean(r?.resources?.some((x) => x.name === 'podcertificaterequests'));
-  } catch { return false; }
+export function podCertificatesServed(kc: k8s.KubeConfig): Promise<boolean> {
+  return apiServes(kc, '/apis/certificates.k8s.io/v1beta1', 'podcertificaterequests');
 }
 
 export function podCertificateInformer(ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>): Informer<Pcr> {

@@ -2,7 +2,7 @@
 // signerName machineidentity.io/<binding>), holding the CA the signer issues from, so pods can project
 // the trust anchors with a clusterTrustBundle volume source. Removed when the binding stops signing.
 import { Controller } from '../runtime/controller.ts';
-import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
+import { apiServes, sendRaw } from '../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
 import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
@@ -10,11 +10,8 @@ import { SIGNER_PREFIX } from './pod-certificate.ts';
 export const CTB_PATH = '/apis/certificates.k8s.io/v1beta1/clustertrustbundles';
 export const bundleName = (binding: string): string => `machineidentity.io:${binding}:ca`;
 
-export async function trustBundlesServed(ctx: Pick<OperatorContext, 'kc'>): Promise<boolean> {
-  try {
-    const r = await getJsonOrNotFound<{ resources?: { name: string }[] }>(ctx.kc, '/apis/certificates.k8s.io/v1beta1', {});
-    return Boolean(r?.resources?.some((x) => x.name === 'clustertrustbundles'));
-  } catch { return false; }
+export function trustBundlesServed(ctx: Pick<OperatorContext, 'kc'>): Promise<boolean> {
+  return apiServes(ctx.kc, '/apis/certificates.k8s.io/v1beta1', 'clustertrustbundles');
 }
 
 export function trustBundleController(ctx: OperatorContext): Controller {
