@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the real CA servers the external-CA tests run against, from pinned Go modules,
 # into a version-keyed cache outside the repository (like hack/control-plane-bins.sh).
-# Prints the bin directory on the last line of stdout. Env: MIO_CA_BIN_DIR, MIO_CFSSL_BIN, MIO_STEP_CA_BIN (overrides).
+# Prints the bin directory on the last line of stdout. Env: MIO_CA_BIN_DIR, MIO_CFSSL_BIN, MIO_STEP_CA_BIN, MIO_PEBBLE_DIR (overrides).
+# BIND 9 (the RFC 2136 peer of the DNS-01 tests) comes from Debian: .ci/run installs bind9.
 set -euo pipefail
-CFSSL=v1.6.5; STEPCA=v0.30.2
-BIN=${MIO_CA_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/ca-servers/cfssl-$CFSSL-stepca-$STEPCA}
+CFSSL=v1.6.5; STEPCA=v0.30.2; PEBBLE=v2.10.1
+BIN=${MIO_CA_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/ca-servers/cfssl-$CFSSL-stepca-$STEPCA-pebble-$PEBBLE}
 mkdir -p "$BIN"
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 log() { printf '[ca-servers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -20,6 +21,12 @@ elif [ ! -x "$BIN/step-ca" ] || [ ! -f "$BIN/.step-ca.ok" ]; then
   log "building step-ca $STEPCA (CGO_ENABLED=0: no YubiKey/PKCS#11 KMS; about 2 minutes cold)"
   GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/smallstep/certificates/cmd/step-ca@$STEPCA"
   touch "$BIN/.step-ca.ok"
+fi
+if [ -n "${MIO_PEBBLE_DIR:-}" ]; then ln -sf "$MIO_PEBBLE_DIR/pebble" "$BIN/pebble"; ln -sf "$MIO_PEBBLE_DIR/pebble-challtestsrv" "$BIN/pebble-challtestsrv"; log "pebble: using $MIO_PEBBLE_DIR"
+elif [ ! -x "$BIN/pebble" ] || [ ! -x "$BIN/pebble-challtestsrv" ] || [ ! -f "$BIN/.pebble.ok" ]; then
+  log "building pebble $PEBBLE and pebble-challtestsrv (the ACME test CA and its DNS server)"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE" "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE"
+  touch "$BIN/.pebble.ok"
 fi
 "$BIN/cfssl" version >&2 || true
 log "CA servers ready in $(( $(date +%s) - t0 ))s"

@@ -44,6 +44,8 @@ const EnvSchema = z.object({
   MIO_OWNER_KEYS: z.string().max(1024).default('machineidentity.io/owner,owner,team'),
   /** Act as the Kubernetes signer machineidentity.io/<binding> for bindings that ask (PodCertificateRequests, CSRs). */
   MIO_SIGNER: bool.default(true),
+  // where the operator answers ACME HTTP-01 challenges (every replica answers those it presented)
+  MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|[^:]*:\d{1,5})$/, 'host:port or off').default('0.0.0.0:8089'),
 });
 
 export interface OperatorConfig {
@@ -56,6 +58,8 @@ export interface OperatorConfig {
   workers: number;
   inventory: { enabled: boolean; ownerKeys: string[] };
   signer: { enabled: boolean };
+  /** Undefined when MIO_ACME_HTTP01_ADDR is off. */
+  acmeHttp01?: { host: string; port: number };
   /** Undefined when MIO_WEBHOOK_ADDR is off. */
   webhook?: { host: string; port: number; secretName: string; hosts: string[]; configName: string };
   issuance: {
@@ -87,6 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };
+  if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
+    const a = e.MIO_ACME_HTTP01_ADDR.lastIndexOf(':');
+    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a) || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)) };
+  }
   if (e.MIO_WEBHOOK_ADDR !== 'off') {
     const w = e.MIO_WEBHOOK_ADDR.lastIndexOf(':');
     const hosts = e.MIO_WEBHOOK_HOSTS.split(',').map((h) => h.trim()).filter(Boolean);

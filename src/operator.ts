@@ -16,6 +16,7 @@ import { bindingUsageController } from './controllers/binding-usage.ts';
 import { authorityBindingController } from './controllers/authority-binding.ts';
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
+import { http01Responder } from './issuers/acme/http01.ts';
 import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/controller.ts';
 import { registerInventoryMetrics } from './inventory/metrics.ts';
@@ -79,6 +80,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   log.info({ url: ops.url, metrics: `${ops.url}/metrics` }, 'ops server listening');
   // every replica answers admission requests from its own warm caches, leader or not
   const webhook = await startWebhook(ctx);
+  if (config.acmeHttp01) log.info({ url: await http01Responder.listen(config.acmeHttp01.host, config.acmeHttp01.port) }, 'ACME HTTP-01 listener');
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => { finish = r; });
@@ -109,6 +111,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       await Promise.all(controllers.map((c) => c.stop()));
       await elector?.release();
       await webhook?.stop();
+      await http01Responder.close();
       await Promise.all(informers.map((i) => i.stop()));
       await ops.close();
       finish(0);

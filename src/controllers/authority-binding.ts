@@ -74,7 +74,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   const enqueue = (name: string | undefined): void => { if (name) c.queue.add(name); };
   bindings.onAdd((b) => enqueue(b.metadata?.name)).onUpdate((_o, b) => enqueue(b.metadata?.name)).onDelete((b) => enqueue(b.metadata?.name));
   const bySecret = (s: k8s.V1Secret): void => {
-    for (const b of bindings.list()) if (secretRefsOf(b).includes(s.metadata?.name)) enqueue(b.metadata?.name);
+    for (const b of bindings.list()) if (secretRefsOf(b).includes(s.metadata?.name ?? '')) enqueue(b.metadata?.name);
   };
   operatorSecrets.onAdd(bySecret).onUpdate((_o, s) => bySecret(s)).onDelete(bySecret);
   const withTrustBundle = (): void => { for (const b of bindings.list()) if (b.spec?.trustBundle) enqueue(b.metadata?.name); };
@@ -84,10 +84,19 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   return c;
 }
 
-/** Secrets in the operator's namespace a binding reads: the CA's, a CFSSL auth key, a step-ca provisioner password. */
-function secretRefsOf(b: BindingObject): (string | undefined)[] {
-  const s = b.spec as { ca?: { secretRef?: { name?: string } }; cfssl?: { authKeySecretRef?: { name?: string } }; stepCA?: { provisioner?: { passwordSecretRef?: { name?: string } } } } | undefined;
-  return [s?.ca?.secretRef?.name, s?.cfssl?.authKeySecretRef?.name, s?.stepCA?.provisioner?.passwordSecretRef?.name];
+/** Secrets in the operator's namespace a binding reads: every `secretRef` / `*SecretRef` in its spec (CA, auth keys, passwords, ACME account/EAB/TSIG keys). */
+function secretRefsOf(b: BindingObject): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 8 || typeof v !== 'object' || v === null) return;
+    for (const [k, x] of Object.entries(v)) {
+      const name = (x as { name?: unknown } | null)?.name;
+      if ((k === 'secretRef' || k.endsWith('SecretRef')) && typeof name === 'string') out.push(name);
+      else walk(x, depth + 1);
+    }
+  };
+  walk(b.spec, 0);
+  return out;
 }
 
 class Reconciler {
@@ -274,5 +283,14 @@ function referencedSecrets(spec: Spec, backend: Backend | undefined): Record<str
   if (cfssl) out.cfssl = [cfssl.name, cfssl.key];
   const step = backend === 'stepCA' ? spec.stepCA?.provisioner.passwordSecretRef : undefined;
   if (step) out.stepCA = [step.name, step.key];
+  if (backend === 'acme' && spec.acme) {
+    out.acmeAccount = [spec.acme.accountKeySecretRef.name, 'tls.key'];
+    const eab = spec.acme.externalAccountBinding?.keySecretRef;
+    if (eab) out.acmeEab = [eab.name, eab.key];
+    for (const [i, s] of (spec.acme.solvers ?? []).entries()) {
+      const ref = s.dns01?.rfc2136?.tsigSecretSecretRef;
+      if (ref) out[`acmeTsig${i}`] = [ref.name, ref.key];
+    }
+  }
   return out;
 }

@@ -37,15 +37,30 @@ const AcmeSolver = withRules(z.object({
         sectionName: z.string().max(253).optional().describe('Listener name.'),
       })).min(1).max(8).describe('Gateways the temporary HTTPRoute attaches to.'),
     }).optional().describe('Solve HTTP-01 with a temporary Gateway API HTTPRoute.'),
-  }).optional().describe('HTTP-01 challenge solver.'),
-  dns01: z.object({
+  }).optional().describe('HTTP-01 challenge solver, answered by the operator itself. {} = traffic for the names already reaches the operator\'s HTTP-01 port (chart acme.http01); ingress = the operator routes it with a temporary Ingress.'),
+  dns01: withRules(z.object({
+    rfc2136: z.object({
+      nameserver: z.string().min(1).max(261).regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/).describe('The zone\'s primary nameserver: host, host:port or [IPv6]:port (port 53 by default). Updates go over TCP.'),
+      zone: z.string().max(253).regex(DNS_NAME).optional().describe('Zone to update; default: the zone whose SOA the nameserver returns for the record name.'),
+      tsigKeyName: z.string().min(1).max(253).optional().describe('TSIG key name, as configured on the nameserver.'),
+      tsigAlgorithm: z.enum(['HMACSHA256', 'HMACSHA384', 'HMACSHA512', 'HMACSHA1', 'HMACMD5']).default('HMACSHA256').describe('TSIG algorithm.'),
+      tsigSecretSecretRef: SecretKeySelector.optional().describe('Secret key (operator namespace) holding the base64 TSIG secret.'),
+    }).describe('Solve DNS-01 with RFC 2136 dynamic updates (BIND, Knot, PowerDNS, Windows DNS), signed with TSIG.').optional(),
     webhook: z.object({
       groupName: z.string().min(1).max(253).describe('API group of the DNS webhook solver.'),
       solverName: z.string().min(1).max(253).describe('Name of the solver within the webhook.'),
       config: z.looseObject({}).optional().meta({ 'x-kubernetes-preserve-unknown-fields': true })
         .describe('Solver-specific configuration, passed through unchanged.'),
-    }).describe('Solve DNS-01 through a DNS webhook solver.'),
-  }).optional().describe('DNS-01 challenge solver.'),
+    }).optional().describe('Solve DNS-01 through a DNS webhook solver (cert-manager style; not solved by this version).'),
+  }), [{
+    rule: 'has(self.rfc2136) != has(self.webhook)',
+    message: 'dns01 needs exactly one of rfc2136 or webhook',
+    check: (d) => (d.rfc2136 === undefined) !== (d.webhook === undefined),
+  }, {
+    rule: '!has(self.rfc2136) || has(self.rfc2136.tsigKeyName) == has(self.rfc2136.tsigSecretSecretRef)',
+    message: 'rfc2136.tsigKeyName and rfc2136.tsigSecretSecretRef go together',
+    check: (d) => !d.rfc2136 || (d.rfc2136.tsigKeyName === undefined) === (d.rfc2136.tsigSecretSecretRef === undefined),
+  }]).optional().describe('DNS-01 challenge solver.'),
 }), [{
   rule: 'has(self.http01) != has(self.dns01)',
   message: 'a solver needs exactly one of http01 or dns01',
@@ -83,6 +98,9 @@ const specShape = {
       keySecretRef: SecretKeySelector.describe('Secret key holding the base64url EAB HMAC key.'),
     }).optional().describe('External account binding, for CAs that require one.'),
     caBundle: pemBundle('PEM CA bundle to trust for the ACME server; default the system roots.').optional(),
+    rootCertificates: pemBundle('Root certificates the CA\'s chains lead to, written as ca.crt and published as the trust bundle; default: the top certificate of the chain the CA sends.').optional(),
+    requestDuration: z.boolean().default(false).describe('Ask for spec.duration in the order (notAfter). Off by default: Let\'s Encrypt refuses orders that name a lifetime.'),
+    profile: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/).optional().describe('ACME certificate profile to order (e.g. Let\'s Encrypt "tlsserver" or "shortlived").'),
     solvers: z.array(AcmeSolver).max(16).optional().describe('Challenge solvers, tried in order of selector specificity.'),
   }).optional().describe('An ACME server (RFC 8555). Answers later: issuance waits for challenges.'),
   vault: z.object({

@@ -8,6 +8,10 @@ import { InClusterCaIssuer } from './in-cluster-ca.ts';
 import { KubernetesCsrIssuer } from './kubernetes-csr.ts';
 import { CfsslIssuer } from './cfssl.ts';
 import { StepCaIssuer } from './step-ca.ts';
+import { AcmeIssuer } from './acme/issuer.ts';
+import type { SolverSpec } from './acme/solvers.ts';
+import type { Rfc2136Target } from './acme/rfc2136.ts';
+import type { TsigAlgorithm } from './acme/dns-wire.ts';
 import type * as k8s from '@kubernetes/client-node';
 
 /** The parts of a (parsed, defaulted) binding spec the registry reads. */
@@ -28,7 +32,6 @@ export function backendOf(spec: BackendSpec): Backend | undefined {
 
 /** Where the remote backends stand; shown to users in the Ready condition. */
 const PLANNED: Readonly<Record<string, string>> = {
-  acme: 'the ACME backend (RFC 8555, HTTP-01/DNS-01) is tracked in issue #7 (External CAs)',
   vault: 'the Vault / OpenBao PKI backend is not scheduled yet',
 };
 
@@ -48,6 +51,7 @@ export function buildIssuer(spec: BackendSpec, material?: CaMaterial, o: BuildOp
       }
     case 'cfssl': return cfsslIssuer(spec, o);
     case 'stepCA': return stepCaIssuer(spec, o);
+    case 'acme': return acmeIssuer(spec, o);
     case 'kubernetes': {
       const k = spec.kubernetes as { signerName?: string } | undefined;
       if (!o.kc || !k?.signerName) return { reason: 'InvalidSpec', message: 'kubernetes.signerName is required' };
@@ -76,4 +80,47 @@ function stepCaIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
   if (password === undefined) return { reason: 'PasswordNotFound', message: `stepCA.provisioner.passwordSecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
   return { issuer: new StepCaIssuer({ url: c.url, provisioner: c.provisioner.name, password: password.replace(/\r?\n$/, ''), ...(c.caBundle ? { caBundle: c.caBundle } : {}),
     ...(o.maxDurationMs !== undefined ? { maxDurationMs: o.maxDurationMs } : {}) }) };
+}
+
+interface AcmeSpec {
+  directoryURL?: string; email?: string; accountKeySecretRef?: { name: string }; caBundle?: string; rootCertificates?: string; requestDuration?: boolean; profile?: string;
+  externalAccountBinding?: { keyID: string; keySecretRef: { name: string; key: string } };
+  solvers?: (SolverSpec & { dns01?: { rfc2136?: { nameserver: string; zone?: string; tsigKeyName?: string; tsigAlgorithm?: string; tsigSecretSecretRef?: { name: string; key: string } } } })[];
+}
+
+function acmeEab(a: AcmeSpec, o: BuildOptions): { eab?: { keyID: string; hmacKey: Buffer } } | { reason: string; message: string } {
+  const e = a.externalAccountBinding;
+  if (!e) return {};
+  const v = o.secretValue?.(e.keySecretRef.name, e.keySecretRef.key);
+  if (v === undefined) return { reason: 'EABKeyNotFound', message: `acme.externalAccountBinding.keySecretRef: Secret ${e.keySecretRef.name} key ${e.keySecretRef.key} was not found in the operator's namespace` };
+  return { eab: { keyID: e.keyID, hmacKey: Buffer.from(v.trim(), 'base64url') } };
+}
+
+/** RFC 2136 targets by solver index, with TSIG secrets read from their Secrets. */
+function acmeDnsTargets(a: AcmeSpec, o: BuildOptions): Map<number, Rfc2136Target> | { reason: string; message: string } {
+  const targets = new Map<number, Rfc2136Target>();
+  for (const [i, s] of (a.solvers ?? []).entries()) {
+    const r = s.dns01?.rfc2136;
+    if (!r) continue;
+    const ref = r.tsigSecretSecretRef;
+    const secret = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
+    if (ref && secret === undefined) return { reason: 'TSIGSecretNotFound', message: `acme.solvers[${i}].dns01.rfc2136.tsigSecretSecretRef: Secret ${ref.name} key ${ref.key} was not found in the operator's namespace` };
+    const key = r.tsigKeyName && secret !== undefined ? { name: r.tsigKeyName, algorithm: (r.tsigAlgorithm ?? 'HMACSHA256') as TsigAlgorithm, secret: Buffer.from(secret.trim(), 'base64') } : undefined;
+    targets.set(i, { nameserver: r.nameserver, ...(r.zone ? { zone: r.zone } : {}), ...(key ? { key } : {}) });
+  }
+  return targets;
+}
+
+function acmeIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
+  const a = spec.acme as AcmeSpec | undefined;
+  if (!a?.directoryURL || !a.accountKeySecretRef) return { reason: 'InvalidSpec', message: 'acme needs directoryURL and accountKeySecretRef' };
+  const eab = acmeEab(a, o);
+  if ('reason' in eab) return eab;
+  const dnsTargets = acmeDnsTargets(a, o);
+  if (!(dnsTargets instanceof Map)) return dnsTargets;
+  const accountKeyPem = o.secretValue?.(a.accountKeySecretRef.name, 'tls.key');
+  const optional = { accountKeyPem, kc: o.kc, email: a.email, caBundle: a.caBundle, rootCertificates: a.rootCertificates, eab: eab.eab, profile: a.profile, maxDurationMs: o.maxDurationMs };
+  return { issuer: new AcmeIssuer({ directoryURL: a.directoryURL, accountKeySecret: a.accountKeySecretRef.name, operatorNamespace: o.operatorNamespace ?? 'default',
+    solvers: a.solvers ?? [], dnsTargets, requestDuration: a.requestDuration ?? false,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined && v !== '')) }) };
 }

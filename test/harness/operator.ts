@@ -21,7 +21,7 @@ export async function startOperator(kubeconfigPath: string, env: Record<string, 
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'mio-op-')), 'operator.log');
   const proc = startProcess('operator', process.execPath, [entry], logFile, {
-    env: { ...process.env, KUBECONFIG: kubeconfigPath, MIO_HTTP_ADDR: `127.0.0.1:${port}`, MIO_LOG_LEVEL: 'debug', MIO_WEBHOOK_ADDR: 'off', ...env },
+    env: { ...process.env, KUBECONFIG: kubeconfigPath, MIO_HTTP_ADDR: `127.0.0.1:${port}`, MIO_LOG_LEVEL: 'debug', MIO_WEBHOOK_ADDR: 'off', MIO_ACME_HTTP01_ADDR: 'off', ...env },
   });
   const url = `http://127.0.0.1:${port}`;
   const logs = (): string => readFileSync(logFile, 'utf8');

@@ -235,10 +235,22 @@ describe('registry', () => {
     expect(buildIssuer({ ca: { secretRef: { name: 'x' } } })).toMatchObject({ reason: 'CASecretNotFound' });
   });
 
-  it.each(['acme', 'vault'])('answers BackendNotSupported for %s, naming the backend', (b) => {
-    const r = buildIssuer({ [b]: {} });
+  it('answers BackendNotSupported for vault, naming the backend', () => {
+    const r = buildIssuer({ vault: {} });
     expect(r).toMatchObject({ reason: 'BackendNotSupported' });
-    expect((r as { message: string }).message).toContain(`backend ${b} is not supported`);
+    expect((r as { message: string }).message).toContain('backend vault is not supported');
+  });
+
+  it('builds the acme backend, and names the missing Secret of an EAB key or a TSIG secret', () => {
+    const acme = { directoryURL: 'https://acme.example/dir', accountKeySecretRef: { name: 'acct' } };
+    expect(buildIssuer({ acme })).toMatchObject({ issuer: { backend: 'acme' } });
+    expect(buildIssuer({ acme: {} })).toMatchObject({ reason: 'InvalidSpec' });
+    const secretValue = (): string | undefined => undefined;
+    expect(buildIssuer({ acme: { ...acme, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab', key: 'hmac' } } } }, undefined, { secretValue }))
+      .toMatchObject({ reason: 'EABKeyNotFound', message: expect.stringContaining('Secret eab key hmac') });
+    const solvers = [{ dns01: { rfc2136: { nameserver: 'ns1', tsigKeyName: 'k', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }];
+    expect(buildIssuer({ acme: { ...acme, solvers } }, undefined, { secretValue }))
+      .toMatchObject({ reason: 'TSIGSecretNotFound', message: expect.stringContaining('solvers[0].dns01.rfc2136.tsigSecretSecretRef') });
   });
 
   it('builds the kubernetes backend when it has a client, and refuses without a signerName', () => {

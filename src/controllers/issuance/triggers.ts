@@ -104,7 +104,8 @@ export function sameNames(desired: readonly string[], got: readonly string[], co
 
 /** The common name asked for; without one, a CA may put one of the SANs there (step-ca and ACME CAs do). */
 function sameCommonName(d: DesiredIdentity, c: CurrentCertificate): boolean {
-  if (d.commonName) return d.commonName === c.commonName;
+  // an ACME CA may drop a common name that only repeats a SAN (Let's Encrypt's tlsserver profile, Pebble)
+  if (d.commonName) return d.commonName === c.commonName || (!c.commonName && [...d.dnsNames, ...d.ipAddresses].some((n) => n.toLowerCase() === d.commonName!.toLowerCase()));
   if (!c.commonName) return true;
   const cn = c.commonName.toLowerCase();
   return [...d.dnsNames, ...d.ipAddresses, ...d.uris, ...d.emailAddresses].some((n) => n.toLowerCase() === cn);

@@ -1,0 +1,62 @@
+// DNS-01 through RFC 2136 dynamic updates signed with TSIG (BIND 9, Knot, PowerDNS, Windows DNS).
+// TCP, so an answer is never truncated and no retransmission logic is needed.
+import { connect } from 'node:net';
+import { CLASS, parseMessage, queryMessage, RCODE, signTsig, TYPE, txtRdata, tsigError, updateMessage, type TsigKey } from './dns-wire.ts';
+
+export interface Rfc2136Target { nameserver: string; key?: TsigKey; zone?: string; timeoutMs?: number }
+
+export class DnsUpdateError extends Error {}
+
+/** host, host:port, [v6]:port → host and port (53 by default). */
+export function parseNameserver(s: string): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (v6) return { host: v6[1]!, port: Number(v6[2] ?? 53) };
+  const i = s.lastIndexOf(':');
+  if (i > 0 && s.indexOf(':') === i) return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+  return { host: s, port: 53 };
+}
+
+function exchange(nameserver: string, msg: Buffer, timeoutMs: number): Promise<Buffer> {
+  const { host, port } = parseNameserver(nameserver);
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => sock.destroy(new DnsUpdateError(`no answer from ${nameserver} within ${timeoutMs} ms`)), timeoutMs);
+    sock.on('connect', () => { const len = Buffer.alloc(2); len.writeUInt16BE(msg.length); sock.end(Buffer.concat([len, msg])); });
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const all = Buffer.concat(chunks);
+      if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) { clearTimeout(timer); sock.destroy(); resolve(all.subarray(2, 2 + all.readUInt16BE(0))); }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e instanceof DnsUpdateError ? e : new DnsUpdateError(`nameserver ${nameserver}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)); });
+    sock.on('close', () => { clearTimeout(timer); reject(new DnsUpdateError(`nameserver ${nameserver} closed the connection without an answer`)); });
+  });
+}
+
+/** The zone that holds `name`: the owner of the SOA the primary returns for it (in the answer or authority section). */
+export async function findZone(t: Rfc2136Target, name: string): Promise<string> {
+  if (t.zone) return t.zone.replace(/\.$/, '');
+  const answer = parseMessage(await exchange(t.nameserver, queryMessage(name, TYPE.SOA), t.timeoutMs ?? 10_000));
+  const soa = [...(answer.sections[0] ?? []), ...(answer.sections[1] ?? [])].find((r) => r.type === TYPE.SOA);
+  if (!soa) throw new DnsUpdateError(`nameserver ${t.nameserver} is not authoritative for ${name} (${RCODE[answer.rcode] ?? answer.rcode}, no SOA): set dns01.rfc2136.zone or point nameserver at the zone's primary`);
+  return soa.name;
+}
+
+async function update(t: Rfc2136Target, zone: string, name: string, value: string, add: boolean, ttl: number): Promise<void> {
+  const rec = { name, type: TYPE.TXT, cls: add ? CLASS.IN : CLASS.NONE, ttl: add ? ttl : 0, rdata: txtRdata(value) };
+  const unsigned = updateMessage(zone, [rec]);
+  const msg = t.key ? signTsig(unsigned, t.key) : unsigned;
+  const res = parseMessage(await exchange(t.nameserver, msg, t.timeoutMs ?? 10_000));
+  if (res.rcode === 0) return;
+  const tsig = res.sections[2]?.find((r) => r.type === TYPE.TSIG);
+  const terr = tsig ? tsigError(tsig.rdata) : 0;
+  const why = `${RCODE[res.rcode] ?? res.rcode}${terr ? `/${RCODE[terr] ?? terr}` : ''}`;
+  const hint = terr === 17 ? ': the nameserver does not know this TSIG key name/algorithm' : terr === 16 ? ': wrong TSIG secret' : terr === 18 ? ': clocks differ by more than 5 minutes'
+    : res.rcode === 5 ? ': the zone does not allow updates with this key (allow-update / update-policy)' : res.rcode === 9 ? ': not authoritative, or the TSIG key was refused' : '';
+  throw new DnsUpdateError(`nameserver ${t.nameserver} answered ${why} to the update of ${name} TXT in zone ${zone}${hint}`);
+}
+
+/** Adds one TXT value (other values at the name stay: a wildcard and its base name share one). */
+export async function addTxt(t: Rfc2136Target, zone: string, name: string, value: string, ttl = 60): Promise<void> { await update(t, zone, name, value, true, ttl); }
+/** Deletes exactly that TXT value. */
+export async function deleteTxt(t: Rfc2136Target, zone: string, name: string, value: string): Promise<void> { await update(t, zone, name, value, false, 0); }
