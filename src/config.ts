@@ -45,7 +45,7 @@ const EnvSchema = z.object({
   /** Act as the Kubernetes signer machineidentity.io/<binding> for bindings that ask (PodCertificateRequests, CSRs). */
   MIO_SIGNER: bool.default(true),
   // where the operator answers ACME HTTP-01 challenges (every replica answers those it presented)
-  MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|[^:]*:\d{1,5})$/, 'host:port or off').default('0.0.0.0:8089'),
+  MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off').default('0.0.0.0:8089'),
 });
 
 export interface OperatorConfig {
@@ -93,7 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
   };
   if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
     const a = e.MIO_ACME_HTTP01_ADDR.lastIndexOf(':');
-    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a) || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)) };
+    // [::]:port listens on IPv6 and IPv4 (the CA validates IP identifiers of both families)
+    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)) };
   }
   if (e.MIO_WEBHOOK_ADDR !== 'off') {
     const w = e.MIO_WEBHOOK_ADDR.lastIndexOf(':');

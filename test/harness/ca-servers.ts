@@ -127,7 +127,7 @@ export interface PebbleServer {
   /** The port Pebble connects to for HTTP-01: the operator's listener must be there. */
   httpPort: number;
   eab: { keyID: string; hmacKeyB64u: string };
-  /** BIND 9 primary for dns01.test, updatable with the TSIG key. */
+  /** BIND 9 primary for dns01.test, updatable with the TSIG key; every name has 127.0.0.1 except noaddr.dns01.test. */
   dns: { nameserver: string; zone: string; tsigKeyName: string; tsigSecretB64: string };
   /** Pebble's view of a certificate: Valid or Revoked (serial in hex). */
   certStatus(serialHex: string): Promise<string | undefined>;
@@ -161,7 +161,7 @@ export async function startPebble(o: { httpPort: number; nonceRejectPercent?: nu
     listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${mgmtPort}`,
     certificate: join(dir, 'tls.pem'), privateKey: join(dir, 'tls-key.pem'), httpPort: o.httpPort, tlsPort, ocspResponderURL: '',
     externalAccountBindingRequired: true, externalAccountMACKeys: { [eab.keyID]: eab.hmacKeyB64u },
-    retryAfter: { authz: 1, order: 1 }, profiles: { default: { description: 'default', validityPeriod: 7776000 } },
+    retryAfter: { authz: 1, order: 1 }, domainBlocklist: ['blocked.example'], profiles: { default: { description: 'default', validityPeriod: 7776000 } },
   } }));
   writeFileSync(join(dir, 'named.conf'), `options { directory "${dir}"; listen-on port ${bindPort} { 127.0.0.1; }; listen-on-v6 { none; };
   pid-file "${dir}/named.pid"; session-keyfile "${dir}/session.key"; recursion yes; allow-recursion { 127.0.0.1; }; allow-query { 127.0.0.1; };
@@ -169,8 +169,8 @@ export async function startPebble(o: { httpPort: number; nonceRejectPercent?: nu
 key "${tsig.tsigKeyName}" { algorithm hmac-sha256; secret "${tsig.tsigSecretB64}"; };
 zone "dns01.test" { type primary; file "${dir}/dns01.test.zone"; allow-update { key "${tsig.tsigKeyName}"; }; };
 `);
-  // A records so a dns01.test name also resolves (Pebble looks names up before DNS-01, and CAA)
-  writeFileSync(join(dir, 'dns01.test.zone'), '$TTL 60\n@ IN SOA ns.dns01.test. admin.dns01.test. ( 1 60 60 600 60 )\n@ IN NS ns.dns01.test.\nns IN A 127.0.0.1\n* IN A 127.0.0.1\n');
+  // A records so a dns01.test name also resolves (Pebble looks names up before DNS-01, and CAA); noaddr has none
+  writeFileSync(join(dir, 'dns01.test.zone'), '$TTL 60\n@ IN SOA ns.dns01.test. admin.dns01.test. ( 1 60 60 600 60 )\n@ IN NS ns.dns01.test.\nns IN A 127.0.0.1\n* IN A 127.0.0.1\nnoaddr IN TXT \"this name has no address\"\n');
   const chall = startProcess('pebble-challtestsrv', join(caServerBins(), 'pebble-challtestsrv'), ['-dnsserver', `127.0.0.1:${challDns}`, '-management', `127.0.0.1:${challMgmt}`,
     '-http01', '', '-https01', '', '-tlsalpn01', '', '-doh', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], join(dir, 'challtestsrv.log'));
   const named = startProcess('named', namedBin(), ['-g', '-c', join(dir, 'named.conf'), '-n', '1', ...(process.getuid?.() === 0 ? ['-u', 'root'] : [])], join(dir, 'named.log'));

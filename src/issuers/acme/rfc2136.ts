@@ -16,7 +16,8 @@ export function parseNameserver(s: string): { host: string; port: number } {
   return { host: s, port: 53 };
 }
 
-function exchange(nameserver: string, msg: Buffer, timeoutMs: number): Promise<Buffer> {
+/** One DNS message over TCP (RFC 7766 length-prefixed) and its answer. */
+export function exchange(nameserver: string, msg: Buffer, timeoutMs: number): Promise<Buffer> {
   const { host, port } = parseNameserver(nameserver);
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
@@ -60,3 +61,13 @@ async function update(t: Rfc2136Target, zone: string, name: string, value: strin
 export async function addTxt(t: Rfc2136Target, zone: string, name: string, value: string, ttl = 60): Promise<void> { await update(t, zone, name, value, true, ttl); }
 /** Deletes exactly that TXT value. */
 export async function deleteTxt(t: Rfc2136Target, zone: string, name: string, value: string): Promise<void> { await update(t, zone, name, value, false, 0); }
+
+/** The TXT values at a name, asked of the nameserver itself (tests, and a self-check before answering a challenge). */
+export async function txtValues(nameserver: string, name: string, timeoutMs = 10_000): Promise<string[]> {
+  const answer = parseMessage(await exchange(nameserver, queryMessage(name, TYPE.TXT), timeoutMs));
+  return (answer.sections[0] ?? []).filter((r) => r.type === TYPE.TXT).map((r) => {
+    const parts: string[] = [];
+    for (let i = 0; i < r.rdata.length; i += 1 + r.rdata[i]!) parts.push(r.rdata.subarray(i + 1, i + 1 + r.rdata[i]!).toString('utf8'));
+    return parts.join('');
+  });
+}

@@ -1,0 +1,175 @@
+// Acceptance (external CAs #2, #3, #4 for ACME): a real Pebble validates HTTP-01 against the operator's
+// own listener and DNS-01 against records the operator wrote into a real BIND 9 with RFC 2136 + TSIG;
+// external account binding is required; 5% of nonces are refused (badNonce retries always run). A CA
+// outage is reported, backed off and recovered from; deletion revokes at Pebble; refusals carry
+// Pebble's own words in status, Events and metrics.
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { testNamespace } from '../harness/cluster.ts';
+import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
+import { startPebble, type PebbleServer } from '../harness/ca-servers.ts';
+import { freePort, waitFor } from '../harness/processes.ts';
+import { parseCertificate, splitPem, certificateMatchesKey } from '../../src/issuers/crypto/certs.ts';
+import { parsePrivateKey } from '../../src/issuers/crypto/keys.ts';
+import { txtValues } from '../../src/issuers/acme/rfc2136.ts';
+import { AcmeClient } from '../../src/issuers/acme/client.ts';
+import { generateKey } from '../../src/issuers/crypto/keys.ts';
+
+const env = new IssuanceEnv();
+let ns = '';
+let pebble: PebbleServer;
+let authority = '';
+let rootPem = '';
+
+const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
+
+beforeAll(async () => {
+  ns = await testNamespace('acme');
+  const httpPort = await freePort();
+  pebble = await startPebble({ httpPort });
+  rootPem = await pebble.rootPem();
+  await env.start({ MIO_ACME_HTTP01_ADDR: `[::]:${httpPort}` });
+  await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'acme-eab' }, stringData: { hmac: pebble.eab.hmacKeyB64u } } });
+  await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'acme-tsig' }, stringData: { secret: pebble.dns.tsigSecretB64 } } });
+  authority = env.uniqueName('pebble');
+  await env.createBinding(authority, { acme: {
+    directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, email: 'pki@example.com', accountKeySecretRef: { name: 'acme-account' },
+    externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } },
+    rootCertificates: rootPem, requestDuration: true,
+    solvers: [
+      { selector: { dnsZones: [pebble.dns.zone] }, dns01: { rfc2136: { nameserver: pebble.dns.nameserver, tsigKeyName: pebble.dns.tsigKeyName, tsigSecretSecretRef: { name: 'acme-tsig', key: 'secret' } } } },
+      { selector: { dnsNames: [`noaddr.${pebble.dns.zone}`] }, http01: {} },
+      { http01: {} },
+    ],
+  } });
+}, 120_000);
+
+afterAll(async () => {
+  await env.stop();
+  await pebble.stopAll();
+});
+
+describe('account', () => {
+  it('registers with external account binding and keeps the account key in a Secret it created', async () => {
+    const status = await env.bindingReady(authority, 30_000) as { conditions: { type: string; message: string }[] };
+    expect(status.conditions.find((c) => c.type === 'Ready')?.message).toMatch(new RegExp(`^ACME server ${pebble.directoryURL.replace(/[.]/g, '\\.')}, account https://127\\.0\\.0\\.1:\\d+/my-account/\\w+$`));
+    const s = await env.core.readNamespacedSecret({ name: 'acme-account', namespace: env.opNamespace });
+    expect(s.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('machine-identity-operator');
+    expect(parsePrivateKey(decode(s, 'tls.key')).asymmetricKeyType).toBe('ec');
+  });
+
+  it('without the binding Pebble requires, the binding is not Ready and says why in Pebble\'s words', async () => {
+    const name = env.uniqueName('pebble-noeab');
+    await env.createBinding(name, { acme: { directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, accountKeySecretRef: { name: 'acme-account-noeab' } } });
+    await waitFor('Ready=False AccountRegistrationFailed', async () => {
+      const b = await env.co.getClusterCustomObject({ group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings', name }) as { status?: { conditions?: { type: string; reason: string; message: string }[] } };
+      const r = b.status?.conditions?.find((c) => c.type === 'Ready');
+      return r?.reason === 'AccountRegistrationFailed' && r.message.includes('externalAccountRequired') ? r : undefined;
+    }, 30_000, 200);
+  });
+
+  it('retries every badNonce the server sends (Pebble refuses 5% of good nonces)', async () => {
+    const c = new AcmeClient({ directoryURL: pebble.directoryURL, ca: pebble.caBundle, accountKey: await generateKey({ algorithm: 'ECDSA' }),
+      eab: { keyID: pebble.eab.keyID, hmacKey: Buffer.from(pebble.eab.hmacKeyB64u, 'base64url') } });
+    const kid = await c.account();
+    for (let i = 0; i < 80; i++) await c.get(kid, 'account');
+    expect(c.counters.badNonceRetries).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('HTTP-01', () => {
+  it('is validated for real against the operator\'s listener; the identity shows Issuing with the order state meanwhile', async () => {
+    const seen = new Set<string>();
+    await env.createIdentity(ns, 'web', { secretName: 'web-tls', authorityRef: { name: authority }, subject: { commonName: 'web.example.com' }, dnsNames: ['web.example.com', 'www.example.com'], duration: '24h' });
+    await waitFor('web Ready', async () => {
+      const mi = await env.identity(ns, 'web');
+      const issuing = mi.status?.conditions?.find((c) => c.type === 'Issuing');
+      if (issuing?.status === 'True') seen.add(issuing.message);
+      return mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, 60_000, 50);
+    expect([...seen].join('\n')).toMatch(/ACME order https:\/\/127\.0\.0\.1:\d+\/my-order\/\S+ is (pending|processing)/);
+    const secret = await env.secret(ns, 'web-tls');
+    verifySecret(secret);
+    const leaf = parseCertificate(splitPem(decode(secret, 'tls.crt'))[0]!);
+    expect(leaf.dnsNames.sort()).toEqual(['web.example.com', 'www.example.com']);
+    expect(leaf.issuerDN).toMatch(/Pebble Intermediate CA/);
+    expect(Math.round((leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 3_600_000)).toBe(24);
+    expect(splitPem(decode(secret, 'tls.crt'))).toHaveLength(2);
+  }, 90_000);
+
+  it('validates IP address identifiers (RFC 8738) of both families', async () => {
+    await env.createIdentity(ns, 'by-ip', { secretName: 'by-ip-tls', authorityRef: { name: authority }, ipAddresses: ['127.0.0.1', '::1'] });
+    await env.ready(ns, 'by-ip', 1, 60_000);
+    expect(parseCertificate(decode(await env.secret(ns, 'by-ip-tls'), 'tls.crt')).ipAddresses).toEqual(['127.0.0.1', '::1']);
+  }, 90_000);
+
+  it('a failed validation is Denied with Pebble\'s own error; the exact-name solver beats the zone solver', async () => {
+    // noaddr.dns01.test: the dnsNames solver (HTTP-01) wins over the dns01.test zone solver, and the name has no address
+    await env.createIdentity(ns, 'noaddr', { secretName: 'noaddr-tls', authorityRef: { name: authority }, dnsNames: [`noaddr.${pebble.dns.zone}`] });
+    const mi = await env.condition(ns, 'noaddr', 'Issuing', 'Denied', 60_000);
+    expect(mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message)
+      .toMatch(/^ChallengeFailed: acme: ACME server https:\/\/127\.0\.0\.1:\d+\/dir: http-01 for noaddr\.dns01\.test failed: \w+: /);
+  }, 90_000);
+});
+
+describe('DNS-01', () => {
+  it('writes the TXT records into BIND 9 over RFC 2136 with TSIG (a wildcard and its base name share one), and removes them after', async () => {
+    const names = [`app.${pebble.dns.zone}`, `*.app.${pebble.dns.zone}`];
+    await env.createIdentity(ns, 'wild', { secretName: 'wild-tls', authorityRef: { name: authority }, dnsNames: names });
+    let most = 0;
+    await waitFor('wild Ready', async () => {
+      most = Math.max(most, (await txtValues(pebble.dns.nameserver, `_acme-challenge.app.${pebble.dns.zone}`)).length);
+      const mi = await env.identity(ns, 'wild');
+      return mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, 60_000, 50);
+    expect(most).toBe(2);
+    expect(await txtValues(pebble.dns.nameserver, `_acme-challenge.app.${pebble.dns.zone}`)).toEqual([]);
+    const secret = await env.secret(ns, 'wild-tls');
+    verifySecret(secret);
+    expect(parseCertificate(decode(secret, 'tls.crt')).dnsNames.sort()).toEqual([...names].sort());
+  }, 90_000);
+});
+
+describe('refusals, revocation and outages', () => {
+  it('a refused identifier is Denied with the backend and Pebble\'s own text in status, Event and metrics', async () => {
+    await env.createIdentity(ns, 'blocked', { secretName: 'blocked-tls', authorityRef: { name: authority }, dnsNames: ['api.blocked.example'] });
+    const mi = await env.condition(ns, 'blocked', 'Issuing', 'Denied', 30_000);
+    const msg = mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message;
+    expect(msg).toMatch(/^CARefused: acme: ACME server https:\/\/\S+ refused: newOrder: rejectedIdentifier: .*blocked/);
+    const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=blocked,reason=Denied' });
+    expect(ev.items[0]?.message).toContain('rejectedIdentifier');
+    expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'denied' })).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('what ACME cannot certify is Denied before anything is sent (a URI SAN)', async () => {
+    await env.createIdentity(ns, 'spiffe', { secretName: 'spiffe-tls', authorityRef: { name: authority }, dnsNames: ['s.example.com'], uris: ['spiffe://example.org/x'] });
+    const mi = await env.condition(ns, 'spiffe', 'Issuing', 'Denied', 30_000);
+    expect(mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message).toMatch(/^UnsupportedByCA: acme: ACME certificates carry DNS names and IP addresses only/);
+  });
+
+  it('revokes at Pebble when the identity is deleted (deletionPolicy Delete)', async () => {
+    await env.createIdentity(ns, 'short', { secretName: 'short-tls', authorityRef: { name: authority }, dnsNames: ['short.example.com'] });
+    const mi = await env.ready(ns, 'short', 1, 60_000);
+    expect(mi.metadata.finalizers).toContain('machineidentity.io/revoke-on-delete');
+    const leaf = parseCertificate(splitPem(decode(await env.secret(ns, 'short-tls'), 'tls.crt'))[0]!);
+    expect(await pebble.certStatus(leaf.serialNumber)).toBe('Valid');
+    await env.co.deleteNamespacedCustomObject({ ...MI, namespace: ns, name: 'short' });
+    await waitFor('identity gone', async () => !(await env.identity(ns, 'short').catch(() => undefined)), 30_000, 200);
+    expect(await pebble.certStatus(leaf.serialNumber)).toBe('Revoked');
+    const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=short,reason=Revoked' });
+    expect(ev.items[0]?.message).toBe('revoked the certificate at acme before deletion');
+  }, 90_000);
+
+  it('an outage (Pebble stopped) is reported, backed off, and recovered from without help', async () => {
+    await pebble.stop();
+    await env.createIdentity(ns, 'during-outage', { secretName: 'during-outage-tls', authorityRef: { name: authority }, dnsNames: ['outage.example.com'] });
+    const failing = await env.condition(ns, 'during-outage', 'Issuing', 'Failed', 30_000);
+    expect(failing.status!.conditions!.find((c) => c.type === 'Issuing')!.message)
+      .toMatch(/^CAUnreachable: acme: ACME server https:\/\/127\.0\.0\.1:\d+\/dir cannot be reached: ECONNREFUSED; retrying in \d+s$/);
+    expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'failed' })).toBeGreaterThanOrEqual(1);
+    // Pebble comes back empty (it keeps nothing on disk): the operator registers again and orders anew
+    await pebble.start();
+    await env.ready(ns, 'during-outage', 1, 90_000);
+    const secret = await env.secret(ns, 'during-outage-tls');
+    expect(certificateMatchesKey(decode(secret, 'tls.crt'), parsePrivateKey(decode(secret, 'tls.key')))).toBe(true);
+  }, 150_000);
+});
