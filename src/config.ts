@@ -45,6 +45,8 @@ const EnvSchema = z.object({
   /** Act as the Kubernetes signer machineidentity.io/<binding> for bindings that ask (PodCertificateRequests, CSRs). */
   MIO_SIGNER: bool.default(true),
   // where the operator answers ACME HTTP-01 challenges (every replica answers those it presented)
+  MIO_ACME_HTTP01_SERVICE: z.string().min(1).max(63).regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).default('machine-identity-operator-acme-http01'),
+  MIO_POD_IP: z.string().max(64).optional(),
   MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off').default('0.0.0.0:8089'),
 });
 
@@ -59,7 +61,7 @@ export interface OperatorConfig {
   inventory: { enabled: boolean; ownerKeys: string[] };
   signer: { enabled: boolean };
   /** Undefined when MIO_ACME_HTTP01_ADDR is off. */
-  acmeHttp01?: { host: string; port: number };
+  acmeHttp01?: { host: string; port: number; serviceName: string; podIP?: string };
   /** Undefined when MIO_WEBHOOK_ADDR is off. */
   webhook?: { host: string; port: number; secretName: string; hosts: string[]; configName: string };
   issuance: {
@@ -94,7 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
   if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
     const a = e.MIO_ACME_HTTP01_ADDR.lastIndexOf(':');
     // [::]:port listens on IPv6 and IPv4 (the CA validates IP identifiers of both families)
-    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)) };
+    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)),
+      serviceName: e.MIO_ACME_HTTP01_SERVICE, ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}) };
   }
   if (e.MIO_WEBHOOK_ADDR !== 'off') {
     const w = e.MIO_WEBHOOK_ADDR.lastIndexOf(':');

@@ -154,7 +154,7 @@ class Reconciler {
       // the key includes referenced secret values (hashed), so a rotated auth key rebuilds the issuer
       const refs = createHash('sha256').update(JSON.stringify(spec[backend as Backend] ?? {})).update(JSON.stringify(Object.values(referencedSecrets(spec, backend)).map(([s, k]) => secretValue(s, k) ?? ''))).digest('hex');
       const res = this.reuse(name, `${backend}|${maxDurationMs}|${refs}`,
-        () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: ns, secretValue }));
+        () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: ns, secretValue, acmeIngress: this.ctx.config.acmeHttp01 }));
       if ('reason' in res) return notReady(res.reason, res.message, { backend });
       const h = backend === 'selfSigned' ? undefined : await res.issuer.health();
       if (h && !h.ready) return notReady(h.reason, h.message, { backend });

@@ -21,6 +21,8 @@ export interface BuildOptions {
   maxDurationMs?: number; now?: () => Date; kc?: k8s.KubeConfig; operatorNamespace?: string;
   /** A key of a Secret in the operator's namespace (auth keys, passwords), or undefined when missing. */
   secretValue?: (name: string, key: string) => string | undefined;
+  /** The operator's ACME HTTP-01 Service, for http01.ingress solvers. */
+  acmeIngress?: { serviceName: string; port: number; podIP?: string };
 }
 export type BuildResult = { issuer: Issuer } | { reason: string; message: string };
 
@@ -119,7 +121,8 @@ function acmeIssuer(spec: BackendSpec, o: BuildOptions): BuildResult {
   const dnsTargets = acmeDnsTargets(a, o);
   if (!(dnsTargets instanceof Map)) return dnsTargets;
   const accountKeyPem = o.secretValue?.(a.accountKeySecretRef.name, 'tls.key');
-  const optional = { accountKeyPem, kc: o.kc, email: a.email, caBundle: a.caBundle, rootCertificates: a.rootCertificates, eab: eab.eab, profile: a.profile, maxDurationMs: o.maxDurationMs };
+  const ingress = o.acmeIngress ? { ...o.acmeIngress, namespace: o.operatorNamespace ?? 'default' } : undefined;
+  const optional = { accountKeyPem, kc: o.kc, ingress, email: a.email, caBundle: a.caBundle, rootCertificates: a.rootCertificates, eab: eab.eab, profile: a.profile, maxDurationMs: o.maxDurationMs };
   return { issuer: new AcmeIssuer({ directoryURL: a.directoryURL, accountKeySecret: a.accountKeySecretRef.name, operatorNamespace: o.operatorNamespace ?? 'default',
     solvers: a.solvers ?? [], dnsTargets, requestDuration: a.requestDuration ?? false,
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined && v !== '')) }) };

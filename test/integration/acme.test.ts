@@ -4,6 +4,7 @@
 // outage is reported, backed off and recovered from; deletion revokes at Pebble; refusals carry
 // Pebble's own words in status, Events and metrics.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
 import { startPebble, type PebbleServer } from '../harness/ca-servers.ts';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const httpPort = await freePort();
   pebble = await startPebble({ httpPort });
   rootPem = await pebble.rootPem();
-  await env.start({ MIO_ACME_HTTP01_ADDR: `[::]:${httpPort}` });
+  await env.start({ MIO_ACME_HTTP01_ADDR: `[::]:${httpPort}`, MIO_POD_IP: '10.244.0.10', MIO_ACME_HTTP01_SERVICE: 'mio-acme-http01' });
   await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'acme-eab' }, stringData: { hmac: pebble.eab.hmacKeyB64u } } });
   await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'acme-tsig' }, stringData: { secret: pebble.dns.tsigSecretB64 } } });
   authority = env.uniqueName('pebble');
@@ -108,6 +109,40 @@ describe('HTTP-01', () => {
     const mi = await env.condition(ns, 'noaddr', 'Issuing', 'Denied', 60_000);
     expect(mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message)
       .toMatch(/^ChallengeFailed: acme: ACME server https:\/\/127\.0\.0\.1:\d+\/dir: http-01 for noaddr\.dns01\.test failed: \w+: /);
+  }, 90_000);
+});
+
+describe('HTTP-01 through an Ingress', () => {
+  it('routes each challenge with a temporary Ingress to a Service whose EndpointSlice names this replica, and removes the Ingress after', async () => {
+    const routed = env.uniqueName('pebble-ingress');
+    await env.createBinding(routed, { acme: { directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, accountKeySecretRef: { name: 'acme-account-ingress' }, rootCertificates: rootPem,
+      externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } }, solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }] } });
+    await env.bindingReady(routed);
+    const net = env.kc.makeApiClient(k8s.NetworkingV1Api);
+    const seen = new Map<string, k8s.V1Ingress>();
+    await env.createIdentity(ns, 'routed', { secretName: 'routed-tls', authorityRef: { name: routed }, dnsNames: ['routed.example.com'] });
+    let issuing = '';
+    await waitFor('routed Ready', async () => {
+      for (const i of (await net.listNamespacedIngress({ namespace: env.opNamespace, labelSelector: 'machineidentity.io/acme-http01=true' })).items) seen.set(i.metadata!.name!, i);
+      const mi = await env.identity(ns, 'routed');
+      issuing = mi.status?.conditions?.find((c) => c.type === 'Issuing')?.message ?? issuing;
+      return mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, 60_000, 25).catch((e: Error) => { throw new Error(`${e.message} (last Issuing: ${issuing})`); });
+    expect(seen.size).toBe(1);
+    const ing = [...seen.values()][0]!;
+    expect(ing.spec?.ingressClassName).toBe('nginx');
+    expect(ing.spec?.rules?.[0]?.host).toBe('routed.example.com');
+    const path = ing.spec?.rules?.[0]?.http?.paths[0];
+    expect(path?.path).toMatch(/^\/\.well-known\/acme-challenge\/[A-Za-z0-9_-]+$/);
+    expect(path?.pathType).toBe('Exact');
+    expect(path?.backend.service).toEqual({ name: 'mio-acme-http01', port: { number: 80 } });
+    await waitFor('challenge Ingress deleted', async () => (await net.listNamespacedIngress({ namespace: env.opNamespace, labelSelector: 'machineidentity.io/acme-http01=true' })).items.length === 0, 10_000, 100);
+    const svc = await env.core.readNamespacedService({ name: 'mio-acme-http01', namespace: env.opNamespace });
+    expect(svc.spec?.selector).toBeUndefined();
+    const slice = await env.kc.makeApiClient(k8s.DiscoveryV1Api).readNamespacedEndpointSlice({ name: 'mio-acme-http01', namespace: env.opNamespace });
+    expect(slice.metadata?.labels?.['kubernetes.io/service-name']).toBe('mio-acme-http01');
+    expect(slice.endpoints.map((e) => e.addresses)).toEqual([['10.244.0.10']]);
+    verifySecret(await env.secret(ns, 'routed-tls'));
   }, 90_000);
 });
 

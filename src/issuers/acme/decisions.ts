@@ -4,6 +4,7 @@ import type { CsrFacts } from '../crypto/csr.ts';
 import { AcmeError, describeProblem, type Authorization, type Identifier, type Order } from './client.ts';
 import { CaUnreachable } from '../https-json.ts';
 import { DnsUpdateError } from './rfc2136.ts';
+import { RoutingError } from './ingress.ts';
 import type { SignResult } from '../types.ts';
 
 type Failure = Extract<SignResult, { status: 'failed' | 'denied' }>;
@@ -43,6 +44,7 @@ export function failureOf(e: unknown, server: string): Failure {
   }
   if (e instanceof CaUnreachable) return { status: 'failed', reason: 'CAUnreachable', message: `ACME server ${server} cannot be reached: ${e.message}`, retryAfterMs: 10_000 };
   if (e instanceof DnsUpdateError) return { status: 'failed', reason: 'DNSUpdateFailed', message: `DNS-01: ${e.message}`, retryAfterMs: 15_000 };
+  if (e instanceof RoutingError) return { status: 'failed', reason: 'SolverFailed', message: e.message, retryAfterMs: 15_000 };
   return { status: 'failed', reason: 'CAError', message: `ACME server ${server}: ${(e as Error).message}`, retryAfterMs: 10_000 };
 }
 

@@ -17,6 +17,7 @@ import { chooseSolver, dns01RecordName, type SolverSpec } from './solvers.ts';
 import { addTxt, deleteTxt, findZone, type Rfc2136Target } from './rfc2136.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from './decisions.ts';
 import { http01Responder, type Http01Responder } from './http01.ts';
+import { routeChallenge, type IngressRouting } from './ingress.ts';
 
 export interface AcmeOptions {
   directoryURL: string;
@@ -37,6 +38,8 @@ export interface AcmeOptions {
   rootCertificates?: string;
   maxDurationMs?: number;
   responder?: Http01Responder;
+  /** Where http01.ingress routes challenges (the operator's Service); undefined when this process has no HTTP-01 listener. */
+  ingress?: Omit<IngressRouting, 'kc'>;
 }
 
 interface Presented { cleanup: () => Promise<void> }
@@ -171,7 +174,10 @@ export class AcmeIssuer implements Issuer {
     if (type === 'http-01') {
       if (!this.responder.listening) throw new Error('HTTP-01 needs the operator\'s challenge listener, which is off (MIO_ACME_HTTP01_ADDR / the chart\'s acme.http01.port)');
       this.responder.present(ch.token, keyAuth);
-      return { cleanup: async () => { this.responder.remove(ch.token); } };
+      const ing = this.o.solvers?.[solverIndex]?.http01?.ingress;
+      // an Ingress routes by host name: IP identifiers must reach the listener some other way
+      const unroute = ing && authz.identifier.type === 'dns' ? await this.route(authz.identifier.value, ch.token, ing.ingressClassName) : undefined;
+      return { cleanup: async () => { this.responder.remove(ch.token); await unroute?.(); } };
     }
     const target = this.o.dnsTargets?.get(solverIndex);
     if (!target) throw new Error(`the dns01 solver #${solverIndex} has no usable rfc2136 settings`);
@@ -180,6 +186,11 @@ export class AcmeIssuer implements Issuer {
     const zone = await findZone(target, record);
     await addTxt(target, zone, record, value);
     return { cleanup: () => deleteTxt(target, zone, record, value) };
+  }
+
+  private async route(host: string, token: string, ingressClassName: string | undefined): Promise<() => Promise<void>> {
+    if (!this.o.kc || !this.o.ingress) throw new Error('http01.ingress needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
+    return routeChallenge({ kc: this.o.kc, ...this.o.ingress }, host, token, ingressClassName);
   }
 
   private async invalid(c: AcmeClient, order: Order, requestId: string, known: Authorization[] = []): Promise<SignResult> {

@@ -1,0 +1,72 @@
+// http01.ingress: routes a challenge through the cluster's ingress controller to the operator's own
+// listener. One Service without a selector plus an EndpointSlice naming this replica's pod IP (only
+// the replica that presented a challenge knows its answer, so traffic must reach that one), and one
+// temporary Ingress per challenge (host = the name, path = the token), deleted when the order ends.
+import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import { applyNamespaced, sendRaw } from '../../controllers/runtime/kube.ts';
+
+export interface IngressRouting {
+  kc: k8s.KubeConfig;
+  namespace: string;
+  /** Service (and EndpointSlice) name, e.g. <release>-acme-http01. */
+  serviceName: string;
+  /** The operator's HTTP-01 listener port. */
+  port: number;
+  /** This replica's pod IP (downward API); without it no EndpointSlice is written. */
+  podIP?: string;
+}
+
+const FIELD_MANAGER = 'machine-identity-operator-acme';
+const LABELS = { 'app.kubernetes.io/managed-by': 'machine-identity-operator', 'machineidentity.io/acme-http01': 'true' };
+
+export function challengeIngressName(host: string, token: string): string {
+  return `mio-acme-${createHash('sha256').update(`${host}/${token}`).digest('hex').slice(0, 16)}`;
+}
+
+export function challengeIngress(r: Pick<IngressRouting, 'namespace' | 'serviceName'>, host: string, token: string, ingressClassName?: string): k8s.V1Ingress {
+  return {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
+    metadata: { name: challengeIngressName(host, token), namespace: r.namespace, labels: LABELS, annotations: { 'machineidentity.io/acme-challenge-host': host } },
+    spec: {
+      ...(ingressClassName ? { ingressClassName } : {}),
+      rules: [{ host, http: { paths: [{ path: `/.well-known/acme-challenge/${token}`, pathType: 'Exact', backend: { service: { name: r.serviceName, port: { number: 80 } } } }] } }],
+    },
+  };
+}
+
+async function ensureBackend(r: IngressRouting): Promise<void> {
+  await applyNamespaced(r.kc, { apiVersion: 'v1', kind: 'Service', metadata: { name: r.serviceName, namespace: r.namespace, labels: LABELS },
+    spec: { ports: [{ name: 'http', port: 80, targetPort: r.port as unknown as k8s.IntOrString, protocol: 'TCP' }] } } as k8s.V1Service, FIELD_MANAGER);
+  if (!r.podIP) return;
+  await applyNamespaced(r.kc, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: r.serviceName, namespace: r.namespace, labels: { ...LABELS, 'kubernetes.io/service-name': r.serviceName, 'endpointslice.kubernetes.io/managed-by': 'machine-identity-operator' } },
+    addressType: r.podIP.includes(':') ? 'IPv6' : 'IPv4', endpoints: [{ addresses: [r.podIP], conditions: { ready: true } }],
+    ports: [{ name: 'http', port: r.port, protocol: 'TCP' }] } as k8s.V1EndpointSlice, FIELD_MANAGER);
+}
+
+export class RoutingError extends Error {}
+
+/** The API server's own message for a failed write (a 403 names the missing RBAC rule, a 422 the invalid field). */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const body = (e as { body?: unknown }).body;
+    const msg = typeof body === 'string' ? ((): string => { try { return (JSON.parse(body) as { message?: string }).message ?? body; } catch { return body; } })()
+      : (body as { message?: string } | undefined)?.message ?? (e as Error).message;
+    throw new RoutingError(`HTTP-01 through an Ingress: ${what}: ${msg.slice(0, 400)}`);
+  }
+}
+
+/** Creates the route for one challenge; returns its removal. */
+export async function routeChallenge(r: IngressRouting, host: string, token: string, ingressClassName?: string): Promise<() => Promise<void>> {
+  await step(`writing Service/EndpointSlice ${r.namespace}/${r.serviceName}`, () => ensureBackend(r));
+  const ing = challengeIngress(r, host, token, ingressClassName);
+  await step(`writing Ingress ${r.namespace}/${ing.metadata!.name!}`, () => applyNamespaced(r.kc, ing, FIELD_MANAGER));
+  const path = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(r.namespace)}/ingresses/${ing.metadata!.name!}`;
+  return async () => {
+    const res = await sendRaw(r.kc, 'DELETE', path, '', 'application/json');
+    if (res.status >= 300 && res.status !== 404) throw new Error(`deleting Ingress ${r.namespace}/${ing.metadata!.name!}: HTTP ${res.status}`);
+  };
+}
