@@ -143,7 +143,8 @@ describe('helm chart: rendering', () => {
     expect(c.image).toBe('ghcr.io/machine-identity-operator/machine-identity-operator:0.1.0');
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'webhook', containerPort: 9443, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'webhook', containerPort: 9443, protocol: 'TCP' },
+      { name: 'acme-http01', containerPort: 8089, protocol: 'TCP' }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
@@ -170,6 +171,9 @@ describe('helm chart: rendering', () => {
       MIO_WORKERS: '16',
       MIO_DURABLE_KEYS: 'false',
       MIO_REISSUE_RATE: '20',
+      MIO_ACME_HTTP01_ADDR: '0.0.0.0:8089',
+      MIO_ACME_HTTP01_SERVICE: 'mio-machine-identity-operator-acme-http01',
+      MIO_POD_IP: { fieldRef: { fieldPath: 'status.podIP' } },
       MIO_SIGNER: 'true',
       MIO_INVENTORY: 'true',
       MIO_OWNER_KEYS: 'machineidentity.io/owner,owner,team',
@@ -194,17 +198,21 @@ describe('helm chart: rendering', () => {
 
   it('grants no wildcard and keeps leases to the release namespace', () => {
     const roles = [...find(objs, 'ClusterRole'), ...find(objs, 'Role')];
-    expect(roles.length).toBe(4);
+    expect(roles.length).toBe(5);
     for (const r of roles) {
       for (const rule of (r as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules) {
         expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
       }
     }
-    const role = one(objs, 'Role');
+    const role = one(objs, 'Role', (o) => o.metadata.name.endsWith('-leader-election'));
     expect(role.metadata.namespace).toBe('mio-system');
     expect((role as unknown as { rules: unknown[] }).rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
     ]);
+    // ACME HTTP-01 routing: its Service, EndpointSlice and Ingresses, in the release namespace only
+    const acme = one(objs, 'Role', (o) => o.metadata.name.endsWith('-acme-http01'));
+    expect(acme.metadata.namespace).toBe('mio-system');
+    expect(JSON.stringify(acme)).not.toContain('secrets');
     expect(JSON.stringify(find(objs, 'ClusterRole'))).not.toContain('leases');
   });
 
@@ -386,6 +394,9 @@ describe('helm chart: install into the cluster', () => {
       ['attest for its own signer names (ClusterTrustBundles)', { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'machineidentity.io/*' }],
       ['update podcertificaterequests/status', { group: 'certificates.k8s.io', resource: 'podcertificaterequests', subresource: 'status', verb: 'update', namespace: 'payments' }],
       ['update certificatesigningrequests/approval', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update' }],
+      ['create ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'RELEASE_NS' }],
+      ['delete ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'delete', namespace: 'RELEASE_NS' }],
+      ['patch endpointslices in the release namespace (ACME HTTP-01)', { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'patch', namespace: 'RELEASE_NS' }],
       ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
     ];
     const denied: [string, Attrs][] = [
@@ -402,6 +413,7 @@ describe('helm chart: install into the cluster', () => {
       ['approve CSRs for the cluster\'s own signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/kube-apiserver-client' }],
       ['sign for another domain\'s signer', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/*' }],
       ['approve for the kubernetes.io signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/*' }],
+      ['create ingresses outside the release namespace', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'payments' }],
       ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
     ];
 
@@ -409,6 +421,7 @@ describe('helm chart: install into the cluster', () => {
       expect(installed).toBe(true);
       let a = attrs.resource === 'leases' && !attrs.namespace ? { ...attrs, namespace: ns } : attrs;
       if (a.name === 'RELEASE') a = { ...a, name: fullname() };
+      if (a.namespace === 'RELEASE_NS') a = { ...a, namespace: ns };
       expect(await can(a)).toBe(true);
     });
 
