@@ -161,6 +161,10 @@ export const MachineIdentityStatus = z.object({
   revision: z.int().min(0).optional().meta({ format: 'int64' }).describe('How many times it has been issued.'),
   failedIssuanceAttempts: z.int().min(0).optional().meta({ format: 'int32' }).describe('Consecutive failed issuance attempts since the last success.'),
   lastFailureTime: z.iso.datetime({ offset: true }).nullable().optional().describe('When issuance last failed; null after a success.'),
+  pendingRequest: z.object({
+    id: z.string().max(128).describe('The issuance attempt (<uid>-<revision>).'),
+    state: z.string().max(32768).describe('What the CA backend needs to resume it (an ACME order URL and the DNS records it wrote), opaque to users.'),
+  }).optional().describe('A request a CA is still working on: a restarted operator resumes it instead of starting over (and cleans up what it presented).'),
 }).describe('Observed state of a MachineIdentity, written only by the controller.');
 
 export type MachineIdentitySpec = z.infer<typeof MachineIdentitySpec>;

@@ -128,7 +128,7 @@ export interface PebbleServer {
   httpPort: number;
   eab: { keyID: string; hmacKeyB64u: string };
   /** BIND 9 primary for dns01.test, updatable with the TSIG key; every name has 127.0.0.1 except noaddr.dns01.test. */
-  dns: { nameserver: string; zone: string; tsigKeyName: string; tsigSecretB64: string };
+  dns: { nameserver: string; zone: string; tsigKeyName: string; tsigSecretB64: string; /** named's own log (-g): one line per applied update. */ log(): string };
   /** Pebble's view of a certificate: Valid or Revoked (serial in hex). */
   certStatus(serialHex: string): Promise<string | undefined>;
   /** Stops / restarts only Pebble (its DNS stays up), on the same ports. */
@@ -193,7 +193,7 @@ zone "dns01.test" { type primary; file "${dir}/dns01.test.zone"; allow-update { 
   const stop = async (): Promise<void> => { if (proc) await stopProc(proc); proc = undefined; };
   return {
     directoryURL, caBundle: ca.certPem, httpPort: o.httpPort, eab,
-    dns: { nameserver: `127.0.0.1:${bindPort}`, zone: 'dns01.test', ...tsig },
+    dns: { nameserver: `127.0.0.1:${bindPort}`, zone: 'dns01.test', ...tsig, log: () => readFileSync(join(dir, 'named.log'), 'utf8') },
     rootPem: async () => (await send(`https://127.0.0.1:${mgmtPort}/roots/0`, { method: 'GET', ca: ca.certPem })).text,
     certStatus: async (serialHex) => {
       const r = await send(`https://127.0.0.1:${mgmtPort}/cert-status-by-serial/${serialHex}`, { method: 'GET', ca: ca.certPem });

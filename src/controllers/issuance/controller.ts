@@ -258,7 +258,7 @@ async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revis
   if (out.kind === 'issued') {
     run.written.remember(out.written);
     checkCertificate(run, pre, out.leaf, pre.spec.duration);
-    await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 } });
+    await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 }, pendingRequest: null });
     crashPoint('after-status-write');
     const verb = revision > 1 ? 'renewed' : 'issued';
     run.event('Normal', revision > 1 ? Reason.Renewed : Reason.Issued, `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`);
@@ -267,7 +267,8 @@ async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revis
     return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, out.renewal.getTime() - now.getTime() + 1000)) };
   }
   if (out.kind === 'pending') {
-    await run.write({ ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message } });
+    await run.write({ ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message }, pendingRequest: out.pendingRequest ?? null });
+    crashPoint('after-pending-status');
     return { requeueAfterMs: out.retryAfterMs };
   }
   const count = ((mi.status?.failedIssuanceAttempts as number | undefined) ?? 0) + 1;
@@ -276,6 +277,8 @@ async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revis
     ready: t.stillValid ? ready : { type: 'Ready', status: 'False', reason, message: out.message },
     issuing: { type: 'Issuing', status: 'False', reason, message: `${out.reason}: ${out.message}; retrying in ${Math.round(failureBackoffMs(count) / 1000)}s` },
     failures: { count, lastFailureTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    // a refusal ends the request; a failure (CA unreachable) keeps it to resume
+    ...(out.kind === 'denied' ? { pendingRequest: null } : {}),
   };
   await run.write(change);
   run.event('Warning', reason, `${out.reason}: ${out.message}`);

@@ -33,7 +33,7 @@ export interface IssueInput {
 
 export type IssueOutcome =
   | { kind: 'issued'; cert: ReturnType<typeof certStatus>; leaf: CertFacts; keyRotated: boolean; notAfter: Date; renewal: Date; written: k8s.V1Secret }
-  | { kind: 'pending'; retryAfterMs: number; message: string }
+  | { kind: 'pending'; retryAfterMs: number; message: string; pendingRequest?: { id: string; state: string } }
   | { kind: 'denied'; reason: string; message: string }
   | { kind: 'failed'; reason: string; message: string; retryAfterMs?: number };
 
@@ -52,16 +52,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const csrPem = await buildCsr(key, { subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris,
     emailAddresses: spec.emailAddresses, usages: spec.usages, isCA: spec.isCA });
   const durationMs = parseDuration(spec.duration ?? DEFAULT_DURATION) ?? 90 * 86_400_000;
-  let res: SignResult;
-  try {
-    res = await i.entry.issuer.sign({ csrPem, requestId: `${mi.metadata!.uid}-${i.revision}`,
-      identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
-      durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: key });
-  } catch (e) {
-    return { kind: 'failed', reason: 'CAError', message: `${i.entry.issuer.backend}: ${(e as Error).message}` };
-  }
+  const requestId = `${mi.metadata!.uid}-${i.revision}`;
+  const res = await askCa(i, { csrPem, requestId, durationMs, key });
   crashPoint('after-sign');
-  if (res.status !== 'issued') return res.status === 'pending' ? { kind: 'pending', retryAfterMs: res.retryAfterMs, message: res.message } : { kind: res.status, reason: res.reason, message: `${i.entry.issuer.backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
+  if (res.status !== 'issued') return notIssued(res, i.entry.issuer.backend, requestId);
 
   const leaf = parseCertificate(res.certificatePem);
   const now = ctx.now();
@@ -82,6 +76,25 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */
+async function askCa(i: IssueInput, r: { csrPem: string; requestId: string; durationMs: number; key: KeyObject }): Promise<SignResult> {
+  const { mi, spec } = i;
+  const prior = mi.status?.pendingRequest as { id?: string; state?: string } | undefined;
+  const state = prior?.id === r.requestId ? prior.state : undefined;
+  try {
+    return await i.entry.issuer.sign({ csrPem: r.csrPem, requestId: r.requestId,
+      identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
+      durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}) });
+  } catch (e) {
+    return { status: 'failed', reason: 'CAError', message: (e as Error).message };
+  }
+}
+
+function notIssued(res: Exclude<SignResult, { status: 'issued' }>, backend: string, requestId: string): IssueOutcome {
+  if (res.status === 'pending') return { kind: 'pending', retryAfterMs: res.retryAfterMs, message: res.message, ...(res.state ? { pendingRequest: { id: requestId, state: res.state } } : {}) };
+  return { kind: res.status, reason: res.reason, message: `${backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
 }
 
 export function renewalSpec(spec: MachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {

@@ -21,6 +21,8 @@ export interface StatusChange {
   policy?: ConditionInput;
   cert?: CertStatus;
   failures?: { count: number; lastFailureTime?: string };
+  /** A request the CA is still working on; absent = keep the current one, null = none. */
+  pendingRequest?: { id: string; state: string } | null;
 }
 
 const sec = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -47,11 +49,13 @@ export function nextStatus(mi: MachineIdentityObject, c: StatusChange, now: Date
   const failures = c.failures ?? { count: (cur.failedIssuanceAttempts as number | undefined) ?? 0, lastFailureTime: cur.lastFailureTime as string | undefined };
   s.failedIssuanceAttempts = failures.count;
   if (failures.count > 0 && failures.lastFailureTime) s.lastFailureTime = failures.lastFailureTime;
+  const pending = c.pendingRequest === undefined ? (cur.pendingRequest as { id: string; state: string } | undefined) : c.pendingRequest;
+  if (pending) s.pendingRequest = pending;
   return s;
 }
 
 const OWNED_KEYS = ['observedGeneration', 'conditions', 'serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256',
-  'notBefore', 'notAfter', 'renewalTime', 'revision', 'failedIssuanceAttempts', 'lastFailureTime'] as const;
+  'notBefore', 'notAfter', 'renewalTime', 'revision', 'failedIssuanceAttempts', 'lastFailureTime', 'pendingRequest'] as const;
 
 function owned(s: IdentityStatus | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};

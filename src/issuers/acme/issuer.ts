@@ -42,11 +42,15 @@ export interface AcmeOptions {
   ingress?: Omit<IngressRouting, 'kc'>;
 }
 
-interface Presented { cleanup: () => Promise<void> }
-interface Attempt { orderUrl: string; created: number; presented: Map<string, Presented>; responded: Set<string> }
+/** A DNS record this attempt wrote (kept in the resumable state so a restarted operator deletes it). */
+interface DnsRecord { solver: number; zone: string; name: string; value: string }
+interface Presented { cleanup: () => Promise<void>; dns?: DnsRecord }
+interface Attempt { orderUrl: string; created: number; presented: Map<string, Presented>; responded: Set<string>; names: string }
+/** The resumable state, as written to the identity's status.pendingRequest. */
+interface SavedAttempt { order: string; names: string; dns?: (DnsRecord & { authz: string })[] }
 
 const ATTEMPT_TTL_MS = 24 * 3600_000;
-const pending = (retryAfterMs: number, message: string): SignResult => ({ status: 'pending', retryAfterMs, message });
+const pending = (retryAfterMs: number, message: string, a?: Attempt): SignResult => ({ status: 'pending', retryAfterMs, message, ...(a ? { state: AcmeIssuer.stateOf(a) } : {}) });
 
 export class AcmeIssuer implements Issuer {
   readonly backend = 'acme';
@@ -98,20 +102,46 @@ export class AcmeIssuer implements Issuer {
       return { status: 'failed', reason: 'RateLimited', message: `ACME server ${this.o.directoryURL} rate-limited this account; nothing is sent before ${isoSeconds(new Date(this.blockedUntil))}`, retryAfterMs: this.blockedUntil - now };
     }
     await this.prune(now);
-    let attempt = this.attempts.get(req.requestId);
+    const names = identifiersOf(f).map((x) => `${x.type}:${x.value}`).join(',');
+    let attempt = this.attempts.get(req.requestId) ?? this.restore(req);
+    if (attempt && attempt.names !== names) {
+      // the spec changed while an order was open: that order names other identifiers, so start over
+      await this.drop(req.requestId);
+      attempt = undefined;
+    }
     try {
       const c = await this.getClient();
       if (!attempt) {
         const seconds = Math.min(req.durationMs, this.o.maxDurationMs ?? Number.POSITIVE_INFINITY);
         const extra = { ...(this.o.requestDuration ? { notAfter: isoSeconds(new Date(now + seconds)) } : {}), ...(this.o.profile ? { profile: this.o.profile } : {}) };
         const created = await c.newOrder(identifiersOf(f), extra);
-        attempt = { orderUrl: created.url, created: now, presented: new Map(), responded: new Set() };
+        attempt = { orderUrl: created.url, created: now, presented: new Map(), responded: new Set(), names };
         this.attempts.set(req.requestId, attempt);
       }
       return await this.advance(c, req, attempt);
     } catch (e) {
       return this.failed(e, req.requestId);
     }
+  }
+
+  /** An attempt from the state a previous process saved (its order, and the DNS records to delete later). */
+  private restore(req: SignRequest): Attempt | undefined {
+    if (!req.state) return undefined;
+    let saved: SavedAttempt;
+    try { saved = JSON.parse(req.state) as SavedAttempt; } catch { return undefined; }
+    if (typeof saved.order !== 'string' || !saved.order.startsWith('http')) return undefined;
+    const a: Attempt = { orderUrl: saved.order, created: Date.now(), presented: new Map(), responded: new Set(), names: String(saved.names) };
+    for (const d of saved.dns ?? []) {
+      const target = this.o.dnsTargets?.get(d.solver);
+      if (target) a.presented.set(d.authz, { dns: d, cleanup: () => deleteTxt(target, d.zone, d.name, d.value) });
+    }
+    this.attempts.set(req.requestId, a);
+    return a;
+  }
+
+  static stateOf(a: Attempt): string {
+    const dns = [...a.presented.entries()].flatMap(([authz, p]) => (p.dns ? [{ authz, ...p.dns }] : []));
+    return JSON.stringify({ order: a.orderUrl, names: a.names, ...(dns.length ? { dns } : {}) } satisfies SavedAttempt);
   }
 
   private async failed(e: unknown, requestId: string): Promise<SignResult> {
@@ -137,9 +167,9 @@ export class AcmeIssuer implements Issuer {
         const fin = await c.finalize(order, der);
         if (fin.body.status === 'valid') return this.download(c, fin.body, req.requestId);
         if (fin.body.status === 'invalid') return this.invalid(c, fin.body, req.requestId);
-        return pending(fin.retryAfterMs ?? 1000, progressMessage(a.orderUrl, fin.body.status, ['finalized with the CSR, the CA is signing']));
+        return pending(fin.retryAfterMs ?? 1000, progressMessage(a.orderUrl, fin.body.status, ['finalized with the CSR, the CA is signing']), a);
       }
-      case 'processing': return pending(retryAfterMs ?? 1000, progressMessage(a.orderUrl, 'processing', ['the CA is signing']));
+      case 'processing': return pending(retryAfterMs ?? 1000, progressMessage(a.orderUrl, 'processing', ['the CA is signing']), a);
       case 'valid': return this.download(c, order, req.requestId);
       default: return this.invalid(c, order, req.requestId);
     }
@@ -166,7 +196,7 @@ export class AcmeIssuer implements Issuer {
       if (ch.status === 'pending' && !a.responded.has(ch.url)) { await c.respond(ch.url); a.responded.add(ch.url); }
       parts.push(`${name} ${ch.type} ${ch.status === 'pending' && a.responded.has(ch.url) ? 'validating' : ch.status}`);
     }
-    return pending(Math.min(retryAfterMs ?? 1500, 30_000), progressMessage(a.orderUrl, 'pending', parts));
+    return pending(Math.min(retryAfterMs ?? 1500, 30_000), progressMessage(a.orderUrl, 'pending', parts), a);
   }
 
   private async present(c: AcmeClient, ch: Challenge, type: 'http-01' | 'dns-01', authz: Authorization, solverIndex: number): Promise<Presented> {
@@ -185,7 +215,7 @@ export class AcmeIssuer implements Issuer {
     const value = createHash('sha256').update(keyAuth).digest('base64url');
     const zone = await findZone(target, record);
     await addTxt(target, zone, record, value);
-    return { cleanup: () => deleteTxt(target, zone, record, value) };
+    return { cleanup: () => deleteTxt(target, zone, record, value), dns: { solver: solverIndex, zone, name: record, value } };
   }
 
   private async route(host: string, token: string, ingressClassName: string | undefined): Promise<() => Promise<void>> {
