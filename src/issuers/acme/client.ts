@@ -40,6 +40,8 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
   const v = Array.isArray(header) ? header[0] : header;
   if (!v) return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  // HTTP-date only (IMF-fixdate, RFC 850, asctime): Date.parse would take '1.5' or '-1' as dates in 2001
+  if (!/^[A-Za-z]{3},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$|^[A-Za-z]{3} [A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}$|^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/.test(v.trim())) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }

@@ -22,7 +22,9 @@ const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(
 
 /** A name in uncompressed, lower-case wire form (the canonical form TSIG digests). */
 export function encodeName(name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+  const trimmed = name.replace(/\.$/, '');
+  const labels = trimmed === '' ? [] : trimmed.split('.');
+  if (labels.some((l) => l.length === 0)) throw new Error(`empty DNS label in ${JSON.stringify(name)}`);
   const parts: Buffer[] = [];
   for (const l of labels) {
     const b = Buffer.from(l.toLowerCase(), 'ascii');
@@ -74,12 +76,15 @@ export function signTsig(msg: Buffer, key: TsigKey, timeSigned = Math.floor(Date
 export function readName(msg: Buffer, off: number): { name: string; next: number } {
   const labels: string[] = [];
   let next = -1;
-  for (let hops = 0; hops < 64; hops++) {
+  let pointers = 0;
+  // a name has at most 127 labels; a pointer chain longer than the message can only be a loop
+  for (let steps = 0; steps < 256; steps++) {
     if (off >= msg.length) throw new Error('truncated DNS name');
     const len = msg[off]!;
     if (len === 0) return { name: labels.join('.'), next: next < 0 ? off + 1 : next };
     if ((len & 0xc0) === 0xc0) {
       if (next < 0) next = off + 2;
+      if (++pointers > 64) break;
       off = ((len & 0x3f) << 8) | msg[off + 1]!;
       continue;
     }

@@ -10,10 +10,13 @@ export class DnsUpdateError extends Error {}
 /** host, host:port, [v6]:port → host and port (53 by default). */
 export function parseNameserver(s: string): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (v6) return { host: v6[1]!, port: Number(v6[2] ?? 53) };
+  const colons = s.split(':').length - 1;
   const i = s.lastIndexOf(':');
-  if (i > 0 && s.indexOf(':') === i) return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
-  return { host: s, port: 53 };
+  // [v6]:port, host:port, a bare IPv6 address (several colons), or a bare host
+  const [host, port] = v6 ? [v6[1]!, v6[2] ?? '53'] : colons === 1 ? [s.slice(0, i), s.slice(i + 1)] : [s, '53'];
+  const n = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
+  if (!host || !(n >= 1 && n <= 65535)) throw new DnsUpdateError(`nameserver ${JSON.stringify(s)} is not host, host:port or [IPv6]:port with a port from 1 to 65535`);
+  return { host, port: n };
 }
 
 /** One DNS message over TCP (RFC 7766 length-prefixed) and its answer. */

@@ -18,12 +18,15 @@ export const DEFAULT_SOLVER: SolverSpec = { http01: {} };
 const lower = (s: string): string => s.toLowerCase().replace(/\.$/, '');
 
 /** How specifically a solver's selector names this identifier: -1 no match, 0 no selector, 1+zone length, 1000 exact name. */
+const hasSelector = (s: SolverSpec): boolean => Boolean(s.selector?.dnsNames?.length || s.selector?.dnsZones?.length);
+
 export function specificity(solver: SolverSpec, name: string, wildcard: boolean): number {
   const sel = solver.selector;
-  if (!sel || (!sel.dnsNames?.length && !sel.dnsZones?.length)) return 0;
+  if (!sel || !hasSelector(solver)) return 0;
   const n = lower(name);
+  // dnsNames name certificates' names: *.example.com selects the wildcard, example.com the base name
   const full = wildcard ? `*.${n}` : n;
-  if (sel.dnsNames?.some((d) => lower(d) === full || lower(d) === n)) return 1000;
+  if (sel.dnsNames?.some((d) => lower(d) === full)) return 1000;
   let best = -1;
   for (const z of sel.dnsZones ?? []) {
     const zone = lower(z);
@@ -37,7 +40,7 @@ export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonl
   const usable = (s: SolverSpec): boolean => (id.type === 'ip' ? Boolean(s.http01) : wildcard ? Boolean(s.dns01) : true);
   let best: { s: SolverSpec; i: number; score: number } | undefined;
   list.forEach((s, i) => {
-    const score = id.type === 'ip' ? (s.selector ? -1 : 0) : specificity(s, id.value, wildcard);
+    const score = id.type === 'ip' ? (hasSelector(s) ? -1 : 0) : specificity(s, id.value, wildcard);
     if (score < 0 || !usable(s)) return;
     if (!best || score > best.score) best = { s, i, score };
   });
