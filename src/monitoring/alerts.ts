@@ -58,6 +58,13 @@ export const ALERTS: readonly AlertRule[] = [
     description: 'Every issuance from authority {{ $labels.authority }} failed in the last 15 minutes ({{ $value }} failures).',
   },
   {
+    // cert-manager users run CertManagerHittingRateLimits for the same reason: a rate-limited account stalls every renewal behind it
+    alert: 'MachineIdentityCARateLimited', severity: 'warning',
+    expr: 'sum by (authority, backend) (increase(machine_identity_ca_errors_total{reason="RateLimited"}[15m])) > 0',
+    summary: 'A CA is rate-limiting the operator',
+    description: 'Authority {{ $labels.authority }} ({{ $labels.backend }}) was rate-limited {{ $value }} times in the last 15 minutes: requests wait for the CA\'s Retry-After; check for identities reissuing in a loop.',
+  },
+  {
     alert: 'MachineIdentityRenewalOverdue', severity: 'warning', for: '5m',
     expr: `time() - ${byIdentity('machine_identity_certificate_renewal_timestamp_seconds')} > 900`,
     summary: 'A MachineIdentity was not renewed at its renewal time',

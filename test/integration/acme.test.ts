@@ -202,6 +202,8 @@ describe('refusals, revocation and outages', () => {
     const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=blocked,reason=Denied' });
     expect(ev.items[0]?.message).toContain('rejectedIdentifier');
     expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'denied' })).toBeGreaterThanOrEqual(1);
+    expect(await env.operator!.metric('machine_identity_ca_errors_total', { authority, backend: 'acme', reason: 'CARefused' })).toBeGreaterThanOrEqual(1);
+    expect(await env.operator!.metric('machine_identity_ca_errors_total', { authority, backend: 'acme', reason: 'ChallengeFailed' })).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('what ACME cannot certify is Denied before anything is sent (a URI SAN)', async () => {
@@ -230,6 +232,7 @@ describe('refusals, revocation and outages', () => {
     expect(failing.status!.conditions!.find((c) => c.type === 'Issuing')!.message)
       .toMatch(/^CAUnreachable: acme: ACME server https:\/\/127\.0\.0\.1:\d+\/dir cannot be reached: ECONNREFUSED; retrying in \d+s$/);
     expect(await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(await env.operator!.metric('machine_identity_ca_errors_total', { authority, backend: 'acme', reason: 'CAUnreachable' })).toBeGreaterThanOrEqual(1);
     // Pebble comes back empty (it keeps nothing on disk): the operator registers again and orders anew
     await pebble.start();
     await env.ready(ns, 'during-outage', 1, 90_000);

@@ -169,12 +169,14 @@ describe('CertificateAuthorityBinding controller', () => {
     expect((await getBinding(name)).status?.backend).toBe('selfSigned');
   });
 
-  it('an acme binding says BackendNotSupported', async () => {
+  it('an acme binding whose server is down says CAUnreachable with the address, and its account key Secret exists already', async () => {
     const name = `acme-${sfx}`;
-    await createBinding(name, { acme: { directoryURL: 'https://acme.example.com/directory', accountKeySecretRef: { name: 'acme-account' } } });
-    const c = await waitReady(name, 'False', 'BackendNotSupported');
-    expect(c.message).toContain('backend acme is not supported');
+    await createBinding(name, { acme: { directoryURL: 'https://127.0.0.1:1/directory', accountKeySecretRef: { name: `acme-account-${sfx}` } } });
+    const c = await waitReady(name, 'False', 'CAUnreachable');
+    expect(c.message).toBe('ACME server https://127.0.0.1:1/directory cannot be reached: ECONNREFUSED');
     expect((await getBinding(name)).status?.backend).toBe('acme');
+    const key = await core.readNamespacedSecret({ name: `acme-account-${sfx}`, namespace: opNs });
+    expect(key.data?.['tls.key']).toBeDefined();
   });
 
   it('logged no reconcile errors and no failed Events', () => {

@@ -110,7 +110,9 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
     } finally { share.release(pre.authority); }
     if (out.kind === 'issued') stop();
-    m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
+    // a CA still working (pending) is not an attempt's result: the attempt is counted when it ends
+    if (out.kind !== 'pending') m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
+    if (out.kind === 'failed' || out.kind === 'denied') m.caErrors.inc({ authority: pre.authority, backend: pre.entry.issuer.backend, reason: out.reason });
     return record(run, pre, t, out, revision, currentNotAfter);
   }
 
