@@ -19,7 +19,7 @@ describe('alerts', () => {
   it('cover what the contract asks for, each with a severity and text a person can act on', () => {
     expect(ALERTS.map((a) => a.alert)).toEqual([
       'MachineIdentityCertificateExpiringSoon', 'MachineIdentityCertificateLifetimeLow', 'MachineIdentityCertificateExpired', 'MachineIdentityNotReady',
-      'MachineIdentityIssuanceFailing', 'MachineIdentityRenewalOverdue', 'MachineIdentityPolicyViolation', 'MachineIdentityPolicyAuditViolation',
+      'MachineIdentityIssuanceFailing', 'MachineIdentityCARateLimited', 'MachineIdentityRenewalOverdue', 'MachineIdentityPolicyViolation', 'MachineIdentityPolicyAuditViolation',
       'MachineIdentityUntrustedCertificate', 'MachineIdentitySelfSignedCertificate', 'MachineIdentityOperatorDown']);
     for (const a of ALERTS) {
       expect(a.summary.length).toBeGreaterThan(10);
