@@ -28,6 +28,13 @@ elif [ ! -x "$BIN/pebble" ] || [ ! -x "$BIN/pebble-challtestsrv" ] || [ ! -f "$B
   GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE" "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE"
   touch "$BIN/.pebble.ok"
 fi
+# the Gateway API HTTPRoute CRD, for the ACME gatewayHTTPRoute solver test (from the module proxy, like the binaries)
+GATEWAY_API=v1.6.3
+if [ ! -f "$BIN/httproutes-$GATEWAY_API.yaml" ]; then
+  log "fetching the Gateway API $GATEWAY_API HTTPRoute CRD"
+  dir=$(cd "${TMPDIR:-/tmp}" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp "$dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "$BIN/httproutes-$GATEWAY_API.yaml"
+fi
 "$BIN/cfssl" version >&2 || true
 log "CA servers ready in $(( $(date +%s) - t0 ))s"
 echo "$BIN"

@@ -37,7 +37,7 @@ const AcmeSolver = withRules(z.object({
         sectionName: z.string().max(253).optional().describe('Listener name.'),
       })).min(1).max(8).describe('Gateways the temporary HTTPRoute attaches to.'),
     }).optional().describe('Solve HTTP-01 with a temporary Gateway API HTTPRoute.'),
-  }).optional().describe('HTTP-01 challenge solver, answered by the operator itself. {} = traffic for the names already reaches the operator\'s HTTP-01 port (chart acme.http01); ingress = the operator routes it with a temporary Ingress.'),
+  }).optional().describe('HTTP-01 challenge solver, answered by the operator itself. {} = traffic for the names already reaches the operator\'s HTTP-01 port (chart acme.http01); ingress / gatewayHTTPRoute = the operator routes it with a temporary Ingress / HTTPRoute.'),
   dns01: withRules(z.object({
     rfc2136: z.object({
       nameserver: z.string().min(1).max(261).regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/).describe('The zone\'s primary nameserver: host, host:port or [IPv6]:port (port 53 by default). Updates go over TCP.'),

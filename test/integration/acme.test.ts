@@ -7,7 +7,10 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
-import { startPebble, type PebbleServer } from '../harness/ca-servers.ts';
+import { caServerBins, startPebble, type PebbleServer } from '../harness/ca-servers.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import { freePort, waitFor } from '../harness/processes.ts';
 import { parseCertificate, splitPem, certificateMatchesKey } from '../../src/issuers/crypto/certs.ts';
 import { parsePrivateKey } from '../../src/issuers/crypto/keys.ts';
@@ -23,6 +26,13 @@ let rootPem = '';
 let opEnv: Record<string, string> = {};
 
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
+
+/** Every object a watch sees added (a short-lived challenge route can come and go between two polls). */
+async function watchAdded<T extends k8s.KubernetesObject>(path: string, labelSelector: string): Promise<{ seen: Map<string, T>; stop: () => void }> {
+  const seen = new Map<string, T>();
+  const req = await new k8s.Watch(env.kc).watch(path, { labelSelector }, (type, obj: T) => { if (type === 'ADDED' || type === 'MODIFIED') seen.set(obj.metadata!.name!, obj); }, () => undefined);
+  return { seen, stop: () => req.abort() };
+}
 
 beforeAll(async () => {
   ns = await testNamespace('acme');
@@ -148,15 +158,15 @@ describe('HTTP-01 through an Ingress', () => {
       externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } }, solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }] } });
     await env.bindingReady(routed);
     const net = env.kc.makeApiClient(k8s.NetworkingV1Api);
-    const seen = new Map<string, k8s.V1Ingress>();
+    const { seen, stop } = await watchAdded<k8s.V1Ingress>(`/apis/networking.k8s.io/v1/namespaces/${env.opNamespace}/ingresses`, 'machineidentity.io/acme-http01=true');
     await env.createIdentity(ns, 'routed', { secretName: 'routed-tls', authorityRef: { name: routed }, dnsNames: ['routed.example.com'] });
     let issuing = '';
     await waitFor('routed Ready', async () => {
-      for (const i of (await net.listNamespacedIngress({ namespace: env.opNamespace, labelSelector: 'machineidentity.io/acme-http01=true' })).items) seen.set(i.metadata!.name!, i);
       const mi = await env.identity(ns, 'routed');
       issuing = mi.status?.conditions?.find((c) => c.type === 'Issuing')?.message ?? issuing;
       return mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     }, 60_000, 25).catch((e: Error) => { throw new Error(`${e.message} (last Issuing: ${issuing})`); });
+    stop();
     expect(seen.size).toBe(1);
     const ing = [...seen.values()][0]!;
     expect(ing.spec?.ingressClassName).toBe('nginx');
@@ -172,6 +182,36 @@ describe('HTTP-01 through an Ingress', () => {
     expect(slice.metadata?.labels?.['kubernetes.io/service-name']).toBe('mio-acme-http01');
     expect(slice.endpoints?.map((e) => e.addresses)).toEqual([['10.244.0.10']]);
     verifySecret(await env.secret(ns, 'routed-tls'));
+  }, 90_000);
+});
+
+describe('HTTP-01 through a Gateway API HTTPRoute', () => {
+  it('attaches a temporary HTTPRoute to the named Gateway listener, routed to the same Service, and removes it after', async () => {
+    // the HTTPRoute CRD of Gateway API v1.6.3, from its Go module (hack/ca-servers.sh caches it)
+    const crd = yaml.load(readFileSync(join(caServerBins(), 'httproutes-v1.6.3.yaml'), 'utf8')) as k8s.V1CustomResourceDefinition;
+    const ext = env.kc.makeApiClient(k8s.ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({ body: crd }).catch((e: { code?: number }) => { if (e.code !== 409) throw e; });
+    await waitFor('HTTPRoute CRD established', async () => (await ext.readCustomResourceDefinition({ name: crd.metadata!.name! })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'), 30_000, 100);
+    const routed = env.uniqueName('pebble-gateway');
+    await env.createBinding(routed, { acme: { directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, accountKeySecretRef: { name: 'acme-account-gateway' }, rootCertificates: rootPem,
+      externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } },
+      solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }] } } }] } });
+    await env.bindingReady(routed);
+    const HR = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', namespace: env.opNamespace } as const;
+    const list = async (): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> =>
+      ((await env.co.listNamespacedCustomObject({ ...HR, labelSelector: 'machineidentity.io/acme-http01=true' })) as { items: { metadata: { name: string }; spec: Record<string, unknown> }[] }).items;
+    const { seen, stop } = await watchAdded<k8s.KubernetesObject & { spec: unknown }>(`/apis/gateway.networking.k8s.io/v1/namespaces/${env.opNamespace}/httproutes`, 'machineidentity.io/acme-http01=true');
+    await env.createIdentity(ns, 'via-gateway', { secretName: 'via-gateway-tls', authorityRef: { name: routed }, dnsNames: ['gw.example.com'] });
+    await env.ready(ns, 'via-gateway', 1, 60_000);
+    stop();
+    expect(seen.size).toBe(1);
+    const spec = [...seen.values()][0]!.spec as { parentRefs: unknown[]; hostnames: string[]; rules: { matches: { path: { type: string; value: string } }[]; backendRefs: { name: string; port: number }[] }[] };
+    expect(spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateways', sectionName: 'http' }]);
+    expect(spec.hostnames).toEqual(['gw.example.com']);
+    expect(spec.rules[0]!.matches[0]!.path).toMatchObject({ type: 'Exact', value: expect.stringMatching(/^\/\.well-known\/acme-challenge\/[A-Za-z0-9_-]+$/) });
+    expect(spec.rules[0]!.backendRefs[0]).toMatchObject({ name: 'mio-acme-http01', port: 80 });
+    await waitFor('challenge HTTPRoute deleted', async () => (await list()).length === 0, 10_000, 100);
+    verifySecret(await env.secret(ns, 'via-gateway-tls'));
   }, 90_000);
 });
 

@@ -396,6 +396,7 @@ describe('helm chart: install into the cluster', () => {
       ['update certificatesigningrequests/approval', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update' }],
       ['create ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'RELEASE_NS' }],
       ['delete ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'delete', namespace: 'RELEASE_NS' }],
+      ['create httproutes in the release namespace (ACME HTTP-01)', { group: 'gateway.networking.k8s.io', resource: 'httproutes', verb: 'create', namespace: 'RELEASE_NS' }],
       ['patch endpointslices in the release namespace (ACME HTTP-01)', { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'patch', namespace: 'RELEASE_NS' }],
       ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
     ];

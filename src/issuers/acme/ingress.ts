@@ -1,7 +1,7 @@
-// http01.ingress: routes a challenge through the cluster's ingress controller to the operator's own
-// listener. One Service without a selector plus an EndpointSlice naming this replica's pod IP (only
+// http01.ingress / http01.gatewayHTTPRoute: route a challenge through the cluster's ingress controller
+// or Gateway to the operator's own listener. One Service without a selector plus an EndpointSlice naming this replica's pod IP (only
 // the replica that presented a challenge knows its answer, so traffic must reach that one), and one
-// temporary Ingress per challenge (host = the name, path = the token), deleted when the order ends.
+// temporary Ingress or HTTPRoute per challenge (host = the name, path = the token), deleted when the order ends.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { applyNamespaced, sendRaw } from '../../controllers/runtime/kube.ts';
@@ -57,6 +57,33 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
       : (body as { message?: string } | undefined)?.message ?? (e as Error).message;
     throw new RoutingError(`HTTP-01 through an Ingress: ${what}: ${msg.slice(0, 400)}`);
   }
+}
+
+export interface ParentRef { name: string; namespace?: string; sectionName?: string }
+
+/** The Gateway API form: an HTTPRoute attached to the given Gateways (their allowedRoutes must admit the operator's namespace). */
+export function challengeHTTPRoute(r: Pick<IngressRouting, 'namespace' | 'serviceName'>, host: string, token: string, parentRefs: readonly ParentRef[]): k8s.KubernetesObject & { spec: unknown } {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute',
+    metadata: { name: challengeIngressName(host, token), namespace: r.namespace, labels: LABELS, annotations: { 'machineidentity.io/acme-challenge-host': host } },
+    spec: {
+      parentRefs: parentRefs.map((p) => ({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
+      hostnames: [host],
+      rules: [{ matches: [{ path: { type: 'Exact', value: `/.well-known/acme-challenge/${token}` } }], backendRefs: [{ name: r.serviceName, port: 80 }] }],
+    },
+  };
+}
+
+/** Creates an HTTPRoute for one challenge; returns its removal. */
+export async function routeChallengeWithGateway(r: IngressRouting, host: string, token: string, parentRefs: readonly ParentRef[]): Promise<() => Promise<void>> {
+  await step(`writing Service/EndpointSlice ${r.namespace}/${r.serviceName}`, () => ensureBackend(r));
+  const route = challengeHTTPRoute(r, host, token, parentRefs);
+  await step(`writing HTTPRoute ${r.namespace}/${route.metadata!.name!} (is the Gateway API installed?)`, () => applyNamespaced(r.kc, route, FIELD_MANAGER));
+  const path = `/apis/gateway.networking.k8s.io/v1/namespaces/${encodeURIComponent(r.namespace)}/httproutes/${route.metadata!.name!}`;
+  return async () => {
+    const res = await sendRaw(r.kc, 'DELETE', path, '', 'application/json');
+    if (res.status >= 300 && res.status !== 404) throw new Error(`deleting HTTPRoute ${r.namespace}/${route.metadata!.name!}: HTTP ${res.status}`);
+  };
 }
 
 /** Creates the route for one challenge; returns its removal. */

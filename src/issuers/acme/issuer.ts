@@ -17,7 +17,7 @@ import { chooseSolver, dns01RecordName, type SolverSpec } from './solvers.ts';
 import { addTxt, deleteTxt, findZone, type Rfc2136Target } from './rfc2136.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from './decisions.ts';
 import { http01Responder, type Http01Responder } from './http01.ts';
-import { routeChallenge, type IngressRouting } from './ingress.ts';
+import { routeChallenge, routeChallengeWithGateway, RoutingError, type IngressRouting } from './ingress.ts';
 
 export interface AcmeOptions {
   directoryURL: string;
@@ -202,11 +202,9 @@ export class AcmeIssuer implements Issuer {
   private async present(c: AcmeClient, ch: Challenge, type: 'http-01' | 'dns-01', authz: Authorization, solverIndex: number): Promise<Presented> {
     const keyAuth = await c.keyAuthorization(ch.token);
     if (type === 'http-01') {
-      if (!this.responder.listening) throw new Error('HTTP-01 needs the operator\'s challenge listener, which is off (MIO_ACME_HTTP01_ADDR / the chart\'s acme.http01.port)');
+      if (!this.responder.listening) throw new RoutingError('HTTP-01 needs the operator\'s challenge listener, which is off (MIO_ACME_HTTP01_ADDR / the chart\'s acme.http01.enabled)');
       this.responder.present(ch.token, keyAuth);
-      const ing = this.o.solvers?.[solverIndex]?.http01?.ingress;
-      // an Ingress routes by host name: IP identifiers must reach the listener some other way
-      const unroute = ing && authz.identifier.type === 'dns' ? await this.route(authz.identifier.value, ch.token, ing.ingressClassName) : undefined;
+      const unroute = await this.route(this.o.solvers?.[solverIndex]?.http01, authz, ch.token);
       return { cleanup: async () => { this.responder.remove(ch.token); await unroute?.(); } };
     }
     const target = this.o.dnsTargets?.get(solverIndex);
@@ -218,9 +216,14 @@ export class AcmeIssuer implements Issuer {
     return { cleanup: () => deleteTxt(target, zone, record, value), dns: { solver: solverIndex, zone, name: record, value } };
   }
 
-  private async route(host: string, token: string, ingressClassName: string | undefined): Promise<() => Promise<void>> {
-    if (!this.o.kc || !this.o.ingress) throw new Error('http01.ingress needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
-    return routeChallenge({ kc: this.o.kc, ...this.o.ingress }, host, token, ingressClassName);
+  /** An Ingress or HTTPRoute to this replica, when the solver asks for one (both route by host name: IP identifiers need another way in). */
+  private async route(http01: SolverSpec['http01'], authz: Authorization, token: string): Promise<(() => Promise<void>) | undefined> {
+    if (!http01?.ingress && !http01?.gatewayHTTPRoute) return undefined;
+    if (authz.identifier.type !== 'dns') return undefined;
+    if (!this.o.kc || !this.o.ingress) throw new RoutingError('HTTP-01 through an Ingress or HTTPRoute needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
+    const r = { kc: this.o.kc, ...this.o.ingress };
+    return http01.gatewayHTTPRoute ? routeChallengeWithGateway(r, authz.identifier.value, token, http01.gatewayHTTPRoute.parentRefs)
+      : routeChallenge(r, authz.identifier.value, token, http01.ingress?.ingressClassName);
   }
 
   private async invalid(c: AcmeClient, order: Order, requestId: string, known: Authorization[] = []): Promise<SignResult> {

@@ -7,7 +7,7 @@ import type { Identifier } from './client.ts';
 export interface Rfc2136Spec { nameserver: string; zone?: string; tsigKeyName?: string; tsigAlgorithm?: string; tsigSecretSecretRef?: { name: string; key: string } }
 export interface SolverSpec {
   selector?: { dnsZones?: string[]; dnsNames?: string[] };
-  http01?: { ingress?: { ingressClassName?: string; serviceType?: string }; gatewayHTTPRoute?: unknown };
+  http01?: { ingress?: { ingressClassName?: string; serviceType?: string }; gatewayHTTPRoute?: { parentRefs: { name: string; namespace?: string; sectionName?: string }[] } };
   dns01?: { rfc2136?: Rfc2136Spec; webhook?: unknown };
 }
 export type Choice = { type: 'http-01' | 'dns-01'; solver: SolverSpec; index: number } | { error: string };
@@ -51,7 +51,6 @@ export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonl
     return { error: `no ACME solver for ${name}: add ${need}` };
   }
   if (best.s.dns01 && !best.s.dns01.rfc2136) return { error: `the dns01 solver for ${name} has no rfc2136 section: this version solves DNS-01 through RFC 2136 only` };
-  if (best.s.http01?.gatewayHTTPRoute) return { error: `the http01 solver for ${name} uses gatewayHTTPRoute, which this version does not create yet: use http01.ingress or http01 {} (traffic already reaches the operator's HTTP-01 port)` };
   return { type: best.s.dns01 ? 'dns-01' : 'http-01', solver: best.s, index: best.i };
 }
 
