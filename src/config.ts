@@ -72,6 +72,12 @@ export interface OperatorConfig {
   };
 }
 
+/** host:port or [IPv6]:port ([::]:port listens on IPv6 and IPv4); an empty host is 0.0.0.0. */
+function hostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port: Number(addr.slice(i + 1)) };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const r = EnvSchema.safeParse(env);
   if (!r.success) {
@@ -79,11 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
   }
   const e = r.data;
   if (e.MIO_RENEW_DEADLINE >= e.MIO_LEASE_DURATION) throw new Error('invalid configuration: MIO_RENEW_DEADLINE must be shorter than MIO_LEASE_DURATION');
-  const idx = e.MIO_HTTP_ADDR.lastIndexOf(':');
   const config: OperatorConfig = {
     namespace: e.MIO_NAMESPACE ?? e.POD_NAMESPACE ?? 'machine-identity-system',
     identity: e.POD_NAME ?? hostname(),
-    http: { host: e.MIO_HTTP_ADDR.slice(0, idx) || '0.0.0.0', port: Number(e.MIO_HTTP_ADDR.slice(idx + 1)) },
+    http: hostPort(e.MIO_HTTP_ADDR),
     leaderElection: { enabled: e.MIO_LEADER_ELECT, leaseName: e.MIO_LEASE_NAME, leaseDurationMs: e.MIO_LEASE_DURATION,
       renewDeadlineMs: e.MIO_RENEW_DEADLINE, retryPeriodMs: e.MIO_RETRY_PERIOD },
     logLevel: e.MIO_LOG_LEVEL,
@@ -94,15 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
   };
   if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
-    const a = e.MIO_ACME_HTTP01_ADDR.lastIndexOf(':');
-    // [::]:port listens on IPv6 and IPv4 (the CA validates IP identifiers of both families)
-    config.acmeHttp01 = { host: e.MIO_ACME_HTTP01_ADDR.slice(0, a).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port: Number(e.MIO_ACME_HTTP01_ADDR.slice(a + 1)),
-      serviceName: e.MIO_ACME_HTTP01_SERVICE, ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}) };
+    config.acmeHttp01 = { ...hostPort(e.MIO_ACME_HTTP01_ADDR), serviceName: e.MIO_ACME_HTTP01_SERVICE, ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}) };
   }
   if (e.MIO_WEBHOOK_ADDR !== 'off') {
-    const w = e.MIO_WEBHOOK_ADDR.lastIndexOf(':');
     const hosts = e.MIO_WEBHOOK_HOSTS.split(',').map((h) => h.trim()).filter(Boolean);
-    config.webhook = { host: e.MIO_WEBHOOK_ADDR.slice(0, w) || '0.0.0.0', port: Number(e.MIO_WEBHOOK_ADDR.slice(w + 1)), secretName: e.MIO_WEBHOOK_SECRET,
+    config.webhook = { ...hostPort(e.MIO_WEBHOOK_ADDR), secretName: e.MIO_WEBHOOK_SECRET,
       hosts: hosts.length ? hosts : ['localhost'], configName: e.MIO_WEBHOOK_CONFIG_NAME };
   }
   return config;

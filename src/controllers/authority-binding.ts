@@ -84,19 +84,26 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   return c;
 }
 
-/** Secrets in the operator's namespace a binding reads: every `secretRef` / `*SecretRef` in its spec (CA, auth keys, passwords, ACME account/EAB/TSIG keys). */
-function secretRefsOf(b: BindingObject): string[] {
-  const out: string[] = [];
+/**
+ * Secret keys (operator namespace) a spec reads: every `secretRef` / `*SecretRef` in it (CA, CFSSL auth
+ * key, step-ca password, ACME account/EAB/TSIG keys). A reference without a key names a key pair: tls.key.
+ */
+function secretRefs(spec: unknown): [string, string][] {
+  const out: [string, string][] = [];
   const walk = (v: unknown, depth: number): void => {
     if (depth > 8 || typeof v !== 'object' || v === null) return;
     for (const [k, x] of Object.entries(v)) {
-      const name = (x as { name?: unknown } | null)?.name;
-      if ((k === 'secretRef' || k.endsWith('SecretRef')) && typeof name === 'string') out.push(name);
+      const ref = x as { name?: unknown; key?: unknown } | null;
+      if ((k === 'secretRef' || k.endsWith('SecretRef')) && typeof ref?.name === 'string') out.push([ref.name, typeof ref.key === 'string' ? ref.key : 'tls.key']);
       else walk(x, depth + 1);
     }
   };
-  walk(b.spec, 0);
+  walk(spec, 0);
   return out;
+}
+
+function secretRefsOf(b: BindingObject): string[] {
+  return secretRefs(b.spec).map(([name]) => name);
 }
 
 class Reconciler {
@@ -152,7 +159,7 @@ class Reconciler {
         return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
       };
       // the key includes referenced secret values (hashed), so a rotated auth key rebuilds the issuer
-      const refs = createHash('sha256').update(JSON.stringify(spec[backend as Backend] ?? {})).update(JSON.stringify(Object.values(referencedSecrets(spec, backend)).map(([s, k]) => secretValue(s, k) ?? ''))).digest('hex');
+      const refs = createHash('sha256').update(JSON.stringify(spec[backend as Backend] ?? {})).update(JSON.stringify(secretRefs(spec[backend as Backend]).map(([s, k]) => secretValue(s, k) ?? ''))).digest('hex');
       const res = this.reuse(name, `${backend}|${maxDurationMs}|${refs}`,
         () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: ns, secretValue, acmeIngress: this.ctx.config.acmeHttp01 }));
       if ('reason' in res) return notReady(res.reason, res.message, { backend });
@@ -276,21 +283,4 @@ function requeueDelay(now: Date, o: Outcome, conflicts: number): number {
   return delay;
 }
 
-/** Secret keys a remote backend reads (auth keys, passwords): [secret, key] pairs. */
-function referencedSecrets(spec: Spec, backend: Backend | undefined): Record<string, [string, string]> {
-  const out: Record<string, [string, string]> = {};
-  const cfssl = backend === 'cfssl' ? spec.cfssl?.authKeySecretRef : undefined;
-  if (cfssl) out.cfssl = [cfssl.name, cfssl.key];
-  const step = backend === 'stepCA' ? spec.stepCA?.provisioner.passwordSecretRef : undefined;
-  if (step) out.stepCA = [step.name, step.key];
-  if (backend === 'acme' && spec.acme) {
-    out.acmeAccount = [spec.acme.accountKeySecretRef.name, 'tls.key'];
-    const eab = spec.acme.externalAccountBinding?.keySecretRef;
-    if (eab) out.acmeEab = [eab.name, eab.key];
-    for (const [i, s] of (spec.acme.solvers ?? []).entries()) {
-      const ref = s.dns01?.rfc2136?.tsigSecretSecretRef;
-      if (ref) out[`acmeTsig${i}`] = [ref.name, ref.key];
-    }
-  }
-  return out;
-}
+

@@ -63,15 +63,14 @@ export class AcmeClient {
   private nonces: string[] = [];
   private kid: string | undefined;
   private jwk: Promise<JWK> | undefined;
-  /** Requests sent, by outcome: for tests and metrics. */
-  readonly counters = { requests: 0, badNonceRetries: 0 };
+  /** badNonce answers retried (the tests read it). */
+  readonly counters = { badNonceRetries: 0 };
 
   constructor(o: AcmeClientOptions) { this.o = o; }
 
   get accountURL(): string | undefined { return this.kid; }
 
   private raw(url: string, method: 'GET' | 'HEAD' | 'POST', body?: Buffer, accept = 'application/json'): Promise<RawResponse> {
-    this.counters.requests++;
     return send(url, { method, timeoutMs: this.o.timeoutMs ?? 20_000, ...(this.o.ca ? { ca: this.o.ca } : {}),
       headers: { Accept: accept, 'User-Agent': 'machine-identity-operator', ...(body ? { 'Content-Type': 'application/jose+json' } : {}) }, ...(body ? { body } : {}) });
   }

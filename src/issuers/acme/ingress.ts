@@ -74,26 +74,14 @@ export function challengeHTTPRoute(r: Pick<IngressRouting, 'namespace' | 'servic
   };
 }
 
-/** Creates an HTTPRoute for one challenge; returns its removal. */
-export async function routeChallengeWithGateway(r: IngressRouting, host: string, token: string, parentRefs: readonly ParentRef[]): Promise<() => Promise<void>> {
+/** Writes one challenge's route (an Ingress or HTTPRoute from above) and the Service behind it; returns its removal. */
+export async function routeChallenge(r: IngressRouting, route: k8s.KubernetesObject, plural: 'ingresses' | 'httproutes'): Promise<() => Promise<void>> {
   await step(`writing Service/EndpointSlice ${r.namespace}/${r.serviceName}`, () => ensureBackend(r));
-  const route = challengeHTTPRoute(r, host, token, parentRefs);
-  await step(`writing HTTPRoute ${r.namespace}/${route.metadata!.name!} (is the Gateway API installed?)`, () => applyNamespaced(r.kc, route, FIELD_MANAGER));
-  const path = `/apis/gateway.networking.k8s.io/v1/namespaces/${encodeURIComponent(r.namespace)}/httproutes/${route.metadata!.name!}`;
+  const where = `${route.kind} ${r.namespace}/${route.metadata!.name!}`;
+  await step(`writing ${where}${plural === 'httproutes' ? ' (is the Gateway API installed?)' : ''}`, () => applyNamespaced(r.kc, route, FIELD_MANAGER));
+  const path = `/apis/${route.apiVersion}/namespaces/${encodeURIComponent(r.namespace)}/${plural}/${route.metadata!.name!}`;
   return async () => {
     const res = await sendRaw(r.kc, 'DELETE', path, '', 'application/json');
-    if (res.status >= 300 && res.status !== 404) throw new Error(`deleting HTTPRoute ${r.namespace}/${route.metadata!.name!}: HTTP ${res.status}`);
-  };
-}
-
-/** Creates the route for one challenge; returns its removal. */
-export async function routeChallenge(r: IngressRouting, host: string, token: string, ingressClassName?: string): Promise<() => Promise<void>> {
-  await step(`writing Service/EndpointSlice ${r.namespace}/${r.serviceName}`, () => ensureBackend(r));
-  const ing = challengeIngress(r, host, token, ingressClassName);
-  await step(`writing Ingress ${r.namespace}/${ing.metadata!.name!}`, () => applyNamespaced(r.kc, ing, FIELD_MANAGER));
-  const path = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(r.namespace)}/ingresses/${ing.metadata!.name!}`;
-  return async () => {
-    const res = await sendRaw(r.kc, 'DELETE', path, '', 'application/json');
-    if (res.status >= 300 && res.status !== 404) throw new Error(`deleting Ingress ${r.namespace}/${ing.metadata!.name!}: HTTP ${res.status}`);
+    if (res.status >= 300 && res.status !== 404) throw new Error(`deleting ${where}: HTTP ${res.status}`);
   };
 }

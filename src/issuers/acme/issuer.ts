@@ -5,9 +5,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { parseCsr } from '../crypto/csr.ts';
-import { parseCertificate, splitPem } from '../crypto/certs.ts';
+import { fingerprintSHA256, parseCertificate, splitPem } from '../crypto/certs.ts';
 import { pemBlocks } from '../crypto/pem.ts';
-import { fingerprintOf } from '../sign-from-csr.ts';
 import { isoSeconds } from '../in-cluster-ca.ts';
 import { CaUnreachable } from '../https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from '../types.ts';
@@ -17,7 +16,7 @@ import { chooseSolver, dns01RecordName, type SolverSpec } from './solvers.ts';
 import { addTxt, deleteTxt, findZone, type Rfc2136Target } from './rfc2136.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from './decisions.ts';
 import { http01Responder, type Http01Responder } from './http01.ts';
-import { routeChallenge, routeChallengeWithGateway, RoutingError, type IngressRouting } from './ingress.ts';
+import { challengeHTTPRoute, challengeIngress, routeChallenge, RoutingError, type IngressRouting } from './ingress.ts';
 
 export interface AcmeOptions {
   directoryURL: string;
@@ -222,8 +221,9 @@ export class AcmeIssuer implements Issuer {
     if (authz.identifier.type !== 'dns') return undefined;
     if (!this.o.kc || !this.o.ingress) throw new RoutingError('HTTP-01 through an Ingress or HTTPRoute needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
     const r = { kc: this.o.kc, ...this.o.ingress };
-    return http01.gatewayHTTPRoute ? routeChallengeWithGateway(r, authz.identifier.value, token, http01.gatewayHTTPRoute.parentRefs)
-      : routeChallenge(r, authz.identifier.value, token, http01.ingress?.ingressClassName);
+    const host = authz.identifier.value;
+    return http01.gatewayHTTPRoute ? routeChallenge(r, challengeHTTPRoute(r, host, token, http01.gatewayHTTPRoute.parentRefs), 'httproutes')
+      : routeChallenge(r, challengeIngress(r, host, token, http01.ingress?.ingressClassName), 'ingresses');
   }
 
   private async invalid(c: AcmeClient, order: Order, requestId: string, known: Authorization[] = []): Promise<SignResult> {
@@ -240,10 +240,8 @@ export class AcmeIssuer implements Issuer {
     if (!certs.length) return { status: 'failed', reason: 'InvalidCertificate', message: `ACME server ${this.o.directoryURL} sent no certificate at ${order.certificate}` };
     await this.drop(requestId);
     const [leaf, ...chain] = certs as [string, ...string[]];
-    const issuerDer = chain[0] ? pemBlocks(chain[0], ['CERTIFICATE'])[0] : undefined;
-    const top = chain.at(-1);
-    return { status: 'issued', certificatePem: leaf, chainPem: chain, caPem: this.o.rootCertificates ?? top ?? '',
-      authorityFingerprintSHA256: issuerDer ? fingerprintOf({ der: issuerDer }) : '' };
+    return { status: 'issued', certificatePem: leaf, chainPem: chain, caPem: this.o.rootCertificates ?? chain.at(-1) ?? '',
+      authorityFingerprintSHA256: chain[0] ? fingerprintSHA256(chain[0]) : '' };
   }
 
   /** Forgets an attempt and takes its challenge answers down (DNS records too; a failed delete is not fatal). */
