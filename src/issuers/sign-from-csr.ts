@@ -235,13 +235,16 @@ function isDenial(x: unknown): x is Denial {
   return typeof x === 'object' && x !== null && 'ok' in x;
 }
 
-/** A CA certificate's name constraints (critical), a denial when a CA is asked for without them, nothing for a leaf. */
-function caConstraintsExtension(isCA: boolean, t: CertificateTemplate): Buffer | Denial | undefined {
-  if (!isCA) return undefined;
+/**
+ * basicConstraints, then for a CA its name constraints (critical). A delegated CA may sign leaves only
+ * (pathLenConstraint 0, whatever its CSR asked); a CA asked for without name constraints is denied.
+ */
+function caExtensions(isCA: boolean, t: CertificateTemplate): Buffer[] | Denial {
+  if (!isCA) return [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(false))];
   if (!t.caConstraints) {
     return { ok: false, reason: 'CANotGranted', message: 'a CA certificate is issued only with the name constraints of a grant (spec.grants[].allowCA on the CertificateAuthorityBinding)' };
   }
-  return encodeExtension(OID.nameConstraints, true, nameConstraintsValue(t.caConstraints));
+  return [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(true, 0)), encodeExtension(OID.nameConstraints, true, nameConstraintsValue(t.caConstraints))];
 }
 
 /** The extensions of the new certificate (basicConstraints, keyUsage, extKeyUsage, SAN, SKI, AKI, in that order), or a denial. */
@@ -253,8 +256,8 @@ function extensionsFor(csr: VerifiedCsr, t: CertificateTemplate, authorityKeyId:
     return { ok: false, reason: 'CSRRequestsCA', message: 'the CSR asks for a CA certificate (basicConstraints CA:TRUE) but the identity does not set isCA: true' };
   }
   const isCA = bc ? bc.ca : t.isCA;
-  const constrained = caConstraintsExtension(isCA, t);
-  if (isDenial(constrained)) return constrained;
+  const ca = caExtensions(isCA, t);
+  if (isDenial(ca)) return ca;
   const san = csr.extensions.get(OID.subjectAltName);
   const subjectEmpty = csr.subjectNameDer.length <= 2;
   if (subjectEmpty && !san) return { ok: false, reason: 'InvalidCSR', message: 'the CSR has neither a subject nor a subjectAltName: nothing to certify' };
@@ -263,10 +266,10 @@ function extensionsFor(csr: VerifiedCsr, t: CertificateTemplate, authorityKeyId:
   if (isDenial(ku)) return ku;
   const eku = extKeyUsageExtension(csr.extensions.get(OID.extKeyUsage), t);
   if (isDenial(eku)) return eku;
-  // a delegated CA may sign leaves only (pathLenConstraint 0), whatever its CSR asked
-  const exts = [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(isCA, isCA ? 0 : undefined)), ku];
+  const [basicConstraints, ...nameConstraints] = ca;
+  const exts = [basicConstraints!, ku];
   if (eku) exts.push(eku);
-  if (constrained) exts.push(constrained);
+  exts.push(...nameConstraints);
   // RFC 5280 §4.2.1.6: the SAN is critical when the subject is empty
   if (san) exts.push(encodeExtension(OID.subjectAltName, subjectEmpty || san.critical, san.value));
   exts.push(encodeExtension(OID.subjectKeyIdentifier, false, subjectKeyIdentifierValue(keyIdentifier(csr.spkiDer))));
