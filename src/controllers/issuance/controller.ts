@@ -170,6 +170,12 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
   if (!parsed.success) return notReady(Reason.InvalidSpec, parsed.error.message);
   const raw = parsed.data.spec;
   const ns = mi.metadata!.namespace!;
+  const authority = raw.authorityRef.name;
+  const { bindings, namespaces, managedSecrets } = ctx.informers;
+  // the authority first: what the namespace may hold depends on the binding's grants
+  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
+  const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
+  if (!access.allowed) return notReady(access.reason, access.message);
   const decision = decideForIdentity(ctx, mi, raw);
   recordFindings(ctx, mi, decision);
   if (!decision.verdict.allowed) {
@@ -182,11 +188,6 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
     return undefined;
   }
   const spec = effectiveSpec(raw, decision);
-  const authority = spec.authorityRef.name;
-  const { bindings, namespaces, managedSecrets } = ctx.informers;
-  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
-  const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
-  if (!access.allowed) return notReady(access.reason, access.message);
   const entry = ctx.issuers.get(authority);
   if (!entry) {
     const why = bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
