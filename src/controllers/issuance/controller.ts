@@ -33,6 +33,7 @@ import type { IdentityDecision } from '../../policy/decide.ts';
 import { caNameConstraints } from '../../policy/ownership.ts';
 import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
+import { chainsTo, provenanceProblem } from './provenance.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
@@ -111,6 +112,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     try {
       run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
       out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false,
+        ...(pre.secret?.metadata?.resourceVersion ? { secretResourceVersion: pre.secret.metadata.resourceVersion } : {}),
         ...(pre.spec.isCA ? { caConstraints: caConstraintsFor(run.ctx, mi, pre.authority) } : {}) });
     } finally { share.release(pre.authority); }
     if (out.kind === 'issued') stop();
@@ -217,15 +219,29 @@ function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf
   let remediation: string | undefined;
   if (leaf) remediation = checkCertificate(run, p, leaf, record.requestedDuration);
   else run.policy = policyCondition(p.decision, undefined, false);
+  const replaced = leaf ? provenance(mi, p, leaf, record.revision) : undefined;
   const trigger = issuanceTrigger({
     now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
     cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record,
+    ...(replaced ? { replaced } : {}),
     statusRevision: mi.status?.revision as number | undefined, renewalTime: renewal,
     renewRequestedAt: Number.isNaN(requested) ? undefined : new Date(requested),
     authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
     policyRemediation: remediation,
   });
   return { trigger, renewal, leaf };
+}
+
+/** Why the Secret's certificate is not ours, if it is not; the chain is checked only when the fingerprint differs from status. */
+function provenance(mi: MachineIdentityObject, p: Ready, leaf: CertFacts, secretRevision: number | undefined): string | undefined {
+  const statusFingerprint = mi.status?.fingerprintSHA256 as string | undefined;
+  if (statusFingerprint && statusFingerprint.toUpperCase() === leaf.fingerprintSHA256.toUpperCase()) return undefined;
+  const selfSigned = p.entry.issuer.backend === 'selfSigned';
+  const tlsCrt = Buffer.from(p.secret?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  const bundle = p.entry.health.caBundlePem ?? '';
+  return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...(statusFingerprint ? { statusFingerprint } : {}),
+    ...(secretRevision !== undefined ? { secretRevision } : {}), ...(mi.status?.revision !== undefined ? { statusRevision: mi.status.revision as number } : {}),
+    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, bundle), selfSigned });
 }
 
 /** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */
