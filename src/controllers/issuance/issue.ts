@@ -101,7 +101,7 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
 }
 
 /** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */
-async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resourceVersion: string | undefined): Promise<k8s.V1Secret> {
+export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resourceVersion: string | undefined): Promise<k8s.V1Secret> {
   if (resourceVersion === undefined) return k8s.KubernetesObjectApi.makeApiClient(kc).create(body, undefined, undefined, FIELD_MANAGER);
   return applyNamespaced(kc, { ...body, metadata: { ...body.metadata, resourceVersion } }, FIELD_MANAGER);
 }
