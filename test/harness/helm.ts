@@ -31,5 +31,7 @@ export async function renderChart(release: string, namespace: string, values: Re
   const file = join(helmHome, `${release}-values.json`);
   writeFileSync(file, JSON.stringify(values));
   const out = await helmOk('template', release, CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, '-f', file);
-  return (k8s.loadAllYaml(out) as k8s.KubernetesObject[]).filter((o) => o?.kind);
+  // document by document: helm emits comment-only documents, which client-node's loadAllYaml cannot type
+  return out.split(/^---\s*$/m).filter((doc) => /^[^#\s]/m.test(doc))
+    .map((doc) => k8s.loadYaml<k8s.KubernetesObject | null>(doc)).filter((o): o is k8s.KubernetesObject => !!o?.kind);
 }
