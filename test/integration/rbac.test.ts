@@ -159,10 +159,11 @@ describe('chart defaults, as the operator ServiceAccount\'s token is authorized'
       cleanup.push(`machineidentity.io:${binding}:ca`);
     });
 
-    it('issues an identity, publishes its signer\'s ClusterTrustBundle, and reports the rollout it may not do', async () => {
+    it('issues an identity, publishes its signer\'s ClusterTrustBundle, and reports the trust bundle and rollout it may not write', async () => {
       op = await startOperator(r.kubeconfigPath, { MIO_NAMESPACE: r.ns, MIO_LEADER_ELECT: 'true', POD_NAME: 'rbac-test' });
       await co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: binding },
-        spec: { ca: { secretRef: { name: binding }, generate: { commonName: 'RBAC test CA' } }, signer: { certificateSigningRequests: true } } } });
+        spec: { ca: { secretRef: { name: binding }, generate: { commonName: 'RBAC test CA' } }, signer: { certificateSigningRequests: true },
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': tenant } }, trustBundle: { configMapName: 'rbac-ca-bundle' } } } });
       await admin.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({ namespace: tenant, body: {
         metadata: { name: 'web' }, spec: { replicas: 0, selector: { matchLabels: { app: 'web' } },
           template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'example.invalid/web' }] } } } } });
@@ -179,6 +180,11 @@ describe('chart defaults, as the operator ServiceAccount\'s token is authorized'
       await admin.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: binding, namespace: r.ns }); // the generated CA, in its own namespace
       await waitFor('the signer\'s ClusterTrustBundle, written with the token', async () =>
         (await getJsonOrNotFound<{ spec: { signerName?: string } }>(admin, `${CTB}/${encodeURIComponent(`machineidentity.io:${binding}:ca`)}`, {}))?.spec.signerName === `machineidentity.io/${binding}`, 30_000, 250);
+      // the trust-bundle ConfigMap the chart does not grant by default: a Warning on the binding, not a silent skip
+      const bundleEvent = await waitFor('a TrustBundleForbidden Event', async () => (await admin.makeApiClient(k8s.CoreV1Api)
+        .listEventForAllNamespaces({ fieldSelector: `involvedObject.name=${binding}` })).items.find((e) => e.reason === 'TrustBundleForbidden'), 30_000, 250);
+      expect(bundleEvent.message).toContain(`ConfigMap ${tenant}/rbac-ca-bundle`);
+      expect(bundleEvent.message).toContain('rbac.trustBundleConfigMaps');
       // a renewal asks for a rollout the chart does not grant by default
       await co.patchNamespacedCustomObject({ ...MI, namespace: tenant, name: 'web',
         body: { metadata: { annotations: { 'machineidentity.io/renew-requested-at': new Date().toISOString() } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
