@@ -240,6 +240,28 @@ describe('chart with every write scoped to a namespace list', () => {
     expect((await sendRaw(r.kc, 'DELETE', `/api/v1/namespaces/${tenant}/secrets/scoped`, '', JSON_CT)).status).toBe(200);
   });
 
+  it('runs the operator with that token: issues inside the list, and cannot write a Secret outside it', async () => {
+    const co = admin.makeApiClient(k8s.CustomObjectsApi);
+    const core = admin.makeApiClient(k8s.CoreV1Api);
+    const binding = `rbac-scoped-${Math.random().toString(16).slice(2, 8)}`;
+    const op = await startOperator(r.kubeconfigPath, { MIO_NAMESPACE: r.ns, MIO_LEADER_ELECT: 'false' });
+    try {
+      await co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: binding },
+        spec: { ca: { secretRef: { name: binding }, generate: { commonName: 'RBAC scoped CA' } } } } });
+      for (const ns of [tenant, outside]) await co.createNamespacedCustomObject({ ...MI, namespace: ns, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
+        metadata: { name: 'api' }, spec: { secretName: 'api-tls', authorityRef: { name: binding }, dnsNames: [`api.${ns}.svc`] } } });
+      await waitFor('api-tls in the listed namespace', async () => (await core.readNamespacedSecret({ name: 'api-tls', namespace: tenant }).catch(() => undefined))?.data?.['tls.crt'], 60_000, 200);
+      await core.readNamespacedSecret({ name: binding, namespace: r.ns }); // the generated CA, in the release namespace
+      await waitFor('the refused Secret write to be logged', async () => /api-tls[^\n]*forbidden|forbidden[^\n]*api-tls/i.test(op.logs()), 30_000, 250);
+      await expect(core.readNamespacedSecret({ name: 'api-tls', namespace: outside })).rejects.toMatchObject({ code: 404 });
+      const mi = (await co.getNamespacedCustomObject({ ...MI, namespace: outside, name: 'api' })) as { status?: { conditions?: { type: string; status: string }[] } };
+      expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.status).not.toBe('True');
+    } finally {
+      await op.stop();
+      await co.deleteClusterCustomObject({ ...CAB, name: binding }).catch(() => undefined);
+    }
+  }, 120_000);
+
   it('renders one Role and RoleBinding per grant and namespace, and no cluster-wide write', () => {
     const roles = r.objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata!.namespace}/${o.metadata!.name!.replace(r.name, 'R')}`).sort();
     expect(roles).toEqual([
