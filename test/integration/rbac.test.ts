@@ -155,7 +155,7 @@ describe('chart defaults, as the operator ServiceAccount\'s token is authorized'
     const co = admin.makeApiClient(k8s.CustomObjectsApi);
     afterAll(async () => {
       await op?.stop();
-      await co.deleteClusterCustomObject({ ...CAB, name: binding }).catch(() => undefined);
+      for (const name of [binding, `${binding}-kube`]) await co.deleteClusterCustomObject({ ...CAB, name }).catch(() => undefined);
       cleanup.push(`machineidentity.io:${binding}:ca`);
     });
 
@@ -196,6 +196,17 @@ describe('chart defaults, as the operator ServiceAccount\'s token is authorized'
       expect(event.message).toContain('rbac.rollout');
       const dep = await admin.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: 'web', namespace: tenant });
       expect(dep.spec?.template.metadata?.annotations?.['rollout.machineidentity.io/web']).toBeUndefined();
+      // a binding with the kubernetes backend, which the chart does not grant by default: refused, with the API server's reason
+      await co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: `${binding}-kube` },
+        spec: { kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } } } });
+      await co.createNamespacedCustomObject({ ...MI, namespace: tenant, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
+        metadata: { name: 'client' }, spec: { secretName: 'client-tls', authorityRef: { name: `${binding}-kube` }, subject: { commonName: `client.${tenant}.svc` }, usages: ['clientAuth'] } } });
+      const refused = await waitFor('the kubernetes-backend identity refused', async () => {
+        const mi = (await co.getNamespacedCustomObject({ ...MI, namespace: tenant, name: 'client' })) as { status?: { conditions?: { type: string; status: string; message: string }[] } };
+        const ready = mi.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.status === 'False' && /CertificateSigningRequest/.test(ready.message) ? ready : undefined;
+      }, 30_000, 250);
+      expect(refused.message).toContain('cannot create resource "certificatesigningrequests"');
       // one denial reported, not a retry loop: the restart is tried again only every 10 minutes
       await sleep(2000);
       expect(op.logLines().filter((l) => l.msg === 'workload restart forbidden')).toHaveLength(1);
