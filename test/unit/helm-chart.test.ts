@@ -119,6 +119,10 @@ describe('values.schema.json', () => {
     ['a port out of range', { http: { port: 70000 } }, /http.port/],
     ['an IPv6 bind host', { http: { host: '::' } }, /http.host/],
     ['an env var without name', { extraEnv: [{ value: 'x' }] }, /extraEnv\[0\].name: required/],
+    ['a rollout scope outside none|cluster|namespaces', { rbac: { rollout: { scope: 'everywhere' } } }, /rbac.rollout.scope/],
+    ['no Secret writes at all (the operator always writes Secrets)', { rbac: { secrets: { scope: 'none' } } }, /rbac.secrets.scope/],
+    ['a namespace that is not a DNS label', { rbac: { trustBundleConfigMaps: { scope: 'namespaces', namespaces: ['Payments'] } } }, /rbac.trustBundleConfigMaps.namespaces\[0\]/],
+    ['kubernetesBackend as a string', { rbac: { kubernetesBackend: 'yes' } }, /rbac.kubernetesBackend/],
   ])('rejects %s', (_name, override, message) => {
     expect(validate(schema, { ...values, ...override }).join('\n')).toMatch(message);
   });
@@ -141,6 +145,8 @@ describe('values.yaml defaults', () => {
       podDisruptionBudget: { enabled: true, minAvailable: 1 },
       priorityClassName: '',
       podAntiAffinity: 'soft',
+      // least privilege: opt-in features get no grant until asked for (docs/security.md)
+      rbac: { secrets: { scope: 'cluster', namespaces: [] }, trustBundleConfigMaps: { scope: 'none' }, rollout: { scope: 'none' }, kubernetesBackend: false },
     });
   });
 
