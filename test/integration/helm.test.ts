@@ -167,6 +167,7 @@ describe('helm chart: rendering', () => {
       MIO_LEASE_DURATION: '15s',
       MIO_RENEW_DEADLINE: '10s',
       MIO_RETRY_PERIOD: '2s',
+      MIO_CLUSTER_DOMAIN: 'cluster.local',
       MIO_LOG_LEVEL: 'info',
       MIO_POLICY_DEFAULT_ACTION: 'Allow',
       MIO_WORKERS: '16',

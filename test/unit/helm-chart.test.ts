@@ -179,7 +179,7 @@ describe('the Deployment template and the entry point agree', () => {
   const envNames = [...deployment.matchAll(/- name: (MIO_\w+|POD_NAME)/g)].map((m) => m[1]!);
 
   it('passes exactly the documented environment variables', () => {
-    expect(envNames.sort()).toEqual(['MIO_ACME_HTTP01_ADDR', 'MIO_ACME_HTTP01_SERVICE', 'MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
+    expect(envNames.sort()).toEqual(['MIO_ACME_HTTP01_ADDR', 'MIO_ACME_HTTP01_SERVICE', 'MIO_CLUSTER_DOMAIN', 'MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
       'MIO_LOG_LEVEL', 'MIO_NAMESPACE', 'MIO_OWNER_KEYS', 'MIO_POD_IP', 'MIO_POLICY_DEFAULT_ACTION', 'MIO_REISSUE_RATE', 'MIO_RENEW_DEADLINE', 'MIO_RETRY_PERIOD',
       'MIO_SIGNER', 'MIO_WEBHOOK_ADDR', 'MIO_WEBHOOK_CONFIG_NAME', 'MIO_WEBHOOK_HOSTS', 'MIO_WEBHOOK_SECRET', 'MIO_WORKERS', 'POD_NAME']);
   });

@@ -46,6 +46,8 @@ export const Reason = {
   SecretNotOwned: 'SecretNotOwned',
   /** The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten. */
   SecretConflict: 'SecretConflict',
+  /** The operator's RBAC does not allow writing Secrets in the identity's namespace (chart value rbac.secrets). */
+  SecretForbidden: 'SecretForbidden',
   Ready: 'Ready',
   // rollout controller Events (spec.rollout)
   WorkloadRestarted: 'WorkloadRestarted',
