@@ -15,6 +15,7 @@ import { stubCsr } from '../harness/stub-csr.ts';
 import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
 import { sendRaw } from '../../src/controllers/runtime/kube.ts';
 import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { serviceAccountClient } from '../harness/requesters.ts';
 
 const env = new IssuanceEnv();
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
@@ -178,7 +179,10 @@ describe('PodCertificateRequest signer', () => {
 });
 
 describe('CertificateSigningRequest signer', () => {
-  const certs = (): k8s.CertificatesV1Api => env.kc.makeApiClient(k8s.CertificatesV1Api);
+  // created by a ServiceAccount of a namespace the binding selects (nobody else gets a certificate by default)
+  let requester: k8s.KubeConfig;
+  beforeAll(async () => { requester = await serviceAccountClient(env.kc, ns, 'csr-requester'); });
+  const certs = (): k8s.CertificatesV1Api => requester.makeApiClient(k8s.CertificatesV1Api);
   async function csr(name: string, dns: string, expirationSeconds?: number): Promise<void> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const request = await buildCsr(privateKey, { subject: { commonName: dns }, dnsNames: [dns], ipAddresses: [], uris: [], emailAddresses: [], usages: ['serverAuth'], isCA: false });
