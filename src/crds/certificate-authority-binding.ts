@@ -1,8 +1,8 @@
 // CertificateAuthorityBinding (cluster-scoped, short name `cab`): one CA, how to reach it, who may use it.
 import { z } from 'zod';
 import {
-  conditions, DNS_NAME, duration, labelName, LabelSelector, LocalObjectReference, objectName, ObservedGeneration,
-  parseDuration, pemBundle, SecretKeySelector, setList, SHA256_FINGERPRINT, timestamp, withRules,
+  CIDR, conditions, DNS_NAME, duration, labelName, LabelSelector, LocalObjectReference, objectName, ObservedGeneration,
+  parseDuration, patternList, pemBundle, SecretKeySelector, setList, SHA256_FINGERPRINT, timestamp, withRules,
 } from './common.ts';
 import { keyAlgorithmField, keySizeField, keySizeRule } from './machine-identity.ts';
 
@@ -97,10 +97,24 @@ const CsrRequester = withRules(z.object({
   check: (r) => !r.user?.startsWith('system:serviceaccount:') && !r.group?.startsWith('system:serviceaccounts'),
 }]);
 
+/** What a namespace may hold beyond the names it owns (see docs/security.md): the security team's grant. */
+export const Grant = z.object({
+  namespaceSelector: LabelSelector.optional()
+    .describe('Namespaces this grant applies to (among those the binding serves); absent or empty = every namespace the binding serves.'),
+  dnsNames: patternList('DNS names these namespaces may also hold: patterns where * is one label and {{namespace}} the requesting namespace, e.g. *.{{namespace}}.example.com, api.example.com, kubernetes.default.svc.'),
+  allowWildcards: z.boolean().default(false).describe('Whether wildcard certificates (*.name) may be issued for owned and granted names.'),
+  ipAddresses: z.array(CIDR).max(64).optional().describe('IP addresses these namespaces may hold, as CIDRs (e.g. 10.0.0.0/8, 127.0.0.1/32). No IP address is owned by default.'),
+  uris: patternList('URIs these namespaces may also hold, e.g. spiffe://example.org/ns/{{namespace}}/*.', 64, 1024),
+  emailAddresses: patternList('E-mail addresses these namespaces may hold, e.g. *@{{namespace}}.example.com.'),
+  allowCA: z.boolean().default(false).describe('Whether CA certificates may be issued. They always carry pathLenConstraint 0 and name constraints limited to what the namespace may hold; only the ca and selfSigned backends can add them.'),
+}).describe('A grant of names, addresses or CA certificates beyond what a namespace owns.');
+
 const specShape = {
   namespaceSelector: LabelSelector.optional()
     .describe('Namespaces whose MachineIdentities may use this authority. An empty or absent selector means every namespace.'),
-  maxDuration: duration('The CA never issues certificates longer than this (at least 10m); longer requests are capped.', '10m').optional(),
+  maxDuration: duration('The CA never issues certificates longer than this (at least 10m); longer requests are capped. Unset: 2160h (90 days).', '10m').optional(),
+  grants: z.array(Grant).max(64).optional()
+    .describe('What namespaces may hold beyond their own names. By default a namespace owns <service>.<ns>.svc, <service>.<ns>.svc.<cluster domain>, pod names under <ns> and spiffe://<trustDomain>/ns/<ns>/sa/<sa>; it gets no IP address, e-mail address, foreign or public name, wildcard or CA certificate unless a grant selecting it allows it.'),
   selfSigned: z.object({}).optional().describe('Each identity signs itself (development only).'),
   ca: z.object({
     secretRef: LocalObjectReference.describe('Secret in the operator\'s namespace with tls.crt, tls.key (and ca.crt for the chain).'),

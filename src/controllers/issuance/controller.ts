@@ -30,6 +30,9 @@ import { decideForIdentity, effectiveSpec, findingsForCertificate, policyConditi
 import type { CertFacts } from '../../issuers/crypto/certs.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
 import type { IdentityDecision } from '../../policy/decide.ts';
+import { caNameConstraints } from '../../policy/ownership.ts';
+import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
+import { bindingForOwnership } from '../binding-specs.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
@@ -107,7 +110,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const stop = m.duration.startTimer({ authority: pre.authority });
     try {
       run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
-      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false,
+        ...(pre.spec.isCA ? { caConstraints: caConstraintsFor(run.ctx, mi, pre.authority) } : {}) });
     } finally { share.release(pre.authority); }
     if (out.kind === 'issued') stop();
     // a CA still working (pending) is not an attempt's result: the attempt is counted when it ends
@@ -148,6 +152,13 @@ function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, 
   return run;
 }
 
+/** The name constraints of a CA certificate for this identity: what its namespace may hold under the binding. */
+function caConstraintsFor(ctx: OperatorContext, mi: MachineIdentityObject, authority: string): NameConstraintLists {
+  const ns = mi.metadata!.namespace!;
+  return caNameConstraints(bindingForOwnership(ctx, authority),
+    { namespace: ns, namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, clusterDomain: ctx.config.clusterDomain });
+}
+
 /** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
 async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
   const { ctx, mi } = run;
@@ -164,8 +175,8 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
   if (!decision.verdict.allowed) {
     // the current certificate, if any, is left as it is: a spec that violates is reported, never touched
     run.policy = policyCondition(decision, undefined, false);
-    if (await run.write({ ready: { type: 'Ready', status: 'False', reason: Reason.PolicyDenied, message: decision.denial } })) {
-      run.event('Warning', Reason.PolicyDenied, decision.denial);
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason: decision.reason, message: decision.denial } })) {
+      run.event('Warning', decision.reason, decision.denial);
       countDenial();
     }
     return undefined;

@@ -9,6 +9,8 @@ import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../i
 import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
+import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
+import { Reason } from '../status/reasons.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
 import { applyNamespaced } from '../runtime/kube.ts';
@@ -29,6 +31,8 @@ export interface IssueInput {
   current?: SecretView;
   revision: number;
   durableKeys: boolean;
+  /** With spec.isCA: the name constraints of the namespace's grant (the request was allowed only with a grant). */
+  caConstraints?: NameConstraintLists;
 }
 
 export type IssueOutcome =
@@ -39,6 +43,11 @@ export type IssueOutcome =
 
 export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueOutcome> {
   const { mi, spec } = i;
+  if (spec.isCA && !i.entry.issuer.inProcess) {
+    // only a CA whose key is in this process can be made to add pathLenConstraint 0 and the name constraints
+    return { kind: 'denied', reason: Reason.CAConstraintsUnsupported,
+      message: `${i.entry.issuer.backend}: a CA certificate must carry pathLenConstraint 0 and name constraints, which only the ca and selfSigned backends add` };
+  }
   const pk = spec.privateKey;
   const keySpec = { algorithm: pk.algorithm, size: pk.size };
   const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
@@ -86,7 +95,8 @@ async function askCa(i: IssueInput, r: { csrPem: string; requestId: string; dura
   try {
     return await i.entry.issuer.sign({ csrPem: r.csrPem, requestId: r.requestId,
       identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
-      durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}) });
+      durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}),
+      ...(i.caConstraints ? { caConstraints: i.caConstraints } : {}) });
   } catch (e) {
     return { status: 'failed', reason: 'CAError', message: (e as Error).message };
   }

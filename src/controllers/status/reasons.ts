@@ -1,5 +1,7 @@
 // Condition and Event reasons, in one place: they are part of the user-facing contract
 // (alerts and `kubectl wait` read them), so they never change once released.
+import { OwnershipRule } from '../../policy/ownership.ts';
+
 export const Reason = {
   AuthorityNotFound: 'AuthorityNotFound',
   AuthorityNotAllowed: 'AuthorityNotAllowed',
@@ -21,6 +23,12 @@ export const Reason = {
   PolicyRemediation: 'PolicyRemediation',
   // PolicyCompliant condition (and Ready=False PolicyDenied)
   PolicyDenied: 'PolicyDenied',
+  // the safe defaults (src/policy/ownership.ts): denials that hold with no IssuancePolicy at all
+  NameNotOwned: OwnershipRule.NameNotOwned,
+  WildcardNotGranted: OwnershipRule.WildcardNotGranted,
+  CANotGranted: OwnershipRule.CANotGranted,
+  /** isCA with a backend that cannot add pathLenConstraint 0 and name constraints (only ca and selfSigned can). */
+  CAConstraintsUnsupported: 'CAConstraintsUnsupported',
   PolicyViolation: 'PolicyViolation',
   CertificateNonCompliant: 'CertificateNonCompliant',
   Compliant: 'Compliant',
