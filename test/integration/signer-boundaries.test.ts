@@ -5,7 +5,8 @@
 //   someone else for a ServiceAccount the pod does not run as: Denied (PodMismatch).
 // - CertificateSigningRequests: a ServiceAccount of an unselected namespace Denied, of a selected one
 //   signed; a node's CSR Denied by default (RequesterNotAllowed), answered for the namespace a binding
-//   lists `group: system:nodes` under, where that namespace's IssuancePolicy applies to it.
+//   lists `group: system:nodes` under, where that namespace's IssuancePolicy applies to it; names the
+//   requester's namespace does not own (kubernetes.default.svc, another namespace's) Denied.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -159,6 +160,15 @@ describe('CertificateSigningRequests obey the binding\'s boundaries', () => {
     expect(leafDns(c)).toEqual([`web.${nsProd}.svc`]);
   });
 
+  it('denies a ServiceAccount a name its namespace does not own (another namespace\'s, the API server\'s)', async () => {
+    const sa = await serviceAccountClient(env.kc, nsProd, 'requester');
+    for (const dns of [`web.${nsStrict}.svc`, 'kubernetes.default.svc']) {
+      const c = await csr(sa, closed, dns);
+      expect(verdict(c)).toEqual(['Denied/NameNotOwned']);
+      expect(c.status!.conditions![0]!.message).toContain(`dnsNames[0] "${dns}" is not a name namespace "${nsProd}" owns`);
+    }
+  });
+
   it('denies a node by default, whatever the name (a node has no namespace)', async () => {
     for (const dns of ['kubernetes.default.svc', `node.${nsStrict}.svc`]) {
       const c = await csr(nodeKc, closed, dns);
@@ -176,5 +186,11 @@ describe('CertificateSigningRequests obey the binding\'s boundaries', () => {
     const denied = await csr(nodeKc, listing, `other.${nsStrict}.svc`);
     expect(verdict(denied)).toEqual(['Denied/PolicyDenied']);
     expect(denied.status!.conditions![0]!.message).toBe(`denied by IssuancePolicy ${policy}: dnsNames[0] "other.${nsStrict}.svc" matches none of node.${nsStrict}.svc`);
+  });
+
+  it('denies a listed node a name its namespace does not own: kubernetes.default.svc', async () => {
+    const c = await csr(nodeKc, listing, 'kubernetes.default.svc');
+    expect(verdict(c)).toEqual(['Denied/NameNotOwned']);
+    expect(c.status!.conditions![0]!.message).toContain(`dnsNames[0] "kubernetes.default.svc" is not a name namespace "${nsStrict}" owns and no grant of CertificateAuthorityBinding "${listing}" allows it`);
   });
 });

@@ -84,7 +84,9 @@ beforeAll(async () => {
   binding = env.uniqueName('sig');
   signerName = `machineidentity.io/${binding}`;
   await env.createBinding(binding, { ca: { secretRef: { name: binding }, generate: { commonName: 'Pod Signer CA' } },
-    signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '2h' } });
+    signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '2h' },
+    // names beyond what a namespace owns, granted by the security team (the policy then narrows them to *.example.com)
+    grants: [{ dnsNames: ['*.example.com', '*.example.net'] }] });
   await env.bindingReady(binding);
   nodeUID = (await env.core.readNode({ name: NODE })).metadata!.uid!;
   nodeKc = withSharedDispatcher(new k8s.KubeConfig());
@@ -207,10 +209,10 @@ describe('CertificateSigningRequest signer', () => {
 
   it('denies by policy with its message', async () => {
     const name = env.uniqueName('csr-bad');
-    await csr(name, 'evil.net');
+    await csr(name, 'evil.example.net');
     const c = await done(name);
     expect(c.status!.conditions!.find((x) => x.type === 'Denied')).toMatchObject({ status: 'True', reason: 'PolicyDenied',
-      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.net" matches none of *.example.com` });
+      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.example.net" matches none of *.example.com` });
     expect(c.status!.certificate).toBeUndefined();
     await certs().deleteCertificateSigningRequest({ name });
   });

@@ -3,7 +3,10 @@
 // csrRequesters field of the binding (zod; the same rules are CEL in the CRD).
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { csrRequesterScope, describeRequester, namespaceRefusal, podMismatch, serviceAccountOf, type CsrRequesterEntry } from '../../src/controllers/signer/boundaries.ts';
+import { csrRequesterScope, describeRequester, namespaceRefusal, ownershipRefusal, podMismatch, serviceAccountOf, type CsrRequesterEntry } from '../../src/controllers/signer/boundaries.ts';
+import { csrDurationMs } from '../../src/controllers/signer/csr.ts';
+import { lifetimeCapMs } from '../../src/policy/ownership.ts';
+import type { CertificateShape } from '../../src/policy/types.ts';
 import type { PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
 import { CertificateAuthorityBindingSpec } from '../../src/crds/certificate-authority-binding.ts';
 
@@ -115,4 +118,29 @@ describe('binding spec.signer.csrRequesters', () => {
     { name: 'a ServiceAccount user', list: [{ user: 'system:serviceaccount:a:b', namespace: 'c' }], want: 'ServiceAccounts always belong to their own namespace and are not listed in csrRequesters' },
     { name: 'a ServiceAccount group', list: [{ group: 'system:serviceaccounts:a', namespace: 'c' }], want: 'ServiceAccounts always belong to their own namespace and are not listed in csrRequesters' },
   ])('$name', ({ list, want }) => expect(parse(list)).toBe(want));
+});
+
+describe('ownershipRefusal: the safe defaults in the requester\'s namespace', () => {
+  const shape = (o: Partial<CertificateShape>): CertificateShape => ({ namespace: 'ignored', subject: { organizations: [] }, dnsNames: [], ipAddresses: [], uris: [], emailAddresses: [],
+    usages: ['serverAuth'], isCA: false, key: { algorithm: 'ECDSA', size: 256 }, ...o });
+  const binding = { name: 'pki', spec: { signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '24h' } } };
+  const scope = (namespace: string): { namespace: string; namespaceLabels: Record<string, string>; clusterDomain: string } => ({ namespace, namespaceLabels: {}, clusterDomain: 'cluster.local' });
+  it.each([
+    { name: 'a listed node in node-identities: its own Service name', s: shape({ dnsNames: ['node.node-identities.svc'] }), ns: 'node-identities', want: 'allowed' },
+    { name: 'a listed node: kubernetes.default.svc', s: shape({ dnsNames: ['kubernetes.default.svc'] }), ns: 'node-identities', want: 'NameNotOwned' },
+    { name: 'a ServiceAccount of team-a: a name of kube-system', s: shape({ dnsNames: ['api.kube-system.svc'] }), ns: 'team-a', want: 'NameNotOwned' },
+    { name: 'a ServiceAccount of team-a: an IP address', s: shape({ ipAddresses: ['10.0.0.1'] }), ns: 'team-a', want: 'NameNotOwned' },
+    { name: 'a CA certificate', s: shape({ dnsNames: ['ca.team-a.svc'], isCA: true }), ns: 'team-a', want: 'CANotGranted' },
+    { name: 'a pod\'s SPIFFE ID in its namespace', s: shape({ uris: ['spiffe://example.org/ns/team-a/sa/app'] }), ns: 'team-a', want: 'allowed' },
+    { name: 'another namespace\'s SPIFFE ID', s: shape({ uris: ['spiffe://example.org/ns/payments/sa/api'] }), ns: 'team-a', want: 'NameNotOwned' },
+  ])('$name → $want', ({ s: sh, ns, want }) => {
+    const r = ownershipRefusal(sh, binding, scope(ns));
+    expect(r?.reason ?? 'allowed').toBe(want);
+    if (r) expect(r.message).toMatch(/^denied by the safe defaults: .*spec\.grants of CertificateAuthorityBinding "pki"/);
+  });
+  it('CSR lifetimes are capped at the binding\'s cap, 2160h when it sets no maxDuration', () => {
+    expect(csrDurationMs(365 * 86_400, lifetimeCapMs({}))).toBe(2160 * 3_600_000);
+    expect(csrDurationMs(365 * 86_400, lifetimeCapMs({ maxDuration: '48h' }))).toBe(48 * 3_600_000);
+    expect(csrDurationMs(3600, lifetimeCapMs({}))).toBe(3_600_000);
+  });
 });

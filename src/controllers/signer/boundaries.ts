@@ -1,8 +1,11 @@
 // The boundaries both signers enforce before IssuancePolicy sees a request, pure: which namespace a
 // requester belongs to (the pod's; the ServiceAccount's; the one the binding lists a non-ServiceAccount
 // requester under), whether the binding's namespaceSelector selects it (decideAuthority, the rule
-// MachineIdentities follow), and whether a PodCertificateRequest agrees with the pod it names.
+// MachineIdentities follow), whether a PodCertificateRequest agrees with the pod it names, and whether
+// that namespace owns (or was granted) every name asked for (the safe defaults of src/policy/ownership.ts).
 import type { LabelSelector } from '../../policy/label-selector.ts';
+import { ownershipDenial, ownershipFindings, type BindingForOwnership, type OwnershipScope } from '../../policy/ownership.ts';
+import type { CertificateShape } from '../../policy/types.ts';
 import { decideAuthority } from '../authority-access.ts';
 import { SignerReason } from '../status/reasons.ts';
 import type { PcrSpec, Refusal } from './pod-certificate.ts';
@@ -90,4 +93,14 @@ export function podMismatch(namespace: string, spec: PcrSpec, pod: PodView | und
   if (sa !== spec.serviceAccountName) return refuse(`runs as ServiceAccount ${quote(sa)}, not ${quote(spec.serviceAccountName)}`);
   if (spec.nodeName !== undefined && pod.spec?.nodeName !== spec.nodeName) return refuse(`is on node ${quote(pod.spec?.nodeName ?? '')}, not ${quote(spec.nodeName)}`);
   return undefined;
+}
+
+/**
+ * Refusal when the request holds anything the scope's namespace does not own and no grant of the
+ * binding allows (names, addresses, URIs, a CA certificate): the safe defaults MachineIdentities
+ * obey, with the first broken rule as the reason.
+ */
+export function ownershipRefusal(shape: CertificateShape, binding: BindingForOwnership, scope: OwnershipScope): Refusal | undefined {
+  const findings = ownershipFindings(shape, binding, scope);
+  return findings.length === 0 ? undefined : { ok: false, reason: findings[0]!.rule, message: ownershipDenial(findings, binding.name) };
 }

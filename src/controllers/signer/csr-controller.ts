@@ -10,11 +10,11 @@ import { Controller } from '../runtime/controller.ts';
 import { Informer } from '../runtime/informer.ts';
 import { sendRaw } from '../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
-import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { condition, signerBinding, signerMetrics } from './common.ts';
 import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
-import { csrRequesterScope, namespaceRefusal } from './boundaries.ts';
+import { csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
+import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
 import type { Refusal } from './pod-certificate.ts';
 import { SignerReason } from '../status/reasons.ts';
 import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
@@ -43,13 +43,21 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
       if (!binding) return undefined;
       const bindingName = binding.metadata?.name ?? '';
       const scope = requesterScope(csr.spec, binding);
-      const durationMs = csrDurationMs(csr.spec.expirationSeconds, binding.spec.maxDuration ? parseDuration(binding.spec.maxDuration) : undefined);
+      const durationMs = csrDurationMs(csr.spec.expirationSeconds, lifetimeCapMs(binding.spec));
       const req = csrIdentityRequest(name, csr.metadata?.labels ?? {}, csr.spec, bindingName, durationMs, scope.ok ? scope.namespace : '');
       const started = performance.now();
-      if (!has(csr, 'Approved')) return approveOrDeny(csr, scope, req, bindingName);
-      return sign(csr, scope, req, bindingName, durationMs, started);
+      const refusal = boundaryRefusal(scope, req, { name: bindingName, spec: binding.spec });
+      if (!has(csr, 'Approved')) return approveOrDeny(csr, refusal ?? scope, req, bindingName);
+      return sign(csr, refusal ?? scope, req, bindingName, durationMs, started);
     },
   });
+
+  /** Why the request is outside the binding's boundaries: the requester's scope, then the names its namespace may hold. */
+  function boundaryRefusal(scope: Scope | Refusal, req: ReturnType<typeof csrIdentityRequest>, binding: BindingForOwnership): Refusal | undefined {
+    if (!scope.ok) return scope;
+    if (!req.ok) return undefined; // an invalid CSR is denied (or fails) as such
+    return ownershipRefusal(req.request, binding, { namespace: scope.namespace, namespaceLabels: scope.labels, clusterDomain: ctx.config.clusterDomain });
+  }
 
   /** The requester's namespace and its labels, or why the binding does not serve this requester. */
   function requesterScope(spec: CsrSpecLike, binding: CertificateAuthorityBinding): Scope | Refusal {

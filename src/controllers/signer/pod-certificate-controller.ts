@@ -14,7 +14,8 @@ import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
 import { condition, isoSeconds, signerBinding, signerMetrics } from './common.ts';
-import { namespaceRefusal, podMismatch } from './boundaries.ts';
+import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
+import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
 import { SignerReason } from '../status/reasons.ts';
 
 export const PCR_PATH = '/apis/certificates.k8s.io/v1beta1/podcertificaterequests';
@@ -82,9 +83,12 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     if (mismatch) return { kind: 'Denied', reason: mismatch.reason, message: mismatch.message };
     const entry = ctx.issuers.get(bindingName);
     if (!entry?.health.ready) return notReady(pcr, bindingName, entry);
-    const v = validity(ctx.now(), spec, parseDuration(bspec.signer?.maxPodCertificateDuration ?? '24h') ?? 86_400_000, bspec.maxDuration ? parseDuration(bspec.maxDuration) : undefined);
-    const uri = spiffeId(bspec.signer?.trustDomain ?? 'cluster.local', ns, spec.serviceAccountName);
+    const v = validity(ctx.now(), spec, parseDuration(bspec.signer?.maxPodCertificateDuration ?? '24h') ?? 86_400_000, lifetimeCapMs(bspec));
+    const uri = spiffeId(trustDomainOf(bspec), ns, spec.serviceAccountName);
     const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key: admitted.key, lifetimeMs: v.lifetimeMs });
+    // the SPIFFE ID is the namespace's own by construction; checked anyway, like every requester's names
+    const notOwned = ownershipRefusal(request, { name: bindingName, spec: bspec }, { namespace: ns, namespaceLabels: admitted.nsLabels, clusterDomain: ctx.config.clusterDomain });
+    if (notOwned) return { kind: 'Denied', reason: notOwned.reason, message: notOwned.message };
     const verdict = evaluate(request, ctx.policies.compiled(), { namespaceLabels: admitted.nsLabels, defaultAction: ctx.config.policyDefaultAction });
     if (!verdict.allowed) return { kind: 'Denied', reason: SignerReason.PolicyDenied, message: denialMessage(verdict) };
     return issue(entry, bindingName, admitted.key, uri, v);

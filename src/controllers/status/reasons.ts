@@ -89,8 +89,10 @@ export const SignerReason = {
   RequesterNotAllowed: 'RequesterNotAllowed',
   /** The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request's. */
   PodMismatch: 'PodMismatch',
-  /** A name or identity the requester's namespace does not own (the ownership rules), or a CA request. */
-  NameNotOwned: 'NameNotOwned',
+  // the safe defaults (src/policy/ownership.ts), with the requester's namespace as the scope
+  NameNotOwned: Reason.NameNotOwned,
+  WildcardNotGranted: Reason.WildcardNotGranted,
+  CANotGranted: Reason.CANotGranted,
   InvalidRequest: 'InvalidRequest',
   UnsupportedUsage: 'UnsupportedUsage',
   UnsupportedKeyType: 'UnsupportedKeyType',
