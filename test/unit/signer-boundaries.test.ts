@@ -3,7 +3,7 @@
 // csrRequesters field of the binding (zod; the same rules are CEL in the CRD).
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { csrRequesterScope, describeRequester, namespaceRefusal, ownershipRefusal, podMismatch, serviceAccountOf, type CsrRequesterEntry } from '../../src/controllers/signer/boundaries.ts';
+import { CsrRequesterFields, csrRequesterScope, describeRequester, namespaceRefusal, ownershipRefusal, podMismatch, serviceAccountOf, type CsrRequesterEntry } from '../../src/controllers/signer/boundaries.ts';
 import { csrDurationMs } from '../../src/controllers/signer/csr.ts';
 import { lifetimeCapMs } from '../../src/policy/ownership.ts';
 import type { CertificateShape } from '../../src/policy/types.ts';
@@ -143,4 +143,12 @@ describe('ownershipRefusal: the safe defaults in the requester\'s namespace', ()
     expect(csrDurationMs(365 * 86_400, lifetimeCapMs({ maxDuration: '48h' }))).toBe(48 * 3_600_000);
     expect(csrDurationMs(3600, lifetimeCapMs({}))).toBe(3_600_000);
   });
+});
+
+describe('CsrRequesterFields', () => {
+  it.each([
+    { name: 'what the API server writes', spec: { username: 'system:node:n1', groups: ['system:nodes'] }, want: { username: 'system:node:n1', groups: ['system:nodes'] } },
+    { name: 'nothing', spec: {}, want: { username: '', groups: [] } },
+    { name: 'malformed fields count as nobody', spec: { username: 42, groups: 'system:nodes' }, want: { username: '', groups: [] } },
+  ])('$name', ({ spec, want }) => expect(CsrRequesterFields.parse(spec)).toEqual(want));
 });

@@ -3,6 +3,7 @@
 // requester under), whether the binding's namespaceSelector selects it (decideAuthority, the rule
 // MachineIdentities follow), whether a PodCertificateRequest agrees with the pod it names, and whether
 // that namespace owns (or was granted) every name asked for (the safe defaults of src/policy/ownership.ts).
+import { z } from 'zod';
 import type { LabelSelector } from '../../policy/label-selector.ts';
 import { ownershipDenial, ownershipFindings, type BindingForOwnership, type OwnershipScope } from '../../policy/ownership.ts';
 import type { CertificateShape } from '../../policy/types.ts';
@@ -15,6 +16,12 @@ export interface CsrRequesterEntry { user?: string | undefined; group?: string |
 
 /** Who asked, as the API server recorded it: spec.username and spec.groups of a CSR (set on create, never by the requester). */
 export interface Requester { username: string; groups: readonly string[] }
+
+/** The requester fields of a CSR's spec, as read from the cluster: anything malformed counts as nobody (denied). */
+export const CsrRequesterFields = z.object({
+  username: z.string().max(1024).catch(''),
+  groups: z.array(z.string().max(1024)).max(256).catch([]),
+});
 
 export type RequesterScope =
   | { ok: true; namespace: string; via: 'ServiceAccount' | 'csrRequesters'; requester: string }

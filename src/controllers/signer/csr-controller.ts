@@ -13,7 +13,7 @@ import type { OperatorContext } from '../context.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { condition, signerBinding, signerMetrics } from './common.ts';
 import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
-import { csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
+import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
 import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
 import type { Refusal } from './pod-certificate.ts';
 import { SignerReason } from '../status/reasons.ts';
@@ -63,9 +63,9 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
   function requesterScope(spec: CsrSpecLike, binding: CertificateAuthorityBinding): Scope | Refusal {
     const bindingName = binding.metadata?.name ?? '';
     // spec.username and spec.groups are written by the API server on create from the authenticated user
-    const scope = csrRequesterScope({ username: typeof spec.username === 'string' ? spec.username : '', groups: Array.isArray(spec.groups) ? spec.groups.filter((g) => typeof g === 'string') : [] },
-      binding.spec.signer?.csrRequesters ?? [], bindingName);
+    const scope = csrRequesterScope(CsrRequesterFields.parse(spec), binding.spec.signer?.csrRequesters ?? [], bindingName);
     if (!scope.ok) return scope;
+    // a namespace missing from the cache (a listed one that does not exist) has no labels: only an empty selector serves it
     const labels = ctx.informers.namespaces.get(scope.namespace)?.metadata?.labels ?? undefined;
     const refusal = namespaceRefusal({ name: bindingName, namespaceSelector: binding.spec.namespaceSelector }, scope.namespace, labels, 'CertificateSigningRequests');
     return refusal ?? { ok: true, namespace: scope.namespace, requester: scope.requester, labels: labels ?? {} };
