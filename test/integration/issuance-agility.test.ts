@@ -2,7 +2,7 @@
 // bounded rate with progress in the binding's status, and none is left signed by the old CA.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, MI, decode, verifySecret, openssl } from '../harness/identities.ts';
+import { IssuanceEnv, MI, decode, verifySecret, openssl, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const N = 200;
@@ -15,7 +15,7 @@ beforeAll(async () => {
   await env.start({ MIO_REISSUE_RATE: String(RATE), MIO_WORKERS: '8' });
   ns = await testNamespace('agility');
   ca = env.uniqueName('agility-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } } });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());

@@ -31,6 +31,12 @@ export interface IssueInput {
   current?: SecretView;
   revision: number;
   durableKeys: boolean;
+  /**
+   * resourceVersion of the Secret this identity owns, as last read; undefined when there is none. The
+   * write is then a create (never an overwrite of a Secret that appeared meanwhile), else an apply
+   * conditional on that version (never an overwrite of one that was replaced meanwhile).
+   */
+  secretResourceVersion?: string;
   /** With spec.isCA: the name constraints of the namespace's grant (the request was allowed only with a grant). */
   caConstraints?: NameConstraintLists;
 }
@@ -81,10 +87,23 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
-  const written = await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
+  let written: k8s.V1Secret;
+  try {
+    written = await writeSecret(ctx.kc, body, i.secretResourceVersion);
+  } catch (e) {
+    if ((e as { code?: number }).code !== 409) throw e;
+    return { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
+      message: `Secret ${JSON.stringify(spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` };
+  }
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */
+export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resourceVersion: string | undefined): Promise<k8s.V1Secret> {
+  if (resourceVersion === undefined) return k8s.KubernetesObjectApi.makeApiClient(kc).create(body, undefined, undefined, FIELD_MANAGER);
+  return applyNamespaced(kc, { ...body, metadata: { ...body.metadata, resourceVersion } }, FIELD_MANAGER);
 }
 
 /** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */

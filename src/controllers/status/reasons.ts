@@ -13,6 +13,8 @@ export const Reason = {
   InvalidCertificate: 'InvalidCertificate',
   InvalidKeyPair: 'InvalidKeyPair',
   SecretRolledBack: 'SecretRolledBack',
+  /** The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it). */
+  CertificateReplaced: 'CertificateReplaced',
   Expired: 'Expired',
   SpecChanged: 'SpecChanged',
   AuthorityChanged: 'AuthorityChanged',
@@ -42,6 +44,8 @@ export const Reason = {
   BackingOff: 'BackingOff',
   AuthorityNotReady: 'AuthorityNotReady',
   SecretNotOwned: 'SecretNotOwned',
+  /** The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten. */
+  SecretConflict: 'SecretConflict',
   Ready: 'Ready',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
