@@ -6,7 +6,8 @@
 // - CertificateSigningRequests: a ServiceAccount of an unselected namespace Denied, of a selected one
 //   signed; a node's CSR Denied by default (RequesterNotAllowed), answered for the namespace a binding
 //   lists `group: system:nodes` under, where that namespace's IssuancePolicy applies to it; names the
-//   requester's namespace does not own (kubernetes.default.svc, another namespace's) Denied.
+//   requester's namespace does not own (kubernetes.default.svc, another namespace's) Denied; a request a
+//   person approved outside these boundaries Failed, not signed.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -186,6 +187,29 @@ describe('CertificateSigningRequests obey the binding\'s boundaries', () => {
     const denied = await csr(nodeKc, listing, `other.${nsStrict}.svc`);
     expect(verdict(denied)).toEqual(['Denied/PolicyDenied']);
     expect(denied.status!.conditions![0]!.message).toBe(`denied by IssuancePolicy ${policy}: dnsNames[0] "other.${nsStrict}.svc" matches none of node.${nsStrict}.svc`);
+  });
+
+  it('fails, instead of signing, a request a person approved outside the boundaries', async () => {
+    // approved before its binding exists, so the signer first sees it approved
+    const late = env.uniqueName('sb-late');
+    const admin = env.kc.makeApiClient(k8s.CertificatesV1Api);
+    const name = env.uniqueName('csr-approved');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const request = await buildCsr(privateKey, { subject: { commonName: 'kubernetes.default.svc' }, dnsNames: ['kubernetes.default.svc'], ipAddresses: [], uris: [], emailAddresses: [], usages: ['serverAuth'], isCA: false });
+    await nodeKc.makeApiClient(k8s.CertificatesV1Api).createCertificateSigningRequest({ body: { metadata: { name }, spec: { signerName: `machineidentity.io/${late}`,
+      request: Buffer.from(request).toString('base64'), usages: ['digital signature', 'server auth'] } } });
+    const created = await admin.readCertificateSigningRequest({ name });
+    await admin.replaceCertificateSigningRequestApproval({ name, body: { ...created, status: { conditions: [{ type: 'Approved', status: 'True', reason: 'ByHand', message: 'a person approved it' }] } } });
+    await env.createBinding(late, { namespaceSelector: { matchLabels: { tier: 'prod' } }, ca: { secretRef: { name: late }, generate: { commonName: 'Late CA' } },
+      signer: { certificateSigningRequests: true, trustDomain: 'example.org' } });
+    const c = await waitFor(`CSR ${name} failed`, async () => {
+      const x = await admin.readCertificateSigningRequest({ name });
+      return x.status?.certificate || x.status?.conditions?.some((y) => y.type === 'Failed') ? x : undefined;
+    }, 30_000, 200);
+    await admin.deleteCertificateSigningRequest({ name }).catch(() => undefined);
+    expect(c.status!.certificate).toBeUndefined();
+    expect(verdict(c)).toEqual(['Approved/ByHand', 'Failed/RequesterNotAllowed']);
+    expect(c.status!.conditions![1]!.message).toMatch(/^approved, but outside the signer's boundaries: requester "system:node:/);
   });
 
   it('denies a listed node a name its namespace does not own: kubernetes.default.svc', async () => {
