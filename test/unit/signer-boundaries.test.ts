@@ -7,7 +7,7 @@ import { CsrRequesterFields, csrRequesterScope, describeRequester, namespaceRefu
 import { csrDurationMs } from '../../src/controllers/signer/csr.ts';
 import { lifetimeCapMs } from '../../src/policy/ownership.ts';
 import type { CertificateShape } from '../../src/policy/types.ts';
-import type { PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
+import { requestKey, type PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
 import { CertificateAuthorityBindingSpec } from '../../src/crds/certificate-authority-binding.ts';
 
 const SA_GROUPS = (ns: string): string[] => ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
@@ -151,4 +151,22 @@ describe('CsrRequesterFields', () => {
     { name: 'nothing', spec: {}, want: { username: '', groups: [] } },
     { name: 'malformed fields count as nobody', spec: { username: 42, groups: 'system:nodes' }, want: { username: '', groups: [] } },
   ])('$name', ({ spec, want }) => expect(CsrRequesterFields.parse(spec)).toEqual(want));
+});
+
+describe('hostile PodCertificateRequest fields (property)', () => {
+  const spec: PcrSpec = { signerName: 'machineidentity.io/pods', podName: 'web', podUID: 'u1', serviceAccountName: 'app', nodeName: 'n1' };
+  it('requestKey never throws on arbitrary stub CSRs or public keys, and refuses what is not a supported key', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), fc.uint8Array({ maxLength: 128 }), (bytes, stub, proof) => {
+      const b64 = Buffer.from(bytes).toString('base64');
+      const r = requestKey(stub ? { ...spec, stubPKCS10Request: b64 } : { ...spec, pkixPublicKey: b64, proofOfPossession: Buffer.from(proof).toString('base64') });
+      return !r.ok && ['InvalidRequest', 'UnsupportedKeyType', 'InvalidProofOfPossession'].includes(r.reason);
+    }), { numRuns: 300 });
+  });
+  it('podMismatch accepts only the pod the request describes, whatever the strings', () => {
+    fc.assert(fc.property(fc.string(), fc.string(), fc.string(), (uid, sa, node) => {
+      const r = podMismatch('ns', spec, { metadata: { uid }, spec: { serviceAccountName: sa, nodeName: node } });
+      const same = uid === spec.podUID && (sa || 'default') === spec.serviceAccountName && node === spec.nodeName;
+      return same ? r === undefined : r?.reason === 'PodMismatch';
+    }));
+  });
 });
