@@ -1,6 +1,7 @@
 // The generated CRDs, judged by a real kube-apiserver: hostile and invalid manifests are rejected by the
 // server itself with the offending field named; valid ones are accepted and defaulted exactly as zod does.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -326,5 +327,35 @@ describe('the API server accepts valid objects and applies the defaults', () => 
     }
     const web = await co.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'machineidentities', namespace: 'demo', name: 'demo-web' }) as Obj;
     expect((web.spec as { privateKey: unknown }).privateKey).toEqual({ algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always', encoding: 'PKCS8' });
+  });
+});
+
+describe('kubectl get, as the real kubectl prints it', () => {
+  const kubectl = (args: string[]): Promise<string> => new Promise((resolve, reject) => {
+    execFile(join(sharedCluster().binDir, 'kubectl'), ['--kubeconfig', sharedCluster().kubeconfigPath, ...args], { timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
+  });
+  // a `date` column prints the age of a past time; a future one (every valid certificate's notAfter) printed <invalid>
+  const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const inEightMonths = new Date(Date.now() + 240 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  it('shows a MachineIdentity\'s expiry and renewal as timestamps, never <invalid>', async () => {
+    await create(mi({}, 'columns'));
+    await co.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL.MachineIdentity!, namespace: ns, name: 'columns',
+      body: { status: { notAfter: inAYear, renewalTime: inEightMonths, revision: 1 } } }, MERGE);
+    const out = await kubectl(['get', 'machineidentities', 'columns', '-n', ns, '-o', 'wide']);
+    const [header, row] = out.trim().split('\n');
+    expect(header).toMatch(/EXPIRY\s+RENEWAL/);
+    expect(row).toContain(`${inAYear}   ${inEightMonths}`);
+    expect(out).not.toContain('<invalid>');
+  });
+
+  it('shows a binding\'s CA expiry as a timestamp', async () => {
+    const b = await create(cab({ selfSigned: {} }, 'columns'));
+    await co.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL.CertificateAuthorityBinding!, name: b.metadata.name,
+      body: { status: { caNotAfter: inAYear } } }, MERGE);
+    const out = await kubectl(['get', 'certificateauthoritybindings', b.metadata.name, '-o', 'wide']);
+    expect(out).toContain(inAYear);
+    expect(out).not.toContain('<invalid>');
   });
 });

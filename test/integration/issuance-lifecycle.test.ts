@@ -146,7 +146,7 @@ describe('failures and refusals', () => {
 
   it('refuses an authority whose namespaceSelector does not match, with AuthorityNotAllowed', async () => {
     const prodOnly = env.uniqueName('prod-only');
-    await env.createBinding(prodOnly, { namespaceSelector: { matchLabels: { tier: 'prod' } }, selfSigned: {} });
+    await env.createBinding(prodOnly, { namespaceSelector: { matchLabels: { tier: 'prod' } }, selfSigned: {}, grants: [GRANT_EXAMPLE_COM] });
     await env.createIdentity(ns, 'not-allowed', { secretName: 'not-allowed-tls', authorityRef: { name: prodOnly }, dnsNames: ['x.example.com'] });
     const mi = await env.condition(ns, 'not-allowed', 'Ready', 'AuthorityNotAllowed');
     expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/does not serve namespace/);

@@ -91,6 +91,11 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   try {
     written = await writeSecret(ctx.kc, body, i.secretResourceVersion);
   } catch (e) {
+    if ((e as { code?: number }).code === 403) {
+      // the chart's rbac.secrets does not cover this namespace: say so instead of a generic failure (backoff limits re-signing)
+      return { kind: 'failed', reason: Reason.SecretForbidden,
+        message: `the operator may not write Secrets in namespace ${JSON.stringify(mi.metadata!.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` };
+    }
     if ((e as { code?: number }).code !== 409) throw e;
     return { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
       message: `Secret ${JSON.stringify(spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` };

@@ -46,7 +46,13 @@ export const Reason = {
   SecretNotOwned: 'SecretNotOwned',
   /** The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten. */
   SecretConflict: 'SecretConflict',
+  /** The operator's RBAC does not allow writing Secrets in the identity's namespace (chart value rbac.secrets). */
+  SecretForbidden: 'SecretForbidden',
   Ready: 'Ready',
+  // rollout controller Events (spec.rollout)
+  WorkloadRestarted: 'WorkloadRestarted',
+  /** The operator's ServiceAccount may not restart a listed workload (the chart's rbac.rollout). */
+  RolloutForbidden: 'RolloutForbidden',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -67,6 +73,8 @@ export const BindingReason = {
   CAGenerationFailed: 'CAGenerationFailed',
   /** Event: a ConfigMap named like the trust bundle exists and is not ours; left untouched. */
   TrustBundleConflict: 'TrustBundleConflict',
+  /** Event: the operator's ServiceAccount may not write the trust-bundle ConfigMap there (the chart's rbac.trustBundleConfigMaps). */
+  TrustBundleForbidden: 'TrustBundleForbidden',
 } as const;
 export type BindingReason = (typeof BindingReason)[keyof typeof BindingReason];
 
