@@ -80,6 +80,23 @@ const VaultAuth = withRules(z.object({
   check: (a) => (a.tokenSecretRef === undefined) !== (a.kubernetes === undefined),
 }]).describe('How the operator authenticates to Vault.');
 
+// A CSR requester that is not a ServiceAccount (a node, a user, a group), admitted by name together
+// with the namespace whose selector, names and IssuancePolicies then apply to it. ServiceAccounts are
+// never listed: they always belong to their own namespace.
+const CsrRequester = withRules(z.object({
+  user: z.string().min(1).max(253).optional().describe('Username as the API server authenticated it (spec.username of the CSR), e.g. system:node:worker-1.'),
+  group: z.string().min(1).max(253).optional().describe('A group the API server put in the CSR\'s spec.groups, e.g. system:nodes.'),
+  namespace: labelName('The namespace this requester is treated as part of: the binding\'s namespaceSelector must select it, it owns that namespace\'s names, and IssuancePolicies selecting it apply.'),
+}), [{
+  rule: 'has(self.user) != has(self.group)',
+  message: 'a csrRequesters entry needs exactly one of user or group',
+  check: (r) => (r.user === undefined) !== (r.group === undefined),
+}, {
+  rule: "!(has(self.user) && self.user.startsWith('system:serviceaccount:')) && !(has(self.group) && self.group.startsWith('system:serviceaccounts'))",
+  message: 'ServiceAccounts always belong to their own namespace and are not listed in csrRequesters',
+  check: (r) => !r.user?.startsWith('system:serviceaccount:') && !r.group?.startsWith('system:serviceaccounts'),
+}]);
+
 /** What a namespace may hold beyond the names it owns (see docs/security.md): the security team's grant. */
 export const Grant = z.object({
   namespaceSelector: LabelSelector.optional()
@@ -146,6 +163,8 @@ const specShape = {
     trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9._-]+$/).default('cluster.local')
       .describe('SPIFFE trust domain: spiffe://<trustDomain>/ns/<namespace>/sa/<service account>.'),
     certificateSigningRequests: z.boolean().default(false).describe('Sign certificates.k8s.io/v1 CSRs for signer machineidentity.io/<binding name>.'),
+    csrRequesters: z.array(CsrRequester).max(32).optional()
+      .describe('Requesters other than ServiceAccounts whose CSRs this signer answers, each placed in a namespace; the first entry matching the CSR\'s spec.username or spec.groups applies. ServiceAccount requesters are answered for their own namespace. Anyone else is denied (RequesterNotAllowed).'),
     maxPodCertificateDuration: duration('Longest pod certificate issued (at least 1h, the Kubernetes minimum).', '1h').default('24h'),
   }).optional().describe('Act as a Kubernetes signer named machineidentity.io/<binding name>.'),
   trustBundle: z.object({

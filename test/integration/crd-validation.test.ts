@@ -166,6 +166,9 @@ describe('the API server rejects invalid and hostile objects, naming the field',
     ['pod certificates shorter than 1h', () => cab({ selfSigned: {}, signer: { podCertificates: true, maxPodCertificateDuration: '30m' } }), 'spec.signer.maxPodCertificateDuration'],
     ['a distrust entry that is not a fingerprint', () => cab({ selfSigned: {}, distrust: ['not-a-fingerprint'] }), 'spec.distrust[0]'],
     ['a malformed Kubernetes signer name', () => cab({ kubernetes: { signerName: 'no slash' } }), 'spec.kubernetes.signerName'],
+    ['a CSR requester with both user and group', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ user: 'alice', group: 'system:nodes', namespace: 'a' }] } }), 'spec.signer.csrRequesters[0]'],
+    ['a CSR requester without a namespace', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ group: 'system:nodes' }] } }), 'spec.signer.csrRequesters[0].namespace'],
+    ['a ServiceAccount listed as a CSR requester', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ user: 'system:serviceaccount:a:b', namespace: 'c' }] } }), 'spec.signer.csrRequesters[0]'],
     // IssuancePolicy
     ['minDuration above maxDuration', () => ipol({ rules: { minDuration: '48h', maxDuration: '24h' } }), 'spec.rules.minDuration'],
     ['an unknown enforcement', () => ipol({ enforcement: 'Warn' }), 'spec.enforcement'],
@@ -253,7 +256,8 @@ describe('the API server accepts valid objects and applies the defaults', () => 
     const full = await create(cab({
       namespaceSelector: { matchLabels: { tier: 'prod' } }, maxDuration: '2160h',
       ca: { secretRef: { name: 'corp-issuing-ca' } },
-      signer: { podCertificates: true, trustDomain: 'cluster.local', certificateSigningRequests: true, maxPodCertificateDuration: '1h' },
+      signer: { podCertificates: true, trustDomain: 'cluster.local', certificateSigningRequests: true, maxPodCertificateDuration: '1h',
+        csrRequesters: [{ group: 'system:nodes', namespace: 'node-identities' }, { user: 'alice', namespace: 'team-a' }] },
       trustBundle: { configMapName: 'corp-ca-bundle' }, distrust: [FP],
     }, 'full'));
     expect((full.spec as { trustBundle: unknown }).trustBundle).toEqual({ configMapName: 'corp-ca-bundle', key: 'ca.crt' });

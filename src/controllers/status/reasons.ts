@@ -87,3 +87,32 @@ export const SignReason = {
   CAExpired: 'CAExpired',
 } as const;
 export type SignReason = (typeof SignReason)[keyof typeof SignReason];
+
+// Reasons of the Kubernetes signers (PodCertificateRequest and CertificateSigningRequest conditions
+// and their Events). The boundary reasons say which rule refused the request.
+export const SignerReason = {
+  Issued: 'Issued',
+  /** CSR approved: the request is inside the binding's boundaries and IssuancePolicy allows it. */
+  PolicyAllowed: 'PolicyAllowed',
+  PolicyDenied: 'PolicyDenied',
+  /** The requester's namespace (the pod's, the ServiceAccount's, or the one csrRequesters names) is not selected by the binding's namespaceSelector. */
+  AuthorityNotAllowed: Reason.AuthorityNotAllowed,
+  /** A CSR from a requester that is neither a ServiceAccount nor listed in the binding's signer.csrRequesters. */
+  RequesterNotAllowed: 'RequesterNotAllowed',
+  /** The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request's. */
+  PodMismatch: 'PodMismatch',
+  // the safe defaults (src/policy/ownership.ts), with the requester's namespace as the scope
+  NameNotOwned: Reason.NameNotOwned,
+  WildcardNotGranted: Reason.WildcardNotGranted,
+  CANotGranted: Reason.CANotGranted,
+  InvalidRequest: 'InvalidRequest',
+  UnsupportedUsage: 'UnsupportedUsage',
+  UnsupportedKeyType: 'UnsupportedKeyType',
+  InvalidProofOfPossession: 'InvalidProofOfPossession',
+  InvalidUnverifiedUserAnnotations: 'InvalidUnverifiedUserAnnotations',
+  AuthorityNotReady: Reason.AuthorityNotReady,
+  BackendCannotSign: 'BackendCannotSign',
+  InvalidCertificate: Reason.InvalidCertificate,
+  Pending: Reason.Pending,
+} as const;
+export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
