@@ -87,22 +87,29 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
-  let written: k8s.V1Secret;
-  try {
-    written = await writeSecret(ctx.kc, body, i.secretResourceVersion);
-  } catch (e) {
-    if ((e as { code?: number }).code === 403) {
-      // the chart's rbac.secrets does not cover this namespace: say so instead of a generic failure (backoff limits re-signing)
-      return { kind: 'failed', reason: Reason.SecretForbidden,
-        message: `the operator may not write Secrets in namespace ${JSON.stringify(mi.metadata!.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` };
-    }
-    if ((e as { code?: number }).code !== 409) throw e;
-    return { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
-      message: `Secret ${JSON.stringify(spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` };
-  }
+  const w = await writeOrRefuse(ctx.kc, body, i);
+  if ('refused' in w) return w.refused;
+  const written = w.secret;
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** The Secret written, or why it was not: a Secret that appeared or changed meanwhile (409), RBAC that refuses the namespace (403). */
+async function writeOrRefuse(kc: k8s.KubeConfig, body: k8s.V1Secret, i: IssueInput): Promise<{ secret: k8s.V1Secret } | { refused: Extract<IssueOutcome, { kind: 'failed' }> }> {
+  try {
+    return { secret: await writeSecret(kc, body, i.secretResourceVersion) };
+  } catch (e) {
+    const code = (e as { code?: number }).code;
+    if (code === 403) {
+      // the chart's rbac.secrets does not cover this namespace: say so instead of a generic failure (backoff limits re-signing)
+      return { refused: { kind: 'failed', reason: Reason.SecretForbidden,
+        message: `the operator may not write Secrets in namespace ${JSON.stringify(i.mi.metadata!.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` } };
+    }
+    if (code !== 409) throw e;
+    return { refused: { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
+      message: `Secret ${JSON.stringify(i.spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` } };
+  }
 }
 
 /** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */
