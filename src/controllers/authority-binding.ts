@@ -19,6 +19,8 @@ import { backendOf, buildIssuer } from '../issuers/registry.ts';
 import { normaliseFingerprint } from '../issuers/sign-from-csr.ts';
 import { isoSeconds } from '../issuers/in-cluster-ca.ts';
 import type { Issuer } from '../issuers/types.ts';
+import { caRecordOf, ContinuityStep, type ContinuityResult } from './ca-continuity-step.ts';
+import { onMissingCaSecret, REGENERATE_CA_ANNOTATION, REPLACES_CA_ANNOTATION, type CaRecord } from './ca-continuity.ts';
 
 export const FIELD_MANAGER = 'mio-authority-binding';
 export const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
@@ -39,6 +41,10 @@ interface Outcome {
   /** Not a verdict: wait for the cache (e.g. a Secret we just lost a create race for). */
   waitMs?: number;
   requeueAt?: Date;
+  /** The regenerate-ca-requested-at value this reconcile acted on. */
+  handles?: string;
+  /** replaces-ca of a CA Secret we generated for this binding. */
+  generatedReplacing?: string;
 }
 
 const notReady = (reason: string, message: string, extra: Partial<Outcome> = {}): Outcome =>
@@ -65,7 +71,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   const trust = new TrustBundles(ctx, FIELD_MANAGER);
   /** Built issuers, reused while their inputs are unchanged (so the cache does not see a "new CA"). */
   const built = new Map<string, { key: string; issuer: Issuer }>();
-  const r = new Reconciler(ctx, trust, built);
+  const r = new Reconciler(ctx, trust, built, new ContinuityStep(ctx));
   const c = new AuthorityBindingController({
     name: 'authority-binding', logger: ctx.log, registry: ctx.registry, workers: 2,
     informers: [bindings, namespaces, operatorSecrets, trust.informer],
@@ -81,6 +87,12 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   namespaces.onAdd(withTrustBundle).onDelete(withTrustBundle)
     .onUpdate((o, n) => { if (!isDeepStrictEqual(o.metadata?.labels, n.metadata?.labels) || o.status?.phase !== n.status?.phase) withTrustBundle(); });
   trust.informer.onUpdate((_o, cm) => enqueue(TrustBundles.bindingOf(cm))).onDelete((cm) => enqueue(TrustBundles.bindingOf(cm)));
+  // a previous CA leaves the bundles once no identity holds a certificate from it: follow their progress (batched)
+  const holderChanged = (name: string | undefined): void => {
+    if (name && ((bindings.get(name)?.status?.previousCAs as unknown[] | undefined)?.length ?? 0) > 0) c.queue.addAfter(name, 1000);
+  };
+  ctx.informers.identities.onDelete((mi) => holderChanged(mi.spec?.authorityRef?.name))
+    .onUpdate((o, n) => { if (o.status?.authorityFingerprintSHA256 !== n.status?.authorityFingerprintSHA256) holderChanged(n.spec?.authorityRef?.name); });
   return c;
 }
 
@@ -111,11 +123,13 @@ class Reconciler {
   private readonly trust: TrustBundles;
   private readonly built: Map<string, { key: string; issuer: Issuer }>;
   private readonly core: k8s.CoreV1Api;
+  private readonly continuity: ContinuityStep;
 
-  constructor(ctx: OperatorContext, trust: TrustBundles, built: Map<string, { key: string; issuer: Issuer }>) {
+  constructor(ctx: OperatorContext, trust: TrustBundles, built: Map<string, { key: string; issuer: Issuer }>, continuity: ContinuityStep) {
     this.ctx = ctx;
     this.trust = trust;
     this.built = built;
+    this.continuity = continuity;
     this.core = ctx.kc.makeApiClient(k8s.CoreV1Api);
   }
 
@@ -129,25 +143,32 @@ class Reconciler {
     }
     const parsed = CertificateAuthorityBindingSpec.safeParse(b.spec ?? {});
     const spec = parsed.success ? parsed.data : undefined;
-    const outcome = spec ? await this.resolve(b, spec, log)
+    const rec = caRecordOf(b.status);
+    const outcome = spec ? await this.resolve(b, spec, rec, log)
       : notReady(BindingReason.InvalidSpec, `invalid spec: ${parsed.error?.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}`);
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     if (outcome.issuer && outcome.fingerprint && distrusted.has(outcome.fingerprint)) {
-      Object.assign(outcome, notReady(BindingReason.CADistrusted, `the CA certificate ${outcome.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key) or remove it from distrust`), { issuer: undefined });
+      Object.assign(outcome, notReady(BindingReason.CADistrusted, `the CA certificate ${outcome.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key, it stays in the trust bundles until its replacement is published and everything it signed reissued) or remove it from distrust`), { issuer: undefined });
     }
-    await this.updateCache(name, b, spec, outcome, distrusted);
-    await this.writeStatus(b, outcome, log);
-    const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, distrusted), log);
-    return { requeueAfterMs: requeueDelay(this.ctx.now(), outcome, conflicts) };
+    // the continuity step may refuse the CA (changed unexpectedly): decide before the issuer is published
+    const cont = this.continuity.before(b, spec, rec, { ...outcome, distrusted });
+    if (cont.refusal) Object.assign(outcome, notReady(cont.refusal.reason, cont.refusal.message), { issuer: undefined });
+    await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
+    const after = await this.continuity.after(b, spec, cont, distrusted, log);
+    if (after.publishedNow) await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    await this.writeStatus(b, outcome, cont.record, log);
+    if (after.retired) await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
+    return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
   }
 
-  private async resolve(b: BindingObject, spec: Spec, log: Logger): Promise<Outcome> {
+  private async resolve(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
     const backend = backendOf(spec);
     const maxDurationMs = spec.maxDuration ? parseDuration(spec.maxDuration) : undefined;
     const name = b.metadata!.name!;
     if (backend !== 'ca') return this.resolveRemote(name, backend, spec, maxDurationMs);
-    return this.resolveCa(b, spec, name, maxDurationMs, log);
+    return this.resolveCa(b, spec, rec, maxDurationMs, log);
   }
 
   /** selfSigned and the backends whose CA is elsewhere: the issuer's own health is the binding's Ready. */
@@ -170,19 +191,24 @@ class Reconciler {
   }
 
   /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
-  private async resolveCa(b: BindingObject, spec: Spec, name: string, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
+  private async resolveCa(b: BindingObject, spec: Spec, rec: CaRecord, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
     const backend = 'ca' as const;
+    const name = b.metadata!.name!;
     const ns = this.ctx.config.namespace;
     const secretName = spec.ca!.secretRef.name;
     let secret = this.ctx.informers.operatorSecrets.get(`${ns}/${secretName}`);
+    let handles: string | undefined;
     if (!secret) {
-      if (!spec.ca!.generate) {
-        return notReady(BindingReason.CASecretNotFound, `Secret ${ns}/${secretName} does not exist: create it with tls.crt and tls.key (and ca.crt for a chain), or set spec.ca.generate to have one generated`, { backend });
-      }
-      const created = await this.generate(b, spec, log);
+      const d = onMissingCaSecret({ secret: `${ns}/${secretName}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
+        requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled });
+      if (d.action === 'notReady') return notReady(d.reason, d.message, { backend });
+      const created = await this.generate(b, spec, rec.fingerprint, log);
       if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
       secret = created;
+      handles = d.handles;
     }
+    const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(name);
+    const generatedReplacing = ours ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION] : undefined;
     const m = loadCaMaterial(secret.data ?? {}, this.ctx.now());
     if (!m.ok) {
       return notReady(m.reason, `Secret ${ns}/${secretName}: ${m.message}`,
@@ -191,7 +217,7 @@ class Reconciler {
     const key = createHash('sha256').update(`${maxDurationMs}|${secret.data?.['tls.crt']}|${secret.data?.['tls.key']}|${secret.data?.['ca.crt'] ?? ''}`).digest('hex');
     const res = this.reuse(name, key, () => buildIssuer(spec, m, { maxDurationMs }));
     if ('reason' in res) return notReady(res.reason, res.message, { backend });
-    return { backend, issuer: res.issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter,
+    return { backend, issuer: res.issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter, handles, generatedReplacing,
       ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready,
         message: `CA ${m.cert.subject} (${m.fingerprintSHA256}) is valid until ${isoSeconds(m.notAfter)}` } };
   }
@@ -206,7 +232,7 @@ class Reconciler {
   }
 
   /** Creates the CA Secret (never applies over an existing one); undefined when someone else created it first. */
-  private async generate(b: BindingObject, spec: Spec, log: Logger): Promise<k8s.V1Secret | undefined> {
+  private async generate(b: BindingObject, spec: Spec, replaces: string | undefined, log: Logger): Promise<k8s.V1Secret | undefined> {
     const g = spec.ca!.generate!;
     const ns = this.ctx.config.namespace;
     const name = spec.ca!.secretRef.name;
@@ -216,12 +242,12 @@ class Reconciler {
         key: { algorithm: g.privateKey.algorithm, size: g.privateKey.size } });
       const created = await this.core.createNamespacedSecret({ namespace: ns, fieldManager: FIELD_MANAGER, body: {
         apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-        metadata: { name, namespace: ns, labels: { [GENERATED_CA_LABEL]: labelValue(binding) }, annotations: { 'machineidentity.io/binding': binding } },
+        metadata: { name, namespace: ns, labels: { [GENERATED_CA_LABEL]: labelValue(binding) }, annotations: { 'machineidentity.io/binding': binding, [REPLACES_CA_ANNOTATION]: replaces ?? '' } },
         data: { 'tls.crt': Buffer.from(ca.certPem).toString('base64'), 'tls.key': Buffer.from(ca.keyPem).toString('base64') },
       } });
       log.info({ secret: `${ns}/${name}` }, 'generated CA Secret');
-      await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.CAGenerated,
-        `generated a ${g.privateKey.algorithm} CA "${g.commonName}" into Secret ${ns}/${name}`);
+      await recordEvent(this.ctx, involved(b), replaces ? 'Warning' : 'Normal', BindingReason.CAGenerated,
+        `generated a ${g.privateKey.algorithm} CA "${g.commonName}" into Secret ${ns}/${name}${replaces ? `, replacing the lost CA ${replaces} (both stay in the trust bundles)` : ''}`);
       return created;
     } catch (e) {
       if (isAlreadyExists(e)) return undefined; // the informer will deliver it
@@ -230,23 +256,25 @@ class Reconciler {
     }
   }
 
-  private async updateCache(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>): Promise<void> {
+  private async updateCache(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
     if (!o.issuer || o.ready.status !== 'True') {
       this.ctx.issuers.delete(name);
       return;
     }
     const maxDurationMs = spec?.maxDuration ? parseDuration(spec.maxDuration) : undefined;
     this.ctx.issuers.set(name, { issuer: o.issuer, health: await o.issuer.health(), generation: b.metadata?.generation, distrusted,
-      ...(maxDurationMs !== undefined ? { maxDurationMs } : {}) });
+      ...(maxDurationMs !== undefined ? { maxDurationMs } : {}), ...cont.cacheFields() });
   }
 
-  private async writeStatus(b: BindingObject, o: Outcome, log: Logger): Promise<void> {
+  private async writeStatus(b: BindingObject, o: Outcome, rec: CaRecord | undefined, log: Logger): Promise<void> {
     const gen = b.metadata?.generation;
     const prev = getCondition(b.status?.conditions, 'Ready');
     const ready = getCondition(setCondition(b.status?.conditions, o.ready, gen, this.ctx.now()), 'Ready')!;
-    const fields = { backend: o.backend, caFingerprintSHA256: o.fingerprint, caNotAfter: o.notAfter ? isoSeconds(o.notAfter) : undefined };
+    // a ca binding's caFingerprintSHA256 is the recorded CA (kept while its Secret is lost or replaced unexpectedly)
+    const fields: Record<string, unknown> = { backend: o.backend, caFingerprintSHA256: rec ? rec.fingerprint : o.fingerprint, caNotAfter: o.notAfter ? isoSeconds(o.notAfter) : undefined,
+      ...this.continuity.statusFields(b, rec) };
     const st = b.status ?? {};
-    if (isDeepStrictEqual(prev, ready) && st.backend === fields.backend && st.caFingerprintSHA256 === fields.caFingerprintSHA256 && st.caNotAfter === fields.caNotAfter) return;
+    if (isDeepStrictEqual(prev, ready) && Object.entries(fields).every(([k, v]) => isDeepStrictEqual(st[k], v))) return;
     const status = Object.fromEntries(Object.entries({ conditions: [ready], ...fields }).filter(([, v]) => v !== undefined));
     const body: BindingObject = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: b.metadata!.name! }, status };
     try {
@@ -262,17 +290,13 @@ class Reconciler {
   }
 }
 
-function desiredBundle(spec: Spec | undefined, o: Outcome, distrusted: Set<string>): Desired {
+/** The recorded CA and the previous ones still in their overlap window; nothing recorded yet: leave what is published. */
+function desiredBundle(spec: Spec | undefined, o: Outcome, cont: ContinuityResult): Desired {
   if (!spec?.trustBundle || o.backend === 'selfSigned') return { kind: 'remove' };
-  if (!o.material) return { kind: 'keep' }; // CA unusable for now: leave published bundles as they are
-  const pems = o.material.trustBundlePem.filter((p) => !distrusted.has(fingerprintOfPem(p)));
-  return { kind: 'publish', configMapName: spec.trustBundle.configMapName, key: spec.trustBundle.key, bundlePem: pems.join(''),
+  const bundlePem = cont.bundlePem();
+  if (bundlePem === undefined) return { kind: 'keep' };
+  return { kind: 'publish', configMapName: spec.trustBundle.configMapName, key: spec.trustBundle.key, bundlePem,
     namespaceSelector: spec.namespaceSelector };
-}
-
-function fingerprintOfPem(pem: string): string {
-  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  return normaliseFingerprint(createHash('sha256').update(der).digest('hex'));
 }
 
 /** Wake up just after the CA expires (or becomes valid), and at least every RESYNC_MS. */

@@ -35,6 +35,10 @@ import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 const RESYNC_MS = 10 * 60 * 60_000;
 const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted, Reason.PolicyRemediation]);
+/** Reasons that move an identity to the authority's current CA: they wait until every trust bundle carries it (plus the propagation delay). */
+const CA_CHANGE_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted]);
+/** Re-check a held re-issuance at least this often (the issuer cache also wakes identities when the hold changes). */
+const CA_HOLD_RECHECK_MS = 30_000;
 
 export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?: number }
 
@@ -99,7 +103,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   async function attempt(run: Run, pre: Ready, trigger: Trigger | undefined, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
     const { mi } = run;
     const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
-    const wait = gate(mi, t, pre.authority, pace);
+    const wait = gate(mi, t, pre, pace);
     if (wait > 0) return { requeueAfterMs: wait };
     if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
     let out: IssueOutcome;
@@ -239,13 +243,21 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, wakeAt - now + 1000)) };
 }
 
-/** ms to wait before issuing: failure backoff, and pacing of mass re-issuance after a CA change. */
-function gate(mi: MachineIdentityObject, t: Trigger, authority: string, pace: (authority: string) => number): number {
+/** ms to wait before issuing: failure backoff, the CA-change hold (trust bundles first), and pacing of mass re-issuance after a CA change. */
+function gate(mi: MachineIdentityObject, t: Trigger, pre: Pick<Ready, 'authority' | 'entry'>, pace: (authority: string) => number): number {
   const failures = (mi.status?.failedIssuanceAttempts as number | undefined) ?? 0;
   const last = Date.parse((mi.status?.lastFailureTime as string | undefined) ?? '');
   const wait = failures > 0 && !Number.isNaN(last) ? last + failureBackoffMs(failures) - Date.now() : 0;
   if (wait > 0) return wait;
-  return AGILITY_REASONS.has(t.reason) ? pace(authority) : 0;
+  const hold = CA_CHANGE_REASONS.has(t.reason) ? caChangeHoldMs(pre.entry.reissueNotBefore, Date.now()) : 0;
+  if (hold > 0) return hold;
+  return AGILITY_REASONS.has(t.reason) ? pace(pre.authority) : 0;
+}
+
+/** How long a move to the authority's current CA still waits (0: go); never longer than a re-check. */
+export function caChangeHoldMs(reissueNotBefore: number | undefined, now: number): number {
+  if (reissueNotBefore === undefined || reissueNotBefore <= now) return 0;
+  return Math.min(CA_HOLD_RECHECK_MS, reissueNotBefore - now + 50);
 }
 
 function nextRevision(mi: MachineIdentityObject, secret: k8s.V1Secret | undefined): number {
