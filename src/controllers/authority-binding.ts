@@ -200,7 +200,8 @@ class Reconciler {
     let handles: string | undefined;
     if (!secret) {
       const d = onMissingCaSecret({ secret: `${ns}/${secretName}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
-        requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled });
+        requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
+        recordedDistrusted: rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint) });
       if (d.action === 'notReady') return notReady(d.reason, d.message, { backend });
       const created = await this.generate(b, spec, rec.fingerprint, log);
       if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };

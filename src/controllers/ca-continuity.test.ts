@@ -23,6 +23,7 @@ describe('onMissingCaSecret', () => {
     ['a new regeneration request generates', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't2', handled: 't1' }, 'generate'],
     ['a request already handled does not generate again', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't1', handled: 't1' }, 'CASecretMissing'],
     ['a request without spec.ca.generate cannot generate', { ...base, recordedFingerprint: A, requested: 't2' }, 'CASecretMissing'],
+    ['a distrusted recorded CA whose Secret is gone is replaced', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, recordedDistrusted: true }, 'generate'],
     ['regenerate: IfMissing generates', { ...base, recordedFingerprint: A, generate: { regenerate: 'IfMissing' } }, 'generate'],
   ];
   it.each(cases)('%s', (_n, input, want) => {

@@ -52,6 +52,8 @@ export interface MissingInput {
   /** Value of the regenerate-ca-requested-at annotation. */
   requested?: string;
   handled?: string;
+  /** spec.distrust lists the recorded CA: the security team wants it replaced. */
+  recordedDistrusted?: boolean;
 }
 
 export type MissingDecision = { action: 'generate'; handles?: string } | ({ action: 'notReady' } & Verdict);
@@ -63,7 +65,7 @@ export function onMissingCaSecret(i: MissingInput): MissingDecision {
       message: `Secret ${i.secret} does not exist: create it with tls.crt and tls.key (and ca.crt for a chain), or set spec.ca.generate to have one generated` };
   }
   if (i.generate && i.requested && i.requested !== i.handled) return { action: 'generate', handles: i.requested };
-  if (i.generate?.regenerate === 'IfMissing') return { action: 'generate' };
+  if (i.generate?.regenerate === 'IfMissing' || (i.generate && i.recordedDistrusted)) return { action: 'generate' };
   const ask = i.generate
     ? `annotate the binding ${REGENERATE_CA_ANNOTATION}=<a new value, e.g. the time>`
     : `set spec.ca.generate and annotate the binding ${REGENERATE_CA_ANNOTATION}=<a new value>`;
