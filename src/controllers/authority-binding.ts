@@ -157,7 +157,7 @@ class Reconciler {
     await this.updateCache(name, b, spec, outcome, distrusted, cont);
     const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
     const after = await this.continuity.after(b, spec, cont, distrusted, log);
-    if (after.publishedNow) await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    if (after.publishedNow || after.retired) await this.updateCache(name, b, spec, outcome, distrusted, cont);
     await this.writeStatus(b, outcome, cont.record, log);
     if (after.retired) await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
     return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
@@ -199,14 +199,9 @@ class Reconciler {
     let secret = this.ctx.informers.operatorSecrets.get(`${ns}/${secretName}`);
     let handles: string | undefined;
     if (!secret) {
-      const d = onMissingCaSecret({ secret: `${ns}/${secretName}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
-        requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
-        recordedDistrusted: rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint) });
-      if (d.action === 'notReady') return notReady(d.reason, d.message, { backend });
-      const created = await this.generate(b, spec, rec.fingerprint, log);
-      if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
-      secret = created;
-      handles = d.handles;
+      const m = await this.whenMissing(b, spec, rec, log);
+      if (!('secret' in m)) return m;
+      ({ secret, handles } = m);
     }
     const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(name);
     const generatedReplacing = ours ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION] : undefined;
@@ -221,6 +216,17 @@ class Reconciler {
     return { backend, issuer: res.issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter, handles, generatedReplacing,
       ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready,
         message: `CA ${m.cert.subject} (${m.fingerprintSHA256}) is valid until ${isoSeconds(m.notAfter)}` } };
+  }
+
+  /** The CA Secret is missing: generate one only for a first CA or when the security team asked (ca-continuity.ts). */
+  private async whenMissing(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<{ secret: k8s.V1Secret; handles?: string } | Outcome> {
+    const d = onMissingCaSecret({ secret: `${this.ctx.config.namespace}/${spec.ca!.secretRef.name}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
+      requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
+      recordedDistrusted: rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint) });
+    if (d.action === 'notReady') return notReady(d.reason, d.message, { backend: 'ca' });
+    const created = await this.generate(b, spec, rec.fingerprint, log);
+    if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
+    return { secret: created, handles: d.handles };
   }
 
   private reuse(name: string, key: string, build: () => ReturnType<typeof buildIssuer>): ReturnType<typeof buildIssuer> {

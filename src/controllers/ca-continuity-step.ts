@@ -69,7 +69,9 @@ export class ContinuityStep {
   /** Classifies the CA just resolved against the record; the new record (not yet published) on an accepted change. */
   before(b: BindingObject, spec: Spec | undefined, rec: CaRecord, o: Resolved): ContinuityResult {
     const r = new ContinuityResult();
-    if (!spec?.ca || o.backend !== 'ca') return r;
+    // an invalid spec must not wipe the record (a later fix would then look like a first CA)
+    if (!spec) { if (rec.fingerprint) r.record = rec; return r; }
+    if (!spec.ca || o.backend !== 'ca') return r;
     r.propagationDelayMs = parseDuration(spec.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
     let next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
     if (o.material && o.fingerprint) {
@@ -100,7 +102,7 @@ export class ContinuityStep {
     }
     let publishedNow = false;
     if (rec.trustBundle && !rec.publishedAt && !r.refusal) {
-      if (!(await this.signerBundleCarries(spec, name, rec.trustBundle))) return { publishedNow, retired: false, requeueAfterMs: 1000 };
+      if (!(await this.signerBundleCarries(spec, name, rec.trustBundle))) return { publishedNow, retired: false, requeueAfterMs: 500 };
       rec.publishedAt = isoMs(this.ctx.now());
       publishedNow = true;
       log.info({ fingerprint: rec.fingerprint }, 'every trust bundle carries the current CA');
