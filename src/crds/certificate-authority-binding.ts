@@ -172,10 +172,10 @@ export const CertificateAuthorityBindingStatus = z.object({
   backend: z.enum(BACKENDS).optional().describe('Which backend is in use (for the Backend printer column).'),
   caFingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).optional().describe('SHA-256 fingerprint of the current CA certificate.'),
   caNotAfter: timestamp('End of the current CA certificate\'s validity.'),
-  caTrustBundle: z.string().max(16384).optional().describe('PEM trust anchors of the recorded CA (public), kept so they stay published if its Secret is lost or replaced.'),
+  caTrustBundle: z.string().max(32768).optional().describe('PEM trust anchors of the recorded CA (public), kept so they stay published if its Secret is lost or replaced.'),
   previousCAs: z.array(z.object({
     fingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).describe('SHA-256 fingerprint of the previous CA certificate.'),
-    trustBundle: z.string().max(16384).describe('Its PEM trust anchors (public), still published in the trust bundles.'),
+    trustBundle: z.string().max(32768).describe('Its PEM trust anchors (public), still published in the trust bundles.'),
     retiredAt: z.iso.datetime({ offset: true }).describe('When it stopped being the current CA.'),
     retireAfter: z.iso.datetime({ offset: true }).describe('Earliest time it leaves the trust bundles (it also waits until no identity holds a certificate from it).'),
     distrusted: z.boolean().optional().describe('Listed in spec.distrust: leaves as soon as everything it signed was reissued.'),
