@@ -39,19 +39,21 @@ const events = async (reason: string): Promise<k8s.CoreV1Event[]> =>
  * Polls until every identity is on `to`, noting when the bundles (ConfigMap and ClusterTrustBundle) were
  * first seen carrying `want`, and when each identity was first seen on `to`.
  */
-async function watchMove(to: string, want: string[]): Promise<{ bundlesAt: number; ctbAt: number; firstMove: number; sawOverlap: boolean }> {
-  let bundlesAt = Infinity, ctbAt = Infinity, firstMove = Infinity, sawOverlap = false;
+async function watchMove(to: string, want: string[]): Promise<{ bundlesAt: number; ctbAt: number; caCrtAt: number; firstMove: number; sawOverlap: boolean }> {
+  let bundlesAt = Infinity, ctbAt = Infinity, caCrtAt = Infinity, firstMove = Infinity, sawOverlap = false;
   await waitFor(`${N} identities on ${to}`, async () => {
-    const [b, t, ids] = await Promise.all([bundle(), ctb(), fpsOfIdentities()]);
+    const [b, t, ids, s] = await Promise.all([bundle(), ctb(), fpsOfIdentities(), env.secret(ns, `id-${N - 1}-tls`)]);
     const now = Date.now();
     if (bundlesAt === Infinity && want.every((f) => fingerprints(b).includes(f))) bundlesAt = now;
     if (ctbAt === Infinity && want.every((f) => fingerprints(t).includes(f))) ctbAt = now;
+    // the identity Secret's ca.crt follows the bundle too, before its own certificate moves
+    if (caCrtAt === Infinity && want.every((f) => fingerprints(decode(s, 'ca.crt')).includes(f))) caCrtAt = now;
     if (want.every((f) => fingerprints(b).includes(f) && fingerprints(t).includes(f))) sawOverlap = true;
     const moved = [...ids.values()].filter((f) => f === to).length;
     if (moved > 0 && firstMove === Infinity) firstMove = now;
     return moved === N;
   }, 90_000, 100);
-  return { bundlesAt, ctbAt, firstMove, sawOverlap };
+  return { bundlesAt, ctbAt, caCrtAt, firstMove, sawOverlap };
 }
 
 beforeAll(async () => {
@@ -111,6 +113,7 @@ describe('CA continuity', () => {
     expect(notBefore - published).toBe(DELAY_MS);
     expect(seen.bundlesAt).toBeLessThan(seen.firstMove);
     expect(seen.ctbAt).toBeLessThan(seen.firstMove);
+    expect(seen.caCrtAt).toBeLessThan(seen.firstMove);
     expect(seen.firstMove).toBeGreaterThanOrEqual(notBefore);
     expect(st.previousCAs?.map((p) => p.fingerprintSHA256)).toEqual([fp1]);
     // every reissued certificate was issued after the hold, and verifies against the published bundle
@@ -122,6 +125,7 @@ describe('CA continuity', () => {
     }
     // overlap 8s: then the old CA leaves both bundles
     await waitFor('old CA retired', async () => fingerprints(await bundle()).join() === fp2 && fingerprints(await ctb()).join() === fp2, 30_000, 250);
+    await waitFor('identity ca.crt without the old CA', async () => fingerprints(decode(await env.secret(ns, 'id-0-tls'), 'ca.crt')).join() === fp2, 20_000, 250);
     expect((await binding()).previousCAs).toBeUndefined();
     expect(Date.now() - published).toBeGreaterThanOrEqual(8000);
     expect((await events('PreviousCARetired')).length).toBeGreaterThan(0);

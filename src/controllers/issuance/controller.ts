@@ -95,6 +95,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre);
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
+      const hold = caHold(pre, trigger);
+      if (hold > 0 && pre.secret && leaf) return holdForTrustBundles(run, pre, hold);
       return attempt(run, pre, trigger, leaf?.notAfter);
     }
   }
@@ -234,7 +236,7 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   const rec = readRecord(p.secret);
   const leaf = p.view!.leaf!;
   const revision = Math.max(rec.revision ?? 0, (mi.status?.revision as number | undefined) ?? 0);
-  await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log);
+  await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log, p.entry.trustBundlePem);
   await run.write({ ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
   if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
@@ -243,15 +245,33 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, wakeAt - now + 1000)) };
 }
 
-/** ms to wait before issuing: failure backoff, the CA-change hold (trust bundles first), and pacing of mass re-issuance after a CA change. */
-function gate(mi: MachineIdentityObject, t: Trigger, pre: Pick<Ready, 'authority' | 'entry'>, pace: (authority: string) => number): number {
+/**
+ * A move to the authority's new CA waits until every trust bundle carries it plus the propagation delay;
+ * meanwhile the Secret's ca.crt already follows the published bundle (old and new CA), so this workload
+ * trusts peers that move first.
+ */
+async function holdForTrustBundles(run: Run, p: Ready, holdMs: number): Promise<ReconcileResult> {
+  const rec = readRecord(p.secret);
+  const revision = Math.max(rec.revision ?? 0, (run.mi.status?.revision as number | undefined) ?? 0);
+  if (p.entry.trustBundlePem) await repairMetadata(run.ctx, run.mi, p.spec, rec.authority ?? p.authority, p.secret!, p.view!, revision, rec, run.log, p.entry.trustBundlePem);
+  return { requeueAfterMs: holdMs };
+}
+
+/** ms to wait before issuing: failure backoff, and pacing of mass re-issuance after a CA change. */
+function gate(mi: MachineIdentityObject, t: Trigger, pre: Pick<Ready, 'authority'>, pace: (authority: string) => number): number {
   const failures = (mi.status?.failedIssuanceAttempts as number | undefined) ?? 0;
   const last = Date.parse((mi.status?.lastFailureTime as string | undefined) ?? '');
   const wait = failures > 0 && !Number.isNaN(last) ? last + failureBackoffMs(failures) - Date.now() : 0;
   if (wait > 0) return wait;
-  const hold = CA_CHANGE_REASONS.has(t.reason) ? caChangeHoldMs(pre.entry.reissueNotBefore, Date.now()) : 0;
-  if (hold > 0) return hold;
   return AGILITY_REASONS.has(t.reason) ? pace(pre.authority) : 0;
+}
+
+/** The hold of a move to the same authority's new CA (not a move to another authority: its bundles are another binding's). */
+function caHold(pre: Ready, t: Trigger | undefined): number {
+  if (!t || !CA_CHANGE_REASONS.has(t.reason)) return 0;
+  const recorded = readRecord(pre.secret).authority;
+  if (recorded !== undefined && recorded !== pre.authority) return 0;
+  return caChangeHoldMs(pre.entry.reissueNotBefore, Date.now());
 }
 
 /** How long a move to the authority's current CA still waits (0: go); never longer than a re-check. */

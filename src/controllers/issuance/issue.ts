@@ -62,13 +62,15 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const unusable = checkReturned(res.certificatePem, leaf, key, spec, now, i.entry.issuer.backend);
   if (unusable) return unusable;
 
-  const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, res.caPem);
+  // ca.crt is the binding's published bundle when it keeps one (old and new CA during a CA change), else the CA's answer
+  const caPem = i.entry.trustBundlePem ?? res.caPem;
+  const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, caPem);
   if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
   const renewal = renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(spec), mi.metadata!.uid!);
   const body = desiredSecret({
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
-    keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem: res.caPem,
+    keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem,
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
