@@ -102,7 +102,12 @@ export class ContinuityStep {
     }
     let publishedNow = false;
     if (rec.trustBundle && !rec.publishedAt && !r.refusal) {
-      if (!(await this.signerBundleCarries(spec, name, rec.trustBundle))) return { publishedNow, retired: false, requeueAfterMs: 500 };
+      if (!(await this.signerBundleCarries(spec, name, rec.trustBundle))) {
+        // the signer-trust-bundles controller writes it within moments; a bundle that stays stale (e.g. no RBAC) is polled slowly
+        const since = Date.parse(rec.previous[0]?.retiredAt ?? '');
+        const fresh = Number.isNaN(since) || this.ctx.now().getTime() - since < 30_000;
+        return { publishedNow, retired: false, requeueAfterMs: fresh ? 500 : 5000 };
+      }
       rec.publishedAt = isoMs(this.ctx.now());
       publishedNow = true;
       log.info({ fingerprint: rec.fingerprint }, 'every trust bundle carries the current CA');
