@@ -12,7 +12,7 @@ import { BindingReason } from './status/reasons.ts';
 import { getJsonOrNotFound } from './runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from './signer/trust-bundles.ts';
 import {
-  bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire,
+  bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,
   type CaRecord, type PreviousCa, type Verdict,
 } from './ca-continuity.ts';
 import { ACCEPT_CA_ANNOTATION } from './ca-continuity.ts';
@@ -44,6 +44,7 @@ export class ContinuityResult {
   refusal?: Verdict;
   changed?: { from: string; to: string; why: string };
   propagationDelayMs = 0;
+  overlapMs = 0;
 
   /** What every trust bundle publishes; undefined when nothing is recorded. */
   bundlePem(): string | undefined {
@@ -73,6 +74,7 @@ export class ContinuityStep {
     if (!spec) { if (rec.fingerprint) r.record = rec; return r; }
     if (!spec.ca || o.backend !== 'ca') return r;
     r.propagationDelayMs = parseDuration(spec.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
+    r.overlapMs = parseDuration(spec.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
     let next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
     if (o.material && o.fingerprint) {
       const trustBundle = o.material.trustBundlePem.join('');
@@ -80,8 +82,7 @@ export class ContinuityStep {
         distrusted: o.distrusted, accept: b.metadata?.annotations?.[ACCEPT_CA_ANNOTATION], generatedReplacing: o.generatedReplacing });
       if (change.kind === 'unexpected') r.refusal = change;
       else if (change.kind === 'accepted') {
-        const overlapMs = parseDuration(spec.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
-        next = retire(next, { fingerprint: o.fingerprint, trustBundle }, this.ctx.now(), overlapMs, o.distrusted);
+        next = retire(next, { fingerprint: o.fingerprint, trustBundle }, this.ctx.now(), r.overlapMs, o.distrusted);
         r.changed = { from: rec.fingerprint!, to: o.fingerprint, why: change.why };
       } else if (next.trustBundle !== trustBundle || next.fingerprint !== o.fingerprint) {
         next = { ...next, fingerprint: o.fingerprint, trustBundle, publishedAt: undefined };
@@ -109,6 +110,7 @@ export class ContinuityStep {
         return { publishedNow, retired: false, requeueAfterMs: fresh ? 500 : 5000 };
       }
       rec.publishedAt = isoMs(this.ctx.now());
+      rec.previous = startOverlap(rec.previous, this.ctx.now(), r.overlapMs);
       publishedNow = true;
       log.info({ fingerprint: rec.fingerprint }, 'every trust bundle carries the current CA');
       if (rec.previous.length > 0) {

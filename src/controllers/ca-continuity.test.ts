@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { generateCa } from '../issuers/ca-material.ts';
 import {
-  bundleContent, carries, classifyCaChange, fingerprintOfPem, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem,
+  bundleContent, carries, classifyCaChange, fingerprintOfPem, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
   MAX_PREVIOUS, type CaRecord, type PreviousCa,
 } from './ca-continuity.ts';
 import { caChangeHoldMs } from './issuance/controller.ts';
@@ -104,6 +104,13 @@ describe('overlap', () => {
   it('prunePrevious follows spec.distrust as it is now', () => {
     const r = prunePrevious({ previous: [prev({ distrusted: true })], distrusted: none, now, published: true, holders: () => 0 });
     expect(r.keep).toEqual([prev({})]);
+  });
+
+  it('startOverlap: the window counts from publication, never shorter than before', () => {
+    const published = new Date('2026-01-01T00:00:00.200Z');
+    const [moved, kept] = startOverlap([prev({ retireAfter: '2026-01-01T00:00:05Z' }), prev({ retireAfter: '2026-01-02T00:00:00Z' })], published, 10_000);
+    expect(moved!.retireAfter).toBe('2026-01-01T00:00:11Z');
+    expect(kept!.retireAfter).toBe('2026-01-02T00:00:00Z');
   });
 
   it('bundleContent: current first, then previous, each certificate once', () => {

@@ -112,6 +112,15 @@ export function retire(rec: CaRecord, next: { fingerprint: string; trustBundle: 
     previous: previous.filter((p) => p.fingerprintSHA256 !== next.fingerprint).slice(0, MAX_PREVIOUS) };
 }
 
+/**
+ * Once every bundle carries the new CA, the overlap window counts from then (clients may first see the new
+ * CA at that moment): no previous CA leaves before publication + overlap. Never shortens a window.
+ */
+export function startOverlap(previous: readonly PreviousCa[], publishedAt: Date, overlapMs: number): PreviousCa[] {
+  const earliest = publishedAt.getTime() + overlapMs;
+  return previous.map((p) => (Date.parse(p.retireAfter) >= earliest ? p : { ...p, retireAfter: iso(new Date(Math.ceil(earliest / 1000) * 1000)) }));
+}
+
 export interface PruneInput {
   previous: PreviousCa[];
   distrusted: ReadonlySet<string>;
