@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   MIO_RETRY_PERIOD: duration.default(2_000),
   MIO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   MIO_POLICY_DEFAULT_ACTION: z.enum(['Allow', 'Deny']).default('Allow'),
+  MIO_CLUSTER_DOMAIN: z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a DNS domain').default('cluster.local'),
   MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   MIO_DURABLE_KEYS: bool.default(false),
   MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
@@ -57,6 +58,8 @@ export interface OperatorConfig {
   leaderElection: { enabled: boolean; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   logLevel: string;
   policyDefaultAction: 'Allow' | 'Deny';
+  /** The cluster's DNS domain: which names a namespace owns by default (`<svc>.<ns>.svc.<clusterDomain>`). */
+  clusterDomain: string;
   workers: number;
   inventory: { enabled: boolean; ownerKeys: string[] };
   signer: { enabled: boolean };
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       renewDeadlineMs: e.MIO_RENEW_DEADLINE, retryPeriodMs: e.MIO_RETRY_PERIOD },
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
+    clusterDomain: e.MIO_CLUSTER_DOMAIN,
     workers: e.MIO_WORKERS,
     signer: { enabled: e.MIO_SIGNER },
     inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },

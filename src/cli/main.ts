@@ -18,10 +18,11 @@ Commands:
       password), ConfigMaps and, with -A, webhook, APIService and CRD caBundles; where it is used,
       who owns it, whether a CA the operator runs signed it, and what the IssuancePolicies say.
   policy check -f <file|dir> [-f ...] [--policies <file|dir>] [-o text|json]
-               [--default-action Allow|Deny] [-n <namespace>]
+               [--default-action Allow|Deny] [--cluster-domain cluster.local] [-n <namespace>]
       Evaluate MachineIdentity manifests against IssuancePolicies offline, exactly as the operator
       does. IssuancePolicies come from --policies and from the -f inputs; Namespace manifests supply
-      namespace labels. Exit 1 when an Enforce policy denies a manifest or one is invalid.
+      namespace labels; CertificateAuthorityBindings among them supply grants (names a namespace
+      does not own are denied unless its binding grants them). Exit 1 when an Enforce policy denies a manifest or one is invalid.
 `;
 
 function fail(message: string): never {
@@ -38,6 +39,7 @@ export function policyCheck(argv: string[]): number {
       output: { type: 'string', short: 'o', default: 'text' },
       'default-action': { type: 'string', default: 'Allow' },
       namespace: { type: 'string', short: 'n', default: 'default' },
+      'cluster-domain': { type: 'string', default: 'cluster.local' },
     }, strict: true }));
   } catch (e) { fail((e as Error).message); }
   if (!values.filename?.length) fail('policy check needs -f <file|dir>');
@@ -47,7 +49,7 @@ export function policyCheck(argv: string[]): number {
   const targets = readManifestFiles(values.filename);
   const policies = readManifestFiles(values.policies ?? []);
   const report = checkManifests(targets.manifests, policies.manifests, [...targets.errors, ...policies.errors],
-    { defaultAction: action, defaultNamespace: values.namespace });
+    { defaultAction: action, defaultNamespace: values.namespace, clusterDomain: values['cluster-domain'] });
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
   return exitCode(report);
 }

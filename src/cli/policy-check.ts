@@ -1,12 +1,13 @@
 // `kubectl mi policy check`: the controller's policy decision (src/policy/decide.ts), offline, over the
 // manifests of a GitOps repository. Namespace manifests among the inputs supply namespace labels.
-import { parseIssuancePolicy, parseMachineIdentity } from '../crds/index.ts';
+import { parseCertificateAuthorityBinding, parseIssuancePolicy, parseMachineIdentity } from '../crds/index.ts';
 import { compilePolicies, type CompiledPolicy, type PolicyInput } from '../policy/evaluate.ts';
 import { decideIdentity } from '../policy/decide.ts';
+import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { DefaultAction, Violation } from '../policy/types.ts';
 import type { Manifest, ReadError } from './manifests.ts';
 
-export interface CheckOptions { defaultAction: DefaultAction; defaultNamespace: string }
+export interface CheckOptions { defaultAction: DefaultAction; defaultNamespace: string; /** The cluster's DNS domain (names a namespace owns); default cluster.local. */ clusterDomain?: string }
 
 export interface IdentityResult {
   source: string; doc: number; namespace: string; name: string;
@@ -36,6 +37,18 @@ function namespaceLabels(all: readonly Manifest[]): Map<string, Record<string, s
   return out;
 }
 
+/** CertificateAuthorityBindings among the inputs: their grants extend what a namespace may hold (absent: nothing granted). */
+function loadBindings(all: readonly Manifest[], errors: CheckReport['errors']): Map<string, BindingForOwnership> {
+  const out = new Map<string, BindingForOwnership>();
+  for (const m of all.filter((x) => isKind(x, 'CertificateAuthorityBinding'))) {
+    const b = parseCertificateAuthorityBinding(m.object);
+    if (!b.success) { errors.push({ source: m.source, doc: m.doc, message: b.error.message }); continue; }
+    const name = b.data.metadata?.name ?? '';
+    if (!out.has(name)) out.set(name, { name, spec: b.data.spec });
+  }
+  return out;
+}
+
 function loadPolicies(all: readonly Manifest[], errors: CheckReport['errors']): CompiledPolicy[] {
   const inputs: PolicyInput[] = [];
   const seen = new Set<string>();
@@ -50,14 +63,17 @@ function loadPolicies(all: readonly Manifest[], errors: CheckReport['errors']): 
   return compilePolicies(inputs);
 }
 
-function checkIdentity(m: Manifest, policies: readonly CompiledPolicy[], nsLabels: Map<string, Record<string, string>>, o: CheckOptions): IdentityResult {
+function checkIdentity(m: Manifest, policies: readonly CompiledPolicy[], nsLabels: Map<string, Record<string, string>>, bindings: Map<string, BindingForOwnership>,
+  o: CheckOptions): IdentityResult {
   const meta = (m.object.metadata ?? {}) as { name?: string; namespace?: string };
   const namespace = meta.namespace || o.defaultNamespace;
   const base = { source: m.source, doc: m.doc, namespace, name: String(meta.name ?? '') };
   const parsed = parseMachineIdentity(m.object, { strict: true });
   if (!parsed.success) return { ...base, verdict: 'invalid', compliant: false, matchedPolicies: [], violations: [], message: parsed.error.message };
+  const authority = parsed.data.spec.authorityRef.name;
   const d = decideIdentity({ metadata: { ...parsed.data.metadata, namespace }, spec: parsed.data.spec }, policies,
-    { namespaceLabels: nsLabels.get(namespace) ?? {}, defaultAction: o.defaultAction });
+    { namespaceLabels: nsLabels.get(namespace) ?? {}, defaultAction: o.defaultAction,
+      ownership: { binding: bindings.get(authority) ?? { name: authority, spec: {} }, clusterDomain: o.clusterDomain ?? 'cluster.local' } });
   const v = d.verdict;
   const ok = v.matchedPolicies.length ? `complies with IssuancePolicy ${v.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it; policy.defaultAction is ${o.defaultAction}`;
   return { ...base, verdict: v.allowed ? 'allowed' : 'denied', compliant: v.compliant && v.allowed, matchedPolicies: v.matchedPolicies,
@@ -69,7 +85,8 @@ export function checkManifests(targets: readonly Manifest[], policySources: read
   const all = [...targets, ...policySources];
   const nsLabels = namespaceLabels(all);
   const policies = loadPolicies(all, errors);
-  const results = targets.filter((x) => isKind(x, 'MachineIdentity')).map((m) => checkIdentity(m, policies, nsLabels, o));
+  const bindings = loadBindings(all, errors);
+  const results = targets.filter((x) => isKind(x, 'MachineIdentity')).map((m) => checkIdentity(m, policies, nsLabels, bindings, o));
   const count = (f: (r: IdentityResult) => boolean): number => results.filter(f).length;
   return {
     policies: policies.map((p) => p.name), results, errors,

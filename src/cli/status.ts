@@ -12,6 +12,12 @@ interface Identity { metadata: k8s.V1ObjectMeta; spec?: Record<string, unknown> 
 const EXPLAIN: Record<string, string> = {
   Ready: 'The certificate in the Secret is valid, matches the spec and comes from the authority\'s current CA. Nothing to do.',
   PolicyDenied: 'An Enforce IssuancePolicy refuses this request, so no certificate is issued (an existing one is left as it is). Change the spec so it complies, or ask the owner of the policy named in the message.',
+  NameNotOwned: 'The request names something this namespace does not own (another namespace\'s name, an IP address, a public name, localhost, kubernetes.default.svc) and the CertificateAuthorityBinding grants it nothing more. Use names of this namespace, or ask the security team for a grant (spec.grants, docs/security.md).',
+  WildcardNotGranted: 'Wildcard certificates need a grant with allowWildcards on the CertificateAuthorityBinding. List the names instead, or ask the security team for a grant.',
+  CANotGranted: 'A CA certificate needs a grant with allowCA on the CertificateAuthorityBinding; it is then limited to path length 0 and this namespace\'s names. Ask the security team, or request a leaf certificate.',
+  CertificateReplaced: 'The Secret held a certificate the operator did not issue for this identity (someone replaced tls.crt/tls.key); a new one is being issued. Find out who wrote the Secret (audit log).',
+  SecretConflict: 'The Secret was created or changed by someone else while a certificate was being issued; nothing was overwritten and the identity is looked at again.',
+  SecretForbidden: 'The operator may not write Secrets in this namespace: the platform team adds it to the chart\'s rbac.secrets.namespaces (or sets rbac.secrets.scope: cluster).',
   InvalidSpec: 'The spec cannot be used as it is; the message names the field. Fix the manifest and apply it again.',
   AuthorityNotFound: 'spec.authorityRef names a CertificateAuthorityBinding that does not exist. Check the name with `kubectl get cab`.',
   AuthorityNotAllowed: 'The CertificateAuthorityBinding does not serve this namespace (its namespaceSelector). Use another authority or ask its owner to add the namespace.',

@@ -1,6 +1,7 @@
 // Reconciler: CertificateAuthorityBinding → a live Issuer in ctx.issuers, status Ready / caFingerprintSHA256
 // / caNotAfter / backend, the generated CA Secret (spec.ca.generate) and the trust bundle ConfigMaps.
 // Status fields identities and observedGeneration belong to the binding-usage controller.
+import { lifetimeCapMs } from '../policy/ownership.ts';
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -165,7 +166,8 @@ class Reconciler {
 
   private async resolve(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
     const backend = backendOf(spec);
-    const maxDurationMs = spec.maxDuration ? parseDuration(spec.maxDuration) : undefined;
+    // a binding without maxDuration still has a finite cap (DEFAULT_LIFETIME_CAP): no default grants a longer lifetime
+    const maxDurationMs = lifetimeCapMs(spec);
     const name = b.metadata!.name!;
     if (backend !== 'ca') return this.resolveRemote(name, backend, spec, maxDurationMs);
     return this.resolveCa(b, spec, rec, maxDurationMs, log);
@@ -296,9 +298,8 @@ class Reconciler {
       this.ctx.issuers.delete(name);
       return;
     }
-    const maxDurationMs = spec?.maxDuration ? parseDuration(spec.maxDuration) : undefined;
     this.ctx.issuers.set(name, { issuer: o.issuer, health: await o.issuer.health(), generation: b.metadata?.generation, distrusted,
-      ...(maxDurationMs !== undefined ? { maxDurationMs } : {}), ...cont.cacheFields() });
+      maxDurationMs: lifetimeCapMs(spec ?? {}), ...cont.cacheFields() });
   }
 
   private async writeStatus(b: BindingObject, o: Outcome, rec: CaRecord | undefined, log: Logger): Promise<void> {

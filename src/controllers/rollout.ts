@@ -1,14 +1,32 @@
 // Reconciler: after a renewal, restart the workloads an identity names (spec.rollout.workloads) by
 // stamping the identity's revision on their pod template: once per revision, level-based, so a crash
 // or a re-run never restarts twice and never misses one. The first issuance restarts nothing.
+// Restarting is a grant the chart leaves off by default (rbac.rollout): a workload the operator may
+// not read or patch gets a RolloutForbidden Warning Event that names the chart value, and is retried
+// slowly (a grant added later is picked up), never in a tight 403 loop.
 import * as k8s from '@kubernetes/client-node';
 import { Controller } from './runtime/controller.ts';
-import { isNotFound, MERGE } from './runtime/kube.ts';
+import { isNotFound, MERGE, toKubeError } from './runtime/kube.ts';
 import { recordEvent } from './events.ts';
+import { Reason } from './status/reasons.ts';
 import type { OperatorContext, MachineIdentityObject } from './context.ts';
 
 export const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
-interface Workload { kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; name: string }
+/** How soon a workload the operator may not restart is tried again (a grant may be added meanwhile). */
+export const FORBIDDEN_RETRY_MS = 10 * 60_000;
+export interface Workload { kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; name: string }
+
+/** Why a restart could not be done, as an Event; undefined for errors worth a normal retry. */
+export function rolloutFailure(e: unknown, w: Workload, namespace: string): { reason: Reason; message: string } | undefined {
+  const k = toKubeError(e);
+  if (k.code !== 403) return undefined;
+  return {
+    reason: Reason.RolloutForbidden,
+    message: `the operator may not restart ${w.kind} ${namespace}/${w.name} (${k.message}): grant it with the chart value `
+      + `rbac.rollout.scope=cluster, or namespaces with ${namespace} in rbac.rollout.namespaces, or remove it from spec.rollout; `
+      + 'the renewed certificate is in the Secret, the workload picks it up at its next restart',
+  };
+}
 
 export function rolloutController(ctx: OperatorContext): Controller {
   const apps = ctx.kc.makeApiClient(k8s.AppsV1Api);
@@ -19,18 +37,28 @@ export function rolloutController(ctx: OperatorContext): Controller {
       const mi = identities.get(key);
       const revision = mi?.status?.revision as number | undefined;
       const workloads = ((mi?.spec as { rollout?: { workloads?: Workload[] } } | undefined)?.rollout?.workloads) ?? [];
-      if (!mi || !revision || revision < 2 || workloads.length === 0) return;
+      if (!mi || !revision || revision < 2 || workloads.length === 0) return undefined;
       const ns = mi.metadata!.namespace!;
+      const involved = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: ns, uid: mi.metadata!.uid };
       const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata!.name}`;
+      let forbidden = false;
       for (const w of workloads) {
-        const current = await readTemplateAnnotation(apps, w, ns, annotation);
-        if (current === undefined || current === String(revision)) continue; // absent workload, or already restarted for this revision
-        const body = { spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } } };
-        await patch(apps, w, ns, body);
+        try {
+          const current = await readTemplateAnnotation(apps, w, ns, annotation);
+          if (current === undefined || current === String(revision)) continue; // absent workload, or already restarted for this revision
+          await patch(apps, w, ns, { spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } } });
+        } catch (e) {
+          const failure = rolloutFailure(e, w, ns);
+          if (!failure) throw e;
+          forbidden = true;
+          log.warn({ workload: `${w.kind}/${w.name}`, revision }, 'workload restart forbidden');
+          await recordEvent(ctx, involved, 'Warning', failure.reason, failure.message);
+          continue;
+        }
         log.info({ workload: `${w.kind}/${w.name}`, revision }, 'workload restarted after renewal');
-        void recordEvent(ctx, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: ns, uid: mi.metadata!.uid },
-          'Normal', 'WorkloadRestarted', `restarted ${w.kind} ${w.name} for revision ${revision}`);
+        void recordEvent(ctx, involved, 'Normal', Reason.WorkloadRestarted, `restarted ${w.kind} ${w.name} for revision ${revision}`);
       }
+      return forbidden ? { requeueAfterMs: FORBIDDEN_RETRY_MS } : undefined;
     },
   });
   const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);

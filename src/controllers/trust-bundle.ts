@@ -107,7 +107,13 @@ export class TrustBundles {
       log.debug({ namespace, configMap: d.configMapName }, 'trust bundle published');
     } catch (e) {
       const k = toKubeError(e);
-      if (k.code === 404 || k.code === 403) return true; // namespace gone or terminating
+      if (k.code === 404 || (k.code === 403 && namespaceTerminating(k))) return true; // namespace gone or terminating
+      if (k.code === 403) { // not granted (the chart's rbac.trustBundleConfigMaps): say so where the security team looks
+        await recordEvent(this.ctx, involved(binding), 'Warning', BindingReason.TrustBundleForbidden,
+          `the operator may not write ConfigMap ${namespace}/${d.configMapName} (${k.message}): grant it with the chart value rbac.trustBundleConfigMaps `
+          + `(scope cluster, or namespaces including ${namespace}), or narrow the binding's namespaceSelector`);
+        return true;
+      }
       throw new Error(`apply trust bundle ConfigMap ${namespace}/${d.configMapName} failed: ${k.message}`, { cause: e });
     }
     return true;
@@ -131,6 +137,11 @@ export class TrustBundles {
       throw new Error(`delete trust bundle ConfigMap ${namespace}/${name} failed`, { cause: e });
     }
   }
+}
+
+/** The NamespaceLifecycle admission's 403 for a namespace being deleted (not an RBAC denial). */
+function namespaceTerminating(k: ReturnType<typeof toKubeError>): boolean {
+  return k.causes.some((c) => c.reason === 'NamespaceTerminating') || /being terminated/.test(k.message);
 }
 
 function upToDate(cm: k8s.V1ConfigMap, d: Extract<Desired, { kind: 'publish' }>, binding: string): boolean {

@@ -1,8 +1,8 @@
 // CertificateAuthorityBinding (cluster-scoped, short name `cab`): one CA, how to reach it, who may use it.
 import { z } from 'zod';
 import {
-  conditions, DNS_NAME, duration, labelName, LabelSelector, LocalObjectReference, objectName, ObservedGeneration,
-  parseDuration, pemBundle, SecretKeySelector, setList, SHA256_FINGERPRINT, timestamp, withRules,
+  CIDR, conditions, DNS_NAME, duration, labelName, LabelSelector, LocalObjectReference, objectName, ObservedGeneration,
+  parseDuration, patternList, pemBundle, SecretKeySelector, setList, SHA256_FINGERPRINT, timestamp, withRules,
 } from './common.ts';
 import { keyAlgorithmField, keySizeField, keySizeRule } from './machine-identity.ts';
 
@@ -82,10 +82,41 @@ const VaultAuth = withRules(z.object({
   check: (a) => (a.tokenSecretRef === undefined) !== (a.kubernetes === undefined),
 }]).describe('How the operator authenticates to Vault.');
 
+// A CSR requester that is not a ServiceAccount (a node, a user, a group), admitted by name together
+// with the namespace whose selector, names and IssuancePolicies then apply to it. ServiceAccounts are
+// never listed: they always belong to their own namespace.
+const CsrRequester = withRules(z.object({
+  user: z.string().min(1).max(253).optional().describe('Username as the API server authenticated it (spec.username of the CSR), e.g. system:node:worker-1.'),
+  group: z.string().min(1).max(253).optional().describe('A group the API server put in the CSR\'s spec.groups, e.g. system:nodes.'),
+  namespace: labelName('The namespace this requester is treated as part of: the binding\'s namespaceSelector must select it, it owns that namespace\'s names, and IssuancePolicies selecting it apply.'),
+}), [{
+  rule: 'has(self.user) != has(self.group)',
+  message: 'a csrRequesters entry needs exactly one of user or group',
+  check: (r) => (r.user === undefined) !== (r.group === undefined),
+}, {
+  rule: "!(has(self.user) && self.user.startsWith('system:serviceaccount:')) && !(has(self.group) && self.group.startsWith('system:serviceaccounts'))",
+  message: 'ServiceAccounts always belong to their own namespace and are not listed in csrRequesters',
+  check: (r) => !r.user?.startsWith('system:serviceaccount:') && !r.group?.startsWith('system:serviceaccounts'),
+}]);
+
+/** What a namespace may hold beyond the names it owns (see docs/security.md): the security team's grant. */
+export const Grant = z.object({
+  namespaceSelector: LabelSelector.optional()
+    .describe('Namespaces this grant applies to (among those the binding serves); absent or empty = every namespace the binding serves.'),
+  dnsNames: patternList('DNS names these namespaces may also hold: patterns where * is one label and {{namespace}} the requesting namespace, e.g. *.{{namespace}}.example.com, api.example.com, kubernetes.default.svc.'),
+  allowWildcards: z.boolean().default(false).describe('Whether wildcard certificates (*.name) may be issued for owned and granted names.'),
+  ipAddresses: z.array(CIDR).max(64).optional().describe('IP addresses these namespaces may hold, as CIDRs (e.g. 10.0.0.0/8, 127.0.0.1/32). No IP address is owned by default.'),
+  uris: patternList('URIs these namespaces may also hold, e.g. spiffe://example.org/ns/{{namespace}}/*.', 64, 1024),
+  emailAddresses: patternList('E-mail addresses these namespaces may hold, e.g. *@{{namespace}}.example.com.'),
+  allowCA: z.boolean().default(false).describe('Whether CA certificates may be issued. They always carry pathLenConstraint 0 and name constraints limited to what the namespace may hold; only the ca and selfSigned backends can add them.'),
+}).describe('A grant of names, addresses or CA certificates beyond what a namespace owns.');
+
 const specShape = {
   namespaceSelector: LabelSelector.optional()
     .describe('Namespaces whose MachineIdentities may use this authority. An empty or absent selector means every namespace.'),
-  maxDuration: duration('The CA never issues certificates longer than this (at least 10m); longer requests are capped.', '10m').optional(),
+  maxDuration: duration('The CA never issues certificates longer than this (at least 10m); longer requests are capped. Unset: 2160h (90 days).', '10m').optional(),
+  grants: z.array(Grant).max(64).optional()
+    .describe('What namespaces may hold beyond their own names. By default a namespace owns <service>.<ns>.svc, <service>.<ns>.svc.<cluster domain>, pod names under <ns> and spiffe://<trustDomain>/ns/<ns>/sa/<sa>; it gets no IP address, e-mail address, foreign or public name, wildcard or CA certificate unless a grant selecting it allows it.'),
   selfSigned: z.object({}).optional().describe('Each identity signs itself (development only).'),
   ca: z.object({
     secretRef: LocalObjectReference.describe('Secret in the operator\'s namespace with tls.crt, tls.key (and ca.crt for the chain).'),
@@ -134,6 +165,8 @@ const specShape = {
     trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9._-]+$/).default('cluster.local')
       .describe('SPIFFE trust domain: spiffe://<trustDomain>/ns/<namespace>/sa/<service account>.'),
     certificateSigningRequests: z.boolean().default(false).describe('Sign certificates.k8s.io/v1 CSRs for signer machineidentity.io/<binding name>.'),
+    csrRequesters: z.array(CsrRequester).max(32).optional()
+      .describe('Requesters other than ServiceAccounts whose CSRs this signer answers, each placed in a namespace; the first entry matching the CSR\'s spec.username or spec.groups applies. ServiceAccount requesters are answered for their own namespace. Anyone else is denied (RequesterNotAllowed).'),
     maxPodCertificateDuration: duration('Longest pod certificate issued (at least 1h, the Kubernetes minimum).', '1h').default('24h'),
   }).optional().describe('Act as a Kubernetes signer named machineidentity.io/<binding name>.'),
   trustBundle: z.object({

@@ -121,6 +121,11 @@ function isCidr(v: string): boolean {
 }
 
 /** A PEM bundle of CA certificates. */
+/** A name pattern: `*` matches within one DNS label (or any run of characters in a URI); `{{namespace}}` is the request's namespace. */
+const namePattern = (max: number): z.ZodString => z.string().min(1).max(max);
+export const patternList = (description: string, max = 64, itemMax = 512): z.ZodOptional<z.ZodArray<z.ZodString>> =>
+  z.array(namePattern(itemMax)).max(max).optional().describe(description);
+
 export function pemBundle(description: string): z.ZodString {
   return z.string().max(65536).regex(/^\s*-----BEGIN CERTIFICATE-----/).describe(description);
 }

@@ -1,6 +1,6 @@
 // IssuancePolicy (cluster-scoped, short name `ipol`): what may be issued, what discovered certificates must look like.
 import { z } from 'zod';
-import { CIDR, conditions, setList, duration, LabelSelector, objectName, ObservedGeneration, parseDuration, withRules } from './common.ts';
+import { CIDR, conditions, setList, duration, LabelSelector, objectName, ObservedGeneration, parseDuration, patternList, withRules } from './common.ts';
 import { KeyAlgorithm, KeyUsage } from './machine-identity.ts';
 
 export const SignatureAlgorithm = z.enum([
@@ -11,10 +11,6 @@ export type SignatureAlgorithm = z.infer<typeof SignatureAlgorithm>;
 
 export const ECDSACurve = z.enum(['P-256', 'P-384', 'P-521']);
 
-/** A name pattern: `*` matches within one DNS label (or any run of characters in a URI); `{{namespace}}` is the request's namespace. */
-const pattern = (max: number) => z.string().min(1).max(max);
-const patternList = (description: string, max = 64, itemMax = 512) =>
-  z.array(pattern(itemMax)).max(max).optional().describe(description);
 
 const rulesShape = {
   allowedAuthorities: z.array(objectName('CertificateAuthorityBinding name.')).max(64).optional()

@@ -34,6 +34,10 @@ const CATEGORIES = ['machineidentity'];
 const READY: PrinterColumn = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Ready condition status' };
 const REASON: PrinterColumn = { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Ready condition reason', priority: 1 };
 const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+// kubectl renders a `date` column as the age of a past time and a future time as `<invalid>`: times
+// still ahead (expiry, renewal) are `string` columns, shown as the RFC 3339 timestamp itself.
+/** Status fields that hold a future time: never a `date` column (a unit test checks every kind). */
+export const FUTURE_TIME_FIELDS = ['.status.notAfter', '.status.renewalTime', '.status.caNotAfter'] as const;
 
 export const MACHINE_IDENTITY: KindDefinition = {
   kind: 'MachineIdentity', plural: 'machineidentities', singular: 'machineidentity', listKind: 'MachineIdentityList',
@@ -45,8 +49,8 @@ export const MACHINE_IDENTITY: KindDefinition = {
     READY,
     { name: 'Secret', type: 'string', jsonPath: '.spec.secretName', description: 'Secret holding the certificate and key' },
     { name: 'Authority', type: 'string', jsonPath: '.spec.authorityRef.name', description: 'CertificateAuthorityBinding that issues it' },
-    { name: 'Expiry', type: 'date', jsonPath: '.status.notAfter', description: 'When the current certificate expires' },
-    { name: 'Renewal', type: 'date', jsonPath: '.status.renewalTime', description: 'When it will be renewed', priority: 1 },
+    { name: 'Expiry', type: 'string', jsonPath: '.status.notAfter', description: 'When the current certificate expires (RFC 3339)' },
+    { name: 'Renewal', type: 'string', jsonPath: '.status.renewalTime', description: 'When it will be renewed (RFC 3339)', priority: 1 },
     { name: 'Team', type: 'string', jsonPath: '.spec.owner.team', description: 'Owning team', priority: 1 },
     REASON,
     AGE,
@@ -62,7 +66,7 @@ export const CERTIFICATE_AUTHORITY_BINDING: KindDefinition = {
     READY,
     { name: 'Backend', type: 'string', jsonPath: '.status.backend', description: 'Which CA backend is in use' },
     { name: 'Identities', type: 'integer', jsonPath: '.status.identities', description: 'MachineIdentities it currently backs' },
-    { name: 'CA Expiry', type: 'date', jsonPath: '.status.caNotAfter', description: 'When the CA certificate expires', priority: 1 },
+    { name: 'CA Expiry', type: 'string', jsonPath: '.status.caNotAfter', description: 'When the CA certificate expires (RFC 3339)', priority: 1 },
     REASON,
     AGE,
   ],

@@ -75,7 +75,7 @@ export class InClusterCaIssuer implements Issuer {
     const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
     const r = signFromCsrSync(parsed.csr, this.authority,
-      { durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now() });
+      { durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, caConstraints: req.caConstraints, usages: req.usages, now: this.now() });
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return {
       status: 'issued', certificatePem: r.cert.pem, chainPem: [...this.intermediatesPem],

@@ -38,7 +38,7 @@ export class SelfSignedIssuer implements Issuer {
     }
     // The certificate is its own CA: issuer = the CSR's subject, signed with the identity's own key, no AKI.
     const r = signFromCsrSync(parsed.csr, { signingKey: req.privateKey }, {
-      durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, usages: req.usages, now: this.now(),
+      durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, caConstraints: req.caConstraints, usages: req.usages, now: this.now(),
     });
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return { status: 'issued', certificatePem: r.cert.pem, chainPem: [], caPem: r.cert.pem, authorityFingerprintSHA256: fingerprintOf(r.cert) };

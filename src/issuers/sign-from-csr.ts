@@ -12,7 +12,8 @@ import { EXT_KEY_USAGE_OIDS, KEY_USAGE_BITS, decodeKeyUsage, isExtKeyUsageName, 
 import {
   assembleCertificate, authorityKeyIdentifierValue, basicConstraintsValue, buildCertificate, CERTIFICATE_SIGNATURE_ALGORITHMS,
   ecdsaSignatureToDer, encodeExtension, encodeTbsCertificate, EXTENSION_OIDS as OID, extKeyUsageValue, keyIdentifier, keyUsageValue,
-  subjectKeyIdentifierValue, type BuiltCertificate, type CertificateFields, type CertificateSignatureAlgorithm,
+  nameConstraintsValue, subjectKeyIdentifierValue, type BuiltCertificate, type CertificateFields, type CertificateSignatureAlgorithm,
+  type NameConstraintLists,
 } from './crypto/certificate.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -100,6 +101,11 @@ export interface CertificateTemplate {
   durationMs: number;
   maxDurationMs?: number | undefined;
   isCA: boolean;
+  /**
+   * Required for a CA certificate: it then carries pathLenConstraint 0 and these name constraints
+   * (what the requesting namespace may hold, src/policy/ownership.ts); a CA request without them is denied.
+   */
+  caConstraints?: NameConstraintLists | undefined;
   usages: readonly string[];
   now: Date;
 }
@@ -229,6 +235,18 @@ function isDenial(x: unknown): x is Denial {
   return typeof x === 'object' && x !== null && 'ok' in x;
 }
 
+/**
+ * basicConstraints, then for a CA its name constraints (critical). A delegated CA may sign leaves only
+ * (pathLenConstraint 0, whatever its CSR asked); a CA asked for without name constraints is denied.
+ */
+function caExtensions(isCA: boolean, t: CertificateTemplate): Buffer[] | Denial {
+  if (!isCA) return [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(false))];
+  if (!t.caConstraints) {
+    return { ok: false, reason: 'CANotGranted', message: 'a CA certificate is issued only with the name constraints of a grant (spec.grants[].allowCA on the CertificateAuthorityBinding)' };
+  }
+  return [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(true, 0)), encodeExtension(OID.nameConstraints, true, nameConstraintsValue(t.caConstraints))];
+}
+
 /** The extensions of the new certificate (basicConstraints, keyUsage, extKeyUsage, SAN, SKI, AKI, in that order), or a denial. */
 function extensionsFor(csr: VerifiedCsr, t: CertificateTemplate, authorityKeyId: Buffer | undefined): Buffer[] | Denial {
   const bcExt = csr.extensions.get(OID.basicConstraints);
@@ -238,6 +256,8 @@ function extensionsFor(csr: VerifiedCsr, t: CertificateTemplate, authorityKeyId:
     return { ok: false, reason: 'CSRRequestsCA', message: 'the CSR asks for a CA certificate (basicConstraints CA:TRUE) but the identity does not set isCA: true' };
   }
   const isCA = bc ? bc.ca : t.isCA;
+  const ca = caExtensions(isCA, t);
+  if (isDenial(ca)) return ca;
   const san = csr.extensions.get(OID.subjectAltName);
   const subjectEmpty = csr.subjectNameDer.length <= 2;
   if (subjectEmpty && !san) return { ok: false, reason: 'InvalidCSR', message: 'the CSR has neither a subject nor a subjectAltName: nothing to certify' };
@@ -246,8 +266,10 @@ function extensionsFor(csr: VerifiedCsr, t: CertificateTemplate, authorityKeyId:
   if (isDenial(ku)) return ku;
   const eku = extKeyUsageExtension(csr.extensions.get(OID.extKeyUsage), t);
   if (isDenial(eku)) return eku;
-  const exts = [encodeExtension(OID.basicConstraints, true, basicConstraintsValue(isCA, bc?.pathLen)), ku];
+  const [basicConstraints, ...nameConstraints] = ca;
+  const exts = [basicConstraints!, ku];
   if (eku) exts.push(eku);
+  exts.push(...nameConstraints);
   // RFC 5280 §4.2.1.6: the SAN is critical when the subject is empty
   if (san) exts.push(encodeExtension(OID.subjectAltName, subjectEmpty || san.critical, san.value));
   exts.push(encodeExtension(OID.subjectKeyIdentifier, false, subjectKeyIdentifierValue(keyIdentifier(csr.spkiDer))));

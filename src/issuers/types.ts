@@ -3,6 +3,7 @@
 // blocks a worker while a CA thinks: it returns `pending` with a retry hint and opaque state, and the
 // controller calls it again with that state.
 import type { KeyObject } from 'node:crypto';
+import type { NameConstraintLists } from './crypto/certificate.ts';
 
 export interface SignRequest {
   /** PKCS#10 CSR (PEM) built from the identity's key: subject, SANs, key usage, EKU, basicConstraints. */
@@ -13,6 +14,8 @@ export interface SignRequest {
   /** Requested lifetime; the backend caps it at the binding's maxDuration. */
   durationMs: number;
   isCA: boolean;
+  /** With isCA: the name constraints the CA certificate must carry (with pathLenConstraint 0); a backend that cannot add them refuses CA requests. */
+  caConstraints?: NameConstraintLists;
   /** Contract usage names (serverAuth, clientAuth, digitalSignature, ...). */
   usages: readonly string[];
   /** The identity's own private key: only the selfSigned backend uses it (it signs its own certificate). */

@@ -3,6 +3,8 @@
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
 import { auditMessage, denialMessage, evaluate, evaluateCertificate, formatViolations, selectPolicies } from './evaluate.ts';
 import type { CompiledPolicy, EvaluateOptions } from './evaluate.ts';
+import { ownershipDenial, ownershipFindings } from './ownership.ts';
+import type { BindingForOwnership, OwnershipFinding } from './ownership.ts';
 import { resolveDefaults } from './resolve.ts';
 import type { RequestDefaults } from './resolve.ts';
 import { requestFromMachineIdentity } from './types.ts';
@@ -19,9 +21,22 @@ export interface IdentityDecision {
   denial: string;
   /** Audit findings as one message; '' when there are none. */
   audit: string;
+  /** What the namespace may not hold under the binding (the safe defaults); empty when it may hold it all. */
+  ownership: OwnershipFinding[];
+  /** The condition and Event reason of a denial: the first safe-default rule broken, else PolicyDenied; '' when allowed. */
+  reason: string;
 }
 
-export function decideIdentity(mi: IdentityLike, policies: readonly CompiledPolicy[], opts: EvaluateOptions): IdentityDecision {
+export interface DecideOptions extends EvaluateOptions {
+  /** The binding the identity names (an empty spec when it does not exist: nothing granted) and the cluster's DNS domain. */
+  ownership: { binding: BindingForOwnership; clusterDomain: string };
+}
+
+/**
+ * The safe defaults first (names the namespace owns or was granted, CA certificates only when
+ * granted), then every selected IssuancePolicy: either can deny, and the message says which.
+ */
+export function decideIdentity(mi: IdentityLike, policies: readonly CompiledPolicy[], opts: DecideOptions): IdentityDecision {
   const base = requestFromMachineIdentity(mi);
   const defaults = resolveDefaults(mi.spec, selectPolicies(policies, base, opts.namespaceLabels));
   const request: IdentityRequest = {
@@ -29,7 +44,14 @@ export function decideIdentity(mi: IdentityLike, policies: readonly CompiledPoli
     key: defaults.keySize === undefined ? { algorithm: base.key.algorithm } : { algorithm: base.key.algorithm, size: defaults.keySize },
   };
   const verdict = evaluate(request, policies, opts);
-  return { request, defaults, verdict, denial: denialMessage(verdict), audit: auditMessage(verdict) };
+  const { binding, clusterDomain } = opts.ownership;
+  const ownership = ownershipFindings(request, binding, { namespace: request.namespace, namespaceLabels: opts.namespaceLabels, clusterDomain });
+  const policyDenial = denialMessage(verdict);
+  if (ownership.length === 0) {
+    return { request, defaults, verdict, denial: policyDenial, audit: auditMessage(verdict), ownership, reason: verdict.allowed ? '' : 'PolicyDenied' };
+  }
+  const denial = [ownershipDenial(ownership, binding.name), policyDenial].filter(Boolean).join('; ');
+  return { request, defaults, verdict: { ...verdict, allowed: false, compliant: false }, denial, audit: auditMessage(verdict), ownership, reason: ownership[0]!.rule };
 }
 
 /** Rules a reissue from a compliant request always fixes (the rest depend on what the CA puts in the certificate). */

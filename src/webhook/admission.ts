@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseIssuancePolicy, parseMachineIdentity } from '../crds/index.ts';
 import { compilePolicy, type CompiledPolicy } from '../policy/evaluate.ts';
 import { decideIdentity } from '../policy/decide.ts';
+import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { DefaultAction } from '../policy/types.ts';
 
 export const AdmissionReviewRequest = z.object({
@@ -30,6 +31,9 @@ export interface AdmissionDeps {
   policies(): readonly CompiledPolicy[];
   namespaceLabels(namespace: string): Record<string, string> | undefined;
   defaultAction: DefaultAction;
+  /** The binding a MachineIdentity names, for the safe defaults (an empty spec when it does not exist: nothing granted). */
+  binding(name: string): BindingForOwnership;
+  clusterDomain: string;
   /** False until the policy and namespace caches are loaded: the server then answers 503, so failurePolicy decides. */
   ready(): boolean;
 }
@@ -51,7 +55,8 @@ export function review(r: AdmissionReviewRequest['request'], deps: AdmissionDeps
   // the request names the namespace; the object may not (kubectl create -n leaves metadata.namespace empty)
   const namespace = r.namespace || mi.metadata?.namespace || '';
   const labels = deps.namespaceLabels(namespace) ?? {};
-  const d = decideIdentity({ metadata: { ...mi.metadata, namespace }, spec: mi.spec }, deps.policies(), { namespaceLabels: labels, defaultAction: deps.defaultAction });
+  const d = decideIdentity({ metadata: { ...mi.metadata, namespace }, spec: mi.spec }, deps.policies(), { namespaceLabels: labels, defaultAction: deps.defaultAction,
+    ownership: { binding: deps.binding(mi.spec.authorityRef.name), clusterDomain: deps.clusterDomain } });
   if (!d.verdict.allowed) {
     return { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: d.denial } };
   }

@@ -1,6 +1,7 @@
 // The admission webhook as one component: serving certificate (ensured at start, renewed on a timer),
 // the HTTPS server, and the caBundle kept in the ValidatingWebhookConfiguration.
 import { Informer } from '../controllers/runtime/informer.ts';
+import { bindingForOwnership } from '../controllers/binding-specs.ts';
 import type { OperatorContext } from '../controllers/context.ts';
 import { ensureServingCert, material } from './serving-cert.ts';
 import { injectCaBundle } from './ca-bundle.ts';
@@ -23,7 +24,9 @@ export async function startWebhook(ctx: OperatorContext): Promise<Webhook | unde
       policies: () => ctx.policies.compiled(),
       namespaceLabels: (n) => ctx.informers.namespaces.get(n)?.metadata?.labels,
       defaultAction: ctx.config.policyDefaultAction,
-      ready: () => ctx.policies.informer.hasSynced() && ctx.informers.namespaces.hasSynced(),
+      binding: (name) => bindingForOwnership(ctx, name),
+      clusterDomain: ctx.config.clusterDomain,
+      ready: () => ctx.policies.informer.hasSynced() && ctx.informers.namespaces.hasSynced() && ctx.informers.bindings.hasSynced(),
     },
   });
   log.info({ port: server.port, hosts: w.hosts }, 'admission webhook listening');

@@ -4,10 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { REPO_ROOT } from './control-plane.ts';
 import { freePort, startProcess, stopProc, waitFor, type Proc } from './processes.ts';
 import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
+import * as x509 from '@peculiar/x509';
+import { toSigningKey } from '../../src/issuers/sign-from-csr.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { generateKey, encodePrivateKey } from '../../src/issuers/crypto/keys.ts';
 import { buildCsr } from '../../src/issuers/crypto/csr.ts';
@@ -79,11 +81,20 @@ export async function startStepCa(): Promise<StepCaServer> {
   const rm = loadCaMaterial({ 'tls.crt': Buffer.from(root.certPem).toString('base64'), 'tls.key': Buffer.from(root.keyPem).toString('base64') });
   if (!rm.ok) throw new Error(rm.message);
   const interKey = await generateKey({ algorithm: 'ECDSA' });
-  const inter = await new InClusterCaIssuer(rm).sign({ csrPem: await buildCsr(interKey, { subject: { commonName: 'Step Test Intermediate' }, dnsNames: [], ipAddresses: [], uris: [], emailAddresses: [], usages: ['certSign', 'crlSign', 'digitalSignature'], isCA: true }),
-    requestId: 'inter', identity: { namespace: '', name: 'inter', uid: 'inter' }, durationMs: 3000 * 86_400_000, isCA: true, usages: ['certSign', 'crlSign', 'digitalSignature'] });
-  if (inter.status !== 'issued') throw new Error(`intermediate not issued: ${inter.status === 'denied' || inter.status === 'failed' ? inter.message : inter.status}`);
+  // step-ca's own unconstrained intermediate, made as its operator would (the operator's signing path only
+  // makes name-constrained CA certificates for tenants)
+  const rootSigner = toSigningKey(rm.key)!;
+  const interPub = new x509.PublicKey(createPublicKey(interKey).export({ type: 'spki', format: 'der' }));
+  const interCert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'), subject: 'CN=Step Test Intermediate', issuer: rm.cert.subjectName,
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3000 * 86_400_000), publicKey: interPub,
+    signingKey: rootSigner.key, signingAlgorithm: rootSigner.algorithm.signParams as x509.X509CertificateCreateParams['signingAlgorithm'],
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(interPub), await x509.AuthorityKeyIdentifierExtension.create(rm.cert)],
+  });
   writeFileSync(join(dir, 'root.crt'), root.certPem);
-  writeFileSync(join(dir, 'intermediate.crt'), inter.certificatePem);
+  writeFileSync(join(dir, 'intermediate.crt'), `${interCert.toString('pem')}\n`);
   writeFileSync(join(dir, 'intermediate.key'), encodePrivateKey(interKey, 'SEC1'));
   const password = randomBytes(12).toString('hex');
   const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });

@@ -169,7 +169,8 @@ export class ControlPlane {
       `--kubeconfig=${kcfg}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${await freePort()}`,
       '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,' +
         'certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,certificatesigningrequest-cleaner-controller,' +
-        'node-lifecycle-controller,deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller,podcertificaterequest-cleaner-controller',
+        'node-lifecycle-controller,deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller,podcertificaterequest-cleaner-controller,' +
+        'clusterrole-aggregation-controller',
       `--cluster-signing-cert-file=${pki}/ca.crt`, `--cluster-signing-key-file=${pki}/ca.key`, `--root-ca-file=${pki}/ca.crt`,
       `--service-account-private-key-file=${pki}/sa.key`, `--feature-gates=${FEATURE_GATES}`,
       '--kube-api-qps=200', '--kube-api-burst=400', '--concurrent-gc-syncs=10', '--v=0',

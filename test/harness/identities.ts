@@ -13,6 +13,12 @@ import { waitFor } from './processes.ts';
 export const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
 export const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' } as const;
 
+/**
+ * What the tests' security team grants namespaces on their bindings: names under example.com, which
+ * no namespace owns (the safe defaults, src/policy/ownership.ts). Tests that need more say so on their own binding.
+ */
+export const GRANT_EXAMPLE_COM = { dnsNames: ['*.example.com', '*.*.example.com'] };
+
 export interface Identity {
   metadata: k8s.V1ObjectMeta;
   spec: Record<string, unknown>;

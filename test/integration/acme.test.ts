@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
+import { IssuanceEnv, verifySecret, decode, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { caServerBins, startPebble, type PebbleServer } from '../harness/ca-servers.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +53,10 @@ beforeAll(async () => {
       { selector: { dnsNames: [`noaddr.${pebble.dns.zone}`] }, http01: {} },
       { http01: {} },
     ],
-  } });
+  },
+  // the names this ACME binding serves are public or corporate names no namespace owns: the security team grants them
+  grants: [{ dnsNames: ['*.example.com', `*.${pebble.dns.zone}`, `*.*.${pebble.dns.zone}`, '*.blocked.example'], allowWildcards: true,
+    ipAddresses: ['127.0.0.1/32', '::1/128'], uris: ['spiffe://example.org/x'] }] });
 }, 120_000);
 
 afterAll(async () => {
@@ -155,7 +158,7 @@ describe('HTTP-01 through an Ingress', () => {
   it('routes each challenge with a temporary Ingress to a Service whose EndpointSlice names this replica, and removes the Ingress after', async () => {
     const routed = env.uniqueName('pebble-ingress');
     await env.createBinding(routed, { acme: { directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, accountKeySecretRef: { name: 'acme-account-ingress' }, rootCertificates: rootPem,
-      externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } }, solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }] } });
+      externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } }, solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }] }, grants: [GRANT_EXAMPLE_COM] });
     await env.bindingReady(routed);
     const net = env.kc.makeApiClient(k8s.NetworkingV1Api);
     const { seen, stop } = await watchAdded<k8s.V1Ingress>(`/apis/networking.k8s.io/v1/namespaces/${env.opNamespace}/ingresses`, 'machineidentity.io/acme-http01=true');
@@ -195,7 +198,7 @@ describe('HTTP-01 through a Gateway API HTTPRoute', () => {
     const routed = env.uniqueName('pebble-gateway');
     await env.createBinding(routed, { acme: { directoryURL: pebble.directoryURL, caBundle: pebble.caBundle, accountKeySecretRef: { name: 'acme-account-gateway' }, rootCertificates: rootPem,
       externalAccountBinding: { keyID: pebble.eab.keyID, keySecretRef: { name: 'acme-eab', key: 'hmac' } },
-      solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }] } } }] } });
+      solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }] } } }] }, grants: [GRANT_EXAMPLE_COM] });
     await env.bindingReady(routed);
     const HR = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', namespace: env.opNamespace } as const;
     const list = async (): Promise<{ metadata: { name: string }; spec: Record<string, unknown> }[]> =>

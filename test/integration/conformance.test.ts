@@ -81,6 +81,14 @@ const BACKENDS: Backend[] = [
   } },
 ];
 
+/**
+ * What the shapes ask beyond the names a namespace owns, granted as a security team would: names
+ * under example.com and the 253-character .example names, loopback addresses, one SPIFFE ID of
+ * another trust domain, e-mail addresses, and CA certificates (name-constrained, path length 0).
+ */
+const GRANTS = [{ dnsNames: ['*.example.com', `${LONG_LABEL}.${LONG_LABEL}.${LONG_LABEL}.*.example`], ipAddresses: ['127.0.0.1/32', '::1/128'],
+  uris: ['spiffe://example.org/ns/x/sa/y'], emailAddresses: ['*@example.com'], allowCA: true }];
+
 const env = new IssuanceEnv();
 let acmeHttpPort = 0;
 let ns = '';
@@ -91,7 +99,7 @@ beforeAll(async () => {
   acmeHttpPort = await freePort();
   await env.start({ MIO_ACME_HTTP01_ADDR: `[::]:${acmeHttpPort}` });
   for (const b of BACKENDS) {
-    await env.createBinding(`conf-${b.name.toLowerCase()}-${ns}`, await b.setup());
+    await env.createBinding(`conf-${b.name.toLowerCase()}-${ns}`, { ...await b.setup(), grants: GRANTS });
     await env.bindingReady(`conf-${b.name.toLowerCase()}-${ns}`);
   }
   // a cluster admin approving the operator's requests to kube-controller-manager's signer

@@ -1,6 +1,7 @@
 // The generated CRDs, judged by a real kube-apiserver: hostile and invalid manifests are rejected by the
 // server itself with the offending field named; valid ones are accepted and defaulted exactly as zod does.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -165,6 +166,9 @@ describe('the API server rejects invalid and hostile objects, naming the field',
     ['pod certificates shorter than 1h', () => cab({ selfSigned: {}, signer: { podCertificates: true, maxPodCertificateDuration: '30m' } }), 'spec.signer.maxPodCertificateDuration'],
     ['a distrust entry that is not a fingerprint', () => cab({ selfSigned: {}, distrust: ['not-a-fingerprint'] }), 'spec.distrust[0]'],
     ['a malformed Kubernetes signer name', () => cab({ kubernetes: { signerName: 'no slash' } }), 'spec.kubernetes.signerName'],
+    ['a CSR requester with both user and group', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ user: 'alice', group: 'system:nodes', namespace: 'a' }] } }), 'spec.signer.csrRequesters[0]'],
+    ['a CSR requester without a namespace', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ group: 'system:nodes' }] } }), 'spec.signer.csrRequesters[0].namespace'],
+    ['a ServiceAccount listed as a CSR requester', () => cab({ selfSigned: {}, signer: { csrRequesters: [{ user: 'system:serviceaccount:a:b', namespace: 'c' }] } }), 'spec.signer.csrRequesters[0]'],
     // IssuancePolicy
     ['minDuration above maxDuration', () => ipol({ rules: { minDuration: '48h', maxDuration: '24h' } }), 'spec.rules.minDuration'],
     ['an unknown enforcement', () => ipol({ enforcement: 'Warn' }), 'spec.enforcement'],
@@ -252,7 +256,8 @@ describe('the API server accepts valid objects and applies the defaults', () => 
     const full = await create(cab({
       namespaceSelector: { matchLabels: { tier: 'prod' } }, maxDuration: '2160h',
       ca: { secretRef: { name: 'corp-issuing-ca' } },
-      signer: { podCertificates: true, trustDomain: 'cluster.local', certificateSigningRequests: true, maxPodCertificateDuration: '1h' },
+      signer: { podCertificates: true, trustDomain: 'cluster.local', certificateSigningRequests: true, maxPodCertificateDuration: '1h',
+        csrRequesters: [{ group: 'system:nodes', namespace: 'node-identities' }, { user: 'alice', namespace: 'team-a' }] },
       trustBundle: { configMapName: 'corp-ca-bundle' }, distrust: [FP],
     }, 'full'));
     expect((full.spec as { trustBundle: unknown }).trustBundle).toEqual({ configMapName: 'corp-ca-bundle', key: 'ca.crt' });
@@ -322,5 +327,35 @@ describe('the API server accepts valid objects and applies the defaults', () => 
     }
     const web = await co.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'machineidentities', namespace: 'demo', name: 'demo-web' }) as Obj;
     expect((web.spec as { privateKey: unknown }).privateKey).toEqual({ algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always', encoding: 'PKCS8' });
+  });
+});
+
+describe('kubectl get, as the real kubectl prints it', () => {
+  const kubectl = (args: string[]): Promise<string> => new Promise((resolve, reject) => {
+    execFile(join(sharedCluster().binDir, 'kubectl'), ['--kubeconfig', sharedCluster().kubeconfigPath, ...args], { timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
+  });
+  // a `date` column prints the age of a past time; a future one (every valid certificate's notAfter) printed <invalid>
+  const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const inEightMonths = new Date(Date.now() + 240 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  it('shows a MachineIdentity\'s expiry and renewal as timestamps, never <invalid>', async () => {
+    await create(mi({}, 'columns'));
+    await co.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL.MachineIdentity!, namespace: ns, name: 'columns',
+      body: { status: { notAfter: inAYear, renewalTime: inEightMonths, revision: 1 } } }, MERGE);
+    const out = await kubectl(['get', 'machineidentities', 'columns', '-n', ns, '-o', 'wide']);
+    const [header, row] = out.trim().split('\n');
+    expect(header).toMatch(/EXPIRY\s+RENEWAL/);
+    expect(row).toContain(`${inAYear}   ${inEightMonths}`);
+    expect(out).not.toContain('<invalid>');
+  });
+
+  it('shows a binding\'s CA expiry as a timestamp', async () => {
+    const b = await create(cab({ selfSigned: {} }, 'columns'));
+    await co.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL.CertificateAuthorityBinding!, name: b.metadata.name,
+      body: { status: { caNotAfter: inAYear } } }, MERGE);
+    const out = await kubectl(['get', 'certificateauthoritybindings', b.metadata.name, '-o', 'wide']);
+    expect(out).toContain(inAYear);
+    expect(out).not.toContain('<invalid>');
   });
 });

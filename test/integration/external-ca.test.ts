@@ -3,7 +3,7 @@
 // names the backend and carries the CA's own error text in status, Events and metrics.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, verifySecret } from '../harness/identities.ts';
+import { IssuanceEnv, verifySecret, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { startCfssl, startStepCa, type CfsslServer, type StepCaServer } from '../harness/ca-servers.ts';
 import { postJson } from '../../src/issuers/https-json.ts';
 import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
@@ -23,12 +23,12 @@ beforeAll(async () => {
   cfssl = await startCfssl();
   await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'cfssl-auth' }, data: { key: Buffer.from(cfssl.authKeyHex).toString('base64') } } });
   authority = env.uniqueName('cfssl');
-  await env.createBinding(authority, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: cfssl.caPem } });
+  await env.createBinding(authority, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: cfssl.caPem }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(authority);
   step = await startStepCa();
   await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'step-pw' }, data: { password: Buffer.from(step.password).toString('base64') } } });
   stepAuthority = env.uniqueName('step');
-  await env.createBinding(stepAuthority, { stepCA: { url: step.url, provisioner: { name: step.provisioner, passwordSecretRef: { name: 'step-pw', key: 'password' } }, caBundle: step.rootPem } });
+  await env.createBinding(stepAuthority, { stepCA: { url: step.url, provisioner: { name: step.provisioner, passwordSecretRef: { name: 'step-pw', key: 'password' } }, caBundle: step.rootPem }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(stepAuthority);
 }, 120_000);
 
@@ -82,8 +82,24 @@ describe('cfssl', () => {
     expect((await env.identity(ns, 'during-outage')).status?.failedIssuanceAttempts).toBe(0);
   }, 120_000);
 
+  it('a CA certificate is refused before anything is sent: CFSSL cannot add the name constraints a granted CA must carry', async () => {
+    const caAuthority = env.uniqueName('cfssl-ca');
+    await env.createBinding(caAuthority, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-auth', key: 'key' }, caBundle: cfssl.caPem },
+      grants: [{ ...GRANT_EXAMPLE_COM, allowCA: true }] });
+    await env.bindingReady(caAuthority);
+    await env.createIdentity(ns, 'sub-ca', { secretName: 'sub-ca-tls', authorityRef: { name: caAuthority }, isCA: true, usages: ['certSign'], dnsNames: ['ca.example.com'] });
+    const mi = await env.condition(ns, 'sub-ca', 'Issuing', 'Denied', 30_000);
+    expect(mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message).toMatch(/^CAConstraintsUnsupported: cfssl: a CA certificate must carry pathLenConstraint 0 and name constraints/);
+  });
+
   it('a refusal names the backend and carries the CA\'s own words', async () => {
-    await env.createIdentity(ns, 'refused', { secretName: 'refused-tls', authorityRef: { name: authority }, isCA: true, usages: ['certSign'], dnsNames: ['ca.example.com'] });
+    // an auth key CFSSL does not know: it refuses the request in its own words
+    const wrongKey = env.uniqueName('cfssl-wrong');
+    await env.core.createNamespacedSecret({ namespace: env.opNamespace, body: { metadata: { name: 'cfssl-wrong-auth' }, data: { key: Buffer.from('00112233445566778899aabbccddeeff').toString('base64') } } });
+    await env.createBinding(wrongKey, { cfssl: { url: cfssl.url, profile: cfssl.profile, authKeySecretRef: { name: 'cfssl-wrong-auth', key: 'key' }, caBundle: cfssl.caPem }, grants: [GRANT_EXAMPLE_COM] });
+    await env.bindingReady(wrongKey);
+    const authority = wrongKey;
+    await env.createIdentity(ns, 'refused', { secretName: 'refused-tls', authorityRef: { name: authority }, dnsNames: ['refused.example.com'] });
     const mi = await env.condition(ns, 'refused', 'Issuing', 'Denied', 30_000);
     const msg = mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message;
     expect(msg).toMatch(/^CARefused: cfssl: the CA refused the request \(HTTP \d+\): .+/);

@@ -97,6 +97,7 @@ describe('helm chart: values.schema.json', () => {
     ['a malformed lease duration', 'leaderElection: { leaseDuration: 15 seconds }\n', /leaseDuration/],
     ['an unknown nested key', 'image: { repo: x }\n', /repo/],
     ['workers out of range', 'workers: 0\n', /workers/],
+    ['a rollout scope outside none|cluster|namespaces', 'rbac: { rollout: { scope: all } }\n', /scope/],
   ];
 
   it.each(bad)('helm lint rejects %s', async (name, content, mentions) => {
@@ -166,6 +167,7 @@ describe('helm chart: rendering', () => {
       MIO_LEASE_DURATION: '15s',
       MIO_RENEW_DEADLINE: '10s',
       MIO_RETRY_PERIOD: '2s',
+      MIO_CLUSTER_DOMAIN: 'cluster.local',
       MIO_LOG_LEVEL: 'info',
       MIO_POLICY_DEFAULT_ACTION: 'Allow',
       MIO_WORKERS: '16',
@@ -198,7 +200,11 @@ describe('helm chart: rendering', () => {
 
   it('grants no wildcard and keeps leases to the release namespace', () => {
     const roles = [...find(objs, 'ClusterRole'), ...find(objs, 'Role')];
-    expect(roles.length).toBe(5);
+    expect(roles.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual([
+      'ClusterRole/mio-machine-identity-operator', 'ClusterRole/mio-machine-identity-operator-edit',
+      'ClusterRole/mio-machine-identity-operator-secrets', 'ClusterRole/mio-machine-identity-operator-view',
+      'Role/mio-machine-identity-operator-acme-http01', 'Role/mio-machine-identity-operator-leader-election',
+    ]);
     for (const r of roles) {
       for (const rule of (r as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules) {
         expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
@@ -379,9 +385,7 @@ describe('helm chart: install into the cluster', () => {
       ['watch certificateauthoritybindings', { group: GROUP, resource: 'certificateauthoritybindings', verb: 'watch' }],
       ['create secrets', { group: '', resource: 'secrets', verb: 'create', namespace: 'payments' }],
       ['list secrets cluster-wide', { group: '', resource: 'secrets', verb: 'list' }],
-      ['delete configmaps', { group: '', resource: 'configmaps', verb: 'delete', namespace: 'payments' }],
       ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'payments' }],
-      ['patch deployments (rollout restart)', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' }],
       ['update its lease in the release namespace', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' }],
       ['patch machineidentities (its revoke-on-delete finalizer)', { group: GROUP, resource: 'machineidentities', verb: 'patch', namespace: 'payments' }],
       ['list pods (inventory: where certificates are mounted)', { group: '', resource: 'pods', verb: 'list' }],
@@ -416,6 +420,12 @@ describe('helm chart: install into the cluster', () => {
       ['approve for the kubernetes.io signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/*' }],
       ['create ingresses outside the release namespace', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'payments' }],
       ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
+      // opt-in grants, off by default (rbac.trustBundleConfigMaps, rbac.rollout, rbac.kubernetesBackend)
+      ['delete configmaps', { group: '', resource: 'configmaps', verb: 'delete', namespace: 'payments' }],
+      ['patch deployments (rollout restart)', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' }],
+      ['patch deployments in kube-system', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'kube-system' }],
+      ['create certificatesigningrequests', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create' }],
+      ['attest for another domain\'s signer (ClusterTrustBundles)', { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'example.com/*' }],
     ];
 
     it.each(allowed)('may %s', async (_name, attrs) => {

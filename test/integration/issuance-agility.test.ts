@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
 import * as k8s from '@kubernetes/client-node';
-import { IssuanceEnv, MI, CAB, decode, verifySecret, openssl } from '../harness/identities.ts';
+import { IssuanceEnv, MI, CAB, decode, verifySecret, openssl, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const N = 200;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   ns = await testNamespace('agility');
   ca = env.uniqueName('agility-ca');
   // no trust bundle here: the identities move once the (absent) bundles are current plus the propagation delay
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } }, caRotation: { propagationDelay: '1s' } });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } }, grants: [GRANT_EXAMPLE_COM], caRotation: { propagationDelay: '1s' } });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());

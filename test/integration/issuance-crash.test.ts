@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, MI, decode, verifySecret, publicKeyOf } from '../harness/identities.ts';
+import { IssuanceEnv, MI, decode, verifySecret, publicKeyOf, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const env = new IssuanceEnv();
@@ -16,7 +16,7 @@ beforeAll(async () => {
   await env.start();
   ns = await testNamespace('crash');
   ca = env.uniqueName('crash-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Crash CA' } } });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Crash CA' } }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());

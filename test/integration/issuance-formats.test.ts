@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, decode, decodeBytes, openssl, verifySecret } from '../harness/identities.ts';
+import { IssuanceEnv, decode, decodeBytes, openssl, verifySecret, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 
 const env = new IssuanceEnv();
 let ns = '';
@@ -18,8 +18,10 @@ beforeAll(async () => {
   ns = await testNamespace('formats');
   ca = env.uniqueName('formats-ca');
   selfSigned = env.uniqueName('formats-ss');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Formats Test CA', privateKey: { algorithm: 'ECDSA', size: 384 } } } });
-  await env.createBinding(selfSigned, { selfSigned: {} });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Formats Test CA', privateKey: { algorithm: 'ECDSA', size: 384 } } },
+    // what the names test asks beyond the namespace's own names, and a CA certificate, granted by the security team
+    grants: [{ dnsNames: [...GRANT_EXAMPLE_COM.dnsNames, 'payments-api.payments.svc'], ipAddresses: ['10.0.0.0/8', '2001:db8::/32'], uris: ['spiffe://cluster.local/ns/payments/sa/api'], emailAddresses: ['*@example.com'], allowCA: true }] });
+  await env.createBinding(selfSigned, { selfSigned: {}, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(ca);
   await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'p12-password' }, stringData: { password: 'changeit-123' } } });
 });
@@ -83,7 +85,13 @@ describe('issuance: names and the Secret contract', () => {
     await env.ready(ns, 'sub-ca');
     const s = await env.secret(ns, 'sub-ca-tls');
     verifySecret(s);
-    expect(openssl(['x509', '-in', { file: decode(s, 'tls.crt') }, '-noout', '-ext', 'basicConstraints'])).toContain('CA:TRUE');
+    const ext = openssl(['x509', '-in', { file: decode(s, 'tls.crt') }, '-noout', '-ext', 'basicConstraints,nameConstraints']);
+    // a granted CA signs leaves only, and only for what the namespace may hold
+    expect(ext).toContain('CA:TRUE, pathlen:0');
+    expect(ext).toContain(`DNS:${ns}.svc`);
+    expect(ext).toContain('DNS:example.com');
+    expect(ext).toContain('IP:10.0.0.0/255.0.0.0'); // the granted range only
+    expect(ext).toContain('URI:invalid'); // URI constraints cannot name SPIFFE paths: no URI at all
   });
 
   it('self-signed identities verify against their own ca.crt', async () => {

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, MI, decode, verifySecret, publicKeyOf } from '../harness/identities.ts';
+import { IssuanceEnv, MI, decode, verifySecret, publicKeyOf, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor, sleep } from '../harness/processes.ts';
 
 const env = new IssuanceEnv();
@@ -17,7 +17,7 @@ beforeAll(async () => {
   await env.start();
   ns = await testNamespace('lifecycle', { team: 'a' });
   ca = env.uniqueName('life-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Lifecycle CA' } } });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Lifecycle CA' } }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());
@@ -146,7 +146,7 @@ describe('failures and refusals', () => {
 
   it('refuses an authority whose namespaceSelector does not match, with AuthorityNotAllowed', async () => {
     const prodOnly = env.uniqueName('prod-only');
-    await env.createBinding(prodOnly, { namespaceSelector: { matchLabels: { tier: 'prod' } }, selfSigned: {} });
+    await env.createBinding(prodOnly, { namespaceSelector: { matchLabels: { tier: 'prod' } }, selfSigned: {}, grants: [GRANT_EXAMPLE_COM] });
     await env.createIdentity(ns, 'not-allowed', { secretName: 'not-allowed-tls', authorityRef: { name: prodOnly }, dnsNames: ['x.example.com'] });
     const mi = await env.condition(ns, 'not-allowed', 'Ready', 'AuthorityNotAllowed');
     expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/does not serve namespace/);

@@ -2,7 +2,7 @@
 // disappear), and the canary: no private key in any log line, Event, status or /metrics output.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, MI, decode } from '../harness/identities.ts';
+import { IssuanceEnv, MI, decode, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const env = new IssuanceEnv();
@@ -13,7 +13,7 @@ beforeAll(async () => {
   await env.start({ MIO_LOG_LEVEL: 'trace' });
   ns = await testNamespace('observe');
   ca = env.uniqueName('observe-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Observe CA' } } });
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Observe CA' } }, grants: [GRANT_EXAMPLE_COM] });
   await env.bindingReady(ca);
   await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'pw' }, stringData: { password: 'canary-password-1' } } });
 });

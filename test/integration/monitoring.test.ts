@@ -13,7 +13,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { REPO_ROOT } from '../harness/control-plane.ts';
-import { IssuanceEnv } from '../harness/identities.ts';
+import { IssuanceEnv, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { freePort, startProcess, stopProc, waitFor, type Proc } from '../harness/processes.ts';
 import { ALERTS, metricNames } from '../../src/monitoring/alerts.ts';
 import { dashboardExpressions } from '../../src/monitoring/dashboard.ts';
@@ -67,7 +67,7 @@ describe('a real Prometheus scraping the operator', () => {
     ns = await testNamespace('mon', { team: 'observability' });
     await env.start();
     const ca = env.uniqueName('mon-ca');
-    await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Monitoring CA' } } });
+    await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Monitoring CA' } }, grants: [GRANT_EXAMPLE_COM] });
     await env.bindingReady(ca);
     await env.createIdentity(ns, 'api', { secretName: 'api-tls', authorityRef: { name: ca }, dnsNames: ['api.example.com'] });
     await env.ready(ns, 'api');

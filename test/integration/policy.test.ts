@@ -54,6 +54,10 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }
+/** The binding's grants: names under example.com, evil.com and evil.net, so that what these tests see is the IssuancePolicies' verdict. */
+const bindingSpec = (name: string): Record<string, unknown> => ({ ca: { secretRef: { name }, generate: { commonName: 'Policy CA' } },
+  grants: [{ dnsNames: ['*.example.com', 'evil.com', '*.evil.net'], allowWildcards: true }] });
+const DENIED = new Set(['PolicyDenied', 'NameNotOwned', 'WildcardNotGranted', 'CANotGranted']);
 const manifest = (ns: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): string => yaml.dump({
   apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: { name, namespace: ns, labels }, spec: { secretName: `${name}-tls`, authorityRef: { name: ca }, ...spec },
 });
@@ -66,7 +70,7 @@ beforeAll(async () => {
   vwcName = `mio-${run}`;
   await env.start({ MIO_WEBHOOK_ADDR: `127.0.0.1:${webhookPort}`, MIO_WEBHOOK_HOSTS: '127.0.0.1', MIO_WEBHOOK_CONFIG_NAME: vwcName, MIO_WEBHOOK_SECRET: `${run}-webhook-tls` });
   ca = env.uniqueName('pol-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Policy CA' } } });
+  await env.createBinding(ca, bindingSpec(ca));
   await env.bindingReady(ca);
   await admission().createValidatingWebhookConfiguration({ body: localWebhookConfiguration({
     binDir: sharedCluster().binDir, name: vwcName, baseUrl: `https://127.0.0.1:${webhookPort}`, namespaces: [hooked, other] }) });
@@ -144,7 +148,9 @@ describe('Enforce and Audit in the controller', () => {
     await env.createIdentity(open, 'foreign', { secretName: 'foreign-tls', authorityRef: { name: ca }, dnsNames: [`own.${hooked}.svc`], owner: { team: 'a' } });
     const own = await env.ready(open, 'own');
     expect(cond(own, 'PolicyCompliant')).toMatchObject({ status: 'True', reason: 'Compliant', message: `complies with IssuancePolicy ${run}-audit, ${run}-names` });
-    const foreign = await env.condition(open, 'foreign', 'Ready', 'PolicyDenied');
+    // another namespace's name: the safe defaults deny it first, and the policy says the same
+    const foreign = await env.condition(open, 'foreign', 'Ready', 'NameNotOwned');
+    expect(cond(foreign, 'Ready')!.message).toContain(`denied by the safe defaults: dnsNames[0] "own.${hooked}.svc" is not a name namespace "${open}" owns`);
     expect(cond(foreign, 'Ready')!.message).toContain(`dnsNames[0] "own.${hooked}.svc" matches none of *.${open}.svc, *.example.com`);
   });
 
@@ -239,6 +245,8 @@ describe('kubectl mi policy check', () => {
       [`${run}-p-public`]: { enforcement: 'Enforce', selector: { namespaceSelector: { ...onlyThese, matchLabels: { tier: 'dev' } }, identitySelector: { matchLabels: { exposure: 'public' } } },
         rules: { dnsNames: { allowed: ['*.example.com'], allowWildcardCertificates: false } } },
     };
+    // the binding with its grants among the CLI's inputs, as a GitOps repository holds it
+    writeFileSync(join(dir, 'policies', 'binding.yaml'), yaml.dump({ apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: ca }, spec: bindingSpec(ca) }));
     for (const [name, spec] of Object.entries(pols)) {
       writeFileSync(join(dir, 'policies', `${name}.yaml`), yaml.dump({ apiVersion: 'machineidentity.io/v1alpha1', kind: 'IssuancePolicy', metadata: { name }, spec }));
       await createPolicy(name, spec);
@@ -270,14 +278,15 @@ describe('kubectl mi policy check', () => {
     const settled = async (x: typeof ids[number]): Promise<Identity> => waitFor(`${x.ns}/${x.name} settled`, async () => {
       const mi = await env.identity(x.ns, x.name);
       const ready = cond(mi, 'Ready');
-      return cond(mi, 'PolicyCompliant') && (ready?.status === 'True' || ready?.reason === 'PolicyDenied') ? mi : undefined;
+      return cond(mi, 'PolicyCompliant') && (ready?.status === 'True' || DENIED.has(ready?.reason ?? '')) ? mi : undefined;
     }, 60_000, 200);
     const mismatches: string[] = [];
+    // denied by a policy, or by the safe defaults (another namespace's name, a wildcard without allowWildcards)
     for (const x of ids) {
       const mi = await settled(x);
       const r = report.results.find((y) => y.namespace === x.ns && y.name === x.name)!;
       const ready = cond(mi, 'Ready')!, pc = cond(mi, 'PolicyCompliant')!;
-      const controllerVerdict = ready.reason === 'PolicyDenied' ? 'denied' : 'allowed';
+      const controllerVerdict = DENIED.has(ready.reason) ? 'denied' : 'allowed';
       if (controllerVerdict !== r.verdict) mismatches.push(`${x.name}: cli ${r.verdict}, controller ${controllerVerdict}`);
       else if (r.verdict === 'denied' && ready.message !== r.message) mismatches.push(`${x.name}: message ${JSON.stringify(r.message)} vs ${JSON.stringify(ready.message)}`);
       else if ((pc.status === 'True') !== r.compliant) mismatches.push(`${x.name}: compliant cli ${r.compliant}, controller ${pc.status}`);

@@ -15,6 +15,7 @@ import { stubCsr } from '../harness/stub-csr.ts';
 import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
 import { sendRaw } from '../../src/controllers/runtime/kube.ts';
 import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { serviceAccountClient } from '../harness/requesters.ts';
 
 const env = new IssuanceEnv();
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
@@ -83,7 +84,9 @@ beforeAll(async () => {
   binding = env.uniqueName('sig');
   signerName = `machineidentity.io/${binding}`;
   await env.createBinding(binding, { ca: { secretRef: { name: binding }, generate: { commonName: 'Pod Signer CA' } },
-    signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '2h' } });
+    signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '2h' },
+    // names beyond what a namespace owns, granted by the security team (the policy then narrows them to *.example.com)
+    grants: [{ dnsNames: ['*.example.com', '*.example.net'] }] });
   await env.bindingReady(binding);
   nodeUID = (await env.core.readNode({ name: NODE })).metadata!.uid!;
   nodeKc = withSharedDispatcher(new k8s.KubeConfig());
@@ -178,7 +181,10 @@ describe('PodCertificateRequest signer', () => {
 });
 
 describe('CertificateSigningRequest signer', () => {
-  const certs = (): k8s.CertificatesV1Api => env.kc.makeApiClient(k8s.CertificatesV1Api);
+  // created by a ServiceAccount of a namespace the binding selects (nobody else gets a certificate by default)
+  let requester: k8s.KubeConfig;
+  beforeAll(async () => { requester = await serviceAccountClient(env.kc, ns, 'csr-requester'); });
+  const certs = (): k8s.CertificatesV1Api => requester.makeApiClient(k8s.CertificatesV1Api);
   async function csr(name: string, dns: string, expirationSeconds?: number): Promise<void> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const request = await buildCsr(privateKey, { subject: { commonName: dns }, dnsNames: [dns], ipAddresses: [], uris: [], emailAddresses: [], usages: ['serverAuth'], isCA: false });
@@ -203,10 +209,10 @@ describe('CertificateSigningRequest signer', () => {
 
   it('denies by policy with its message', async () => {
     const name = env.uniqueName('csr-bad');
-    await csr(name, 'evil.net');
+    await csr(name, 'evil.example.net');
     const c = await done(name);
     expect(c.status!.conditions!.find((x) => x.type === 'Denied')).toMatchObject({ status: 'True', reason: 'PolicyDenied',
-      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.net" matches none of *.example.com` });
+      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.example.net" matches none of *.example.com` });
     expect(c.status!.certificate).toBeUndefined();
     await certs().deleteCertificateSigningRequest({ name });
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { buildCrds, renderGeneratedFiles } from '../../src/crds/index.ts';
 import type { JSONSchemaProps } from '../../src/crds/openapi.ts';
+import { FUTURE_TIME_FIELDS } from '../../src/crds/kinds.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const files = renderGeneratedFiles();
@@ -91,5 +92,13 @@ describe('CRD schemas', () => {
     expect(cols(0)).toEqual(expect.arrayContaining(['Ready', 'Secret', 'Authority', 'Expiry', 'Age']));
     expect(cols(1)).toEqual(expect.arrayContaining(['Ready', 'Backend', 'Identities']));
     expect(cols(2)).toEqual(expect.arrayContaining(['Enforcement', 'Violations']));
+  });
+
+  it('show times still ahead as timestamps: kubectl prints a future `date` column as <invalid>', () => {
+    const all = crds.flatMap((c) => (c.spec.versions as Array<{ additionalPrinterColumns: Array<{ name: string; type: string; jsonPath: string }> }>)[0]!.additionalPrinterColumns);
+    const future = all.filter((c) => (FUTURE_TIME_FIELDS as readonly string[]).includes(c.jsonPath));
+    expect(future.map((c) => [c.name, c.type])).toEqual([['Expiry', 'string'], ['Renewal', 'string'], ['CA Expiry', 'string']]);
+    // the only date columns left are ages of past times
+    expect([...new Set(all.filter((c) => c.type === 'date').map((c) => c.jsonPath))]).toEqual(['.metadata.creationTimestamp']);
   });
 });

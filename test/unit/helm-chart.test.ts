@@ -119,6 +119,10 @@ describe('values.schema.json', () => {
     ['a port out of range', { http: { port: 70000 } }, /http.port/],
     ['an IPv6 bind host', { http: { host: '::' } }, /http.host/],
     ['an env var without name', { extraEnv: [{ value: 'x' }] }, /extraEnv\[0\].name: required/],
+    ['a rollout scope outside none|cluster|namespaces', { rbac: { rollout: { scope: 'everywhere' } } }, /rbac.rollout.scope/],
+    ['no Secret writes at all (the operator always writes Secrets)', { rbac: { secrets: { scope: 'none' } } }, /rbac.secrets.scope/],
+    ['a namespace that is not a DNS label', { rbac: { trustBundleConfigMaps: { scope: 'namespaces', namespaces: ['Payments'] } } }, /rbac.trustBundleConfigMaps.namespaces\[0\]/],
+    ['kubernetesBackend as a string', { rbac: { kubernetesBackend: 'yes' } }, /rbac.kubernetesBackend/],
   ])('rejects %s', (_name, override, message) => {
     expect(validate(schema, { ...values, ...override }).join('\n')).toMatch(message);
   });
@@ -141,6 +145,8 @@ describe('values.yaml defaults', () => {
       podDisruptionBudget: { enabled: true, minAvailable: 1 },
       priorityClassName: '',
       podAntiAffinity: 'soft',
+      // least privilege: opt-in features get no grant until asked for (docs/security.md)
+      rbac: { secrets: { scope: 'cluster', namespaces: [] }, trustBundleConfigMaps: { scope: 'none' }, rollout: { scope: 'none' }, kubernetesBackend: false },
     });
   });
 
@@ -173,7 +179,7 @@ describe('the Deployment template and the entry point agree', () => {
   const envNames = [...deployment.matchAll(/- name: (MIO_\w+|POD_NAME)/g)].map((m) => m[1]!);
 
   it('passes exactly the documented environment variables', () => {
-    expect(envNames.sort()).toEqual(['MIO_ACME_HTTP01_ADDR', 'MIO_ACME_HTTP01_SERVICE', 'MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
+    expect(envNames.sort()).toEqual(['MIO_ACME_HTTP01_ADDR', 'MIO_ACME_HTTP01_SERVICE', 'MIO_CLUSTER_DOMAIN', 'MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
       'MIO_LOG_LEVEL', 'MIO_NAMESPACE', 'MIO_OWNER_KEYS', 'MIO_POD_IP', 'MIO_POLICY_DEFAULT_ACTION', 'MIO_REISSUE_RATE', 'MIO_RENEW_DEADLINE', 'MIO_RETRY_PERIOD',
       'MIO_SIGNER', 'MIO_WEBHOOK_ADDR', 'MIO_WEBHOOK_CONFIG_NAME', 'MIO_WEBHOOK_HOSTS', 'MIO_WEBHOOK_SECRET', 'MIO_WORKERS', 'POD_NAME']);
   });

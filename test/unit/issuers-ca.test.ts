@@ -12,6 +12,7 @@ import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { buildIssuer, backendOf } from '../../src/issuers/registry.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, type Alg } from './issuers-fixtures.ts';
+import { CA_CONSTRAINTS } from './issuers-fixtures.ts';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -178,7 +179,8 @@ describe('InClusterCaIssuer', () => {
   it('an intermediate CA (with ca.crt = root) returns the intermediate as chain and the root as caPem', async () => {
     const root = cas.get('ECDSA384')!;
     const interKey = await newKey('ECDSA');
-    const ir = await new InClusterCaIssuer(root).sign(request(await makeCsr(interKey, { subject: 'CN=Intermediate CA', isCA: true }), { isCA: true, usages: ['certSign', 'crlSign', 'digitalSignature'] }));
+    const ir = await new InClusterCaIssuer(root).sign(request(await makeCsr(interKey, { subject: 'CN=Intermediate CA', isCA: true }), { isCA: true, usages: ['certSign', 'crlSign', 'digitalSignature'],
+      caConstraints: { ...CA_CONSTRAINTS, permittedDNS: ['example.com'] } }));
     if (ir.status !== 'issued') throw new Error(JSON.stringify(ir));
     const m = loadCaMaterial(secretData({ 'tls.crt': ir.certificatePem, 'tls.key': interKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ca.crt': root.certPem }));
     if (!m.ok) throw new Error(m.message);

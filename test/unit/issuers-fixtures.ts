@@ -42,9 +42,13 @@ export async function makeCsr(key: KeyObject, o: CsrOptions = {}): Promise<strin
   return csr.toString('pem');
 }
 
+/** The name constraints the controller passes with a granted CA request (see src/policy/ownership.ts). */
+export const CA_CONSTRAINTS = { permittedDNS: ['ns.svc', 'ns.svc.cluster.local'], excludedDNS: [], permittedIP: [], excludedIP: ['0.0.0.0/0', '::/0'],
+  permittedEmail: ['invalid'], permittedURI: ['invalid'] };
+
 export function request(csrPem: string, over: Partial<SignRequest> = {}): SignRequest {
   return { csrPem, requestId: 'uid-1', identity: { namespace: 'ns', name: 'id', uid: 'uid' }, durationMs: 24 * 3600_000,
-    isCA: false, usages: ['serverAuth'], ...over };
+    isCA: false, usages: ['serverAuth'], ...(over.isCA ? { caConstraints: CA_CONSTRAINTS } : {}), ...over };
 }
 
 export function secretData(files: Record<string, string>): Record<string, string> {

@@ -234,7 +234,8 @@ function comparable(pem: string): Record<string, unknown> {
   return {
     ...facts, publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
     subjectDer: o.subject.toString('hex'), issuerDer: o.issuer.toString('hex'), spkiDer: o.spki.toString('hex'),
-    extensions: [...o.extensions].map(([oid, e]) => [oid, e.critical, e.value.toString('hex')]),
+    // name constraints and pathLenConstraint 0 are what a granted CA request adds (tested on their own below)
+    extensions: [...o.extensions].filter(([oid]) => oid !== '2.5.29.30' && oid !== '2.5.29.19').map(([oid, e]) => [oid, e.critical, e.value.toString('hex')]),
   };
 }
 
@@ -342,5 +343,54 @@ describe('sign-from-csr: more denials and compatibility', () => {
       expect(new NodeCert(r.cert.der).verify(createPublicKey(caKey))).toBe(true);
       expect(f.subjectKeyId).toBe(createHash('sha1').update(parsed.csr.publicKey.export({ type: 'spki', format: 'der' }).subarray(-65)).digest('hex'));
     }
+  });
+});
+
+describe('a granted CA certificate is constrained (verified by OpenSSL, an independent path validator)', () => {
+  const verifies = (root: string, leaf: string, chain: string[]): boolean => {
+    try { return /: OK/.test(opensslVerify(root, leaf, chain)); } catch { return false; }
+  };
+  it('pathLenConstraint 0 and name constraints: its own names verify, kubernetes.default.svc, IPs, URIs and a sub-sub-CA do not', async () => {
+    const g = await generateCa({ commonName: 'Root', durationMs: 3650 * 24 * HOUR, key: { algorithm: 'ECDSA', size: 256 } });
+    const root = loadCaMaterial(secretData({ 'tls.crt': g.certPem, 'tls.key': g.keyPem }));
+    if (!root.ok) throw new Error(root.message);
+    const subKey = await newKey('ECDSA');
+    // the CSR asks for an unlimited path length: the issued certificate still says 0
+    const sub = await new InClusterCaIssuer(root).sign(request(await makeCsr(subKey, { subject: 'CN=team-a CA', extraExtensions: [new x509.BasicConstraintsExtension(true, 5, true)] }),
+      { isCA: true, usages: ['certSign', 'crlSign'], caConstraints: { permittedDNS: ['team-a.svc', 'team-a.svc.cluster.local'], excludedDNS: [], permittedIP: [],
+        excludedIP: ['0.0.0.0/0', '::/0'], permittedEmail: ['invalid'], permittedURI: ['invalid'] } }));
+    if (sub.status !== 'issued') throw new Error(JSON.stringify(sub));
+    const bc = new x509.X509Certificate(sub.certificatePem).getExtension(x509.BasicConstraintsExtension)!;
+    expect([bc.ca, bc.pathLength]).toEqual([true, 0]);
+    const subCa = loadCaMaterial(secretData({ 'tls.crt': sub.certificatePem, 'tls.key': subKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ca.crt': g.certPem }));
+    if (!subCa.ok) throw new Error(subCa.message);
+    // the holder of the sub-CA key signs whatever it likes, as an attacker would: only OpenSSL's verdict matters
+    const mint = async (sans: x509.JsonGeneralName[], isCA = false): Promise<string> => {
+      const key = await newKey('ECDSA');
+      const r = await new InClusterCaIssuer(subCa).sign(request(await makeCsr(key, { subject: 'CN=x', sans }), isCA ? { isCA: true, usages: ['certSign'] } : {}));
+      if (r.status !== 'issued') throw new Error(JSON.stringify(r));
+      return r.certificatePem;
+    };
+    expect(verifies(g.certPem, await mint([{ type: 'dns', value: 'web.team-a.svc' }, { type: 'dns', value: 'web.team-a.svc.cluster.local' }]), [sub.certificatePem])).toBe(true);
+    expect(verifies(g.certPem, await mint([{ type: 'dns', value: 'kubernetes.default.svc' }]), [sub.certificatePem])).toBe(false);
+    expect(verifies(g.certPem, await mint([{ type: 'dns', value: 'web.payments.svc' }]), [sub.certificatePem])).toBe(false);
+    expect(verifies(g.certPem, await mint([{ type: 'ip', value: '10.0.0.1' }]), [sub.certificatePem])).toBe(false);
+    expect(verifies(g.certPem, await mint([{ type: 'url', value: 'spiffe://cluster.local/ns/payments/sa/api' }]), [sub.certificatePem])).toBe(false);
+    // pathLenConstraint 0: a CA below it cannot issue anything that verifies
+    const subSubKey = await newKey('ECDSA');
+    const subSub = await new InClusterCaIssuer(subCa).sign(request(await makeCsr(subSubKey, { subject: 'CN=sub-sub', isCA: true }), { isCA: true, usages: ['certSign'] }));
+    if (subSub.status !== 'issued') throw new Error(JSON.stringify(subSub));
+    const subSubCa = loadCaMaterial(secretData({ 'tls.crt': subSub.certificatePem, 'tls.key': subSubKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ca.crt': g.certPem }));
+    if (!subSubCa.ok) throw new Error(subSubCa.message);
+    const deep = await new InClusterCaIssuer(subSubCa).sign(request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=deep', sans: [{ type: 'dns', value: 'web.team-a.svc' }] })));
+    if (deep.status !== 'issued') throw new Error(JSON.stringify(deep));
+    expect(verifies(g.certPem, deep.certificatePem, [subSub.certificatePem, sub.certificatePem])).toBe(false);
+  });
+  it('a CA request without constraints is refused', async () => {
+    const g = await generateCa({ commonName: 'Root', durationMs: 3650 * 24 * HOUR, key: { algorithm: 'ECDSA', size: 256 } });
+    const root = loadCaMaterial(secretData({ 'tls.crt': g.certPem, 'tls.key': g.keyPem }));
+    if (!root.ok) throw new Error(root.message);
+    const r = await new InClusterCaIssuer(root).sign({ ...request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=ca', isCA: true }), { isCA: true }), caConstraints: undefined });
+    expect(r).toMatchObject({ status: 'denied', reason: 'CANotGranted' });
   });
 });

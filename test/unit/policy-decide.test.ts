@@ -14,7 +14,8 @@ const compile = (...specs: IssuancePolicySpecInput[]): CompiledPolicy[] =>
   compilePolicies(specs.map((spec, i) => ({ name: `p${i}`, spec: IssuancePolicySpec.parse(spec) })));
 const spec = (s: Partial<MachineIdentitySpecInput> = {}): MachineIdentitySpec =>
   MachineIdentitySpec.parse({ secretName: 'api-tls', authorityRef: { name: 'corp-ca' }, dnsNames: ['api.payments.svc'], ...s });
-const opts = { namespaceLabels: {} };
+// the identities ask for names namespace payments owns: the safe defaults pass, so these tests see the policies alone
+const opts = { namespaceLabels: {}, ownership: { binding: { name: 'corp-ca', spec: {} }, clusterDomain: 'cluster.local' } };
 
 describe('resolveDefaults', () => {
   const rows: { name: string; s: Partial<MachineIdentitySpecInput>; policies: IssuancePolicySpecInput[]; duration: string; keySize?: number; byPolicy: boolean }[] = [
@@ -55,14 +56,14 @@ describe('decideIdentity', () => {
   });
   it('an unset RSA size complies with minRSASize; an explicit small one is denied', () => {
     const policies = compile({ rules: { privateKey: { minRSASize: 3072 } } });
-    const ok = decideIdentity({ metadata: { name: 'a', namespace: 'n' }, spec: spec({ privateKey: { algorithm: 'RSA' } }) }, policies, opts);
+    const ok = decideIdentity({ metadata: { name: 'a', namespace: 'payments' }, spec: spec({ privateKey: { algorithm: 'RSA' } }) }, policies, opts);
     expect(ok.verdict.allowed).toBe(true);
     expect(ok.request.key).toEqual({ algorithm: 'RSA', size: 3072 });
-    const no = decideIdentity({ metadata: { name: 'a', namespace: 'n' }, spec: spec({ privateKey: { algorithm: 'RSA', size: 2048 } }) }, policies, opts);
+    const no = decideIdentity({ metadata: { name: 'a', namespace: 'payments' }, spec: spec({ privateKey: { algorithm: 'RSA', size: 2048 } }) }, policies, opts);
     expect(no.denial).toMatch(/privateKey.size "2048" is below minRSASize 3072/);
   });
   it('audit findings issue and carry a message', () => {
-    const d = decideIdentity({ metadata: { name: 'a', namespace: 'n' }, spec: spec() }, compile({ enforcement: 'Audit', rules: { dnsNames: { allowed: ['*.example.com'] } } }), opts);
+    const d = decideIdentity({ metadata: { name: 'a', namespace: 'payments' }, spec: spec() }, compile({ enforcement: 'Audit', rules: { dnsNames: { allowed: ['*.example.com'] } } }), opts);
     expect(d.verdict.allowed).toBe(true);
     expect(d.audit).toBe('audit: violates IssuancePolicy p0: dnsNames[0] "api.payments.svc" matches none of *.example.com');
   });

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { annotationsRefusal, requestKey, spiffeId, validity, type PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
-import { contractUsages, csrDurationMs, requesterNamespace } from '../../src/controllers/signer/csr.ts';
+import { contractUsages, csrDurationMs } from '../../src/controllers/signer/csr.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
 
 const H = 3_600_000;
@@ -78,9 +78,6 @@ describe('CSR helpers', () => {
     expect(contractUsages(['digital signature', 'key encipherment', 'server auth', 'client auth'])).toEqual({ usages: ['digitalSignature', 'keyEncipherment', 'serverAuth', 'clientAuth'], unknown: [] });
     expect(contractUsages(['signing', 'telepathy']).unknown).toEqual(['telepathy']);
   });
-  it.each([
-    { user: 'system:serviceaccount:payments:api', ns: 'payments' }, { user: 'alice', ns: '' }, { user: 'system:node:n1', ns: '' }, { user: undefined, ns: '' },
-  ])('requester $user belongs to namespace "$ns"', ({ user, ns }) => expect(requesterNamespace(user)).toBe(ns));
   it('duration: expirationSeconds, else a day, capped by the binding', () => {
     expect(csrDurationMs(600, undefined)).toBe(600_000);
     expect(csrDurationMs(undefined, undefined)).toBe(24 * H);

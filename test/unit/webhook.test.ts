@@ -9,7 +9,9 @@ import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
 
 const deps = (policies: Record<string, IssuancePolicySpecInput>, labels: Record<string, Record<string, string>> = {}, defaultAction: 'Allow' | 'Deny' = 'Allow'): AdmissionDeps => {
   const compiled = compilePolicies(Object.entries(policies).map(([name, spec]) => ({ name, spec: IssuancePolicySpec.parse(spec) })));
-  return { policies: () => compiled, namespaceLabels: (ns) => labels[ns], defaultAction, ready: () => true };
+  return { policies: () => compiled, namespaceLabels: (ns) => labels[ns], defaultAction, ready: () => true, clusterDomain: 'cluster.local',
+    // the tests' foreign names are granted, so these tests see the policies; the safe defaults have their own tests
+    binding: (name) => ({ name, spec: { grants: [{ dnsNames: ['evil.com', '*.example.com', '*.payments.svc', '*.*.*.evil.com'], allowWildcards: false, allowCA: false }] } }) };
 };
 const req = (object: unknown, o: Partial<AdmissionReviewRequest['request']> = {}): AdmissionReviewRequest['request'] => ({
   uid: 'u-1', kind: { group: 'machineidentity.io', version: 'v1alpha1', kind: 'MachineIdentity' }, namespace: 'payments', operation: 'CREATE', object, ...o,

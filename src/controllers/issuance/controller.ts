@@ -30,6 +30,10 @@ import { decideForIdentity, effectiveSpec, findingsForCertificate, policyConditi
 import type { CertFacts } from '../../issuers/crypto/certs.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
 import type { IdentityDecision } from '../../policy/decide.ts';
+import { caNameConstraints } from '../../policy/ownership.ts';
+import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
+import { bindingForOwnership } from '../binding-specs.ts';
+import { chainsTo, provenanceProblem } from './provenance.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
@@ -113,7 +117,9 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const stop = m.duration.startTimer({ authority: pre.authority });
     try {
       run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
-      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false });
+      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false,
+        ...(pre.secret?.metadata?.resourceVersion ? { secretResourceVersion: pre.secret.metadata.resourceVersion } : {}),
+        ...(pre.spec.isCA ? { caConstraints: caConstraintsFor(run.ctx, mi, pre.authority) } : {}) });
     } finally { share.release(pre.authority); }
     if (out.kind === 'issued') stop();
     // a CA still working (pending) is not an attempt's result: the attempt is counted when it ends
@@ -154,6 +160,13 @@ function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, 
   return run;
 }
 
+/** The name constraints of a CA certificate for this identity: what its namespace may hold under the binding. */
+function caConstraintsFor(ctx: OperatorContext, mi: MachineIdentityObject, authority: string): NameConstraintLists {
+  const ns = mi.metadata!.namespace!;
+  return caNameConstraints(bindingForOwnership(ctx, authority),
+    { namespace: ns, namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, clusterDomain: ctx.config.clusterDomain });
+}
+
 /** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
 async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
   const { ctx, mi } = run;
@@ -165,23 +178,24 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
   if (!parsed.success) return notReady(Reason.InvalidSpec, parsed.error.message);
   const raw = parsed.data.spec;
   const ns = mi.metadata!.namespace!;
+  const authority = raw.authorityRef.name;
+  const { bindings, namespaces, managedSecrets } = ctx.informers;
+  // the authority first: what the namespace may hold depends on the binding's grants
+  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
+  const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
+  if (!access.allowed) return notReady(access.reason, access.message);
   const decision = decideForIdentity(ctx, mi, raw);
   recordFindings(ctx, mi, decision);
   if (!decision.verdict.allowed) {
     // the current certificate, if any, is left as it is: a spec that violates is reported, never touched
     run.policy = policyCondition(decision, undefined, false);
-    if (await run.write({ ready: { type: 'Ready', status: 'False', reason: Reason.PolicyDenied, message: decision.denial } })) {
-      run.event('Warning', Reason.PolicyDenied, decision.denial);
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason: decision.reason, message: decision.denial } })) {
+      run.event('Warning', decision.reason, decision.denial);
       countDenial();
     }
     return undefined;
   }
   const spec = effectiveSpec(raw, decision);
-  const authority = spec.authorityRef.name;
-  const { bindings, namespaces, managedSecrets } = ctx.informers;
-  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
-  const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
-  if (!access.allowed) return notReady(access.reason, access.message);
   const entry = ctx.issuers.get(authority);
   if (!entry) {
     const why = bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
@@ -211,15 +225,29 @@ function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf
   let remediation: string | undefined;
   if (leaf) remediation = checkCertificate(run, p, leaf, record.requestedDuration);
   else run.policy = policyCondition(p.decision, undefined, false);
+  const replaced = leaf ? provenance(mi, p, leaf, record.revision) : undefined;
   const trigger = issuanceTrigger({
     now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
     cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record,
+    ...(replaced ? { replaced } : {}),
     statusRevision: mi.status?.revision as number | undefined, renewalTime: renewal,
     renewRequestedAt: Number.isNaN(requested) ? undefined : new Date(requested),
     authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
     policyRemediation: remediation,
   });
   return { trigger, renewal, leaf };
+}
+
+/** Why the Secret's certificate is not ours, if it is not; the chain is checked only when the fingerprint differs from status. */
+function provenance(mi: MachineIdentityObject, p: Ready, leaf: CertFacts, secretRevision: number | undefined): string | undefined {
+  const statusFingerprint = mi.status?.fingerprintSHA256 as string | undefined;
+  if (statusFingerprint && statusFingerprint.toUpperCase() === leaf.fingerprintSHA256.toUpperCase()) return undefined;
+  const selfSigned = p.entry.issuer.backend === 'selfSigned';
+  const tlsCrt = Buffer.from(p.secret?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  const bundle = p.entry.health.caBundlePem ?? '';
+  return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...(statusFingerprint ? { statusFingerprint } : {}),
+    ...(secretRevision !== undefined ? { secretRevision } : {}), ...(mi.status?.revision !== undefined ? { statusRevision: mi.status.revision as number } : {}),
+    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, bundle), selfSigned });
 }
 
 /** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */

@@ -9,6 +9,8 @@ import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../i
 import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
+import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
+import { Reason } from '../status/reasons.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
 import { applyNamespaced } from '../runtime/kube.ts';
@@ -29,6 +31,14 @@ export interface IssueInput {
   current?: SecretView;
   revision: number;
   durableKeys: boolean;
+  /**
+   * resourceVersion of the Secret this identity owns, as last read; undefined when there is none. The
+   * write is then a create (never an overwrite of a Secret that appeared meanwhile), else an apply
+   * conditional on that version (never an overwrite of one that was replaced meanwhile).
+   */
+  secretResourceVersion?: string;
+  /** With spec.isCA: the name constraints of the namespace's grant (the request was allowed only with a grant). */
+  caConstraints?: NameConstraintLists;
 }
 
 export type IssueOutcome =
@@ -39,6 +49,8 @@ export type IssueOutcome =
 
 export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueOutcome> {
   const { mi, spec } = i;
+  const unsupported = caConstraintsUnsupported(i);
+  if (unsupported) return unsupported;
   const pk = spec.privateKey;
   const keySpec = { algorithm: pk.algorithm, size: pk.size };
   const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
@@ -62,8 +74,7 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const unusable = checkReturned(res.certificatePem, leaf, key, spec, now, i.entry.issuer.backend);
   if (unusable) return unusable;
 
-  // ca.crt is the binding's published bundle when it keeps one (old and new CA during a CA change), else the CA's answer
-  const caPem = i.entry.trustBundlePem ?? res.caPem;
+  const caPem = caCrtFor(i.entry, res.caPem);
   const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, caPem);
   if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
   const renewal = renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(spec), mi.metadata!.uid!);
@@ -74,10 +85,40 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
-  const written = await applyNamespaced(ctx.kc, body, FIELD_MANAGER);
+  let written: k8s.V1Secret;
+  try {
+    written = await writeSecret(ctx.kc, body, i.secretResourceVersion);
+  } catch (e) {
+    if ((e as { code?: number }).code === 403) {
+      // the chart's rbac.secrets does not cover this namespace: say so instead of a generic failure (backoff limits re-signing)
+      return { kind: 'failed', reason: Reason.SecretForbidden,
+        message: `the operator may not write Secrets in namespace ${JSON.stringify(mi.metadata!.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` };
+    }
+    if ((e as { code?: number }).code !== 409) throw e;
+    return { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
+      message: `Secret ${JSON.stringify(spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` };
+  }
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** Only a CA whose key is in this process can be made to add pathLenConstraint 0 and the name constraints. */
+function caConstraintsUnsupported(i: IssueInput): IssueOutcome | undefined {
+  if (!i.spec.isCA || i.entry.issuer.inProcess) return undefined;
+  return { kind: 'denied', reason: Reason.CAConstraintsUnsupported,
+    message: `${i.entry.issuer.backend}: a CA certificate must carry pathLenConstraint 0 and name constraints, which only the ca and selfSigned backends add` };
+}
+
+/** ca.crt: the binding's published bundle when it keeps one (old and new CA during a CA change), else the CA's answer. */
+function caCrtFor(entry: IssueInput['entry'], caPem: string): string {
+  return entry.trustBundlePem ?? caPem;
+}
+
+/** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */
+export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resourceVersion: string | undefined): Promise<k8s.V1Secret> {
+  if (resourceVersion === undefined) return k8s.KubernetesObjectApi.makeApiClient(kc).create(body, undefined, undefined, FIELD_MANAGER);
+  return applyNamespaced(kc, { ...body, metadata: { ...body.metadata, resourceVersion } }, FIELD_MANAGER);
 }
 
 /** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */
@@ -88,7 +129,8 @@ async function askCa(i: IssueInput, r: { csrPem: string; requestId: string; dura
   try {
     return await i.entry.issuer.sign({ csrPem: r.csrPem, requestId: r.requestId,
       identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
-      durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}) });
+      durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}),
+      ...(i.caConstraints ? { caConstraints: i.caConstraints } : {}) });
   } catch (e) {
     return { status: 'failed', reason: 'CAError', message: (e as Error).message };
   }

@@ -8,11 +8,13 @@ import { parseDuration } from '../../crds/index.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import { Reason } from '../status/reasons.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import { bindingForOwnership } from '../binding-specs.ts';
 
 export function decideForIdentity(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec): IdentityDecision {
   const ns = mi.metadata!.namespace!;
   return decideIdentity({ metadata: mi.metadata!, spec }, ctx.policies.compiled(), {
     namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction,
+    ownership: { binding: bindingForOwnership(ctx, spec.authorityRef.name), clusterDomain: ctx.config.clusterDomain },
   });
 }
 
@@ -41,7 +43,7 @@ export function recordFindings(ctx: OperatorContext, mi: MachineIdentityObject, 
 
 export function policyCondition(d: IdentityDecision, cert: CertificateFindings | undefined, remediation: boolean): ConditionInput {
   const c = (status: 'True' | 'False', reason: string, message: string): ConditionInput => ({ type: 'PolicyCompliant', status, reason, message });
-  if (!d.verdict.allowed) return c('False', Reason.PolicyDenied, d.denial);
+  if (!d.verdict.allowed) return c('False', d.reason, d.denial);
   if (d.audit) return c('False', Reason.PolicyViolation, cert?.message ? `${d.audit}; ${cert.message}` : d.audit);
   if (cert?.message) {
     const next = remediation ? 'it is being reissued (remediation: Reissue)' : 'a reissue would not fix it, or no violated policy asks for remediation: Reissue; it is replaced at its next renewal if the request allows';

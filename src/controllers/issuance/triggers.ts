@@ -50,6 +50,8 @@ export interface TriggerInput {
   cert?: CurrentCertificate;
   /** The key in tls.key parses and matches the certificate. */
   keyMatches: boolean;
+  /** Set when the certificate is not one this operator issued for the identity (see provenance.ts). */
+  replaced?: string;
   record: SecretRecord;
   statusRevision?: number;
   renewalTime?: Date;
@@ -77,6 +79,7 @@ const checks: Check[] = [
   (i) => (i.hasData ? undefined : t(Reason.MissingData, 'the Secret lacks tls.crt or tls.key')),
   (i) => (i.cert ? undefined : t(Reason.InvalidCertificate, 'tls.crt does not hold a parsable certificate')),
   (i) => (i.keyMatches ? undefined : t(Reason.InvalidKeyPair, 'tls.key does not match the certificate in tls.crt')),
+  (i) => (i.replaced ? t(Reason.CertificateReplaced, i.replaced) : undefined),
   (i) => (i.statusRevision !== undefined && (i.record.revision ?? 0) < i.statusRevision
     ? t(Reason.SecretRolledBack, `the Secret holds revision ${i.record.revision ?? 0}, older than issued revision ${i.statusRevision}`) : undefined),
   (i) => (i.now >= i.cert!.notAfter ? t(Reason.Expired, `the certificate expired at ${i.cert!.notAfter.toISOString()}`) : undefined),

@@ -1,15 +1,23 @@
 // Reconciler: the CertificateSigningRequest signer for `machineidentity.io/<binding>` (bindings with
-// signer.certificateSigningRequests). Approves or denies by IssuancePolicy (the operator holds
-// `approve` for its own signer names only), then signs approved requests, honouring expirationSeconds.
+// signer.certificateSigningRequests). Places the requester in a namespace (a ServiceAccount's own, or
+// the one the binding lists a node or user under; anyone else is denied), which the binding's
+// namespaceSelector must select; then approves or denies by the IssuancePolicies of that namespace
+// (the operator holds `approve` for its own signer names only), then signs approved requests,
+// honouring expirationSeconds. The boundaries are checked again before signing, so a request a person
+// approved outside them fails instead of being signed.
 import type * as k8s from '@kubernetes/client-node';
 import { Controller } from '../runtime/controller.ts';
 import { Informer } from '../runtime/informer.ts';
 import { sendRaw } from '../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
-import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { condition, signerBinding, signerMetrics } from './common.ts';
 import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
+import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
+import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
+import type { Refusal } from './pod-certificate.ts';
+import { SignerReason } from '../status/reasons.ts';
+import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
 
 const KIND = 'CertificateSigningRequest';
 type Csr = k8s.KubernetesObject & { spec?: CsrSpecLike; status?: { conditions?: { type: string; status: string }[]; certificate?: string } };
@@ -17,6 +25,9 @@ type Csr = k8s.KubernetesObject & { spec?: CsrSpecLike; status?: { conditions?: 
 export function csrInformer(ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>): Informer<Csr> {
   return new Informer<Csr>({ kc: ctx.kc, path: '/apis/certificates.k8s.io/v1/certificatesigningrequests', registry: ctx.registry, logger: ctx.log, resource: 'certificatesigningrequests' });
 }
+
+/** Where a CSR's requester stands: its namespace (selected by the binding) and that namespace's labels. */
+interface Scope { ok: true; namespace: string; requester: string; labels: Record<string, string> }
 
 const has = (c: Csr, type: string): boolean => (c.status?.conditions ?? []).some((x) => x.type === type && x.status === 'True');
 
@@ -31,23 +42,46 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
       const binding = signerBinding(ctx, csr.spec.signerName, KIND);
       if (!binding) return undefined;
       const bindingName = binding.metadata?.name ?? '';
-      const durationMs = csrDurationMs(csr.spec.expirationSeconds, binding.spec.maxDuration ? parseDuration(binding.spec.maxDuration) : undefined);
-      const req = csrIdentityRequest(name, csr.metadata?.labels ?? {}, csr.spec, bindingName, durationMs);
+      const scope = requesterScope(csr.spec, binding);
+      const durationMs = csrDurationMs(csr.spec.expirationSeconds, lifetimeCapMs(binding.spec));
+      const req = csrIdentityRequest(name, csr.metadata?.labels ?? {}, csr.spec, bindingName, durationMs, scope.ok ? scope.namespace : '');
       const started = performance.now();
-      if (!has(csr, 'Approved')) return approveOrDeny(csr, req, bindingName);
-      return sign(csr, req, bindingName, durationMs, started);
+      const refusal = boundaryRefusal(scope, req, { name: bindingName, spec: binding.spec });
+      if (!has(csr, 'Approved')) return approveOrDeny(csr, refusal ?? scope, req, bindingName);
+      return sign(csr, refusal ?? scope, req, bindingName, durationMs, started);
     },
   });
 
+  /** Why the request is outside the binding's boundaries: the requester's scope, then the names its namespace may hold. */
+  function boundaryRefusal(scope: Scope | Refusal, req: ReturnType<typeof csrIdentityRequest>, binding: BindingForOwnership): Refusal | undefined {
+    if (!scope.ok) return scope;
+    if (!req.ok) return undefined; // an invalid CSR is denied (or fails) as such
+    return ownershipRefusal(req.request, binding, { namespace: scope.namespace, namespaceLabels: scope.labels, clusterDomain: ctx.config.clusterDomain });
+  }
+
+  /** The requester's namespace and its labels, or why the binding does not serve this requester. */
+  function requesterScope(spec: CsrSpecLike, binding: CertificateAuthorityBinding): Scope | Refusal {
+    const bindingName = binding.metadata?.name ?? '';
+    // spec.username and spec.groups are written by the API server on create from the authenticated user
+    const scope = csrRequesterScope(CsrRequesterFields.parse(spec), binding.spec.signer?.csrRequesters ?? [], bindingName);
+    if (!scope.ok) return scope;
+    // a namespace missing from the cache (a listed one that does not exist) has no labels: only an empty selector serves it
+    const labels = ctx.informers.namespaces.get(scope.namespace)?.metadata?.labels ?? undefined;
+    const refusal = namespaceRefusal({ name: bindingName, namespaceSelector: binding.spec.namespaceSelector }, scope.namespace, labels, 'CertificateSigningRequests');
+    return refusal ?? { ok: true, namespace: scope.namespace, requester: scope.requester, labels: labels ?? {} };
+  }
+
   /** Signs an approved request (approved by policy here, or by a person) and writes the certificate, or Failed. */
-  async function sign(csr: Csr, req: ReturnType<typeof csrIdentityRequest>, bindingName: string, durationMs: number, started: number): Promise<{ requeueAfterMs: number } | undefined> {
+  async function sign(csr: Csr, scope: Scope | Refusal, req: ReturnType<typeof csrIdentityRequest>, bindingName: string, durationMs: number, started: number): Promise<{ requeueAfterMs: number } | undefined> {
     const failed = async (reason: string, message: string): Promise<{ requeueAfterMs: number } | undefined> =>
       finish(csr, await update(csr, 'status', { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition('Failed', reason, message, ctx.now())] }), 'failed', started);
+    // approval (ours or a person's) does not widen the boundaries
+    if (!scope.ok) return failed(scope.reason, `approved, but outside the signer's boundaries: ${scope.message}`);
     if (!req.ok) return failed(req.reason, req.message);
     const entry = ctx.issuers.get(bindingName);
     if (!entry?.health.ready) return { requeueAfterMs: 2000 };
     const name = csr.metadata!.name!;
-    const r = await entry.issuer.sign({ csrPem: req.csrPem, requestId: csr.metadata!.uid ?? name, identity: { namespace: '', name, uid: csr.metadata!.uid ?? name },
+    const r = await entry.issuer.sign({ csrPem: req.csrPem, requestId: csr.metadata!.uid ?? name, identity: { namespace: scope.namespace, name, uid: csr.metadata!.uid ?? name },
       durationMs, isCA: false, usages: req.usages });
     if (r.status === 'pending') return { requeueAfterMs: r.retryAfterMs };
     if (r.status !== 'issued') return failed(r.reason, r.message);
@@ -55,16 +89,16 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
     return finish(csr, await update(csr, 'status', { ...csr.status, certificate: Buffer.from(chain).toString('base64') }), 'issued', started);
   }
 
-  async function approveOrDeny(csr: Csr, req: ReturnType<typeof csrIdentityRequest>, bindingName: string): Promise<{ requeueAfterMs: number } | undefined> {
+  async function approveOrDeny(csr: Csr, scope: Scope | Refusal, req: ReturnType<typeof csrIdentityRequest>, bindingName: string): Promise<{ requeueAfterMs: number } | undefined> {
     const now = ctx.now();
     let cond;
-    if (!req.ok) cond = condition('Denied', req.reason, req.message, now);
+    if (!scope.ok) cond = condition('Denied', scope.reason, scope.message, now);
+    else if (!req.ok) cond = condition('Denied', req.reason, req.message, now);
     else {
-      const ns = req.request.namespace;
-      const verdict = evaluate(req.request, ctx.policies.compiled(), { namespaceLabels: ns ? (ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}) : {}, defaultAction: ctx.config.policyDefaultAction });
+      const verdict = evaluate(req.request, ctx.policies.compiled(), { namespaceLabels: scope.labels, defaultAction: ctx.config.policyDefaultAction });
       cond = verdict.allowed
-        ? condition('Approved', 'PolicyAllowed', `approved by machine-identity-operator for ${bindingName}: ${verdict.matchedPolicies.length ? `complies with IssuancePolicy ${verdict.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it and policy.defaultAction is ${ctx.config.policyDefaultAction}`}`, now)
-        : condition('Denied', 'PolicyDenied', denialMessage(verdict), now);
+        ? condition('Approved', SignerReason.PolicyAllowed, `approved by machine-identity-operator for ${bindingName}, requester ${scope.requester} in namespace ${scope.namespace}: ${verdict.matchedPolicies.length ? `complies with IssuancePolicy ${verdict.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it and policy.defaultAction is ${ctx.config.policyDefaultAction}`}`, now)
+        : condition('Denied', SignerReason.PolicyDenied, denialMessage(verdict), now);
     }
     const r = await update(csr, 'approval', { ...csr.status, conditions: [...(csr.status?.conditions ?? []), cond] });
     if (r === 'conflict') return { requeueAfterMs: 100 };

@@ -14,18 +14,13 @@ const USAGES: Readonly<Record<string, string>> = {
 };
 export const DEFAULT_CSR_DURATION_MS = 24 * 3600_000;
 
-export interface CsrSpecLike { request: string; signerName: string; expirationSeconds?: number; usages?: string[]; username?: string }
+/** The fields of a CSR's spec the signer reads; username and groups are the API server's record of who created it. */
+export interface CsrSpecLike { request: string; signerName: string; expirationSeconds?: number; usages?: string[]; username?: string; groups?: string[] }
 
 export function contractUsages(usages: readonly string[] | undefined): { usages: string[]; unknown: string[] } {
   const out: string[] = [], unknown: string[] = [];
   for (const u of usages ?? []) { const c = USAGES[u]; if (c) out.push(c); else unknown.push(u); }
   return { usages: [...new Set(out)], unknown };
-}
-
-/** `system:serviceaccount:<ns>:<name>` requesters belong to a namespace; anyone else to none. */
-export function requesterNamespace(username: string | undefined): string {
-  const m = /^system:serviceaccount:([^:]+):[^:]+$/.exec(username ?? '');
-  return m?.[1] ?? '';
 }
 
 /** The lifetime to issue: expirationSeconds (the API's minimum is 600), else a day; capped by the binding. */
@@ -36,7 +31,8 @@ export function csrDurationMs(expirationSeconds: number | undefined, bindingMaxM
 
 export type CsrRequest = { ok: true; csrPem: string; request: IdentityRequest; usages: string[] } | { ok: false; reason: string; message: string };
 
-export function csrIdentityRequest(name: string, labels: Record<string, string>, spec: CsrSpecLike, authority: string, durationMs: number): CsrRequest {
+/** The identity request a CSR stands for, in `namespace`: the requester's (see boundaries.ts csrRequesterScope), never anything the CSR says. */
+export function csrIdentityRequest(name: string, labels: Record<string, string>, spec: CsrSpecLike, authority: string, durationMs: number, namespace: string): CsrRequest {
   const csrPem = Buffer.from(spec.request, 'base64').toString('utf8');
   let facts: ReturnType<typeof parseCsr>;
   try { facts = parseCsr(csrPem); } catch (e) { return { ok: false, reason: 'InvalidRequest', message: `spec.request is not a PEM PKCS#10 CSR: ${(e as Error).message}` }; }
@@ -45,7 +41,7 @@ export function csrIdentityRequest(name: string, labels: Record<string, string>,
   if (unknown.length) return { ok: false, reason: 'UnsupportedUsage', message: `unknown usages ${unknown.map((u) => JSON.stringify(u)).join(', ')}` };
   const key = describeKey(facts.publicKey);
   const request: IdentityRequest = {
-    namespace: requesterNamespace(spec.username), name, labels, authority,
+    namespace, name, labels, authority,
     subject: { organizations: [...(facts.subject.organizations ?? [])], ...(facts.subject.commonName ? { commonName: facts.subject.commonName } : {}) },
     dnsNames: facts.dnsNames, ipAddresses: facts.ipAddresses, uris: facts.uris, emailAddresses: facts.emailAddresses,
     usages, isCA: facts.isCA, key: key.size === undefined ? { algorithm: key.algorithm } : { algorithm: key.algorithm, size: key.size }, durationMs,

@@ -1,5 +1,7 @@
 // Condition and Event reasons, in one place: they are part of the user-facing contract
 // (alerts and `kubectl wait` read them), so they never change once released.
+import { OwnershipRule } from '../../policy/ownership.ts';
+
 export const Reason = {
   AuthorityNotFound: 'AuthorityNotFound',
   AuthorityNotAllowed: 'AuthorityNotAllowed',
@@ -11,6 +13,8 @@ export const Reason = {
   InvalidCertificate: 'InvalidCertificate',
   InvalidKeyPair: 'InvalidKeyPair',
   SecretRolledBack: 'SecretRolledBack',
+  /** The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it). */
+  CertificateReplaced: 'CertificateReplaced',
   Expired: 'Expired',
   SpecChanged: 'SpecChanged',
   AuthorityChanged: 'AuthorityChanged',
@@ -21,6 +25,12 @@ export const Reason = {
   PolicyRemediation: 'PolicyRemediation',
   // PolicyCompliant condition (and Ready=False PolicyDenied)
   PolicyDenied: 'PolicyDenied',
+  // the safe defaults (src/policy/ownership.ts): denials that hold with no IssuancePolicy at all
+  NameNotOwned: OwnershipRule.NameNotOwned,
+  WildcardNotGranted: OwnershipRule.WildcardNotGranted,
+  CANotGranted: OwnershipRule.CANotGranted,
+  /** isCA with a backend that cannot add pathLenConstraint 0 and name constraints (only ca and selfSigned can). */
+  CAConstraintsUnsupported: 'CAConstraintsUnsupported',
   PolicyViolation: 'PolicyViolation',
   CertificateNonCompliant: 'CertificateNonCompliant',
   Compliant: 'Compliant',
@@ -34,7 +44,15 @@ export const Reason = {
   BackingOff: 'BackingOff',
   AuthorityNotReady: 'AuthorityNotReady',
   SecretNotOwned: 'SecretNotOwned',
+  /** The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten. */
+  SecretConflict: 'SecretConflict',
+  /** The operator's RBAC does not allow writing Secrets in the identity's namespace (chart value rbac.secrets). */
+  SecretForbidden: 'SecretForbidden',
   Ready: 'Ready',
+  // rollout controller Events (spec.rollout)
+  WorkloadRestarted: 'WorkloadRestarted',
+  /** The operator's ServiceAccount may not restart a listed workload (the chart's rbac.rollout). */
+  RolloutForbidden: 'RolloutForbidden',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -65,6 +83,8 @@ export const BindingReason = {
   CAGenerationFailed: 'CAGenerationFailed',
   /** Event: a ConfigMap named like the trust bundle exists and is not ours; left untouched. */
   TrustBundleConflict: 'TrustBundleConflict',
+  /** Event: the operator's ServiceAccount may not write the trust-bundle ConfigMap there (the chart's rbac.trustBundleConfigMaps). */
+  TrustBundleForbidden: 'TrustBundleForbidden',
 } as const;
 export type BindingReason = (typeof BindingReason)[keyof typeof BindingReason];
 
@@ -77,3 +97,32 @@ export const SignReason = {
   CAExpired: 'CAExpired',
 } as const;
 export type SignReason = (typeof SignReason)[keyof typeof SignReason];
+
+// Reasons of the Kubernetes signers (PodCertificateRequest and CertificateSigningRequest conditions
+// and their Events). The boundary reasons say which rule refused the request.
+export const SignerReason = {
+  Issued: 'Issued',
+  /** CSR approved: the request is inside the binding's boundaries and IssuancePolicy allows it. */
+  PolicyAllowed: 'PolicyAllowed',
+  PolicyDenied: 'PolicyDenied',
+  /** The requester's namespace (the pod's, the ServiceAccount's, or the one csrRequesters names) is not selected by the binding's namespaceSelector. */
+  AuthorityNotAllowed: Reason.AuthorityNotAllowed,
+  /** A CSR from a requester that is neither a ServiceAccount nor listed in the binding's signer.csrRequesters. */
+  RequesterNotAllowed: 'RequesterNotAllowed',
+  /** The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request's. */
+  PodMismatch: 'PodMismatch',
+  // the safe defaults (src/policy/ownership.ts), with the requester's namespace as the scope
+  NameNotOwned: Reason.NameNotOwned,
+  WildcardNotGranted: Reason.WildcardNotGranted,
+  CANotGranted: Reason.CANotGranted,
+  InvalidRequest: 'InvalidRequest',
+  UnsupportedUsage: 'UnsupportedUsage',
+  UnsupportedKeyType: 'UnsupportedKeyType',
+  InvalidProofOfPossession: 'InvalidProofOfPossession',
+  InvalidUnverifiedUserAnnotations: 'InvalidUnverifiedUserAnnotations',
+  AuthorityNotReady: Reason.AuthorityNotReady,
+  BackendCannotSign: 'BackendCannotSign',
+  InvalidCertificate: Reason.InvalidCertificate,
+  Pending: Reason.Pending,
+} as const;
+export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];

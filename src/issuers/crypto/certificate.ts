@@ -205,6 +205,7 @@ export const EXTENSION_OIDS = {
   basicConstraints: '2.5.29.19',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
+  nameConstraints: '2.5.29.30',
 } as const;
 
 const OID_DER = new Map<string, Buffer>();
@@ -279,4 +280,45 @@ export function subjectKeyIdentifierOf(value: Buffer): Buffer | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Name constraints of a CA certificate: DNS subtrees, CIDRs, mailbox/host constraints, URI hosts (RFC 5280 §4.2.1.10). */
+export interface NameConstraintLists {
+  permittedDNS: readonly string[]; excludedDNS: readonly string[];
+  permittedIP: readonly string[]; excludedIP: readonly string[];
+  permittedEmail: readonly string[]; permittedURI: readonly string[];
+}
+
+/** iPAddress in a constraint: the address then the mask, 8 octets for IPv4 and 32 for IPv6. */
+function cidrOctets(cidr: string): Buffer {
+  const [addr, bits] = cidr.split('/') as [string, string];
+  const v6 = addr.includes(':');
+  const width = v6 ? 16 : 4;
+  const bytes = Buffer.alloc(width * 2);
+  if (v6) {
+    const [head, tail] = addr.split('::') as [string, string | undefined];
+    const hs = head ? head.split(':') : [];
+    const ts = tail ? tail.split(':') : [];
+    const groups = tail === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - ts.length).fill('0'), ...ts];
+    groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  } else addr.split('.').forEach((o, i) => { bytes[i] = Number(o); });
+  for (let i = 0, left = Number(bits); i < width; i++, left -= 8) bytes[width + i] = left >= 8 ? 0xff : left <= 0 ? 0 : (0xff << (8 - left)) & 0xff;
+  for (let i = 0; i < width; i++) bytes[i]! &= bytes[width + i]!; // the address is the network
+  return bytes;
+}
+
+/** NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL, excludedSubtrees [1] GeneralSubtrees OPTIONAL } */
+export function nameConstraintsValue(c: NameConstraintLists): Buffer {
+  // GeneralSubtree ::= SEQUENCE { base GeneralName } (minimum 0 is the default, maximum absent); GeneralName tags are implicit
+  const subtree = (tag: number, v: Buffer): Buffer => tlv(TAG.SEQUENCE, tlv(tag, v));
+  const ia5 = (s: string): Buffer => Buffer.from(s, 'ascii');
+  const permitted = [
+    ...c.permittedEmail.map((e) => subtree(0x81, ia5(e))), ...c.permittedDNS.map((d) => subtree(0x82, ia5(d))),
+    ...c.permittedURI.map((u) => subtree(0x86, ia5(u))), ...c.permittedIP.map((x) => subtree(0x87, cidrOctets(x))),
+  ];
+  const excluded = [...c.excludedDNS.map((d) => subtree(0x82, ia5(d))), ...c.excludedIP.map((x) => subtree(0x87, cidrOctets(x)))];
+  const parts: Buffer[] = [];
+  if (permitted.length) parts.push(tlv(0xa0, ...permitted));
+  if (excluded.length) parts.push(tlv(0xa1, ...excluded));
+  return tlv(TAG.SEQUENCE, ...parts);
 }

@@ -125,3 +125,49 @@ Aliases under the chart's own name, for generated templates (templates/crds/) an
 {{- $svc := printf "%s-webhook" (include "mio.fullname" .) -}}
 {{- printf "%s.%s.svc,%s.%s.svc.cluster.local,%s.%s,%s" $svc .Release.Namespace $svc .Release.Namespace $svc .Release.Namespace $svc -}}
 {{- end }}
+
+{{/*
+One scoped grant of the operator's ServiceAccount (rbac-grants.yaml): a ClusterRole and ClusterRoleBinding
+for scope "cluster", a Role and RoleBinding per namespace for scope "namespaces", nothing for "none".
+Arguments: root, sa, grant (name suffix), scope, namespaces, why (a comment), rules.
+*/}}
+{{- define "mio.grant" -}}
+{{- $root := .root }}
+{{- $name := printf "%s-%s" (include "mio.fullname" $root) .grant }}
+{{- $kind := ternary "ClusterRole" "Role" (eq .scope "cluster") }}
+{{- $targets := list "" }}
+{{- if eq .scope "namespaces" }}{{ $targets = .namespaces }}{{ else if ne .scope "cluster" }}{{ $targets = list }}{{ end }}
+{{- range $ns := $targets }}
+---
+# {{ $.why }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: {{ $kind }}
+metadata:
+  name: {{ $name }}
+  {{- if $ns }}
+  namespace: {{ $ns }}
+  {{- end }}
+  labels:
+    {{- include "mio.labels" $root | nindent 4 }}
+rules:
+  {{- toYaml $.rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: {{ $kind }}Binding
+metadata:
+  name: {{ $name }}
+  {{- if $ns }}
+  namespace: {{ $ns }}
+  {{- end }}
+  labels:
+    {{- include "mio.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: {{ $kind }}
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $.sa }}
+    namespace: {{ $root.Release.Namespace }}
+{{- end }}
+{{- end }}

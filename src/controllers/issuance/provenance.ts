@@ -1,0 +1,56 @@
+// Whether the certificate in a managed Secret is one this operator issued for this identity. Anyone
+// who can write the Secret (a namespace editor) can swap in a key pair of their own: same names,
+// a key that matches, any issuer and lifetime. The identity's status records the fingerprint of what
+// was issued; a different certificate is accepted only when it is the newer revision a crash left
+// between the Secret write and the status write AND it chains to the authority's CA.
+import { X509Certificate } from 'node:crypto';
+import { splitPem } from '../../issuers/crypto/certs.ts';
+
+export interface ProvenanceInput {
+  /** SHA-256 fingerprint of the Secret's leaf certificate. */
+  leafFingerprint: string;
+  /** What status says was issued (undefined before the first status write). */
+  statusFingerprint?: string;
+  /** The Secret's revision annotation and the status revision. */
+  secretRevision?: number;
+  statusRevision?: number;
+  /** The leaf chains (through the Secret's own intermediates) to a CA the authority issues from. */
+  chainsToAuthority: boolean;
+  /** selfSigned: there is no CA to chain to, so only the recorded fingerprint can tell. */
+  selfSigned: boolean;
+}
+
+/** undefined when the certificate is ours; otherwise why it is not (the CertificateReplaced message). */
+export function provenanceProblem(i: ProvenanceInput): string | undefined {
+  const fp = i.leafFingerprint.toUpperCase();
+  if (i.statusFingerprint && i.statusFingerprint.toUpperCase() === fp) return undefined;
+  const newer = i.statusRevision === undefined || (i.secretRevision ?? 0) > i.statusRevision;
+  const ownCa = i.selfSigned || i.chainsToAuthority;
+  if (!i.statusFingerprint && ownCa) return undefined; // issued before any status write (a crash): adopt
+  if (i.statusFingerprint && newer && ownCa && !i.selfSigned) return undefined; // a newer revision from our CA: adopt
+  const was = i.statusFingerprint ? `status records ${i.statusFingerprint}` : 'no certificate was recorded for it';
+  return `the Secret holds a certificate (SHA-256 ${i.leafFingerprint}) that was not issued for this identity (${was}${ownCa ? '' : '; it does not chain to the authority\'s CA'})`;
+}
+
+/**
+ * Whether the first certificate of `tlsCrt` verifies, through the certificates after it, up to one
+ * of the CA certificates in `caBundle` (signatures and issuer names only: validity is checked elsewhere).
+ */
+export function chainsTo(tlsCrt: string, caBundle: string): boolean {
+  try {
+    const chain = splitPem(tlsCrt).map((p) => new X509Certificate(p));
+    const roots = splitPem(caBundle).map((p) => new X509Certificate(p));
+    if (chain.length === 0 || roots.length === 0) return false;
+    let cur = chain[0]!;
+    for (let depth = 0; depth < 8; depth++) {
+      if (roots.some((r) => cur.checkIssued(r) && cur.verify(r.publicKey))) return true;
+      if (roots.some((r) => r.fingerprint256 === cur.fingerprint256) && depth > 0) return true;
+      const next = chain.slice(1).find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
+      if (!next || next === cur) return false;
+      cur = next;
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
