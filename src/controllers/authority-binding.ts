@@ -125,6 +125,11 @@ class Reconciler {
   private readonly built: Map<string, { key: string; issuer: Issuer }>;
   private readonly core: k8s.CoreV1Api;
   private readonly continuity: ContinuityStep;
+  /**
+   * The CA record this process last wrote per binding (by uid): the binding cache may not show our own status
+   * write yet, and acting on an older record would treat our own new CA as a change again (a second rotation).
+   */
+  private readonly records = new Map<string, { uid: string | undefined; rec: CaRecord }>();
 
   constructor(ctx: OperatorContext, trust: TrustBundles, built: Map<string, { key: string; issuer: Issuer }>, continuity: ContinuityStep) {
     this.ctx = ctx;
@@ -138,13 +143,14 @@ class Reconciler {
     const b = this.ctx.informers.bindings.get(name);
     if (!b?.metadata?.name) {
       this.built.delete(name);
+      this.records.delete(name);
       this.ctx.issuers.delete(name);
       await this.trust.removeAll(name, log);
       return undefined;
     }
     const parsed = CertificateAuthorityBindingSpec.safeParse(b.spec ?? {});
     const spec = parsed.success ? parsed.data : undefined;
-    const rec = caRecordOf(b.status);
+    const rec = this.recordOf(b);
     const outcome = spec ? await this.resolve(b, spec, rec, log)
       : notReady(BindingReason.InvalidSpec, `invalid spec: ${parsed.error?.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}`);
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
@@ -159,9 +165,20 @@ class Reconciler {
     const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
     const after = await this.continuity.after(b, spec, cont, distrusted, log);
     if (after.publishedNow || after.retired) await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    this.remember(b, cont.record); // before the write: a failed write must not make the next reconcile act on the old record
     await this.writeStatus(b, outcome, cont.record, log);
     if (after.retired) await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
     return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
+  }
+
+  private recordOf(b: BindingObject): CaRecord {
+    const mem = this.records.get(b.metadata!.name!);
+    return mem && mem.uid === b.metadata?.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
+  }
+
+  private remember(b: BindingObject, rec: CaRecord | undefined): void {
+    if (rec) this.records.set(b.metadata!.name!, { uid: b.metadata?.uid, rec: structuredClone(rec) });
+    else this.records.delete(b.metadata!.name!);
   }
 
   private async resolve(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
