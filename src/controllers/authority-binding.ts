@@ -226,6 +226,8 @@ class Reconciler {
       if (r && !('secret' in r)) return r;
       if (r) ({ secret, handles } = r);
     }
+    // a request acted on is remembered at once: a failure later in this reconcile must not make it act twice
+    if (handles) this.remember(b, { ...rec, regenerationHandled: handles });
     const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(name);
     const generatedReplacing = ours ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION] : undefined;
     const m = loadCaMaterial(secret.data ?? {}, this.ctx.now());
