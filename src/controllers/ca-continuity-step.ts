@@ -139,7 +139,8 @@ export class ContinuityStep {
     const s = spec?.signer;
     if (!s || !(s.podCertificates || s.certificateSigningRequests)) return true;
     if (!(await trustBundlesServed(this.ctx))) return true;
-    const ctb = await getJsonOrNotFound<{ spec?: { trustBundle?: string } }>(this.ctx.kc, `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`, {});
+    // unreadable (e.g. RBAC) counts as not carrying it: identities stay on the old CA rather than outrun the bundle
+    const ctb = await getJsonOrNotFound<{ spec?: { trustBundle?: string } }>(this.ctx.kc, `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`, {}).catch(() => undefined);
     return carries(ctb?.spec?.trustBundle ?? '', want);
   }
 
