@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller } from './runtime/controller.ts';
-import { applyStatus, isAlreadyExists, isNotFound } from './runtime/kube.ts';
+import { applyStatus, isAlreadyExists, isNotFound, toKubeError } from './runtime/kube.ts';
 import { getCondition, setCondition, type ConditionInput } from './status/conditions.ts';
 import { BindingReason } from './status/reasons.ts';
 import { BINDING_GVR, type BindingObject, type OperatorContext } from './context.ts';
@@ -20,6 +20,8 @@ import { backendOf, buildIssuer } from '../issuers/registry.ts';
 import { normaliseFingerprint } from '../issuers/sign-from-csr.ts';
 import { isoSeconds } from '../issuers/in-cluster-ca.ts';
 import type { Issuer } from '../issuers/types.ts';
+import { caRecordOf, ContinuityStep, type ContinuityResult } from './ca-continuity-step.ts';
+import { onMissingCaSecret, REGENERATE_CA_ANNOTATION, REPLACES_CA_ANNOTATION, type CaRecord } from './ca-continuity.ts';
 
 export const FIELD_MANAGER = 'mio-authority-binding';
 export const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
@@ -40,6 +42,10 @@ interface Outcome {
   /** Not a verdict: wait for the cache (e.g. a Secret we just lost a create race for). */
   waitMs?: number;
   requeueAt?: Date;
+  /** The regenerate-ca-requested-at value this reconcile acted on. */
+  handles?: string;
+  /** replaces-ca of a CA Secret we generated for this binding. */
+  generatedReplacing?: string;
 }
 
 const notReady = (reason: string, message: string, extra: Partial<Outcome> = {}): Outcome =>
@@ -66,7 +72,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   const trust = new TrustBundles(ctx, FIELD_MANAGER);
   /** Built issuers, reused while their inputs are unchanged (so the cache does not see a "new CA"). */
   const built = new Map<string, { key: string; issuer: Issuer }>();
-  const r = new Reconciler(ctx, trust, built);
+  const r = new Reconciler(ctx, trust, built, new ContinuityStep(ctx));
   const c = new AuthorityBindingController({
     name: 'authority-binding', logger: ctx.log, registry: ctx.registry, workers: 2,
     informers: [bindings, namespaces, operatorSecrets, trust.informer],
@@ -82,6 +88,12 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   namespaces.onAdd(withTrustBundle).onDelete(withTrustBundle)
     .onUpdate((o, n) => { if (!isDeepStrictEqual(o.metadata?.labels, n.metadata?.labels) || o.status?.phase !== n.status?.phase) withTrustBundle(); });
   trust.informer.onUpdate((_o, cm) => enqueue(TrustBundles.bindingOf(cm))).onDelete((cm) => enqueue(TrustBundles.bindingOf(cm)));
+  // a previous CA leaves the bundles once no identity holds a certificate from it: follow their progress (batched)
+  const holderChanged = (name: string | undefined): void => {
+    if (name && ((bindings.get(name)?.status?.previousCAs as unknown[] | undefined)?.length ?? 0) > 0) c.queue.addAfter(name, 1000);
+  };
+  ctx.informers.identities.onDelete((mi) => holderChanged(mi.spec?.authorityRef?.name))
+    .onUpdate((o, n) => { if (o.status?.authorityFingerprintSHA256 !== n.status?.authorityFingerprintSHA256) holderChanged(n.spec?.authorityRef?.name); });
   return c;
 }
 
@@ -112,11 +124,18 @@ class Reconciler {
   private readonly trust: TrustBundles;
   private readonly built: Map<string, { key: string; issuer: Issuer }>;
   private readonly core: k8s.CoreV1Api;
+  private readonly continuity: ContinuityStep;
+  /**
+   * The CA record this process last wrote per binding (by uid): the binding cache may not show our own status
+   * write yet, and acting on an older record would treat our own new CA as a change again (a second rotation).
+   */
+  private readonly records = new Map<string, { uid: string | undefined; rec: CaRecord }>();
 
-  constructor(ctx: OperatorContext, trust: TrustBundles, built: Map<string, { key: string; issuer: Issuer }>) {
+  constructor(ctx: OperatorContext, trust: TrustBundles, built: Map<string, { key: string; issuer: Issuer }>, continuity: ContinuityStep) {
     this.ctx = ctx;
     this.trust = trust;
     this.built = built;
+    this.continuity = continuity;
     this.core = ctx.kc.makeApiClient(k8s.CoreV1Api);
   }
 
@@ -124,32 +143,51 @@ class Reconciler {
     const b = this.ctx.informers.bindings.get(name);
     if (!b?.metadata?.name) {
       this.built.delete(name);
+      this.records.delete(name);
       this.ctx.issuers.delete(name);
       await this.trust.removeAll(name, log);
       return undefined;
     }
     const parsed = CertificateAuthorityBindingSpec.safeParse(b.spec ?? {});
     const spec = parsed.success ? parsed.data : undefined;
-    const outcome = spec ? await this.resolve(b, spec, log)
+    const rec = this.recordOf(b);
+    const outcome = spec ? await this.resolve(b, spec, rec, log)
       : notReady(BindingReason.InvalidSpec, `invalid spec: ${parsed.error?.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}`);
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     if (outcome.issuer && outcome.fingerprint && distrusted.has(outcome.fingerprint)) {
-      Object.assign(outcome, notReady(BindingReason.CADistrusted, `the CA certificate ${outcome.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key) or remove it from distrust`), { issuer: undefined });
+      Object.assign(outcome, notReady(BindingReason.CADistrusted, `the CA certificate ${outcome.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key, it stays in the trust bundles until its replacement is published and everything it signed reissued) or remove it from distrust`), { issuer: undefined });
     }
-    await this.updateCache(name, b, spec, outcome, distrusted);
-    await this.writeStatus(b, outcome, log);
-    const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, distrusted), log);
-    return { requeueAfterMs: requeueDelay(this.ctx.now(), outcome, conflicts) };
+    // the continuity step may refuse the CA (changed unexpectedly): decide before the issuer is published
+    const cont = this.continuity.before(b, spec, rec, { ...outcome, distrusted });
+    if (cont.refusal) Object.assign(outcome, notReady(cont.refusal.reason, cont.refusal.message), { issuer: undefined });
+    await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    const { conflicts } = await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
+    const after = await this.continuity.after(b, spec, cont, distrusted, log);
+    if (after.publishedNow || after.retired) await this.updateCache(name, b, spec, outcome, distrusted, cont);
+    this.remember(b, cont.record); // before the write: a failed write must not make the next reconcile act on the old record
+    await this.writeStatus(b, outcome, cont.record, log);
+    if (after.retired) await this.trust.sync(b, desiredBundle(spec, outcome, cont), log);
+    return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
   }
 
-  private async resolve(b: BindingObject, spec: Spec, log: Logger): Promise<Outcome> {
+  private recordOf(b: BindingObject): CaRecord {
+    const mem = this.records.get(b.metadata!.name!);
+    return mem && mem.uid === b.metadata?.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
+  }
+
+  private remember(b: BindingObject, rec: CaRecord | undefined): void {
+    if (rec) this.records.set(b.metadata!.name!, { uid: b.metadata?.uid, rec: structuredClone(rec) });
+    else this.records.delete(b.metadata!.name!);
+  }
+
+  private async resolve(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
     const backend = backendOf(spec);
     // a binding without maxDuration still has a finite cap (DEFAULT_LIFETIME_CAP): no default grants a longer lifetime
     const maxDurationMs = lifetimeCapMs(spec);
     const name = b.metadata!.name!;
     if (backend !== 'ca') return this.resolveRemote(name, backend, spec, maxDurationMs);
-    return this.resolveCa(b, spec, name, maxDurationMs, log);
+    return this.resolveCa(b, spec, rec, maxDurationMs, log);
   }
 
   /** selfSigned and the backends whose CA is elsewhere: the issuer's own health is the binding's Ready. */
@@ -172,19 +210,26 @@ class Reconciler {
   }
 
   /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
-  private async resolveCa(b: BindingObject, spec: Spec, name: string, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
+  private async resolveCa(b: BindingObject, spec: Spec, rec: CaRecord, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
     const backend = 'ca' as const;
+    const name = b.metadata!.name!;
     const ns = this.ctx.config.namespace;
     const secretName = spec.ca!.secretRef.name;
     let secret = this.ctx.informers.operatorSecrets.get(`${ns}/${secretName}`);
+    let handles: string | undefined;
     if (!secret) {
-      if (!spec.ca!.generate) {
-        return notReady(BindingReason.CASecretNotFound, `Secret ${ns}/${secretName} does not exist: create it with tls.crt and tls.key (and ca.crt for a chain), or set spec.ca.generate to have one generated`, { backend });
-      }
-      const created = await this.generate(b, spec, log);
-      if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
-      secret = created;
+      const m = await this.whenMissing(b, spec, rec, log);
+      if (!('secret' in m)) return m;
+      ({ secret, handles } = m);
+    } else {
+      const r = await this.rotateOnRequest(b, spec, rec, secret, log);
+      if (r && !('secret' in r)) return r;
+      if (r) ({ secret, handles } = r);
     }
+    // a request acted on is remembered at once: a failure later in this reconcile must not make it act twice
+    if (handles) this.remember(b, { ...rec, regenerationHandled: handles });
+    const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(name);
+    const generatedReplacing = ours ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION] : undefined;
     const m = loadCaMaterial(secret.data ?? {}, this.ctx.now());
     if (!m.ok) {
       return notReady(m.reason, `Secret ${ns}/${secretName}: ${m.message}`,
@@ -193,9 +238,39 @@ class Reconciler {
     const key = createHash('sha256').update(`${maxDurationMs}|${secret.data?.['tls.crt']}|${secret.data?.['tls.key']}|${secret.data?.['ca.crt'] ?? ''}`).digest('hex');
     const res = this.reuse(name, key, () => buildIssuer(spec, m, { maxDurationMs }));
     if ('reason' in res) return notReady(res.reason, res.message, { backend });
-    return { backend, issuer: res.issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter,
+    return { backend, issuer: res.issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter, handles, generatedReplacing,
       ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready,
         message: `CA ${m.cert.subject} (${m.fingerprintSHA256}) is valid until ${isoSeconds(m.notAfter)}` } };
+  }
+
+  /** The CA Secret is missing: generate one only for a first CA or when the security team asked (ca-continuity.ts). */
+  private async whenMissing(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<{ secret: k8s.V1Secret; handles?: string } | Outcome> {
+    const d = onMissingCaSecret({ secret: `${this.ctx.config.namespace}/${spec.ca!.secretRef.name}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
+      requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
+      recordedDistrusted: rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint) });
+    if (d.action === 'notReady') return notReady(d.reason, d.message, { backend: 'ca' });
+    const created = await this.generate(b, spec, rec.fingerprint, log);
+    if (!created) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
+    return { secret: created, handles: d.handles };
+  }
+
+  /**
+   * A regeneration request while the CA Secret exists rotates a CA we generated (replaced in place, old and new
+   * overlap). A Secret we did not generate is never overwritten: the request is marked handled with a Warning,
+   * so it cannot fire later when that Secret happens to go missing.
+   */
+  private async rotateOnRequest(b: BindingObject, spec: Spec, rec: CaRecord, secret: k8s.V1Secret, log: Logger): Promise<{ secret: k8s.V1Secret; handles: string } | Outcome | undefined> {
+    const requested = b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION];
+    if (!requested || requested === rec.regenerationHandled) return undefined;
+    const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(b.metadata!.name!);
+    if (!spec.ca!.generate || !ours) {
+      await recordEvent(this.ctx, involved(b), 'Warning', BindingReason.CAGenerationFailed,
+        `${REGENERATE_CA_ANNOTATION}=${requested} ignored: Secret ${this.ctx.config.namespace}/${spec.ca!.secretRef.name} ${ours ? 'exists and spec.ca.generate is not set' : 'was not generated by the operator'}; replace its tls.crt/tls.key yourself and approve the new CA with machineidentity.io/accept-ca-fingerprint`);
+      return { secret, handles: requested };
+    }
+    const replaced = await this.generate(b, spec, rec.fingerprint, log, secret);
+    if (!replaced) return { ready: { type: 'Ready', status: 'False', reason: '', message: '' }, waitMs: 1000 };
+    return { secret: replaced, handles: requested };
   }
 
   private reuse(name: string, key: string, build: () => ReturnType<typeof buildIssuer>): ReturnType<typeof buildIssuer> {
@@ -208,7 +283,8 @@ class Reconciler {
   }
 
   /** Creates the CA Secret (never applies over an existing one); undefined when someone else created it first. */
-  private async generate(b: BindingObject, spec: Spec, log: Logger): Promise<k8s.V1Secret | undefined> {
+  /** Creates the CA Secret, or replaces `existing` (ours) under a resourceVersion precondition; undefined when we lost a race. */
+  private async generate(b: BindingObject, spec: Spec, replaces: string | undefined, log: Logger, existing?: k8s.V1Secret): Promise<k8s.V1Secret | undefined> {
     const g = spec.ca!.generate!;
     const ns = this.ctx.config.namespace;
     const name = spec.ca!.secretRef.name;
@@ -216,38 +292,44 @@ class Reconciler {
     try {
       const ca = await generateCa({ commonName: g.commonName, organizations: g.organizations, durationMs: parseDuration(g.duration) ?? 87600 * 3600_000,
         key: { algorithm: g.privateKey.algorithm, size: g.privateKey.size } });
-      const created = await this.core.createNamespacedSecret({ namespace: ns, fieldManager: FIELD_MANAGER, body: {
+      const body: k8s.V1Secret = {
         apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-        metadata: { name, namespace: ns, labels: { [GENERATED_CA_LABEL]: labelValue(binding) }, annotations: { 'machineidentity.io/binding': binding } },
+        metadata: { name, namespace: ns, labels: { [GENERATED_CA_LABEL]: labelValue(binding) }, annotations: { 'machineidentity.io/binding': binding, [REPLACES_CA_ANNOTATION]: replaces ?? '' },
+          ...(existing ? { resourceVersion: existing.metadata?.resourceVersion } : {}) },
         data: { 'tls.crt': Buffer.from(ca.certPem).toString('base64'), 'tls.key': Buffer.from(ca.keyPem).toString('base64') },
-      } });
-      log.info({ secret: `${ns}/${name}` }, 'generated CA Secret');
-      await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.CAGenerated,
-        `generated a ${g.privateKey.algorithm} CA "${g.commonName}" into Secret ${ns}/${name}`);
+      };
+      const created = existing ? await this.core.replaceNamespacedSecret({ name, namespace: ns, fieldManager: FIELD_MANAGER, body })
+        : await this.core.createNamespacedSecret({ namespace: ns, fieldManager: FIELD_MANAGER, body });
+      log.info({ secret: `${ns}/${name}`, rotated: Boolean(existing) }, 'generated CA Secret');
+      const what = existing ? `, rotating CA ${replaces} on request (both stay in the trust bundles)` : replaces ? `, replacing the lost CA ${replaces} (both stay in the trust bundles)` : '';
+      await recordEvent(this.ctx, involved(b), replaces && !existing ? 'Warning' : 'Normal', BindingReason.CAGenerated,
+        `generated a ${g.privateKey.algorithm} CA "${g.commonName}" into Secret ${ns}/${name}${what}`);
       return created;
     } catch (e) {
-      if (isAlreadyExists(e)) return undefined; // the informer will deliver it
+      if (isAlreadyExists(e) || toKubeError(e).code === 409) return undefined; // lost a race: the informer will deliver the winner
       await recordEvent(this.ctx, involved(b), 'Warning', BindingReason.CAGenerationFailed, `could not create CA Secret ${ns}/${name}: ${(e as Error).message}`);
       throw new Error(`create CA Secret ${ns}/${name} failed`, { cause: e });
     }
   }
 
-  private async updateCache(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>): Promise<void> {
+  private async updateCache(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
     if (!o.issuer || o.ready.status !== 'True') {
       this.ctx.issuers.delete(name);
       return;
     }
     this.ctx.issuers.set(name, { issuer: o.issuer, health: await o.issuer.health(), generation: b.metadata?.generation, distrusted,
-      maxDurationMs: lifetimeCapMs(spec ?? {}) });
+      maxDurationMs: lifetimeCapMs(spec ?? {}), ...cont.cacheFields() });
   }
 
-  private async writeStatus(b: BindingObject, o: Outcome, log: Logger): Promise<void> {
+  private async writeStatus(b: BindingObject, o: Outcome, rec: CaRecord | undefined, log: Logger): Promise<void> {
     const gen = b.metadata?.generation;
     const prev = getCondition(b.status?.conditions, 'Ready');
     const ready = getCondition(setCondition(b.status?.conditions, o.ready, gen, this.ctx.now()), 'Ready')!;
-    const fields = { backend: o.backend, caFingerprintSHA256: o.fingerprint, caNotAfter: o.notAfter ? isoSeconds(o.notAfter) : undefined };
+    // a ca binding's caFingerprintSHA256 is the recorded CA (kept while its Secret is lost or replaced unexpectedly)
+    const fields: Record<string, unknown> = { backend: o.backend, caFingerprintSHA256: rec ? rec.fingerprint : o.fingerprint, caNotAfter: o.notAfter ? isoSeconds(o.notAfter) : undefined,
+      ...this.continuity.statusFields(b, rec) };
     const st = b.status ?? {};
-    if (isDeepStrictEqual(prev, ready) && st.backend === fields.backend && st.caFingerprintSHA256 === fields.caFingerprintSHA256 && st.caNotAfter === fields.caNotAfter) return;
+    if (isDeepStrictEqual(prev, ready) && Object.entries(fields).every(([k, v]) => isDeepStrictEqual(st[k], v))) return;
     const status = Object.fromEntries(Object.entries({ conditions: [ready], ...fields }).filter(([, v]) => v !== undefined));
     const body: BindingObject = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: b.metadata!.name! }, status };
     try {
@@ -263,17 +345,13 @@ class Reconciler {
   }
 }
 
-function desiredBundle(spec: Spec | undefined, o: Outcome, distrusted: Set<string>): Desired {
+/** The recorded CA and the previous ones still in their overlap window; nothing recorded yet: leave what is published. */
+function desiredBundle(spec: Spec | undefined, o: Outcome, cont: ContinuityResult): Desired {
   if (!spec?.trustBundle || o.backend === 'selfSigned') return { kind: 'remove' };
-  if (!o.material) return { kind: 'keep' }; // CA unusable for now: leave published bundles as they are
-  const pems = o.material.trustBundlePem.filter((p) => !distrusted.has(fingerprintOfPem(p)));
-  return { kind: 'publish', configMapName: spec.trustBundle.configMapName, key: spec.trustBundle.key, bundlePem: pems.join(''),
+  const bundlePem = cont.bundlePem();
+  if (bundlePem === undefined) return { kind: 'keep' };
+  return { kind: 'publish', configMapName: spec.trustBundle.configMapName, key: spec.trustBundle.key, bundlePem,
     namespaceSelector: spec.namespaceSelector };
-}
-
-function fingerprintOfPem(pem: string): string {
-  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  return normaliseFingerprint(createHash('sha256').update(der).digest('hex'));
 }
 
 /** Wake up just after the CA expires (or becomes valid), and at least every RESYNC_MS. */

@@ -18,7 +18,9 @@ const CAGenerate = z.object({
   duration: duration('Lifetime of the generated CA certificate (at least 1h).', '1h').default('87600h'),
   privateKey: withRules(z.object({ algorithm: keyAlgorithmField, size: keySizeField }), [keySizeRule])
     .prefault({}).describe('Key of the generated CA.'),
-}).describe('Generate the CA key and a self-signed CA certificate into secretRef when the Secret does not exist.');
+  regenerate: z.enum(['Never', 'IfMissing']).default('Never')
+    .describe('Once a CA was recorded in status: Never = a lost CA Secret makes the binding Ready=False CASecretMissing (ask for a new CA with the annotation machineidentity.io/regenerate-ca-requested-at); IfMissing = generate a new CA whenever the Secret is missing (old and new CA overlap in the trust bundles).'),
+}).describe('Generate the CA key and a self-signed CA certificate into secretRef when the Secret does not exist and no CA was recorded yet (see regenerate).');
 
 const AcmeSolver = withRules(z.object({
   selector: z.object({
@@ -171,6 +173,10 @@ const specShape = {
     configMapName: objectName('ConfigMap written into every bound namespace.'),
     key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).default('ca.crt').describe('Key in the ConfigMap.'),
   }).optional().describe('Publish this CA\'s bundle into every bound namespace.'),
+  caRotation: z.object({
+    propagationDelay: duration('After every trust bundle carries a new CA, wait this long before identities are reissued from it (kubelet volume updates are not instant).', '1s').default('5m'),
+    overlap: duration('A previous CA stays in the trust bundles at least this long after it was replaced (and while any identity still holds a certificate from it); a distrusted one leaves as soon as everything it signed was reissued.', '1s').default('24h'),
+  }).optional().describe('How a CA change (new key, replaced Secret, distrust) reaches clients: old and new CA overlap in every trust bundle.'),
   distrust: setList(z.string().max(95).regex(SHA256_FINGERPRINT), 64).optional()
     .describe('SHA-256 fingerprints of compromised or retired CA certificates: everything they signed is reissued and they are dropped from bundles.'),
 };
@@ -199,6 +205,17 @@ export const CertificateAuthorityBindingStatus = z.object({
   backend: z.enum(BACKENDS).optional().describe('Which backend is in use (for the Backend printer column).'),
   caFingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).optional().describe('SHA-256 fingerprint of the current CA certificate.'),
   caNotAfter: timestamp('End of the current CA certificate\'s validity.'),
+  caTrustBundle: z.string().max(32768).optional().describe('PEM trust anchors of the recorded CA (public), kept so they stay published if its Secret is lost or replaced.'),
+  previousCAs: z.array(z.object({
+    fingerprintSHA256: z.string().max(95).regex(SHA256_FINGERPRINT).describe('SHA-256 fingerprint of the previous CA certificate.'),
+    trustBundle: z.string().max(32768).describe('Its PEM trust anchors (public), still published in the trust bundles.'),
+    retiredAt: z.iso.datetime({ offset: true }).describe('When it stopped being the current CA.'),
+    retireAfter: z.iso.datetime({ offset: true }).describe('Earliest time it leaves the trust bundles (it also waits until no identity holds a certificate from it).'),
+    distrusted: z.boolean().optional().describe('Listed in spec.distrust: leaves as soon as everything it signed was reissued.'),
+  })).max(8).optional().describe('Previous CAs still published next to the current one during the overlap window.'),
+  caPublishedAt: timestamp('When every trust bundle of the binding (ConfigMaps, ClusterTrustBundle) was seen carrying the current CA.'),
+  reissueNotBefore: timestamp('After a CA change: identities are reissued from the new CA from this time on (caPublishedAt + caRotation.propagationDelay).'),
+  caRegenerationHandled: z.string().max(64).optional().describe('The value of the machineidentity.io/regenerate-ca-requested-at annotation last acted on.'),
   identities: z.int().min(0).optional().meta({ format: 'int32' }).describe('How many MachineIdentities it currently backs.'),
   outdatedIdentities: z.int().min(0).optional().meta({ format: 'int32' })
     .describe('How many of them still hold a certificate from a CA other than the current one (re-issuance progress after a CA change or distrust).'),

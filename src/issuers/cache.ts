@@ -11,6 +11,10 @@ export interface AuthorityEntry {
   distrusted: ReadonlySet<string>;
   /** The binding's maxDuration in ms, if set. */
   maxDurationMs?: number;
+  /** What the binding's trust bundles publish (current CA and previous ones in their overlap window). */
+  trustBundlePem?: string;
+  /** Epoch ms from which identities may move to the current CA after a CA change (Infinity: a bundle lacks it yet). */
+  reissueNotBefore?: number;
 }
 
 export class IssuerCache {
@@ -22,7 +26,8 @@ export class IssuerCache {
   set(binding: string, entry: AuthorityEntry): void {
     const prev = this.entries.get(binding);
     this.entries.set(binding, entry);
-    if (prev?.health.caFingerprintSHA256 !== entry.health.caFingerprintSHA256 || prev?.issuer !== entry.issuer) this.emit(binding);
+    if (prev?.health.caFingerprintSHA256 !== entry.health.caFingerprintSHA256 || prev?.issuer !== entry.issuer
+      || prev.trustBundlePem !== entry.trustBundlePem || prev.reissueNotBefore !== entry.reissueNotBefore) this.emit(binding);
   }
 
   delete(binding: string): void {

@@ -70,7 +70,7 @@ describe('CertificateAuthorityBinding controller', () => {
       await createBinding(name, {
         namespaceSelector: { matchLabels: { [tbLabel]: 'yes' } }, maxDuration: '720h',
         ca: { secretRef: { name: secretName }, generate: { commonName: `Generated CA ${sfx}`, duration: '8760h', privateKey: { algorithm: 'ECDSA', size: 384 } } },
-        trustBundle: { configMapName: cmName },
+        trustBundle: { configMapName: cmName }, caRotation: { propagationDelay: '1s', overlap: '3s' },
       });
     });
 
@@ -120,24 +120,93 @@ describe('CertificateAuthorityBinding controller', () => {
       await waitFor('trust bundle removed', async () => (await readCm(served, cmName)) === undefined, 20_000, 250);
     });
 
-    it('follows a CA change in the Secret', async () => {
+    // CA continuity (issue #13): a CA swapped into the Secret is not trusted until the security team approves it
+    it('refuses a CA swapped into the Secret until it is approved; then publishes old and new, and the old one leaves after the overlap', async () => {
+      const late = namespaces[namespaces.length - 1]!;
+      const oldFp = (await getBinding(name)).status!.caFingerprintSHA256!;
+      const oldPem = Buffer.from((await core.readNamespacedSecret({ namespace: opNs, name: secretName })).data!['tls.crt']!, 'base64').toString();
       const next = await generateCa({ commonName: `Replacement CA ${sfx}`, durationMs: 100 * 24 * 3600_000, key: { algorithm: 'ECDSA' } });
       await core.replaceNamespacedSecret({ namespace: opNs, name: secretName, body: { metadata: { name: secretName }, type: 'kubernetes.io/tls',
         data: { 'tls.crt': Buffer.from(next.certPem).toString('base64'), 'tls.key': Buffer.from(next.keyPem).toString('base64') } } });
       const fp = new X509Certificate(next.certPem).fingerprint256;
-      await waitFor('new fingerprint in status', async () => (await getBinding(name)).status?.caFingerprintSHA256 === fp, 20_000, 250);
-      const late = namespaces[namespaces.length - 1]!;
-      await waitFor('new CA in the bundle', async () => (await readCm(late, cmName))?.data?.['ca.crt']?.trim() === next.certPem.trim(), 20_000, 250);
+      const refused = await waitReady(name, 'False', 'CAChangedUnexpectedly');
+      expect(refused.message).toContain(`machineidentity.io/accept-ca-fingerprint=${fp}`);
+      expect((await getBinding(name)).status?.caFingerprintSHA256).toBe(oldFp);
+      expect((await readCm(late, cmName))?.data?.['ca.crt']?.trim()).toBe(oldPem.trim());
+
+      await co.patchClusterCustomObject({ ...GVR, name, body: { metadata: { annotations: { 'machineidentity.io/accept-ca-fingerprint': fp } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      await waitFor('new fingerprint in status', async () => (await getBinding(name)).status?.caFingerprintSHA256 === fp, 20_000, 100);
+      await waitFor('old and new CA in the bundle', async () => {
+        const b = (await readCm(late, cmName))?.data?.['ca.crt'] ?? '';
+        return b.includes(next.certPem.trim()) && b.includes(oldPem.trim());
+      }, 20_000, 100);
+      await waitFor('old CA gone from the bundle after the overlap', async () => (await readCm(late, cmName))?.data?.['ca.crt']?.trim() === next.certPem.trim(), 20_000, 250);
+      expect((await getBinding(name)).status).not.toHaveProperty('previousCAs');
       expect((await readCm(foreign, cmName))?.data).toEqual({ 'ca.crt': 'not ours' });
+      const reasons = (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name}` })).items.map((e) => e.reason);
+      expect(reasons).toEqual(expect.arrayContaining(['CAChangedUnexpectedly', 'CAChanged', 'PreviousCARetired']));
     });
 
-    it('drops a distrusted CA from the bundle and stops issuing from it', async () => {
+    it('keeps a distrusted CA in the bundle until a replacement is published, then drops it', async () => {
+      const late = namespaces[namespaces.length - 1]!;
       const fp = (await getBinding(name)).status!.caFingerprintSHA256!;
+      const pem = (await readCm(late, cmName))!.data!['ca.crt']!;
       await co.patchClusterCustomObject({ ...GVR, name, body: { spec: { distrust: [fp] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
       await waitReady(name, 'False', 'CADistrusted');
-      const late = namespaces[namespaces.length - 1]!;
-      await waitFor('bundle emptied', async () => (await readCm(late, cmName))?.data?.['ca.crt'] === '', 20_000, 250);
+      expect((await readCm(late, cmName))?.data?.['ca.crt']).toBe(pem);
+      // the replacement: a lost Secret of a distrusted CA is regenerated (the distrust is the request)
+      await core.deleteNamespacedSecret({ namespace: opNs, name: secretName });
+      await waitReady(name, 'True', 'Ready');
+      const b = await getBinding(name);
+      expect(b.status?.caFingerprintSHA256).not.toBe(fp);
+      const fresh = Buffer.from((await core.readNamespacedSecret({ namespace: opNs, name: secretName })).data!['tls.crt']!, 'base64').toString();
+      await waitFor('only the replacement in the bundle', async () => (await readCm(late, cmName))?.data?.['ca.crt']?.trim() === fresh.trim(), 20_000, 250);
     });
+  });
+
+  it('a lost CA Secret does not make a new root: CASecretMissing until the security team asks, then a new CA next to the old one', async () => {
+    const name = `lost-${sfx}`;
+    const secretName = `lost-ca-${sfx}`;
+    await createBinding(name, { ca: { secretRef: { name: secretName }, generate: { commonName: `Lost CA ${sfx}` } }, caRotation: { propagationDelay: '1s', overlap: '1h' } });
+    await waitReady(name, 'True', 'Ready');
+    const fp = (await getBinding(name)).status!.caFingerprintSHA256!;
+    await core.deleteNamespacedSecret({ namespace: opNs, name: secretName });
+    const c = await waitReady(name, 'False', 'CASecretMissing');
+    expect(c.message).toContain(fp);
+    expect(c.message).toContain('machineidentity.io/regenerate-ca-requested-at');
+    await new Promise((r) => setTimeout(r, 1500));
+    await expect(core.readNamespacedSecret({ namespace: opNs, name: secretName })).rejects.toThrow();
+    expect((await getBinding(name)).status?.caFingerprintSHA256).toBe(fp);
+    const at = new Date().toISOString();
+    await co.patchClusterCustomObject({ ...GVR, name, body: { metadata: { annotations: { 'machineidentity.io/regenerate-ca-requested-at': at } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await waitReady(name, 'True', 'Ready');
+    const b = await waitFor('new CA recorded', async () => { const x = await getBinding(name); return x.status?.caFingerprintSHA256 !== fp ? x : undefined; }, 20_000, 200);
+    const st = b.status as Record<string, unknown>;
+    expect(st.caRegenerationHandled).toBe(at);
+    expect((st.previousCAs as { fingerprintSHA256: string }[]).map((p) => p.fingerprintSHA256)).toEqual([fp]);
+    // a new request while the Secret exists rotates the generated CA in place; both previous CAs stay in the overlap
+    const fp2 = b.status!.caFingerprintSHA256!;
+    const at2 = new Date(Date.now() + 1000).toISOString();
+    await co.patchClusterCustomObject({ ...GVR, name, body: { metadata: { annotations: { 'machineidentity.io/regenerate-ca-requested-at': at2 } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const b3 = await waitFor('rotated CA recorded', async () => { const x = await getBinding(name); return x.status?.caFingerprintSHA256 !== fp2 ? x : undefined; }, 20_000, 200);
+    expect((b3.status as Record<string, unknown>).caRegenerationHandled).toBe(at2);
+    expect(((b3.status as Record<string, unknown>).previousCAs as { fingerprintSHA256: string }[]).map((p) => p.fingerprintSHA256)).toEqual([fp2, fp]);
+    const cert = new X509Certificate(Buffer.from((await core.readNamespacedSecret({ namespace: opNs, name: secretName })).data!['tls.crt']!, 'base64'));
+    expect(cert.fingerprint256).toBe(b3.status?.caFingerprintSHA256);
+  });
+
+  it('a regeneration request never overwrites a CA Secret the operator did not generate', async () => {
+    const name = `byo-${sfx}`;
+    const ca = await generateCa({ commonName: 'BYO CA', durationMs: 24 * 3600_000, key: { algorithm: 'ECDSA' } });
+    await tlsSecret(`byo-ca-${sfx}`, { 'tls.crt': ca.certPem, 'tls.key': ca.keyPem });
+    await createBinding(name, { ca: { secretRef: { name: `byo-ca-${sfx}` }, generate: { commonName: 'unused' } } });
+    await waitReady(name, 'True', 'Ready');
+    await co.patchClusterCustomObject({ ...GVR, name, body: { metadata: { annotations: { 'machineidentity.io/regenerate-ca-requested-at': 'now' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await waitFor('request marked handled', async () => ((await getBinding(name)).status as Record<string, unknown> | undefined)?.caRegenerationHandled === 'now', 20_000, 200);
+    const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name},reason=CAGenerationFailed` });
+    expect(events.items[0]?.message).toContain('was not generated by the operator');
+    const kept = Buffer.from((await core.readNamespacedSecret({ namespace: opNs, name: `byo-ca-${sfx}` })).data!['tls.crt']!, 'base64').toString();
+    expect(kept).toBe(ca.certPem);
   });
 
   it('a missing CA Secret is Ready=False CASecretNotFound until it is created', async () => {

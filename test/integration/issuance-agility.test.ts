@@ -2,7 +2,8 @@
 // bounded rate with progress in the binding's status, and none is left signed by the old CA.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { testNamespace } from '../harness/cluster.ts';
-import { IssuanceEnv, MI, decode, verifySecret, openssl, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
+import * as k8s from '@kubernetes/client-node';
+import { IssuanceEnv, MI, CAB, decode, verifySecret, openssl, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const N = 200;
@@ -15,7 +16,8 @@ beforeAll(async () => {
   await env.start({ MIO_REISSUE_RATE: String(RATE), MIO_WORKERS: '8' });
   ns = await testNamespace('agility');
   ca = env.uniqueName('agility-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } }, grants: [GRANT_EXAMPLE_COM] });
+  // no trust bundle here: the identities move once the (absent) bundles are current plus the propagation delay
+  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Agility CA 1' } }, grants: [GRANT_EXAMPLE_COM], caRotation: { propagationDelay: '1s' } });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());
@@ -38,8 +40,10 @@ describe('crypto-agility', () => {
     await waitFor(`${N} identities Ready on the first CA`, async () => (await allOn(old)) === N, 120_000, 500);
 
     const oldCaPem = decode(await env.core.readNamespacedSecret({ name: ca, namespace: env.opNamespace }), 'tls.crt');
-    // a new CA: drop the CA Secret; the binding generates a fresh one
+    // a new CA: drop the CA Secret and ask for a new one (a lost CA Secret alone no longer makes a new root)
     await env.core.deleteNamespacedSecret({ name: ca, namespace: env.opNamespace });
+    await env.co.patchClusterCustomObject({ ...CAB, name: ca, body: { metadata: { annotations: { 'machineidentity.io/regenerate-ca-requested-at': new Date().toISOString() } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     const fresh = await waitFor('binding on a new CA', async () => {
       const s = await env.bindingReady(ca);
       return s.caFingerprintSHA256 !== old ? (s.caFingerprintSHA256 as string) : undefined;
@@ -68,7 +72,8 @@ describe('crypto-agility', () => {
     for (let i = 0; i < N; i++) {
       const s = await env.secret(ns, `id-${i}-tls`);
       expect(s.metadata?.annotations?.['machineidentity.io/authority-fingerprint']).toBe(fresh);
-      expect(decode(s, 'ca.crt')).toBe(caPem);
+      // ca.crt is the binding's published bundle: the new CA first, the old one still next to it during the overlap window
+      expect(decode(s, 'ca.crt').startsWith(caPem)).toBe(true);
       if (i % 20 === 0) verifySecret(s);
     }
     // none verifies against the old CA any more

@@ -39,6 +39,10 @@ import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 const RESYNC_MS = 10 * 60 * 60_000;
 const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted, Reason.PolicyRemediation]);
+/** Reasons that move an identity to the authority's current CA: they wait until every trust bundle carries it (plus the propagation delay). */
+const CA_CHANGE_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted]);
+/** Re-check a held re-issuance at least this often (the issuer cache also wakes identities when the hold changes). */
+const CA_HOLD_RECHECK_MS = 30_000;
 
 export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?: number }
 
@@ -95,6 +99,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre);
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
+      const hold = caHold(pre, trigger);
+      if (hold > 0 && pre.secret && leaf) return holdForTrustBundles(run, pre, hold);
       return attempt(run, pre, trigger, leaf?.notAfter);
     }
   }
@@ -103,7 +109,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   async function attempt(run: Run, pre: Ready, trigger: Trigger | undefined, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
     const { mi } = run;
     const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
-    const wait = gate(mi, t, pre.authority, pace);
+    const wait = gate(mi, t, pre, pace);
     if (wait > 0) return { requeueAfterMs: wait };
     if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
     let out: IssueOutcome;
@@ -258,7 +264,7 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   const rec = readRecord(p.secret);
   const leaf = p.view!.leaf!;
   const revision = Math.max(rec.revision ?? 0, (mi.status?.revision as number | undefined) ?? 0);
-  await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log);
+  await repairMetadata(ctx, mi, p.spec, p.authority, p.secret!, p.view!, revision, rec, run.log, p.entry.trustBundlePem);
   await run.write({ ready: readyTrue(leaf.notAfter), cert: certStatus(leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
   if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
@@ -267,13 +273,39 @@ async function maintain(run: Run, p: Ready, renewal: Date): Promise<ReconcileRes
   return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, wakeAt - now + 1000)) };
 }
 
+/**
+ * A move to the authority's new CA waits until every trust bundle carries it plus the propagation delay;
+ * meanwhile the Secret's ca.crt already follows the published bundle (old and new CA), so this workload
+ * trusts peers that move first.
+ */
+async function holdForTrustBundles(run: Run, p: Ready, holdMs: number): Promise<ReconcileResult> {
+  const rec = readRecord(p.secret);
+  const revision = Math.max(rec.revision ?? 0, (run.mi.status?.revision as number | undefined) ?? 0);
+  if (p.entry.trustBundlePem) await repairMetadata(run.ctx, run.mi, p.spec, rec.authority ?? p.authority, p.secret!, p.view!, revision, rec, run.log, p.entry.trustBundlePem);
+  return { requeueAfterMs: holdMs };
+}
+
 /** ms to wait before issuing: failure backoff, and pacing of mass re-issuance after a CA change. */
-function gate(mi: MachineIdentityObject, t: Trigger, authority: string, pace: (authority: string) => number): number {
+function gate(mi: MachineIdentityObject, t: Trigger, pre: Pick<Ready, 'authority'>, pace: (authority: string) => number): number {
   const failures = (mi.status?.failedIssuanceAttempts as number | undefined) ?? 0;
   const last = Date.parse((mi.status?.lastFailureTime as string | undefined) ?? '');
   const wait = failures > 0 && !Number.isNaN(last) ? last + failureBackoffMs(failures) - Date.now() : 0;
   if (wait > 0) return wait;
-  return AGILITY_REASONS.has(t.reason) ? pace(authority) : 0;
+  return AGILITY_REASONS.has(t.reason) ? pace(pre.authority) : 0;
+}
+
+/** The hold of a move to the same authority's new CA (not a move to another authority: its bundles are another binding's). */
+function caHold(pre: Ready, t: Trigger | undefined): number {
+  if (!t || !CA_CHANGE_REASONS.has(t.reason)) return 0;
+  const recorded = readRecord(pre.secret).authority;
+  if (recorded !== undefined && recorded !== pre.authority) return 0;
+  return caChangeHoldMs(pre.entry.reissueNotBefore, Date.now());
+}
+
+/** How long a move to the authority's current CA still waits (0: go); never longer than a re-check. */
+export function caChangeHoldMs(reissueNotBefore: number | undefined, now: number): number {
+  if (reissueNotBefore === undefined || reissueNotBefore <= now) return 0;
+  return Math.min(CA_HOLD_RECHECK_MS, reissueNotBefore - now + 50);
 }
 
 function nextRevision(mi: MachineIdentityObject, secret: k8s.V1Secret | undefined): number {

@@ -49,11 +49,8 @@ export type IssueOutcome =
 
 export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueOutcome> {
   const { mi, spec } = i;
-  if (spec.isCA && !i.entry.issuer.inProcess) {
-    // only a CA whose key is in this process can be made to add pathLenConstraint 0 and the name constraints
-    return { kind: 'denied', reason: Reason.CAConstraintsUnsupported,
-      message: `${i.entry.issuer.backend}: a CA certificate must carry pathLenConstraint 0 and name constraints, which only the ca and selfSigned backends add` };
-  }
+  const unsupported = caConstraintsUnsupported(i);
+  if (unsupported) return unsupported;
   const pk = spec.privateKey;
   const keySpec = { algorithm: pk.algorithm, size: pk.size };
   const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
@@ -77,13 +74,14 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const unusable = checkReturned(res.certificatePem, leaf, key, spec, now, i.entry.issuer.backend);
   if (unusable) return unusable;
 
-  const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, res.caPem);
+  const caPem = caCrtFor(i.entry, res.caPem);
+  const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, caPem);
   if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
   const renewal = renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(spec), mi.metadata!.uid!);
   const body = desiredSecret({
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
-    keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem: res.caPem,
+    keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem,
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
     authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
   });
@@ -110,6 +108,18 @@ async function writeOrRefuse(kc: k8s.KubeConfig, body: k8s.V1Secret, i: IssueInp
     return { refused: { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
       message: `Secret ${JSON.stringify(i.spec.secretName)} was ${i.secretResourceVersion ? 'changed' : 'created'} by someone else while this certificate was issued; it was left as it is and is looked at again` } };
   }
+}
+
+/** Only a CA whose key is in this process can be made to add pathLenConstraint 0 and the name constraints. */
+function caConstraintsUnsupported(i: IssueInput): IssueOutcome | undefined {
+  if (!i.spec.isCA || i.entry.issuer.inProcess) return undefined;
+  return { kind: 'denied', reason: Reason.CAConstraintsUnsupported,
+    message: `${i.entry.issuer.backend}: a CA certificate must carry pathLenConstraint 0 and name constraints, which only the ca and selfSigned backends add` };
+}
+
+/** ca.crt: the binding's published bundle when it keeps one (old and new CA during a CA change), else the CA's answer. */
+function caCrtFor(entry: IssueInput['entry'], caPem: string): string {
+  return entry.trustBundlePem ?? caPem;
 }
 
 /** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */

@@ -15,9 +15,11 @@ import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 /** Labels, annotations, owner reference, key encoding or keystores drifted while the certificate is fine: re-apply, no reissue. */
 export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, authority: string,
-  secret: k8s.V1Secret, view: SecretView, revision: number, record: ReturnType<typeof readRecord>, log: { debug: (o: object, m: string) => void }): Promise<void> {
+  secret: k8s.V1Secret, view: SecretView, revision: number, record: ReturnType<typeof readRecord>, log: { debug: (o: object, m: string) => void },
+  trustBundlePem?: string): Promise<void> {
   const pems = splitPem(Buffer.from(secret.data!['tls.crt']!, 'base64').toString('utf8'));
-  const caPem = Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString('utf8');
+  // the binding's published bundle when it keeps one: ca.crt follows a CA change (old and new) before the reissue, and the old CA's retirement after
+  const caPem = trustBundlePem ?? Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString('utf8');
   const leaf = view.leaf!;
   const base = {
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,

@@ -21,7 +21,9 @@ export function trustBundleController(ctx: OperatorContext): Controller {
       const obj = ctx.informers.bindings.get(binding);
       const parsed = obj ? parseCertificateAuthorityBinding(obj) : undefined;
       const s = parsed?.success ? parsed.data.spec.signer : undefined;
-      const pem = ctx.issuers.get(binding)?.health.caBundlePem;
+      // the binding's published bundle: during a CA change it carries the previous CAs too
+      const entry = ctx.issuers.get(binding);
+      const pem = entry?.trustBundlePem ?? entry?.health.caBundlePem;
       const path = `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`;
       if (!s || !(s.podCertificates || s.certificateSigningRequests)) {
         const res = await sendRaw(ctx.kc, 'DELETE', path, '', 'application/json').catch(() => undefined);

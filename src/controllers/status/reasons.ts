@@ -66,6 +66,16 @@ export const BindingReason = {
   CAExpired: 'CAExpired',
   CANotYetValid: 'CANotYetValid',
   CADistrusted: 'CADistrusted',
+  /** A CA was recorded in status and its Secret is gone: no new root is minted unless the security team asks. */
+  CASecretMissing: 'CASecretMissing',
+  /** The CA Secret holds a different CA than the one recorded, and nobody approved the change. */
+  CAChangedUnexpectedly: 'CAChangedUnexpectedly',
+  /** Event: a new CA replaced the recorded one (approved, regenerated or replacing a distrusted CA); both are published. */
+  CAChanged: 'CAChanged',
+  /** Event: every trust bundle carries the current CA; identities are reissued after the propagation delay. */
+  TrustBundlesUpdated: 'TrustBundlesUpdated',
+  /** Event: a previous CA left the trust bundles (overlap over and nothing it signed is held any more). */
+  PreviousCARetired: 'PreviousCARetired',
   BackendNotSupported: 'BackendNotSupported',
   /** Event: the CA Secret was generated (spec.ca.generate). */
   CAGenerated: 'CAGenerated',
