@@ -263,9 +263,13 @@ describe('chart with every write scoped to a namespace list', () => {
         metadata: { name: 'api' }, spec: { secretName: 'api-tls', authorityRef: { name: binding }, dnsNames: [`api.${ns}.svc`] } } });
       await waitFor('api-tls in the listed namespace', async () => (await core.readNamespacedSecret({ name: 'api-tls', namespace: tenant }).catch(() => undefined))?.data?.['tls.crt'], 60_000, 200);
       await core.readNamespacedSecret({ name: binding, namespace: r.ns }); // the generated CA, in the release namespace
-      await waitFor('the refused Secret write to be logged', async () => /api-tls[^\n]*forbidden|forbidden[^\n]*api-tls/i.test(op.logs()), 30_000, 250);
+      // the refused write is a condition naming the chart value, not a retry loop of generic errors
+      const mi = await waitFor('Issuing=False SecretForbidden', async () => {
+        const o = (await co.getNamespacedCustomObject({ ...MI, namespace: outside, name: 'api' })) as { status?: { conditions?: { type: string; status: string; message: string }[] } };
+        return o.status?.conditions?.find((c) => c.type === 'Issuing')?.message.startsWith('SecretForbidden: ') ? o : undefined;
+      }, 30_000, 250);
+      expect(mi.status!.conditions!.find((c) => c.type === 'Issuing')!.message).toContain(`may not write Secrets in namespace "${outside}": add it to the chart's rbac.secrets.namespaces`);
       await expect(core.readNamespacedSecret({ name: 'api-tls', namespace: outside })).rejects.toMatchObject({ code: 404 });
-      const mi = (await co.getNamespacedCustomObject({ ...MI, namespace: outside, name: 'api' })) as { status?: { conditions?: { type: string; status: string }[] } };
       expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.status).not.toBe('True');
     } finally {
       await op.stop();
