@@ -18,7 +18,7 @@ import { Reason } from '../status/reasons.ts';
 import { recordEvent } from '../events.ts';
 import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.ts';
 import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';
-import { inspectSecret, forgetSecret, type SecretView } from './inspect.ts';
+import { inspectSecret, forgetSecret, MANAGED_SECRET_MAX_BYTES, type SecretView } from './inspect.ts';
 import { renewalTime, failureBackoffMs } from './schedule.ts';
 import { writeStatus, certStatus, forgetApplied, freshest, type StatusChange } from './status.ts';
 import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } from './issue.ts';
@@ -172,7 +172,7 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
   }
   const spec = effectiveSpec(raw, decision);
   const authority = spec.authorityRef.name;
-  const { bindings, namespaces, managedSecrets } = ctx.informers;
+  const { bindings, namespaces } = ctx.informers;
   const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
   const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
   if (!access.allowed) return notReady(access.reason, access.message);
@@ -182,17 +182,46 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
     return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${why}`);
   }
   await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
-  let secret = run.written.get(`${ns}/${spec.secretName}`, managedSecrets.get(`${ns}/${spec.secretName}`));
+  const held = await currentSecret(run, spec.secretName, notReady);
+  if (!held || 'requeueAfterMs' in held) return held;
+  return { spec, raw, decision, authority, entry, ...held };
+}
+
+/** The identity's Secret (ours or absent) and what it holds; a Secret of someone else's or one too large to read stops here. */
+async function currentSecret(run: Run, secretName: string, notReady: (reason: string, message: string) => Promise<undefined>): Promise<{ secret?: k8s.V1Secret; view?: SecretView } | ReconcileResult | undefined> {
+  const { ctx, mi } = run;
+  const ns = mi.metadata!.namespace!;
+  let secret: k8s.V1Secret | undefined = run.written.get(`${ns}/${secretName}`, ctx.informers.managedSecrets.get(`${ns}/${secretName}`));
   if (!secret || !isOwnedBy(secret, mi.metadata!.name!)) {
     // the cache only holds our labelled Secrets: a live read tells "absent" from "someone else's"
-    const live = await readSecret(ctx, ns, spec.secretName);
+    const live = await readSecret(ctx, ns, secretName);
     if (live && !isOwnedBy(live, mi.metadata!.name!)) {
-      await notReady(Reason.SecretNotOwned, `Secret ${JSON.stringify(spec.secretName)} exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName`);
+      await notReady(Reason.SecretNotOwned, `Secret ${JSON.stringify(secretName)} exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName`);
       return { requeueAfterMs: 60_000 };
     }
     secret = live;
   }
-  return { spec, raw, decision, authority, entry, secret, view: secret ? inspectSecret(secret) : undefined };
+  if (!secret) return {};
+  const view = await inspectSecret(ctx.parser, secret, () => readSecret(ctx, ns, secretName));
+  if (view.oversize && oversizeAfterOurWrite(mi, secret)) {
+    // we already reissued into it and it is still too large (someone else's keys): reissuing again cannot help
+    await notReady(Reason.SecretOversize, `Secret ${JSON.stringify(secretName)} holds more than ${MANAGED_SECRET_MAX_BYTES} bytes of data; it is not read: remove the extra keys`);
+    return { requeueAfterMs: 300_000 };
+  }
+  return { secret, view };
+}
+
+/** Identity uid → the revision issued because its Secret was oversize (at most one such reissue per revision). */
+const oversizeReissued = new Map<string, number>();
+
+/** The Secret is oversize again right after a reissue made for that reason: the bulk is in keys we do not write. */
+function oversizeAfterOurWrite(mi: MachineIdentityObject, secret: k8s.V1Secret): boolean {
+  const uid = mi.metadata!.uid!, rev = readRecord(secret).revision;
+  const mark = oversizeReissued.get(uid);
+  if (mark !== undefined && rev !== undefined && rev >= mark) return true;
+  if (oversizeReissued.size > 10_000) oversizeReissued.clear();
+  oversizeReissued.set(uid, nextRevision(mi, secret));
+  return false;
 }
 
 function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] } {

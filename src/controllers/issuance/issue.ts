@@ -19,6 +19,7 @@ import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
 import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
+import { readSecret } from './controller.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 export interface IssueInput {
@@ -41,10 +42,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const { mi, spec } = i;
   const pk = spec.privateKey;
   const keySpec = { algorithm: pk.algorithm, size: pk.size };
-  const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
+  const reuse = pk.rotationPolicy === 'Never' && i.current?.keyMatches ? await currentKey(ctx, mi, spec.secretName, keySpec) : undefined;
   const fresh = (): Promise<KeyObject> => generateKey(keySpec);
   let key: KeyObject;
-  if (reuse) key = i.current!.key!;
+  if (reuse) key = reuse;
   else if (i.durableKeys || !i.entry.issuer.inProcess) { key = await durableKey(ctx, mi, i.revision, fresh); crashPoint('after-key-stored'); }
   else key = await fresh();
   crashPoint('after-keygen');
@@ -76,6 +77,18 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   crashPoint('after-secret-write');
   return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** rotationPolicy Never: the key the Secret holds now, read from the API (the cache keeps no key) and parsed in the pool. */
+async function currentKey(ctx: OperatorContext, mi: MachineIdentityObject, secretName: string, keySpec: { algorithm: MachineIdentitySpec['privateKey']['algorithm']; size?: number | undefined }): Promise<KeyObject | undefined> {
+  const live = await readSecret(ctx, mi.metadata!.namespace!, secretName);
+  const b64 = live?.data?.['tls.key'], crt = live?.data?.['tls.crt'];
+  if (!b64 || !crt) return undefined;
+  const key = await ctx.parser.privateKey(b64).catch(() => undefined);
+  if (!key || !keyMatchesSpec(key, keySpec)) return undefined;
+  // the Secret may have changed since it was inspected: the key must still be tls.crt's
+  const leafPem = Buffer.from(crt, 'base64').toString('utf8');
+  try { return certificateMatchesKey(leafPem, key) ? key : undefined; } catch { return undefined; }
 }
 
 /** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */

@@ -9,6 +9,8 @@ export const Reason = {
   DoesNotExist: 'DoesNotExist',
   MissingData: 'MissingData',
   InvalidCertificate: 'InvalidCertificate',
+  /** The managed Secret's data is over the size cap: not read nor cached; reissued once, then reported. */
+  SecretOversize: 'SecretOversize',
   InvalidKeyPair: 'InvalidKeyPair',
   SecretRolledBack: 'SecretRolledBack',
   Expired: 'Expired',
