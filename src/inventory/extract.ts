@@ -41,7 +41,8 @@ export interface ParseBudget {
   maxCertificates: number;
   pkcs12: Pkcs12Budget;
 }
-export const DEFAULT_PARSE_BUDGET: ParseBudget = { maxObjectBytes: 2 * 1024 * 1024, maxCertificates: 500, pkcs12: DEFAULT_PKCS12_BUDGET };
+// 512 KiB: Mozilla's whole root store is ~220 KB of PEM; a Java truststore of it about as much
+export const DEFAULT_PARSE_BUDGET: ParseBudget = { maxObjectBytes: 512 * 1024, maxCertificates: 500, pkcs12: DEFAULT_PKCS12_BUDGET };
 let budget: ParseBudget = DEFAULT_PARSE_BUDGET;
 /** Sets the budget of this thread's extractors (the worker gets it from the pool's first task). */
 export function setParseBudget(b: ParseBudget): void { budget = b; }
@@ -232,4 +233,19 @@ const SLIMMERS: Record<string, (o: Record<string, unknown>) => Slim> = {
  */
 export function slimForParse(kind: string, o: Record<string, unknown>): Slim {
   return SLIMMERS[kind]?.(o);
+}
+
+/** Bytes the worker would decode for a slimmed object (base64 values count 3/4 of their length); 0 when there is nothing. */
+export function slimBytes(kind: string, slim: Slim): number {
+  let n = 0;
+  const add = (m: unknown, ratio: number): void => { for (const v of Object.values((m ?? {}) as Record<string, unknown>)) if (typeof v === 'string') n += Math.floor(v.length * ratio); };
+  if (!slim) return 0;
+  if (kind === 'Secret') add(slim.data, 3 / 4);
+  if (kind === 'ConfigMap') { add(slim.data, 1); add(slim.binaryData, 3 / 4); }
+  return n;
+}
+
+/** The finding for an object over the byte budget, decided on the main thread so its bytes are not even handed to a worker. */
+export function oversizeFinding(bytes: number, max: number): Extracted {
+  return { certs: [], problems: [{ key: '', reason: `${bytes} bytes to parse, over ${max}`, code: 'oversize' }] };
 }

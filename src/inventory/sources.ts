@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../controllers/runtime/informer.ts';
 import { apiServes } from '../controllers/runtime/kube.ts';
-import { slimForParse, type Extracted } from './extract.ts';
+import { oversizeFinding, slimBytes, slimForParse, type Extracted } from './extract.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
 import type { Parser } from '../parsing/parser.ts';
 
@@ -60,9 +60,11 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
       let slim: Record<string, unknown> | undefined;
       try { slim = slimForParse(kind, raw as unknown as Record<string, unknown>); } catch { slim = undefined; }
       if (!slim) return p;
+      const meta = { namespace: raw.metadata?.namespace, name: raw.metadata?.name, resourceVersion: raw.metadata?.resourceVersion };
+      const bytes = slimBytes(kind, slim);
+      if (bytes > o.parser.budget.maxObjectBytes) { attach(p, oversizeFinding(bytes, o.parser.budget.maxObjectBytes), meta); return p; }
       p.pending = true;
       // only the slimmed copy and the metadata needed to report are held until the worker answers
-      const meta = { namespace: raw.metadata?.namespace, name: raw.metadata?.name, resourceVersion: raw.metadata?.resourceVersion };
       void o.parser.extract(kind, slim).then((x) => attach(p, x, meta));
       return p;
     } });

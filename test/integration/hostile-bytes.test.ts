@@ -72,6 +72,7 @@ beforeAll(async () => {
   const port = await freePort();
   vwcName = `mio-hostile-${run}`;
   await env.start({ MIO_LEADER_ELECT: 'true', MIO_LEASE_NAME: lease, POD_NAME: 'hostile-op', MIO_LOG_LEVEL: 'info',
+    ...(process.env.MIO_HOSTILE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.MIO_HOSTILE_NODE_OPTIONS } : {}),
     MIO_WEBHOOK_ADDR: `127.0.0.1:${port}`, MIO_WEBHOOK_HOSTS: '127.0.0.1', MIO_WEBHOOK_CONFIG_NAME: vwcName, MIO_WEBHOOK_SECRET: `${run}-webhook-tls` });
   ca = env.uniqueName('hostile-ca');
   await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Hostile Bytes CA' } } });
@@ -93,6 +94,8 @@ describe('hostile bytes while 200 identities issue', () => {
     await waitFor('leader', async () => (await op.metric('leader_election_master_status')) === 1, 30_000, 200);
     const leaseWatch = watchLease();
     const probes = probeAdmission();
+    // prom-client sets every nodejs_eventloop_lag_* from its histogram and resets it when nodejs_eventloop_lag_seconds is collected: the window starts here
+    await op.metric('nodejs_eventloop_lag_seconds');
     let peakRss = 0;
     const rssSampler = setInterval(() => { try { peakRss = Math.max(peakRss, kb(op.proc.pid, 'VmRSS')); } catch { /* exited */ } }, 250);
     const t0 = performance.now();
@@ -128,15 +131,19 @@ describe('hostile bytes while 200 identities issue', () => {
     clearInterval(rssSampler);
     const { holders, maxGapMs } = await leaseWatch.stop();
     const probeMs = await probes.stop();
+    await op.metric('nodejs_eventloop_lag_seconds'); // closes the window
+    const windowP99 = ((await op.metric('nodejs_eventloop_lag_p99_seconds')) ?? NaN) * 1000; // over the run
+    const windowMax = ((await op.metric('nodejs_eventloop_lag_max_seconds')) ?? NaN) * 1000;
     const loopP99 = (await op.metric('machine_identity_event_loop_delay_seconds', { quantile: '0.99' }))! * 1000;
     const loopMax = (await op.metric('machine_identity_event_loop_delay_seconds', { quantile: '1' }))! * 1000;
-    const heapUsed = (await op.metric('nodejs_heap_size_used_bytes'))! / 1048576;
+    await op.metric('nodejs_heap_size_total_bytes'); // its collect sets the used figure too
+    const heapUsed = ((await op.metric('nodejs_heap_size_used_bytes')) ?? NaN) / 1048576;
     const hwm = kb(op.proc.pid, 'VmHWM') / 1024;
     const admissionAll = [...admit, ...probeMs];
     const bombLogs = op.logLines().filter((l) => l.msg === 'unreadable certificate content' && (l.name === 'bomb' || l.name === 'bomb-iterations'));
     const figures = {
       identities: N, oversized_secrets: OVERSIZE, created_s: created.toFixed(1), all_ready_s: allReady.toFixed(1),
-      event_loop_p99_ms: loopP99.toFixed(1), event_loop_max_ms: loopMax.toFixed(1),
+      event_loop_p99_ms: windowP99.toFixed(1), event_loop_max_ms: windowMax.toFixed(1), since_start_p99_ms: loopP99.toFixed(1), since_start_max_ms: loopMax.toFixed(1),
       admission_p99_ms: pct(admissionAll, 0.99).toFixed(0), admission_p50_ms: pct(admissionAll, 0.5).toFixed(0), admission_samples: admissionAll.length,
       lease_holders: holders.size, lease_max_renew_gap_s: (maxGapMs / 1000).toFixed(1),
       heap_used_mb: heapUsed.toFixed(0), peak_rss_mb: Math.max(hwm, peakRss / 1024).toFixed(0),
@@ -144,7 +151,7 @@ describe('hostile bytes while 200 identities issue', () => {
     };
     console.log(`hostile-bytes ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
-    expect(loopP99).toBeLessThanOrEqual(100);
+    expect(windowP99).toBeLessThanOrEqual(100);
     expect(holders).toEqual(new Set([expect.stringMatching(/^hostile-op/)]));
     expect(maxGapMs).toBeLessThan(15_000); // leaseDuration: never lapsed
     expect(await op.metric('leader_election_master_status')).toBe(1);
