@@ -3,6 +3,7 @@
 // Nothing is parsed on the event loop: the transform only sniffs which values may hold certificates
 // and hands a copy of those to the parse pool; the projection is `pending` until the worker answers,
 // then its facts (or findings) are attached in place and onParsed listeners are told.
+import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -36,6 +37,8 @@ function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): Inve
 }
 
 type Holder = InventoryObject & k8s.KubernetesObject;
+/** Parse answers remembered by content digest (facts only, shared with the projections that hold them). */
+const MAX_ANSWERS = 20_000;
 
 export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean; parser: Parser }): InventorySources {
   const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total',
@@ -44,6 +47,19 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
   parseErrors.inc({ kind: 'Secret', reason: 'unreadable' }, 0);
   const log = o.logger.child({ component: 'inventory' });
   const parsed: (() => void)[] = [];
+  // content digest → the pool's answer: identical content (the same CA bundle in every namespace, a copied
+  // Secret, a bomb pasted a hundred times) is parsed once and its facts shared; bounded, oldest out first
+  const answers = new Map<string, Promise<Extracted>>();
+  const answerFor = (kind: string, slim: Record<string, unknown>): Promise<Extracted> => {
+    const digest = createHash('sha256').update(kind).update('\0').update(JSON.stringify(slim)).digest('base64');
+    let answer = answers.get(digest);
+    if (!answer) {
+      answer = o.parser.extract(kind, slim);
+      answers.set(digest, answer);
+      if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+    }
+    return answer;
+  };
   const attach = (p: Holder, x: Extracted, meta: k8s.V1ObjectMeta | undefined): void => {
     p.certs = x.certs;
     p.problems = x.problems;
@@ -65,7 +81,7 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
       if (bytes > o.parser.budget.maxObjectBytes) { attach(p, oversizeFinding(bytes, o.parser.budget.maxObjectBytes), meta); return p; }
       p.pending = true;
       // only the slimmed copy and the metadata needed to report are held until the worker answers
-      void o.parser.extract(kind, slim).then((x) => attach(p, x, meta));
+      void answerFor(kind, slim).then((x) => attach(p, x, meta));
       return p;
     } });
   const holders = [

@@ -1,7 +1,6 @@
 // What the parse pool's worker can do (src/controllers/runtime/parse-pool.ts): every parse of bytes
 // that come from the cluster. Each op takes plain data and returns plain data (KeyObjects cross the
 // thread boundary by structured clone); a throw becomes the caller's rejected promise.
-import 'reflect-metadata';
 import type { KeyObject } from 'node:crypto';
 import { EXTRACTORS, setParseBudget, type Extracted, type ParseBudget } from '../inventory/extract.ts';
 import { parseCertificate, splitPem, type CertFacts } from '../issuers/crypto/certs.ts';
