@@ -18,7 +18,7 @@ import { Reason } from '../status/reasons.ts';
 import { recordEvent } from '../events.ts';
 import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.ts';
 import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';
-import { inspectSecret, forgetSecret, MANAGED_SECRET_MAX_BYTES, type SecretView } from './inspect.ts';
+import { inspectSecret, forgetSecret, primeView, projectSecret, MANAGED_SECRET_MAX_BYTES, type SecretView } from './inspect.ts';
 import { renewalTime, failureBackoffMs } from './schedule.ts';
 import { writeStatus, certStatus, forgetApplied, freshest, type StatusChange } from './status.ts';
 import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } from './issue.ts';
@@ -287,7 +287,9 @@ async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revis
   const now = ctx.now();
   const ready = t.stillValid && currentNotAfter ? readyTrue(currentNotAfter) : { type: 'Ready', status: 'False' as const, reason: t.reason, message: t.message };
   if (out.kind === 'issued') {
-    run.written.remember(out.written);
+    // the cache and the parse pool need not see what we just wrote: its projection, and its facts known from issuance
+    run.written.remember(projectSecret(out.written));
+    primeView(out.written, { hasData: true, leaf: out.leaf, keyMatches: true });
     checkCertificate(run, pre, out.leaf, pre.spec.duration);
     await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 }, pendingRequest: null });
     crashPoint('after-status-write');

@@ -54,14 +54,25 @@ function remember(uid: string, rv: string, view: Promise<SecretView>): Promise<S
   return view;
 }
 
-/** The informer's transform: the projection to keep, with the parse of its certificate started in the pool. */
-export function projectManagedSecret(raw: k8s.V1Secret, parser: Parser): ProjectedSecret {
+/** A Secret as the cache keeps it: metadata, type, digests and sizes, no data. */
+export function projectSecret(raw: k8s.V1Secret): ProjectedSecret {
   const bytes = bytesOf(raw.data);
   const oversize = bytes > MANAGED_SECRET_MAX_BYTES;
   const { managedFields: _drop, ...metadata } = raw.metadata ?? {};
-  const out: ProjectedSecret = { apiVersion: raw.apiVersion ?? 'v1', kind: 'Secret', metadata, type: raw.type,
-    mio: { digests: oversize ? {} : dataDigests(raw), bytes, oversize } };
-  const uid = metadata.uid, rv = metadata.resourceVersion ?? '';
+  return { apiVersion: raw.apiVersion ?? 'v1', kind: 'Secret', metadata, type: raw.type, mio: { digests: oversize ? {} : dataDigests(raw), bytes, oversize } };
+}
+
+/** What a Secret we just wrote holds is known without parsing it: remembered for its resourceVersion. */
+export function primeView(written: k8s.V1Secret, view: SecretView): void {
+  const uid = written.metadata?.uid;
+  if (uid) void remember(uid, written.metadata?.resourceVersion ?? '', Promise.resolve(view));
+}
+
+/** The informer's transform: the projection to keep, with the parse of its certificate started in the pool. */
+export function projectManagedSecret(raw: k8s.V1Secret, parser: Parser): ProjectedSecret {
+  const out = projectSecret(raw);
+  const { oversize } = out.mio!;
+  const uid = out.metadata?.uid, rv = out.metadata?.resourceVersion ?? '';
   if (uid && cache.get(uid)?.rv !== rv) void remember(uid, rv, parseView(parser, oversize ? undefined : raw.data).then((v) => (oversize ? { hasData: true, keyMatches: false, oversize } : v)));
   return out;
 }

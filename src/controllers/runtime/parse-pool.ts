@@ -87,7 +87,7 @@ export class ParsePool {
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, {
       workerData: { handlers: this.o.handlers.href },
-      resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb, maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb, maxYoungGenerationSizeMb: 4 }, // a small young generation: one object at a time
       stdout: false, stderr: false,
     });
     worker.unref(); // the pool never keeps the process alive by itself
