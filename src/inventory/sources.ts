@@ -38,7 +38,7 @@ function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): Inve
 
 type Holder = InventoryObject & k8s.KubernetesObject;
 /** Parse answers remembered by content digest (facts only, shared with the projections that hold them). */
-const MAX_ANSWERS = 20_000;
+const MAX_ANSWERS = 1_000;
 
 export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean; parser: Parser }): InventorySources {
   const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total',
