@@ -27,10 +27,11 @@ export type ProjectedSecret = k8s.V1Secret & { mio?: SecretDigests };
 
 const sha256 = (b64: string): string => createHash('sha256').update(b64).digest('base64');
 
-/** SHA-256 of each data value (of its base64 text), from the projection or the full object. */
+/** SHA-256 of each non-empty data value (of its base64 text), from the projection or the full object. */
 export function dataDigests(s: ProjectedSecret): Record<string, string> {
   if (s.mio) return s.mio.digests;
-  return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, sha256(v)]));
+  // an empty value counts as absent, as `Boolean(data[k])` did
+  return Object.fromEntries(Object.entries(s.data ?? {}).filter(([, v]) => typeof v === 'string' && v.length > 0).map(([k, v]) => [k, sha256(v)]));
 }
 
 const cache = new Map<string, { rv: string; view: Promise<SecretView> }>();
