@@ -48,6 +48,14 @@ const EnvSchema = z.object({
   // where the operator answers ACME HTTP-01 challenges (every replica answers those it presented)
   MIO_ACME_HTTP01_SERVICE: z.string().min(1).max(63).regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).default('machine-identity-operator-acme-http01'),
   MIO_POD_IP: z.string().max(64).optional(),
+  /** Worker threads that parse Secret/ConfigMap bytes from the cluster (each has its own heap: keep it small). */
+  MIO_PARSE_WORKERS: z.coerce.number().int().min(1).max(8).default(1),
+  /** A parse taking longer is stopped (its worker replaced) and reported as a finding. */
+  MIO_PARSE_TIMEOUT: duration.default(5_000),
+  /** Old-generation heap of each parse worker, MB. */
+  MIO_PARSE_WORKER_HEAP_MB: z.coerce.number().int().min(16).max(1024).default(64),
+  /** PBKDF2 iterations one PKCS#12 file may cost (MAC and every encrypted section summed), checked before deriving. */
+  MIO_PARSE_MAX_KDF_ITERATIONS: z.coerce.number().int().min(1).max(100_000_000).default(1_000_000),
   MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off').default('0.0.0.0:8089'),
 });
 
@@ -62,6 +70,8 @@ export interface OperatorConfig {
   clusterDomain: string;
   workers: number;
   inventory: { enabled: boolean; ownerKeys: string[] };
+  /** The parse pool (off the event loop) and the per-object budget of what it parses. */
+  parse: { workers: number; timeoutMs: number; heapMb: number; maxKdfIterations: number };
   signer: { enabled: boolean };
   /** Undefined when MIO_ACME_HTTP01_ADDR is off. */
   acmeHttp01?: { host: string; port: number; serviceName: string; podIP?: string };
@@ -101,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     signer: { enabled: e.MIO_SIGNER },
     inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
+    parse: { workers: e.MIO_PARSE_WORKERS, timeoutMs: e.MIO_PARSE_TIMEOUT, heapMb: e.MIO_PARSE_WORKER_HEAP_MB, maxKdfIterations: e.MIO_PARSE_MAX_KDF_ITERATIONS },
   };
   if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
     config.acmeHttp01 = { ...hostPort(e.MIO_ACME_HTTP01_ADDR), serviceName: e.MIO_ACME_HTTP01_SERVICE, ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}) };

@@ -26,6 +26,9 @@ import { trustBundleController, trustBundlesServed } from './controllers/signer/
 import { PolicyStore, type PolicyObject } from './controllers/policy/store.ts';
 import { PolicyFindings } from './controllers/policy/findings.ts';
 import { policyStatusController } from './controllers/policy/status-controller.ts';
+import { Parser } from './parsing/parser.ts';
+import { projectManagedSecret, type ProjectedSecret } from './controllers/issuance/inspect.ts';
+import { eventLoopDelayMetrics } from './monitoring/event-loop.ts';
 
 export interface Operator {
   readonly url: string;
@@ -37,23 +40,26 @@ export interface Operator {
 export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const loopDelay = eventLoopDelayMetrics(registry);
+  const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
   const informer = <T extends k8s.KubernetesObject>(path: string, labelSelector?: string): Informer<T> =>
     new Informer<T>({ kc, path, labelSelector, registry, logger: log });
   const ctx: OperatorContext = {
-    kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(),
+    kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(), parser,
     informers: {
       identities: informer<MachineIdentityObject>('/apis/machineidentity.io/v1alpha1/machineidentities'),
       bindings: informer<BindingObject>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings'),
       namespaces: informer<k8s.V1Namespace>('/api/v1/namespaces'),
       operatorSecrets: informer<k8s.V1Secret>(`/api/v1/namespaces/${config.namespace}/secrets`),
-      managedSecrets: informer<k8s.V1Secret>('/api/v1/secrets', 'machineidentity.io/identity'),
+      managedSecrets: new Informer<ProjectedSecret>({ kc, path: '/api/v1/secrets', labelSelector: 'machineidentity.io/identity', registry, logger: log,
+        resource: 'secrets', transform: (raw) => projectManagedSecret(raw as k8s.V1Secret, parser) }),
     },
     issuers: new IssuerCache(),
     policies: new PolicyStore(informer<PolicyObject>('/apis/machineidentity.io/v1alpha1/issuancepolicies')),
     findings: new PolicyFindings(registry),
   };
   const inventorySources = config.inventory.enabled
-    ? createSources({ kc, registry, logger: log, ownerKeys: config.inventory.ownerKeys, hasGateways: await gatewayApiServed(kc) }) : undefined;
+    ? createSources({ kc, registry, logger: log, ownerKeys: config.inventory.ownerKeys, hasGateways: await gatewayApiServed(kc), parser }) : undefined;
   const inventory = inventorySources ? inventoryController(ctx, inventorySources, config.inventory.ownerKeys) : undefined;
   if (inventory) registerInventoryMetrics(registry, inventory.snapshot);
   // Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (a beta API: only when served),
@@ -113,6 +119,8 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       await webhook?.stop();
       await http01Responder.close();
       await Promise.all(informers.map((i) => i.stop()));
+      await parser.close();
+      loopDelay.stop();
       await ops.close();
       finish(0);
     },

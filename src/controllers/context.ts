@@ -8,6 +8,8 @@ import type { Condition } from './status/conditions.ts';
 import type { IssuerCache } from '../issuers/cache.ts';
 import type { PolicyStore } from './policy/store.ts';
 import type { PolicyFindings } from './policy/findings.ts';
+import type { Parser } from '../parsing/parser.ts';
+import type { ProjectedSecret } from './issuance/inspect.ts';
 
 export interface ObjectWithStatus<S, T = unknown> extends k8s.KubernetesObject { spec?: T; status?: S }
 export interface IdentityStatus { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown }
@@ -27,9 +29,14 @@ export interface OperatorContext {
     namespaces: Informer<k8s.V1Namespace>;
     /** Secrets in the operator's namespace (CA keys live there). */
     operatorSecrets: Informer<k8s.V1Secret>;
-    /** Secrets this operator wrote for identities (label machineidentity.io/identity), all namespaces. */
-    managedSecrets: Informer<k8s.V1Secret>;
+    /**
+     * Secrets this operator wrote for identities (label machineidentity.io/identity), all namespaces,
+     * projected: metadata, type and a digest of each value, never the data (anyone may add the label).
+     */
+    managedSecrets: Informer<ProjectedSecret>;
   };
+  /** Parses bytes from the cluster off the event loop (worker threads), within a per-object budget. */
+  parser: Parser;
   /** Live issuers per binding, maintained by the authority-binding controller. */
   issuers: IssuerCache;
   /** IssuancePolicies, compiled. */

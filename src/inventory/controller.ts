@@ -102,6 +102,7 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
 
   const poke = (): void => controller.queue.addAfter(KEY, DEBOUNCE_MS);
   for (const i of sources.all()) i.onAdd(poke).onUpdate(poke).onDelete(poke);
+  sources.onParsed(poke); // a pending projection got its facts
   ctx.informers.identities.onAdd(poke).onUpdate(poke).onDelete(poke);
   ctx.informers.bindings.onAdd(poke).onUpdate(poke).onDelete(poke);
   ctx.issuers.onChange(() => { verdicts.clear(); poke(); }); // which CA signed what may change

@@ -13,6 +13,8 @@ export interface InventoryObject {
   metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   certs: CertRecord[];
   problems: ParseProblem[];
+  /** Handed to the parse pool; certs and problems are attached when it answers. */
+  pending?: boolean;
 }
 
 /** What the informers keep of a Pod: the Secrets and ConfigMaps it mounts, projects or reads, and its workload. */

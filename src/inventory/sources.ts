@@ -1,20 +1,25 @@
 // The informers the inventory reads, each keeping a projection (parsed certificate facts, or the
 // references a Pod or Ingress makes) instead of the object: Secret data never stays in memory.
+// Nothing is parsed on the event loop: the transform only sniffs which values may hold certificates
+// and hands a copy of those to the parse pool; the projection is `pending` until the worker answers,
+// then its facts (or findings) are attached in place and onParsed listeners are told.
+import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../controllers/runtime/informer.ts';
 import { apiServes } from '../controllers/runtime/kube.ts';
-import {
-  extractFromApiService, extractFromConfigMap, extractFromCrd, extractFromSecret, extractFromWebhookConfiguration, type Extracted,
-} from './extract.ts';
+import { oversizeFinding, slimBytes, slimForParse, type Extracted } from './extract.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
+import type { Parser } from '../parsing/parser.ts';
 
 export interface InventorySources {
   holders: Informer<InventoryObject & k8s.KubernetesObject>[];
   pods: Informer<PodRefs & k8s.KubernetesObject>;
   tls: Informer<TlsRefs & k8s.KubernetesObject>[];
   all(): Informer<k8s.KubernetesObject>[];
+  /** Called after a pending projection got its parsed facts. */
+  onParsed(fn: () => void): void;
 }
 
 type Meta = k8s.V1ObjectMeta;
@@ -31,28 +36,61 @@ function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): Inve
   return out;
 }
 
-export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean }): InventorySources {
-  const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total', help: 'Values that looked like certificates but could not be read (logged once per object version)',
-    labelNames: ['kind'] as const, registers: [o.registry] });
-  parseErrors.inc({ kind: 'Secret' }, 0);
+type Holder = InventoryObject & k8s.KubernetesObject;
+/** Parse answers remembered by content digest (facts only, shared with the projections that hold them). */
+const MAX_ANSWERS = 1_000;
+
+export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean; parser: Parser }): InventorySources {
+  const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total',
+    help: 'Values that looked like certificates but could not be read, by reason (over a budget, malformed, parse stopped); logged once per object version',
+    labelNames: ['kind', 'reason'] as const, registers: [o.registry] });
+  parseErrors.inc({ kind: 'Secret', reason: 'unreadable' }, 0);
   const log = o.logger.child({ component: 'inventory' });
-  const holder = (kind: string, path: string, extract: (obj: never) => Extracted): Informer<InventoryObject & k8s.KubernetesObject> =>
+  const parsed: (() => void)[] = [];
+  // content digest → the pool's answer: identical content (the same CA bundle in every namespace, a copied
+  // Secret, a bomb pasted a hundred times) is parsed once and its facts shared; bounded, oldest out first
+  const answers = new Map<string, Promise<Extracted>>();
+  const answerFor = (kind: string, slim: Record<string, unknown>): Promise<Extracted> => {
+    const digest = createHash('sha256').update(kind).update('\0').update(JSON.stringify(slim)).digest('base64');
+    let answer = answers.get(digest);
+    if (!answer) {
+      answer = o.parser.extract(kind, slim);
+      answers.set(digest, answer);
+      if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+    }
+    return answer;
+  };
+  const attach = (p: Holder, x: Extracted, meta: k8s.V1ObjectMeta | undefined): void => {
+    p.certs = x.certs;
+    p.problems = x.problems;
+    delete p.pending;
+    if (x.problems.length) {
+      for (const pr of x.problems) parseErrors.inc({ kind: p.kind, reason: pr.code ?? 'unreadable' });
+      log.warn({ kind: p.kind, namespace: meta?.namespace, name: meta?.name, resourceVersion: meta?.resourceVersion, problems: x.problems.slice(0, 5) }, 'unreadable certificate content');
+    }
+    for (const fn of parsed) fn();
+  };
+  const holder = (kind: string, path: string): Informer<Holder> =>
     new Informer({ kc: o.kc, path, registry: o.registry, logger: o.logger, resource: `inventory-${kind.toLowerCase()}`, transform: (raw) => {
-      let x: Extracted;
-      try { x = extract(raw as never); } catch (e) { x = { certs: [], problems: [{ key: '', reason: (e as Error).message.slice(0, 200) }] }; }
-      if (x.problems.length) {
-        parseErrors.inc({ kind }, x.problems.length);
-        log.warn({ kind, namespace: raw.metadata?.namespace, name: raw.metadata?.name, problems: x.problems.slice(0, 5) }, 'unreadable certificate content');
-      }
-      return { apiVersion: raw.apiVersion, kind, metadata: slimMeta(raw.metadata, o.ownerKeys), certs: x.certs, problems: x.problems } as InventoryObject & k8s.KubernetesObject;
+      const p: Holder = { apiVersion: raw.apiVersion, kind, metadata: slimMeta(raw.metadata, o.ownerKeys), certs: [], problems: [] };
+      let slim: Record<string, unknown> | undefined;
+      try { slim = slimForParse(kind, raw as unknown as Record<string, unknown>); } catch { slim = undefined; }
+      if (!slim) return p;
+      const meta = { namespace: raw.metadata?.namespace, name: raw.metadata?.name, resourceVersion: raw.metadata?.resourceVersion };
+      const bytes = slimBytes(kind, slim);
+      if (bytes > o.parser.budget.maxObjectBytes) { attach(p, oversizeFinding(bytes, o.parser.budget.maxObjectBytes), meta); return p; }
+      p.pending = true;
+      // only the slimmed copy and the metadata needed to report are held until the worker answers
+      void answerFor(kind, slim).then((x) => attach(p, x, meta));
+      return p;
     } });
   const holders = [
-    holder('Secret', '/api/v1/secrets', extractFromSecret),
-    holder('ConfigMap', '/api/v1/configmaps', extractFromConfigMap),
-    holder('ValidatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', extractFromWebhookConfiguration),
-    holder('MutatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', extractFromWebhookConfiguration),
-    holder('APIService', '/apis/apiregistration.k8s.io/v1/apiservices', extractFromApiService),
-    holder('CustomResourceDefinition', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', extractFromCrd),
+    holder('Secret', '/api/v1/secrets'),
+    holder('ConfigMap', '/api/v1/configmaps'),
+    holder('ValidatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations'),
+    holder('MutatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'),
+    holder('APIService', '/apis/apiregistration.k8s.io/v1/apiservices'),
+    holder('CustomResourceDefinition', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions'),
   ];
   const pods = new Informer<PodRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/api/v1/pods', registry: o.registry, logger: o.logger, resource: 'inventory-pods',
     transform: (raw) => podRefs(raw as k8s.V1Pod) as PodRefs & k8s.KubernetesObject });
@@ -62,7 +100,7 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
     tls.push(new Informer<TlsRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/apis/gateway.networking.k8s.io/v1/gateways', registry: o.registry, logger: o.logger,
       resource: 'inventory-gateways', transform: (raw) => gatewayRefs(raw as GatewayLike) as TlsRefs & k8s.KubernetesObject }));
   }
-  return { holders, pods, tls, all: () => [...holders, pods, ...tls] as unknown as Informer<k8s.KubernetesObject>[] };
+  return { holders, pods, tls, all: () => [...holders, pods, ...tls] as unknown as Informer<k8s.KubernetesObject>[], onParsed: (fn) => { parsed.push(fn); } };
 }
 
 /** True when the Gateway API is served (it is an add-on). */

@@ -95,6 +95,16 @@ export const ALERTS: readonly AlertRule[] = [
     description: '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} holds a self-signed leaf certificate; IssuancePolicy {{ $labels.policy }} forbids them.',
   },
   {
+    // one thread serves the Lease renewals, the admission webhook and every reconcile: a blocked event loop stalls all of them
+    alert: 'MachineIdentityOperatorEventLoopLag', severity: 'warning', for: '5m',
+    expr: 'max by (namespace, pod, instance) (nodejs_eventloop_lag_p99_seconds{job="${JOB}"}) > 0.1',
+    summary: 'The operator\'s event loop is lagging',
+    description: 'Replica {{ $labels.pod }} ({{ $labels.instance }}) has had an event-loop delay p99 of {{ $value | humanizeDuration }} (over 100ms) for 5 minutes: '
+      + 'Lease renewals, webhook answers and reconciles wait behind it. Check CPU throttling (the container\'s CPU limit), GC pressure '
+      + '(nodejs_heap_size_used_bytes near the chart\'s heapLimitMB) and the parse pool (machine_identity_parse_queue_depth, '
+      + 'machine_identity_parse_aborted_total, machine_identity_inventory_parse_errors_total by reason: a hostile Secret or ConfigMap).',
+  },
+  {
     alert: 'MachineIdentityOperatorDown', severity: 'critical', for: '5m',
     expr: 'absent(up{job="${JOB}"} == 1)',
     summary: 'machine-identity-operator is down',

@@ -50,7 +50,7 @@ describe('extract', () => {
     const x = extractFromSecret({ data: { 'server.der': b64(der), 'bad.pem': b64('-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n'),
       'config.json': b64('{"a":1}'), 'blob': b64(Buffer.from([0x30, 0x82, 0x01, 0x00, 1, 2, 3])) } });
     expect(x.certs.map((c) => c.key)).toEqual(['server.der']);
-    expect(x.problems).toEqual([{ key: 'bad.pem', reason: expect.stringMatching(/invalid base64/) }]);
+    expect(x.problems).toEqual([{ key: 'bad.pem', reason: expect.stringMatching(/invalid base64/), code: 'unreadable' }]);
   });
   it('PKCS#12: read with the password from the annotated key; unknown password is a problem', () => {
     const p12 = buildKeystore({ key: createPrivateKey(leafKeyPem), certificatePem: leafPem, chainPem: [ca.certPem], password: 'changeit', iterations: 2048 });

@@ -20,7 +20,7 @@ describe('alerts', () => {
     expect(ALERTS.map((a) => a.alert)).toEqual([
       'MachineIdentityCertificateExpiringSoon', 'MachineIdentityCertificateLifetimeLow', 'MachineIdentityCertificateExpired', 'MachineIdentityNotReady',
       'MachineIdentityIssuanceFailing', 'MachineIdentityCARateLimited', 'MachineIdentityRenewalOverdue', 'MachineIdentityPolicyViolation', 'MachineIdentityPolicyAuditViolation',
-      'MachineIdentityUntrustedCertificate', 'MachineIdentitySelfSignedCertificate', 'MachineIdentityOperatorDown']);
+      'MachineIdentityUntrustedCertificate', 'MachineIdentitySelfSignedCertificate', 'MachineIdentityOperatorEventLoopLag', 'MachineIdentityOperatorDown']);
     for (const a of ALERTS) {
       expect(a.summary.length).toBeGreaterThan(10);
       expect(a.description).toMatch(/\{\{ \$labels\.|\$\{JOB\}|\{\{ \$value/);

@@ -18,7 +18,7 @@ import { Reason } from '../status/reasons.ts';
 import { recordEvent } from '../events.ts';
 import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.ts';
 import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';
-import { inspectSecret, forgetSecret, type SecretView } from './inspect.ts';
+import { inspectSecret, forgetSecret, primeView, projectSecret, MANAGED_SECRET_MAX_BYTES, type SecretView } from './inspect.ts';
 import { renewalTime, failureBackoffMs } from './schedule.ts';
 import { writeStatus, certStatus, forgetApplied, freshest, type StatusChange } from './status.ts';
 import { issue, renewalSpec, cleanupNextKeys, NextKeyIndex, type IssueOutcome } from './issue.ts';
@@ -97,7 +97,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
       const run = newRun(ctx, { nextKeys, written }, mi, log);
       const pre = await prerequisites(run, () => m.total.inc({ authority: mi.spec?.authorityRef?.name ?? '', result: 'denied' }));
       if (!pre || !('spec' in pre)) return pre;
-      const { trigger, renewal, leaf } = evaluate(run, pre);
+      const { trigger, renewal, leaf } = evaluate(run, pre, await provenance(run, pre));
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
       const hold = caHold(pre, trigger);
       if (hold > 0 && pre.secret && leaf) return holdForTrustBundles(run, pre, hold);
@@ -179,7 +179,7 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
   const raw = parsed.data.spec;
   const ns = mi.metadata!.namespace!;
   const authority = raw.authorityRef.name;
-  const { bindings, namespaces, managedSecrets } = ctx.informers;
+  const { bindings, namespaces } = ctx.informers;
   // the authority first: what the namespace may hold depends on the binding's grants
   const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
   const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
@@ -202,20 +202,49 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
     return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${why}`);
   }
   await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
-  let secret = run.written.get(`${ns}/${spec.secretName}`, managedSecrets.get(`${ns}/${spec.secretName}`));
+  const held = await currentSecret(run, spec.secretName, notReady);
+  if (!held || 'requeueAfterMs' in held) return held;
+  return { spec, raw, decision, authority, entry, ...held };
+}
+
+/** The identity's Secret (ours or absent) and what it holds; a Secret of someone else's or one too large to read stops here. */
+async function currentSecret(run: Run, secretName: string, notReady: (reason: string, message: string) => Promise<undefined>): Promise<{ secret?: k8s.V1Secret; view?: SecretView } | ReconcileResult | undefined> {
+  const { ctx, mi } = run;
+  const ns = mi.metadata!.namespace!;
+  let secret: k8s.V1Secret | undefined = run.written.get(`${ns}/${secretName}`, ctx.informers.managedSecrets.get(`${ns}/${secretName}`));
   if (!secret || !isOwnedBy(secret, mi.metadata!.name!)) {
     // the cache only holds our labelled Secrets: a live read tells "absent" from "someone else's"
-    const live = await readSecret(ctx, ns, spec.secretName);
+    const live = await readSecret(ctx, ns, secretName);
     if (live && !isOwnedBy(live, mi.metadata!.name!)) {
-      await notReady(Reason.SecretNotOwned, `Secret ${JSON.stringify(spec.secretName)} exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName`);
+      await notReady(Reason.SecretNotOwned, `Secret ${JSON.stringify(secretName)} exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName`);
       return { requeueAfterMs: 60_000 };
     }
     secret = live;
   }
-  return { spec, raw, decision, authority, entry, secret, view: secret ? inspectSecret(secret) : undefined };
+  if (!secret) return {};
+  const view = await inspectSecret(ctx.parser, secret, () => readSecret(ctx, ns, secretName));
+  if (view.oversize && oversizeAfterOurWrite(mi, secret)) {
+    // we already reissued into it and it is still too large (someone else's keys): reissuing again cannot help
+    await notReady(Reason.SecretOversize, `Secret ${JSON.stringify(secretName)} holds more than ${MANAGED_SECRET_MAX_BYTES} bytes of data; it is not read: remove the extra keys`);
+    return { requeueAfterMs: 300_000 };
+  }
+  return { secret, view };
 }
 
-function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] } {
+/** Identity uid → the revision issued because its Secret was oversize (at most one such reissue per revision). */
+const oversizeReissued = new Map<string, number>();
+
+/** The Secret is oversize again right after a reissue made for that reason: the bulk is in keys we do not write. */
+function oversizeAfterOurWrite(mi: MachineIdentityObject, secret: k8s.V1Secret): boolean {
+  const uid = mi.metadata!.uid!, rev = readRecord(secret).revision;
+  const mark = oversizeReissued.get(uid);
+  if (mark !== undefined && rev !== undefined && rev >= mark) return true;
+  if (oversizeReissued.size > 10_000) oversizeReissued.clear();
+  oversizeReissued.set(uid, nextRevision(mi, secret));
+  return false;
+}
+
+function evaluate(run: Run, p: Ready, replaced: string | undefined): { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] } {
   const { mi, ctx } = run;
   const leaf = p.view?.leaf;
   const renewal = leaf ? renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(p.spec), mi.metadata!.uid!) : undefined;
@@ -225,7 +254,6 @@ function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf
   let remediation: string | undefined;
   if (leaf) remediation = checkCertificate(run, p, leaf, record.requestedDuration);
   else run.policy = policyCondition(p.decision, undefined, false);
-  const replaced = leaf ? provenance(mi, p, leaf, record.revision) : undefined;
   const trigger = issuanceTrigger({
     now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
     cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record,
@@ -238,16 +266,24 @@ function evaluate(run: Run, p: Ready): { trigger?: Trigger; renewal?: Date; leaf
   return { trigger, renewal, leaf };
 }
 
-/** Why the Secret's certificate is not ours, if it is not; the chain is checked only when the fingerprint differs from status. */
-function provenance(mi: MachineIdentityObject, p: Ready, leaf: CertFacts, secretRevision: number | undefined): string | undefined {
+/**
+ * Why the Secret's certificate is not ours, if it is not. Nothing to do when it is the one status
+ * records; otherwise (rare: a crash between the two writes, or a swapped pair) the chain is read
+ * from the live Secret, since the cache keeps no data.
+ */
+async function provenance(run: Run, p: Ready): Promise<string | undefined> {
+  const { mi, ctx } = run;
+  const leaf = p.view?.leaf;
+  if (!leaf) return undefined;
   const statusFingerprint = mi.status?.fingerprintSHA256 as string | undefined;
   if (statusFingerprint && statusFingerprint.toUpperCase() === leaf.fingerprintSHA256.toUpperCase()) return undefined;
   const selfSigned = p.entry.issuer.backend === 'selfSigned';
-  const tlsCrt = Buffer.from(p.secret?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-  const bundle = p.entry.health.caBundlePem ?? '';
+  const live = selfSigned ? undefined : await readSecret(ctx, mi.metadata!.namespace!, p.spec.secretName);
+  const tlsCrt = Buffer.from(live?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  const secretRevision = readRecord(p.secret).revision;
   return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...(statusFingerprint ? { statusFingerprint } : {}),
     ...(secretRevision !== undefined ? { secretRevision } : {}), ...(mi.status?.revision !== undefined ? { statusRevision: mi.status.revision as number } : {}),
-    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, bundle), selfSigned });
+    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, p.entry.health.caBundlePem ?? ''), selfSigned });
 }
 
 /** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */
@@ -318,7 +354,9 @@ async function record(run: Run, pre: Ready, t: Trigger, out: IssueOutcome, revis
   const now = ctx.now();
   const ready = t.stillValid && currentNotAfter ? readyTrue(currentNotAfter) : { type: 'Ready', status: 'False' as const, reason: t.reason, message: t.message };
   if (out.kind === 'issued') {
-    run.written.remember(out.written);
+    // the cache and the parse pool need not see what we just wrote: its projection, and its facts known from issuance
+    run.written.remember(projectSecret(out.written));
+    primeView(out.written, { hasData: true, leaf: out.leaf, keyMatches: true });
     checkCertificate(run, pre, out.leaf, pre.spec.duration);
     await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 }, pendingRequest: null });
     crashPoint('after-status-write');

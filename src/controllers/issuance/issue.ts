@@ -21,6 +21,7 @@ import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
 import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
+import { readSecret } from './controller.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 export interface IssueInput {
@@ -53,10 +54,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   if (unsupported) return unsupported;
   const pk = spec.privateKey;
   const keySpec = { algorithm: pk.algorithm, size: pk.size };
-  const reuse = pk.rotationPolicy === 'Never' && i.current?.key && i.current.keyMatches && keyMatchesSpec(i.current.key, keySpec);
+  const reuse = pk.rotationPolicy === 'Never' && i.current?.keyMatches ? await currentKey(ctx, mi, spec.secretName, keySpec) : undefined;
   const fresh = (): Promise<KeyObject> => generateKey(keySpec);
   let key: KeyObject;
-  if (reuse) key = i.current!.key!;
+  if (reuse) key = reuse;
   else if (i.durableKeys || !i.entry.issuer.inProcess) { key = await durableKey(ctx, mi, i.revision, fresh); crashPoint('after-key-stored'); }
   else key = await fresh();
   crashPoint('after-keygen');
@@ -126,6 +127,18 @@ function caCrtFor(entry: IssueInput['entry'], caPem: string): string {
 export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resourceVersion: string | undefined): Promise<k8s.V1Secret> {
   if (resourceVersion === undefined) return k8s.KubernetesObjectApi.makeApiClient(kc).create(body, undefined, undefined, FIELD_MANAGER);
   return applyNamespaced(kc, { ...body, metadata: { ...body.metadata, resourceVersion } }, FIELD_MANAGER);
+}
+
+/** rotationPolicy Never: the key the Secret holds now, read from the API (the cache keeps no key) and parsed in the pool. */
+async function currentKey(ctx: OperatorContext, mi: MachineIdentityObject, secretName: string, keySpec: { algorithm: MachineIdentitySpec['privateKey']['algorithm']; size?: number | undefined }): Promise<KeyObject | undefined> {
+  const live = await readSecret(ctx, mi.metadata!.namespace!, secretName);
+  const b64 = live?.data?.['tls.key'], crt = live?.data?.['tls.crt'];
+  if (!b64 || !crt) return undefined;
+  const key = await ctx.parser.privateKey(b64).catch(() => undefined);
+  if (!key || !keyMatchesSpec(key, keySpec)) return undefined;
+  // the Secret may have changed since it was inspected: the key must still be tls.crt's
+  const leafPem = Buffer.from(crt, 'base64').toString('utf8');
+  try { return certificateMatchesKey(leafPem, key) ? key : undefined; } catch { return undefined; }
 }
 
 /** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */

@@ -4,7 +4,7 @@
 // and status hold the new revision.
 import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { encodePrivateKey, parsePrivateKey } from '../../issuers/crypto/keys.ts';
+import { encodePrivateKey } from '../../issuers/crypto/keys.ts';
 import { isAlreadyExists, isNotFound } from '../runtime/kube.ts';
 import { LABEL_IDENTITY } from './secret.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
@@ -20,9 +20,10 @@ export function nextKeyName(identity: string, revision: number): string {
 export async function durableKey(ctx: OperatorContext, mi: MachineIdentityObject, revision: number, generate: () => Promise<KeyObject>): Promise<KeyObject> {
   const ns = mi.metadata!.namespace!, name = nextKeyName(mi.metadata!.name!, revision);
   const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
-  const existing = ctx.informers.managedSecrets.get(`${ns}/${name}`) ?? (await readOrUndefined(core, ns, name));
+  // the cache keeps no key bytes: it only tells whether a read is worth it
+  const existing = await readOrUndefined(core, ns, name);
   const stored = existing?.data?.['tls.key'];
-  if (stored) return parsePrivateKey(Buffer.from(stored, 'base64').toString('utf8'));
+  if (stored) return ctx.parser.privateKey(stored);
   const key = await generate();
   try {
     await core.createNamespacedSecret({ namespace: ns, body: {
@@ -35,7 +36,7 @@ export async function durableKey(ctx: OperatorContext, mi: MachineIdentityObject
   } catch (e) {
     if (!isAlreadyExists(e)) throw new Error('storing the next private key failed', { cause: e });
     const raced = await readOrUndefined(core, ns, name); // another attempt stored one first: use that one
-    return parsePrivateKey(Buffer.from(raced!.data!['tls.key']!, 'base64').toString('utf8'));
+    return ctx.parser.privateKey(raced!.data!['tls.key']!);
   }
 }
 

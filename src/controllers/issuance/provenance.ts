@@ -36,9 +36,12 @@ export function provenanceProblem(i: ProvenanceInput): string | undefined {
  * Whether the first certificate of `tlsCrt` verifies, through the certificates after it, up to one
  * of the CA certificates in `caBundle` (signatures and issuer names only: validity is checked elsewhere).
  */
+const MAX_CHAIN = 6;
+
 export function chainsTo(tlsCrt: string, caBundle: string): boolean {
   try {
-    const chain = splitPem(tlsCrt).map((p) => new X509Certificate(p));
+    // tls.crt is tenant-writable: a leaf and a few intermediates are all a chain needs (bounds the work)
+    const chain = splitPem(tlsCrt).slice(0, MAX_CHAIN).map((p) => new X509Certificate(p));
     const roots = splitPem(caBundle).map((p) => new X509Certificate(p));
     if (chain.length === 0 || roots.length === 0) return false;
     let cur = chain[0]!;

@@ -15,27 +15,47 @@ import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 /** Labels, annotations, owner reference, key encoding or keystores drifted while the certificate is fine: re-apply, no reissue. */
 export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, authority: string,
-  secret: k8s.V1Secret, view: SecretView, revision: number, record: ReturnType<typeof readRecord>, log: { debug: (o: object, m: string) => void },
+  cached: k8s.V1Secret, view: SecretView, revision: number, record: ReturnType<typeof readRecord>, log: { debug: (o: object, m: string) => void },
   trustBundlePem?: string): Promise<void> {
-  const pems = splitPem(Buffer.from(secret.data!['tls.crt']!, 'base64').toString('utf8'));
+  // the cache keeps digests, not data: a first look at what can be told from them, the bytes only when something drifted
+  // (ca.crt can be compared when the binding publishes a bundle: it is then exactly that bundle)
+  if (!driftOf(cached, spec, view, revision, record, authority, mi, undefined, trustBundlePem)) return;
+  const secret = await readSecret(ctx, mi.metadata!.namespace!, spec.secretName);
+  if (!secret?.data?.['tls.crt'] || !secret.data['tls.key']) return; // gone or emptied: the next reconcile reissues
+  const key = await ctx.parser.privateKey(secret.data['tls.key']).catch(() => undefined);
+  if (!key) return;
+  const pems = splitPem(Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8'));
   // the binding's published bundle when it keeps one: ca.crt follows a CA change (old and new) before the reissue, and the old CA's retirement after
-  const caPem = trustBundlePem ?? Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString('utf8');
+  const caPem = trustBundlePem ?? Buffer.from(secret.data['ca.crt'] ?? '', 'base64').toString('utf8');
+  const base = baseOf(mi, spec, authority, view, revision, record, pems, caPem);
+  const drift = driftOf(secret, spec, view, revision, record, authority, mi, pems, caPem);
+  if (!drift) return;
+  const stores = spec.keystores?.pkcs12 ? await rebuildKeystores(ctx, mi, spec, key, pems, caPem) : {};
+  // the key is encoded only when something must be written (this runs on every resync)
+  await applyNamespaced(ctx.kc, desiredSecret({ ...base, keyPem: encodePrivateKey(key, spec.privateKey.encoding), ...stores }), FIELD_MANAGER);
+  log.debug({ drift }, 'Secret re-applied (no reissue)');
+}
+
+/** What we would write, less the key. Without the bytes (a projection), the certificates are placeholders and ca.crt is not compared. */
+function baseOf(mi: MachineIdentityObject, spec: MachineIdentitySpec, authority: string, view: SecretView, revision: number,
+  record: ReturnType<typeof readRecord>, pems: string[], caPem: string): Parameters<typeof desiredSecret>[0] {
   const leaf = view.leaf!;
-  const base = {
+  return {
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
-    keyPem: '', keyEncoding: spec.privateKey.encoding, leafPem: pems[0]!, chainPem: pems.slice(1), caPem,
+    keyEncoding: spec.privateKey.encoding, leafPem: pems[0] ?? '', chainPem: pems.slice(1), caPem,
     serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision,
     authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration ?? DEFAULT_DURATION,
-    issuedAt: record.issuedAt ?? leaf.notBefore,
+    issuedAt: record.issuedAt ?? leaf.notBefore, keyPem: '',
   };
+}
+
+function driftOf(secret: k8s.V1Secret, spec: MachineIdentitySpec, view: SecretView, revision: number, record: ReturnType<typeof readRecord>,
+  authority: string, mi: MachineIdentityObject, pems?: string[], caPem?: string): string | undefined {
+  const base = baseOf(mi, spec, authority, view, revision, record, pems ?? [''], caPem ?? '');
   const probe = desiredSecret({ ...base, ...(spec.keystores?.pkcs12 ? { keystore: Buffer.alloc(1), truststore: Buffer.alloc(1) } : {}) });
-  const drift = metadataDrift(secret, probe) ?? (secret.metadata?.annotations?.[ANN.keyEncoding] !== spec.privateKey.encoding ? 'key encoding' : undefined);
-  if (!drift) return;
-  const stores = spec.keystores?.pkcs12 ? await rebuildKeystores(ctx, mi, spec, view.key!, pems, caPem) : {};
-  // the key is encoded only when something must be written (this runs on every resync)
-  await applyNamespaced(ctx.kc, desiredSecret({ ...base, keyPem: encodePrivateKey(view.key!, spec.privateKey.encoding), ...stores }), FIELD_MANAGER);
-  log.debug({ drift }, 'Secret re-applied (no reissue)');
+  return metadataDrift(secret, probe, { compareCa: caPem !== undefined })
+    ?? (secret.metadata?.annotations?.[ANN.keyEncoding] !== spec.privateKey.encoding ? 'key encoding' : undefined);
 }
 
 async function rebuildKeystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, key: KeyObject, pems: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer }> {

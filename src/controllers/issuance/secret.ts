@@ -1,5 +1,6 @@
 // The Secret an identity owns: its exact contents as one server-side-apply body (key, chain, CA and
 // keystores together, so a reader never sees a mismatched pair), and the bookkeeping read back from it.
+import { dataDigests, type ProjectedSecret } from './inspect.ts';
 import type * as k8s from '@kubernetes/client-node';
 import type { SecretRecord } from './triggers.ts';
 
@@ -93,11 +94,11 @@ export function isOwnedBy(secret: k8s.V1Secret, identityName: string): boolean {
 }
 
 /** Whether the live Secret's metadata and non-key data drifted from what we would write (no reissue needed). */
-export function metadataDrift(live: k8s.V1Secret, want: k8s.V1Secret): string | undefined {
+export function metadataDrift(live: k8s.V1Secret, want: k8s.V1Secret, o: { compareCa?: boolean } = {}): string | undefined {
   return mapDrift('label', live.metadata?.labels, want.metadata?.labels)
     ?? mapDrift('annotation', live.metadata?.annotations, want.metadata?.annotations, ANN.issuedAt)
     ?? ownerDrift(live, want)
-    ?? dataDrift(live, want);
+    ?? dataDrift(live, want, o.compareCa ?? true);
 }
 
 function mapDrift(what: string, live: Record<string, string> | undefined, want: Record<string, string> | undefined, ignore?: string): string | undefined {
@@ -112,8 +113,10 @@ function ownerDrift(live: k8s.V1Secret, want: k8s.V1Secret): string | undefined 
   return ok ? undefined : 'ownerReferences';
 }
 
-function dataDrift(live: k8s.V1Secret, want: k8s.V1Secret): string | undefined {
-  for (const k of ['keystore.p12', 'truststore.p12']) if (Boolean(live.data?.[k]) !== Boolean(want.data?.[k])) return `data ${k}`;
-  if (live.data?.['ca.crt'] !== want.data?.['ca.crt']) return 'data ca.crt';
+/** `live` may be the cache's projection (digests instead of data). */
+function dataDrift(live: ProjectedSecret, want: k8s.V1Secret, compareCa: boolean): string | undefined {
+  const have = dataDigests(live), wanted = dataDigests(want);
+  for (const k of ['keystore.p12', 'truststore.p12']) if (Boolean(have[k]) !== Boolean(wanted[k])) return `data ${k}`;
+  if (compareCa && have['ca.crt'] !== wanted['ca.crt']) return 'data ca.crt';
   return live.type === 'kubernetes.io/tls' ? undefined : 'type';
 }

@@ -184,17 +184,23 @@ export class Informer<T extends k8s.KubernetesObject> {
       const stream = res.body.stream();
       if (!stream) return { outcome: 'closed', events };
       const decoder = new TextDecoder();
-      let buf = '';
+      // pieces of the line not yet ended: only each new chunk is scanned for a newline, so a 1.5 MB
+      // object arriving in small chunks costs linear time, not a rescan of everything buffered per chunk
+      let pieces: string[] = [];
       for await (const chunk of stream) {
         arm();
-        buf += decoder.decode(chunk, { stream: true });
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
+        const text = decoder.decode(chunk, { stream: true });
+        let start = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+          pieces.push(text.slice(start, nl));
+          const line = pieces.length === 1 ? pieces[0]! : pieces.join('');
+          pieces = [];
+          start = nl + 1;
           if (!line.trim()) continue;
           events++;
           if (this.handleEvent(line) === 'gone') return { outcome: 'gone', events };
         }
+        if (start < text.length) pieces.push(text.slice(start));
       }
       return { outcome: 'closed', events };
     } catch (err) {

@@ -11,6 +11,8 @@ export const Reason = {
   DoesNotExist: 'DoesNotExist',
   MissingData: 'MissingData',
   InvalidCertificate: 'InvalidCertificate',
+  /** The managed Secret's data is over the size cap: not read nor cached; reissued once, then reported. */
+  SecretOversize: 'SecretOversize',
   InvalidKeyPair: 'InvalidKeyPair',
   SecretRolledBack: 'SecretRolledBack',
   /** The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it). */

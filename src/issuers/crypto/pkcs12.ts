@@ -53,7 +53,7 @@ AsnProp({ type: AsnPropTypes.ObjectIdentifier })(ContentInfo.prototype, 'content
 AsnProp({ type: AsnPropTypes.Any, context: 0 })(ContentInfo.prototype, 'content');
 
 /** EncryptedContentInfo ::= SEQUENCE { contentType, contentEncryptionAlgorithm, encryptedContent [0] IMPLICIT OCTET STRING } */
-class EncryptedContentInfo {
+export class EncryptedContentInfo {
   contentType = '';
   contentEncryptionAlgorithm = new AlgorithmIdentifier();
   encryptedContent: ArrayBuffer = new ArrayBuffer(0);
