@@ -184,6 +184,10 @@ describe('helm chart: rendering', () => {
       MIO_WEBHOOK_HOSTS: 'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,'
         + 'mio-machine-identity-operator-webhook.mio-system,mio-machine-identity-operator-webhook',
       MIO_WEBHOOK_CONFIG_NAME: 'mio-machine-identity-operator',
+      MIO_PARSE_WORKERS: '1',
+      MIO_PARSE_WORKER_HEAP_MB: '64',
+      MIO_PARSE_TIMEOUT: '5s',
+      MIO_PARSE_MAX_KDF_ITERATIONS: '1000000',
       NODE_OPTIONS: '--max-old-space-size=192',
     });
   });
