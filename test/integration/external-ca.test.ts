@@ -52,8 +52,9 @@ describe('stepCA', () => {
     const again = await postJson(`${step.url}/1.0/revoke`, { serial, ott: await step.revokeToken(serial), reasonCode: 0, passive: true }, { ca: step.rootPem });
     expect(again.status).toBeGreaterThanOrEqual(400);
     expect(JSON.stringify(again.body)).toMatch(/already (been )?revoked/i);
-    const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=revoked,reason=Revoked' });
-    expect(ev.items[0]?.message).toBe('revoked the certificate at stepCA before deletion');
+    // Events are written asynchronously: the identity may be gone before its Revoked Event is stored
+    const ev = await waitFor('Revoked event', async () => (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=revoked,reason=Revoked' })).items[0], 10_000, 200);
+    expect(ev.message).toBe('revoked the certificate at stepCA before deletion');
   }, 60_000);
 
   it('deletionPolicy Retain keeps the certificate valid (no finalizer, no revocation)', async () => {
