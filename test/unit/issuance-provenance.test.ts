@@ -57,5 +57,9 @@ describe('chainsTo', () => {
     const self = await generateCa({ commonName: 'Root', durationMs: 86_400_000, key: { algorithm: 'ECDSA', size: 256 } });
     expect(chainsTo(self.certPem, rootPem)).toBe(false);
   });
+  it('an oversized tls.crt is not parsed: it does not chain', () => {
+    expect(chainsTo(leafPem + '#'.repeat(70 * 1024), rootPem)).toBe(false);
+    expect(chainsTo(leafPem + 'x'.repeat(1024), rootPem)).toBe(true);
+  });
   it('garbage never throws', () => expect(chainsTo('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', rootPem)).toBe(false));
 });

@@ -37,8 +37,11 @@ export function provenanceProblem(i: ProvenanceInput): string | undefined {
  * of the CA certificates in `caBundle` (signatures and issuer names only: validity is checked elsewhere).
  */
 const MAX_CHAIN = 6;
+/** A leaf and a few intermediates fit many times over; more is a tenant's padding, parsed on the main thread otherwise. */
+const MAX_CHAIN_BYTES = 64 * 1024;
 
 export function chainsTo(tlsCrt: string, caBundle: string): boolean {
+  if (tlsCrt.length > MAX_CHAIN_BYTES) return false;
   try {
     // tls.crt is tenant-writable: a leaf and a few intermediates are all a chain needs (bounds the work)
     const chain = splitPem(tlsCrt).slice(0, MAX_CHAIN).map((p) => new X509Certificate(p));
