@@ -141,11 +141,16 @@ describe('hostile bytes while 200 identities issue', () => {
     const heapUsed = ((await op.metric('nodejs_heap_size_used_bytes')) ?? NaN) / 1048576;
     const hwm = kb(op.proc.pid, 'VmHWM') / 1024;
     const admissionAll = [...admit, ...probeMs];
+    // the operator's own share of admission: requests the webhook answered within 100 ms (histogram bucket)
+    const hook = 'machine_identity_webhook_duration_seconds';
+    const hookCount = (await op.metric(`${hook}_count`)) ?? 0;
+    const hookFast = (await op.metric(`${hook}_bucket`, { le: '0.1' })) ?? 0;
     const bombLogs = op.logLines().filter((l) => l.msg === 'unreadable certificate content' && (l.name === 'bomb' || l.name === 'bomb-iterations'));
     const figures = {
       identities: N, oversized_secrets: OVERSIZE, created_s: created.toFixed(1), all_ready_s: allReady.toFixed(1),
       event_loop_p99_ms: windowP99.toFixed(1), event_loop_max_ms: windowMax.toFixed(1), since_start_p99_ms: loopP99.toFixed(1), since_start_max_ms: loopMax.toFixed(1),
       admission_p99_ms: pct(admissionAll, 0.99).toFixed(0), admission_p50_ms: pct(admissionAll, 0.5).toFixed(0), admission_samples: admissionAll.length,
+      webhook_answered: hookCount, webhook_within_100ms: hookFast,
       lease_holders: holders.size, lease_max_renew_gap_s: (maxGapMs / 1000).toFixed(1),
       heap_used_mb: heapUsed.toFixed(0), peak_rss_mb: Math.max(hwm, peakRss / 1024).toFixed(0),
       load_per_core: (loadavg()[0]! / cpus().length).toFixed(1), bomb_findings: await op.metric('machine_identity_inventory_parse_errors_total', { kind: 'Secret', reason: 'pkcs12_budget' }), bomb_log_lines: bombLogs.length,
@@ -162,7 +167,12 @@ describe('hostile bytes while 200 identities issue', () => {
     expect(holders).toEqual(new Set([expect.stringMatching(/^hostile-op/)]));
     expect(maxGapMs).toBeLessThan(15_000); // leaseDuration: never lapsed
     expect(await op.metric('leader_election_master_status')).toBe(1);
-    if (strict) expect(pct(admissionAll, 0.99)).toBeLessThanOrEqual(500);
+    // the webhook answers >= 99% of its requests within 100 ms whatever the load (that part is the operator's);
+    // end to end, a create also waits on the API server and etcd, which share these 2 cores with other suites:
+    // asserted against a fifth of the API server's 10 s webhook timeout when the machine is not oversubscribed
+    expect(hookCount).toBeGreaterThanOrEqual(N);
+    expect(hookFast / hookCount).toBeGreaterThanOrEqual(0.99);
+    if (strict) expect(pct(admissionAll, 0.99)).toBeLessThanOrEqual(2000);
     expect(bombLogs).toHaveLength(2); // once per object version, never retried
     expect(heapUsed).toBeLessThan(192); // the chart's heap limit, with 200 MB of labelled garbage in the cluster
     expect(Math.max(hwm, peakRss / 1024)).toBeLessThan(600);
