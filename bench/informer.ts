@@ -4,7 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import { Informer } from '../src/controllers/runtime/informer.ts';
+import { Informer } from '../src/runtime/informer.ts';
 import type { Bench } from './run.ts';
 
 async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<unknown>): Promise<void> {

@@ -9,8 +9,8 @@ import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import * as k8s from '@kubernetes/client-node';
 import { generateCa, loadCaMaterial } from '../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../src/issuers/in-cluster-ca.ts';
-import { generateKey, encodePrivateKey } from '../src/issuers/crypto/keys.ts';
-import { buildCsr } from '../src/issuers/crypto/csr.ts';
+import { generateKey, encodePrivateKey } from '../src/pki/keys.ts';
+import { buildCsr } from '../src/pki/csr.ts';
 import { startOperator } from '../test/harness/operator.ts';
 import type { Bench } from './run.ts';
 

@@ -11,7 +11,7 @@ import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Informer } from '../src/controllers/runtime/informer.ts';
+import { Informer } from '../src/runtime/informer.ts';
 import { startOperator } from '../test/harness/operator.ts';
 import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import type { Bench, BenchContext } from './run.ts';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane } from '../test/harness/control-plane.ts';
 import { installCrds } from '../test/harness/manifests.ts';
-import { withSharedDispatcher } from '../src/controllers/runtime/shared-dispatcher.ts';
+import { withSharedDispatcher } from '../src/runtime/shared-dispatcher.ts';
 
 export interface BenchContext {
   kc: k8s.KubeConfig;

@@ -2,7 +2,7 @@
 // KUBECONFIG when set, else in-cluster config. SIGTERM/SIGINT: drain, release the Lease, exit 0.
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { kubeConfigFromEnv } from './controllers/runtime/kube.ts';
+import { kubeConfigFromEnv } from './runtime/kube.ts';
 import { startOperator } from './operator.ts';
 
 const boot = createLogger({ level: process.env.MIO_LOG_LEVEL });

@@ -2,7 +2,7 @@
 // own code (src/inventory/), straight from the API with the caller's credentials: no operator needed,
 // and RBAC decides what a person sees.
 import type * as k8s from '@kubernetes/client-node';
-import { getJson, getJsonOrNotFound } from '../controllers/runtime/kube.ts';
+import { getJson, getJsonOrNotFound } from '../runtime/kube.ts';
 import { parseIssuancePolicy } from '../crds/index.ts';
 import { compilePolicies, type PolicyInput } from '../policy/evaluate.ts';
 import {

@@ -5,7 +5,7 @@ import { readManifestFiles } from './manifests.ts';
 import { checkManifests, exitCode, formatText } from './policy-check.ts';
 import { collectInventory, formatCsv, formatTable, toRow } from './inventory.ts';
 import { formatStatus, identityStatus } from './status.ts';
-import { kubeConfigFromEnv } from '../controllers/runtime/kube.ts';
+import { kubeConfigFromEnv } from '../runtime/kube.ts';
 import { parseDuration } from '../crds/index.ts';
 
 const USAGE = `Usage: kubectl mi <command>

@@ -1,8 +1,8 @@
 // `kubectl mi status <name>`: everything about one MachineIdentity and, in plain words, why it is or
 // is not Ready. Reads with the caller's credentials; what it may not read is left out, not fatal.
 import type * as k8s from '@kubernetes/client-node';
-import { getJsonOrNotFound } from '../controllers/runtime/kube.ts';
-import { parseCertificate, splitPem } from '../issuers/crypto/certs.ts';
+import { getJsonOrNotFound } from '../runtime/kube.ts';
+import { parseCertificate, splitPem } from '../pki/certs.ts';
 
 interface Condition { type: string; status: string; reason: string; message: string; lastTransitionTime?: string }
 interface Identity { metadata: k8s.V1ObjectMeta; spec?: Record<string, unknown> & { secretName?: string; authorityRef?: { name?: string }; owner?: { team?: string } };

@@ -1,7 +1,7 @@
 // Reconciler: CertificateAuthorityBinding status.identities, how many MachineIdentities name it.
 import { Gauge } from 'prom-client';
-import { Controller } from './runtime/controller.ts';
-import { applyStatus, isNotFound } from './runtime/kube.ts';
+import { Controller } from '../runtime/reconcile-loop.ts';
+import { applyStatus, isNotFound } from '../runtime/kube.ts';
 import { BINDING_GVR, type OperatorContext, type BindingObject } from './context.ts';
 
 export const FIELD_MANAGER = 'mio-binding-usage';

@@ -9,7 +9,7 @@ import type { BindingObject, OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { involved } from './trust-bundle.ts';
 import { BindingReason } from './status/reasons.ts';
-import { getJsonOrNotFound } from './runtime/kube.ts';
+import { getJsonOrNotFound } from '../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from './signer/trust-bundles.ts';
 import {
   bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,

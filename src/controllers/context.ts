@@ -2,12 +2,12 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Informer } from './runtime/informer.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { Condition } from './status/conditions.ts';
 import type { IssuerCache } from '../issuers/cache.ts';
-import type { PolicyStore } from './policy/store.ts';
-import type { PolicyFindings } from './policy/findings.ts';
+import type { PolicyStore } from './issuance-policies/store.ts';
+import type { PolicyFindings } from './issuance-policies/findings.ts';
 import type { Parser } from '../parsing/parser.ts';
 import type { ProjectedSecret } from './issuance/inspect.ts';
 

@@ -3,7 +3,7 @@
 // global token bucket caps the write rate. Recording never throws: an Event is best effort.
 import * as k8s from '@kubernetes/client-node';
 import type { OperatorContext } from './context.ts';
-import { MERGE } from './runtime/kube.ts';
+import { MERGE } from '../runtime/kube.ts';
 
 export interface InvolvedObject { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }
 export type EventType = 'Normal' | 'Warning';

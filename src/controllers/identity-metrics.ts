@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import type { MachineIdentityObject } from './context.ts';
-import type { Informer } from './runtime/informer.ts';
-import { counter } from './runtime/metrics.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { counter } from '../runtime/metric-registry.ts';
 
 const LABELS = ['namespace', 'name', 'secret', 'authority', 'owner_team'] as const;
 type L = (typeof LABELS)[number];

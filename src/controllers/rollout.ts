@@ -5,8 +5,8 @@
 // not read or patch gets a RolloutForbidden Warning Event that names the chart value, and is retried
 // slowly (a grant added later is picked up), never in a tight 403 loop.
 import * as k8s from '@kubernetes/client-node';
-import { Controller } from './runtime/controller.ts';
-import { isNotFound, MERGE, toKubeError } from './runtime/kube.ts';
+import { Controller } from '../runtime/reconcile-loop.ts';
+import { isNotFound, MERGE, toKubeError } from '../runtime/kube.ts';
 import { recordEvent } from './events.ts';
 import { Reason } from './status/reasons.ts';
 import type { OperatorContext, MachineIdentityObject } from './context.ts';

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Informer } from './runtime/informer.ts';
-import { isNotFound, SSA, toKubeError } from './runtime/kube.ts';
+import { Informer } from '../runtime/informer.ts';
+import { isNotFound, SSA, toKubeError } from '../runtime/kube.ts';
 import { matchesSelector, type LabelSelector } from '../policy/label-selector.ts';
 import type { OperatorContext, BindingObject } from './context.ts';
 import { recordEvent } from './events.ts';

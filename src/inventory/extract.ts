@@ -4,9 +4,9 @@
 // problem, never an exception, and only the parsed facts are kept (never key material or raw data).
 // Runs in the parse pool's worker (src/parsing/tasks.ts), within a per-object budget; the main
 // thread only calls slimForParse, which decides cheaply what (if anything) needs parsing.
-import { parseCertificateDer, type CertFacts } from '../issuers/crypto/certs.ts';
-import { pemBlocks } from '../issuers/crypto/pem.ts';
-import { DEFAULT_PKCS12_BUDGET, looksLikePkcs12, Pkcs12BudgetError, pkcs12Certificates, type Pkcs12Budget } from '../issuers/crypto/pkcs12-read.ts';
+import { parseCertificateDer, type CertFacts } from '../pki/certs.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { DEFAULT_PKCS12_BUDGET, looksLikePkcs12, Pkcs12BudgetError, pkcs12Certificates, type Pkcs12Budget } from '../pki/pkcs12-read.ts';
 
 /** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
 export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {

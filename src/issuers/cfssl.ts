@@ -2,7 +2,7 @@
 // JSON with an HMAC-SHA256 token made with the profile's hex auth key, the binding's profile, the
 // CSR's names, and notAfter from the requested duration. The CA certificate comes from /info.
 import { createHmac } from 'node:crypto';
-import { pemBlocks } from './crypto/pem.ts';
+import { pemBlocks } from '../pki/pem.ts';
 import { isoSeconds } from './in-cluster-ca.ts';
 import { fingerprintOf } from './sign-from-csr.ts';
 import { CaUnreachable, postJson } from './https-json.ts';

@@ -4,11 +4,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
 import type { CaMaterial } from './ca-material.ts';
-import { certificateOutline } from './crypto/der.ts';
-import { pemBlocks } from './crypto/pem.ts';
-import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from './crypto/certificate.ts';
+import { certificateOutline } from '../pki/der.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from '../pki/certificate.ts';
 import { signFromCsrSync, verifyCsr, type SigningAuthority, type VerifiedCsr } from './sign-from-csr.ts';
-import { encodeSan } from './crypto/names.ts';
+import { encodeSan } from '../pki/names.ts';
 
 export interface InClusterCaOptions { maxDurationMs?: number; now?: () => Date }
 

@@ -4,9 +4,9 @@
 // request instead of filing a second one; the identity shows Issuing while it waits for approval.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { getJsonOrNotFound, sendRaw } from '../controllers/runtime/kube.ts';
-import { pemBlocks } from './crypto/pem.ts';
-import { splitPem } from './crypto/certs.ts';
+import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { splitPem } from '../pki/certs.ts';
 import { fingerprintOf } from './sign-from-csr.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 

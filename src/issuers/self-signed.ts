@@ -1,7 +1,7 @@
 // selfSigned backend (development only): each identity's certificate is signed with its own key, so
 // the certificate is its own CA. Nothing to reach, nothing to load: always ready.
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
-import { signatureAlgorithmFor } from './crypto/certificate.ts';
+import { signatureAlgorithmFor } from '../pki/certificate.ts';
 import { fingerprintOf, keyMatchesCsr, signFromCsrSync, verifyCsr } from './sign-from-csr.ts';
 
 export interface SelfSignedOptions { maxDurationMs?: number; now?: () => Date }

@@ -5,16 +5,16 @@
 // The CSR is walked with the bounded DER reader and verified with node:crypto; the certificate is
 // encoded and signed synchronously by crypto/certificate.ts. No ASN.1 object model, no WebCrypto here.
 import { createHash, createPublicKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { csrOutline, DerError, readTlv, TAG, type RawExtension } from './crypto/der.ts';
-import { pemBlocks } from './crypto/pem.ts';
-import { verifyWith } from './crypto/signatures.ts';
-import { EXT_KEY_USAGE_OIDS, KEY_USAGE_BITS, decodeKeyUsage, isExtKeyUsageName, isKeyUsageName } from './crypto/usages.ts';
+import { csrOutline, DerError, readTlv, TAG, type RawExtension } from '../pki/der.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { verifyWith } from '../pki/signatures.ts';
+import { EXT_KEY_USAGE_OIDS, KEY_USAGE_BITS, decodeKeyUsage, isExtKeyUsageName, isKeyUsageName } from '../pki/usages.ts';
 import {
   assembleCertificate, authorityKeyIdentifierValue, basicConstraintsValue, buildCertificate, CERTIFICATE_SIGNATURE_ALGORITHMS,
   ecdsaSignatureToDer, encodeExtension, encodeTbsCertificate, EXTENSION_OIDS as OID, extKeyUsageValue, keyIdentifier, keyUsageValue,
   nameConstraintsValue, subjectKeyIdentifierValue, type BuiltCertificate, type CertificateFields, type CertificateSignatureAlgorithm,
   type NameConstraintLists,
-} from './crypto/certificate.ts';
+} from '../pki/certificate.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 

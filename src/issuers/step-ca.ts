@@ -4,9 +4,9 @@
 // /1.0/sign or /1.0/revoke. Errors carry step-ca's own message.
 import { randomUUID } from 'node:crypto';
 import { compactDecrypt, importJWK, SignJWT, type JWK } from 'jose';
-import { parseCsr } from './crypto/csr.ts';
-import { parseCertificate, splitPem } from './crypto/certs.ts';
-import { pemBlocks } from './crypto/pem.ts';
+import { parseCsr } from '../pki/csr.ts';
+import { parseCertificate, splitPem } from '../pki/certs.ts';
+import { pemBlocks } from '../pki/pem.ts';
 import { fingerprintOf } from './sign-from-csr.ts';
 import { CaUnreachable, postJson, type JsonResponse } from './https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';

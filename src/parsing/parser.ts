@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { ParseAbort, ParsePool, siblingUrl } from '../controllers/runtime/parse-pool.ts';
+import { ParseAbort, ParsePool, siblingUrl } from '../runtime/parse-pool.ts';
 import { DEFAULT_PARSE_BUDGET, type Extracted, type ParseBudget } from '../inventory/extract.ts';
 import type { ManagedFacts, ManagedInput } from './tasks.ts';
 

@@ -1,10 +1,10 @@
-// What the parse pool's worker can do (src/controllers/runtime/parse-pool.ts): every parse of bytes
+// What the parse pool's worker can do (src/runtime/parse-pool.ts): every parse of bytes
 // that come from the cluster. Each op takes plain data and returns plain data (KeyObjects cross the
 // thread boundary by structured clone); a throw becomes the caller's rejected promise.
 import type { KeyObject } from 'node:crypto';
 import { EXTRACTORS, setParseBudget, type Extracted, type ParseBudget } from '../inventory/extract.ts';
-import { parseCertificate, splitPem, type CertFacts } from '../issuers/crypto/certs.ts';
-import { parsePrivateKey, samePublicKey } from '../issuers/crypto/keys.ts';
+import { parseCertificate, splitPem, type CertFacts } from '../pki/certs.ts';
+import { parsePrivateKey, samePublicKey } from '../pki/keys.ts';
 
 export interface ExtractInput { kind: string; obj: Record<string, unknown>; budget: ParseBudget }
 /** tls.crt and tls.key of a managed Secret, base64 as in the object. */

@@ -1,5 +1,5 @@
 // Typed inputs and outputs of the IssuancePolicy engine. Pure data: no Kubernetes I/O.
-import type { CertFacts } from '../issuers/crypto/certs.ts';
+import type { CertFacts } from '../pki/certs.ts';
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
 import { KEY_SIZES } from '../crds/machine-identity.ts';
 import { parseDuration } from '../crds/common.ts';

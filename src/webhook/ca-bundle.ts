@@ -1,7 +1,7 @@
 // Keeps the caBundle of the operator's ValidatingWebhookConfiguration equal to the webhook CA. The
 // chart ships the configuration without one (Helm would otherwise reset it on every upgrade).
 import type * as k8s from '@kubernetes/client-node';
-import { getJsonOrNotFound, sendRaw } from '../controllers/runtime/kube.ts';
+import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
 
 type Vwc = k8s.V1ValidatingWebhookConfiguration;
 

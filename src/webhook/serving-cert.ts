@@ -5,11 +5,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { generateCa, loadCaMaterial } from '../issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../issuers/in-cluster-ca.ts';
-import { generateKey } from '../issuers/crypto/keys.ts';
-import { buildCsr } from '../issuers/crypto/csr.ts';
-import { parseCertificate, splitPem, certificateMatchesKey } from '../issuers/crypto/certs.ts';
-import { parsePrivateKey } from '../issuers/crypto/keys.ts';
-import { getJsonOrNotFound, isConflict, isAlreadyExists } from '../controllers/runtime/kube.ts';
+import { generateKey } from '../pki/keys.ts';
+import { buildCsr } from '../pki/csr.ts';
+import { parseCertificate, splitPem, certificateMatchesKey } from '../pki/certs.ts';
+import { parsePrivateKey } from '../pki/keys.ts';
+import { getJsonOrNotFound, isConflict, isAlreadyExists } from '../runtime/kube.ts';
 
 const CA_LIFETIME_MS = 10 * 365 * 86_400_000;
 const LEAF_LIFETIME_MS = 365 * 86_400_000;

@@ -1,6 +1,6 @@
 // The admission webhook as one component: serving certificate (ensured at start, renewed on a timer),
 // the HTTPS server, and the caBundle kept in the ValidatingWebhookConfiguration.
-import { Informer } from '../controllers/runtime/informer.ts';
+import { Informer } from '../runtime/informer.ts';
 import { bindingForOwnership } from '../controllers/binding-specs.ts';
 import type { OperatorContext } from '../controllers/context.ts';
 import { ensureServingCert, material } from './serving-cert.ts';

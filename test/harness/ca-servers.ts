@@ -11,8 +11,8 @@ import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import * as x509 from '@peculiar/x509';
 import { toSigningKey } from '../../src/issuers/sign-from-csr.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
-import { generateKey, encodePrivateKey } from '../../src/issuers/crypto/keys.ts';
-import { buildCsr } from '../../src/issuers/crypto/csr.ts';
+import { generateKey, encodePrivateKey } from '../../src/pki/keys.ts';
+import { buildCsr } from '../../src/pki/csr.ts';
 import { postJson, send } from '../../src/issuers/https-json.ts';
 
 let binDir: string | undefined;

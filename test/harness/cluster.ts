@@ -1,6 +1,6 @@
 // Access to the control plane that test/setup/global-setup.ts started for the integration project.
 import * as k8s from '@kubernetes/client-node';
-import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -9,7 +9,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
-import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 

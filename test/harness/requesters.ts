@@ -2,7 +2,7 @@
 // the API server records system:serviceaccount:<ns>:<name> and its groups in a CSR), allowed by RBAC
 // to create, read and delete CertificateSigningRequests.
 import * as k8s from '@kubernetes/client-node';
-import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 
 const ROLE = 'mio-test-csr-requester';
 

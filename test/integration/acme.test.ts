@@ -12,11 +12,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { freePort, waitFor } from '../harness/processes.ts';
-import { parseCertificate, splitPem, certificateMatchesKey } from '../../src/issuers/crypto/certs.ts';
-import { parsePrivateKey } from '../../src/issuers/crypto/keys.ts';
+import { parseCertificate, splitPem, certificateMatchesKey } from '../../src/pki/certs.ts';
+import { parsePrivateKey } from '../../src/pki/keys.ts';
 import { txtValues } from '../../src/issuers/acme/rfc2136.ts';
 import { AcmeClient } from '../../src/issuers/acme/client.ts';
-import { generateKey } from '../../src/issuers/crypto/keys.ts';
+import { generateKey } from '../../src/pki/keys.ts';
 
 const env = new IssuanceEnv();
 let ns = '';

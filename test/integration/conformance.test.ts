@@ -11,7 +11,7 @@ import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret, decode } from '../harness/identities.ts';
 import { startCfssl, startPebble, startStepCa } from '../harness/ca-servers.ts';
 import { freePort } from '../harness/processes.ts';
-import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
+import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
 
 interface Shape { name: string; spec: Record<string, unknown>; check?: (c: ReturnType<typeof parseCertificate>) => void; needs: string[] }
 const H = 3_600_000;

@@ -6,7 +6,7 @@ import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, verifySecret, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { startCfssl, startStepCa, type CfsslServer, type StepCaServer } from '../harness/ca-servers.ts';
 import { postJson } from '../../src/issuers/https-json.ts';
-import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
+import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
 import { decode } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 

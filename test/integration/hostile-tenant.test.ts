@@ -17,7 +17,7 @@ import { IssuanceEnv, decode, openssl, verifySecret, type Identity } from '../ha
 import { freePort, waitFor } from '../harness/processes.ts';
 import { localWebhookConfiguration } from '../harness/webhook.ts';
 import { generateCa } from '../../src/issuers/ca-material.ts';
-import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
 import { writeSecret } from '../../src/controllers/issuance/issue.ts';
 
 const env = new IssuanceEnv();

@@ -6,8 +6,8 @@ import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import { ControlPlane } from '../harness/control-plane.ts';
-import { Informer } from '../../src/controllers/runtime/informer.ts';
-import { applyNamespaced } from '../../src/controllers/runtime/kube.ts';
+import { Informer } from '../../src/runtime/informer.ts';
+import { applyNamespaced } from '../../src/runtime/kube.ts';
 
 const log = pino({ level: process.env.MIO_TEST_LOG_LEVEL ?? 'silent' });
 

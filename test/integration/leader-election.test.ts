@@ -4,7 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
-import { LeaderElector } from '../../src/controllers/runtime/leader-election.ts';
+import { LeaderElector } from '../../src/runtime/leader-election.ts';
 
 const log = pino({ level: process.env.MIO_TEST_LOG_LEVEL ?? 'silent' });
 const LEASE_MS = 4000;

@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../harness/control-plane.ts';
 import { IssuanceEnv, decode, type Identity } from '../harness/identities.ts';
 import { freePort, waitFor, sleep } from '../harness/processes.ts';
 import { localWebhookConfiguration } from '../harness/webhook.ts';
-import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
 
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
 const H = 3_600_000;

@@ -15,7 +15,7 @@ import { renderChart } from '../harness/helm.ts';
 import { applyManifests } from '../harness/manifests.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { sleep, waitFor } from '../harness/processes.ts';
-import { getJsonOrNotFound, sendRaw } from '../../src/controllers/runtime/kube.ts';
+import { getJsonOrNotFound, sendRaw } from '../../src/runtime/kube.ts';
 import { CAB, MI } from '../harness/identities.ts';
 
 const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);

@@ -16,10 +16,10 @@ import { IssuanceEnv } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 import { grantCsrCreate, serviceAccountClient } from '../harness/requesters.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
-import { buildCsr } from '../../src/issuers/crypto/csr.ts';
-import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
-import { sendRaw } from '../../src/controllers/runtime/kube.ts';
-import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { buildCsr } from '../../src/pki/csr.ts';
+import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
+import { sendRaw } from '../../src/runtime/kube.ts';
+import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 
 const env = new IssuanceEnv();
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;

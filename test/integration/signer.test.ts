@@ -10,11 +10,11 @@ import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv } from '../harness/identities.ts';
 import { waitFor, sleep } from '../harness/processes.ts';
-import { buildCsr } from '../../src/issuers/crypto/csr.ts';
+import { buildCsr } from '../../src/pki/csr.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
-import { parseCertificate, splitPem } from '../../src/issuers/crypto/certs.ts';
-import { sendRaw } from '../../src/controllers/runtime/kube.ts';
-import { withSharedDispatcher } from '../../src/controllers/runtime/shared-dispatcher.ts';
+import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
+import { sendRaw } from '../../src/runtime/kube.ts';
+import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { serviceAccountClient } from '../harness/requesters.ts';
 
 const env = new IssuanceEnv();

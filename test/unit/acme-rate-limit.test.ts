@@ -4,8 +4,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AcmeIssuer } from '../../src/issuers/acme/issuer.ts';
-import { generateKey, encodePrivateKey } from '../../src/issuers/crypto/keys.ts';
-import { buildCsr } from '../../src/issuers/crypto/csr.ts';
+import { generateKey, encodePrivateKey } from '../../src/pki/keys.ts';
+import { buildCsr } from '../../src/pki/csr.ts';
 
 let server: Server;
 let base = '';

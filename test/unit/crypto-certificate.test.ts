@@ -11,10 +11,10 @@ import {
   authorityKeyIdentifierValue, basicConstraintsValue, buildCertificate, encodeExtension, encodeTime, EXTENSION_OIDS as OID,
   extKeyUsageValue, keyIdentifier, keyUsageValue, signatureAlgorithmFor, subjectKeyIdentifierOf, subjectKeyIdentifierValue,
   type BuiltCertificate, type CertificateFields,
-} from '../../src/issuers/crypto/certificate.ts';
-import { children, certificateOutline, content, readTlv, DerError } from '../../src/issuers/crypto/der.ts';
-import { buildName, encodeSan } from '../../src/issuers/crypto/names.ts';
-import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+} from '../../src/pki/certificate.ts';
+import { children, certificateOutline, content, readTlv, DerError } from '../../src/pki/der.ts';
+import { buildName, encodeSan } from '../../src/pki/names.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
 
 const DAY = 86_400_000;
 let dir: string;

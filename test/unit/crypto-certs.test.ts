@@ -6,15 +6,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { generateKey } from '../../src/issuers/crypto/keys.ts';
-import type { KeySpec } from '../../src/issuers/crypto/keys.ts';
-import { signerFor, parseCsr } from '../../src/issuers/crypto/csr.ts';
-import { buildName } from '../../src/issuers/crypto/names.ts';
-import type { SubjectInput } from '../../src/issuers/crypto/names.ts';
+import { generateKey } from '../../src/pki/keys.ts';
+import type { KeySpec } from '../../src/pki/keys.ts';
+import { signerFor, parseCsr } from '../../src/pki/csr.ts';
+import { buildName } from '../../src/pki/names.ts';
+import type { SubjectInput } from '../../src/pki/names.ts';
 import {
   certificateMatchesKey, fingerprintSHA256, parseCertificate, splitPem, verifySignedBy,
-} from '../../src/issuers/crypto/certs.ts';
-import { x509 } from '../../src/issuers/crypto/x509.ts';
+} from '../../src/pki/certs.ts';
+import { x509 } from '../../src/pki/x509.ts';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-certs-')); });
@@ -189,7 +189,7 @@ describe('robustness (fast-check)', () => {
   beforeAll(async () => {
     const c = await chain({ algorithm: 'ECDSA' });
     der = Buffer.from(c.leaf.pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-    const { buildCsr } = await import('../../src/issuers/crypto/csr.ts');
+    const { buildCsr } = await import('../../src/pki/csr.ts');
     const csr = await buildCsr(c.leaf.key, { subject: { commonName: 'fuzz' }, dnsNames: ['a.example'], ipAddresses: ['::1'], usages: ['serverAuth'], isCA: false });
     csrDer = Buffer.from(csr.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
   });

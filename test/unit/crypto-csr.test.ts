@@ -4,11 +4,11 @@ import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey, samePublicKey } from '../../src/issuers/crypto/keys.ts';
-import type { KeySpec } from '../../src/issuers/crypto/keys.ts';
-import { buildCsr, parseCsr } from '../../src/issuers/crypto/csr.ts';
-import type { CsrRequest } from '../../src/issuers/crypto/csr.ts';
-import { x509 } from '../../src/issuers/crypto/x509.ts';
+import { generateKey, samePublicKey } from '../../src/pki/keys.ts';
+import type { KeySpec } from '../../src/pki/keys.ts';
+import { buildCsr, parseCsr } from '../../src/pki/csr.ts';
+import type { CsrRequest } from '../../src/pki/csr.ts';
+import { x509 } from '../../src/pki/x509.ts';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-csr-')); });

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import {
   describeKey, encodePrivateKey, generateKey, keygenInFlight, keygenQueueLength, keyMatchesSpec, parsePrivateKey,
   publicKeyFingerprint, samePublicKey, setKeygenConcurrency,
-} from '../../src/issuers/crypto/keys.ts';
-import type { KeyEncoding, KeySpec } from '../../src/issuers/crypto/keys.ts';
+} from '../../src/pki/keys.ts';
+import type { KeyEncoding, KeySpec } from '../../src/pki/keys.ts';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-keys-')); });

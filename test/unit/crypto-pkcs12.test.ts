@@ -5,12 +5,12 @@ import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey, publicKeyFingerprint } from '../../src/issuers/crypto/keys.ts';
-import type { KeySpec } from '../../src/issuers/crypto/keys.ts';
-import { signerFor } from '../../src/issuers/crypto/csr.ts';
-import { buildName } from '../../src/issuers/crypto/names.ts';
-import { buildKeystore, buildTruststore, PKCS12_ITERATIONS } from '../../src/issuers/crypto/pkcs12.ts';
-import { x509 } from '../../src/issuers/crypto/x509.ts';
+import { generateKey, publicKeyFingerprint } from '../../src/pki/keys.ts';
+import type { KeySpec } from '../../src/pki/keys.ts';
+import { signerFor } from '../../src/pki/csr.ts';
+import { buildName } from '../../src/pki/names.ts';
+import { buildKeystore, buildTruststore, PKCS12_ITERATIONS } from '../../src/pki/pkcs12.ts';
+import { x509 } from '../../src/pki/x509.ts';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-p12-')); });

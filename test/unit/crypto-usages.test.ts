@@ -2,10 +2,10 @@ import { describe, it, expect } from '@jest/globals';
 import { KeyUsage } from '../../src/crds/machine-identity.ts';
 import {
   decodeKeyUsage, EXT_KEY_USAGE_OIDS, extKeyUsageNames, extKeyUsageOids, KEY_USAGE_BITS, keyUsageBits, keyUsageNames, resolveUsages,
-} from '../../src/issuers/crypto/usages.ts';
-import { escapeDnValue, formatIp, ipBytes } from '../../src/issuers/crypto/names.ts';
-import { decodeOid, encodeOid } from '../../src/issuers/crypto/der.ts';
-import { x509 } from '../../src/issuers/crypto/x509.ts';
+} from '../../src/pki/usages.ts';
+import { escapeDnValue, formatIp, ipBytes } from '../../src/pki/names.ts';
+import { decodeOid, encodeOid } from '../../src/pki/der.ts';
+import { x509 } from '../../src/pki/x509.ts';
 
 describe('usage mapping', () => {
   it('covers every contract name exactly once', () => {

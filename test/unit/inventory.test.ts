@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { createPrivateKey } from 'node:crypto';
 import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
-import { buildKeystore } from '../../src/issuers/crypto/pkcs12.ts';
-import { pkcs12Certificates } from '../../src/issuers/crypto/pkcs12-read.ts';
-import { parseCertificateDer } from '../../src/issuers/crypto/certs.ts';
-import { pemBlocks } from '../../src/issuers/crypto/pem.ts';
+import { buildKeystore } from '../../src/pki/pkcs12.ts';
+import { pkcs12Certificates } from '../../src/pki/pkcs12-read.ts';
+import { parseCertificateDer } from '../../src/pki/certs.ts';
+import { pemBlocks } from '../../src/pki/pem.ts';
 import { IssuancePolicySpec } from '../../src/crds/issuance-policy.ts';
 import { compilePolicies } from '../../src/policy/evaluate.ts';
 import {

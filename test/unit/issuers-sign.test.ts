@@ -5,9 +5,9 @@ import * as x509 from '@peculiar/x509';
 import { cappedNotAfter, parseAndVerifyCsr, signFromCsr, toSigningKey, normaliseFingerprint, BACKDATE_MS, randomSerial, type CertificateTemplate } from '../../src/issuers/sign-from-csr.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
-import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
-import { certificateOutline } from '../../src/issuers/crypto/der.ts';
-import { encodeSan } from '../../src/issuers/crypto/names.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
+import { certificateOutline } from '../../src/pki/der.ts';
+import { encodeSan } from '../../src/pki/names.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, serialOctets } from './issuers-fixtures.ts';
 

@@ -3,7 +3,7 @@
 // Parser on hostile Secrets: over a budget is a finding, fast, with the event loop free meanwhile.
 import { describe, expect, it, afterAll } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { ParseAbort, ParsePool } from '../../src/controllers/runtime/parse-pool.ts';
+import { ParseAbort, ParsePool } from '../../src/runtime/parse-pool.ts';
 import { Parser } from '../../src/parsing/parser.ts';
 import { slimForParse } from '../../src/inventory/extract.ts';
 import { pkcs12Bomb } from '../harness/pkcs12-bomb.ts';

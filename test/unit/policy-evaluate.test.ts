@@ -4,7 +4,7 @@ import { IssuancePolicySpec } from '../../src/crds/issuance-policy.ts';
 import type { IssuancePolicySpecInput } from '../../src/crds/issuance-policy.ts';
 import { MachineIdentitySpec } from '../../src/crds/machine-identity.ts';
 import type { MachineIdentitySpecInput } from '../../src/crds/machine-identity.ts';
-import type { CertFacts } from '../../src/issuers/crypto/certs.ts';
+import type { CertFacts } from '../../src/pki/certs.ts';
 import {
   auditMessage, compilePolicies, denialMessage, evaluate, evaluateCertificate, selectPolicies,
 } from '../../src/policy/evaluate.ts';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { Registry } from 'prom-client';
 import pino from 'pino';
-import { Controller, TerminalError, keyOf, type Reconcile } from '../../src/controllers/runtime/controller.ts';
+import { Controller, TerminalError, keyOf, type Reconcile } from '../../src/runtime/reconcile-loop.ts';
 
 const silent = pino({ level: 'silent' });
 const fastBackoff = { baseMs: 5, maxMs: 20, jitter: 0, qps: 0 };

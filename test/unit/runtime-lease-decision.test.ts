@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { decide, jitter, nextRecord, observe, type LeaseRecord } from '../../src/controllers/runtime/lease-decision.ts';
+import { decide, jitter, nextRecord, observe, type LeaseRecord } from '../../src/runtime/lease-decision.ts';
 
 const other: LeaseRecord = { holderIdentity: 'other', leaseDurationSeconds: 15, renewTime: '2020-01-01T00:00:00.000000Z', leaseTransitions: 3 };
 

@@ -1,8 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Registry, Counter } from 'prom-client';
-import { startOpsServer } from '../../src/controllers/runtime/ops-server.ts';
-import { isAlreadyExists, isConflict, isGone, isNotFound, kubeConfigFromEnv, toKubeError } from '../../src/controllers/runtime/kube.ts';
+import { startOpsServer } from '../../src/runtime/ops-server.ts';
+import { isAlreadyExists, isConflict, isGone, isNotFound, kubeConfigFromEnv, toKubeError } from '../../src/runtime/kube.ts';
 
 describe('ops server', () => {
   it('serves /metrics, /healthz and /readyz on an ephemeral port', async () => {

@@ -1,8 +1,8 @@
 import { describe, it, expect, jest, afterEach } from '@jest/globals';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { WorkQueue, MAX_TIMER_MS } from '../../src/controllers/runtime/workqueue.ts';
-import { backoffDelay, RateLimiter } from '../../src/controllers/runtime/backoff.ts';
+import { WorkQueue, MAX_TIMER_MS } from '../../src/runtime/workqueue.ts';
+import { backoffDelay, RateLimiter } from '../../src/runtime/backoff.ts';
 
 const q = (o: Partial<ConstructorParameters<typeof WorkQueue>[0]> = {}): WorkQueue =>
   new WorkQueue({ name: 'test', registry: new Registry(), ...o });

@@ -5,7 +5,7 @@ import { compilePolicies } from '../../src/policy/evaluate.ts';
 import { review, type AdmissionDeps, type AdmissionReviewRequest } from '../../src/webhook/admission.ts';
 import { renewMaterial, servingCertNeeds } from '../../src/webhook/serving-cert.ts';
 import { caBundlePatch } from '../../src/webhook/ca-bundle.ts';
-import { parseCertificate } from '../../src/issuers/crypto/certs.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
 
 const deps = (policies: Record<string, IssuancePolicySpecInput>, labels: Record<string, Record<string, string>> = {}, defaultAction: 'Allow' | 'Deny' = 'Allow'): AdmissionDeps => {
   const compiled = compilePolicies(Object.entries(policies).map(([name, spec]) => ({ name, spec: IssuancePolicySpec.parse(spec) })));

@@ -6,7 +6,7 @@
 // the Secret from the API at that moment.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import type { CertFacts } from '../../issuers/crypto/certs.ts';
+import type { CertFacts } from '../../pki/certs.ts';
 import type { Parser } from '../../parsing/parser.ts';
 
 /** Labelled Secrets whose data is larger than this are not parsed nor cached: a finding, and the identity reissues. */

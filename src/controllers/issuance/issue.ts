@@ -3,17 +3,17 @@
 // either finds the old valid pair, or the new pair in the Secret and adopts it.
 import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { generateKey, encodePrivateKey, keyMatchesSpec } from '../../issuers/crypto/keys.ts';
-import { buildCsr } from '../../issuers/crypto/csr.ts';
-import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../issuers/crypto/certs.ts';
-import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
+import { generateKey, encodePrivateKey, keyMatchesSpec } from '../../pki/keys.ts';
+import { buildCsr } from '../../pki/csr.ts';
+import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../pki/certs.ts';
+import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
-import type { NameConstraintLists } from '../../issuers/crypto/certificate.ts';
+import type { NameConstraintLists } from '../../pki/certificate.ts';
 import { Reason } from '../status/reasons.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
-import { applyNamespaced } from '../runtime/kube.ts';
+import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
 import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
 import { renewalTime } from './schedule.ts';
@@ -21,7 +21,7 @@ import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
 import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
-import { readSecret } from './controller.ts';
+import { readSecret } from './issuance-controller.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 
 export interface IssueInput {

@@ -4,8 +4,8 @@
 // and status hold the new revision.
 import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { encodePrivateKey } from '../../issuers/crypto/keys.ts';
-import { isAlreadyExists, isNotFound } from '../runtime/kube.ts';
+import { encodePrivateKey } from '../../pki/keys.ts';
+import { isAlreadyExists, isNotFound } from '../../runtime/kube.ts';
 import { LABEL_IDENTITY } from './secret.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 

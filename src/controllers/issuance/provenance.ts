@@ -4,7 +4,7 @@
 // was issued; a different certificate is accepted only when it is the newer revision a crash left
 // between the Secret write and the status write AND it chains to the authority's CA.
 import { X509Certificate } from 'node:crypto';
-import { splitPem } from '../../issuers/crypto/certs.ts';
+import { splitPem } from '../../pki/certs.ts';
 
 export interface ProvenanceInput {
   /** SHA-256 fingerprint of the Secret's leaf certificate. */

@@ -3,13 +3,13 @@
 import type { KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { DEFAULT_DURATION, type MachineIdentitySpec } from '../../crds/index.ts';
-import { encodePrivateKey } from '../../issuers/crypto/keys.ts';
-import { splitPem } from '../../issuers/crypto/certs.ts';
-import { buildKeystore, buildTruststore } from '../../issuers/crypto/pkcs12.ts';
-import { applyNamespaced } from '../runtime/kube.ts';
+import { encodePrivateKey } from '../../pki/keys.ts';
+import { splitPem } from '../../pki/certs.ts';
+import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
+import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret, metadataDrift, ANN, type readRecord } from './secret.ts';
 import { FIELD_MANAGER } from './status.ts';
-import { readSecret } from './controller.ts';
+import { readSecret } from './issuance-controller.ts';
 import type { SecretView } from './inspect.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 

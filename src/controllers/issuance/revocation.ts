@@ -3,7 +3,7 @@
 // goes (and the Secret with it, by garbage collection). A CA that stays unreachable does not hold the
 // deletion forever: after GIVE_UP_MS the finalizer is removed with a Warning Event.
 import type * as k8s from '@kubernetes/client-node';
-import { sendRaw, getJsonOrNotFound } from '../runtime/kube.ts';
+import { sendRaw, getJsonOrNotFound } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 import type { Issuer } from '../../issuers/types.ts';

@@ -1,8 +1,8 @@
 // The MachineIdentity status this controller owns, built whole (server-side apply removes any owned
 // field a body leaves out) and written only when it changed.
 import { isDeepStrictEqual } from 'node:util';
-import type { CertFacts } from '../../issuers/crypto/certs.ts';
-import { applyStatus, isNotFound } from '../runtime/kube.ts';
+import type { CertFacts } from '../../pki/certs.ts';
+import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext, type MachineIdentityObject, type IdentityStatus } from '../context.ts';
 

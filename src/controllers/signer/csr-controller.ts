@@ -6,9 +6,9 @@
 // honouring expirationSeconds. The boundaries are checked again before signing, so a request a person
 // approved outside them fails instead of being signed.
 import type * as k8s from '@kubernetes/client-node';
-import { Controller } from '../runtime/controller.ts';
-import { Informer } from '../runtime/informer.ts';
-import { sendRaw } from '../runtime/kube.ts';
+import { Controller } from '../../runtime/reconcile-loop.ts';
+import { Informer } from '../../runtime/informer.ts';
+import { sendRaw } from '../../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { condition, signerBinding, signerMetrics } from './common.ts';

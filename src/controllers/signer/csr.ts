@@ -1,7 +1,7 @@
 // Decisions of the CertificateSigningRequest signer (certificates.k8s.io/v1), pure: the identity
 // request a CSR stands for, so IssuancePolicy approves or denies it like any other request.
-import { parseCsr } from '../../issuers/crypto/csr.ts';
-import { describeKey } from '../../issuers/crypto/keys.ts';
+import { parseCsr } from '../../pki/csr.ts';
+import { describeKey } from '../../pki/keys.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
 
 /** certificates.k8s.io usage names → the contract's. */

@@ -5,9 +5,9 @@
 // The certificate carries only what the API server vouches for: the request's namespace and the
 // ServiceAccount of the pod (checked against the pod), never podName or unverifiedUserAnnotations.
 import type * as k8s from '@kubernetes/client-node';
-import { Controller } from '../runtime/controller.ts';
-import { Informer } from '../runtime/informer.ts';
-import { apiServes, getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
+import { Controller } from '../../runtime/reconcile-loop.ts';
+import { Informer } from '../../runtime/informer.ts';
+import { apiServes, getJsonOrNotFound, sendRaw } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
 import { parseDuration } from '../../crds/index.ts';

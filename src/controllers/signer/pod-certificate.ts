@@ -2,8 +2,8 @@
 // a request carries (stubPKCS10Request, or the deprecated pkixPublicKey + proofOfPossession), whether
 // the signer supports it, the validity the API server accepts, and the identity request policy sees.
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { describeKey } from '../../issuers/crypto/keys.ts';
-import { csrOutline } from '../../issuers/crypto/der.ts';
+import { describeKey } from '../../pki/keys.ts';
+import { csrOutline } from '../../pki/der.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';

@@ -1,8 +1,8 @@
 // Reconciler: one ClusterTrustBundle per signer binding (`machineidentity.io:<binding>:ca`, linked to
 // signerName machineidentity.io/<binding>), holding the CA the signer issues from, so pods can project
 // the trust anchors with a clusterTrustBundle volume source. Removed when the binding stops signing.
-import { Controller } from '../runtime/controller.ts';
-import { apiServes, sendRaw } from '../runtime/kube.ts';
+import { Controller } from '../../runtime/reconcile-loop.ts';
+import { apiServes, sendRaw } from '../../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
 import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';

@@ -4,7 +4,7 @@
 // temporary Ingress or HTTPRoute per challenge (host = the name, path = the token), deleted when the order ends.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { applyNamespaced, sendRaw } from '../../controllers/runtime/kube.ts';
+import { applyNamespaced, sendRaw } from '../../runtime/kube.ts';
 
 export interface IngressRouting {
   kc: k8s.KubeConfig;

@@ -4,9 +4,9 @@
 // identity's CSR, download the chain. Between steps the identity shows Issuing with the order state.
 import { createHash, type KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { parseCsr } from '../crypto/csr.ts';
-import { fingerprintSHA256, parseCertificate, splitPem } from '../crypto/certs.ts';
-import { pemBlocks } from '../crypto/pem.ts';
+import { parseCsr } from '../../pki/csr.ts';
+import { fingerprintSHA256, parseCertificate, splitPem } from '../../pki/certs.ts';
+import { pemBlocks } from '../../pki/pem.ts';
 import { isoSeconds } from '../in-cluster-ca.ts';
 import { CaUnreachable } from '../https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from '../types.ts';

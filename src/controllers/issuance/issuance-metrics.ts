@@ -1,6 +1,6 @@
 // Issuance counters (the contract's names); per-identity gauges are computed at scrape time elsewhere.
 import type { Registry } from 'prom-client';
-import { counter, histogram } from '../runtime/metrics.ts';
+import { counter, histogram } from '../../runtime/metric-registry.ts';
 
 export function issuanceMetrics(r: Registry) {
   return {

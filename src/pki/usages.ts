@@ -1,6 +1,6 @@
 // The contract's usage names (KeyUsage in src/crds/machine-identity.ts) mapped to X.509 keyUsage bits
 // (RFC 5280 4.2.1.3) and extendedKeyUsage OIDs (4.2.1.12), both ways.
-import type { KeyUsage } from '../../crds/machine-identity.ts';
+import type { KeyUsage } from '../crds/machine-identity.ts';
 
 /** keyUsage bit values (bit n of the BIT STRING = 1 << n; the same values as @peculiar/x509's KeyUsageFlags). */
 export const KEY_USAGE_BITS = {

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { counter, gauge } from './metrics.ts';
+import { counter, gauge } from './metric-registry.ts';
 
 export interface ParsePoolOptions {
   /** URL of the handlers module the worker imports (its default export maps op names to functions). */

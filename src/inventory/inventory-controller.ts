@@ -3,11 +3,11 @@
 // certificates (metrics, policy status) and records a Warning Event on an object when one of its
 // certificates starts to break a policy.
 import { X509Certificate } from 'node:crypto';
-import { Controller } from '../controllers/runtime/controller.ts';
+import { Controller } from '../runtime/reconcile-loop.ts';
 import { recordEvent } from '../controllers/events.ts';
 import type { OperatorContext } from '../controllers/context.ts';
-import { pemBlocks } from '../issuers/crypto/pem.ts';
-import { parseCertificateDer } from '../issuers/crypto/certs.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { parseCertificateDer } from '../pki/certs.ts';
 import { formatViolations } from '../policy/evaluate.ts';
 import type { Violation } from '../policy/types.ts';
 import { buildEntries, type InventoryEntry, type KnownCa, type ManagedIdentity } from './model.ts';

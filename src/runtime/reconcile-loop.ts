@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { WorkQueue } from './workqueue.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { counter, gauge, histogram } from './metrics.ts';
+import { counter, gauge, histogram } from './metric-registry.ts';
 
 export interface ReconcileResult { requeueAfterMs?: number }
 export interface ReconcileContext { log: Logger; reconcileID: string }

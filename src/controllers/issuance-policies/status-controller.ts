@@ -1,8 +1,8 @@
 // Reconciler: IssuancePolicy status: Ready (valid, and every pattern can match), how many identities
 // the policy selects and how many of them break one of its rules (from the issuance controller's findings).
 import { isDeepStrictEqual } from 'node:util';
-import { Controller } from '../runtime/controller.ts';
-import { applyStatus, isNotFound } from '../runtime/kube.ts';
+import { Controller } from '../../runtime/reconcile-loop.ts';
+import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type ConditionInput } from '../status/conditions.ts';
 import { POLICY_GVR, type OperatorContext } from '../context.ts';
 import type { PolicyStore, PolicyStatus } from './store.ts';

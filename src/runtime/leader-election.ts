@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { decide, jitter, nextRecord, observe, type LeaseRecord, type Observation } from './lease-decision.ts';
 import { isAlreadyExists, isConflict, isNotFound, toKubeError } from './kube.ts';
 import { sleep } from './backoff.ts';
-import { gauge } from './metrics.ts';
+import { gauge } from './metric-registry.ts';
 
 export interface LeaderElectorOptions {
   kc: k8s.KubeConfig;

@@ -1,7 +1,7 @@
 // The issuance controller's view of IssuancePolicy: the decision on the request, the findings on the
 // current certificate, the PolicyCompliant condition, and the spec with policy-resolved defaults.
 import type { MachineIdentitySpec } from '../../crds/index.ts';
-import type { CertFacts } from '../../issuers/crypto/certs.ts';
+import type { CertFacts } from '../../pki/certs.ts';
 import { certificateFindings, decideIdentity, type CertificateFindings, type IdentityDecision } from '../../policy/decide.ts';
 import { certificateFromFacts } from '../../policy/types.ts';
 import { parseDuration } from '../../crds/index.ts';

@@ -3,7 +3,7 @@
 // it is queued again only when that worker calls done().
 import type { Registry } from 'prom-client';
 import { RateLimiter, type BackoffOptions } from './backoff.ts';
-import { counter, gauge, histogram } from './metrics.ts';
+import { counter, gauge, histogram } from './metric-registry.ts';
 
 /** Node timers overflow above 2^31-1 ms (fire at once); longer waits are clamped and re-checked on wake. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -3,7 +3,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { parseIssuancePolicy } from '../../crds/index.ts';
 import { compilePolicies, type CompiledPolicy } from '../../policy/evaluate.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Informer } from '../../runtime/informer.ts';
 import type { Condition } from '../status/conditions.ts';
 
 export interface PolicyStatus { observedGeneration?: number; conditions?: Condition[]; matchedIdentities?: number; violations?: number }

@@ -7,8 +7,8 @@ import type { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.ts';
 import { getJson, isGone, toKubeError } from './kube.ts';
-import { keyOf } from './controller.ts';
-import { counter } from './metrics.ts';
+import { keyOf } from './reconcile-loop.ts';
+import { counter } from './metric-registry.ts';
 
 export interface InformerOptions {
   kc: k8s.KubeConfig;
