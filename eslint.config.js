@@ -17,6 +17,16 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  {
+    // #14: the limits src/ is being brought to (warnings until every area is done, then errors)
+    files: ['src/**/*.ts'],
+    rules: {
+      complexity: ['warn', 12],
+      'max-depth': ['warn', 3],
+      '@typescript-eslint/no-non-null-assertion': 'warn',
+      'no-restricted-syntax': ['warn', { selector: 'TSAsExpression > TSTypeLiteral', message: 'an object type assertion (as {…}) hides a missing parse: type the value (zod) or narrow it' }],
+    },
+  },
   { files: ['test/**', 'scripts/**', 'bench/**'], rules: { 'no-console': 'off', complexity: 'off' } },
   { files: ['**/*.js'], rules: { 'no-console': 'off' } },
 );

@@ -1,6 +1,6 @@
 // Which CertificateAuthorityBinding a MachineIdentity may use: a pure decision.
 import { matchesSelector, type LabelSelector } from '../policy/label-selector.ts';
-import { Reason } from './status/reasons.ts';
+import { Reason } from '../crds/reasons.ts';
 
 export interface BindingView { name: string; namespaceSelector?: LabelSelector }
 export type AuthorityDecision =

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { applyStatus, isAlreadyExists, isNotFound, toKubeError } from '../runtime/kube.ts';
 import { getCondition, setCondition, type ConditionInput } from './status/conditions.ts';
-import { BindingReason } from './status/reasons.ts';
+import { BindingReason } from '../crds/reasons.ts';
 import { BINDING_GVR, type BindingObject, type OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { involved, labelValue, TrustBundles, type Desired } from './trust-bundle.ts';

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { BindingObject, OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { involved } from './trust-bundle.ts';
-import { BindingReason } from './status/reasons.ts';
+import { BindingReason } from '../crds/reasons.ts';
 import { getJsonOrNotFound } from '../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from './signer/trust-bundles.ts';
 import {

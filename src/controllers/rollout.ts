@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { isNotFound, MERGE, toKubeError } from '../runtime/kube.ts';
 import { recordEvent } from './events.ts';
-import { Reason } from './status/reasons.ts';
+import { Reason } from '../crds/reasons.ts';
 import type { OperatorContext, MachineIdentityObject } from './context.ts';
 
 export const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';

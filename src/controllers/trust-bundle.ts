@@ -9,7 +9,7 @@ import { isNotFound, SSA, toKubeError } from '../runtime/kube.ts';
 import { matchesSelector, type LabelSelector } from '../policy/label-selector.ts';
 import type { OperatorContext, BindingObject } from './context.ts';
 import { recordEvent } from './events.ts';
-import { BindingReason } from './status/reasons.ts';
+import { BindingReason } from '../crds/reasons.ts';
 
 export const TRUST_BUNDLE_LABEL = 'machineidentity.io/trust-bundle';
 /** The full binding name (a label value holds at most 63 characters). */

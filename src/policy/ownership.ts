@@ -4,6 +4,7 @@
 // MachineIdentity (controller, admission webhook, `kubectl mi policy check`), a PodCertificateRequest
 // and a CertificateSigningRequest. Pure: the caller supplies the binding and the namespace's labels.
 // The design and its reasons are in docs/security.md ("What a namespace owns").
+import { OwnershipRule } from '../crds/reasons.ts';
 import type { CertificateAuthorityBindingSpec } from '../crds/certificate-authority-binding.ts';
 import { parseDuration } from '../crds/common.ts';
 import { matchesSelector } from './label-selector.ts';
@@ -21,15 +22,6 @@ const DEFAULT_CAP_MS = parseDuration(DEFAULT_LIFETIME_CAP)!;
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 /** The rules of the safe defaults; each is also the condition and Event reason of a denial it causes. */
-export const OwnershipRule = {
-  /** A DNS name, IP address, URI, e-mail address or host-like common name the namespace does not own and no grant allows. */
-  NameNotOwned: 'NameNotOwned',
-  /** A wildcard certificate without a grant that allows wildcards. */
-  WildcardNotGranted: 'WildcardNotGranted',
-  /** A CA certificate without a grant that allows CA certificates. */
-  CANotGranted: 'CANotGranted',
-} as const;
-export type OwnershipRule = (typeof OwnershipRule)[keyof typeof OwnershipRule];
 
 /** Whose names apply: the MachineIdentity's namespace, the pod's, the requesting ServiceAccount's, or the namespace a listed CSR requester is mapped to. */
 export interface OwnershipScope {

@@ -5,10 +5,11 @@ import { CertificateAuthorityBindingSpec } from '../../src/crds/certificate-auth
 import type { CertificateAuthorityBindingSpecInput } from '../../src/crds/certificate-authority-binding.ts';
 import { MachineIdentitySpec } from '../../src/crds/machine-identity.ts';
 import type { MachineIdentitySpecInput } from '../../src/crds/machine-identity.ts';
-import { caNameConstraints, lifetimeCapMs, ownershipFindings, OwnershipRule } from '../../src/policy/ownership.ts';
+import { caNameConstraints, lifetimeCapMs, ownershipFindings } from '../../src/policy/ownership.ts';
+import { OwnershipRule } from '../../src/crds/reasons.ts';
 import { decideIdentity } from '../../src/policy/decide.ts';
 import { requestFromMachineIdentity } from '../../src/policy/types.ts';
-import { Reason } from '../../src/controllers/status/reasons.ts';
+import { Reason } from '../../src/crds/reasons.ts';
 
 const binding = (spec: Partial<CertificateAuthorityBindingSpecInput> = {}): { name: string; spec: CertificateAuthorityBindingSpec } =>
   ({ name: 'corp-ca', spec: CertificateAuthorityBindingSpec.parse({ ca: { secretRef: { name: 'corp-ca' } }, ...spec }) });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { rolloutFailure, type Workload } from '../../src/controllers/rollout.ts';
-import { Reason } from '../../src/controllers/status/reasons.ts';
+import { Reason } from '../../src/crds/reasons.ts';
 
 const web: Workload = { kind: 'Deployment', name: 'web' };
 const apiError = (code: number, message: string): k8s.ApiException<unknown> =>

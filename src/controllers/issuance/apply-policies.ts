@@ -6,7 +6,7 @@ import { certificateFindings, decideIdentity, type CertificateFindings, type Ide
 import { certificateFromFacts } from '../../policy/types.ts';
 import { parseDuration } from '../../crds/index.ts';
 import type { ConditionInput } from '../status/conditions.ts';
-import { Reason } from '../status/reasons.ts';
+import { Reason } from '../../crds/reasons.ts';
 import type { OperatorContext, MachineIdentityObject } from '../context.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 

@@ -14,7 +14,7 @@ import { parseMachineIdentity, type MachineIdentitySpec } from '../../crds/index
 import { describeKey } from '../../pki/keys.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import { decideAuthority, type BindingView } from '../authority-access.ts';
-import { Reason } from '../status/reasons.ts';
+import { Reason } from '../../crds/reasons.ts';
 import { recordEvent } from '../events.ts';
 import { issuanceTrigger, type DesiredIdentity, type Trigger } from './triggers.ts';
 import { readRecord, isOwnedBy, RENEW_REQUESTED_AT, LABEL_IDENTITY } from './secret.ts';

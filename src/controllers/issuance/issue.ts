@@ -10,7 +10,7 @@ import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
 import type { NameConstraintLists } from '../../pki/certificate.ts';
-import { Reason } from '../status/reasons.ts';
+import { Reason } from '../../crds/reasons.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';

@@ -1,6 +1,6 @@
 // Why an identity needs a new certificate: an ordered chain of pure checks. The first answer wins;
 // its reason is the Issuing condition's reason and the Event's reason.
-import { Reason } from '../status/reasons.ts';
+import { Reason } from '../../crds/reasons.ts';
 
 /** What the controller knows about the current Secret's certificate. */
 export interface CurrentCertificate {

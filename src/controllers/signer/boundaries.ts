@@ -8,7 +8,7 @@ import type { LabelSelector } from '../../policy/label-selector.ts';
 import { ownershipDenial, ownershipFindings, type BindingForOwnership, type OwnershipScope } from '../../policy/ownership.ts';
 import type { CertificateShape } from '../../policy/types.ts';
 import { decideAuthority } from '../authority-access.ts';
-import { SignerReason } from '../status/reasons.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 import type { PcrSpec, Refusal } from './pod-certificate.ts';
 
 /** One entry of the binding's spec.signer.csrRequesters (the CRD guarantees exactly one of user or group). */

@@ -16,7 +16,7 @@ import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
 import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
 import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
 import type { Refusal } from './pod-certificate.ts';
-import { SignerReason } from '../status/reasons.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
 
 const KIND = 'CertificateSigningRequest';

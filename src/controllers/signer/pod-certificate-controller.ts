@@ -16,7 +16,7 @@ import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity,
 import { condition, isoSeconds, signerBinding, signerMetrics } from './common.ts';
 import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
-import { SignerReason } from '../status/reasons.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 
 export const PCR_PATH = '/apis/certificates.k8s.io/v1beta1/podcertificaterequests';
 const KIND = 'PodCertificateRequest';

@@ -1,6 +1,15 @@
 // Condition and Event reasons, in one place: they are part of the user-facing contract
 // (alerts and `kubectl wait` read them), so they never change once released.
-import { OwnershipRule } from '../../policy/ownership.ts';
+
+export const OwnershipRule = {
+  /** A DNS name, IP address, URI, e-mail address or host-like common name the namespace does not own and no grant allows. */
+  NameNotOwned: 'NameNotOwned',
+  /** A wildcard certificate without a grant that allows wildcards. */
+  WildcardNotGranted: 'WildcardNotGranted',
+  /** A CA certificate without a grant that allows CA certificates. */
+  CANotGranted: 'CANotGranted',
+} as const;
+export type OwnershipRule = (typeof OwnershipRule)[keyof typeof OwnershipRule];
 
 export const Reason = {
   AuthorityNotFound: 'AuthorityNotFound',
