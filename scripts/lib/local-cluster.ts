@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ControlPlane, REPO_ROOT } from '../../test/harness/control-plane.ts';
 import { isAlive, stopPid } from '../../test/harness/processes.ts';
 
-export const LOCAL_DIR = process.env.MIO_LOCAL_DIR ?? join(REPO_ROOT, '.local');
+const LOCAL_DIR = process.env.MIO_LOCAL_DIR ?? join(REPO_ROOT, '.local');
 export const KUBECONFIG = join(LOCAL_DIR, 'kubeconfig');
 const CLUSTER_DIR = join(LOCAL_DIR, 'cluster');
 const STATE = join(LOCAL_DIR, 'cluster-state.json');
@@ -18,7 +18,7 @@ function readState(): State | undefined {
 }
 
 /** True when a previously started local cluster still answers. */
-export async function clusterIsUp(): Promise<boolean> {
+async function clusterIsUp(): Promise<boolean> {
   const s = readState();
   if (!s || !Object.values(s.pids).every(isAlive) || !existsSync(KUBECONFIG)) return false;
   const kc = new k8s.KubeConfig();

@@ -13,7 +13,7 @@ import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
-export const FEATURE_GATES = 'PodCertificateRequest=true,ClusterTrustBundle=true,ClusterTrustBundleProjection=true';
+const FEATURE_GATES = 'PodCertificateRequest=true,ClusterTrustBundle=true,ClusterTrustBundleProjection=true';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface ControlPlaneOptions {

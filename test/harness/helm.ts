@@ -13,7 +13,7 @@ export const KUBE_VERSION = 'v1.36.3';
 
 const helmHome = mkdtempSync(join(tmpdir(), 'mio-helm-'));
 
-export async function helmOk(...args: string[]): Promise<string> {
+async function helmOk(...args: string[]): Promise<string> {
   const bin = join(sharedCluster().binDir, 'helm');
   if (!existsSync(bin)) throw new Error(`helm not found at ${bin} (npm run bins builds it)`);
   const env = { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'),

@@ -1,13 +1,13 @@
 // Starts child processes with their output in log files, and records every PID in a registry file
 // so that teardown (and the leftover check after `npm test`) can stop them by PID, never by name.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Proc { name: string; pid: number; child: ChildProcess; logFile: string; exited: Promise<number | null> }
 
 /** The file every started PID is appended to; scripts/test.js checks them all after the run. */
-export function pidRegistry(): string | undefined {
+function pidRegistry(): string | undefined {
   return process.env.MIO_PID_REGISTRY;
 }
 
@@ -48,14 +48,6 @@ export async function stopProc(p: Proc, graceMs = 10_000): Promise<void> {
   await stopPid(p.pid, graceMs);
   // reap, so the PID does not linger as a zombie of this process
   await Promise.race([p.exited, sleep(1000)]);
-}
-
-export function readPidRegistry(file: string): { pid: number; name: string }[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [pid, ...name] = l.split(' ');
-    return { pid: Number(pid), name: name.join(' ') };
-  });
 }
 
 export function freePort(): Promise<number> {

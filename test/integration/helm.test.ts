@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
-import { REPO_ROOT } from '../harness/control-plane.ts';
+import { CHART, KUBE_VERSION } from '../harness/helm.ts';
 import { waitFor } from '../harness/processes.ts';
 
-const CHART = join(REPO_ROOT, 'deploy/helm/machine-identity-operator');
 const ALL_VALUES = join(CHART, 'ci/all-values.yaml');
-const KUBE_VERSION = 'v1.36.3';
 const GROUP = 'machineidentity.io';
 
 interface Run { code: number; stdout: string; stderr: string }
