@@ -82,7 +82,17 @@ describe('CRD schemas', () => {
       expect(cond['x-kubernetes-list-type']).toBe('map');
       expect(cond['x-kubernetes-list-map-keys']).toEqual(['type']);
       expect((crd.spec.versions as Array<{ subresources: unknown }>)[0]!.subresources).toEqual({ status: {} });
-      expect((crd.spec.names as { categories: string[] }).categories).toContain('machineidentity');
+      expect((crd.spec.names as { categories: string[] }).categories).toContain('machine-identity');
+    }
+  });
+
+  it('use a category that is no resource name, so kubectl never expands a name into three kinds', () => {
+    const names = crds.flatMap((c) => {
+      const n = c.spec.names as { plural: string; singular: string; kind: string; shortNames: string[] };
+      return [n.plural, n.singular, n.kind.toLowerCase(), ...n.shortNames];
+    });
+    for (const crd of crds) {
+      for (const category of (crd.spec.names as { categories: string[] }).categories) expect(names).not.toContain(category);
     }
   });
 
