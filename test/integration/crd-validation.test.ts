@@ -9,6 +9,9 @@ import { loadAll } from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { buildCrds, parseResource } from '../../src/crds/index.ts';
+import {
+  CONTRACT_ISSUANCE_POLICY_NAME, CONTRACT_MACHINE_IDENTITY_NAME, contractIssuancePolicySpec, contractMachineIdentitySpec,
+} from '../fixtures/contract.ts';
 
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 
@@ -214,18 +217,7 @@ describe('the API server accepts valid objects and applies the defaults', () => 
   });
 
   it('accepts the full MachineIdentity of the contract unchanged', async () => {
-    const input = mi({
-      secretName: 'payments-api-tls', authorityRef: { name: 'corp-issuing-ca' },
-      owner: { team: 'payments', contact: 'payments-oncall@example.com' },
-      subject: { commonName: 'payments-api', organizations: ['Example'], organizationalUnits: [], countries: [], localities: [], provinces: [] },
-      dnsNames: ['payments-api.payments.svc', 'payments.example.com'], ipAddresses: ['10.0.0.10'],
-      uris: ['spiffe://cluster.local/ns/payments/sa/api'], emailAddresses: [], usages: ['serverAuth', 'clientAuth'],
-      isCA: false, duration: '2160h', renewBefore: '720h',
-      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always', encoding: 'PKCS8' },
-      keystores: { pkcs12: { passwordSecretRef: { name: 'p12-password', key: 'password' } } },
-      secretTemplate: { labels: {}, annotations: {} }, deletionPolicy: 'Delete',
-      rollout: { workloads: [{ kind: 'Deployment', name: 'payments-api' }] },
-    }, 'payments-api');
+    const input = mi(contractMachineIdentitySpec(), CONTRACT_MACHINE_IDENTITY_NAME.name);
     const out = await create(input);
     expect(out.spec).toEqual(input.spec);
     expect(parseResource(out, { strict: true }).success).toBe(true);
@@ -270,23 +262,7 @@ describe('the API server accepts valid objects and applies the defaults', () => 
   it('accepts the IssuancePolicy of the contract and defaults a minimal one', async () => {
     const minimal = await create(ipol({}, 'minimal'));
     expect(minimal.spec).toEqual({ enforcement: 'Enforce', remediation: 'None', rules: {} });
-    const input = ipol({
-      enforcement: 'Enforce', remediation: 'Reissue',
-      selector: { namespaceSelector: { matchLabels: { tier: 'prod' } }, identitySelector: { matchLabels: {} }, authorities: ['corp-issuing-ca'] },
-      rules: {
-        allowedAuthorities: ['corp-issuing-ca'],
-        privateKey: { allowedAlgorithms: ['ECDSA', 'RSA'], minRSASize: 3072, allowedECDSACurves: ['P-256', 'P-384'] },
-        maxDuration: '2160h', minDuration: '1h',
-        dnsNames: { allowed: ['*.{{namespace}}.svc', '*.example.com'], allowWildcardCertificates: false },
-        ipAddresses: { allowedCIDRs: ['10.0.0.0/8'] },
-        uris: { allowed: ['spiffe://cluster.local/ns/{{namespace}}/*'] },
-        emailAddresses: { allowed: [] },
-        subject: { requireCommonName: false, allowedOrganizations: ['Example'] },
-        usages: { allowed: ['serverAuth', 'clientAuth', 'digitalSignature', 'keyEncipherment'] },
-        allowCA: false, requireOwner: true, forbidSelfSigned: true,
-        allowedSignatureAlgorithms: ['SHA256WithRSA', 'SHA384WithRSA', 'ECDSAWithSHA256', 'ECDSAWithSHA384', 'Ed25519'],
-      },
-    }, 'production-baseline');
+    const input = ipol(contractIssuancePolicySpec(), CONTRACT_ISSUANCE_POLICY_NAME);
     const out = await create(input);
     expect(out.spec).toEqual(input.spec);
   });

@@ -5,6 +5,7 @@ import {
   formatDuration, parseCertificateAuthorityBinding, parseDuration, parseIssuancePolicy, parseMachineIdentity, parseResource,
   mustParse, ValidationError,
 } from '../../src/crds/index.ts';
+import { CONTRACT_MACHINE_IDENTITY_NAME, contractMachineIdentitySpec } from '../fixtures/contract.ts';
 
 const mi = (spec: Record<string, unknown>, name = 'web'): Record<string, unknown> => ({
   apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: { name, namespace: 'demo' },
@@ -35,19 +36,8 @@ describe('parseMachineIdentity', () => {
 
   it('accepts the full example of the contract', () => {
     const r = parseMachineIdentity({
-      apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: { name: 'payments-api', namespace: 'payments' },
-      spec: {
-        secretName: 'payments-api-tls', authorityRef: { name: 'corp-issuing-ca' },
-        owner: { team: 'payments', contact: 'payments-oncall@example.com' },
-        subject: { commonName: 'payments-api', organizations: ['Example'], organizationalUnits: [], countries: [], localities: [], provinces: [] },
-        dnsNames: ['payments-api.payments.svc', 'payments.example.com'], ipAddresses: ['10.0.0.10'],
-        uris: ['spiffe://cluster.local/ns/payments/sa/api'], emailAddresses: [], usages: ['serverAuth', 'clientAuth'],
-        isCA: false, duration: '2160h', renewBefore: '720h',
-        privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always', encoding: 'PKCS8' },
-        keystores: { pkcs12: { passwordSecretRef: { name: 'p12-password', key: 'password' } } },
-        secretTemplate: { labels: {}, annotations: {} }, deletionPolicy: 'Delete',
-        rollout: { workloads: [{ kind: 'Deployment', name: 'payments-api' }] },
-      },
+      apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: CONTRACT_MACHINE_IDENTITY_NAME,
+      spec: contractMachineIdentitySpec(),
       status: {
         conditions: [{ type: 'Ready', status: 'True', reason: 'Issued', message: 'ok', lastTransitionTime: '2026-11-28T10:00:00Z', observedGeneration: 3 }],
         observedGeneration: 3, serialNumber: '5f2c', issuer: 'CN=Corp Issuing CA', notBefore: '2026-11-28T10:00:00Z',

@@ -11,6 +11,7 @@ import {
 import type { CompiledPolicy } from '../../src/policy/evaluate.ts';
 import { certificateFromFacts, organizationsOf, requestFromMachineIdentity } from '../../src/policy/types.ts';
 import type { IdentityRequest } from '../../src/policy/types.ts';
+import { contractIssuancePolicySpec } from '../fixtures/contract.ts';
 
 const policy = (name: string, spec: IssuancePolicySpecInput): CompiledPolicy[] =>
   compilePolicies([{ name, spec: IssuancePolicySpec.parse(spec) }]);
@@ -89,22 +90,11 @@ describe('selectPolicies', () => {
   it.each(cases)('%s', (_n, labels, nsLabels, authority, ns, want) => expect(names(labels, nsLabels, authority, ns)).toEqual(want));
 });
 
+// the contract's production-baseline rules, with this file's CA name, selecting only by namespace
 const baseline: IssuancePolicySpecInput = {
   enforcement: 'Enforce',
   selector: { namespaceSelector: { matchLabels: prod } },
-  rules: {
-    allowedAuthorities: ['corp-ca'],
-    privateKey: { allowedAlgorithms: ['ECDSA', 'RSA'], minRSASize: 3072, allowedECDSACurves: ['P-256', 'P-384'] },
-    maxDuration: '2160h', minDuration: '1h',
-    dnsNames: { allowed: ['*.{{namespace}}.svc', '*.example.com'], allowWildcardCertificates: false },
-    ipAddresses: { allowedCIDRs: ['10.0.0.0/8'] },
-    uris: { allowed: ['spiffe://cluster.local/ns/{{namespace}}/*'] },
-    emailAddresses: { allowed: [] },
-    subject: { requireCommonName: false, allowedOrganizations: ['Example'] },
-    usages: { allowed: ['serverAuth', 'clientAuth', 'digitalSignature', 'keyEncipherment'] },
-    allowCA: false, requireOwner: true, forbidSelfSigned: true,
-    allowedSignatureAlgorithms: ['SHA256WithRSA', 'SHA384WithRSA', 'ECDSAWithSHA256', 'ECDSAWithSHA384', 'Ed25519'],
-  },
+  rules: { ...contractIssuancePolicySpec().rules, allowedAuthorities: ['corp-ca'] },
 };
 
 describe('evaluate', () => {
