@@ -1,5 +1,9 @@
 import tseslint from 'typescript-eslint';
 
+// #14: the limits src/ is being brought to. Warnings while the areas are being reworked; when
+// `eslint src` shows no warning, switch them all to errors by changing this one line to 'error'.
+const SRC_LIMITS = 'warn';
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.local/**', 'coverage/**', 'deploy/**', 'config/**'] },
   ...tseslint.configs.recommended,
@@ -18,13 +22,19 @@ export default tseslint.config(
     },
   },
   {
-    // #14: the limits src/ is being brought to (warnings until every area is done, then errors)
+    // #14 (see SRC_LIMITS above); an exception carries an eslint-disable comment saying why
     files: ['src/**/*.ts'],
     rules: {
-      complexity: ['warn', 12],
-      'max-depth': ['warn', 3],
-      '@typescript-eslint/no-non-null-assertion': 'warn',
-      'no-restricted-syntax': ['warn', { selector: 'TSAsExpression > TSTypeLiteral', message: 'an object type assertion (as {…}) hides a missing parse: type the value (zod) or narrow it' }],
+      complexity: [SRC_LIMITS, 12],
+      'max-depth': [SRC_LIMITS, 3],
+      '@typescript-eslint/no-non-null-assertion': SRC_LIMITS,
+      'no-restricted-syntax': [
+        SRC_LIMITS,
+        {
+          selector: 'TSAsExpression > TSTypeLiteral',
+          message: 'an object type assertion (as {…}) hides a missing parse: type the value (zod) or narrow it',
+        },
+      ],
     },
   },
   { files: ['test/**', 'scripts/**', 'bench/**'], rules: { 'no-console': 'off', complexity: 'off' } },

@@ -18,16 +18,25 @@ export interface BenchContext {
   log(line: string): void;
 }
 export type Figures = Record<string, number | string>;
-export interface Bench { description: string; run(ctx: BenchContext): Promise<Figures> }
+export interface Bench {
+  description: string;
+  run(ctx: BenchContext): Promise<Figures>;
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [name, ...rest] = process.argv.slice(2).filter((a) => a !== '--');
-const available = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.replace(/\.ts$/, ''));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.replace(/\.ts$/, ''));
 if (!name || !available.includes(name)) {
-  process.stderr.write(`usage: npm run bench -- <name> [key=value ...] [--local]\navailable: ${available.join(', ')}\n`);
+  process.stderr.write(
+    `usage: npm run bench -- <name> [key=value ...] [--local]\navailable: ${available.join(', ')}\n`,
+  );
   process.exit(2);
 }
-const params = Object.fromEntries(rest.filter((a) => a.includes('=')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+const params = Object.fromEntries(
+  rest.filter((a) => a.includes('=')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+);
 const log = (l: string): void => void process.stderr.write(`[bench ${name}] ${l}\n`);
 const bench = (await import(join(here, `${name}.ts`))).default as Bench;
 log(bench.description);
@@ -47,7 +56,11 @@ let code = 0;
 try {
   await installCrds(kc);
   const figures = await bench.run({ kc, kubeconfigPath, cp, params, log });
-  process.stdout.write(`${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  process.stdout.write(
+    `${Object.entries(figures)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}\n`,
+  );
 } catch (e) {
   log(`failed: ${(e as Error).stack ?? String(e)}`);
   code = 1;

@@ -6,5 +6,8 @@ const log = (l: string): void => void process.stdout.write(`${l}\n`);
 const cmd = process.argv[2];
 if (cmd === 'up') await clusterUp(log);
 else if (cmd === 'down') await clusterDown(log);
-else { log('usage: node scripts/cluster.ts up|down'); process.exit(2); }
+else {
+  log('usage: node scripts/cluster.ts up|down');
+  process.exit(2);
+}
 process.exit(0);

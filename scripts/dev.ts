@@ -41,11 +41,14 @@ function fail(message: string): never {
 async function checkFree(what: string, addr: string): Promise<void> {
   const { host, port } = splitAddr(addr);
   const err = await bindError(host, port);
-  if (err) fail(`${what} ${addr} cannot be bound (${err === 'EADDRINUSE' ? 'the port is in use by another process' : err}); set another address, or unset it for a free port`);
+  if (err)
+    fail(
+      `${what} ${addr} cannot be bound (${err === 'EADDRINUSE' ? 'the port is in use by another process' : err}); set another address, or unset it for a free port`,
+    );
 }
 
 const port = Number(process.env.MIO_DEV_PORT ?? (await freePort()));
-await checkFree('MIO_DEV_PORT: the operator\'s HTTP address', `127.0.0.1:${port}`);
+await checkFree("MIO_DEV_PORT: the operator's HTTP address", `127.0.0.1:${port}`);
 // ACME HTTP-01: loopback on a free port (the production default 0.0.0.0:8089 is often taken on a laptop)
 const acmeAddr = process.env.MIO_ACME_HTTP01_ADDR ?? `127.0.0.1:${await freePort()}`;
 if (acmeAddr !== 'off') await checkFree('MIO_ACME_HTTP01_ADDR: the ACME HTTP-01 listener', acmeAddr);
@@ -55,40 +58,67 @@ const kc = new k8s.KubeConfig();
 kc.loadFromFile(KUBECONFIG);
 log('installing CRDs from config/crd');
 await installCrds(kc);
-await applyManifests(kc, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } } as k8s.KubernetesObject]);
+await applyManifests(kc, [
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } } as k8s.KubernetesObject,
+]);
 
 const webhookPort = await freePort();
 const WEBHOOK_CONFIG = 'machine-identity-operator-dev';
 const operator = spawn(process.execPath, [join(REPO_ROOT, 'src/main.ts')], {
   stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, KUBECONFIG, MIO_NAMESPACE: NAMESPACE, MIO_HTTP_ADDR: `127.0.0.1:${port}`, POD_NAME: 'dev',
-    MIO_WEBHOOK_ADDR: `127.0.0.1:${webhookPort}`, MIO_WEBHOOK_HOSTS: '127.0.0.1', MIO_WEBHOOK_CONFIG_NAME: WEBHOOK_CONFIG,
-    MIO_ACME_HTTP01_ADDR: acmeAddr },
+  env: {
+    ...process.env,
+    KUBECONFIG,
+    MIO_NAMESPACE: NAMESPACE,
+    MIO_HTTP_ADDR: `127.0.0.1:${port}`,
+    POD_NAME: 'dev',
+    MIO_WEBHOOK_ADDR: `127.0.0.1:${webhookPort}`,
+    MIO_WEBHOOK_HOSTS: '127.0.0.1',
+    MIO_WEBHOOK_CONFIG_NAME: WEBHOOK_CONFIG,
+    MIO_ACME_HTTP01_ADDR: acmeAddr,
+  },
 });
 log(`operator started (pid ${operator.pid}); ACME HTTP-01 listener ${acmeAddr}`);
 const metrics = `http://127.0.0.1:${port}/metrics`;
 let stopping = false;
 let exitCode = 0;
 const exited = new Promise<void>((resolve) => operator.once('exit', () => resolve()));
-const stop = (sig: NodeJS.Signals): void => { stopping = true; operator.kill(sig); };
+const stop = (sig: NodeJS.Signals): void => {
+  stopping = true;
+  operator.kill(sig);
+};
 process.on('SIGINT', () => stop('SIGTERM'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 operator.on('exit', (code) => {
   if (!stopping) log(`operator exited (${code ?? 'signal'}) on its own; its output above says why`);
   log('the cluster is still up: npm run cluster:down to stop it');
-  process.exit(stopping ? exitCode : (code || 1));
+  process.exit(stopping ? exitCode : code || 1);
 });
 
 try {
-  await waitFor('operator /readyz', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, READY_TIMEOUT_MS, 300);
+  await waitFor(
+    'operator /readyz',
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+    READY_TIMEOUT_MS,
+    300,
+  );
   // the chart's webhook configuration, pointed at this process; Ignore, so the cluster stays usable after Ctrl-C
-  log('registering the admission webhook (the chart\'s ValidatingWebhookConfiguration, failurePolicy Ignore)');
-  await applyManifests(kc, [localWebhookConfiguration({ binDir: ensureBinaries(log), name: WEBHOOK_CONFIG, baseUrl: `https://127.0.0.1:${webhookPort}`, failurePolicy: 'Ignore' }) as k8s.KubernetesObject]);
+  log("registering the admission webhook (the chart's ValidatingWebhookConfiguration, failurePolicy Ignore)");
+  await applyManifests(kc, [
+    localWebhookConfiguration({
+      binDir: ensureBinaries(log),
+      name: WEBHOOK_CONFIG,
+      baseUrl: `https://127.0.0.1:${webhookPort}`,
+      failurePolicy: 'Ignore',
+    }) as k8s.KubernetesObject,
+  ]);
   log('applying examples/');
   await applyManifests(kc, readManifests(join(REPO_ROOT, 'examples')));
 } catch (e) {
   // never leave the operator running without its parent: stop it (SIGKILL after 10 s), then exit non-zero
-  process.stderr.write(`[dev] error: ${e instanceof Error ? e.message : String(e)}; stopping the operator (pid ${operator.pid})\n`);
+  process.stderr.write(
+    `[dev] error: ${e instanceof Error ? e.message : String(e)}; stopping the operator (pid ${operator.pid})\n`,
+  );
   exitCode = 1;
   stop('SIGTERM');
   await Promise.race([exited, sleep(10_000)]);

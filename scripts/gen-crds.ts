@@ -13,10 +13,17 @@ let stale = 0;
 for (const [rel, content] of [...renderGeneratedFiles(), ...renderMonitoringFiles()]) {
   const file = join(root, rel);
   let current: string | undefined;
-  try { current = readFileSync(file, 'utf8'); } catch { current = undefined; }
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    current = undefined;
+  }
   if (current === content) continue;
   stale++;
-  if (check) { process.stderr.write(`stale: ${rel}\n`); continue; }
+  if (check) {
+    process.stderr.write(`stale: ${rel}\n`);
+    continue;
+  }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, content);
   process.stdout.write(`wrote ${rel}\n`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: type check, lint, then jest (unit + integration against a real control plane), then a
+// `npm test`: the static checks of `npm run lint`, then jest (unit + integration against a real control plane), then a
 // check that no process started by the tests is still running. Ends with CI's closing line
-// `Tests: N passed, N failed` (each of typecheck, lint and the leftover check counts as one test).
+// `Tests: N passed, N failed` (each static check and the leftover check counts as one test).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +10,22 @@ import { randomUUID } from 'node:crypto';
 
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
-  console.error(`Node ${process.versions.node} is too old: run through npm (node_modules/.bin/node is Node 24) or install Node 24.`);
+  console.error(
+    `Node ${process.versions.node} is too old: run through npm (node_modules/.bin/node is Node 24) or install Node 24.`,
+  );
   process.exit(1);
 }
 const args = process.argv.slice(2);
 const work = mkdtempSync(join(tmpdir(), 'mio-test-'));
 const runId = randomUUID();
-const env = { ...process.env, MIO_PID_REGISTRY: join(work, 'pids'), MIO_SUMMARY_FILE: join(work, 'summary.json'), MIO_RUN_ID: runId };
-let passed = 0, failed = 0;
+const env = {
+  ...process.env,
+  MIO_PID_REGISTRY: join(work, 'pids'),
+  MIO_SUMMARY_FILE: join(work, 'summary.json'),
+  MIO_RUN_ID: runId,
+};
+let passed = 0,
+  failed = 0;
 const step = (name, cmd, cmdArgs) => {
   const t0 = Date.now();
   const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env });
@@ -26,16 +34,34 @@ const step = (name, cmd, cmdArgs) => {
   return ok;
 };
 
+// The static checks are the parts of `npm run lint` (read from package.json, so the two cannot drift
+// apart), each run and counted on its own so that one failing check does not hide the others.
+const STATIC_STEPS = [
+  ...JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.lint.matchAll(
+    /npm run -s ([\w:-]+)/g,
+  ),
+].map((m) => m[1]);
+if (STATIC_STEPS.length === 0) {
+  console.error('package.json: the lint script names no `npm run -s <check>` steps');
+  process.exit(1);
+}
 if (!args.includes('--no-static')) {
-  for (const [name, cmd, a] of [['typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']], ['lint', 'eslint', ['--max-warnings=0', '.']]]) {
-    if (step(name, cmd, a)) passed++; else failed++;
+  for (const name of STATIC_STEPS) {
+    if (step(name, 'npm', ['run', '--silent', name])) passed++;
+    else failed++;
   }
 }
-const jestArgs = ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runInBand', ...args.filter((a) => a !== '--no-static')];
+const jestArgs = [
+  '--experimental-vm-modules',
+  'node_modules/jest/bin/jest.js',
+  '--runInBand',
+  ...args.filter((a) => a !== '--no-static'),
+];
 const jestOk = step('jest', process.execPath, jestArgs);
 if (existsSync(env.MIO_SUMMARY_FILE)) {
   const s = JSON.parse(readFileSync(env.MIO_SUMMARY_FILE, 'utf8'));
-  passed += s.passed; failed += s.failed;
+  passed += s.passed;
+  failed += s.failed;
   if (!jestOk && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
 } else failed++;
 
@@ -43,16 +69,31 @@ if (existsSync(env.MIO_SUMMARY_FILE)) {
 const leftovers = [];
 for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
   if (Number(pid) === process.pid) continue;
-  try { if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`MIO_RUN_ID=${runId}`)) leftovers.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').slice(0, 120)}`); } catch { /* gone */ }
+  try {
+    if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`MIO_RUN_ID=${runId}`))
+      leftovers.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').slice(0, 120)}`);
+  } catch {
+    /* gone */
+  }
 }
 if (existsSync(env.MIO_PID_REGISTRY)) {
   for (const line of readFileSync(env.MIO_PID_REGISTRY, 'utf8').split('\n').filter(Boolean)) {
     const pid = Number(line.split(' ')[0]);
-    try { process.kill(pid, 0); if (!leftovers.some((l) => l.startsWith(`${pid} `))) leftovers.push(line); } catch { /* stopped */ }
+    try {
+      process.kill(pid, 0);
+      if (!leftovers.some((l) => l.startsWith(`${pid} `))) leftovers.push(line);
+    } catch {
+      /* stopped */
+    }
   }
 }
-if (leftovers.length === 0) { passed++; console.log('[test] no process started by the tests is left running: ok'); }
-else { failed++; console.log(`[test] processes left running after the tests:\n  ${leftovers.join('\n  ')}`); }
+if (leftovers.length === 0) {
+  passed++;
+  console.log('[test] no process started by the tests is left running: ok');
+} else {
+  failed++;
+  console.log(`[test] processes left running after the tests:\n  ${leftovers.join('\n  ')}`);
+}
 rmSync(work, { recursive: true, force: true });
 console.log(`\nTests: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

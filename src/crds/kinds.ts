@@ -30,7 +30,10 @@ export interface KindDefinition {
   printerColumns: PrinterColumn[];
 }
 
-const CATEGORIES = ['machineidentity'];
+// `kubectl get machine-identity` lists all three kinds. A category must not be any resource's name:
+// kubectl expands a category before it looks for a resource, so the former `machineidentity` (also
+// MachineIdentity's singular) turned `kubectl get machineidentity web` into a three-kind request.
+const CATEGORIES = ['machine-identity'];
 const READY: PrinterColumn = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Ready condition status' };
 const REASON: PrinterColumn = { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Ready condition reason', priority: 1 };
 const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };

@@ -21,7 +21,10 @@ export interface SharedCluster {
 
 export function sharedCluster(): SharedCluster {
   const kubeconfigPath = process.env.MIO_TEST_KUBECONFIG;
-  if (!kubeconfigPath) throw new Error('MIO_TEST_KUBECONFIG is not set: integration tests run through the jest integration project (npm test)');
+  if (!kubeconfigPath)
+    throw new Error(
+      'MIO_TEST_KUBECONFIG is not set: integration tests run through the jest integration project (npm test)',
+    );
   return {
     kubeconfigPath,
     server: process.env.MIO_TEST_SERVER ?? '',
@@ -34,9 +37,19 @@ export function sharedCluster(): SharedCluster {
     },
     async userKubeconfig(user: string, groups: string[] = []): Promise<string> {
       const dir = process.env.MIO_TEST_CLUSTER_DIR ?? '';
-      const ca = { cert: readFileSync(join(dir, 'pki/ca.crt'), 'utf8'), key: readFileSync(join(dir, 'pki/ca.key'), 'utf8') };
-      const file = join(dir, `user-${user.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${randomBytes(3).toString('hex')}.kubeconfig`);
-      writeFileSync(file, kubeconfigYaml(process.env.MIO_TEST_SERVER ?? '', ca.cert, user, await clientFromCa(ca, user, groups)), { mode: 0o600 });
+      const ca = {
+        cert: readFileSync(join(dir, 'pki/ca.crt'), 'utf8'),
+        key: readFileSync(join(dir, 'pki/ca.key'), 'utf8'),
+      };
+      const file = join(
+        dir,
+        `user-${user.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${randomBytes(3).toString('hex')}.kubeconfig`,
+      );
+      writeFileSync(
+        file,
+        kubeconfigYaml(process.env.MIO_TEST_SERVER ?? '', ca.cert, user, await clientFromCa(ca, user, groups)),
+        { mode: 0o600 },
+      );
       return file;
     },
   };

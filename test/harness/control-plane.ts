@@ -13,7 +13,7 @@ import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
-export const FEATURE_GATES = 'PodCertificateRequest=true,ClusterTrustBundle=true,ClusterTrustBundleProjection=true';
+const FEATURE_GATES = 'PodCertificateRequest=true,ClusterTrustBundle=true,ClusterTrustBundleProjection=true';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface ControlPlaneOptions {
@@ -38,7 +38,10 @@ export function ensureBinaries(log: (l: string) => void = (l) => process.stderr.
   const fromEnv = process.env.MIO_BIN_DIR_RESOLVED;
   if (fromEnv && existsSync(join(fromEnv, 'kube-apiserver'))) return (binDirMemo = fromEnv);
   log('control plane: building or reusing binaries (hack/control-plane-bins.sh)');
-  const out = execFileSync('bash', [join(REPO_ROOT, 'hack/control-plane-bins.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const out = execFileSync('bash', [join(REPO_ROOT, 'hack/control-plane-bins.sh')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
   const dir = out.trim().split('\n').pop() ?? '';
   if (!existsSync(join(dir, 'kube-apiserver'))) throw new Error(`binaries not found in ${dir}`);
   process.env.MIO_BIN_DIR_RESOLVED = dir;
@@ -48,7 +51,9 @@ export function ensureBinaries(log: (l: string) => void = (l) => process.stderr.
 export function kubeconfigYaml(server: string, caPem: string, user: string, cred: Pem): string {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   return yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'mio-local',
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'mio-local',
     clusters: [{ name: 'mio-local', cluster: { server, 'certificate-authority-data': b64(caPem) } }],
     users: [{ name: user, user: { 'client-certificate-data': b64(cred.cert), 'client-key-data': b64(cred.key) } }],
     contexts: [{ name: 'mio-local', context: { cluster: 'mio-local', user } }],
@@ -73,9 +78,15 @@ export class ControlPlane {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
   }
 
-  get server(): string { return `https://127.0.0.1:${this.apiPort}`; }
-  get kubeconfigPath(): string { return join(this.dir, 'admin.kubeconfig'); }
-  private log(l: string): void { (this.opts.log ?? ((x: string) => process.stderr.write(`${x}\n`)))(l); }
+  get server(): string {
+    return `https://127.0.0.1:${this.apiPort}`;
+  }
+  get kubeconfigPath(): string {
+    return join(this.dir, 'admin.kubeconfig');
+  }
+  private log(l: string): void {
+    (this.opts.log ?? ((x: string) => process.stderr.write(`${x}\n`)))(l);
+  }
 
   /** An admin (system:masters) client config. */
   kubeConfig(): k8s.KubeConfig {
@@ -87,7 +98,9 @@ export class ControlPlane {
   /** A kubeconfig file for an arbitrary user (client cert signed by the cluster CA). */
   async userKubeconfig(user: string, groups: string[] = []): Promise<string> {
     const file = join(this.dir, `user-${user.replace(/[^a-zA-Z0-9_.-]/g, '_')}.kubeconfig`);
-    writeFileSync(file, kubeconfigYaml(this.server, this.pki.ca.cert, user, await this.pki.client(user, groups)), { mode: 0o600 });
+    writeFileSync(file, kubeconfigYaml(this.server, this.pki.ca.cert, user, await this.pki.client(user, groups)), {
+      mode: 0o600,
+    });
     return file;
   }
 
@@ -98,13 +111,18 @@ export class ControlPlane {
     const pkiDir = join(this.dir, 'pki');
     mkdirSync(pkiDir, { recursive: true, mode: 0o700 });
     const files: Record<string, string> = {
-      'ca.crt': this.pki.ca.cert, 'ca.key': this.pki.ca.key,
-      'apiserver.crt': this.pki.apiserver.cert, 'apiserver.key': this.pki.apiserver.key,
-      'sa.key': this.pki.serviceAccount.privateKey, 'sa.pub': this.pki.serviceAccount.publicKey,
+      'ca.crt': this.pki.ca.cert,
+      'ca.key': this.pki.ca.key,
+      'apiserver.crt': this.pki.apiserver.cert,
+      'apiserver.key': this.pki.apiserver.key,
+      'sa.key': this.pki.serviceAccount.privateKey,
+      'sa.pub': this.pki.serviceAccount.publicKey,
     };
     for (const [f, c] of Object.entries(files)) writeFileSync(join(pkiDir, f), c, { mode: 0o600 });
     [this.etcdPort, this.apiPort] = [await freePort(), await freePort()];
-    writeFileSync(this.kubeconfigPath, kubeconfigYaml(this.server, this.pki.ca.cert, 'admin', this.pki.admin), { mode: 0o600 });
+    writeFileSync(this.kubeconfigPath, kubeconfigYaml(this.server, this.pki.ca.cert, 'admin', this.pki.admin), {
+      mode: 0o600,
+    });
     this.startEtcd();
     await this.startApiServer();
     this.log(`control plane: apiserver ready at ${this.server} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -113,7 +131,13 @@ export class ControlPlane {
   }
 
   private spawn(name: string, args: string[]): Proc {
-    const p = startProcess(name, join(this.bin, name.split('#')[0]!), args, join(this.dir, 'logs', `${name.split('#')[0]}.log`), { detached: this.opts.detached });
+    const p = startProcess(
+      name,
+      join(this.bin, name.split('#')[0]!),
+      args,
+      join(this.dir, 'logs', `${name.split('#')[0]}.log`),
+      { detached: this.opts.detached },
+    );
     this.procs.set(name.split('#')[0]!, p);
     return p;
   }
@@ -121,8 +145,13 @@ export class ControlPlane {
   private startEtcd(): void {
     const url = `http://127.0.0.1:${this.etcdPort}`;
     this.spawn('etcd', [
-      `--data-dir=${join(this.dir, 'etcd')}`, `--listen-client-urls=${url}`, `--advertise-client-urls=${url}`,
-      '--listen-peer-urls=http://127.0.0.1:0', '--unsafe-no-fsync=true', '--log-level=warn', '--quota-backend-bytes=8589934592',
+      `--data-dir=${join(this.dir, 'etcd')}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      '--listen-peer-urls=http://127.0.0.1:0',
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+      '--quota-backend-bytes=8589934592',
     ]);
   }
 
@@ -130,17 +159,35 @@ export class ControlPlane {
   async startApiServer(): Promise<void> {
     const pki = join(this.dir, 'pki');
     this.spawn('kube-apiserver', [
-      `--etcd-servers=http://127.0.0.1:${this.etcdPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      `--secure-port=${this.apiPort}`, `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`,
-      `--cert-dir=${pki}`, `--client-ca-file=${pki}/ca.crt`, `--service-account-issuer=https://127.0.0.1:${this.apiPort}`,
-      `--service-account-key-file=${pki}/sa.pub`, `--service-account-signing-key-file=${pki}/sa.key`,
-      '--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction', '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true', `--feature-gates=${FEATURE_GATES}`, '--runtime-config=certificates.k8s.io/v1beta1=true',
-      '--endpoint-reconciler-type=none', '--profiling=false', '--v=0', ...(this.opts.apiServerArgs ?? []),
+      `--etcd-servers=http://127.0.0.1:${this.etcdPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${this.apiPort}`,
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
+      `--cert-dir=${pki}`,
+      `--client-ca-file=${pki}/ca.crt`,
+      `--service-account-issuer=https://127.0.0.1:${this.apiPort}`,
+      `--service-account-key-file=${pki}/sa.pub`,
+      `--service-account-signing-key-file=${pki}/sa.key`,
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      `--feature-gates=${FEATURE_GATES}`,
+      '--runtime-config=certificates.k8s.io/v1beta1=true',
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '--v=0',
+      ...(this.opts.apiServerArgs ?? []),
     ]);
     await waitFor('kube-apiserver /readyz', () => this.readyz(), 120_000, 300);
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);
-    await waitFor('namespace default', async () => (await core.readNamespace({ name: 'default' })).metadata?.name, 60_000);
+    await waitFor(
+      'namespace default',
+      async () => (await core.readNamespace({ name: 'default' })).metadata?.name,
+      60_000,
+    );
   }
 
   async stopApiServer(): Promise<void> {
@@ -150,13 +197,27 @@ export class ControlPlane {
 
   readyz(): Promise<boolean> {
     return new Promise((resolve) => {
-      const req = request({ host: '127.0.0.1', port: this.apiPort, path: '/readyz', method: 'GET', ca: this.pki.ca.cert,
-        cert: this.pki.admin.cert, key: this.pki.admin.key, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.apiPort,
+          path: '/readyz',
+          method: 'GET',
+          ca: this.pki.ca.cert,
+          cert: this.pki.admin.cert,
+          key: this.pki.admin.key,
+          timeout: 2000,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
       req.on('error', () => resolve(false));
-      req.on('timeout', () => { req.destroy(); resolve(false); });
+      req.on('timeout', () => {
+        req.destroy();
+        resolve(false);
+      });
       req.end();
     });
   }
@@ -166,22 +227,41 @@ export class ControlPlane {
     const pki = join(this.dir, 'pki');
     const kcfg = this.kubeconfigPath;
     this.spawn('kube-controller-manager', [
-      `--kubeconfig=${kcfg}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${await freePort()}`,
+      `--kubeconfig=${kcfg}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${await freePort()}`,
       '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,' +
         'certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,certificatesigningrequest-cleaner-controller,' +
         'node-lifecycle-controller,deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller,podcertificaterequest-cleaner-controller,' +
         'clusterrole-aggregation-controller',
-      `--cluster-signing-cert-file=${pki}/ca.crt`, `--cluster-signing-key-file=${pki}/ca.key`, `--root-ca-file=${pki}/ca.crt`,
-      `--service-account-private-key-file=${pki}/sa.key`, `--feature-gates=${FEATURE_GATES}`,
-      '--kube-api-qps=200', '--kube-api-burst=400', '--concurrent-gc-syncs=10', '--v=0',
+      `--cluster-signing-cert-file=${pki}/ca.crt`,
+      `--cluster-signing-key-file=${pki}/ca.key`,
+      `--root-ca-file=${pki}/ca.crt`,
+      `--service-account-private-key-file=${pki}/sa.key`,
+      `--feature-gates=${FEATURE_GATES}`,
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
+      '--concurrent-gc-syncs=10',
+      '--v=0',
     ]);
     this.spawn('kube-scheduler', [
-      `--kubeconfig=${kcfg}`, `--authentication-kubeconfig=${kcfg}`, `--authorization-kubeconfig=${kcfg}`,
-      '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${await freePort()}`, `--feature-gates=${FEATURE_GATES}`, '--v=0',
+      `--kubeconfig=${kcfg}`,
+      `--authentication-kubeconfig=${kcfg}`,
+      `--authorization-kubeconfig=${kcfg}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${await freePort()}`,
+      `--feature-gates=${FEATURE_GATES}`,
+      '--v=0',
     ]);
     this.spawn('kwok', [
-      `--kubeconfig=${kcfg}`, `--config=${join(this.bin, 'kwok-stages')}`, '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--node-ip=127.0.0.1', '--cidr=10.0.0.0/24',
+      `--kubeconfig=${kcfg}`,
+      `--config=${join(this.bin, 'kwok-stages')}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      '--node-ip=127.0.0.1',
+      '--cidr=10.0.0.0/24',
       '--node-lease-duration-seconds=40',
     ]);
     for (const n of this.opts.fakeNodes ?? ['kwok-node-0']) await this.addFakeNode(n);
@@ -190,22 +270,37 @@ export class ControlPlane {
   /** Creates a kwok-managed Node and waits until it is Ready with no not-ready taint. */
   async addFakeNode(name: string): Promise<void> {
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);
-    await core.createNode({ body: {
-      metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'kubernetes.io/os': 'linux' } },
-      spec: {},
-    } });
-    await waitFor(`node ${name} Ready and untainted`, async () => {
-      const n = await core.readNode({ name });
-      const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      const tainted = (n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
-      return ready && !tainted;
-    }, 120_000, 500);
+    await core.createNode({
+      body: {
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake' },
+          labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'kubernetes.io/os': 'linux' },
+        },
+        spec: {},
+      },
+    });
+    await waitFor(
+      `node ${name} Ready and untainted`,
+      async () => {
+        const n = await core.readNode({ name });
+        const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        const tainted = (n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+        return ready && !tainted;
+      },
+      120_000,
+      500,
+    );
   }
 
   /** Everything needed to find and stop the processes later (cluster:up / cluster:down). */
   state(): { dir: string; server: string; kubeconfig: string; pids: Record<string, number> } {
-    return { dir: this.dir, server: this.server, kubeconfig: this.kubeconfigPath,
-      pids: Object.fromEntries([...this.procs].map(([n, p]) => [n, p.pid])) };
+    return {
+      dir: this.dir,
+      server: this.server,
+      kubeconfig: this.kubeconfigPath,
+      pids: Object.fromEntries([...this.procs].map(([n, p]) => [n, p.pid])),
+    };
   }
 
   /** Stops every process in reverse start order, by PID; removes the temp dir it made. */

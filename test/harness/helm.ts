@@ -13,11 +13,16 @@ export const KUBE_VERSION = 'v1.36.3';
 
 const helmHome = mkdtempSync(join(tmpdir(), 'mio-helm-'));
 
-export async function helmOk(...args: string[]): Promise<string> {
+async function helmOk(...args: string[]): Promise<string> {
   const bin = join(sharedCluster().binDir, 'helm');
   if (!existsSync(bin)) throw new Error(`helm not found at ${bin} (npm run bins builds it)`);
-  const env = { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'),
-    HELM_DATA_HOME: join(helmHome, 'data'), KUBECONFIG: sharedCluster().kubeconfigPath };
+  const env = {
+    ...process.env,
+    HELM_CACHE_HOME: join(helmHome, 'cache'),
+    HELM_CONFIG_HOME: join(helmHome, 'config'),
+    HELM_DATA_HOME: join(helmHome, 'data'),
+    KUBECONFIG: sharedCluster().kubeconfigPath,
+  };
   return new Promise((resolve, reject) => {
     execFile(bin, args, { env, maxBuffer: 64 << 20, timeout: 170_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`helm ${args.join(' ')} failed: ${stderr}\n${stdout}`, { cause: err }));
@@ -27,11 +32,28 @@ export async function helmOk(...args: string[]): Promise<string> {
 }
 
 /** `helm template` of the chart as release `release` in `namespace`, with these values (YAML or JSON). */
-export async function renderChart(release: string, namespace: string, values: Record<string, unknown> = {}): Promise<k8s.KubernetesObject[]> {
+export async function renderChart(
+  release: string,
+  namespace: string,
+  values: Record<string, unknown> = {},
+): Promise<k8s.KubernetesObject[]> {
   const file = join(helmHome, `${release}-values.json`);
   writeFileSync(file, JSON.stringify(values));
-  const out = await helmOk('template', release, CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, '-f', file);
+  const out = await helmOk(
+    'template',
+    release,
+    CHART,
+    '--namespace',
+    namespace,
+    '--kube-version',
+    KUBE_VERSION,
+    '-f',
+    file,
+  );
   // document by document: helm emits comment-only documents, which client-node's loadAllYaml cannot type
-  return out.split(/^---\s*$/m).filter((doc) => /^[^#\s]/m.test(doc))
-    .map((doc) => k8s.loadYaml<k8s.KubernetesObject | null>(doc)).filter((o): o is k8s.KubernetesObject => !!o?.kind);
+  return out
+    .split(/^---\s*$/m)
+    .filter((doc) => /^[^#\s]/m.test(doc))
+    .map((doc) => k8s.loadYaml<k8s.KubernetesObject | null>(doc))
+    .filter((o): o is k8s.KubernetesObject => !!o?.kind);
 }

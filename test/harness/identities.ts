@@ -11,7 +11,11 @@ import { startOperator, type OperatorProcess } from './operator.ts';
 import { waitFor } from './processes.ts';
 
 export const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
-export const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' } as const;
+export const CAB = {
+  group: 'machineidentity.io',
+  version: 'v1alpha1',
+  plural: 'certificateauthoritybindings',
+} as const;
 
 /**
  * What the tests' security team grants namespaces on their bindings: names under example.com, which
@@ -22,7 +26,11 @@ export const GRANT_EXAMPLE_COM = { dnsNames: ['*.example.com', '*.*.example.com'
 export interface Identity {
   metadata: k8s.V1ObjectMeta;
   spec: Record<string, unknown>;
-  status?: { revision?: number; conditions?: { type: string; status: string; reason: string; message: string }[]; [k: string]: unknown };
+  status?: {
+    revision?: number;
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+    [k: string]: unknown;
+  };
 }
 
 export class IssuanceEnv {
@@ -36,7 +44,11 @@ export class IssuanceEnv {
   /** Creates the operator's namespace and starts the real operator against the shared cluster. */
   async start(env: Record<string, string> = {}): Promise<this> {
     this.opNamespace ||= await testNamespace('mio-op');
-    this.operator = await startOperator(sharedCluster().kubeconfigPath, { MIO_NAMESPACE: this.opNamespace, MIO_LEADER_ELECT: 'false', ...env });
+    this.operator = await startOperator(sharedCluster().kubeconfigPath, {
+      MIO_NAMESPACE: this.opNamespace,
+      MIO_LEADER_ELECT: 'false',
+      ...env,
+    });
     return this;
   }
 
@@ -47,32 +59,59 @@ export class IssuanceEnv {
 
   async stop(): Promise<void> {
     await this.operator?.stop();
-    for (const b of this.bindings) { try { await this.co.deleteClusterCustomObject({ ...CAB, name: b }); } catch { /* gone */ } }
+    for (const b of this.bindings) {
+      try {
+        await this.co.deleteClusterCustomObject({ ...CAB, name: b });
+      } catch {
+        /* gone */
+      }
+    }
   }
 
-  uniqueName(prefix: string): string { return `${prefix}-${randomBytes(3).toString('hex')}`; }
+  uniqueName(prefix: string): string {
+    return `${prefix}-${randomBytes(3).toString('hex')}`;
+  }
 
   async createBinding(name: string, spec: Record<string, unknown>): Promise<void> {
-    await this.co.createClusterCustomObject({ ...CAB, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name }, spec } });
+    await this.co.createClusterCustomObject({
+      ...CAB,
+      body: {
+        apiVersion: 'machineidentity.io/v1alpha1',
+        kind: 'CertificateAuthorityBinding',
+        metadata: { name },
+        spec,
+      },
+    });
     this.bindings.push(name);
   }
 
   async bindingReady(name: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
     let last = '';
     try {
-      return await waitFor(`binding ${name} Ready`, async () => {
-        const b = (await this.co.getClusterCustomObject({ ...CAB, name })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
-        const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
-        last = ready ? `${ready.status} ${ready.reason}: ${ready.message}` : 'no Ready condition';
-        return ready?.status === 'True' ? (b.status as Record<string, unknown>) : undefined;
-      }, timeoutMs, 200);
+      return await waitFor(
+        `binding ${name} Ready`,
+        async () => {
+          const b = (await this.co.getClusterCustomObject({ ...CAB, name })) as {
+            status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+          };
+          const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+          last = ready ? `${ready.status} ${ready.reason}: ${ready.message}` : 'no Ready condition';
+          return ready?.status === 'True' ? (b.status as Record<string, unknown>) : undefined;
+        },
+        timeoutMs,
+        200,
+      );
     } catch (e) {
       throw new Error(`${(e as Error).message} (last Ready: ${last})`);
     }
   }
 
   async createIdentity(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
-    await this.co.createNamespacedCustomObject({ ...MI, namespace, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: { name }, spec } });
+    await this.co.createNamespacedCustomObject({
+      ...MI,
+      namespace,
+      body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', metadata: { name }, spec },
+    });
   }
 
   async identity(namespace: string, name: string): Promise<Identity> {
@@ -81,18 +120,36 @@ export class IssuanceEnv {
 
   /** Waits until Ready=True (and, if given, at least `minRevision`). */
   async ready(namespace: string, name: string, minRevision = 1, timeoutMs = 30_000): Promise<Identity> {
-    return waitFor(`${namespace}/${name} Ready (revision >= ${minRevision})`, async () => {
-      const mi = await this.identity(namespace, name);
-      const ok = mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && (mi.status?.revision ?? 0) >= minRevision;
-      return ok ? mi : undefined;
-    }, timeoutMs, 100);
+    return waitFor(
+      `${namespace}/${name} Ready (revision >= ${minRevision})`,
+      async () => {
+        const mi = await this.identity(namespace, name);
+        const ok =
+          mi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          (mi.status?.revision ?? 0) >= minRevision;
+        return ok ? mi : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
-  async condition(namespace: string, name: string, type: string, reason: string, timeoutMs = 30_000): Promise<Identity> {
-    return waitFor(`${namespace}/${name} ${type} reason ${reason}`, async () => {
-      const mi = await this.identity(namespace, name);
-      return mi.status?.conditions?.some((c) => c.type === type && c.reason === reason) ? mi : undefined;
-    }, timeoutMs, 100);
+  async condition(
+    namespace: string,
+    name: string,
+    type: string,
+    reason: string,
+    timeoutMs = 30_000,
+  ): Promise<Identity> {
+    return waitFor(
+      `${namespace}/${name} ${type} reason ${reason}`,
+      async () => {
+        const mi = await this.identity(namespace, name);
+        return mi.status?.conditions?.some((c) => c.type === type && c.reason === reason) ? mi : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   async secret(namespace: string, name: string): Promise<k8s.V1Secret> {
@@ -100,7 +157,8 @@ export class IssuanceEnv {
   }
 }
 
-export const decode = (s: k8s.V1Secret, key: string): string => Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
+export const decode = (s: k8s.V1Secret, key: string): string =>
+  Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
 export const decodeBytes = (s: k8s.V1Secret, key: string): Buffer => Buffer.from(s.data?.[key] ?? '', 'base64');
 
 /** Runs openssl with files written to a temp dir; returns stdout. Throws with stderr on failure. */
@@ -117,13 +175,24 @@ export function openssl(args: (string | { file: string | Buffer })[], input?: st
 
 /** The SHA-256 of the SubjectPublicKeyInfo of a certificate or of a private key (through openssl). */
 export function publicKeyOf(pem: string, isKey: boolean): string {
-  return isKey ? openssl(['pkey', '-in', { file: pem }, '-pubout']) : openssl(['x509', '-in', { file: pem }, '-noout', '-pubkey']);
+  return isKey
+    ? openssl(['pkey', '-in', { file: pem }, '-pubout'])
+    : openssl(['x509', '-in', { file: pem }, '-noout', '-pubkey']);
 }
 
 /** Asserts with openssl that the Secret's tls.key matches tls.crt and the leaf verifies against ca.crt. */
 export function verifySecret(s: k8s.V1Secret): void {
-  const crt = decode(s, 'tls.crt'), key = decode(s, 'tls.key'), ca = decode(s, 'ca.crt');
-  if (publicKeyOf(crt, false) !== publicKeyOf(key, true)) throw new Error(`tls.key does not match tls.crt in ${s.metadata?.name}`);
-  const out = openssl(['verify', '-CAfile', { file: ca }, ...(crt.split('-----END CERTIFICATE-----').length > 2 ? ['-untrusted', { file: crt }] : []), { file: crt }]);
+  const crt = decode(s, 'tls.crt'),
+    key = decode(s, 'tls.key'),
+    ca = decode(s, 'ca.crt');
+  if (publicKeyOf(crt, false) !== publicKeyOf(key, true))
+    throw new Error(`tls.key does not match tls.crt in ${s.metadata?.name}`);
+  const out = openssl([
+    'verify',
+    '-CAfile',
+    { file: ca },
+    ...(crt.split('-----END CERTIFICATE-----').length > 2 ? ['-untrusted', { file: crt }] : []),
+    { file: crt },
+  ]);
   if (!out.includes(': OK')) throw new Error(`openssl verify failed: ${out}`);
 }

@@ -7,16 +7,26 @@ import { waitFor } from './processes.ts';
 
 export function readManifests(path: string): k8s.KubernetesObject[] {
   const files = statSync(path).isDirectory()
-    ? readdirSync(path).filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => join(path, n))
+    ? readdirSync(path)
+        .filter((n) => /\.ya?ml$/.test(n))
+        .sort()
+        .map((n) => join(path, n))
     : [path];
   // k8s.loadAllYaml, not js-yaml: KubernetesObjectApi re-serializes known kinds through client-node's
   // models, which silently drop plain-JSON keys such as `default` and `x-kubernetes-validations`.
-  return files.flatMap((f) => k8s.loadAllYaml(readFileSync(f, 'utf8')) as k8s.KubernetesObject[]).filter((o) => o?.kind);
+  return files
+    .flatMap((f) => k8s.loadAllYaml(readFileSync(f, 'utf8')) as k8s.KubernetesObject[])
+    .filter((o) => o?.kind);
 }
 
-export async function applyManifests(kc: k8s.KubeConfig, objs: k8s.KubernetesObject[], fieldManager = 'mio-dev'): Promise<void> {
+export async function applyManifests(
+  kc: k8s.KubeConfig,
+  objs: k8s.KubernetesObject[],
+  fieldManager = 'mio-dev',
+): Promise<void> {
   const client = k8s.KubernetesObjectApi.makeApiClient(kc);
-  for (const obj of objs) await client.patch(obj, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+  for (const obj of objs)
+    await client.patch(obj, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
 }
 
 /** Applies config/crd/*.yaml and waits until every CRD is Established. */
@@ -25,9 +35,13 @@ export async function installCrds(kc: k8s.KubeConfig): Promise<void> {
   await applyManifests(kc, objs, 'mio-crd-install');
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   for (const o of objs) {
-    await waitFor(`CRD ${o.metadata?.name} Established`, async () => {
-      const crd = await ext.readCustomResourceDefinition({ name: o.metadata!.name! });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    }, 60_000);
+    await waitFor(
+      `CRD ${o.metadata?.name} Established`,
+      async () => {
+        const crd = await ext.readCustomResourceDefinition({ name: o.metadata!.name! });
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      },
+      60_000,
+    );
   }
 }

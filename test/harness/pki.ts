@@ -11,7 +11,10 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const generateKeyPair = promisify(genKeyPairCb);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-export interface Pem { cert: string; key: string }
+export interface Pem {
+  cert: string;
+  key: string;
+}
 export interface Pki {
   ca: Pem;
   apiserver: Pem;
@@ -30,7 +33,9 @@ async function keyPem(k: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', k), 'PRIVATE KEY');
 }
 function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 }
 
 export async function makePki(): Promise<Pki> {
@@ -38,10 +43,18 @@ export async function makePki(): Promise<Pki> {
   const notAfter = new Date(Date.now() + 7 * 24 * 3600_000);
   const caKeys = await ecKeys();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: 'CN=mio-local-cluster-ca', notBefore, notAfter, keys: caKeys, signingAlgorithm: EC,
+    serialNumber: serial(),
+    name: 'CN=mio-local-cluster-ca',
+    notBefore,
+    notAfter,
+    keys: caKeys,
+    signingAlgorithm: EC,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
@@ -55,19 +68,33 @@ export async function makePki(): Promise<Pki> {
     ];
     if (sans) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(), subject, issuer: caCert.subject, notBefore, notAfter,
-      publicKey: keys.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: EC, extensions,
+      serialNumber: serial(),
+      subject,
+      issuer: caCert.subject,
+      notBefore,
+      notAfter,
+      publicKey: keys.publicKey,
+      signingKey: caKeys.privateKey,
+      signingAlgorithm: EC,
+      extensions,
     });
     return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
   };
   const escape = (s: string): string => s.replace(/([,+"\\<>;=])/g, '\\$1');
   const client = (user: string, groups: string[]): Promise<Pem> =>
-    issue([...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '), [x509.ExtendedKeyUsage.clientAuth]);
-  const serving = (dnsNames: string[] = []): Promise<Pem> =>
-    issue('CN=localhost', [x509.ExtendedKeyUsage.serverAuth], [
-      { type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' },
-      ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    issue([...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '), [
+      x509.ExtendedKeyUsage.clientAuth,
     ]);
+  const serving = (dnsNames: string[] = []): Promise<Pem> =>
+    issue(
+      'CN=localhost',
+      [x509.ExtendedKeyUsage.serverAuth],
+      [
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+        ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+      ],
+    );
   const sa = await generateKeyPair('rsa', { modulusLength: 2048 });
   return {
     ca: { cert: caCert.toString('pem'), key: await keyPem(caKeys.privateKey) },
@@ -90,11 +117,20 @@ export async function clientFromCa(ca: Pem, user: string, groups: string[]): Pro
   const keys = await ecKeys();
   const escape = (s: string): string => s.replace(/([,+"\\<>;=])/g, '\\$1');
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(), subject: [...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '), issuer: caCert.subject,
-    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 24 * 3600_000),
-    publicKey: keys.publicKey, signingKey: caKey, signingAlgorithm: EC,
-    extensions: [new x509.BasicConstraintsExtension(false), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]), await x509.AuthorityKeyIdentifierExtension.create(caCert)],
+    serialNumber: serial(),
+    subject: [...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '),
+    issuer: caCert.subject,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 24 * 3600_000),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: EC,
+    extensions: [
+      new x509.BasicConstraintsExtension(false),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
   });
   return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
 }

@@ -1,19 +1,35 @@
 // Starts child processes with their output in log files, and records every PID in a registry file
 // so that teardown (and the leftover check after `npm test`) can stop them by PID, never by name.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-export interface Proc { name: string; pid: number; child: ChildProcess; logFile: string; exited: Promise<number | null> }
+export interface Proc {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<number | null>;
+}
 
 /** The file every started PID is appended to; scripts/test.js checks them all after the run. */
-export function pidRegistry(): string | undefined {
+function pidRegistry(): string | undefined {
   return process.env.MIO_PID_REGISTRY;
 }
 
-export function startProcess(name: string, bin: string, args: string[], logFile: string, opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Proc {
+export function startProcess(
+  name: string,
+  bin: string,
+  args: string[],
+  logFile: string,
+  opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Proc {
   const fd = openSync(logFile, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: opts.detached ?? false, env: opts.env ?? process.env });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', fd, fd],
+    detached: opts.detached ?? false,
+    env: opts.env ?? process.env,
+  });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`failed to start ${name} (${bin})`);
   const reg = pidRegistry();
@@ -28,17 +44,30 @@ export function startProcess(name: string, bin: string, args: string[], logFile:
 }
 
 export function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** SIGTERM, then SIGKILL after graceMs; resolves once the PID is gone. */
 export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
   if (!isAlive(pid)) return;
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(50);
   if (isAlive(pid)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     while (isAlive(pid)) await sleep(20);
   }
 }
@@ -48,14 +77,6 @@ export async function stopProc(p: Proc, graceMs = 10_000): Promise<void> {
   await stopPid(p.pid, graceMs);
   // reap, so the PID does not linger as a zombie of this process
   await Promise.race([p.exited, sleep(1000)]);
-}
-
-export function readPidRegistry(file: string): { pid: number; name: string }[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [pid, ...name] = l.split(' ');
-    return { pid: Number(pid), name: name.join(' ') };
-  });
 }
 
 export function freePort(): Promise<number> {
@@ -74,15 +95,23 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
       if (v !== undefined && v !== false) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -22,14 +22,37 @@ export interface LocalWebhookOptions {
 
 export function localWebhookConfiguration(o: LocalWebhookOptions): k8s.V1ValidatingWebhookConfiguration {
   const home = mkdtempSync(join(tmpdir(), 'mio-helm-'));
-  const args = ['template', 'mio', join(REPO_ROOT, 'deploy/helm/machine-identity-operator'), '--namespace', 'mio-system',
-    '--show-only', 'templates/webhook.yaml', '--set', `webhook.failurePolicy=${o.failurePolicy ?? 'Fail'}`];
+  const args = [
+    'template',
+    'mio',
+    join(REPO_ROOT, 'deploy/helm/machine-identity-operator'),
+    '--namespace',
+    'mio-system',
+    '--show-only',
+    'templates/webhook.yaml',
+    '--set',
+    `webhook.failurePolicy=${o.failurePolicy ?? 'Fail'}`,
+  ];
   if (o.namespaces) {
-    args.push('--set-json', `webhook.namespaceSelector=${JSON.stringify({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: o.namespaces }] })}`);
+    args.push(
+      '--set-json',
+      `webhook.namespaceSelector=${JSON.stringify({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: o.namespaces }] })}`,
+    );
   }
-  const out = execFileSync(join(o.binDir, 'helm'), args, { encoding: 'utf8',
-    env: { ...process.env, HELM_CACHE_HOME: join(home, 'c'), HELM_CONFIG_HOME: join(home, 'f'), HELM_DATA_HOME: join(home, 'd') } });
-  const vwc = yaml.loadAll(out).find((d) => (d as { kind?: string } | null)?.kind === 'ValidatingWebhookConfiguration') as k8s.V1ValidatingWebhookConfiguration;
+  const out = execFileSync(join(o.binDir, 'helm'), args, {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: join(home, 'c'),
+      HELM_CONFIG_HOME: join(home, 'f'),
+      HELM_DATA_HOME: join(home, 'd'),
+    },
+  });
+  const vwc = yaml
+    .loadAll(out)
+    .find(
+      (d) => (d as { kind?: string } | null)?.kind === 'ValidatingWebhookConfiguration',
+    ) as k8s.V1ValidatingWebhookConfiguration;
   vwc.metadata = { name: o.name };
   for (const w of vwc.webhooks ?? []) {
     const path = w.clientConfig.service?.path ?? '/validate';

@@ -17,17 +17,34 @@ import { readManifests } from '../harness/manifests.ts';
 const local = mkdtempSync(join(tmpdir(), 'mio-dev-'));
 const env = { ...process.env, MIO_LOCAL_DIR: local };
 
-interface DevRun { out: () => string; exited: Promise<number | null>; kill: () => void }
+interface DevRun {
+  out: () => string;
+  exited: Promise<number | null>;
+  kill: () => void;
+}
 
 function runDev(extraEnv: Record<string, string> = {}): DevRun {
   const e: NodeJS.ProcessEnv = { ...env, ...extraEnv };
   if (!('MIO_ACME_HTTP01_ADDR' in extraEnv)) delete e.MIO_ACME_HTTP01_ADDR;
-  const dev = spawn(process.execPath, [join(REPO_ROOT, 'scripts/dev.ts')], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dev = spawn(process.execPath, [join(REPO_ROOT, 'scripts/dev.ts')], {
+    env: e,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  dev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  dev.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  dev.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  dev.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((r) => dev.once('exit', (code) => r(code)));
-  return { out: () => out, exited, kill: () => { dev.kill('SIGTERM'); } };
+  return {
+    out: () => out,
+    exited,
+    kill: () => {
+      dev.kill('SIGTERM');
+    },
+  };
 }
 
 /** Holds host:port; resolves to undefined when it cannot be bound (then something else holds it already). */
@@ -46,10 +63,14 @@ const operatorPid = (out: string): number | undefined => {
 
 afterAll(async () => {
   const state = join(local, 'cluster-state.json');
-  const pids = existsSync(state) ? Object.values(JSON.parse(readFileSync(state, 'utf8')).pids as Record<string, number>) : [];
+  const pids = existsSync(state)
+    ? Object.values(JSON.parse(readFileSync(state, 'utf8')).pids as Record<string, number>)
+    : [];
   const down = spawn(process.execPath, [join(REPO_ROOT, 'scripts/cluster.ts'), 'down'], { env, stdio: 'ignore' });
   await new Promise((r) => down.once('exit', r));
-  for (const pid of pids) { if (isAlive(pid)) await stopPid(pid); }
+  for (const pid of pids) {
+    if (isAlive(pid)) await stopPid(pid);
+  }
   expect(pids.length).toBe(5);
   expect(pids.filter(isAlive)).toEqual([]);
   expect(existsSync(state)).toBe(false);
@@ -60,10 +81,15 @@ describe('npm run dev', () => {
     const taken = await hold(8089, '0.0.0.0'); // the production ACME HTTP-01 address; undefined: already taken by someone else
     const dev = runDev();
     try {
-      await waitFor('dev to finish start-up', async () => {
-        if (/\[dev\] (error:|operator exited)/.test(dev.out())) throw new Error(`dev failed:\n${dev.out()}`);
-        return /operator running; metrics at (\S+)/.exec(dev.out())?.[1];
-      }, 150_000, 250);
+      await waitFor(
+        'dev to finish start-up',
+        async () => {
+          if (/\[dev\] (error:|operator exited)/.test(dev.out())) throw new Error(`dev failed:\n${dev.out()}`);
+          return /operator running; metrics at (\S+)/.exec(dev.out())?.[1];
+        },
+        150_000,
+        250,
+      );
       expect(dev.out()).toMatch(/ACME HTTP-01 listener 127\.0\.0\.1:\d+/);
       const metricsUrl = /operator running; metrics at (\S+);/.exec(dev.out())![1]!;
       expect((await fetch(metricsUrl)).ok).toBe(true);
@@ -72,7 +98,11 @@ describe('npm run dev', () => {
       kc.loadFromFile(join(local, 'kubeconfig'));
       const client = k8s.KubernetesObjectApi.makeApiClient(kc);
       for (const o of readManifests(join(REPO_ROOT, 'examples'))) {
-        const got = await client.read({ apiVersion: o.apiVersion!, kind: o.kind!, metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace! } });
+        const got = await client.read({
+          apiVersion: o.apiVersion!,
+          kind: o.kind!,
+          metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace! },
+        });
         expect(got.metadata?.uid).toBeTruthy();
       }
     } finally {
@@ -92,7 +122,9 @@ describe('npm run dev', () => {
       const dev = runDev({ MIO_ACME_HTTP01_ADDR: `127.0.0.1:${port}` });
       const code = await dev.exited;
       expect(code).toBe(1);
-      expect(dev.out()).toContain(`MIO_ACME_HTTP01_ADDR: the ACME HTTP-01 listener 127.0.0.1:${port} cannot be bound (the port is in use by another process)`);
+      expect(dev.out()).toContain(
+        `MIO_ACME_HTTP01_ADDR: the ACME HTTP-01 listener 127.0.0.1:${port} cannot be bound (the port is in use by another process)`,
+      );
       expect(dev.out()).not.toContain('EADDRINUSE');
       expect(operatorPid(dev.out())).toBeUndefined();
     } finally {

@@ -9,16 +9,23 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
-import { REPO_ROOT } from '../harness/control-plane.ts';
+import { CHART, KUBE_VERSION } from '../harness/helm.ts';
 import { waitFor } from '../harness/processes.ts';
 
-const CHART = join(REPO_ROOT, 'deploy/helm/machine-identity-operator');
 const ALL_VALUES = join(CHART, 'ci/all-values.yaml');
-const KUBE_VERSION = 'v1.36.3';
 const GROUP = 'machineidentity.io';
 
-interface Run { code: number; stdout: string; stderr: string }
-interface Obj { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: unknown;
+}
 
 // helm keeps its cache/config/data in a private temp dir, never in the user's home.
 const helmHome = mkdtempSync(join(tmpdir(), 'mio-helm-'));
@@ -30,8 +37,13 @@ function helmBin(): string {
 }
 
 function helm(...args: string[]): Promise<Run> {
-  const env = { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'),
-    HELM_DATA_HOME: join(helmHome, 'data'), KUBECONFIG: sharedCluster().kubeconfigPath };
+  const env = {
+    ...process.env,
+    HELM_CACHE_HOME: join(helmHome, 'cache'),
+    HELM_CONFIG_HOME: join(helmHome, 'config'),
+    HELM_DATA_HOME: join(helmHome, 'data'),
+    KUBECONFIG: sharedCluster().kubeconfigPath,
+  };
   return new Promise((resolve) => {
     execFile(helmBin(), args, { env, maxBuffer: 64 << 20, timeout: 170_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
@@ -47,11 +59,21 @@ async function helmOk(...args: string[]): Promise<string> {
 }
 
 async function render(...args: string[]): Promise<Obj[]> {
-  const out = await helmOk('template', 'mio', CHART, '--namespace', 'mio-system', '--kube-version', KUBE_VERSION, ...args);
+  const out = await helmOk(
+    'template',
+    'mio',
+    CHART,
+    '--namespace',
+    'mio-system',
+    '--kube-version',
+    KUBE_VERSION,
+    ...args,
+  );
   return yaml.loadAll(out).filter((d): d is Obj => !!d && typeof d === 'object');
 }
 
-const find = (objs: Obj[], kind: string, pred: (o: Obj) => boolean = () => true): Obj[] => objs.filter((o) => o.kind === kind && pred(o));
+const find = (objs: Obj[], kind: string, pred: (o: Obj) => boolean = () => true): Obj[] =>
+  objs.filter((o) => o.kind === kind && pred(o));
 
 function one(objs: Obj[], kind: string, pred?: (o: Obj) => boolean): Obj {
   const found = find(objs, kind, pred);
@@ -107,7 +129,15 @@ describe('helm chart: values.schema.json', () => {
   });
 
   it.each(bad)('helm template rejects %s', async (name, content, mentions) => {
-    const r = await helm('template', 'mio', CHART, '--kube-version', KUBE_VERSION, '-f', valuesFile(`bad-tpl-${name.replace(/\W+/g, '-')}.yaml`, content));
+    const r = await helm(
+      'template',
+      'mio',
+      CHART,
+      '--kube-version',
+      KUBE_VERSION,
+      '-f',
+      valuesFile(`bad-tpl-${name.replace(/\W+/g, '-')}.yaml`, content),
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/schema/i);
     expect(r.stderr).toMatch(mentions);
@@ -120,7 +150,17 @@ describe('helm chart: values.schema.json', () => {
   });
 
   it('refuses several replicas without leader election', async () => {
-    const r = await helm('template', 'mio', CHART, '--kube-version', KUBE_VERSION, '--set', 'replicas=3', '--set', 'leaderElection.enabled=false');
+    const r = await helm(
+      'template',
+      'mio',
+      CHART,
+      '--kube-version',
+      KUBE_VERSION,
+      '--set',
+      'replicas=3',
+      '--set',
+      'leaderElection.enabled=false',
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('requires leaderElection.enabled=true');
   });
@@ -128,7 +168,9 @@ describe('helm chart: values.schema.json', () => {
 
 describe('helm chart: rendering', () => {
   let objs: Obj[];
-  beforeAll(async () => { objs = await render(); });
+  beforeAll(async () => {
+    objs = await render();
+  });
 
   it('renders a hardened Deployment with the default configuration', () => {
     const d = one(objs, 'Deployment');
@@ -136,28 +178,46 @@ describe('helm chart: rendering', () => {
     const c = container(d);
     expect(spec(d).replicas).toBe(2);
     expect(ps.automountServiceAccountToken).toBe(true);
-    expect(ps.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(ps.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(c.securityContext).toMatchObject({
-      runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.image).toBe('ghcr.io/machine-identity-operator/machine-identity-operator:0.1.0');
     expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'webhook', containerPort: 9443, protocol: 'TCP' },
-      { name: 'acme-http01', containerPort: 8089, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'webhook', containerPort: 9443, protocol: 'TCP' },
+      { name: 'acme-http01', containerPort: 8089, protocol: 'TCP' },
+    ]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     expect(ps.volumes).toContainEqual(expect.objectContaining({ name: 'tmp', emptyDir: expect.any(Object) }));
     expect(ps.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
-    expect(ps.topologySpreadConstraints[0]).toMatchObject({ whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: expect.any(Object) } });
+    expect(ps.topologySpreadConstraints[0]).toMatchObject({
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: expect.any(Object) },
+    });
     expect(ps.priorityClassName).toBeUndefined();
   });
 
   it('configures the operator through the documented environment variables', () => {
-    const env = Object.fromEntries((container(one(objs, 'Deployment')).env as { name: string; value?: string; valueFrom?: unknown }[])
-      .map((e) => [e.name, e.value ?? e.valueFrom]));
+    const env = Object.fromEntries(
+      (container(one(objs, 'Deployment')).env as { name: string; value?: string; valueFrom?: unknown }[]).map((e) => [
+        e.name,
+        e.value ?? e.valueFrom,
+      ]),
+    );
     expect(env).toEqual({
       MIO_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
@@ -181,8 +241,9 @@ describe('helm chart: rendering', () => {
       MIO_OWNER_KEYS: 'machineidentity.io/owner,owner,team',
       MIO_WEBHOOK_ADDR: '0.0.0.0:9443',
       MIO_WEBHOOK_SECRET: 'mio-machine-identity-operator-webhook-tls',
-      MIO_WEBHOOK_HOSTS: 'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,'
-        + 'mio-machine-identity-operator-webhook.mio-system,mio-machine-identity-operator-webhook',
+      MIO_WEBHOOK_HOSTS:
+        'mio-machine-identity-operator-webhook.mio-system.svc,mio-machine-identity-operator-webhook.mio-system.svc.cluster.local,' +
+        'mio-machine-identity-operator-webhook.mio-system,mio-machine-identity-operator-webhook',
       MIO_WEBHOOK_CONFIG_NAME: 'mio-machine-identity-operator',
       MIO_PARSE_WORKERS: '1',
       MIO_PARSE_WORKER_HEAP_MB: '64',
@@ -195,8 +256,10 @@ describe('helm chart: rendering', () => {
   it('puts the standard labels on every object', () => {
     for (const o of objs.filter((x) => x.kind !== 'CustomResourceDefinition')) {
       expect(o.metadata.labels).toMatchObject({
-        'app.kubernetes.io/name': 'machine-identity-operator', 'app.kubernetes.io/instance': 'mio',
-        'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'machine-identity-operator-0.1.0',
+        'app.kubernetes.io/name': 'machine-identity-operator',
+        'app.kubernetes.io/instance': 'mio',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'helm.sh/chart': 'machine-identity-operator-0.1.0',
         'app.kubernetes.io/version': '0.1.0',
       });
     }
@@ -205,19 +268,27 @@ describe('helm chart: rendering', () => {
   it('grants no wildcard and keeps leases to the release namespace', () => {
     const roles = [...find(objs, 'ClusterRole'), ...find(objs, 'Role')];
     expect(roles.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual([
-      'ClusterRole/mio-machine-identity-operator', 'ClusterRole/mio-machine-identity-operator-edit',
-      'ClusterRole/mio-machine-identity-operator-secrets', 'ClusterRole/mio-machine-identity-operator-view',
-      'Role/mio-machine-identity-operator-acme-http01', 'Role/mio-machine-identity-operator-leader-election',
+      'ClusterRole/mio-machine-identity-operator',
+      'ClusterRole/mio-machine-identity-operator-edit',
+      'ClusterRole/mio-machine-identity-operator-secrets',
+      'ClusterRole/mio-machine-identity-operator-view',
+      'Role/mio-machine-identity-operator-acme-http01',
+      'Role/mio-machine-identity-operator-leader-election',
     ]);
     for (const r of roles) {
-      for (const rule of (r as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules) {
+      for (const rule of (r as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] })
+        .rules) {
         expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
       }
     }
     const role = one(objs, 'Role', (o) => o.metadata.name.endsWith('-leader-election'));
     expect(role.metadata.namespace).toBe('mio-system');
     expect((role as unknown as { rules: unknown[] }).rules).toEqual([
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        verbs: ['get', 'list', 'watch', 'create', 'update'],
+      },
     ]);
     // ACME HTTP-01 routing: its Service, EndpointSlice and Ingresses, in the release namespace only
     const acme = one(objs, 'Role', (o) => o.metadata.name.endsWith('-acme-http01'));
@@ -228,35 +299,63 @@ describe('helm chart: rendering', () => {
 
   it('labels the user roles for aggregation into admin/edit and view', () => {
     expect(one(objs, 'ClusterRole', (o) => o.metadata.name.endsWith('-edit')).metadata.labels).toMatchObject({
-      'rbac.authorization.k8s.io/aggregate-to-edit': 'true', 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' });
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
     expect(one(objs, 'ClusterRole', (o) => o.metadata.name.endsWith('-view')).metadata.labels).toMatchObject({
-      'rbac.authorization.k8s.io/aggregate-to-view': 'true' });
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+    });
   });
 
   it('exposes metrics on a ClusterIP Service, with a PDB and no ServiceMonitor by default', () => {
     const svc = one(objs, 'Service', (o) => o.metadata.name.endsWith('-metrics'));
-    expect(spec(svc)).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'http-metrics', port: 8080, targetPort: 'http' }] });
+    expect(spec(svc)).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ name: 'http-metrics', port: 8080, targetPort: 'http' }],
+    });
     expect(spec(one(objs, 'PodDisruptionBudget')).minAvailable).toBe(1);
     expect(find(objs, 'ServiceMonitor')).toHaveLength(0);
   });
 
   it('registers the validating webhook without a caBundle, failurePolicy Fail by default, policies never blocked', async () => {
-    const vwc = one(objs, 'ValidatingWebhookConfiguration') as unknown as { metadata: { name: string }; webhooks: {
-      name: string; failurePolicy: string; timeoutSeconds: number; sideEffects: string; namespaceSelector?: unknown;
-      rules: { resources: string[]; operations: string[] }[]; clientConfig: { caBundle?: string; service: { name: string; path: string; port: number } } }[] };
+    const vwc = one(objs, 'ValidatingWebhookConfiguration') as unknown as {
+      metadata: { name: string };
+      webhooks: {
+        name: string;
+        failurePolicy: string;
+        timeoutSeconds: number;
+        sideEffects: string;
+        namespaceSelector?: unknown;
+        rules: { resources: string[]; operations: string[] }[];
+        clientConfig: { caBundle?: string; service: { name: string; path: string; port: number } };
+      }[];
+    };
     expect(vwc.metadata.name).toBe('mio-machine-identity-operator');
     expect(vwc.webhooks.map((w) => [w.name, w.failurePolicy, w.rules[0]!.resources[0]])).toEqual([
-      ['machineidentities.machineidentity.io', 'Fail', 'machineidentities'], ['issuancepolicies.machineidentity.io', 'Ignore', 'issuancepolicies']]);
+      ['machineidentities.machineidentity.io', 'Fail', 'machineidentities'],
+      ['issuancepolicies.machineidentity.io', 'Ignore', 'issuancepolicies'],
+    ]);
     for (const w of vwc.webhooks) {
       expect(w.clientConfig.caBundle).toBeUndefined();
-      expect(w.clientConfig.service).toMatchObject({ name: 'mio-machine-identity-operator-webhook', path: '/validate', port: 443 });
+      expect(w.clientConfig.service).toMatchObject({
+        name: 'mio-machine-identity-operator-webhook',
+        path: '/validate',
+        port: 443,
+      });
       expect(w.sideEffects).toBe('None');
       expect(w.rules[0]!.operations).toEqual(['CREATE', 'UPDATE']);
     }
-    expect(spec(one(objs, 'Service', (o) => o.metadata.name.endsWith('-webhook')))).toMatchObject({ ports: [{ port: 443, targetPort: 'webhook' }] });
+    expect(spec(one(objs, 'Service', (o) => o.metadata.name.endsWith('-webhook')))).toMatchObject({
+      ports: [{ port: 443, targetPort: 'webhook' }],
+    });
     const ignore = await render('--set', 'webhook.failurePolicy=Ignore', '--set', 'webhook.timeoutSeconds=10');
-    expect((one(ignore, 'ValidatingWebhookConfiguration') as unknown as { webhooks: { failurePolicy: string; timeoutSeconds: number }[] }).webhooks[0])
-      .toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 10 });
+    expect(
+      (
+        one(ignore, 'ValidatingWebhookConfiguration') as unknown as {
+          webhooks: { failurePolicy: string; timeoutSeconds: number }[];
+        }
+      ).webhooks[0],
+    ).toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 10 });
     const off = await render('--set', 'webhook.enabled=false');
     expect(find(off, 'ValidatingWebhookConfiguration')).toHaveLength(0);
     expect(container(one(off, 'Deployment')).env).toContainEqual({ name: 'MIO_WEBHOOK_ADDR', value: 'off' });
@@ -265,7 +364,10 @@ describe('helm chart: rendering', () => {
   it('renders the three CRDs, annotated to survive helm uninstall', () => {
     const crds = find(objs, 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
-      `certificateauthoritybindings.${GROUP}`, `issuancepolicies.${GROUP}`, `machineidentities.${GROUP}`]);
+      `certificateauthoritybindings.${GROUP}`,
+      `issuancepolicies.${GROUP}`,
+      `machineidentities.${GROUP}`,
+    ]);
     for (const c of crds) expect(c.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
   });
 
@@ -281,12 +383,24 @@ describe('helm chart: rendering', () => {
     const d = one(all, 'Deployment');
     const c = container(d);
     expect(d.metadata.name).toBe('mio-all');
-    expect(c.image).toBe('registry.example.com/platform/machine-identity-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef');
+    expect(c.image).toBe(
+      'registry.example.com/platform/machine-identity-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
     expect(c.env).toContainEqual({ name: 'MIO_POLICY_DEFAULT_ACTION', value: 'Deny' });
     expect(c.env).toContainEqual({ name: 'MIO_HTTP_ADDR', value: '0.0.0.0:9090' });
     expect(c.env).toContainEqual({ name: 'MIO_WEBHOOK_ADDR', value: '0.0.0.0:10443' });
-    expect((one(all, 'ValidatingWebhookConfiguration') as unknown as { webhooks: { failurePolicy: string; namespaceSelector: unknown }[] }).webhooks[0])
-      .toMatchObject({ failurePolicy: 'Ignore', namespaceSelector: { matchExpressions: [{ key: 'machineidentity.io/admission', operator: 'NotIn', values: ['off'] }] } });
+    expect(
+      (
+        one(all, 'ValidatingWebhookConfiguration') as unknown as {
+          webhooks: { failurePolicy: string; namespaceSelector: unknown }[];
+        }
+      ).webhooks[0],
+    ).toMatchObject({
+      failurePolicy: 'Ignore',
+      namespaceSelector: {
+        matchExpressions: [{ key: 'machineidentity.io/admission', operator: 'NotIn', values: ['off'] }],
+      },
+    });
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' }); // heapLimitMB; extraEnv's comes later and wins
     expect(podSpec(d).priorityClassName).toBe('system-cluster-critical');
@@ -296,24 +410,37 @@ describe('helm chart: rendering', () => {
     expect(one(all, 'ServiceMonitor').metadata.namespace).toBe('monitoring');
     expect(spec(one(all, 'PodDisruptionBudget')).minAvailable).toBe(2);
     expect(one(all, 'ServiceAccount').metadata.name).toBe('mio-operator');
-    for (const crd of find(all, 'CustomResourceDefinition')) expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
+    for (const crd of find(all, 'CustomResourceDefinition'))
+      expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
 
   it('ships the Grafana dashboard ConfigMap for the sidecar, and the PrometheusRule when asked', async () => {
-    const cm = one(objs, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')) as unknown as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
+    const cm = one(objs, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')) as unknown as {
+      metadata: { labels: Record<string, string> };
+      data: Record<string, string>;
+    };
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
     expect(JSON.parse(cm.data['machine-identity-operator.json']!)).toMatchObject({ uid: 'machine-identity-operator' });
     expect(find(objs, 'PrometheusRule')).toHaveLength(0);
     const all = await render('-f', ALL_VALUES);
-    const pr = one(all, 'PrometheusRule') as unknown as { metadata: { namespace: string; labels: Record<string, string> }; spec: { groups: { rules: { alert: string; expr: string; for?: string; annotations: Record<string, string> }[] }[] } };
+    const pr = one(all, 'PrometheusRule') as unknown as {
+      metadata: { namespace: string; labels: Record<string, string> };
+      spec: {
+        groups: { rules: { alert: string; expr: string; for?: string; annotations: Record<string, string> }[] }[];
+      };
+    };
     expect(pr.metadata).toMatchObject({ namespace: 'monitoring', labels: { release: 'kube-prometheus-stack' } });
     const rules = pr.spec.groups[0]!.rules;
     expect(rules.find((r) => r.alert === 'MachineIdentityCertificateExpiringSoon')!.expr).toContain('< 21 * 86400');
     expect(rules.find((r) => r.alert === 'MachineIdentityCertificateLifetimeLow')!.expr).toContain('< 0.2 and');
     expect(rules.find((r) => r.alert === 'MachineIdentityNotReady')!.for).toBe('30m');
-    expect(rules.find((r) => r.alert === 'MachineIdentityOperatorDown')!.expr).toBe('absent(up{job="mio-metrics"} == 1)');
+    expect(rules.find((r) => r.alert === 'MachineIdentityOperatorDown')!.expr).toBe(
+      'absent(up{job="mio-metrics"} == 1)',
+    );
     expect(rules[0]!.annotations.description).toContain('{{ $labels.namespace }}');
-    expect(one(all, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')).metadata.annotations).toEqual({ grafana_folder: 'Security' });
+    expect(one(all, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard')).metadata.annotations).toEqual({
+      grafana_folder: 'Security',
+    });
   });
 
   it('renders no PodDisruptionBudget for a single replica', async () => {
@@ -327,8 +454,11 @@ describe('helm chart: install into the cluster', () => {
   let installed = false;
   let kc: k8s.KubeConfig;
   let crdsBefore: string[];
-  const ourCrds = async (): Promise<string[]> => (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).items
-    .map((c) => c.metadata!.name!).filter((n) => n.endsWith(`.${GROUP}`)).sort();
+  const ourCrds = async (): Promise<string[]> =>
+    (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).items
+      .map((c) => c.metadata!.name!)
+      .filter((n) => n.endsWith(`.${GROUP}`))
+      .sort();
 
   beforeAll(async () => {
     kc = sharedCluster().kubeConfig();
@@ -338,8 +468,12 @@ describe('helm chart: install into the cluster', () => {
   });
 
   afterAll(async () => {
-    if (installed) await helm('uninstall', release, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath, '--wait');
-    await kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+    if (installed)
+      await helm('uninstall', release, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath, '--wait');
+    await kc
+      .makeApiClient(k8s.CoreV1Api)
+      .deleteNamespace({ name: ns })
+      .catch(() => undefined);
   });
 
   const fullname = (): string => `${release}-machine-identity-operator`;
@@ -347,21 +481,42 @@ describe('helm chart: install into the cluster', () => {
   it('installs and the operator Deployment becomes Available on the kwok node', async () => {
     // The CRDs are already in the cluster (global setup, server-side applied by another field
     // manager): Helm would refuse to adopt them, so this release leaves them out.
-    await helmOk('install', release, CHART, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath,
-      '--set', 'crds.install=false', '--set', 'image.repository=example.invalid/machine-identity-operator',
+    await helmOk(
+      'install',
+      release,
+      CHART,
+      '--namespace',
+      ns,
+      '--kubeconfig',
+      sharedCluster().kubeconfigPath,
+      '--set',
+      'crds.install=false',
+      '--set',
+      'image.repository=example.invalid/machine-identity-operator',
       // nothing answers on kwok: confine the (failurePolicy Fail) webhook to this namespace so other tests are unaffected
-      '--set-json', `webhook.namespaceSelector={"matchLabels":{"kubernetes.io/metadata.name":"${ns}"}}`,
-      '--wait', '--timeout', '150s');
+      '--set-json',
+      `webhook.namespaceSelector={"matchLabels":{"kubernetes.io/metadata.name":"${ns}"}}`,
+      '--wait',
+      '--timeout',
+      '150s',
+    );
     installed = true;
     const apps = kc.makeApiClient(k8s.AppsV1Api);
-    const d = await waitFor('operator Deployment Available', async () => {
-      const dep = await apps.readNamespacedDeployment({ name: fullname(), namespace: ns });
-      const available = dep.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
-      return available && dep.status?.readyReplicas === 2 ? dep : undefined;
-    }, 120_000, 500);
+    const d = await waitFor(
+      'operator Deployment Available',
+      async () => {
+        const dep = await apps.readNamespacedDeployment({ name: fullname(), namespace: ns });
+        const available = dep.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+        return available && dep.status?.readyReplicas === 2 ? dep : undefined;
+      },
+      120_000,
+      500,
+    );
     expect(d.spec?.template.spec?.containers[0]?.image).toBe('example.invalid/machine-identity-operator:0.1.0');
-    const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: ns,
-      labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator` });
+    const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({
+      namespace: ns,
+      labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`,
+    });
     expect(pods.items).toHaveLength(2);
     for (const p of pods.items) expect(p.spec?.nodeName).toBe('kwok-node-0');
     const status = await helmOk('status', release, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath);
@@ -376,60 +531,185 @@ describe('helm chart: install into the cluster', () => {
     type Attrs = k8s.V1ResourceAttributes;
     const can = async (attrs: Attrs): Promise<boolean> => {
       const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
-      const r = await authz.createSubjectAccessReview({ body: {
-        apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-        spec: { user: `system:serviceaccount:${ns}:${fullname()}`,
-          groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes: attrs },
-      } });
+      const r = await authz.createSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: `system:serviceaccount:${ns}:${fullname()}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+            resourceAttributes: attrs,
+          },
+        },
+      });
       return r.status?.allowed === true;
     };
     const allowed: [string, Attrs][] = [
-      ['patch machineidentities/status', { group: GROUP, resource: 'machineidentities', subresource: 'status', verb: 'patch', namespace: 'payments' }],
-      ['update issuancepolicies/status', { group: GROUP, resource: 'issuancepolicies', subresource: 'status', verb: 'update' }],
+      [
+        'patch machineidentities/status',
+        { group: GROUP, resource: 'machineidentities', subresource: 'status', verb: 'patch', namespace: 'payments' },
+      ],
+      [
+        'update issuancepolicies/status',
+        { group: GROUP, resource: 'issuancepolicies', subresource: 'status', verb: 'update' },
+      ],
       ['watch certificateauthoritybindings', { group: GROUP, resource: 'certificateauthoritybindings', verb: 'watch' }],
       ['create secrets', { group: '', resource: 'secrets', verb: 'create', namespace: 'payments' }],
       ['list secrets cluster-wide', { group: '', resource: 'secrets', verb: 'list' }],
-      ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'payments' }],
-      ['update its lease in the release namespace', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' }],
-      ['patch machineidentities (its revoke-on-delete finalizer)', { group: GROUP, resource: 'machineidentities', verb: 'patch', namespace: 'payments' }],
+      [
+        'create events.k8s.io events',
+        { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'payments' },
+      ],
+      [
+        'update its lease in the release namespace',
+        { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' },
+      ],
+      [
+        'patch machineidentities (its revoke-on-delete finalizer)',
+        { group: GROUP, resource: 'machineidentities', verb: 'patch', namespace: 'payments' },
+      ],
       ['list pods (inventory: where certificates are mounted)', { group: '', resource: 'pods', verb: 'list' }],
       ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
       ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
-      ['list customresourcedefinitions (conversion caBundles)', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'list' }],
+      [
+        'list customresourcedefinitions (conversion caBundles)',
+        { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'list' },
+      ],
       // the API server asks for the exact signer name, then for <domain>/*: the chart grants the latter
-      ['sign for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'machineidentity.io/*' }],
-      ['approve CSRs for its own signer names', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'machineidentity.io/*' }],
-      ['attest for its own signer names (ClusterTrustBundles)', { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'machineidentity.io/*' }],
-      ['update podcertificaterequests/status', { group: 'certificates.k8s.io', resource: 'podcertificaterequests', subresource: 'status', verb: 'update', namespace: 'payments' }],
-      ['update certificatesigningrequests/approval', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update' }],
-      ['create ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'RELEASE_NS' }],
-      ['delete ingresses in the release namespace (ACME HTTP-01)', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'delete', namespace: 'RELEASE_NS' }],
-      ['create httproutes in the release namespace (ACME HTTP-01)', { group: 'gateway.networking.k8s.io', resource: 'httproutes', verb: 'create', namespace: 'RELEASE_NS' }],
-      ['patch endpointslices in the release namespace (ACME HTTP-01)', { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'patch', namespace: 'RELEASE_NS' }],
-      ['patch its own ValidatingWebhookConfiguration (caBundle)', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'RELEASE' }],
+      [
+        'sign for its own signer names',
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'machineidentity.io/*' },
+      ],
+      [
+        'approve CSRs for its own signer names',
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'machineidentity.io/*' },
+      ],
+      [
+        'attest for its own signer names (ClusterTrustBundles)',
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'machineidentity.io/*' },
+      ],
+      [
+        'update podcertificaterequests/status',
+        {
+          group: 'certificates.k8s.io',
+          resource: 'podcertificaterequests',
+          subresource: 'status',
+          verb: 'update',
+          namespace: 'payments',
+        },
+      ],
+      [
+        'update certificatesigningrequests/approval',
+        {
+          group: 'certificates.k8s.io',
+          resource: 'certificatesigningrequests',
+          subresource: 'approval',
+          verb: 'update',
+        },
+      ],
+      [
+        'create ingresses in the release namespace (ACME HTTP-01)',
+        { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'RELEASE_NS' },
+      ],
+      [
+        'delete ingresses in the release namespace (ACME HTTP-01)',
+        { group: 'networking.k8s.io', resource: 'ingresses', verb: 'delete', namespace: 'RELEASE_NS' },
+      ],
+      [
+        'create httproutes in the release namespace (ACME HTTP-01)',
+        { group: 'gateway.networking.k8s.io', resource: 'httproutes', verb: 'create', namespace: 'RELEASE_NS' },
+      ],
+      [
+        'patch endpointslices in the release namespace (ACME HTTP-01)',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'patch', namespace: 'RELEASE_NS' },
+      ],
+      [
+        'patch its own ValidatingWebhookConfiguration (caBundle)',
+        {
+          group: 'admissionregistration.k8s.io',
+          resource: 'validatingwebhookconfigurations',
+          verb: 'patch',
+          name: 'RELEASE',
+        },
+      ],
     ];
     const denied: [string, Attrs][] = [
-      ['delete customresourcedefinitions', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'delete' }],
+      [
+        'delete customresourcedefinitions',
+        { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'delete' },
+      ],
       ['create clusterroles', { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'create' }],
-      ['create clusterrolebindings', { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' }],
-      ['update machineidentities', { group: GROUP, resource: 'machineidentities', verb: 'update', namespace: 'payments' }],
-      ['delete machineidentities', { group: GROUP, resource: 'machineidentities', verb: 'delete', namespace: 'payments' }],
-      ['update leases outside the release namespace', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' }],
+      [
+        'create clusterrolebindings',
+        { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },
+      ],
+      [
+        'update machineidentities',
+        { group: GROUP, resource: 'machineidentities', verb: 'update', namespace: 'payments' },
+      ],
+      [
+        'delete machineidentities',
+        { group: GROUP, resource: 'machineidentities', verb: 'delete', namespace: 'payments' },
+      ],
+      [
+        'update leases outside the release namespace',
+        { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' },
+      ],
       ['delete deployments', { group: 'apps', resource: 'deployments', verb: 'delete', namespace: 'payments' }],
       ['create pods', { group: '', resource: 'pods', verb: 'create', namespace: 'payments' }],
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
-      ['patch another ValidatingWebhookConfiguration', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'patch', name: 'other' }],
-      ['approve CSRs for the cluster\'s own signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/kube-apiserver-client' }],
-      ['sign for another domain\'s signer', { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/*' }],
-      ['approve for the kubernetes.io signers', { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/*' }],
-      ['create ingresses outside the release namespace', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'payments' }],
-      ['create ValidatingWebhookConfigurations', { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' }],
+      [
+        'patch another ValidatingWebhookConfiguration',
+        {
+          group: 'admissionregistration.k8s.io',
+          resource: 'validatingwebhookconfigurations',
+          verb: 'patch',
+          name: 'other',
+        },
+      ],
+      [
+        "approve CSRs for the cluster's own signers",
+        {
+          group: 'certificates.k8s.io',
+          resource: 'signers',
+          verb: 'approve',
+          name: 'kubernetes.io/kube-apiserver-client',
+        },
+      ],
+      [
+        "sign for another domain's signer",
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'sign', name: 'example.com/*' },
+      ],
+      [
+        'approve for the kubernetes.io signers',
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'approve', name: 'kubernetes.io/*' },
+      ],
+      [
+        'create ingresses outside the release namespace',
+        { group: 'networking.k8s.io', resource: 'ingresses', verb: 'create', namespace: 'payments' },
+      ],
+      [
+        'create ValidatingWebhookConfigurations',
+        { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'create' },
+      ],
       // opt-in grants, off by default (rbac.trustBundleConfigMaps, rbac.rollout, rbac.kubernetesBackend)
       ['delete configmaps', { group: '', resource: 'configmaps', verb: 'delete', namespace: 'payments' }],
-      ['patch deployments (rollout restart)', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' }],
-      ['patch deployments in kube-system', { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'kube-system' }],
-      ['create certificatesigningrequests', { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create' }],
-      ['attest for another domain\'s signer (ClusterTrustBundles)', { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'example.com/*' }],
+      [
+        'patch deployments (rollout restart)',
+        { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'payments' },
+      ],
+      [
+        'patch deployments in kube-system',
+        { group: 'apps', resource: 'deployments', verb: 'patch', namespace: 'kube-system' },
+      ],
+      [
+        'create certificatesigningrequests',
+        { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create' },
+      ],
+      [
+        "attest for another domain's signer (ClusterTrustBundles)",
+        { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'example.com/*' },
+      ],
     ];
 
     it.each(allowed)('may %s', async (_name, attrs) => {
@@ -448,8 +728,21 @@ describe('helm chart: install into the cluster', () => {
 
   it('upgrades to one replica, dropping the PodDisruptionBudget', async () => {
     expect(installed).toBe(true);
-    await helmOk('upgrade', release, CHART, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath,
-      '--reuse-values', '--set', 'replicas=1', '--wait', '--timeout', '120s');
+    await helmOk(
+      'upgrade',
+      release,
+      CHART,
+      '--namespace',
+      ns,
+      '--kubeconfig',
+      sharedCluster().kubeconfigPath,
+      '--reuse-values',
+      '--set',
+      'replicas=1',
+      '--wait',
+      '--timeout',
+      '120s',
+    );
     const pdbs = await kc.makeApiClient(k8s.PolicyV1Api).listNamespacedPodDisruptionBudget({ namespace: ns });
     expect(pdbs.items).toHaveLength(0);
     const dep = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: fullname(), namespace: ns });
@@ -458,16 +751,26 @@ describe('helm chart: install into the cluster', () => {
 
   it('uninstalls everything it created and keeps the CRDs', async () => {
     expect(installed).toBe(true);
-    await helmOk('uninstall', release, '--namespace', ns, '--kubeconfig', sharedCluster().kubeconfigPath, '--wait', '--timeout', '120s');
+    await helmOk(
+      'uninstall',
+      release,
+      '--namespace',
+      ns,
+      '--kubeconfig',
+      sharedCluster().kubeconfigPath,
+      '--wait',
+      '--timeout',
+      '120s',
+    );
     installed = false;
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     for (const name of [fullname(), `${fullname()}-edit`, `${fullname()}-view`]) {
       await expect(rbac.readClusterRole({ name })).rejects.toMatchObject({ code: 404 });
     }
-    await expect(kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: fullname(), namespace: ns }))
-      .rejects.toMatchObject({ code: 404 });
+    await expect(
+      kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: fullname(), namespace: ns }),
+    ).rejects.toMatchObject({ code: 404 });
     expect(crdsBefore).toHaveLength(3); // applied by the global setup from config/crd
     expect(await ourCrds()).toEqual(crdsBefore);
   });
 });
-

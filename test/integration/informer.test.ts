@@ -26,7 +26,9 @@ class CuttableProxy {
   private open = true;
   port = 0;
   private readonly target: number;
-  constructor(target: number) { this.target = target; }
+  constructor(target: number) {
+    this.target = target;
+  }
   async start(): Promise<this> {
     this.server = createServer((client) => {
       if (!this.open) return void client.destroy();
@@ -34,7 +36,10 @@ class CuttableProxy {
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream);
       upstream.pipe(client);
@@ -43,22 +48,42 @@ class CuttableProxy {
     this.port = (this.server!.address() as { port: number }).port;
     return this;
   }
-  cut(): void { this.open = false; for (const s of this.sockets) s.destroy(); }
-  restore(): void { this.open = true; }
-  async stop(): Promise<void> { this.cut(); await new Promise<void>((r) => this.server?.close(() => r())); }
+  cut(): void {
+    this.open = false;
+    for (const s of this.sockets) s.destroy();
+  }
+  restore(): void {
+    this.open = true;
+  }
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((r) => this.server?.close(() => r()));
+  }
 }
 
 function viaServer(kc: k8s.KubeConfig, server: string): k8s.KubeConfig {
   const out = new k8s.KubeConfig();
-  out.loadFromOptions({ clusters: kc.clusters.map((c) => ({ ...c, server })), users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+  out.loadFromOptions({
+    clusters: kc.clusters.map((c) => ({ ...c, server })),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
   return out;
 }
 
 function recorder(inf: Informer<k8s.V1ConfigMap>): string[] {
   const events: string[] = [];
-  inf.onAdd((o) => { events.push(`add ${o.metadata?.name} v=${o.data?.v}`); })
-    .onUpdate((_old, o) => { events.push(`update ${o.metadata?.name} v=${o.data?.v}`); })
-    .onDelete((o) => { events.push(`delete ${o.metadata?.name}`); });
+  inf
+    .onAdd((o) => {
+      events.push(`add ${o.metadata?.name} v=${o.data?.v}`);
+    })
+    .onUpdate((_old, o) => {
+      events.push(`update ${o.metadata?.name} v=${o.data?.v}`);
+    })
+    .onDelete((o) => {
+      events.push(`delete ${o.metadata?.name}`);
+    });
   return events;
 }
 
@@ -66,7 +91,9 @@ async function counterValue(registry: Registry, name: string, labels: Record<str
   const m = registry.getSingleMetric(name);
   if (!m) return 0;
   const { values } = await m.get();
-  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((s, v) => s + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((s, v) => s + v.value, 0);
 }
 
 describe('Informer on a real API server', () => {
@@ -79,9 +106,14 @@ describe('Informer on a real API server', () => {
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: ns } } });
   }, 180_000);
-  afterAll(async () => { await cp?.stop(); }, 60_000);
+  afterAll(async () => {
+    await cp?.stop();
+  }, 60_000);
 
-  const cm = (name: string, v: string): k8s.V1ConfigMap => ({ metadata: { name, namespace: ns, labels: { suite: 'x' } }, data: { v } });
+  const cm = (name: string, v: string): k8s.V1ConfigMap => ({
+    metadata: { name, namespace: ns, labels: { suite: 'x' } },
+    data: { v },
+  });
   const setV = (name: string, v: string): Promise<k8s.V1ConfigMap> =>
     core.replaceNamespacedConfigMap({ name, namespace: ns, body: { ...cm(name, v) } });
 
@@ -89,10 +121,23 @@ describe('Informer on a real API server', () => {
     const registry = new Registry();
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('a', '1') });
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('b', '1') });
-    const inf = new Informer<k8s.V1ConfigMap>({ kc: cp.kubeConfig(), path: `/api/v1/namespaces/${ns}/configmaps`, labelSelector: 'suite=x',
-      registry, logger: log, backoff: { initialMs: 100, maxMs: 1000 }, pageSize: 1 });
+    const inf = new Informer<k8s.V1ConfigMap>({
+      kc: cp.kubeConfig(),
+      path: `/api/v1/namespaces/${ns}/configmaps`,
+      labelSelector: 'suite=x',
+      registry,
+      logger: log,
+      backoff: { initialMs: 100, maxMs: 1000 },
+      pageSize: 1,
+    });
     // Throwing handlers (sync and async) are logged; they must not stop the informer or crash Node.
-    inf.onAdd(() => { throw new Error('handler bug'); }).onUpdate(async () => { throw new Error('async handler bug'); });
+    inf
+      .onAdd(() => {
+        throw new Error('handler bug');
+      })
+      .onUpdate(async () => {
+        throw new Error('async handler bug');
+      });
     const events = recorder(inf);
     inf.start();
     await inf.synced;
@@ -123,8 +168,14 @@ describe('Informer on a real API server', () => {
     const proxy = await new CuttableProxy(cp.apiPort).start();
     try {
       const kc = viaServer(cp.kubeConfig(), `https://127.0.0.1:${proxy.port}`);
-      const inf = new Informer<k8s.V1ConfigMap>({ kc, path: `/api/v1/namespaces/${ns}/configmaps`, labelSelector: 'suite=x',
-        registry, logger: log, backoff: { initialMs: 100, maxMs: 1000 } });
+      const inf = new Informer<k8s.V1ConfigMap>({
+        kc,
+        path: `/api/v1/namespaces/${ns}/configmaps`,
+        labelSelector: 'suite=x',
+        registry,
+        logger: log,
+        backoff: { initialMs: 100, maxMs: 1000 },
+      });
       const events = recorder(inf);
       inf.start();
       await inf.synced;
@@ -141,8 +192,14 @@ describe('Informer on a real API server', () => {
       await new Promise((r) => setTimeout(r, 12_000));
       proxy.restore();
 
-      await until('store caught up', () => inf.get(`${ns}/w`) !== undefined && inf.get(`${ns}/y`) === undefined
-        && inf.get(`${ns}/x`)?.data?.v === '2' && inf.get(`${ns}/z`)?.data?.v === '14');
+      await until(
+        'store caught up',
+        () =>
+          inf.get(`${ns}/w`) !== undefined &&
+          inf.get(`${ns}/y`) === undefined &&
+          inf.get(`${ns}/x`)?.data?.v === '2' &&
+          inf.get(`${ns}/z`)?.data?.v === '14',
+      );
       expect(await counterValue(registry, 'informer_relists_total')).toBeGreaterThan(relistsBefore);
       expect(await counterValue(registry, 'informer_watch_restarts_total', { reason: 'gone' })).toBeGreaterThan(0);
       expect(events.sort()).toEqual(['add w v=1', 'delete y', 'update x v=2', 'update z v=14']);
@@ -155,7 +212,12 @@ describe('Informer on a real API server', () => {
 
   it('applyNamespaced server-side applies with its field manager', async () => {
     const kc = cp.kubeConfig();
-    const body: k8s.V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ssa', namespace: ns }, data: { a: '1', b: '2' } };
+    const body: k8s.V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'ssa', namespace: ns },
+      data: { a: '1', b: '2' },
+    };
     await applyNamespaced(kc, body, 'mio-test');
     const out = await applyNamespaced(kc, { ...body, data: { a: '3' } }, 'mio-test');
     expect(out.data).toEqual({ a: '3' }); // b was owned by this manager and omitted: removed

@@ -17,13 +17,21 @@ beforeAll(async () => {
   await env.start();
   ns = await testNamespace('lifecycle', { team: 'a' });
   ca = env.uniqueName('life-ca');
-  await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Lifecycle CA' } }, grants: [GRANT_EXAMPLE_COM] });
+  await env.createBinding(ca, {
+    ca: { secretRef: { name: ca }, generate: { commonName: 'Lifecycle CA' } },
+    grants: [GRANT_EXAMPLE_COM],
+  });
   await env.bindingReady(ca);
 });
 afterAll(() => env.stop());
 
 async function issued(name: string, extra: Record<string, unknown> = {}): Promise<k8s.V1Secret> {
-  await env.createIdentity(ns, name, { secretName: `${name}-tls`, authorityRef: { name: ca }, dnsNames: [`${name}.example.com`], ...extra });
+  await env.createIdentity(ns, name, {
+    secretName: `${name}-tls`,
+    authorityRef: { name: ca },
+    dnsNames: [`${name}.example.com`],
+    ...extra,
+  });
   await env.ready(ns, name);
   return env.secret(ns, `${name}-tls`);
 }
@@ -32,7 +40,14 @@ async function issued(name: string, extra: Record<string, unknown> = {}): Promis
 async function repaired(name: string, after: number): Promise<number> {
   const t0 = Date.now();
   const mi = await env.ready(ns, name, after + 1, 15_000);
-  await waitFor('Secret at the new revision', async () => (await env.secret(ns, `${name}-tls`)).metadata?.annotations?.['machineidentity.io/revision'] === String(mi.status?.revision), 15_000, 100);
+  await waitFor(
+    'Secret at the new revision',
+    async () =>
+      (await env.secret(ns, `${name}-tls`)).metadata?.annotations?.['machineidentity.io/revision'] ===
+      String(mi.status?.revision),
+    15_000,
+    100,
+  );
   verifySecret(await env.secret(ns, `${name}-tls`));
   return Date.now() - t0;
 }
@@ -46,23 +61,45 @@ describe('repair', () => {
 
   it('a key that no longer matches the certificate is repaired within 10 s', async () => {
     await issued('rep-key');
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    await env.core.patchNamespacedSecret({ name: 'rep-key-tls', namespace: ns, body: { data: { 'tls.key': Buffer.from(other).toString('base64') } } }, MERGE);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    await env.core.patchNamespacedSecret(
+      { name: 'rep-key-tls', namespace: ns, body: { data: { 'tls.key': Buffer.from(other).toString('base64') } } },
+      MERGE,
+    );
     expect(await repaired('rep-key', 1)).toBeLessThan(10_000);
   });
 
   it('removed data keys are repaired within 10 s', async () => {
     await issued('rep-data');
-    await env.core.patchNamespacedSecret({ name: 'rep-data-tls', namespace: ns, body: { data: { 'tls.crt': '', 'ca.crt': null } } }, MERGE);
+    await env.core.patchNamespacedSecret(
+      { name: 'rep-data-tls', namespace: ns, body: { data: { 'tls.crt': '', 'ca.crt': null } } },
+      MERGE,
+    );
     expect(await repaired('rep-data', 1)).toBeLessThan(10_000);
   });
 
   it('a Secret rolled back to an older certificate is re-issued within 10 s', async () => {
     const old = await issued('rep-roll');
-    await env.co.patchNamespacedCustomObject({ ...MI, namespace: ns, name: 'rep-roll',
-      body: { metadata: { annotations: { 'machineidentity.io/renew-requested-at': new Date().toISOString() } } } }, MERGE);
+    await env.co.patchNamespacedCustomObject(
+      {
+        ...MI,
+        namespace: ns,
+        name: 'rep-roll',
+        body: { metadata: { annotations: { 'machineidentity.io/renew-requested-at': new Date().toISOString() } } },
+      },
+      MERGE,
+    );
     await env.ready(ns, 'rep-roll', 2);
-    await env.core.patchNamespacedSecret({ name: 'rep-roll-tls', namespace: ns, body: { data: old.data, metadata: { annotations: old.metadata?.annotations } } }, MERGE);
+    await env.core.patchNamespacedSecret(
+      {
+        name: 'rep-roll-tls',
+        namespace: ns,
+        body: { data: old.data, metadata: { annotations: old.metadata?.annotations } },
+      },
+      MERGE,
+    );
     expect(await repaired('rep-roll', 2)).toBeLessThan(10_000);
     const now = await env.secret(ns, 'rep-roll-tls');
     expect(decode(now, 'tls.crt')).not.toBe(decode(old, 'tls.crt'));
@@ -70,8 +107,21 @@ describe('repair', () => {
 
   it('metadata drift (a removed label or owner annotation) is re-applied without a new certificate', async () => {
     const s = await issued('rep-meta', { owner: { team: 'a' } });
-    await env.core.patchNamespacedSecret({ name: 'rep-meta-tls', namespace: ns, body: { metadata: { annotations: { 'machineidentity.io/owner-team': null } } } }, MERGE);
-    await waitFor('annotation back', async () => (await env.secret(ns, 'rep-meta-tls')).metadata?.annotations?.['machineidentity.io/owner-team'] === 'a', 10_000, 100);
+    await env.core.patchNamespacedSecret(
+      {
+        name: 'rep-meta-tls',
+        namespace: ns,
+        body: { metadata: { annotations: { 'machineidentity.io/owner-team': null } } },
+      },
+      MERGE,
+    );
+    await waitFor(
+      'annotation back',
+      async () =>
+        (await env.secret(ns, 'rep-meta-tls')).metadata?.annotations?.['machineidentity.io/owner-team'] === 'a',
+      10_000,
+      100,
+    );
     expect(decode(await env.secret(ns, 'rep-meta-tls'), 'tls.crt')).toBe(decode(s, 'tls.crt'));
   });
 });
@@ -79,20 +129,43 @@ describe('repair', () => {
 describe('renewal', () => {
   it('renews before expiry, rotates the key (Always) and restarts a named Deployment once', async () => {
     const apps = env.kc.makeApiClient(k8s.AppsV1Api);
-    await apps.createNamespacedDeployment({ namespace: ns, body: { metadata: { name: 'web' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'example.invalid/web' }] } } } } });
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'c', image: 'example.invalid/web' }] },
+          },
+        },
+      },
+    });
     // 10 minutes of life, renewed 9m30s before notAfter: about 30 s after issuance
-    const first = await issued('renew', { duration: '10m', renewBefore: '9m30s', rollout: { workloads: [{ kind: 'Deployment', name: 'web' }] } });
+    const first = await issued('renew', {
+      duration: '10m',
+      renewBefore: '9m30s',
+      rollout: { workloads: [{ kind: 'Deployment', name: 'web' }] },
+    });
     const gen0 = (await apps.readNamespacedDeployment({ name: 'web', namespace: ns })).metadata!.generation!;
     const mi = await env.ready(ns, 'renew', 2, 90_000);
     const second = await env.secret(ns, 'renew-tls');
     verifySecret(second);
-    expect(Date.parse(mi.status!.notBefore as string)).toBeLessThan(Date.parse((await env.identity(ns, 'renew')).status!.notAfter as string));
+    expect(Date.parse(mi.status!.notBefore as string)).toBeLessThan(
+      Date.parse((await env.identity(ns, 'renew')).status!.notAfter as string),
+    );
     expect(publicKeyOf(decode(second, 'tls.key'), true)).not.toBe(publicKeyOf(decode(first, 'tls.key'), true));
-    const dep = await waitFor('deployment restarted', async () => {
-      const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
-      return d.spec?.template.metadata?.annotations?.['rollout.machineidentity.io/renew'] === '2' ? d : undefined;
-    }, 15_000, 200);
+    const dep = await waitFor(
+      'deployment restarted',
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+        return d.spec?.template.metadata?.annotations?.['rollout.machineidentity.io/renew'] === '2' ? d : undefined;
+      },
+      15_000,
+      200,
+    );
     expect(dep.metadata!.generation).toBe(gen0 + 1);
     await sleep(3000); // no second restart for the same renewal
     // once per revision: renewal is jittered by up to 5% of renewBefore (28.5 s here), so a third revision
@@ -104,8 +177,15 @@ describe('renewal', () => {
 
   it('keeps the key on renewal with rotationPolicy Never', async () => {
     const first = await issued('never', { privateKey: { rotationPolicy: 'Never' } });
-    await env.co.patchNamespacedCustomObject({ ...MI, namespace: ns, name: 'never',
-      body: { metadata: { annotations: { 'machineidentity.io/renew-requested-at': new Date().toISOString() } } } }, MERGE);
+    await env.co.patchNamespacedCustomObject(
+      {
+        ...MI,
+        namespace: ns,
+        name: 'never',
+        body: { metadata: { annotations: { 'machineidentity.io/renew-requested-at': new Date().toISOString() } } },
+      },
+      MERGE,
+    );
     await env.ready(ns, 'never', 2);
     const second = await env.secret(ns, 'never-tls');
     expect(decode(second, 'tls.crt')).not.toBe(decode(first, 'tls.crt'));
@@ -114,7 +194,15 @@ describe('renewal', () => {
 
   it('re-issues when the spec asks for something the certificate lacks', async () => {
     await issued('spec');
-    await env.co.patchNamespacedCustomObject({ ...MI, namespace: ns, name: 'spec', body: { spec: { dnsNames: ['spec.example.com', 'www.spec.example.com'] } } }, MERGE);
+    await env.co.patchNamespacedCustomObject(
+      {
+        ...MI,
+        namespace: ns,
+        name: 'spec',
+        body: { spec: { dnsNames: ['spec.example.com', 'www.spec.example.com'] } },
+      },
+      MERGE,
+    );
     await env.ready(ns, 'spec', 2);
     expect(decode(await env.secret(ns, 'spec-tls'), 'tls.crt').length).toBeGreaterThan(0);
     const ev = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=spec' });
@@ -124,23 +212,42 @@ describe('renewal', () => {
 
 describe('failures and refusals', () => {
   it('backs off on failures, shows them in status, and recovers by itself', async () => {
-    await env.createIdentity(ns, 'fail', { secretName: 'fail-tls', authorityRef: { name: ca }, dnsNames: ['fail.example.com'],
-      keystores: { pkcs12: { passwordSecretRef: { name: 'fail-pw', key: 'password' } } } });
-    const mi = await waitFor('a recorded failure', async () => {
-      const m = await env.identity(ns, 'fail');
-      return (m.status?.failedIssuanceAttempts as number) >= 1 ? m : undefined;
-    }, 20_000, 100);
+    await env.createIdentity(ns, 'fail', {
+      secretName: 'fail-tls',
+      authorityRef: { name: ca },
+      dnsNames: ['fail.example.com'],
+      keystores: { pkcs12: { passwordSecretRef: { name: 'fail-pw', key: 'password' } } },
+    });
+    const mi = await waitFor(
+      'a recorded failure',
+      async () => {
+        const m = await env.identity(ns, 'fail');
+        return (m.status?.failedIssuanceAttempts as number) >= 1 ? m : undefined;
+      },
+      20_000,
+      100,
+    );
     expect(mi.status?.lastFailureTime).toBeTruthy();
     expect(mi.status?.conditions?.find((c) => c.type === 'Issuing')?.message).toMatch(/fail-pw/);
-    await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'fail-pw' }, stringData: { password: 'pw-123456' } } });
+    await env.core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'fail-pw' }, stringData: { password: 'pw-123456' } },
+    });
     const ok = await env.ready(ns, 'fail', 1, 60_000);
     expect(ok.status?.failedIssuanceAttempts).toBe(0);
     expect(ok.status?.lastFailureTime ?? null).toBeNull();
   }, 90_000);
 
   it('never takes over a Secret it did not create', async () => {
-    await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'foreign-tls' }, stringData: { keep: 'me' } } });
-    await env.createIdentity(ns, 'foreign', { secretName: 'foreign-tls', authorityRef: { name: ca }, dnsNames: ['foreign.example.com'] });
+    await env.core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'foreign-tls' }, stringData: { keep: 'me' } },
+    });
+    await env.createIdentity(ns, 'foreign', {
+      secretName: 'foreign-tls',
+      authorityRef: { name: ca },
+      dnsNames: ['foreign.example.com'],
+    });
     const mi = await env.condition(ns, 'foreign', 'Ready', 'SecretNotOwned');
     expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
     const s = await env.secret(ns, 'foreign-tls');
@@ -150,8 +257,16 @@ describe('failures and refusals', () => {
 
   it('refuses an authority whose namespaceSelector does not match, with AuthorityNotAllowed', async () => {
     const prodOnly = env.uniqueName('prod-only');
-    await env.createBinding(prodOnly, { namespaceSelector: { matchLabels: { tier: 'prod' } }, selfSigned: {}, grants: [GRANT_EXAMPLE_COM] });
-    await env.createIdentity(ns, 'not-allowed', { secretName: 'not-allowed-tls', authorityRef: { name: prodOnly }, dnsNames: ['x.example.com'] });
+    await env.createBinding(prodOnly, {
+      namespaceSelector: { matchLabels: { tier: 'prod' } },
+      selfSigned: {},
+      grants: [GRANT_EXAMPLE_COM],
+    });
+    await env.createIdentity(ns, 'not-allowed', {
+      secretName: 'not-allowed-tls',
+      authorityRef: { name: prodOnly },
+      dnsNames: ['x.example.com'],
+    });
     const mi = await env.condition(ns, 'not-allowed', 'Ready', 'AuthorityNotAllowed');
     expect(mi.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/does not serve namespace/);
     await env.core.patchNamespace({ name: ns, body: { metadata: { labels: { tier: 'prod' } } } }, MERGE);
@@ -163,9 +278,19 @@ describe('deletionPolicy (garbage collector running)', () => {
   it('Delete removes the Secret with the MachineIdentity', async () => {
     await issued('del-delete', { deletionPolicy: 'Delete' });
     await env.co.deleteNamespacedCustomObject({ ...MI, namespace: ns, name: 'del-delete' });
-    await waitFor('Secret garbage-collected', async () => {
-      try { await env.secret(ns, 'del-delete-tls'); return false; } catch { return true; }
-    }, 60_000, 250);
+    await waitFor(
+      'Secret garbage-collected',
+      async () => {
+        try {
+          await env.secret(ns, 'del-delete-tls');
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      60_000,
+      250,
+    );
   });
 
   it('Retain keeps the Secret, without an owner reference', async () => {

@@ -20,7 +20,13 @@ async function until(what: string, pred: () => boolean, ms = 30_000): Promise<nu
   return Date.now() - t0;
 }
 
-interface Candidate { le: LeaderElector; registry: Registry; started: number; stopped: number; done: Promise<void> }
+interface Candidate {
+  le: LeaderElector;
+  registry: Registry;
+  started: number;
+  stopped: number;
+  done: Promise<void>;
+}
 
 describe('LeaderElector', () => {
   let namespace: string;
@@ -31,21 +37,43 @@ describe('LeaderElector', () => {
     namespace = await testNamespace('leader-election');
     kc = sharedCluster().kubeConfig();
   }, 30_000);
-  afterEach(async () => { for (const c of live.splice(0)) await c.le.stop(); });
+  afterEach(async () => {
+    for (const c of live.splice(0)) await c.le.stop();
+  });
 
   function candidate(name: string, identity: string): Candidate {
     const registry = new Registry();
-    const c: Candidate = { registry, started: 0, stopped: 0, done: Promise.resolve(), le: new LeaderElector({
-      kc, namespace, name, identity, leaseDurationMs: LEASE_MS, renewDeadlineMs: RENEW_MS, retryPeriodMs: RETRY_MS,
-      onStartedLeading: () => { c.started++; }, onStoppedLeading: () => { c.stopped++; }, logger: log, registry,
-    }) };
+    const c: Candidate = {
+      registry,
+      started: 0,
+      stopped: 0,
+      done: Promise.resolve(),
+      le: new LeaderElector({
+        kc,
+        namespace,
+        name,
+        identity,
+        leaseDurationMs: LEASE_MS,
+        renewDeadlineMs: RENEW_MS,
+        retryPeriodMs: RETRY_MS,
+        onStartedLeading: () => {
+          c.started++;
+        },
+        onStoppedLeading: () => {
+          c.stopped++;
+        },
+        logger: log,
+        registry,
+      }),
+    };
     c.done = c.le.run();
     live.push(c);
     return c;
   }
 
   const leaders = (cs: Candidate[]): Candidate[] => cs.filter((c) => c.le.isLeader());
-  const readLease = (name: string): Promise<k8s.V1Lease> => kc.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name, namespace });
+  const readLease = (name: string): Promise<k8s.V1Lease> =>
+    kc.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name, namespace });
 
   it('exactly one of two candidates leads, and a release hands over within one retry period', async () => {
     const cs = [candidate('release', 'a'), candidate('release', 'b')];
@@ -58,8 +86,8 @@ describe('LeaderElector', () => {
     }
     const [leader] = leaders(cs);
     const other = cs.find((c) => c !== leader)!;
-    expect((await leader!.registry.metrics())).toContain('leader_election_master_status{name="release"} 1');
-    expect((await other.registry.metrics())).toContain('leader_election_master_status{name="release"} 0');
+    expect(await leader!.registry.metrics()).toContain('leader_election_master_status{name="release"} 1');
+    expect(await other.registry.metrics()).toContain('leader_election_master_status{name="release"} 0');
 
     const before = (await readLease('release')).spec?.leaseTransitions ?? 0;
     await leader!.le.release();
@@ -96,8 +124,12 @@ describe('LeaderElector', () => {
     const a = candidate('deadline', 'a');
     await until('a leads', () => a.le.isLeader());
     const broken = new k8s.KubeConfig();
-    broken.loadFromOptions({ clusters: kc.clusters.map((c) => ({ ...c, server: 'https://127.0.0.1:1' })), users: kc.users,
-      contexts: kc.contexts, currentContext: kc.currentContext });
+    broken.loadFromOptions({
+      clusters: kc.clusters.map((c) => ({ ...c, server: 'https://127.0.0.1:1' })),
+      users: kc.users,
+      contexts: kc.contexts,
+      currentContext: kc.currentContext,
+    });
     // Swap the API client under the elector to simulate a network partition from the API server.
     (a.le as unknown as { api: k8s.CoordinationV1Api }).api = broken.makeApiClient(k8s.CoordinationV1Api);
     const t0 = Date.now();

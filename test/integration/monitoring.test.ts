@@ -24,22 +24,44 @@ const RULES = join(REPO_ROOT, 'deploy/prometheus/machine-identity-operator.rules
 
 function run(bin: string, args: string[], cwd?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(bin, args, { cwd, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }));
+    execFile(bin, args, { cwd, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
+    );
   });
 }
 
 describe('alert rules with promtool', () => {
-  it('the binaries are there (.ci/run installs Debian\'s prometheus package)', () => {
+  it("the binaries are there (.ci/run installs Debian's prometheus package)", () => {
     expect(existsSync(PROMTOOL)).toBe(true);
     expect(existsSync(PROMETHEUS)).toBe(true);
   });
 
-  it('promtool check rules: the plain file and the chart\'s PrometheusRule', async () => {
+  it("promtool check rules: the plain file and the chart's PrometheusRule", async () => {
     const plain = await run(PROMTOOL, ['check', 'rules', RULES]);
     expect(plain.out).toContain(`SUCCESS: ${ALERTS.length} rules found`);
-    const rendered = execFileSync(join(sharedCluster().binDir, 'helm'), ['template', 'mio', join(REPO_ROOT, 'deploy/helm/machine-identity-operator'),
-      '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.expiringDays=30', '--show-only', 'templates/prometheusrule.yaml'],
-    { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: mkdtempSync(join(tmpdir(), 'h')), HELM_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h')), HELM_DATA_HOME: mkdtempSync(join(tmpdir(), 'h')) } });
+    const rendered = execFileSync(
+      join(sharedCluster().binDir, 'helm'),
+      [
+        'template',
+        'mio',
+        join(REPO_ROOT, 'deploy/helm/machine-identity-operator'),
+        '--set',
+        'prometheusRule.enabled=true',
+        '--set',
+        'prometheusRule.expiringDays=30',
+        '--show-only',
+        'templates/prometheusrule.yaml',
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: mkdtempSync(join(tmpdir(), 'h')),
+          HELM_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h')),
+          HELM_DATA_HOME: mkdtempSync(join(tmpdir(), 'h')),
+        },
+      },
+    );
     const pr = yaml.load(rendered) as { kind: string; spec: { groups: { rules: { expr: string }[] }[] } };
     expect(pr.kind).toBe('PrometheusRule');
     expect(pr.spec.groups[0]!.rules[0]!.expr).toContain('< 30 * 86400');
@@ -50,7 +72,8 @@ describe('alert rules with promtool', () => {
 
   it('promtool test rules: every alert has a test, and they pass', async () => {
     const tests = readFileSync(join(REPO_ROOT, 'deploy/prometheus/tests/alerts.test.yaml'), 'utf8');
-    for (const a of ALERTS) expect(tests).toContain(`alertname: ${a.alert}\n        exp_alerts:\n          - exp_labels`);
+    for (const a of ALERTS)
+      expect(tests).toContain(`alertname: ${a.alert}\n        exp_alerts:\n          - exp_labels`);
     const r = await run(PROMTOOL, ['test', 'rules', 'tests/alerts.test.yaml'], join(REPO_ROOT, 'deploy/prometheus'));
     expect(r.out).toContain('SUCCESS');
     expect(r.code).toBe(0);
@@ -67,20 +90,46 @@ describe('a real Prometheus scraping the operator', () => {
     ns = await testNamespace('mon', { team: 'observability' });
     await env.start();
     const ca = env.uniqueName('mon-ca');
-    await env.createBinding(ca, { ca: { secretRef: { name: ca }, generate: { commonName: 'Monitoring CA' } }, grants: [GRANT_EXAMPLE_COM] });
+    await env.createBinding(ca, {
+      ca: { secretRef: { name: ca }, generate: { commonName: 'Monitoring CA' } },
+      grants: [GRANT_EXAMPLE_COM],
+    });
     await env.bindingReady(ca);
-    await env.createIdentity(ns, 'api', { secretName: 'api-tls', authorityRef: { name: ca }, dnsNames: ['api.example.com'] });
+    await env.createIdentity(ns, 'api', {
+      secretName: 'api-tls',
+      authorityRef: { name: ca },
+      dnsNames: ['api.example.com'],
+    });
     await env.ready(ns, 'api');
     const dir = mkdtempSync(join(tmpdir(), 'mio-prom-'));
     const port = await freePort();
-    writeFileSync(join(dir, 'prometheus.yml'), yaml.dump({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' }, rule_files: [RULES],
-      scrape_configs: [{ job_name: 'machine-identity-operator', static_configs: [{ targets: [new URL(env.operator!.url).host] }] }],
-    }));
-    prom = startProcess('prometheus', PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`], join(dir, 'prometheus.log'));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      yaml.dump({
+        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        rule_files: [RULES],
+        scrape_configs: [
+          { job_name: 'machine-identity-operator', static_configs: [{ targets: [new URL(env.operator!.url).host] }] },
+        ],
+      }),
+    );
+    prom = startProcess(
+      'prometheus',
+      PROMETHEUS,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      join(dir, 'prometheus.log'),
+    );
     promUrl = `http://127.0.0.1:${port}`;
-    await waitFor('prometheus ready', async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 30_000, 200);
+    await waitFor(
+      'prometheus ready',
+      async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok,
+      30_000,
+      200,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -91,29 +140,76 @@ describe('a real Prometheus scraping the operator', () => {
   it('fires the expiry alert for a short-lived certificate', async () => {
     // a 2-minute certificate with 20 seconds left, in a Secret the operator did not write
     const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=short-lived', keys: keys as never,
-      notBefore: new Date(Date.now() - 100_000), notAfter: new Date(Date.now() + 20_000), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } });
-    await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'short-lived' }, data: { 'tls.crt': Buffer.from(cert.toString('pem')).toString('base64') } } });
-    const alert = await waitFor('MachineIdentityCertificateExpired firing', async () => {
-      const r = await (await fetch(`${promUrl}/api/v1/alerts`)).json() as { data: { alerts: { labels: Record<string, string>; state: string; annotations: Record<string, string> }[] } };
-      return r.data.alerts.find((a) => a.labels.alertname === 'MachineIdentityCertificateExpired' && a.labels.name === 'short-lived' && a.state === 'firing');
-    }, 90_000, 1000);
-    expect(alert.labels).toMatchObject({ namespace: ns, kind: 'Secret', key: 'tls.crt', subject: 'CN=short-lived', severity: 'critical', owner_team: 'observability' });
-    expect(alert.annotations.description).toMatch(new RegExp(`^Secret ${ns}/short-lived key tls.crt \\(CN=short-lived\\) expired .* ago; owner observability, managed false\\.$`));
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: 'CN=short-lived',
+      keys: keys as never,
+      notBefore: new Date(Date.now() - 100_000),
+      notAfter: new Date(Date.now() + 20_000),
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    });
+    await env.core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'short-lived' },
+        data: { 'tls.crt': Buffer.from(cert.toString('pem')).toString('base64') },
+      },
+    });
+    const alert = await waitFor(
+      'MachineIdentityCertificateExpired firing',
+      async () => {
+        const r = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as {
+          data: { alerts: { labels: Record<string, string>; state: string; annotations: Record<string, string> }[] };
+        };
+        return r.data.alerts.find(
+          (a) =>
+            a.labels.alertname === 'MachineIdentityCertificateExpired' &&
+            a.labels.name === 'short-lived' &&
+            a.state === 'firing',
+        );
+      },
+      90_000,
+      1000,
+    );
+    expect(alert.labels).toMatchObject({
+      namespace: ns,
+      kind: 'Secret',
+      key: 'tls.crt',
+      subject: 'CN=short-lived',
+      severity: 'critical',
+      owner_team: 'observability',
+    });
+    expect(alert.annotations.description).toMatch(
+      new RegExp(
+        `^Secret ${ns}/short-lived key tls.crt \\(CN=short-lived\\) expired .* ago; owner observability, managed false\\.$`,
+      ),
+    );
     // before it expired, the lifetime rule (under a tenth left) was pending for it
-    const rules = await (await fetch(`${promUrl}/api/v1/rules`)).json() as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
+    const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
     const all = rules.data.groups.flatMap((g) => g.rules);
     expect(all).toHaveLength(ALERTS.length);
-    for (const r of all) expect({ name: r.name, health: r.health, lastError: r.lastError ?? '' }).toEqual({ name: r.name, health: 'ok', lastError: '' });
+    for (const r of all)
+      expect({ name: r.name, health: r.health, lastError: r.lastError ?? '' }).toEqual({
+        name: r.name,
+        health: 'ok',
+        lastError: '',
+      });
   }, 120_000);
 
   it('rules and dashboard read only metrics the operator exports', async () => {
     const text = await (await fetch(`${env.operator!.url}/metrics`)).text();
-    const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) => (m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!])));
+    const exported = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) =>
+        m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!],
+      ),
+    );
     const generatedByPrometheus = new Set(['up']);
     const unknown: string[] = [];
     for (const expr of [...ALERTS.map((a) => a.expr), ...dashboardExpressions()]) {
-      for (const name of metricNames(expr)) if (!exported.has(name) && !generatedByPrometheus.has(name)) unknown.push(`${name} in ${expr}`);
+      for (const name of metricNames(expr))
+        if (!exported.has(name) && !generatedByPrometheus.has(name)) unknown.push(`${name} in ${expr}`);
     }
     expect(unknown).toEqual([]);
     expect(exported.has('machine_identity_policy_violations')).toBe(true);
@@ -123,7 +219,10 @@ describe('a real Prometheus scraping the operator', () => {
   it('the dashboard queries run in Prometheus without errors', async () => {
     for (const expr of dashboardExpressions()) {
       const q = expr.replace(/\$namespace/g, '.*');
-      const r = await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`)).json() as { status: string; error?: string };
+      const r = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
+        status: string;
+        error?: string;
+      };
       expect({ expr, status: r.status, error: r.error }).toEqual({ expr, status: 'success', error: undefined });
     }
   });

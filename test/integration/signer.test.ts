@@ -29,52 +29,117 @@ let nodeKc: k8s.KubeConfig;
 let nodeUID = '';
 const pods: Record<string, { uid: string; saUID: string }> = {};
 
-interface Pcr { metadata: { name: string; namespace: string }; status?: { conditions?: { type: string; status: string; reason: string; message: string }[]; certificateChain?: string; notBefore?: string; notAfter?: string; beginRefreshAt?: string } }
+interface Pcr {
+  metadata: { name: string; namespace: string };
+  status?: {
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+    certificateChain?: string;
+    notBefore?: string;
+    notAfter?: string;
+    beginRefreshAt?: string;
+  };
+}
 
 async function pod(namespace: string, name: string, sa: string): Promise<void> {
   await env.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } }).catch(() => undefined);
   const saObj = await env.core.readNamespacedServiceAccount({ namespace, name: sa });
-  const p = await env.core.createNamespacedPod({ namespace, body: { metadata: { name, labels: { app: name } }, spec: { nodeName: NODE, serviceAccountName: sa,
-    automountServiceAccountToken: false, containers: [{ name: 'c', image: 'example.invalid/app' }], tolerations: [{ operator: 'Exists' }] } } });
+  const p = await env.core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name, labels: { app: name } },
+      spec: {
+        nodeName: NODE,
+        serviceAccountName: sa,
+        automountServiceAccountToken: false,
+        containers: [{ name: 'c', image: 'example.invalid/app' }],
+        tolerations: [{ operator: 'Exists' }],
+      },
+    },
+  });
   pods[`${namespace}/${name}`] = { uid: p.metadata!.uid!, saUID: saObj.metadata!.uid! };
-  await waitFor(`pod ${name} Running`, async () => (await env.core.readNamespacedPod({ namespace, name })).status?.phase === 'Running', 60_000, 250);
+  await waitFor(
+    `pod ${name} Running`,
+    async () => (await env.core.readNamespacedPod({ namespace, name })).status?.phase === 'Running',
+    60_000,
+    250,
+  );
 }
 
 type KeyKind = 'ECDSA-P256' | 'ECDSA-P384' | 'ECDSA-P521' | 'RSA-3072' | 'RSA-4096' | 'RSA-2048' | 'Ed25519';
 function keyPair(kind: KeyKind): { privateKey: KeyObject; publicKey: KeyObject } {
   if (kind === 'Ed25519') return generateKeyPairSync('ed25519');
   if (kind.startsWith('RSA')) return generateKeyPairSync('rsa', { modulusLength: Number(kind.slice(4)) });
-  return generateKeyPairSync('ec', { namedCurve: kind === 'ECDSA-P384' ? 'P-384' : kind === 'ECDSA-P521' ? 'P-521' : 'P-256' });
+  return generateKeyPairSync('ec', {
+    namedCurve: kind === 'ECDSA-P384' ? 'P-384' : kind === 'ECDSA-P521' ? 'P-521' : 'P-256',
+  });
 }
 
 /** Creates a PodCertificateRequest as the node, the kubelet's way; returns its name and the key. */
-async function requestPodCertificate(namespace: string, podName: string, sa: string, o: { key: KeyKind; form: 'stub' | 'pkix'; annotations?: Record<string, string>; maxExpirationSeconds?: number }):
-Promise<{ name: string; publicKey: KeyObject; status: number; body: string }> {
+async function requestPodCertificate(
+  namespace: string,
+  podName: string,
+  sa: string,
+  o: { key: KeyKind; form: 'stub' | 'pkix'; annotations?: Record<string, string>; maxExpirationSeconds?: number },
+): Promise<{ name: string; publicKey: KeyObject; status: number; body: string }> {
   const { privateKey, publicKey } = keyPair(o.key);
   const p = pods[`${namespace}/${podName}`]!;
-  const spec: Record<string, unknown> = { signerName, podName, podUID: p.uid, serviceAccountName: sa, serviceAccountUID: p.saUID, nodeName: NODE, nodeUID,
-    maxExpirationSeconds: o.maxExpirationSeconds ?? 86400 };
+  const spec: Record<string, unknown> = {
+    signerName,
+    podName,
+    podUID: p.uid,
+    serviceAccountName: sa,
+    serviceAccountUID: p.saUID,
+    nodeName: NODE,
+    nodeUID,
+    maxExpirationSeconds: o.maxExpirationSeconds ?? 86400,
+  };
   if (o.form === 'stub') {
     spec.stubPKCS10Request = stubCsr(privateKey).toString('base64');
   } else {
     spec.pkixPublicKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const data = Buffer.from(p.uid);
-    const proof = o.key.startsWith('RSA') ? sign('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST })
+    const proof = o.key.startsWith('RSA')
+      ? sign('sha256', data, {
+          key: privateKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        })
       : sign(o.key === 'Ed25519' ? null : 'sha256', data, privateKey);
     spec.proofOfPossession = proof.toString('base64');
   }
   if (o.annotations) spec.unverifiedUserAnnotations = o.annotations;
   const name = `${podName}-${o.key.toLowerCase()}-${o.form}-${Math.random().toString(36).slice(2, 7)}`;
-  const res = await sendRaw(nodeKc, 'POST', `/apis/certificates.k8s.io/v1beta1/namespaces/${namespace}/podcertificaterequests`,
-    JSON.stringify({ apiVersion: 'certificates.k8s.io/v1beta1', kind: 'PodCertificateRequest', metadata: { name }, spec }), 'application/json');
+  const res = await sendRaw(
+    nodeKc,
+    'POST',
+    `/apis/certificates.k8s.io/v1beta1/namespaces/${namespace}/podcertificaterequests`,
+    JSON.stringify({
+      apiVersion: 'certificates.k8s.io/v1beta1',
+      kind: 'PodCertificateRequest',
+      metadata: { name },
+      spec,
+    }),
+    'application/json',
+  );
   return { name, publicKey, status: res.status, body: res.text };
 }
 
 async function answered(namespace: string, name: string): Promise<Pcr> {
-  return waitFor(`PCR ${name} answered`, async () => {
-    const r = (await env.co.getNamespacedCustomObject({ group: 'certificates.k8s.io', version: 'v1beta1', plural: 'podcertificaterequests', namespace, name })) as Pcr;
-    return r.status?.conditions?.length ? r : undefined;
-  }, 20_000, 100);
+  return waitFor(
+    `PCR ${name} answered`,
+    async () => {
+      const r = (await env.co.getNamespacedCustomObject({
+        group: 'certificates.k8s.io',
+        version: 'v1beta1',
+        plural: 'podcertificaterequests',
+        namespace,
+        name,
+      })) as Pcr;
+      return r.status?.conditions?.length ? r : undefined;
+    },
+    20_000,
+    100,
+  );
 }
 
 beforeAll(async () => {
@@ -83,10 +148,17 @@ beforeAll(async () => {
   await env.start();
   binding = env.uniqueName('sig');
   signerName = `machineidentity.io/${binding}`;
-  await env.createBinding(binding, { ca: { secretRef: { name: binding }, generate: { commonName: 'Pod Signer CA' } },
-    signer: { podCertificates: true, certificateSigningRequests: true, trustDomain: 'example.org', maxPodCertificateDuration: '2h' },
+  await env.createBinding(binding, {
+    ca: { secretRef: { name: binding }, generate: { commonName: 'Pod Signer CA' } },
+    signer: {
+      podCertificates: true,
+      certificateSigningRequests: true,
+      trustDomain: 'example.org',
+      maxPodCertificateDuration: '2h',
+    },
     // names beyond what a namespace owns, granted by the security team (the policy then narrows them to *.example.com)
-    grants: [{ dnsNames: ['*.example.com', '*.example.net'] }] });
+    grants: [{ dnsNames: ['*.example.com', '*.example.net'] }],
+  });
   await env.bindingReady(binding);
   nodeUID = (await env.core.readNode({ name: NODE })).metadata!.uid!;
   nodeKc = withSharedDispatcher(new k8s.KubeConfig());
@@ -94,9 +166,22 @@ beforeAll(async () => {
   await pod(ns, 'web', 'app');
   await pod(nsPolicy, 'api', 'intruder');
   policyName = env.uniqueName('sig-pol');
-  await env.co.createClusterCustomObject({ ...IPOL, body: { apiVersion: 'machineidentity.io/v1alpha1', kind: 'IssuancePolicy', metadata: { name: policyName }, spec: {
-    enforcement: 'Enforce', selector: { authorities: [binding] },
-    rules: { uris: { allowed: [`spiffe://example.org/ns/${ns}/sa/app`] }, dnsNames: { allowed: ['*.example.com'] } } } } });
+  await env.co.createClusterCustomObject({
+    ...IPOL,
+    body: {
+      apiVersion: 'machineidentity.io/v1alpha1',
+      kind: 'IssuancePolicy',
+      metadata: { name: policyName },
+      spec: {
+        enforcement: 'Enforce',
+        selector: { authorities: [binding] },
+        rules: {
+          uris: { allowed: [`spiffe://example.org/ns/${ns}/sa/app`] },
+          dnsNames: { allowed: ['*.example.com'] },
+        },
+      },
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -106,11 +191,16 @@ afterAll(async () => {
 
 describe('PodCertificateRequest signer', () => {
   it.each([
-    { key: 'ECDSA-P256' as const, form: 'stub' as const }, { key: 'ECDSA-P384' as const, form: 'pkix' as const },
-    { key: 'RSA-3072' as const, form: 'stub' as const }, { key: 'RSA-3072' as const, form: 'pkix' as const },
-    { key: 'Ed25519' as const, form: 'stub' as const }, { key: 'Ed25519' as const, form: 'pkix' as const },
-    { key: 'ECDSA-P521' as const, form: 'stub' as const }, { key: 'ECDSA-P521' as const, form: 'pkix' as const },
-    { key: 'RSA-4096' as const, form: 'pkix' as const }, { key: 'ECDSA-P256' as const, form: 'pkix' as const },
+    { key: 'ECDSA-P256' as const, form: 'stub' as const },
+    { key: 'ECDSA-P384' as const, form: 'pkix' as const },
+    { key: 'RSA-3072' as const, form: 'stub' as const },
+    { key: 'RSA-3072' as const, form: 'pkix' as const },
+    { key: 'Ed25519' as const, form: 'stub' as const },
+    { key: 'Ed25519' as const, form: 'pkix' as const },
+    { key: 'ECDSA-P521' as const, form: 'stub' as const },
+    { key: 'ECDSA-P521' as const, form: 'pkix' as const },
+    { key: 'RSA-4096' as const, form: 'pkix' as const },
+    { key: 'ECDSA-P256' as const, form: 'pkix' as const },
   ])('issues $key in the $form form, as the node asked, and the API server accepts it', async ({ key, form }) => {
     const t0 = Date.now();
     const req = await requestPodCertificate(ns, 'web', 'app', { key, form });
@@ -131,7 +221,11 @@ describe('PodCertificateRequest signer', () => {
   });
 
   it('honours maxExpirationSeconds down to the 1-hour minimum', async () => {
-    const req = await requestPodCertificate(ns, 'web', 'app', { key: 'ECDSA-P256', form: 'stub', maxExpirationSeconds: 3600 });
+    const req = await requestPodCertificate(ns, 'web', 'app', {
+      key: 'ECDSA-P256',
+      form: 'stub',
+      maxExpirationSeconds: 3600,
+    });
     const pcr = await answered(ns, req.name);
     const leaf = parseCertificate(splitPem(pcr.status!.certificateChain!)[0]!);
     expect(leaf.notAfter.getTime() - leaf.notBefore.getTime()).toBe(3600_000);
@@ -149,10 +243,18 @@ describe('PodCertificateRequest signer', () => {
   });
 
   it('denies unknown unverifiedUserAnnotations with InvalidUnverifiedUserAnnotations', async () => {
-    const req = await requestPodCertificate(ns, 'web', 'app', { key: 'ECDSA-P256', form: 'stub', annotations: { 'example.com/role': 'admin' } });
+    const req = await requestPodCertificate(ns, 'web', 'app', {
+      key: 'ECDSA-P256',
+      form: 'stub',
+      annotations: { 'example.com/role': 'admin' },
+    });
     expect(req.status).toBe(201);
     const pcr = await answered(ns, req.name);
-    expect(pcr.status!.conditions![0]).toMatchObject({ type: 'Denied', status: 'True', reason: 'InvalidUnverifiedUserAnnotations' });
+    expect(pcr.status!.conditions![0]).toMatchObject({
+      type: 'Denied',
+      status: 'True',
+      reason: 'InvalidUnverifiedUserAnnotations',
+    });
     expect(pcr.status!.certificateChain).toBeUndefined();
   });
 
@@ -160,21 +262,53 @@ describe('PodCertificateRequest signer', () => {
     const req = await requestPodCertificate(nsPolicy, 'api', 'intruder', { key: 'ECDSA-P256', form: 'stub' });
     expect(req.status).toBe(201);
     const pcr = await answered(nsPolicy, req.name);
-    expect(pcr.status!.conditions![0]).toMatchObject({ type: 'Denied', reason: 'PolicyDenied',
-      message: `denied by IssuancePolicy ${policyName}: uris[0] "spiffe://example.org/ns/${nsPolicy}/sa/intruder" matches none of spiffe://example.org/ns/${ns}/sa/app` });
+    expect(pcr.status!.conditions![0]).toMatchObject({
+      type: 'Denied',
+      reason: 'PolicyDenied',
+      message: `denied by IssuancePolicy ${policyName}: uris[0] "spiffe://example.org/ns/${nsPolicy}/sa/intruder" matches none of spiffe://example.org/ns/${ns}/sa/app`,
+    });
   });
 
   it('counts requests and latency in metrics', async () => {
-    expect(await env.operator!.metric('machine_identity_signer_requests_total', { signer: signerName, kind: 'PodCertificateRequest', result: 'issued' })).toBeGreaterThanOrEqual(11);
-    expect(await env.operator!.metric('machine_identity_signer_requests_total', { signer: signerName, kind: 'PodCertificateRequest', result: 'denied' })).toBeGreaterThanOrEqual(2);
-    expect(await env.operator!.metric('machine_identity_signer_request_duration_seconds_count', { signer: signerName, kind: 'PodCertificateRequest' })).toBeGreaterThanOrEqual(13);
+    expect(
+      await env.operator!.metric('machine_identity_signer_requests_total', {
+        signer: signerName,
+        kind: 'PodCertificateRequest',
+        result: 'issued',
+      }),
+    ).toBeGreaterThanOrEqual(11);
+    expect(
+      await env.operator!.metric('machine_identity_signer_requests_total', {
+        signer: signerName,
+        kind: 'PodCertificateRequest',
+        result: 'denied',
+      }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      await env.operator!.metric('machine_identity_signer_request_duration_seconds_count', {
+        signer: signerName,
+        kind: 'PodCertificateRequest',
+      }),
+    ).toBeGreaterThanOrEqual(13);
   });
 
-  it('publishes the signer\'s CA as a ClusterTrustBundle linked to the signer', async () => {
-    const ctb = await waitFor('ClusterTrustBundle', async () => {
-      const r = await env.co.getClusterCustomObject({ group: 'certificates.k8s.io', version: 'v1beta1', plural: 'clustertrustbundles', name: `machineidentity.io:${binding}:ca` }).catch(() => undefined);
-      return r as { spec: { signerName: string; trustBundle: string } } | undefined;
-    }, 20_000, 200);
+  it("publishes the signer's CA as a ClusterTrustBundle linked to the signer", async () => {
+    const ctb = await waitFor(
+      'ClusterTrustBundle',
+      async () => {
+        const r = await env.co
+          .getClusterCustomObject({
+            group: 'certificates.k8s.io',
+            version: 'v1beta1',
+            plural: 'clustertrustbundles',
+            name: `machineidentity.io:${binding}:ca`,
+          })
+          .catch(() => undefined);
+        return r as { spec: { signerName: string; trustBundle: string } } | undefined;
+      },
+      20_000,
+      200,
+    );
     expect(ctb.spec.signerName).toBe(signerName);
     expect(parseCertificate(splitPem(ctb.spec.trustBundle)[0]!).subjectDN).toBe('CN=Pod Signer CA');
   });
@@ -183,24 +317,54 @@ describe('PodCertificateRequest signer', () => {
 describe('CertificateSigningRequest signer', () => {
   // created by a ServiceAccount of a namespace the binding selects (nobody else gets a certificate by default)
   let requester: k8s.KubeConfig;
-  beforeAll(async () => { requester = await serviceAccountClient(env.kc, ns, 'csr-requester'); });
+  beforeAll(async () => {
+    requester = await serviceAccountClient(env.kc, ns, 'csr-requester');
+  });
   const certs = (): k8s.CertificatesV1Api => requester.makeApiClient(k8s.CertificatesV1Api);
   async function csr(name: string, dns: string, expirationSeconds?: number): Promise<void> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const request = await buildCsr(privateKey, { subject: { commonName: dns }, dnsNames: [dns], ipAddresses: [], uris: [], emailAddresses: [], usages: ['serverAuth'], isCA: false });
-    await certs().createCertificateSigningRequest({ body: { metadata: { name }, spec: { signerName, request: Buffer.from(request).toString('base64'),
-      usages: ['digital signature', 'server auth'], ...(expirationSeconds ? { expirationSeconds } : {}) } } });
+    const request = await buildCsr(privateKey, {
+      subject: { commonName: dns },
+      dnsNames: [dns],
+      ipAddresses: [],
+      uris: [],
+      emailAddresses: [],
+      usages: ['serverAuth'],
+      isCA: false,
+    });
+    await certs().createCertificateSigningRequest({
+      body: {
+        metadata: { name },
+        spec: {
+          signerName,
+          request: Buffer.from(request).toString('base64'),
+          usages: ['digital signature', 'server auth'],
+          ...(expirationSeconds ? { expirationSeconds } : {}),
+        },
+      },
+    });
   }
-  const done = (name: string): Promise<k8s.V1CertificateSigningRequest> => waitFor(`CSR ${name} done`, async () => {
-    const c = await certs().readCertificateSigningRequest({ name });
-    return c.status?.certificate || c.status?.conditions?.some((x) => x.type === 'Denied' || x.type === 'Failed') ? c : undefined;
-  }, 20_000, 100);
+  const done = (name: string): Promise<k8s.V1CertificateSigningRequest> =>
+    waitFor(
+      `CSR ${name} done`,
+      async () => {
+        const c = await certs().readCertificateSigningRequest({ name });
+        return c.status?.certificate || c.status?.conditions?.some((x) => x.type === 'Denied' || x.type === 'Failed')
+          ? c
+          : undefined;
+      },
+      20_000,
+      100,
+    );
 
   it('approves by policy and signs, honouring expirationSeconds', async () => {
     const name = env.uniqueName('csr-ok');
     await csr(name, 'svc.example.com', 3600);
     const c = await done(name);
-    expect(c.status!.conditions!.find((x) => x.type === 'Approved')).toMatchObject({ status: 'True', reason: 'PolicyAllowed' });
+    expect(c.status!.conditions!.find((x) => x.type === 'Approved')).toMatchObject({
+      status: 'True',
+      reason: 'PolicyAllowed',
+    });
     const leaf = parseCertificate(splitPem(Buffer.from(c.status!.certificate!, 'base64').toString())[0]!);
     expect(leaf.dnsNames).toEqual(['svc.example.com']);
     expect(Math.round((leaf.notAfter.getTime() - Date.now()) / 60_000)).toBe(60);
@@ -211,17 +375,37 @@ describe('CertificateSigningRequest signer', () => {
     const name = env.uniqueName('csr-bad');
     await csr(name, 'evil.example.net');
     const c = await done(name);
-    expect(c.status!.conditions!.find((x) => x.type === 'Denied')).toMatchObject({ status: 'True', reason: 'PolicyDenied',
-      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.example.net" matches none of *.example.com` });
+    expect(c.status!.conditions!.find((x) => x.type === 'Denied')).toMatchObject({
+      status: 'True',
+      reason: 'PolicyDenied',
+      message: `denied by IssuancePolicy ${policyName}: dnsNames[0] "evil.example.net" matches none of *.example.com`,
+    });
     expect(c.status!.certificate).toBeUndefined();
     await certs().deleteCertificateSigningRequest({ name });
   });
 
-  it('leaves other signers\' requests alone', async () => {
+  it("leaves other signers' requests alone", async () => {
     const name = env.uniqueName('csr-other');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const request = await buildCsr(privateKey, { subject: { commonName: 'x' }, dnsNames: ['x.example.com'], ipAddresses: [], uris: [], emailAddresses: [], usages: ['clientAuth'], isCA: false });
-    await certs().createCertificateSigningRequest({ body: { metadata: { name }, spec: { signerName: 'example.com/other', request: Buffer.from(request).toString('base64'), usages: ['client auth'] } } });
+    const request = await buildCsr(privateKey, {
+      subject: { commonName: 'x' },
+      dnsNames: ['x.example.com'],
+      ipAddresses: [],
+      uris: [],
+      emailAddresses: [],
+      usages: ['clientAuth'],
+      isCA: false,
+    });
+    await certs().createCertificateSigningRequest({
+      body: {
+        metadata: { name },
+        spec: {
+          signerName: 'example.com/other',
+          request: Buffer.from(request).toString('base64'),
+          usages: ['client auth'],
+        },
+      },
+    });
     await sleep(2000);
     const c = await certs().readCertificateSigningRequest({ name });
     expect(c.status?.conditions ?? []).toEqual([]);
@@ -231,7 +415,13 @@ describe('CertificateSigningRequest signer', () => {
 
 describe('a 10-minute workload identity', () => {
   it('is renewed at least twice, the Secret rewritten each time, without Ready ever going False', async () => {
-    await env.createIdentity(ns, 'short', { secretName: 'short-tls', authorityRef: { name: binding }, dnsNames: ['short.example.com'], duration: '10m', renewBefore: '9m30s' });
+    await env.createIdentity(ns, 'short', {
+      secretName: 'short-tls',
+      authorityRef: { name: binding },
+      dnsNames: ['short.example.com'],
+      duration: '10m',
+      renewBefore: '9m30s',
+    });
     await env.ready(ns, 'short');
     const seen = new Set<string>();
     let notReady = 0;
@@ -248,7 +438,9 @@ describe('a 10-minute workload identity', () => {
     }
     expect(serials.size).toBeGreaterThanOrEqual(3);
     expect(notReady).toBe(0);
-    const leaf = parseCertificate(splitPem(Buffer.from((await env.secret(ns, 'short-tls')).data!['tls.crt']!, 'base64').toString())[0]!);
+    const leaf = parseCertificate(
+      splitPem(Buffer.from((await env.secret(ns, 'short-tls')).data!['tls.crt']!, 'base64').toString())[0]!,
+    );
     expect(Math.round((leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 60_000)).toBe(11); // 10m + the 1-minute back-dating
   }, 200_000);
 });

@@ -10,7 +10,9 @@ export default async function globalSetup(): Promise<void> {
     await cp.start();
     await installCrds(cp.kubeConfig());
   } catch (e) {
-    process.stderr.write(`control plane failed to start: ${String(e)}\n--- apiserver log ---\n${cp.logTail('kube-apiserver')}\n`);
+    process.stderr.write(
+      `control plane failed to start: ${String(e)}\n--- apiserver log ---\n${cp.logTail('kube-apiserver')}\n`,
+    );
     await cp.stop();
     throw e;
   }

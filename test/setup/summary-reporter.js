@@ -5,6 +5,10 @@ export default class SummaryReporter {
   onRunComplete(_contexts, r) {
     const failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
     const out = process.env.MIO_SUMMARY_FILE;
-    if (out) writeFileSync(out, JSON.stringify({ passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests }));
+    if (out)
+      writeFileSync(
+        out,
+        JSON.stringify({ passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests }),
+      );
   }
 }

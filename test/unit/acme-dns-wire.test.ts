@@ -3,18 +3,44 @@
 import { describe, it, expect } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import {
-  CLASS, OPCODE_UPDATE, TYPE, encodeName, parseMessage, queryMessage, readName, signTsig, tsigError, txtRdata, updateMessage,
-  type Record_, type TsigAlgorithm,
+  CLASS,
+  OPCODE_UPDATE,
+  TYPE,
+  encodeName,
+  parseMessage,
+  queryMessage,
+  readName,
+  signTsig,
+  tsigError,
+  txtRdata,
+  updateMessage,
+  type Record_,
+  type TsigAlgorithm,
 } from '../../src/issuers/acme/dns-wire.ts';
 import { parseNameserver } from '../../src/issuers/acme/rfc2136.ts';
 
 /** An independent RFC 1035 §3.1 encoder for the expectations (lower-case, uncompressed). */
 function wireName(name: string): Buffer {
-  const labels = name.toLowerCase().replace(/\.$/, '').split('.').filter((l) => l !== '');
-  return Buffer.concat([...labels.flatMap((l) => [Buffer.from([l.length]), Buffer.from(l, 'ascii')]), Buffer.from([0])]);
+  const labels = name
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .split('.')
+    .filter((l) => l !== '');
+  return Buffer.concat([
+    ...labels.flatMap((l) => [Buffer.from([l.length]), Buffer.from(l, 'ascii')]),
+    Buffer.from([0]),
+  ]);
 }
-const u16 = (n: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; };
-const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
 const label = (n: number): string => 'a'.repeat(n);
 
 describe('encodeName', () => {
@@ -58,7 +84,10 @@ describe('txtRdata', () => {
     const r = txtRdata(value);
     const seen: number[] = [];
     const parts: string[] = [];
-    for (let i = 0; i < r.length; i += 1 + r[i]!) { seen.push(r[i]!); parts.push(r.subarray(i + 1, i + 1 + r[i]!).toString('utf8')); }
+    for (let i = 0; i < r.length; i += 1 + r[i]!) {
+      seen.push(r[i]!);
+      parts.push(r.subarray(i + 1, i + 1 + r[i]!).toString('utf8'));
+    }
     expect(seen).toEqual(lengths);
     expect(parts.join('')).toBe(value);
     expect(r.length).toBe(size + lengths.length);
@@ -66,7 +95,13 @@ describe('txtRdata', () => {
 });
 
 describe('updateMessage', () => {
-  const rec = (value: string): Record_ => ({ name: '_acme-challenge.example.com', type: TYPE.TXT, cls: CLASS.IN, ttl: 60, rdata: txtRdata(value) });
+  const rec = (value: string): Record_ => ({
+    name: '_acme-challenge.example.com',
+    type: TYPE.TXT,
+    cls: CLASS.IN,
+    ttl: 60,
+    rdata: txtRdata(value),
+  });
 
   it.each([0, 1, 3])('header with %i updates: opcode UPDATE, ZOCOUNT 1, UPCOUNT n', (n) => {
     const updates = Array.from({ length: n }, (_, i) => rec(`v${i}`));
@@ -117,53 +152,65 @@ describe('signTsig (RFC 8945)', () => {
   const timeSigned = 1_767_225_600; // 2026-01-01T00:00:00Z
   const fudge = 300;
 
-  it.each(algorithms)('%s: appends one TSIG record whose MAC is the HMAC over message + variables', (algorithm, algName, hash, macSize) => {
-    const unsigned = updateMessage('example.com', [{ name: '_acme-challenge.example.com', type: TYPE.TXT, cls: CLASS.IN, ttl: 60, rdata: txtRdata('token') }], 0x1234);
-    const keyName = 'TSIG-Key.Example.';
-    const signed = signTsig(unsigned, { name: keyName, algorithm, secret }, timeSigned, fudge);
+  it.each(algorithms)(
+    '%s: appends one TSIG record whose MAC is the HMAC over message + variables',
+    (algorithm, algName, hash, macSize) => {
+      const unsigned = updateMessage(
+        'example.com',
+        [{ name: '_acme-challenge.example.com', type: TYPE.TXT, cls: CLASS.IN, ttl: 60, rdata: txtRdata('token') }],
+        0x1234,
+      );
+      const keyName = 'TSIG-Key.Example.';
+      const signed = signTsig(unsigned, { name: keyName, algorithm, secret }, timeSigned, fudge);
 
-    // the message is unchanged except ARCOUNT, which grew by one
-    expect(signed.readUInt16BE(10)).toBe(unsigned.readUInt16BE(10) + 1);
-    expect(signed.subarray(0, 10)).toEqual(unsigned.subarray(0, 10));
-    expect(signed.subarray(12, unsigned.length)).toEqual(unsigned.subarray(12));
+      // the message is unchanged except ARCOUNT, which grew by one
+      expect(signed.readUInt16BE(10)).toBe(unsigned.readUInt16BE(10) + 1);
+      expect(signed.subarray(0, 10)).toEqual(unsigned.subarray(0, 10));
+      expect(signed.subarray(12, unsigned.length)).toEqual(unsigned.subarray(12));
 
-    // RFC 8945 §4.3.3: the digest covers the message before TSIG, then the TSIG variables
-    const time = Buffer.alloc(6);
-    time.writeUIntBE(timeSigned, 0, 6);
-    const variables = Buffer.concat([
-      wireName('tsig-key.example'), u16(255), u32(0), // NAME (canonical), CLASS ANY, TTL 0
-      wireName(algName), time, u16(fudge), // Algorithm Name (canonical), Time Signed (48 bits), Fudge
-      u16(0), u16(0), // Error, Other Len (no Other Data)
-    ]);
-    const expectedMac = createHmac(hash, secret).update(unsigned).update(variables).digest();
-    expect(expectedMac).toHaveLength(macSize);
+      // RFC 8945 §4.3.3: the digest covers the message before TSIG, then the TSIG variables
+      const time = Buffer.alloc(6);
+      time.writeUIntBE(timeSigned, 0, 6);
+      const variables = Buffer.concat([
+        wireName('tsig-key.example'),
+        u16(255),
+        u32(0), // NAME (canonical), CLASS ANY, TTL 0
+        wireName(algName),
+        time,
+        u16(fudge), // Algorithm Name (canonical), Time Signed (48 bits), Fudge
+        u16(0),
+        u16(0), // Error, Other Len (no Other Data)
+      ]);
+      const expectedMac = createHmac(hash, secret).update(unsigned).update(variables).digest();
+      expect(expectedMac).toHaveLength(macSize);
 
-    // the TSIG record as it is on the wire (RFC 8945 §4.2)
-    const tsig = signed.subarray(unsigned.length);
-    const owner = wireName('tsig-key.example');
-    expect(tsig.subarray(0, owner.length)).toEqual(owner);
-    let o = owner.length;
-    expect([tsig.readUInt16BE(o), tsig.readUInt16BE(o + 2), tsig.readUInt32BE(o + 4)]).toEqual([250, 255, 0]);
-    const rdlength = tsig.readUInt16BE(o + 8);
-    const rdata = tsig.subarray(o + 10);
-    expect(rdata).toHaveLength(rdlength);
-    const alg = wireName(algName);
-    expect(rdata.subarray(0, alg.length)).toEqual(alg);
-    o = alg.length;
-    expect(rdata.readUIntBE(o, 6)).toBe(timeSigned);
-    expect(rdata.readUInt16BE(o + 6)).toBe(fudge);
-    expect(rdata.readUInt16BE(o + 8)).toBe(macSize);
-    expect(rdata.subarray(o + 10, o + 10 + macSize)).toEqual(expectedMac);
-    o += 10 + macSize;
-    expect([rdata.readUInt16BE(o), rdata.readUInt16BE(o + 2), rdata.readUInt16BE(o + 4)]).toEqual([0x1234, 0, 0]); // Original ID, Error, Other Len
-    expect(rdata).toHaveLength(o + 6);
+      // the TSIG record as it is on the wire (RFC 8945 §4.2)
+      const tsig = signed.subarray(unsigned.length);
+      const owner = wireName('tsig-key.example');
+      expect(tsig.subarray(0, owner.length)).toEqual(owner);
+      let o = owner.length;
+      expect([tsig.readUInt16BE(o), tsig.readUInt16BE(o + 2), tsig.readUInt32BE(o + 4)]).toEqual([250, 255, 0]);
+      const rdlength = tsig.readUInt16BE(o + 8);
+      const rdata = tsig.subarray(o + 10);
+      expect(rdata).toHaveLength(rdlength);
+      const alg = wireName(algName);
+      expect(rdata.subarray(0, alg.length)).toEqual(alg);
+      o = alg.length;
+      expect(rdata.readUIntBE(o, 6)).toBe(timeSigned);
+      expect(rdata.readUInt16BE(o + 6)).toBe(fudge);
+      expect(rdata.readUInt16BE(o + 8)).toBe(macSize);
+      expect(rdata.subarray(o + 10, o + 10 + macSize)).toEqual(expectedMac);
+      o += 10 + macSize;
+      expect([rdata.readUInt16BE(o), rdata.readUInt16BE(o + 2), rdata.readUInt16BE(o + 4)]).toEqual([0x1234, 0, 0]); // Original ID, Error, Other Len
+      expect(rdata).toHaveLength(o + 6);
 
-    // and parseMessage finds it in the additional section, with no error
-    const p = parseMessage(signed);
-    expect(p.sections[2]).toHaveLength(1);
-    expect(p.sections[2]![0]).toMatchObject({ name: 'tsig-key.example', type: TYPE.TSIG, cls: CLASS.ANY, ttl: 0 });
-    expect(tsigError(p.sections[2]![0]!.rdata)).toBe(0);
-  });
+      // and parseMessage finds it in the additional section, with no error
+      const p = parseMessage(signed);
+      expect(p.sections[2]).toHaveLength(1);
+      expect(p.sections[2]![0]).toMatchObject({ name: 'tsig-key.example', type: TYPE.TSIG, cls: CLASS.ANY, ttl: 0 });
+      expect(tsigError(p.sections[2]![0]!.rdata)).toBe(0);
+    },
+  );
 
   it('a different secret, time or message gives a different MAC', () => {
     const m = queryMessage('example.com', TYPE.SOA, 7);
@@ -187,7 +234,17 @@ describe('signTsig (RFC 8945)', () => {
 
 describe('tsigError', () => {
   const rdata = (alg: string, mac: Buffer, error: number, other = Buffer.alloc(0)): Buffer =>
-    Buffer.concat([wireName(alg), Buffer.alloc(6), u16(300), u16(mac.length), mac, u16(99), u16(error), u16(other.length), other]);
+    Buffer.concat([
+      wireName(alg),
+      Buffer.alloc(6),
+      u16(300),
+      u16(mac.length),
+      mac,
+      u16(99),
+      u16(error),
+      u16(other.length),
+      other,
+    ]);
 
   it.each([
     ['no error', 'hmac-sha256', 32, 0],
@@ -207,7 +264,13 @@ describe('tsigError', () => {
 describe('readName', () => {
   // offset 0: example.com; offset 13: www + pointer to 0; offset 19: pointer to 13
   const base = wireName('example.com');
-  const msg = Buffer.concat([base, Buffer.from([3]), Buffer.from('www'), Buffer.from([0xc0, 0]), Buffer.from([0xc0, 13])]);
+  const msg = Buffer.concat([
+    base,
+    Buffer.from([3]),
+    Buffer.from('www'),
+    Buffer.from([0xc0, 0]),
+    Buffer.from([0xc0, 13]),
+  ]);
 
   it.each([
     ['an uncompressed name', 0, 'example.com', 13],
@@ -249,13 +312,31 @@ describe('parseMessage', () => {
     header.writeUInt16BE(1, 6); // ANCOUNT
     header.writeUInt16BE(1, 8); // NSCOUNT
     const rdata = Buffer.from([1, 2, 3, 4]);
-    const answer = Buffer.concat([Buffer.from([0xc0, 12]), u16(TYPE.SOA), u16(CLASS.IN), u32(3600), u16(rdata.length), rdata]);
-    const authority = Buffer.concat([Buffer.from([3]), Buffer.from('sub'), Buffer.from([0xc0, 12]), u16(TYPE.A), u16(CLASS.IN), u32(60), u16(4), Buffer.from([10, 0, 0, 1])]);
+    const answer = Buffer.concat([
+      Buffer.from([0xc0, 12]),
+      u16(TYPE.SOA),
+      u16(CLASS.IN),
+      u32(3600),
+      u16(rdata.length),
+      rdata,
+    ]);
+    const authority = Buffer.concat([
+      Buffer.from([3]),
+      Buffer.from('sub'),
+      Buffer.from([0xc0, 12]),
+      u16(TYPE.A),
+      u16(CLASS.IN),
+      u32(60),
+      u16(4),
+      Buffer.from([10, 0, 0, 1]),
+    ]);
     const p = parseMessage(Buffer.concat([header, q.subarray(12), answer, authority]));
     expect(p.id).toBe(0x0a0b);
     expect(p.rcode).toBe(3);
     expect(p.sections[0]).toEqual([{ name: 'example.com', type: TYPE.SOA, cls: CLASS.IN, ttl: 3600, rdata }]);
-    expect(p.sections[1]).toEqual([{ name: 'sub.example.com', type: TYPE.A, cls: CLASS.IN, ttl: 60, rdata: Buffer.from([10, 0, 0, 1]) }]);
+    expect(p.sections[1]).toEqual([
+      { name: 'sub.example.com', type: TYPE.A, cls: CLASS.IN, ttl: 60, rdata: Buffer.from([10, 0, 0, 1]) },
+    ]);
     expect(p.sections[2]).toEqual([]);
   });
 

@@ -56,7 +56,10 @@ describe('Http01Responder.answer', () => {
 
 describe('Http01Responder.listen', () => {
   let r: Http01Responder | undefined;
-  afterEach(async () => { await r?.close(); r = undefined; });
+  afterEach(async () => {
+    await r?.close();
+    r = undefined;
+  });
 
   it('serves presented tokens on loopback, 404 for the rest, and closes', async () => {
     r = new Http01Responder();

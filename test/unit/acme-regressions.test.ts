@@ -28,12 +28,18 @@ describe('ACME edge cases', () => {
     expect(retryAfterMs('Sun Nov  6 08:49:37 1994', now)).toBeGreaterThanOrEqual(0);
   });
 
-  it.each(['ns1:', 'ns1:abc', 'ns1:0', 'ns1:70000', '[fd00::1]:0', ':53'])('nameserver %j is refused with a clear message', (s) => {
-    expect(() => parseNameserver(s)).toThrow(/port from 1 to 65535/);
-  });
+  it.each(['ns1:', 'ns1:abc', 'ns1:0', 'ns1:70000', '[fd00::1]:0', ':53'])(
+    'nameserver %j is refused with a clear message',
+    (s) => {
+      expect(() => parseNameserver(s)).toThrow(/port from 1 to 65535/);
+    },
+  );
 
   it('an empty selector is no selector, for IP addresses too', () => {
-    expect(chooseSolver({ type: 'ip', value: '10.0.0.1' }, false, [{ selector: {}, http01: {} }])).toMatchObject({ type: 'http-01', index: 0 });
+    expect(chooseSolver({ type: 'ip', value: '10.0.0.1' }, false, [{ selector: {}, http01: {} }])).toMatchObject({
+      type: 'http-01',
+      index: 0,
+    });
   });
 
   it('dnsNames select the names of the certificate: *.example.com the wildcard, example.com the base name only', () => {

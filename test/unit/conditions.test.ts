@@ -7,7 +7,16 @@ const t2 = new Date('2026-01-02T00:00:00Z');
 describe('setCondition', () => {
   it('adds a condition with a second-precision transition time and the generation', () => {
     const l = setCondition([], { type: 'Ready', status: 'False', reason: 'Pending', message: 'm' }, 3, t1);
-    expect(l).toEqual([{ type: 'Ready', status: 'False', reason: 'Pending', message: 'm', observedGeneration: 3, lastTransitionTime: '2026-01-01T00:00:00Z' }]);
+    expect(l).toEqual([
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Pending',
+        message: 'm',
+        observedGeneration: 3,
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+      },
+    ]);
   });
   it('keeps lastTransitionTime when only reason or message change', () => {
     const a = setCondition([], { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, 1, t1);

@@ -11,8 +11,12 @@ import type { CsrRequest } from '../../src/pki/csr.ts';
 import { x509 } from '../../src/pki/x509.ts';
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-csr-')); });
-afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'crypto-csr-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function openssl(args: string[], pem: string): { ok: boolean; out: string } {
   const f = join(dir, `in-${Math.random().toString(36).slice(2)}.pem`);
@@ -31,8 +35,13 @@ const KEYS: Array<{ name: string; spec: KeySpec; sigAlg: string }> = [
 
 const FULL: CsrRequest = {
   subject: {
-    commonName: 'api.payments.example.com', organizations: ['Example AG', 'Payments'], organizationalUnits: ['Platform'],
-    countries: ['DE'], localities: ['Berlin'], provinces: ['Berlin'], serialNumber: 'SN-0042',
+    commonName: 'api.payments.example.com',
+    organizations: ['Example AG', 'Payments'],
+    organizationalUnits: ['Platform'],
+    countries: ['DE'],
+    localities: ['Berlin'],
+    provinces: ['Berlin'],
+    serialNumber: 'SN-0042',
   },
   dnsNames: ['api.payments.example.com', '*.payments.example.com'],
   ipAddresses: ['10.1.2.3', '2001:db8::1', '::ffff:192.0.2.1'],
@@ -54,9 +63,19 @@ describe.each(KEYS)('buildCsr with $name', ({ name, spec, sigAlg }) => {
     expect(openssl(['req', '-verify', '-noout'], pem).out).toContain('self-signature verify OK');
     const { out } = openssl(['req', '-noout', '-text'], pem);
     expect(out).toContain(`Signature Algorithm: ${sigAlg}`);
-    for (const s of ['DNS:api.payments.example.com', 'DNS:*.payments.example.com', 'IP Address:10.1.2.3', 'IP Address:2001:DB8:0:0:0:0:0:1',
-      'IP Address:0:0:0:0:0:FFFF:C000:201', 'URI:spiffe://cluster.local/ns/payments/sa/api', 'email:payments@example.com',
-      'TLS Web Server Authentication, TLS Web Client Authentication', 'X509v3 Basic Constraints: critical', 'CA:FALSE', 'X509v3 Key Usage: critical']) {
+    for (const s of [
+      'DNS:api.payments.example.com',
+      'DNS:*.payments.example.com',
+      'IP Address:10.1.2.3',
+      'IP Address:2001:DB8:0:0:0:0:0:1',
+      'IP Address:0:0:0:0:0:FFFF:C000:201',
+      'URI:spiffe://cluster.local/ns/payments/sa/api',
+      'email:payments@example.com',
+      'TLS Web Server Authentication, TLS Web Client Authentication',
+      'X509v3 Basic Constraints: critical',
+      'CA:FALSE',
+      'X509v3 Key Usage: critical',
+    ]) {
       expect(out).toContain(s);
     }
     expect(out).toContain(spec.algorithm === 'RSA' ? 'Digital Signature, Key Encipherment' : 'Digital Signature\n');
@@ -66,12 +85,16 @@ describe.each(KEYS)('buildCsr with $name', ({ name, spec, sigAlg }) => {
     const key = keys.get(name)!;
     const f = parseCsr(await buildCsr(key, FULL));
     expect(f.subject).toEqual(FULL.subject);
-    expect(f.subjectDN).toBe('SERIALNUMBER=SN-0042,CN=api.payments.example.com,OU=Platform,O=Payments,O=Example AG,L=Berlin,ST=Berlin,C=DE');
+    expect(f.subjectDN).toBe(
+      'SERIALNUMBER=SN-0042,CN=api.payments.example.com,OU=Platform,O=Payments,O=Example AG,L=Berlin,ST=Berlin,C=DE',
+    );
     expect(f.dnsNames).toEqual(FULL.dnsNames);
     expect(f.ipAddresses).toEqual(['10.1.2.3', '2001:db8::1', '::ffff:192.0.2.1']);
     expect(f.uris).toEqual(FULL.uris);
     expect(f.emailAddresses).toEqual(FULL.emailAddresses);
-    expect(f.keyUsage).toEqual(spec.algorithm === 'RSA' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']);
+    expect(f.keyUsage).toEqual(
+      spec.algorithm === 'RSA' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'],
+    );
     expect(f.extKeyUsage).toEqual(['serverAuth', 'clientAuth']);
     expect(f.isCA).toBe(false);
     expect(f.signatureValid).toBe(true);
@@ -79,7 +102,11 @@ describe.each(KEYS)('buildCsr with $name', ({ name, spec, sigAlg }) => {
   });
 
   it('a tampered CSR fails verification', async () => {
-    const pem = await buildCsr(keys.get(name)!, { subject: { commonName: 'tamper-me' }, usages: ['clientAuth'], isCA: false });
+    const pem = await buildCsr(keys.get(name)!, {
+      subject: { commonName: 'tamper-me' },
+      usages: ['clientAuth'],
+      isCA: false,
+    });
     const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
     const at = der.indexOf('tamper-me');
     expect(at).toBeGreaterThan(0);
@@ -94,18 +121,89 @@ describe.each(KEYS)('buildCsr with $name', ({ name, spec, sigAlg }) => {
 });
 
 describe('usages in the CSR', () => {
-  const cases: Array<{ usages: string[]; isCA: boolean; spec: KeySpec; ku: string[]; eku: string[]; text: string[] }> = [
-    { usages: ['serverAuth'], isCA: false, spec: { algorithm: 'RSA' }, ku: ['digitalSignature', 'keyEncipherment'], eku: ['serverAuth'], text: ['TLS Web Server Authentication'] },
-    { usages: ['clientAuth'], isCA: false, spec: { algorithm: 'ECDSA' }, ku: ['digitalSignature'], eku: ['clientAuth'], text: ['TLS Web Client Authentication'] },
-    { usages: ['digitalSignature', 'keyAgreement', 'any'], isCA: false, spec: { algorithm: 'ECDSA' }, ku: ['digitalSignature', 'keyAgreement'], eku: ['any'], text: ['Key Agreement', 'Any Extended Key Usage'] },
-    { usages: ['contentCommitment', 'dataEncipherment', 'encipherOnly', 'decipherOnly'], isCA: false, spec: { algorithm: 'RSA' },
-      ku: ['contentCommitment', 'dataEncipherment', 'encipherOnly', 'decipherOnly'], eku: [], text: ['Non Repudiation', 'Data Encipherment', 'Encipher Only', 'Decipher Only'] },
-    { usages: ['codeSigning', 'emailProtection', 'timeStamping', 'ocspSigning', 'ipsecEndSystem', 'ipsecTunnel', 'ipsecUser'], isCA: false, spec: { algorithm: 'Ed25519' },
-      ku: ['digitalSignature'], eku: ['codeSigning', 'emailProtection', 'timeStamping', 'ocspSigning', 'ipsecEndSystem', 'ipsecTunnel', 'ipsecUser'],
-      text: ['Code Signing', 'E-mail Protection', 'Time Stamping', 'OCSP Signing', 'IPSec End System', 'IPSec Tunnel', 'IPSec User'] },
-    { usages: ['serverAuth'], isCA: true, spec: { algorithm: 'ECDSA', size: 384 }, ku: ['digitalSignature', 'certSign', 'crlSign'], eku: ['serverAuth'], text: ['CA:TRUE', 'Certificate Sign, CRL Sign'] },
-    { usages: ['certSign'], isCA: true, spec: { algorithm: 'RSA' }, ku: ['certSign', 'crlSign'], eku: [], text: ['CA:TRUE'] },
-  ];
+  const cases: Array<{ usages: string[]; isCA: boolean; spec: KeySpec; ku: string[]; eku: string[]; text: string[] }> =
+    [
+      {
+        usages: ['serverAuth'],
+        isCA: false,
+        spec: { algorithm: 'RSA' },
+        ku: ['digitalSignature', 'keyEncipherment'],
+        eku: ['serverAuth'],
+        text: ['TLS Web Server Authentication'],
+      },
+      {
+        usages: ['clientAuth'],
+        isCA: false,
+        spec: { algorithm: 'ECDSA' },
+        ku: ['digitalSignature'],
+        eku: ['clientAuth'],
+        text: ['TLS Web Client Authentication'],
+      },
+      {
+        usages: ['digitalSignature', 'keyAgreement', 'any'],
+        isCA: false,
+        spec: { algorithm: 'ECDSA' },
+        ku: ['digitalSignature', 'keyAgreement'],
+        eku: ['any'],
+        text: ['Key Agreement', 'Any Extended Key Usage'],
+      },
+      {
+        usages: ['contentCommitment', 'dataEncipherment', 'encipherOnly', 'decipherOnly'],
+        isCA: false,
+        spec: { algorithm: 'RSA' },
+        ku: ['contentCommitment', 'dataEncipherment', 'encipherOnly', 'decipherOnly'],
+        eku: [],
+        text: ['Non Repudiation', 'Data Encipherment', 'Encipher Only', 'Decipher Only'],
+      },
+      {
+        usages: [
+          'codeSigning',
+          'emailProtection',
+          'timeStamping',
+          'ocspSigning',
+          'ipsecEndSystem',
+          'ipsecTunnel',
+          'ipsecUser',
+        ],
+        isCA: false,
+        spec: { algorithm: 'Ed25519' },
+        ku: ['digitalSignature'],
+        eku: [
+          'codeSigning',
+          'emailProtection',
+          'timeStamping',
+          'ocspSigning',
+          'ipsecEndSystem',
+          'ipsecTunnel',
+          'ipsecUser',
+        ],
+        text: [
+          'Code Signing',
+          'E-mail Protection',
+          'Time Stamping',
+          'OCSP Signing',
+          'IPSec End System',
+          'IPSec Tunnel',
+          'IPSec User',
+        ],
+      },
+      {
+        usages: ['serverAuth'],
+        isCA: true,
+        spec: { algorithm: 'ECDSA', size: 384 },
+        ku: ['digitalSignature', 'certSign', 'crlSign'],
+        eku: ['serverAuth'],
+        text: ['CA:TRUE', 'Certificate Sign, CRL Sign'],
+      },
+      {
+        usages: ['certSign'],
+        isCA: true,
+        spec: { algorithm: 'RSA' },
+        ku: ['certSign', 'crlSign'],
+        eku: [],
+        text: ['CA:TRUE'],
+      },
+    ];
   it.each(cases)('$usages isCA=$isCA ($spec.algorithm)', async ({ usages, isCA, spec, ku, eku, text }) => {
     const pem = await buildCsr(await generateKey(spec), { subject: { commonName: 'u' }, usages, isCA });
     const f = parseCsr(pem);
@@ -120,17 +218,33 @@ describe('usages in the CSR', () => {
   });
 
   it('rejects unknown usage names', async () => {
-    await expect(buildCsr(keys.get('Ed25519')!, { usages: ['serverauth'], isCA: false, dnsNames: ['a'] })).rejects.toThrow(/unknown usage "serverauth"/);
+    await expect(
+      buildCsr(keys.get('Ed25519')!, { usages: ['serverauth'], isCA: false, dnsNames: ['a'] }),
+    ).rejects.toThrow(/unknown usage "serverauth"/);
   });
 });
 
 describe('subject values', () => {
   const hostile = [
-    'a,O=evil', 'CN=x+O=y', 'quote"d', 'back\\slash', '#leading hash', ' leading space', 'trailing space ', 'semi;colon<>',
-    'Ünïcødé 日本語 ✓', 'x'.repeat(64), 'new\nline', 'eq=uals',
+    'a,O=evil',
+    'CN=x+O=y',
+    'quote"d',
+    'back\\slash',
+    '#leading hash',
+    ' leading space',
+    'trailing space ',
+    'semi;colon<>',
+    'Ünïcødé 日本語 ✓',
+    'x'.repeat(64),
+    'new\nline',
+    'eq=uals',
   ];
   it.each(hostile)('%j stays one attribute in one RDN', async (cn) => {
-    const pem = await buildCsr(keys.get('ECDSA P-256')!, { subject: { commonName: cn, organizations: ['Org'] }, usages: ['serverAuth'], isCA: false });
+    const pem = await buildCsr(keys.get('ECDSA P-256')!, {
+      subject: { commonName: cn, organizations: ['Org'] },
+      usages: ['serverAuth'],
+      isCA: false,
+    });
     // independent parse with @peculiar/x509: exactly two RDNs, values intact
     const names = new x509.Pkcs10CertificateRequest(pem).subjectName.toJSON();
     expect(names).toEqual([{ O: ['Org'] }, { CN: [cn] }]);
@@ -144,7 +258,11 @@ describe('subject values', () => {
   });
 
   it('encodes countries and serialNumber as PrintableString, the rest as UTF8String', async () => {
-    const pem = await buildCsr(keys.get('ECDSA P-256')!, { subject: { commonName: 'c', countries: ['DE'], serialNumber: '42', localities: ['Köln'] }, usages: ['serverAuth'], isCA: false });
+    const pem = await buildCsr(keys.get('ECDSA P-256')!, {
+      subject: { commonName: 'c', countries: ['DE'], serialNumber: '42', localities: ['Köln'] },
+      usages: ['serverAuth'],
+      isCA: false,
+    });
     const { out } = openssl(['asn1parse'], pem);
     expect(out).toMatch(/countryName\s*\n.*PRINTABLESTRING\s+:DE/);
     expect(out).toMatch(/serialNumber\s*\n.*PRINTABLESTRING\s+:42/);
@@ -152,7 +270,11 @@ describe('subject values', () => {
   });
 
   it('marks the SAN critical when the subject is empty', async () => {
-    const pem = await buildCsr(keys.get('Ed25519')!, { dnsNames: ['only.example.com'], usages: ['serverAuth'], isCA: false });
+    const pem = await buildCsr(keys.get('Ed25519')!, {
+      dnsNames: ['only.example.com'],
+      usages: ['serverAuth'],
+      isCA: false,
+    });
     const f = parseCsr(pem);
     expect(f.subject).toEqual({});
     expect(f.subjectDN).toBe('');
@@ -161,10 +283,18 @@ describe('subject values', () => {
 
   it('rejects invalid names with clear errors', async () => {
     const k = keys.get('Ed25519')!;
-    await expect(buildCsr(k, { ipAddresses: ['10.0.0.256'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(/invalid IP address "10.0.0.256"/);
-    await expect(buildCsr(k, { ipAddresses: ['fe80::1%eth0'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(/invalid IP address/);
-    await expect(buildCsr(k, { dnsNames: ['bücher.example'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(/invalid DNS name/);
-    await expect(buildCsr(k, { uris: ['spiffe://a b'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(/invalid URI/);
+    await expect(buildCsr(k, { ipAddresses: ['10.0.0.256'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(
+      /invalid IP address "10.0.0.256"/,
+    );
+    await expect(buildCsr(k, { ipAddresses: ['fe80::1%eth0'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(
+      /invalid IP address/,
+    );
+    await expect(buildCsr(k, { dnsNames: ['bücher.example'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(
+      /invalid DNS name/,
+    );
+    await expect(buildCsr(k, { uris: ['spiffe://a b'], usages: ['serverAuth'], isCA: false })).rejects.toThrow(
+      /invalid URI/,
+    );
   });
 });
 
@@ -184,7 +314,11 @@ describe('parseCsr errors', () => {
     for (let n = 0; n < der.length; n += 7) {
       const cut = `-----BEGIN CERTIFICATE REQUEST-----\n${der.subarray(0, n).toString('base64')}\n-----END CERTIFICATE REQUEST-----`;
       let err: unknown;
-      try { parseCsr(cut); } catch (e) { err = e; }
+      try {
+        parseCsr(cut);
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(Error);
     }
   });

@@ -6,14 +6,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  describeKey, encodePrivateKey, generateKey, keygenInFlight, keygenQueueLength, keyMatchesSpec, parsePrivateKey,
-  publicKeyFingerprint, samePublicKey, setKeygenConcurrency,
+  describeKey,
+  encodePrivateKey,
+  generateKey,
+  keygenInFlight,
+  keygenQueueLength,
+  keyMatchesSpec,
+  parsePrivateKey,
+  publicKeyFingerprint,
+  samePublicKey,
+  setKeygenConcurrency,
 } from '../../src/pki/keys.ts';
 import type { KeyEncoding, KeySpec } from '../../src/pki/keys.ts';
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'crypto-keys-')); });
-afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'crypto-keys-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Runs openssl on `pem` written to a temp file; returns stdout+stderr, throws on a non-zero exit. */
 function openssl(args: string[], pem: string): string {
@@ -24,13 +36,48 @@ function openssl(args: string[], pem: string): string {
   return r.stdout + r.stderr;
 }
 
-const SPECS: Array<{ spec: KeySpec; want: { algorithm: string; size?: number }; encodings: KeyEncoding[]; wrong: KeyEncoding[] }> = [
-  { spec: { algorithm: 'ECDSA' }, want: { algorithm: 'ECDSA', size: 256 }, encodings: ['PKCS8', 'SEC1'], wrong: ['PKCS1'] },
-  { spec: { algorithm: 'ECDSA', size: 384 }, want: { algorithm: 'ECDSA', size: 384 }, encodings: ['PKCS8', 'SEC1'], wrong: ['PKCS1'] },
-  { spec: { algorithm: 'ECDSA', size: 521 }, want: { algorithm: 'ECDSA', size: 521 }, encodings: ['PKCS8', 'SEC1'], wrong: ['PKCS1'] },
-  { spec: { algorithm: 'RSA' }, want: { algorithm: 'RSA', size: 2048 }, encodings: ['PKCS8', 'PKCS1'], wrong: ['SEC1'] },
-  { spec: { algorithm: 'RSA', size: 3072 }, want: { algorithm: 'RSA', size: 3072 }, encodings: ['PKCS8', 'PKCS1'], wrong: ['SEC1'] },
-  { spec: { algorithm: 'RSA', size: 4096 }, want: { algorithm: 'RSA', size: 4096 }, encodings: ['PKCS8', 'PKCS1'], wrong: ['SEC1'] },
+const SPECS: Array<{
+  spec: KeySpec;
+  want: { algorithm: string; size?: number };
+  encodings: KeyEncoding[];
+  wrong: KeyEncoding[];
+}> = [
+  {
+    spec: { algorithm: 'ECDSA' },
+    want: { algorithm: 'ECDSA', size: 256 },
+    encodings: ['PKCS8', 'SEC1'],
+    wrong: ['PKCS1'],
+  },
+  {
+    spec: { algorithm: 'ECDSA', size: 384 },
+    want: { algorithm: 'ECDSA', size: 384 },
+    encodings: ['PKCS8', 'SEC1'],
+    wrong: ['PKCS1'],
+  },
+  {
+    spec: { algorithm: 'ECDSA', size: 521 },
+    want: { algorithm: 'ECDSA', size: 521 },
+    encodings: ['PKCS8', 'SEC1'],
+    wrong: ['PKCS1'],
+  },
+  {
+    spec: { algorithm: 'RSA' },
+    want: { algorithm: 'RSA', size: 2048 },
+    encodings: ['PKCS8', 'PKCS1'],
+    wrong: ['SEC1'],
+  },
+  {
+    spec: { algorithm: 'RSA', size: 3072 },
+    want: { algorithm: 'RSA', size: 3072 },
+    encodings: ['PKCS8', 'PKCS1'],
+    wrong: ['SEC1'],
+  },
+  {
+    spec: { algorithm: 'RSA', size: 4096 },
+    want: { algorithm: 'RSA', size: 4096 },
+    encodings: ['PKCS8', 'PKCS1'],
+    wrong: ['SEC1'],
+  },
   { spec: { algorithm: 'Ed25519' }, want: { algorithm: 'Ed25519' }, encodings: ['PKCS8'], wrong: ['PKCS1', 'SEC1'] },
 ];
 
@@ -49,7 +96,8 @@ describe('generateKey / encodePrivateKey / parsePrivateKey', () => {
       expect(describeKey(k)).toMatchObject(want);
       expect(keyMatchesSpec(k, spec)).toBe(true);
       expect(keyMatchesSpec(k, { algorithm: 'Ed25519' })).toBe(spec.algorithm === 'Ed25519');
-      if (spec.algorithm !== 'Ed25519') expect(keyMatchesSpec(k, { ...spec, size: spec.algorithm === 'RSA' ? 8192 : 999 })).toBe(false);
+      if (spec.algorithm !== 'Ed25519')
+        expect(keyMatchesSpec(k, { ...spec, size: spec.algorithm === 'RSA' ? 8192 : 999 })).toBe(false);
     });
 
     it.each(encodings)('%s: encodes, parses back and openssl accepts it', (enc) => {
@@ -67,7 +115,9 @@ describe('generateKey / encodePrivateKey / parsePrivateKey', () => {
 
     it.each(wrong)('%s: refused with a clear error', (enc) => {
       const k = keys.get(JSON.stringify(spec))!;
-      expect(() => encodePrivateKey(k, enc)).toThrow(enc === 'PKCS1' ? /PKCS1 encoding is only for RSA keys/ : /SEC1 encoding is only for ECDSA keys/);
+      expect(() => encodePrivateKey(k, enc)).toThrow(
+        enc === 'PKCS1' ? /PKCS1 encoding is only for RSA keys/ : /SEC1 encoding is only for ECDSA keys/,
+      );
     });
   });
 
@@ -89,14 +139,34 @@ describe('parsePrivateKey errors never echo the input', () => {
   const secretish = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7';
   it.each([
     ['garbage', `not a key ${secretish}`, /no PEM private key found/],
-    ['a certificate', `-----BEGIN CERTIFICATE-----\n${secretish}\n-----END CERTIFICATE-----\n`, /no PEM private key found/],
-    ['a corrupt PKCS8 body', `-----BEGIN PRIVATE KEY-----\n${secretish}\n-----END PRIVATE KEY-----\n`, /invalid PRIVATE KEY PEM/],
-    ['a corrupt SEC1 body', `-----BEGIN EC PRIVATE KEY-----\n${secretish}\n-----END EC PRIVATE KEY-----\n`, /invalid EC PRIVATE KEY PEM/],
-    ['an encrypted key', `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${secretish}\n-----END ENCRYPTED PRIVATE KEY-----\n`, /encrypted private keys are not supported/],
+    [
+      'a certificate',
+      `-----BEGIN CERTIFICATE-----\n${secretish}\n-----END CERTIFICATE-----\n`,
+      /no PEM private key found/,
+    ],
+    [
+      'a corrupt PKCS8 body',
+      `-----BEGIN PRIVATE KEY-----\n${secretish}\n-----END PRIVATE KEY-----\n`,
+      /invalid PRIVATE KEY PEM/,
+    ],
+    [
+      'a corrupt SEC1 body',
+      `-----BEGIN EC PRIVATE KEY-----\n${secretish}\n-----END EC PRIVATE KEY-----\n`,
+      /invalid EC PRIVATE KEY PEM/,
+    ],
+    [
+      'an encrypted key',
+      `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${secretish}\n-----END ENCRYPTED PRIVATE KEY-----\n`,
+      /encrypted private keys are not supported/,
+    ],
     ['a huge input', 'A'.repeat(70_000), /too large/],
   ])('%s', (_name, input, re) => {
     let err: unknown;
-    try { parsePrivateKey(input); } catch (e) { err = e; }
+    try {
+      parsePrivateKey(input);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(re);
     expect((err as Error).message).not.toContain(secretish.slice(0, 12));
@@ -104,9 +174,13 @@ describe('parsePrivateKey errors never echo the input', () => {
   });
 
   it('accepts keys made elsewhere (openssl ecparam SEC1 with explicit header, node PKCS1)', () => {
-    const ec = execFileSync('/usr/bin/openssl', ['ecparam', '-name', 'secp384r1', '-genkey', '-noout'], { encoding: 'utf8' });
+    const ec = execFileSync('/usr/bin/openssl', ['ecparam', '-name', 'secp384r1', '-genkey', '-noout'], {
+      encoding: 'utf8',
+    });
     expect(describeKey(parsePrivateKey(ec))).toEqual({ algorithm: 'ECDSA', size: 384, curve: 'secp384r1' });
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs1', format: 'pem' })
+      .toString();
     expect(describeKey(parsePrivateKey(`\r\n${rsa.replace(/\n/g, '\r\n')}`))).toEqual({ algorithm: 'RSA', size: 2048 });
   });
 });
@@ -125,8 +199,11 @@ describe('samePublicKey / publicKeyFingerprint', () => {
 
   it('treats a compressed EC point as the same key', async () => {
     const k = await generateKey({ algorithm: 'ECDSA' });
-    const compressed = execFileSync('/usr/bin/openssl', ['ec', '-pubout', '-conv_form', 'compressed'],
-      { input: encodePrivateKey(k, 'SEC1'), encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
+    const compressed = execFileSync('/usr/bin/openssl', ['ec', '-pubout', '-conv_form', 'compressed'], {
+      input: encodePrivateKey(k, 'SEC1'),
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     expect(samePublicKey(k, createPublicKey(compressed))).toBe(true);
   });
 });
@@ -137,7 +214,12 @@ describe('RSA keygen concurrency', () => {
   it('two RSA-4096 in parallel do not block the event loop', async () => {
     // One measurement can catch an unrelated pause (GC, another suite's module compilation); a blocking
     // keygen would stall the loop for the whole generation (300+ ms) in every attempt. Best of three.
-    const attempt = async (): Promise<{ maxDelay: number; wall: number; times: number[]; sizes: (number | undefined)[] }> => {
+    const attempt = async (): Promise<{
+      maxDelay: number;
+      wall: number;
+      times: number[];
+      sizes: (number | undefined)[];
+    }> => {
       let maxDelay = 0;
       let last = performance.now();
       const timer = setInterval(() => {
@@ -163,7 +245,9 @@ describe('RSA keygen concurrency', () => {
       expect(r.sizes).toEqual([4096, 4096]);
       if (!best || r.maxDelay < best.maxDelay) best = r;
     }
-    console.log(`RSA-4096 x2 parallel: wall ${best!.wall} ms, each ${best!.times.join(' / ')} ms, max event-loop delay ${best!.maxDelay.toFixed(1)} ms`);
+    console.log(
+      `RSA-4096 x2 parallel: wall ${best!.wall} ms, each ${best!.times.join(' / ')} ms, max event-loop delay ${best!.maxDelay.toFixed(1)} ms`,
+    );
     expect(best!.maxDelay).toBeLessThan(100);
   });
 

@@ -1,7 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
 import { KeyUsage } from '../../src/crds/machine-identity.ts';
 import {
-  decodeKeyUsage, EXT_KEY_USAGE_OIDS, extKeyUsageNames, extKeyUsageOids, KEY_USAGE_BITS, keyUsageBits, keyUsageNames, resolveUsages,
+  decodeKeyUsage,
+  EXT_KEY_USAGE_OIDS,
+  extKeyUsageNames,
+  extKeyUsageOids,
+  KEY_USAGE_BITS,
+  keyUsageBits,
+  keyUsageNames,
+  resolveUsages,
 } from '../../src/pki/usages.ts';
 import { escapeDnValue, formatIp, ipBytes } from '../../src/pki/names.ts';
 import { decodeOid, encodeOid } from '../../src/pki/der.ts';
@@ -41,8 +48,15 @@ describe('usage mapping', () => {
 
 describe('names helpers', () => {
   it.each([
-    ['10.0.0.1', '10.0.0.1'], ['::1', '::1'], ['::', '::'], ['2001:DB8::1', '2001:db8::1'], ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
-    ['::ffff:192.0.2.1', '::ffff:192.0.2.1'], ['fe80::1:2:3:4', 'fe80::1:2:3:4'], ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'], ['1:0:3:4:5:6:7:8', '1:0:3:4:5:6:7:8'],
+    ['10.0.0.1', '10.0.0.1'],
+    ['::1', '::1'],
+    ['::', '::'],
+    ['2001:DB8::1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['::ffff:192.0.2.1', '::ffff:192.0.2.1'],
+    ['fe80::1:2:3:4', 'fe80::1:2:3:4'],
+    ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+    ['1:0:3:4:5:6:7:8', '1:0:3:4:5:6:7:8'],
   ])('IP %s -> %s', (ip, want) => {
     expect(formatIp(ipBytes(ip))).toBe(want);
   });
@@ -51,7 +65,13 @@ describe('names helpers', () => {
     expect(escapeDnValue(' x\ny')).toBe('\\ x\\0Ay');
   });
   it('OIDs round-trip', () => {
-    for (const oid of ['2.5.29.37.0', '1.2.840.113549.1.9.21', '2.16.840.1.113894.746875.1.1', '2.999.1', '0.9.2342.19200300.100.1.25']) {
+    for (const oid of [
+      '2.5.29.37.0',
+      '1.2.840.113549.1.9.21',
+      '2.16.840.1.113894.746875.1.1',
+      '2.999.1',
+      '0.9.2342.19200300.100.1.25',
+    ]) {
       const der = encodeOid(oid);
       expect(decodeOid(der.subarray(2))).toBe(oid);
     }

@@ -13,9 +13,19 @@ const CHART = join(ROOT, 'deploy/helm/machine-identity-operator');
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
 
 interface Schema {
-  $ref?: string; type?: string | string[]; enum?: unknown[]; pattern?: string; minimum?: number; maximum?: number;
-  minLength?: number; maxLength?: number; minItems?: number; required?: string[];
-  properties?: Record<string, Schema>; additionalProperties?: boolean | Schema; items?: Schema;
+  $ref?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  required?: string[];
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
   definitions?: Record<string, Schema>;
 }
 
@@ -43,7 +53,8 @@ function checkScalar(s: Schema, v: unknown, path: string): string[] {
   const errs: string[] = [];
   if (s.enum && !s.enum.includes(v)) errs.push(`${path}: ${JSON.stringify(v)} not in ${JSON.stringify(s.enum)}`);
   if (typeof v === 'string') {
-    if (s.pattern && !new RegExp(s.pattern, 'u').test(v)) errs.push(`${path}: ${JSON.stringify(v)} does not match ${s.pattern}`);
+    if (s.pattern && !new RegExp(s.pattern, 'u').test(v))
+      errs.push(`${path}: ${JSON.stringify(v)} does not match ${s.pattern}`);
     if (s.minLength !== undefined && v.length < s.minLength) errs.push(`${path}: shorter than ${s.minLength}`);
     if (s.maxLength !== undefined && v.length > s.maxLength) errs.push(`${path}: longer than ${s.maxLength}`);
   }
@@ -60,7 +71,8 @@ function checkObject(s: Schema, v: Record<string, unknown>, path: string): strin
     const prop = s.properties?.[k];
     if (prop) errs.push(...validate(prop, child, `${path}.${k}`));
     else if (s.additionalProperties === false) errs.push(`${path}.${k}: not allowed`);
-    else if (typeof s.additionalProperties === 'object') errs.push(...validate(s.additionalProperties, child, `${path}.${k}`));
+    else if (typeof s.additionalProperties === 'object')
+      errs.push(...validate(s.additionalProperties, child, `${path}.${k}`));
   }
   return errs;
 }
@@ -70,7 +82,8 @@ function validate(raw: Schema, v: unknown, path = '$'): string[] {
   const s = resolveRef(raw);
   const types = s.type === undefined ? undefined : [s.type].flat();
   const t = typeOf(v);
-  if (types && !types.includes(t) && !(t === 'integer' && types.includes('number'))) return [`${path}: ${t} is not ${types.join('|')}`];
+  if (types && !types.includes(t) && !(t === 'integer' && types.includes('number')))
+    return [`${path}: ${t} is not ${types.join('|')}`];
   const errs = checkScalar(s, v, path);
   if (t === 'object') errs.push(...checkObject(s, v as Record<string, unknown>, path));
   if (t === 'array') {
@@ -84,7 +97,10 @@ function validate(raw: Schema, v: unknown, path = '$'): string[] {
 /** Paths of every leaf or object key in a values tree (arrays are leaves). */
 function keyPaths(v: unknown, prefix = ''): string[] {
   if (typeOf(v) !== 'object') return [];
-  return Object.entries(v as Record<string, unknown>).flatMap(([k, c]) => [`${prefix}${k}`, ...keyPaths(c, `${prefix}${k}.`)]);
+  return Object.entries(v as Record<string, unknown>).flatMap(([k, c]) => [
+    `${prefix}${k}`,
+    ...keyPaths(c, `${prefix}${k}.`),
+  ]);
 }
 
 describe('values.schema.json', () => {
@@ -104,7 +120,9 @@ describe('values.schema.json', () => {
   });
 
   it('declares every value of values.yaml (no value is left unchecked)', () => {
-    const declared = Object.keys(schema.properties ?? {}).filter((k) => k !== 'global').sort();
+    const declared = Object.keys(schema.properties ?? {})
+      .filter((k) => k !== 'global')
+      .sort();
     expect(declared).toEqual(Object.keys(values).sort());
   });
 
@@ -119,9 +137,21 @@ describe('values.schema.json', () => {
     ['a port out of range', { http: { port: 70000 } }, /http.port/],
     ['an IPv6 bind host', { http: { host: '::' } }, /http.host/],
     ['an env var without name', { extraEnv: [{ value: 'x' }] }, /extraEnv\[0\].name: required/],
-    ['a rollout scope outside none|cluster|namespaces', { rbac: { rollout: { scope: 'everywhere' } } }, /rbac.rollout.scope/],
-    ['no Secret writes at all (the operator always writes Secrets)', { rbac: { secrets: { scope: 'none' } } }, /rbac.secrets.scope/],
-    ['a namespace that is not a DNS label', { rbac: { trustBundleConfigMaps: { scope: 'namespaces', namespaces: ['Payments'] } } }, /rbac.trustBundleConfigMaps.namespaces\[0\]/],
+    [
+      'a rollout scope outside none|cluster|namespaces',
+      { rbac: { rollout: { scope: 'everywhere' } } },
+      /rbac.rollout.scope/,
+    ],
+    [
+      'no Secret writes at all (the operator always writes Secrets)',
+      { rbac: { secrets: { scope: 'none' } } },
+      /rbac.secrets.scope/,
+    ],
+    [
+      'a namespace that is not a DNS label',
+      { rbac: { trustBundleConfigMaps: { scope: 'namespaces', namespaces: ['Payments'] } } },
+      /rbac.trustBundleConfigMaps.namespaces\[0\]/,
+    ],
     ['kubernetesBackend as a string', { rbac: { kubernetesBackend: 'yes' } }, /rbac.kubernetesBackend/],
   ])('rejects %s', (_name, override, message) => {
     expect(validate(schema, { ...values, ...override }).join('\n')).toMatch(message);
@@ -134,19 +164,34 @@ describe('values.yaml defaults', () => {
       replicas: 2,
       image: { tag: '', digest: '', pullPolicy: 'IfNotPresent' },
       crds: { install: true, keep: true },
-      leaderElection: { enabled: true, leaseName: 'machine-identity-operator', leaseDuration: '15s', renewDeadline: '10s', retryPeriod: '2s' },
+      leaderElection: {
+        enabled: true,
+        leaseName: 'machine-identity-operator',
+        leaseDuration: '15s',
+        renewDeadline: '10s',
+        retryPeriod: '2s',
+      },
       logLevel: 'info',
       workers: 16,
       policy: { defaultAction: 'Allow' },
       http: { host: '0.0.0.0', port: 8080 },
       metrics: { service: { enabled: true, port: 8080 }, serviceMonitor: { enabled: false } },
       podSecurityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      securityContext: {
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      },
       podDisruptionBudget: { enabled: true, minAvailable: 1 },
       priorityClassName: '',
       podAntiAffinity: 'soft',
       // least privilege: opt-in features get no grant until asked for (docs/security.md)
-      rbac: { secrets: { scope: 'cluster', namespaces: [] }, trustBundleConfigMaps: { scope: 'none' }, rollout: { scope: 'none' }, kubernetesBackend: false },
+      rbac: {
+        secrets: { scope: 'cluster', namespaces: [] },
+        trustBundleConfigMaps: { scope: 'none' },
+        rollout: { scope: 'none' },
+        kubernetesBackend: false,
+      },
     });
   });
 
@@ -169,7 +214,13 @@ describe('values.yaml defaults', () => {
 
 describe('Chart.yaml', () => {
   it('is a v2 application chart for Kubernetes 1.30+ shipping appVersion 0.1.0', () => {
-    expect(chart).toMatchObject({ apiVersion: 'v2', name: 'machine-identity-operator', type: 'application', kubeVersion: '>=1.30.0-0', appVersion: '0.1.0' });
+    expect(chart).toMatchObject({
+      apiVersion: 'v2',
+      name: 'machine-identity-operator',
+      type: 'application',
+      kubeVersion: '>=1.30.0-0',
+      appVersion: '0.1.0',
+    });
   });
 });
 
@@ -179,9 +230,36 @@ describe('the Deployment template and the entry point agree', () => {
   const envNames = [...deployment.matchAll(/- name: (MIO_\w+|POD_NAME)/g)].map((m) => m[1]!);
 
   it('passes exactly the documented environment variables', () => {
-    expect(envNames.sort()).toEqual(['MIO_ACME_HTTP01_ADDR', 'MIO_ACME_HTTP01_SERVICE', 'MIO_CLUSTER_DOMAIN', 'MIO_DURABLE_KEYS', 'MIO_HTTP_ADDR', 'MIO_INVENTORY', 'MIO_LEADER_ELECT', 'MIO_LEASE_DURATION', 'MIO_LEASE_NAME',
-      'MIO_LOG_LEVEL', 'MIO_NAMESPACE', 'MIO_OWNER_KEYS', 'MIO_PARSE_MAX_KDF_ITERATIONS', 'MIO_PARSE_TIMEOUT', 'MIO_PARSE_WORKERS', 'MIO_PARSE_WORKER_HEAP_MB', 'MIO_POD_IP', 'MIO_POLICY_DEFAULT_ACTION', 'MIO_REISSUE_RATE', 'MIO_RENEW_DEADLINE', 'MIO_RETRY_PERIOD',
-      'MIO_SIGNER', 'MIO_WEBHOOK_ADDR', 'MIO_WEBHOOK_CONFIG_NAME', 'MIO_WEBHOOK_HOSTS', 'MIO_WEBHOOK_SECRET', 'MIO_WORKERS', 'POD_NAME']);
+    expect(envNames.sort()).toEqual([
+      'MIO_ACME_HTTP01_ADDR',
+      'MIO_ACME_HTTP01_SERVICE',
+      'MIO_CLUSTER_DOMAIN',
+      'MIO_DURABLE_KEYS',
+      'MIO_HTTP_ADDR',
+      'MIO_INVENTORY',
+      'MIO_LEADER_ELECT',
+      'MIO_LEASE_DURATION',
+      'MIO_LEASE_NAME',
+      'MIO_LOG_LEVEL',
+      'MIO_NAMESPACE',
+      'MIO_OWNER_KEYS',
+      'MIO_PARSE_MAX_KDF_ITERATIONS',
+      'MIO_PARSE_TIMEOUT',
+      'MIO_PARSE_WORKERS',
+      'MIO_PARSE_WORKER_HEAP_MB',
+      'MIO_POD_IP',
+      'MIO_POLICY_DEFAULT_ACTION',
+      'MIO_REISSUE_RATE',
+      'MIO_RENEW_DEADLINE',
+      'MIO_RETRY_PERIOD',
+      'MIO_SIGNER',
+      'MIO_WEBHOOK_ADDR',
+      'MIO_WEBHOOK_CONFIG_NAME',
+      'MIO_WEBHOOK_HOSTS',
+      'MIO_WEBHOOK_SECRET',
+      'MIO_WORKERS',
+      'POD_NAME',
+    ]);
   });
 
   it('passes only variables that src/config.ts reads', () => {
@@ -191,7 +269,10 @@ describe('the Deployment template and the entry point agree', () => {
 
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
-  const stages = [...dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => ({ image: m[1], name: m[2] }));
+  const stages = [...dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => ({
+    image: m[1],
+    name: m[2],
+  }));
 
   it('is multi-stage on Node 24, compiling with tsc in the build stage', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
@@ -212,8 +293,19 @@ describe('Dockerfile', () => {
   });
 
   it('sends only the sources and manifests to the build context', () => {
-    const ignore = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
-    expect(ignore).toEqual(expect.arrayContaining(['!package.json', '!package-lock.json', '!tsconfig.json', '!tsconfig.build.json', '!src/']));
+    expect(ignore).toEqual(
+      expect.arrayContaining([
+        '!package.json',
+        '!package-lock.json',
+        '!tsconfig.json',
+        '!tsconfig.build.json',
+        '!src/',
+      ]),
+    );
   });
 });

@@ -5,19 +5,59 @@ import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { makeCsr, newKey, request, secretData } from './issuers-fixtures.ts';
 
-const base: ProvenanceInput = { leafFingerprint: 'AA:BB', statusFingerprint: 'AA:BB', secretRevision: 3, statusRevision: 3, chainsToAuthority: true, selfSigned: false };
+const base: ProvenanceInput = {
+  leafFingerprint: 'AA:BB',
+  statusFingerprint: 'AA:BB',
+  secretRevision: 3,
+  statusRevision: 3,
+  chainsToAuthority: true,
+  selfSigned: false,
+};
 
 describe('provenanceProblem', () => {
   const rows: { name: string; i: Partial<ProvenanceInput>; ours: boolean }[] = [
     { name: 'the certificate status records', i: {}, ours: true },
     { name: 'fingerprints compared case-insensitively', i: { leafFingerprint: 'aa:bb' }, ours: true },
-    { name: 'a swapped pair: another certificate, same revision annotation', i: { leafFingerprint: 'CC:DD' }, ours: false },
-    { name: 'a swapped pair with a forged newer revision that does not chain to the CA', i: { leafFingerprint: 'CC:DD', secretRevision: 9, chainsToAuthority: false }, ours: false },
-    { name: 'a crash between Secret and status writes: a newer revision from our CA is adopted', i: { leafFingerprint: 'CC:DD', secretRevision: 4 }, ours: true },
-    { name: 'an older revision is not adopted here (SecretRolledBack handles it)', i: { leafFingerprint: 'CC:DD', secretRevision: 2 }, ours: false },
-    { name: 'no status yet and chains to our CA: adopted', i: { statusFingerprint: undefined, statusRevision: undefined, leafFingerprint: 'CC:DD' }, ours: true },
-    { name: 'no status yet and a foreign CA', i: { statusFingerprint: undefined, statusRevision: undefined, leafFingerprint: 'CC:DD', chainsToAuthority: false }, ours: false },
-    { name: 'selfSigned: only the recorded fingerprint can tell, a different one is never adopted', i: { leafFingerprint: 'CC:DD', secretRevision: 4, selfSigned: true, chainsToAuthority: false }, ours: false },
+    {
+      name: 'a swapped pair: another certificate, same revision annotation',
+      i: { leafFingerprint: 'CC:DD' },
+      ours: false,
+    },
+    {
+      name: 'a swapped pair with a forged newer revision that does not chain to the CA',
+      i: { leafFingerprint: 'CC:DD', secretRevision: 9, chainsToAuthority: false },
+      ours: false,
+    },
+    {
+      name: 'a crash between Secret and status writes: a newer revision from our CA is adopted',
+      i: { leafFingerprint: 'CC:DD', secretRevision: 4 },
+      ours: true,
+    },
+    {
+      name: 'an older revision is not adopted here (SecretRolledBack handles it)',
+      i: { leafFingerprint: 'CC:DD', secretRevision: 2 },
+      ours: false,
+    },
+    {
+      name: 'no status yet and chains to our CA: adopted',
+      i: { statusFingerprint: undefined, statusRevision: undefined, leafFingerprint: 'CC:DD' },
+      ours: true,
+    },
+    {
+      name: 'no status yet and a foreign CA',
+      i: {
+        statusFingerprint: undefined,
+        statusRevision: undefined,
+        leafFingerprint: 'CC:DD',
+        chainsToAuthority: false,
+      },
+      ours: false,
+    },
+    {
+      name: 'selfSigned: only the recorded fingerprint can tell, a different one is never adopted',
+      i: { leafFingerprint: 'CC:DD', secretRevision: 4, selfSigned: true, chainsToAuthority: false },
+      ours: false,
+    },
   ];
   it.each(rows)('$name', ({ i, ours }) => {
     const input = { ...base, ...i } as ProvenanceInput;
@@ -29,37 +69,68 @@ describe('provenanceProblem', () => {
 });
 
 describe('chainsTo', () => {
-  let rootPem = '', otherRootPem = '', leafPem = '', interPem = '', deepLeafPem = '';
+  let rootPem = '',
+    otherRootPem = '',
+    leafPem = '',
+    interPem = '',
+    deepLeafPem = '';
   beforeAll(async () => {
-    const root = await generateCa({ commonName: 'Root', durationMs: 86_400_000, key: { algorithm: 'ECDSA', size: 256 } });
-    const other = await generateCa({ commonName: 'Root', durationMs: 86_400_000, key: { algorithm: 'ECDSA', size: 256 } });
-    rootPem = root.certPem; otherRootPem = other.certPem;
+    const root = await generateCa({
+      commonName: 'Root',
+      durationMs: 86_400_000,
+      key: { algorithm: 'ECDSA', size: 256 },
+    });
+    const other = await generateCa({
+      commonName: 'Root',
+      durationMs: 86_400_000,
+      key: { algorithm: 'ECDSA', size: 256 },
+    });
+    rootPem = root.certPem;
+    otherRootPem = other.certPem;
     const m = loadCaMaterial(secretData({ 'tls.crt': root.certPem, 'tls.key': root.keyPem }));
     if (!m.ok) throw new Error(m.message);
-    const leaf = await new InClusterCaIssuer(m).sign(request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=leaf' })));
+    const leaf = await new InClusterCaIssuer(m).sign(
+      request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=leaf' })),
+    );
     if (leaf.status !== 'issued') throw new Error('leaf');
     leafPem = leaf.certificatePem;
     const interKey = await newKey('ECDSA');
-    const inter = await new InClusterCaIssuer(m).sign(request(await makeCsr(interKey, { subject: 'CN=inter', isCA: true }), { isCA: true, usages: ['certSign'] }));
+    const inter = await new InClusterCaIssuer(m).sign(
+      request(await makeCsr(interKey, { subject: 'CN=inter', isCA: true }), { isCA: true, usages: ['certSign'] }),
+    );
     if (inter.status !== 'issued') throw new Error('inter');
     interPem = inter.certificatePem;
-    const im = loadCaMaterial(secretData({ 'tls.crt': interPem, 'tls.key': interKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ca.crt': rootPem }));
+    const im = loadCaMaterial(
+      secretData({
+        'tls.crt': interPem,
+        'tls.key': interKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        'ca.crt': rootPem,
+      }),
+    );
     if (!im.ok) throw new Error(im.message);
-    const deep = await new InClusterCaIssuer(im).sign(request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=deep' })));
+    const deep = await new InClusterCaIssuer(im).sign(
+      request(await makeCsr(await newKey('ECDSA'), { subject: 'CN=deep' })),
+    );
     if (deep.status !== 'issued') throw new Error('deep');
     deepLeafPem = deep.certificatePem;
   });
   it('a leaf signed by the CA', () => expect(chainsTo(leafPem, rootPem)).toBe(true));
-  it('a leaf through the intermediate the Secret carries', () => expect(chainsTo(deepLeafPem + interPem, rootPem)).toBe(true));
+  it('a leaf through the intermediate the Secret carries', () =>
+    expect(chainsTo(deepLeafPem + interPem, rootPem)).toBe(true));
   it('not without the intermediate', () => expect(chainsTo(deepLeafPem, rootPem)).toBe(false));
   it('not to another CA with the same name', () => expect(chainsTo(leafPem, otherRootPem)).toBe(false));
   it('a self-signed certificate swapped in does not chain', async () => {
-    const self = await generateCa({ commonName: 'Root', durationMs: 86_400_000, key: { algorithm: 'ECDSA', size: 256 } });
+    const self = await generateCa({
+      commonName: 'Root',
+      durationMs: 86_400_000,
+      key: { algorithm: 'ECDSA', size: 256 },
+    });
     expect(chainsTo(self.certPem, rootPem)).toBe(false);
   });
   it('an oversized tls.crt is not parsed: it does not chain', () => {
     expect(chainsTo(leafPem + '#'.repeat(70 * 1024), rootPem)).toBe(false);
     expect(chainsTo(leafPem + 'x'.repeat(1024), rootPem)).toBe(true);
   });
-  it('garbage never throws', () => expect(chainsTo('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', rootPem)).toBe(false));
+  it('garbage never throws', () =>
+    expect(chainsTo('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', rootPem)).toBe(false));
 });

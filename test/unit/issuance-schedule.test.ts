@@ -1,6 +1,11 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { renewalTime, failureBackoffMs, jitterFraction, MAX_JITTER_MS } from '../../src/controllers/issuance/schedule.ts';
+import {
+  renewalTime,
+  failureBackoffMs,
+  jitterFraction,
+  MAX_JITTER_MS,
+} from '../../src/controllers/issuance/schedule.ts';
 
 const H = 3_600_000;
 const nb = new Date('2026-01-01T00:00:00Z');
@@ -27,20 +32,39 @@ describe('renewalTime', () => {
     expect(sorted.at(-1)! - sorted[0]!).toBeGreaterThan(4 * 60_000); // spread over minutes, not seconds
   });
   it('is stable per identity and never before notBefore (property)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 10_000 * H }), fc.option(fc.integer({ min: 1, max: 99 })), fc.string(), (life, pct, uid) => {
-      const spec = pct === null ? {} : { renewBeforePercentage: pct };
-      const r1 = renewalTime(nb, new Date(nb.getTime() + life), spec, uid);
-      const r2 = renewalTime(nb, new Date(nb.getTime() + life), spec, uid);
-      return r1.getTime() === r2.getTime() && r1.getTime() >= nb.getTime() && r1.getTime() <= nb.getTime() + life;
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 * H }),
+        fc.option(fc.integer({ min: 1, max: 99 })),
+        fc.string(),
+        (life, pct, uid) => {
+          const spec = pct === null ? {} : { renewBeforePercentage: pct };
+          const r1 = renewalTime(nb, new Date(nb.getTime() + life), spec, uid);
+          const r2 = renewalTime(nb, new Date(nb.getTime() + life), spec, uid);
+          return r1.getTime() === r2.getTime() && r1.getTime() >= nb.getTime() && r1.getTime() <= nb.getTime() + life;
+        },
+      ),
+    );
   });
   it('jitter fractions are in [0,1)', () => {
-    for (let i = 0; i < 100; i++) { const f = jitterFraction(String(i)); expect(f).toBeGreaterThanOrEqual(0); expect(f).toBeLessThan(1); }
+    for (let i = 0; i < 100; i++) {
+      const f = jitterFraction(String(i));
+      expect(f).toBeGreaterThanOrEqual(0);
+      expect(f).toBeLessThan(1);
+    }
   });
 });
 
 describe('failureBackoffMs', () => {
-  it.each([[0, 0], [1, 10_000], [2, 20_000], [3, 40_000], [9, 2_560_000], [10, 3_600_000], [1000, 3_600_000]])('after %d failures: %d ms', (n, ms) => {
+  it.each([
+    [0, 0],
+    [1, 10_000],
+    [2, 20_000],
+    [3, 40_000],
+    [9, 2_560_000],
+    [10, 3_600_000],
+    [1000, 3_600_000],
+  ])('after %d failures: %d ms', (n, ms) => {
     expect(failureBackoffMs(n)).toBe(ms);
   });
 });

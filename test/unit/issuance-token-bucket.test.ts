@@ -12,7 +12,10 @@ describe('TokenBucket', () => {
       for (let i = 0; i < retryAt.length; i++) {
         if (retryAt[i]! > now || retryAt[i] === Infinity) continue;
         const w = b.take(now);
-        if (w === 0) { granted++; retryAt[i] = Infinity; } else retryAt[i] = now + w;
+        if (w === 0) {
+          granted++;
+          retryAt[i] = Infinity;
+        } else retryAt[i] = now + w;
       }
     }
     expect(granted).toBeGreaterThanOrEqual(50 + 120); // burst + at least 80% of 50/s for 3 s: no starvation

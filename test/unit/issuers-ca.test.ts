@@ -3,7 +3,13 @@ import { describe, it, expect, beforeAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate as NodeCert, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { basicConstraintsValue, buildCertificate, encodeExtension, keyIdentifier, keyUsageValue } from '../../src/pki/certificate.ts';
+import {
+  basicConstraintsValue,
+  buildCertificate,
+  encodeExtension,
+  keyIdentifier,
+  keyUsageValue,
+} from '../../src/pki/certificate.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
 import { buildName } from '../../src/pki/names.ts';
 import * as x509 from '@peculiar/x509';
@@ -17,16 +23,34 @@ import { CA_CONSTRAINTS } from './issuers-fixtures.ts';
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
-async function caMaterial(alg: Alg, size?: number, durationMs = 30 * DAY): Promise<{ pem: { certPem: string; keyPem: string }; m: CaMaterial }> {
-  const pem = await generateCa({ commonName: `${alg} CA`, organizations: ['Example'], durationMs, key: { algorithm: alg, size } });
+async function caMaterial(
+  alg: Alg,
+  size?: number,
+  durationMs = 30 * DAY,
+): Promise<{ pem: { certPem: string; keyPem: string }; m: CaMaterial }> {
+  const pem = await generateCa({
+    commonName: `${alg} CA`,
+    organizations: ['Example'],
+    durationMs,
+    key: { algorithm: alg, size },
+  });
   const m = loadCaMaterial(secretData({ 'tls.crt': pem.certPem, 'tls.key': pem.keyPem }));
   if (!m.ok) throw new Error(m.message);
   return { pem, m };
 }
 
 describe('generateCa', () => {
-  it.each([['ECDSA', 384], ['RSA', 2048], ['Ed25519', undefined]] as const)('makes a %s CA with critical basicConstraints and keyUsage, and an SKI', async (alg, size) => {
-    const { certPem, keyPem } = await generateCa({ commonName: 'Corp Issuing CA', organizations: ['Example'], durationMs: 10 * DAY, key: { algorithm: alg, size } });
+  it.each([
+    ['ECDSA', 384],
+    ['RSA', 2048],
+    ['Ed25519', undefined],
+  ] as const)('makes a %s CA with critical basicConstraints and keyUsage, and an SKI', async (alg, size) => {
+    const { certPem, keyPem } = await generateCa({
+      commonName: 'Corp Issuing CA',
+      organizations: ['Example'],
+      durationMs: 10 * DAY,
+      key: { algorithm: alg, size },
+    });
     expect(keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const cert = new x509.X509Certificate(certPem);
     expect(cert.subject).toBe('O=Example, CN=Corp Issuing CA');
@@ -34,7 +58,9 @@ describe('generateCa', () => {
     expect([bc.ca, bc.critical]).toEqual([true, true]);
     const ku = cert.getExtension(x509.KeyUsagesExtension)!;
     expect(ku.critical).toBe(true);
-    expect(ku.usages).toBe(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature);
+    expect(ku.usages).toBe(
+      x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+    );
     expect(cert.getExtension(x509.SubjectKeyIdentifierExtension)).not.toBeNull();
     const node = new NodeCert(certPem);
     expect(node.ca).toBe(true);
@@ -45,7 +71,9 @@ describe('generateCa', () => {
 
 describe('loadCaMaterial', () => {
   let good: { certPem: string; keyPem: string };
-  beforeAll(async () => { good = (await caMaterial('ECDSA')).pem; });
+  beforeAll(async () => {
+    good = (await caMaterial('ECDSA')).pem;
+  });
 
   it('accepts a good CA and reports fingerprint and notAfter', () => {
     const m = loadCaMaterial(secretData({ 'tls.crt': good.certPem, 'tls.key': good.keyPem }));
@@ -72,7 +100,12 @@ describe('loadCaMaterial', () => {
     const leafKey = await newKey('ECDSA');
     const r = await new InClusterCaIssuer(m).sign(request(await makeCsr(leafKey)));
     if (r.status !== 'issued') throw new Error(JSON.stringify(r));
-    const res = loadCaMaterial(secretData({ 'tls.crt': r.certificatePem, 'tls.key': leafKey.export({ type: 'pkcs8', format: 'pem' }).toString() }));
+    const res = loadCaMaterial(
+      secretData({
+        'tls.crt': r.certificatePem,
+        'tls.key': leafKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      }),
+    );
     expect(res).toMatchObject({ ok: false, reason: 'InvalidCA' });
     expect((res as { message: string }).message).toMatch(/not a CA certificate/);
   });
@@ -88,21 +121,51 @@ describe('loadCaMaterial', () => {
   });
 
   it('reports an expired and a not-yet-valid CA', async () => {
-    const old = await generateCa({ commonName: 'old', durationMs: DAY, key: { algorithm: 'ECDSA' }, now: new Date(Date.now() - 10 * DAY) });
+    const old = await generateCa({
+      commonName: 'old',
+      durationMs: DAY,
+      key: { algorithm: 'ECDSA' },
+      now: new Date(Date.now() - 10 * DAY),
+    });
     const expired = loadCaMaterial(secretData({ 'tls.crt': old.certPem, 'tls.key': old.keyPem }));
     expect(expired).toMatchObject({ ok: false, reason: 'CAExpired' });
     expect((expired as { fingerprintSHA256?: string }).fingerprintSHA256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-    const early = loadCaMaterial(secretData({ 'tls.crt': good.certPem, 'tls.key': good.keyPem }), new Date(Date.now() - DAY));
+    const early = loadCaMaterial(
+      secretData({ 'tls.crt': good.certPem, 'tls.key': good.keyPem }),
+      new Date(Date.now() - DAY),
+    );
     expect(early).toMatchObject({ ok: false, reason: 'CANotYetValid' });
   });
 
   it.each([
     ['missing tls.key', (g: { certPem: string }) => ({ 'tls.crt': g.certPem }), /missing: tls\.key/],
     ['garbage tls.crt', (g: { keyPem: string }) => ({ 'tls.crt': 'hello', 'tls.key': g.keyPem }), /no PEM certificate/],
-    ['corrupt tls.crt', (g: { keyPem: string }) => ({ 'tls.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'tls.key': g.keyPem }), /cannot be parsed/],
-    ['garbage tls.key', (g: { certPem: string }) => ({ 'tls.crt': g.certPem, 'tls.key': 'nope' }), /tls\.key cannot be parsed/],
-    ['encrypted tls.key', (g: { certPem: string }) => ({ 'tls.crt': g.certPem, 'tls.key': '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n' }), /encrypted/],
-    ['garbage ca.crt', (g: { certPem: string; keyPem: string }) => ({ 'tls.crt': g.certPem, 'tls.key': g.keyPem, 'ca.crt': 'x' }), /ca\.crt contains no PEM/],
+    [
+      'corrupt tls.crt',
+      (g: { keyPem: string }) => ({
+        'tls.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+        'tls.key': g.keyPem,
+      }),
+      /cannot be parsed/,
+    ],
+    [
+      'garbage tls.key',
+      (g: { certPem: string }) => ({ 'tls.crt': g.certPem, 'tls.key': 'nope' }),
+      /tls\.key cannot be parsed/,
+    ],
+    [
+      'encrypted tls.key',
+      (g: { certPem: string }) => ({
+        'tls.crt': g.certPem,
+        'tls.key': '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n',
+      }),
+      /encrypted/,
+    ],
+    [
+      'garbage ca.crt',
+      (g: { certPem: string; keyPem: string }) => ({ 'tls.crt': g.certPem, 'tls.key': g.keyPem, 'ca.crt': 'x' }),
+      /ca\.crt contains no PEM/,
+    ],
   ] as const)('rejects %s as InvalidCA', (_name, files, message) => {
     const res = loadCaMaterial(secretData(files(good)));
     expect(res).toMatchObject({ ok: false, reason: 'InvalidCA' });
@@ -111,7 +174,11 @@ describe('loadCaMaterial', () => {
 });
 
 const SIGNATURE_TEXT: Readonly<Record<string, string>> = {
-  ECDSA256: 'ecdsa-with-SHA256', ECDSA384: 'ecdsa-with-SHA384', ECDSA521: 'ecdsa-with-SHA512', RSA2048: 'sha256WithRSAEncryption', Ed25519: 'ED25519',
+  ECDSA256: 'ecdsa-with-SHA256',
+  ECDSA384: 'ecdsa-with-SHA384',
+  ECDSA521: 'ecdsa-with-SHA512',
+  RSA2048: 'sha256WithRSAEncryption',
+  Ed25519: 'ED25519',
 };
 
 async function leafKey(name: string): Promise<KeyObject> {
@@ -121,48 +188,89 @@ async function leafKey(name: string): Promise<KeyObject> {
 }
 
 function opensslText(pem: string): string {
-  return execFileSync('/usr/bin/openssl', ['x509', '-noout', '-text'], { input: pem, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync('/usr/bin/openssl', ['x509', '-noout', '-text'], {
+    input: pem,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 describe('InClusterCaIssuer', () => {
-  const algs: [Alg, number | undefined][] = [['ECDSA', 256], ['ECDSA', 384], ['ECDSA', 521], ['RSA', 2048], ['Ed25519', undefined]];
+  const algs: [Alg, number | undefined][] = [
+    ['ECDSA', 256],
+    ['ECDSA', 384],
+    ['ECDSA', 521],
+    ['RSA', 2048],
+    ['Ed25519', undefined],
+  ];
   const cas = new Map<string, CaMaterial>();
-  beforeAll(async () => { for (const [a, s] of algs) cas.set(`${a}${s ?? ''}`, (await caMaterial(a, s)).m); });
-
-  const matrix = algs.flatMap(([ca, cs]) => ['ECDSA256', 'ECDSA384', 'ECDSA521', 'RSA2048', 'Ed25519'].map((leaf) => [`${ca}${cs ?? ''}`, leaf] as const));
-  it.each(matrix)('%s CA signs a %s leaf that openssl x509 -text and openssl verify accept', async (caName, leafAlg) => {
-    const m = cas.get(caName)!;
-    const issuer = new InClusterCaIssuer(m, { maxDurationMs: 90 * DAY });
-    expect([issuer.backend, issuer.inProcess]).toEqual(['ca', true]);
-    const key = await leafKey(leafAlg);
-    const r = await issuer.sign(request(await makeCsr(key, { subject: 'CN=svc', sans: [{ type: 'dns', value: 'svc.ns.svc' }, { type: 'ip', value: 'fd00::a' }] })));
-    if (r.status !== 'issued') throw new Error(JSON.stringify(r));
-    expect(r.authorityFingerprintSHA256).toBe(m.fingerprintSHA256);
-    expect(r.chainPem).toEqual([]);
-    expect(opensslVerify(r.caPem, r.certificatePem)).toMatch(/: OK/);
-    const text = opensslText(r.certificatePem);
-    expect(text).toContain(`Signature Algorithm: ${SIGNATURE_TEXT[caName]}`);
-    expect(text).toContain('DNS:svc.ns.svc, IP Address:FD00:0:0:0:0:0:0:A');
-    const leaf = parseCertificate(r.certificatePem);
-    const caFacts = parseCertificate(m.certPem);
-    expect(leaf.issuerDN).toBe(caFacts.subjectDN);
-    expect(leaf.authorityKeyId).toBe(caFacts.subjectKeyId);
-    expect(leaf.subjectKeyId).toBe(keyIdentifier(createPublicKey(key).export({ type: 'spki', format: 'der' })).toString('hex'));
-    expect(new NodeCert(r.certificatePem).checkIssued(new NodeCert(m.certPem))).toBe(true);
+  beforeAll(async () => {
+    for (const [a, s] of algs) cas.set(`${a}${s ?? ''}`, (await caMaterial(a, s)).m);
   });
 
-  it('a CA certificate without a subjectKeyIdentifier: the leaf\'s AKI is computed from the CA\'s public key', async () => {
+  const matrix = algs.flatMap(([ca, cs]) =>
+    ['ECDSA256', 'ECDSA384', 'ECDSA521', 'RSA2048', 'Ed25519'].map((leaf) => [`${ca}${cs ?? ''}`, leaf] as const),
+  );
+  it.each(matrix)(
+    '%s CA signs a %s leaf that openssl x509 -text and openssl verify accept',
+    async (caName, leafAlg) => {
+      const m = cas.get(caName)!;
+      const issuer = new InClusterCaIssuer(m, { maxDurationMs: 90 * DAY });
+      expect([issuer.backend, issuer.inProcess]).toEqual(['ca', true]);
+      const key = await leafKey(leafAlg);
+      const r = await issuer.sign(
+        request(
+          await makeCsr(key, {
+            subject: 'CN=svc',
+            sans: [
+              { type: 'dns', value: 'svc.ns.svc' },
+              { type: 'ip', value: 'fd00::a' },
+            ],
+          }),
+        ),
+      );
+      if (r.status !== 'issued') throw new Error(JSON.stringify(r));
+      expect(r.authorityFingerprintSHA256).toBe(m.fingerprintSHA256);
+      expect(r.chainPem).toEqual([]);
+      expect(opensslVerify(r.caPem, r.certificatePem)).toMatch(/: OK/);
+      const text = opensslText(r.certificatePem);
+      expect(text).toContain(`Signature Algorithm: ${SIGNATURE_TEXT[caName]}`);
+      expect(text).toContain('DNS:svc.ns.svc, IP Address:FD00:0:0:0:0:0:0:A');
+      const leaf = parseCertificate(r.certificatePem);
+      const caFacts = parseCertificate(m.certPem);
+      expect(leaf.issuerDN).toBe(caFacts.subjectDN);
+      expect(leaf.authorityKeyId).toBe(caFacts.subjectKeyId);
+      expect(leaf.subjectKeyId).toBe(
+        keyIdentifier(createPublicKey(key).export({ type: 'spki', format: 'der' })).toString('hex'),
+      );
+      expect(new NodeCert(r.certificatePem).checkIssued(new NodeCert(m.certPem))).toBe(true);
+    },
+  );
+
+  it("a CA certificate without a subjectKeyIdentifier: the leaf's AKI is computed from the CA's public key", async () => {
     const key = await leafKey('ECDSA256');
     const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
     const name = Buffer.from(buildName({ commonName: 'No SKI CA' }));
     const now = Date.now();
-    const caCert = buildCertificate({
-      serialNumber: Buffer.from([1]), issuerNameDer: name, subjectNameDer: name, spkiDer: spki,
-      notBefore: new Date(now - HOUR), notAfter: new Date(now + DAY),
-      extensions: [encodeExtension('2.5.29.19', true, basicConstraintsValue(true)), encodeExtension('2.5.29.15', true, keyUsageValue(0x60))],
-    }, { key });
+    const caCert = buildCertificate(
+      {
+        serialNumber: Buffer.from([1]),
+        issuerNameDer: name,
+        subjectNameDer: name,
+        spkiDer: spki,
+        notBefore: new Date(now - HOUR),
+        notAfter: new Date(now + DAY),
+        extensions: [
+          encodeExtension('2.5.29.19', true, basicConstraintsValue(true)),
+          encodeExtension('2.5.29.15', true, keyUsageValue(0x60)),
+        ],
+      },
+      { key },
+    );
     expect(parseCertificate(caCert.pem).subjectKeyId).toBeUndefined();
-    const m = loadCaMaterial(secretData({ 'tls.crt': caCert.pem, 'tls.key': key.export({ type: 'pkcs8', format: 'pem' }).toString() }));
+    const m = loadCaMaterial(
+      secretData({ 'tls.crt': caCert.pem, 'tls.key': key.export({ type: 'pkcs8', format: 'pem' }).toString() }),
+    );
     if (!m.ok) throw new Error(m.message);
     const r = await new InClusterCaIssuer(m).sign(request(await makeCsr(await newKey('RSA'))));
     if (r.status !== 'issued') throw new Error(JSON.stringify(r));
@@ -179,10 +287,21 @@ describe('InClusterCaIssuer', () => {
   it('an intermediate CA (with ca.crt = root) returns the intermediate as chain and the root as caPem', async () => {
     const root = cas.get('ECDSA384')!;
     const interKey = await newKey('ECDSA');
-    const ir = await new InClusterCaIssuer(root).sign(request(await makeCsr(interKey, { subject: 'CN=Intermediate CA', isCA: true }), { isCA: true, usages: ['certSign', 'crlSign', 'digitalSignature'],
-      caConstraints: { ...CA_CONSTRAINTS, permittedDNS: ['example.com'] } }));
+    const ir = await new InClusterCaIssuer(root).sign(
+      request(await makeCsr(interKey, { subject: 'CN=Intermediate CA', isCA: true }), {
+        isCA: true,
+        usages: ['certSign', 'crlSign', 'digitalSignature'],
+        caConstraints: { ...CA_CONSTRAINTS, permittedDNS: ['example.com'] },
+      }),
+    );
     if (ir.status !== 'issued') throw new Error(JSON.stringify(ir));
-    const m = loadCaMaterial(secretData({ 'tls.crt': ir.certificatePem, 'tls.key': interKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ca.crt': root.certPem }));
+    const m = loadCaMaterial(
+      secretData({
+        'tls.crt': ir.certificatePem,
+        'tls.key': interKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        'ca.crt': root.certPem,
+      }),
+    );
     if (!m.ok) throw new Error(m.message);
     expect(m.selfSigned).toBe(false);
     const r = await new InClusterCaIssuer(m).sign(request(await makeCsr(await newKey('RSA'))));
@@ -205,7 +324,11 @@ describe('InClusterCaIssuer', () => {
 
   it('throughput: ECDSA P-256 CA, ECDSA P-256 leaves (printed)', async () => {
     const issuer = new InClusterCaIssuer(cas.get('ECDSA256')!, { maxDurationMs: 90 * DAY });
-    const csrs = await Promise.all(Array.from({ length: 20 }, async (_v, i) => makeCsr(await newKey('ECDSA'), { subject: `CN=svc-${i}`, sans: [{ type: 'dns', value: `svc-${i}.ns.svc` }] })));
+    const csrs = await Promise.all(
+      Array.from({ length: 20 }, async (_v, i) =>
+        makeCsr(await newKey('ECDSA'), { subject: `CN=svc-${i}`, sans: [{ type: 'dns', value: `svc-${i}.ns.svc` }] }),
+      ),
+    );
     for (const c of csrs.slice(0, 5)) await issuer.sign(request(c)); // warm-up
     const n = 400;
     const t0 = performance.now();
@@ -214,7 +337,9 @@ describe('InClusterCaIssuer', () => {
       if (r.status !== 'issued') throw new Error(JSON.stringify(r));
     }
     const perSec = n / ((performance.now() - t0) / 1000);
-    console.log(`InClusterCaIssuer throughput (ECDSA P-256 CA, sequential, one core): ${perSec.toFixed(0)} signatures/s`);
+    console.log(
+      `InClusterCaIssuer throughput (ECDSA P-256 CA, sequential, one core): ${perSec.toFixed(0)} signatures/s`,
+    );
     // ~3,700/s on a dev machine in jest (the @peculiar/x509 path managed ~180/s); a floor well below that for a loaded CI machine
     expect(perSec).toBeGreaterThan(500);
   });
@@ -248,28 +373,62 @@ describe('registry', () => {
     expect(buildIssuer({ acme })).toMatchObject({ issuer: { backend: 'acme' } });
     expect(buildIssuer({ acme: {} })).toMatchObject({ reason: 'InvalidSpec' });
     const secretValue = (): string | undefined => undefined;
-    expect(buildIssuer({ acme: { ...acme, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab', key: 'hmac' } } } }, undefined, { secretValue }))
-      .toMatchObject({ reason: 'EABKeyNotFound', message: expect.stringContaining('Secret eab key hmac') });
-    const solvers = [{ dns01: { rfc2136: { nameserver: 'ns1', tsigKeyName: 'k', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }];
-    expect(buildIssuer({ acme: { ...acme, solvers } }, undefined, { secretValue }))
-      .toMatchObject({ reason: 'TSIGSecretNotFound', message: expect.stringContaining('solvers[0].dns01.rfc2136.tsigSecretSecretRef') });
+    expect(
+      buildIssuer(
+        { acme: { ...acme, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab', key: 'hmac' } } } },
+        undefined,
+        { secretValue },
+      ),
+    ).toMatchObject({ reason: 'EABKeyNotFound', message: expect.stringContaining('Secret eab key hmac') });
+    const solvers = [
+      {
+        dns01: {
+          rfc2136: { nameserver: 'ns1', tsigKeyName: 'k', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } },
+        },
+      },
+    ];
+    expect(buildIssuer({ acme: { ...acme, solvers } }, undefined, { secretValue })).toMatchObject({
+      reason: 'TSIGSecretNotFound',
+      message: expect.stringContaining('solvers[0].dns01.rfc2136.tsigSecretSecretRef'),
+    });
   });
 
   it('builds the kubernetes backend when it has a client, and refuses without a signerName', () => {
-    expect(buildIssuer({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, undefined, { kc: {} as never })).toMatchObject({ issuer: { backend: 'kubernetes' } });
+    expect(
+      buildIssuer({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, undefined, {
+        kc: {} as never,
+      }),
+    ).toMatchObject({ issuer: { backend: 'kubernetes' } });
     expect(buildIssuer({ kubernetes: {} }, undefined, { kc: {} as never })).toMatchObject({ reason: 'InvalidSpec' });
   });
 
   it('builds the cfssl backend, reading its auth key through secretValue, and names a missing key', () => {
-    const spec = { cfssl: { url: 'https://cfssl.example:8888', profile: 'server', authKeySecretRef: { name: 'cfssl-auth', key: 'key' } } };
-    expect(buildIssuer(spec, undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({ issuer: { backend: 'cfssl' } });
+    const spec = {
+      cfssl: {
+        url: 'https://cfssl.example:8888',
+        profile: 'server',
+        authKeySecretRef: { name: 'cfssl-auth', key: 'key' },
+      },
+    };
+    expect(buildIssuer(spec, undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({
+      issuer: { backend: 'cfssl' },
+    });
     expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'AuthKeyNotFound' });
   });
 
   it('builds the stepCA backend with the provisioner password, and names what is missing', () => {
-    const spec = { stepCA: { url: 'https://step.example:9000', provisioner: { name: 'mio', passwordSecretRef: { name: 'pw', key: 'password' } } } };
-    expect(buildIssuer(spec, undefined, { secretValue: () => 'secret' })).toMatchObject({ issuer: { backend: 'stepCA' } });
-    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'PasswordNotFound' });
+    const spec = {
+      stepCA: {
+        url: 'https://step.example:9000',
+        provisioner: { name: 'mio', passwordSecretRef: { name: 'pw', key: 'password' } },
+      },
+    };
+    expect(buildIssuer(spec, undefined, { secretValue: () => 'secret' })).toMatchObject({
+      issuer: { backend: 'stepCA' },
+    });
+    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({
+      reason: 'PasswordNotFound',
+    });
     expect(buildIssuer({ stepCA: {} })).toMatchObject({ reason: 'InvalidSpec' });
     expect(buildIssuer({ cfssl: {} })).toMatchObject({ reason: 'InvalidSpec' });
   });

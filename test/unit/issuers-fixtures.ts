@@ -16,7 +16,8 @@ const generateKeyPair = promisify(genCb);
 export type Alg = 'ECDSA' | 'RSA' | 'Ed25519';
 
 export async function newKey(alg: Alg, size?: number): Promise<KeyObject> {
-  if (alg === 'ECDSA') return (await generateKeyPair('ec', { namedCurve: size === 384 ? 'P-384' : 'P-256' })).privateKey;
+  if (alg === 'ECDSA')
+    return (await generateKeyPair('ec', { namedCurve: size === 384 ? 'P-384' : 'P-256' })).privateKey;
   if (alg === 'RSA') return (await generateKeyPair('rsa', { modulusLength: size ?? 2048 })).privateKey;
   return (await generateKeyPair('ed25519')).privateKey;
 }
@@ -36,19 +37,35 @@ export async function makeCsr(key: KeyObject, o: CsrOptions = {}): Promise<strin
   if (o.sans) extensions.push(new x509.SubjectAlternativeNameExtension(o.sans));
   if (o.isCA !== undefined) extensions.push(new x509.BasicConstraintsExtension(o.isCA, undefined, true));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: o.subject ?? 'CN=leaf.example.com', keys: { privateKey, publicKey },
-    signingAlgorithm: alg.signParams as webcrypto.EcdsaParams, extensions,
+    name: o.subject ?? 'CN=leaf.example.com',
+    keys: { privateKey, publicKey },
+    signingAlgorithm: alg.signParams as webcrypto.EcdsaParams,
+    extensions,
   });
   return csr.toString('pem');
 }
 
 /** The name constraints the controller passes with a granted CA request (see src/policy/ownership.ts). */
-export const CA_CONSTRAINTS = { permittedDNS: ['ns.svc', 'ns.svc.cluster.local'], excludedDNS: [], permittedIP: [], excludedIP: ['0.0.0.0/0', '::/0'],
-  permittedEmail: ['invalid'], permittedURI: ['invalid'] };
+export const CA_CONSTRAINTS = {
+  permittedDNS: ['ns.svc', 'ns.svc.cluster.local'],
+  excludedDNS: [],
+  permittedIP: [],
+  excludedIP: ['0.0.0.0/0', '::/0'],
+  permittedEmail: ['invalid'],
+  permittedURI: ['invalid'],
+};
 
 export function request(csrPem: string, over: Partial<SignRequest> = {}): SignRequest {
-  return { csrPem, requestId: 'uid-1', identity: { namespace: 'ns', name: 'id', uid: 'uid' }, durationMs: 24 * 3600_000,
-    isCA: false, usages: ['serverAuth'], ...(over.isCA ? { caConstraints: CA_CONSTRAINTS } : {}), ...over };
+  return {
+    csrPem,
+    requestId: 'uid-1',
+    identity: { namespace: 'ns', name: 'id', uid: 'uid' },
+    durationMs: 24 * 3600_000,
+    isCA: false,
+    usages: ['serverAuth'],
+    ...(over.isCA ? { caConstraints: CA_CONSTRAINTS } : {}),
+    ...over,
+  };
 }
 
 export function secretData(files: Record<string, string>): Record<string, string> {
@@ -80,7 +97,11 @@ export function serialOctets(pem: string): Buffer {
   const header = (): { tag: number; len: number } => {
     const tag = der[p++]!;
     let len = der[p++]!;
-    if (len & 0x80) { const n = len & 0x7f; len = 0; for (let i = 0; i < n; i++) len = (len << 8) | der[p++]!; }
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = (len << 8) | der[p++]!;
+    }
     return { tag, len };
   };
   header(); // Certificate SEQUENCE

@@ -16,8 +16,18 @@ const cases: [string, LabelSelector | undefined, Record<string, string>, boolean
   ['Exists missing', { matchExpressions: [{ key: 'env', operator: 'Exists' }] }, {}, false],
   ['DoesNotExist', { matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, { other: 'x' }, true],
   ['DoesNotExist present', { matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, { env: 'x' }, false],
-  ['unknown operator fails closed', { matchExpressions: [{ key: 'env', operator: 'Gt', values: ['1'] }] }, { env: '2' }, false],
-  ['labels AND expressions', { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'Exists' }] }, { a: '1' }, false],
+  [
+    'unknown operator fails closed',
+    { matchExpressions: [{ key: 'env', operator: 'Gt', values: ['1'] }] },
+    { env: '2' },
+    false,
+  ],
+  [
+    'labels AND expressions',
+    { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'Exists' }] },
+    { a: '1' },
+    false,
+  ],
   ['__proto__ key is not inherited', { matchExpressions: [{ key: 'toString', operator: 'Exists' }] }, {}, false],
 ];
 

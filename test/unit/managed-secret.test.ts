@@ -4,14 +4,32 @@ import { describe, it, expect, afterAll } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { Parser } from '../../src/parsing/parser.ts';
-import { inspectSecret, projectManagedSecret, projectSecret, primeView, MANAGED_SECRET_MAX_BYTES } from '../../src/controllers/issuance/inspect.ts';
+import {
+  inspectSecret,
+  projectManagedSecret,
+  projectSecret,
+  primeView,
+  MANAGED_SECRET_MAX_BYTES,
+} from '../../src/controllers/issuance/inspect.ts';
 import { metadataDrift } from '../../src/controllers/issuance/secret.ts';
 
 const parser = new Parser();
 afterAll(() => parser.close());
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
-const secret = (uid: string, rv: string, data: Record<string, string>): k8s.V1Secret => ({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-  metadata: { name: 's', namespace: 'ns', uid, resourceVersion: rv, labels: { 'machineidentity.io/identity': 'api' }, managedFields: [{ manager: 'x' }] }, data });
+const secret = (uid: string, rv: string, data: Record<string, string>): k8s.V1Secret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'kubernetes.io/tls',
+  metadata: {
+    name: 's',
+    namespace: 'ns',
+    uid,
+    resourceVersion: rv,
+    labels: { 'machineidentity.io/identity': 'api' },
+    managedFields: [{ manager: 'x' }],
+  },
+  data,
+});
 
 describe('managed Secret projection', () => {
   it('keeps metadata, type, a digest per key and the size; never the data or managedFields', () => {
@@ -27,14 +45,22 @@ describe('managed Secret projection', () => {
     const p = projectManagedSecret(big, parser);
     expect(p.mio).toMatchObject({ oversize: true, digests: {} });
     let reads = 0;
-    expect(await inspectSecret(parser, p, async () => { reads++; return big; })).toEqual({ hasData: true, keyMatches: false, oversize: true });
+    expect(
+      await inspectSecret(parser, p, async () => {
+        reads++;
+        return big;
+      }),
+    ).toEqual({ hasData: true, keyMatches: false, oversize: true });
     expect(reads).toBe(0);
   });
   it('a garbage pair parses (in the worker) to no certificate, once per resourceVersion', async () => {
     const s = secret('u3', '7', { 'tls.crt': b64('garbage'), 'tls.key': b64('junk') });
     const p = projectManagedSecret(s, parser);
     let reads = 0;
-    const live = async (): Promise<k8s.V1Secret> => { reads++; return s; };
+    const live = async (): Promise<k8s.V1Secret> => {
+      reads++;
+      return s;
+    };
     expect(await inspectSecret(parser, p, live)).toEqual({ hasData: true, keyMatches: false });
     expect(await inspectSecret(parser, p, live)).toEqual({ hasData: true, keyMatches: false });
     expect(reads).toBe(0); // the transform started the parse; nothing read from the API
@@ -42,11 +68,22 @@ describe('managed Secret projection', () => {
   it('a primed view (what we just wrote) is used as is', async () => {
     const s = secret('u4', '9', { 'tls.crt': b64('x'), 'tls.key': b64('y') });
     primeView(s, { hasData: true, keyMatches: true });
-    expect(await inspectSecret(parser, projectSecret(s), async () => { throw new Error('no read expected'); })).toEqual({ hasData: true, keyMatches: true });
+    expect(
+      await inspectSecret(parser, projectSecret(s), async () => {
+        throw new Error('no read expected');
+      }),
+    ).toEqual({ hasData: true, keyMatches: true });
   });
   it('drift is told from digests on a projection (ca.crt compared only with the bytes at hand)', () => {
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const want = secret('u5', '1', { 'tls.crt': b64('c'), 'tls.key': b64(key), 'ca.crt': b64('ca'), 'keystore.p12': b64('k') });
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const want = secret('u5', '1', {
+      'tls.crt': b64('c'),
+      'tls.key': b64(key),
+      'ca.crt': b64('ca'),
+      'keystore.p12': b64('k'),
+    });
     const live = projectSecret(secret('u5', '1', { 'tls.crt': b64('c'), 'tls.key': b64(key), 'ca.crt': b64('other') }));
     expect(metadataDrift(live, want, { compareCa: false })).toBe('data keystore.p12');
     expect(metadataDrift(projectSecret(want), want)).toBeUndefined();

@@ -13,9 +13,18 @@ const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64');
 
 /** Largest gap between 10 ms ticks while `work` runs: the event loop's delay. */
 async function maxLoopGap<T>(work: Promise<T>): Promise<{ value: T; gapMs: number }> {
-  let last = performance.now(), gap = 0;
-  const t = setInterval(() => { const now = performance.now(); gap = Math.max(gap, now - last); last = now; }, 10);
-  try { return { value: await work, gapMs: gap }; } finally { clearInterval(t); }
+  let last = performance.now(),
+    gap = 0;
+  const t = setInterval(() => {
+    const now = performance.now();
+    gap = Math.max(gap, now - last);
+    last = now;
+  }, 10);
+  try {
+    return { value: await work, gapMs: gap };
+  } finally {
+    clearInterval(t);
+  }
 }
 
 describe('ParsePool', () => {
@@ -31,12 +40,19 @@ describe('ParsePool', () => {
   it('a task over the wall-time limit is aborted (timeout), its worker replaced; queued tasks still run', async () => {
     const spin = pool.run('spin', 60_000);
     const after = pool.run('echo', 'next');
-    const { value, gapMs } = await maxLoopGap(spin.then(() => 'answered', (e: unknown) => e));
+    const { value, gapMs } = await maxLoopGap(
+      spin.then(
+        () => 'answered',
+        (e: unknown) => e,
+      ),
+    );
     expect(value).toBeInstanceOf(ParseAbort);
     expect((value as ParseAbort).reason).toBe('timeout');
     expect(gapMs).toBeLessThan(200);
     expect(await after).toBe('next');
-    expect(await registry.getSingleMetricAsString('machine_identity_parse_aborted_total')).toMatch(/reason="timeout"} 1/);
+    expect(await registry.getSingleMetricAsString('machine_identity_parse_aborted_total')).toMatch(
+      /reason="timeout"} 1/,
+    );
   });
   it('a worker that runs out of its heap is reported (worker_memory) and replaced', async () => {
     const e = await pool.run('hog', null).catch((x: unknown) => x);
@@ -54,21 +70,39 @@ describe('ParsePool', () => {
 describe('Parser: hostile Secrets become findings, off the event loop', () => {
   const parser = new Parser({ workers: 1, timeoutMs: 3000, heapMb: 64, maxKdfIterations: 1_000_000 });
   afterAll(() => parser.close());
-  const secret = (p12: Buffer): Record<string, unknown> => ({ metadata: { name: 'bomb' }, data: { 'store.p12': b64(p12), password: b64('pw') } });
+  const secret = (p12: Buffer): Record<string, unknown> => ({
+    metadata: { name: 'bomb' },
+    data: { 'store.p12': b64(p12), password: b64('pw') },
+  });
 
   it('a PKCS#12 bomb (many sections) is refused before any derivation: pkcs12_budget, fast', async () => {
     const slim = slimForParse('Secret', secret(pkcs12Bomb({ sections: 200, iterations: 1000, password: 'pw' })))!;
     const t0 = performance.now();
     const x = await parser.extract('Secret', slim);
     expect(performance.now() - t0).toBeLessThan(1000);
-    expect(x.problems).toEqual([expect.objectContaining({ key: 'store.p12', code: 'pkcs12_budget', reason: expect.stringMatching(/200 sections/) })]);
+    expect(x.problems).toEqual([
+      expect.objectContaining({
+        key: 'store.p12',
+        code: 'pkcs12_budget',
+        reason: expect.stringMatching(/200 sections/),
+      }),
+    ]);
   });
   it('few sections with huge iteration counts: the summed iterations are over the budget', async () => {
-    const x = await parser.extract('Secret', slimForParse('Secret', secret(pkcs12Bomb({ sections: 4, iterations: 1000, password: 'pw', macIterations: 5_000_000 })))!);
+    const x = await parser.extract(
+      'Secret',
+      slimForParse(
+        'Secret',
+        secret(pkcs12Bomb({ sections: 4, iterations: 1000, password: 'pw', macIterations: 5_000_000 })),
+      )!,
+    );
     expect(x.problems[0]).toMatchObject({ code: 'pkcs12_budget', reason: expect.stringMatching(/iterations in all/) });
   });
   it('within the budget it is read (in the worker) while the event loop stays free', async () => {
-    const slim = slimForParse('Secret', secret(pkcs12Bomb({ sections: 8, iterations: 100_000, password: 'pw', macIterations: 1 })))!;
+    const slim = slimForParse(
+      'Secret',
+      secret(pkcs12Bomb({ sections: 8, iterations: 100_000, password: 'pw', macIterations: 1 })),
+    )!;
     const { value, gapMs } = await maxLoopGap(parser.extract('Secret', slim));
     expect(value).toEqual({ certs: [], problems: [] });
     expect(gapMs).toBeLessThan(100);
@@ -76,18 +110,31 @@ describe('Parser: hostile Secrets become findings, off the event loop', () => {
   it('a parse over the wall-time limit is a timeout finding', async () => {
     const slow = new Parser({ workers: 1, timeoutMs: 50, heapMb: 64, maxKdfIterations: 100_000_000 });
     try {
-      const x = await slow.extract('Secret', slimForParse('Secret', secret(pkcs12Bomb({ sections: 16, iterations: 200_000, password: 'pw', macIterations: 1 })))!);
+      const x = await slow.extract(
+        'Secret',
+        slimForParse(
+          'Secret',
+          secret(pkcs12Bomb({ sections: 16, iterations: 200_000, password: 'pw', macIterations: 1 })),
+        )!,
+      );
       expect(x.problems).toEqual([expect.objectContaining({ code: 'timeout' })]);
-    } finally { await slow.close(); }
+    } finally {
+      await slow.close();
+    }
   });
   it('slimForParse keeps only what may hold certificates (and the password), and nothing for plain Secrets', () => {
     expect(slimForParse('Secret', { data: { 'config.yaml': b64('a: 1'), password: b64('x') } })).toBeUndefined();
-    const s = slimForParse('Secret', { data: { 'tls.crt': b64('-----BEGIN CERTIFICATE-----\n'), other: b64('hello'), password: b64('x') } });
+    const s = slimForParse('Secret', {
+      data: { 'tls.crt': b64('-----BEGIN CERTIFICATE-----\n'), other: b64('hello'), password: b64('x') },
+    });
     expect(Object.keys((s as { data: object }).data).sort()).toEqual(['password', 'tls.crt']);
     expect(slimForParse('CustomResourceDefinition', { spec: { versions: [{ schema: 'big' }] } })).toBeUndefined();
   });
   it('managed Secret facts: garbage is no certificate, never a throw', async () => {
-    expect(await parser.managedFacts({ crt: b64('garbage'), key: b64('junk') })).toEqual({ hasData: true, keyMatches: false });
+    expect(await parser.managedFacts({ crt: b64('garbage'), key: b64('junk') })).toEqual({
+      hasData: true,
+      keyMatches: false,
+    });
     expect(await parser.managedFacts({})).toEqual({ hasData: false, keyMatches: false });
   });
 });

@@ -7,11 +7,23 @@ import { Reason } from '../../src/crds/reasons.ts';
 
 const web: Workload = { kind: 'Deployment', name: 'web' };
 const apiError = (code: number, message: string): k8s.ApiException<unknown> =>
-  new k8s.ApiException(code, `HTTP-Code: ${code}`, JSON.stringify({ kind: 'Status', code, reason: code === 403 ? 'Forbidden' : 'Other', message }), {});
+  new k8s.ApiException(
+    code,
+    `HTTP-Code: ${code}`,
+    JSON.stringify({ kind: 'Status', code, reason: code === 403 ? 'Forbidden' : 'Other', message }),
+    {},
+  );
 
 describe('rolloutFailure', () => {
   it('turns an RBAC denial into RolloutForbidden naming the workload, the namespace and the chart value', () => {
-    const f = rolloutFailure(apiError(403, 'deployments.apps "web" is forbidden: User "system:serviceaccount:mio:mio" cannot get resource "deployments"'), web, 'payments');
+    const f = rolloutFailure(
+      apiError(
+        403,
+        'deployments.apps "web" is forbidden: User "system:serviceaccount:mio:mio" cannot get resource "deployments"',
+      ),
+      web,
+      'payments',
+    );
     expect(f?.reason).toBe(Reason.RolloutForbidden);
     expect(f?.message).toContain('Deployment payments/web');
     expect(f?.message).toContain('rbac.rollout.scope=cluster');

@@ -14,15 +14,23 @@ async function until(pred: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-function make(reconcile: Reconcile, extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}): { c: Controller; registry: Registry } {
+function make(
+  reconcile: Reconcile,
+  extra: Partial<ConstructorParameters<typeof Controller>[0]> = {},
+): { c: Controller; registry: Registry } {
   const registry = new Registry();
-  return { c: new Controller({ name: 'test', reconcile, logger: silent, registry, backoff: fastBackoff, ...extra }), registry };
+  return {
+    c: new Controller({ name: 'test', reconcile, logger: silent, registry, backoff: fastBackoff, ...extra }),
+    registry,
+  };
 }
 
 describe('Controller', () => {
   it('retries a failing key with backoff until it succeeds, then forgets it', async () => {
     let calls = 0;
-    const { c, registry } = make(async () => { if (++calls < 3) throw new Error('transient'); });
+    const { c, registry } = make(async () => {
+      if (++calls < 3) throw new Error('transient');
+    });
     await c.start();
     c.queue.add('ns/a');
     await until(() => calls === 3);
@@ -36,7 +44,10 @@ describe('Controller', () => {
 
   it('does not retry a TerminalError', async () => {
     let calls = 0;
-    const { c } = make(async () => { calls++; throw new TerminalError('bad spec'); });
+    const { c } = make(async () => {
+      calls++;
+      throw new TerminalError('bad spec');
+    });
     await c.start();
     c.queue.add('ns/a');
     await until(() => calls === 1);
@@ -47,7 +58,10 @@ describe('Controller', () => {
 
   it('requeues after requeueAfterMs', async () => {
     const at: number[] = [];
-    const { c } = make(async () => { at.push(Date.now()); return at.length < 2 ? { requeueAfterMs: 80 } : undefined; });
+    const { c } = make(async () => {
+      at.push(Date.now());
+      return at.length < 2 ? { requeueAfterMs: 80 } : undefined;
+    });
     await c.start();
     c.queue.add('k');
     await until(() => at.length === 2);
@@ -57,7 +71,9 @@ describe('Controller', () => {
 
   it('passes a child logger and a fresh reconcileID per reconcile', async () => {
     const ids: string[] = [];
-    const { c } = make(async (_k, ctx) => { ids.push(ctx.reconcileID); });
+    const { c } = make(async (_k, ctx) => {
+      ids.push(ctx.reconcileID);
+    });
     await c.start();
     c.queue.add('a');
     await until(() => ids.length === 1);
@@ -72,16 +88,24 @@ describe('Controller', () => {
     let maxActive = 0;
     const perKey = new Map<string, number>();
     let violations = 0;
-    const { c } = make(async (key) => {
-      perKey.set(key, (perKey.get(key) ?? 0) + 1);
-      if (perKey.get(key)! > 1) violations++;
-      active++; maxActive = Math.max(maxActive, active);
-      await new Promise((r) => setTimeout(r, 20));
-      active--;
-      perKey.set(key, perKey.get(key)! - 1);
-    }, { workers: 4 });
+    const { c } = make(
+      async (key) => {
+        perKey.set(key, (perKey.get(key) ?? 0) + 1);
+        if (perKey.get(key)! > 1) violations++;
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((r) => setTimeout(r, 20));
+        active--;
+        perKey.set(key, perKey.get(key)! - 1);
+      },
+      { workers: 4 },
+    );
     await c.start();
-    for (let i = 0; i < 5; i++) for (const k of ['a', 'b', 'c', 'd']) { c.queue.add(k); await new Promise((r) => setTimeout(r, 3)); }
+    for (let i = 0; i < 5; i++)
+      for (const k of ['a', 'b', 'c', 'd']) {
+        c.queue.add(k);
+        await new Promise((r) => setTimeout(r, 3));
+      }
     await new Promise((r) => setTimeout(r, 300));
     await c.stop();
     expect(violations).toBe(0);
@@ -90,9 +114,16 @@ describe('Controller', () => {
 
   it('waits for informers to sync before starting workers; stop() before sync returns', async () => {
     let release!: () => void;
-    const synced = new Promise<void>((r) => { release = r; });
+    const synced = new Promise<void>((r) => {
+      release = r;
+    });
     let calls = 0;
-    const { c } = make(async () => { calls++; }, { informers: [{ synced }] });
+    const { c } = make(
+      async () => {
+        calls++;
+      },
+      { informers: [{ synced }] },
+    );
     const started = c.start();
     c.queue.add('a');
     await new Promise((r) => setTimeout(r, 30));
@@ -110,7 +141,10 @@ describe('Controller', () => {
 
   it('stop() waits for the in-flight reconcile', async () => {
     let finished = false;
-    const { c } = make(async () => { await new Promise((r) => setTimeout(r, 50)); finished = true; });
+    const { c } = make(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      finished = true;
+    });
     await c.start();
     c.queue.add('a');
     await new Promise((r) => setTimeout(r, 10));

@@ -3,11 +3,20 @@ import { inspect } from 'node:util';
 import { Writable } from 'node:stream';
 import { KeyMaterial, createLogger, objectRef } from '../../src/log.ts';
 
-const PEM = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFakeKeyBytesForTestsOnly0000000000000\n-----END PRIVATE KEY-----\n';
+const PEM =
+  '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFakeKeyBytesForTestsOnly0000000000000\n-----END PRIVATE KEY-----\n';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
-  return { lines, stream: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) };
+  return {
+    lines,
+    stream: new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  };
 }
 
 describe('KeyMaterial', () => {
@@ -24,7 +33,9 @@ describe('KeyMaterial', () => {
     expect(out).not.toContain('PRIVATE KEY');
   });
 
-  it('reveal() is the one way out', () => { expect(km.reveal()).toBe(PEM); });
+  it('reveal() is the one way out', () => {
+    expect(km.reveal()).toBe(PEM);
+  });
 
   it('pino output never contains the key, at any depth', () => {
     const { lines, stream } = capture();
@@ -41,7 +52,11 @@ describe('logger', () => {
   it('reduces Kubernetes objects to references and keeps error causes', () => {
     const { lines, stream } = capture();
     const log = createLogger({ level: 'info', destination: stream });
-    const secret = { kind: 'Secret', metadata: { namespace: 'ns', name: 's', uid: 'u', resourceVersion: '7' }, data: { 'tls.key': 'QUJD' } };
+    const secret = {
+      kind: 'Secret',
+      metadata: { namespace: 'ns', name: 's', uid: 'u', resourceVersion: '7' },
+      data: { 'tls.key': 'QUJD' },
+    };
     log.info({ secret, err: new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'E1' }) }) }, 'x');
     const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(rec.secret).toEqual({ kind: 'Secret', namespace: 'ns', name: 's', uid: 'u', resourceVersion: '7' });

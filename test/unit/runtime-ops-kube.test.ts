@@ -2,7 +2,14 @@ import { describe, it, expect } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Registry, Counter } from 'prom-client';
 import { startOpsServer } from '../../src/runtime/ops-server.ts';
-import { isAlreadyExists, isConflict, isGone, isNotFound, kubeConfigFromEnv, toKubeError } from '../../src/runtime/kube.ts';
+import {
+  isAlreadyExists,
+  isConflict,
+  isGone,
+  isNotFound,
+  kubeConfigFromEnv,
+  toKubeError,
+} from '../../src/runtime/kube.ts';
 
 describe('ops server', () => {
   it('serves /metrics, /healthz and /readyz on an ephemeral port', async () => {
@@ -28,12 +35,27 @@ describe('ops server', () => {
 });
 
 describe('kube errors', () => {
-  const status = (code: number, reason: string): k8s.ApiException<string> => new k8s.ApiException(code, `HTTP-Code: ${code}\nMessage: x`,
-    JSON.stringify({ kind: 'Status', code, reason, message: `${reason} msg`, details: { causes: [{ field: 'spec.x', reason: 'FieldValueInvalid' }] } }), {});
+  const status = (code: number, reason: string): k8s.ApiException<string> =>
+    new k8s.ApiException(
+      code,
+      `HTTP-Code: ${code}\nMessage: x`,
+      JSON.stringify({
+        kind: 'Status',
+        code,
+        reason,
+        message: `${reason} msg`,
+        details: { causes: [{ field: 'spec.x', reason: 'FieldValueInvalid' }] },
+      }),
+      {},
+    );
 
   it('parses the Status body of an ApiException', () => {
-    expect(toKubeError(status(422, 'Invalid'))).toEqual({ code: 422, reason: 'Invalid', message: 'Invalid msg',
-      causes: [{ field: 'spec.x', reason: 'FieldValueInvalid' }] });
+    expect(toKubeError(status(422, 'Invalid'))).toEqual({
+      code: 422,
+      reason: 'Invalid',
+      message: 'Invalid msg',
+      causes: [{ field: 'spec.x', reason: 'FieldValueInvalid' }],
+    });
   });
 
   it('classifies codes and reasons', () => {
@@ -46,7 +68,10 @@ describe('kube errors', () => {
   });
 
   it('survives a non-JSON body and non-errors', () => {
-    expect(toKubeError(new k8s.ApiException(500, 'HTTP-Code: 500\nMessage: boom', '<html>', {}))).toMatchObject({ code: 500, message: 'HTTP-Code: 500' });
+    expect(toKubeError(new k8s.ApiException(500, 'HTTP-Code: 500\nMessage: boom', '<html>', {}))).toMatchObject({
+      code: 500,
+      message: 'HTTP-Code: 500',
+    });
     expect(toKubeError('weird')).toMatchObject({ code: undefined, message: 'weird' });
   });
 });
@@ -57,8 +82,11 @@ describe('kubeConfigFromEnv', () => {
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const file = join(mkdtempSync(join(tmpdir(), 'kc-')), 'config');
-    writeFileSync(file, 'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: "https://10.1.2.3:6443"}}]\n' +
-      'users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: "https://10.1.2.3:6443"}}]\n' +
+        'users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n',
+    );
     expect(kubeConfigFromEnv({ KUBECONFIG: file }).getCurrentCluster()?.server).toBe('https://10.1.2.3:6443');
   });
 });

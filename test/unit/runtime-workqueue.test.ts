@@ -7,12 +7,16 @@ import { backoffDelay, RateLimiter } from '../../src/runtime/backoff.ts';
 const q = (o: Partial<ConstructorParameters<typeof WorkQueue>[0]> = {}): WorkQueue =>
   new WorkQueue({ name: 'test', registry: new Registry(), ...o });
 
-afterEach(() => { jest.useRealTimers(); });
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 describe('WorkQueue', () => {
   it('deduplicates a key that is already waiting', async () => {
     const wq = q();
-    wq.add('a'); wq.add('b'); wq.add('a');
+    wq.add('a');
+    wq.add('b');
+    wq.add('a');
     expect(wq.length).toBe(2);
     expect(await wq.get()).toBe('a');
     expect(await wq.get()).toBe('b');
@@ -25,7 +29,9 @@ describe('WorkQueue', () => {
     wq.add('a');
     expect(wq.length).toBe(0); // held back while 'a' is processing
     let second: string | undefined;
-    const waiting = wq.get().then((k) => { second = k; });
+    const waiting = wq.get().then((k) => {
+      second = k;
+    });
     await Promise.resolve();
     expect(second).toBeUndefined();
     wq.done(first!);
@@ -67,7 +73,9 @@ describe('WorkQueue', () => {
   it('addRateLimited backs off per key and forget() resets it', () => {
     const wq = q({ backoff: { baseMs: 100, maxMs: 10_000, jitter: 0, qps: 0 } });
     const spy = jest.spyOn(wq.rateLimiter, 'when');
-    wq.addRateLimited('a'); wq.addRateLimited('a'); wq.addRateLimited('a');
+    wq.addRateLimited('a');
+    wq.addRateLimited('a');
+    wq.addRateLimited('a');
     expect(spy.mock.results.map((r) => r.value)).toEqual([100, 200, 400]);
     expect(wq.numRequeues('a')).toBe(3);
     wq.forget('a');
@@ -85,7 +93,9 @@ describe('WorkQueue', () => {
     wq.add('b');
     await expect(wq.get()).resolves.toBeUndefined();
     let drained = false;
-    const d = wq.drained().then(() => { drained = true; });
+    const d = wq.drained().then(() => {
+      drained = true;
+    });
     await Promise.resolve();
     expect(drained).toBe(false);
     wq.done(k!);
@@ -98,23 +108,38 @@ describe('WorkQueue', () => {
     const wq = new WorkQueue({ name: 'm', registry });
     wq.add('a');
     const text = await registry.metrics();
-    for (const n of ['workqueue_depth{name="m"} 1', 'workqueue_adds_total{name="m"} 1', 'workqueue_retries_total',
-      'workqueue_queue_duration_seconds', 'workqueue_work_duration_seconds']) expect(text).toContain(n);
+    for (const n of [
+      'workqueue_depth{name="m"} 1',
+      'workqueue_adds_total{name="m"} 1',
+      'workqueue_retries_total',
+      'workqueue_queue_duration_seconds',
+      'workqueue_work_duration_seconds',
+    ])
+      expect(text).toContain(n);
   });
 
   it('two queues can share one registry', () => {
     const registry = new Registry();
-    expect(() => { new WorkQueue({ name: 'a', registry }); new WorkQueue({ name: 'b', registry }); }).not.toThrow();
+    expect(() => {
+      new WorkQueue({ name: 'a', registry });
+      new WorkQueue({ name: 'b', registry });
+    }).not.toThrow();
   });
 });
 
 describe('backoff', () => {
   it('grows exponentially, is capped, and jitter stays within [raw*(1-j), raw]', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 200 }), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (n, r) => {
-      const raw = Math.min(300_000, 1000 * 2 ** n);
-      const d = backoffDelay(n, 1000, 300_000, 0.2, () => r);
-      return d <= raw && d >= raw * 0.8 && d <= 300_000;
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 200 }),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        (n, r) => {
+          const raw = Math.min(300_000, 1000 * 2 ** n);
+          const d = backoffDelay(n, 1000, 300_000, 0.2, () => r);
+          return d <= raw && d >= raw * 0.8 && d <= 300_000;
+        },
+      ),
+    );
     expect([0, 1, 2, 3].map((n) => backoffDelay(n, 1000, 5000, 0, () => 0))).toEqual([1000, 2000, 4000, 5000]);
   });
 

@@ -1,18 +1,33 @@
 import { describe, it, expect } from '@jest/globals';
 import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { annotationsRefusal, requestKey, spiffeId, validity, type PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';
+import {
+  annotationsRefusal,
+  requestKey,
+  spiffeId,
+  validity,
+  type PcrSpec,
+} from '../../src/controllers/signer/pod-certificate.ts';
 import { contractUsages, csrDurationMs } from '../../src/controllers/signer/csr.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
 
 const H = 3_600_000;
-const base: PcrSpec = { signerName: 'machineidentity.io/pods', podName: 'web', podUID: '6f1c2b1e-0000-4000-8000-000000000001', serviceAccountName: 'app' };
+const base: PcrSpec = {
+  signerName: 'machineidentity.io/pods',
+  podName: 'web',
+  podUID: '6f1c2b1e-0000-4000-8000-000000000001',
+  serviceAccountName: 'app',
+};
 
 const stub = (key: KeyObject): string => stubCsr(key).toString('base64');
 function pkix(k: { privateKey: KeyObject; publicKey: KeyObject }, uid = base.podUID, rsa = false): Partial<PcrSpec> {
   const data = Buffer.from(uid);
-  const proof = rsa ? sign('sha256', data, { key: k.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+  const proof = rsa
+    ? sign('sha256', data, { key: k.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
     : sign(k.publicKey.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, k.privateKey);
-  return { pkixPublicKey: k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), proofOfPossession: proof.toString('base64') };
+  return {
+    pkixPublicKey: k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    proofOfPossession: proof.toString('base64'),
+  };
 }
 const ec256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ec521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
@@ -29,13 +44,33 @@ describe('requestKey', () => {
     { name: 'pkix ECDSA P-521 with proof', spec: pkix(ec521), want: 'ECDSA/521' },
     { name: 'pkix Ed25519 with proof', spec: pkix(ed), want: 'Ed25519/' },
     { name: 'pkix RSA 3072 with RSA-PSS proof', spec: pkix(rsa3072, base.podUID, true), want: 'RSA/3072' },
-    { name: 'stub wins over pkix', spec: { stubPKCS10Request: stub(ec256.privateKey), ...pkix(ed) }, want: 'ECDSA/256' },
-    { name: 'RSA 2048 is not supported', spec: { stubPKCS10Request: stub(rsa2048.privateKey) }, want: 'UnsupportedKeyType' },
+    {
+      name: 'stub wins over pkix',
+      spec: { stubPKCS10Request: stub(ec256.privateKey), ...pkix(ed) },
+      want: 'ECDSA/256',
+    },
+    {
+      name: 'RSA 2048 is not supported',
+      spec: { stubPKCS10Request: stub(rsa2048.privateKey) },
+      want: 'UnsupportedKeyType',
+    },
     { name: 'secp256k1 is not supported', spec: pkix(secp256k1), want: 'UnsupportedKeyType' },
     { name: 'proof over another pod UID', spec: pkix(ec256, 'another-uid'), want: 'InvalidProofOfPossession' },
-    { name: 'proof by another key', spec: { ...pkix(ec256), pkixPublicKey: ed.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') }, want: 'InvalidProofOfPossession' },
-    { name: 'garbage public key', spec: { pkixPublicKey: Buffer.from('nope').toString('base64'), proofOfPossession: '' }, want: 'InvalidRequest' },
-    { name: 'garbage stub', spec: { stubPKCS10Request: Buffer.from('0123').toString('base64') }, want: 'InvalidRequest' },
+    {
+      name: 'proof by another key',
+      spec: { ...pkix(ec256), pkixPublicKey: ed.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') },
+      want: 'InvalidProofOfPossession',
+    },
+    {
+      name: 'garbage public key',
+      spec: { pkixPublicKey: Buffer.from('nope').toString('base64'), proofOfPossession: '' },
+      want: 'InvalidRequest',
+    },
+    {
+      name: 'garbage stub',
+      spec: { stubPKCS10Request: Buffer.from('0123').toString('base64') },
+      want: 'InvalidRequest',
+    },
     { name: 'neither form', spec: {}, want: 'InvalidRequest' },
   ])('$name', ({ spec, want }) => {
     const r = requestKey({ ...base, ...spec });
@@ -47,8 +82,12 @@ describe('annotationsRefusal', () => {
   it('refuses any unverifiedUserAnnotations key, accepts none', () => {
     expect(annotationsRefusal(base, 'machineidentity.io/pods')).toBeUndefined();
     expect(annotationsRefusal({ ...base, unverifiedUserAnnotations: {} }, 'machineidentity.io/pods')).toBeUndefined();
-    expect(annotationsRefusal({ ...base, unverifiedUserAnnotations: { 'example.com/x': 'y' } }, 'machineidentity.io/pods'))
-      .toMatchObject({ reason: 'InvalidUnverifiedUserAnnotations', message: expect.stringContaining('"example.com/x"') });
+    expect(
+      annotationsRefusal({ ...base, unverifiedUserAnnotations: { 'example.com/x': 'y' } }, 'machineidentity.io/pods'),
+    ).toMatchObject({
+      reason: 'InvalidUnverifiedUserAnnotations',
+      message: expect.stringContaining('"example.com/x"'),
+    });
   });
 });
 
@@ -75,7 +114,10 @@ describe('validity', () => {
 
 describe('CSR helpers', () => {
   it('maps certificates.k8s.io usages and reports unknown ones', () => {
-    expect(contractUsages(['digital signature', 'key encipherment', 'server auth', 'client auth'])).toEqual({ usages: ['digitalSignature', 'keyEncipherment', 'serverAuth', 'clientAuth'], unknown: [] });
+    expect(contractUsages(['digital signature', 'key encipherment', 'server auth', 'client auth'])).toEqual({
+      usages: ['digitalSignature', 'keyEncipherment', 'serverAuth', 'clientAuth'],
+      unknown: [],
+    });
     expect(contractUsages(['signing', 'telepathy']).unknown).toEqual(['telepathy']);
   });
   it('duration: expirationSeconds, else a day, capped by the binding', () => {
