@@ -2,13 +2,17 @@
 // Everything that depends only on the CA (issuer Name DER, authority key identifier, signing key,
 // fingerprint, chain PEMs) is worked out once, when the issuer is built, not per signature.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
-import type { CaMaterial } from './ca-material.ts';
+import { BindingReason } from '../crds/reasons.ts';
+import { signatureAlgorithmFor } from '../pki/algorithms.ts';
 import { certificateOutline } from '../pki/der.ts';
-import { pemBlocks } from '../pki/pem.ts';
-import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from '../pki/certificate.ts';
-import { signFromCsrSync, verifyCsr, type SigningAuthority, type VerifiedCsr } from './sign-from-csr.ts';
+import { subjectKeyIdentifierOf } from '../pki/extension-decode.ts';
+import { EXTENSION_OIDS, keyIdentifier } from '../pki/extensions.ts';
 import { encodeSan } from '../pki/names.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import type { CaMaterial } from './ca-material.ts';
+import { verifyCsr, type VerifiedCsr } from './csr-checks.ts';
+import { signFromCsrSync, type SigningAuthority } from './sign-from-csr.ts';
+import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
 
 export interface InClusterCaOptions { maxDurationMs?: number; now?: () => Date }
 
@@ -54,9 +58,9 @@ export class InClusterCaIssuer implements Issuer {
     const m = this.material;
     const base = { caFingerprintSHA256: m.fingerprintSHA256, caNotAfter: isoSeconds(m.notAfter), caBundlePem: this.caPem };
     if (this.now().getTime() >= m.notAfter.getTime()) {
-      return Promise.resolve({ ready: false, reason: 'CAExpired', message: `the CA certificate expired at ${base.caNotAfter}`, ...base });
+      return Promise.resolve({ ready: false, reason: BindingReason.CAExpired, message: `the CA certificate expired at ${base.caNotAfter}`, ...base });
     }
-    return Promise.resolve({ ready: true, reason: 'Ready', message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`, ...base });
+    return Promise.resolve({ ready: true, reason: BindingReason.Ready, message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`, ...base });
   }
 
   // async: a throw from signing becomes a rejection, as the Issuer interface expects

@@ -64,6 +64,23 @@ export function expect(buf: Uint8Array, pos: number, tag: number, limit: number 
   return t;
 }
 
+/** Checks that `der` is exactly one element with the given tag; throws DerError otherwise. */
+export function single(der: Buffer, tag: number, what: string): Buffer {
+  const t = readTlv(der, 0);
+  if (t.tag !== tag || t.end !== der.length) throw new DerError(`${what} must be one DER element with tag 0x${tag.toString(16)}`);
+  return der;
+}
+
+/** True when `der` is exactly one element with the given tag (never throws). */
+export function isSingle(der: Buffer, tag: number): boolean {
+  try {
+    single(der, tag, 'element');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function content(buf: Uint8Array, t: Tlv): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + t.contentStart, t.end - t.contentStart);
 }

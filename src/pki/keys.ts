@@ -2,6 +2,8 @@
 // and comparison. Error messages never contain key material.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { errorCode } from './errors.ts';
+import { firstPemLabel, hasEncryptedKey } from './pem.ts';
 
 export type KeyAlgorithmName = 'ECDSA' | 'RSA' | 'Ed25519';
 export type KeyEncoding = 'PKCS8' | 'PKCS1' | 'SEC1';
@@ -27,8 +29,10 @@ const waiting: Array<() => void> = [];
 
 function pump(): void {
   while (running < concurrency && waiting.length > 0) {
+    const next = waiting.shift();
+    if (!next) return;
     running++;
-    waiting.shift()!();
+    next();
   }
 }
 
@@ -60,12 +64,15 @@ export function keygenInFlight(): number {
   return running;
 }
 
-function validateSpec(spec: KeySpec): { algorithm: KeyAlgorithmName; size?: number } {
+type ValidSpec = { algorithm: 'ECDSA'; curve: string } | { algorithm: 'RSA'; size: number } | { algorithm: 'Ed25519' };
+
+function validateSpec(spec: KeySpec): ValidSpec {
   switch (spec.algorithm) {
     case 'ECDSA': {
       const size = spec.size ?? DEFAULT_SIZES.ECDSA;
-      if (!CURVES[size]) throw new Error(`unsupported ECDSA key size ${size}: use 256, 384 or 521`);
-      return { algorithm: 'ECDSA', size };
+      const curve = CURVES[size];
+      if (!curve) throw new Error(`unsupported ECDSA key size ${size}: use 256, 384 or 521`);
+      return { algorithm: 'ECDSA', curve };
     }
     case 'RSA': {
       const size = spec.size ?? DEFAULT_SIZES.RSA;
@@ -78,7 +85,7 @@ function validateSpec(spec: KeySpec): { algorithm: KeyAlgorithmName; size?: numb
       if (spec.size !== undefined) throw new Error('Ed25519 keys take no size');
       return { algorithm: 'Ed25519' };
     default:
-      throw new Error(`unsupported key algorithm ${JSON.stringify((spec as { algorithm: unknown }).algorithm)}: use ECDSA, RSA or Ed25519`);
+      throw new Error(`unsupported key algorithm ${JSON.stringify(spec.algorithm as unknown)}: use ECDSA, RSA or Ed25519`);
   }
 }
 
@@ -90,9 +97,9 @@ export async function generateKey(spec: KeySpec): Promise<KeyObject> {
   switch (s.algorithm) {
     case 'RSA':
       return withRsaSlot(() => new Promise<KeyObject>((resolve, reject) =>
-        generateKeyPair('rsa', { modulusLength: s.size!, publicExponent: 65537 }, done(resolve, reject))));
+        generateKeyPair('rsa', { modulusLength: s.size, publicExponent: 65537 }, done(resolve, reject))));
     case 'ECDSA':
-      return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ec', { namedCurve: CURVES[s.size!]! }, done(resolve, reject)));
+      return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ec', { namedCurve: s.curve }, done(resolve, reject)));
     case 'Ed25519':
       return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ed25519', {}, done(resolve, reject)));
   }
@@ -128,8 +135,8 @@ const MAX_KEY_PEM = 64 * 1024;
 export function parsePrivateKey(pem: string): KeyObject {
   if (typeof pem !== 'string') throw new TypeError('private key PEM must be a string');
   if (pem.length > MAX_KEY_PEM) throw new Error(`private key PEM is too large (${pem.length} bytes, limit ${MAX_KEY_PEM})`);
-  const label = /-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(pem)?.[1];
-  if (label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(pem)) {
+  const label = firstPemLabel(pem);
+  if (hasEncryptedKey(pem)) {
     throw new Error('encrypted private keys are not supported');
   }
   if (!label || !KEY_LABELS.has(label)) {
@@ -138,8 +145,8 @@ export function parsePrivateKey(pem: string): KeyObject {
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    throw new Error(`invalid ${label} PEM${typeof code === 'string' ? ` (${code})` : ''}`);
+    const code = errorCode(e);
+    throw new Error(`invalid ${label} PEM${code ? ` (${code})` : ''}`);
   }
 }
 
@@ -149,8 +156,8 @@ export function describeKey(key: KeyObject): KeyDescription {
   if (key.type === 'secret') throw new Error('not an asymmetric key');
   const d = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
-    case 'rsa': return { algorithm: 'RSA', size: d.modulusLength! };
-    case 'rsa-pss': return { algorithm: 'RSASSA-PSS', size: d.modulusLength! };
+    case 'rsa': return { algorithm: 'RSA', ...(d.modulusLength ? { size: d.modulusLength } : {}) };
+    case 'rsa-pss': return { algorithm: 'RSASSA-PSS', ...(d.modulusLength ? { size: d.modulusLength } : {}) };
     case 'ec': {
       const curve = d.namedCurve;
       const size = curve ? CURVE_SIZES[curve] : undefined;
