@@ -9,17 +9,13 @@ import { decodeBasicConstraints, decodeOidList } from './extension-decode.ts';
 import { basicConstraintsValue, encodeExtension, EXTENSION_OIDS, extKeyUsageValue, keyUsageValue } from './extensions.ts';
 import { describeKey } from './keys.ts';
 import { buildName, encodeSan, ipBytes, parseName, parseSan } from './names.ts';
-import type { SanLists, SubjectFields, SubjectInput } from './names.ts';
+import type { SanInput, SanLists, SubjectFields, SubjectInput } from './names.ts';
 import { decodeKeyUsage, extKeyUsageNames, keyUsageNames, resolveUsages } from './usages.ts';
 import { pemBlocks, toPem } from './pem.ts';
 import { verifyWith } from './signatures.ts';
 
-export interface CsrRequest {
+export interface CsrRequest extends SanInput {
   subject?: SubjectInput | undefined;
-  dnsNames?: readonly string[] | undefined;
-  ipAddresses?: readonly string[] | undefined;
-  uris?: readonly string[] | undefined;
-  emailAddresses?: readonly string[] | undefined;
   /** Contract usage names (serverAuth, digitalSignature, ...). */
   usages: readonly string[];
   isCA: boolean;

@@ -25,12 +25,19 @@ export const TAG = {
   SEQUENCE: 0x30, SET: 0x31,
 } as const;
 
+/** The octet at `i`; past the end is a truncated element (callers check bounds first: this keeps the type honest). */
+export function octet(buf: Uint8Array, i: number): number {
+  const b = buf[i];
+  if (b === undefined) throw new DerError('truncated DER element');
+  return b;
+}
+
 /** Reads one TLV at `pos`; the element must end at or before `limit`. */
 export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length): Tlv {
   if (limit > buf.length || pos + 2 > limit) throw new DerError('truncated DER element');
-  const tag = buf[pos]!;
+  const tag = octet(buf, pos);
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
-  let len = buf[pos + 1]!;
+  let len = octet(buf, pos + 1);
   let p = pos + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
@@ -38,7 +45,7 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length
     if (n > 4) throw new DerError('DER length too large');
     if (p + n > limit) throw new DerError('truncated DER length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
+    for (let i = 0; i < n; i++) len = len * 256 + octet(buf, p + i);
     p += n;
   }
   if (p + len > limit) throw new DerError('DER element runs past its container');
@@ -94,7 +101,7 @@ export function decodeOid(bytes: Uint8Array): string {
   const arcs: bigint[] = [];
   let v = 0n;
   for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
+    const b = octet(bytes, i);
     if (v === 0n && b === 0x80) throw new DerError('non-minimal OBJECT IDENTIFIER arc');
     v = (v << 7n) | BigInt(b & 0x7f);
     if (!(b & 0x80)) {
@@ -104,7 +111,7 @@ export function decodeOid(bytes: Uint8Array): string {
       throw new DerError('truncated OBJECT IDENTIFIER');
     }
   }
-  const first = arcs[0]!;
+  const first = arcs[0] ?? 0n;
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return [...head, ...arcs.slice(1)].join('.');
 }
@@ -118,7 +125,8 @@ export function encodeOid(oid: string): Buffer {
     for (let x = n >> 7n; x > 0n; x >>= 7n) groups.unshift(Number(x & 0x7fn) | 0x80);
     body.push(...groups);
   };
-  push(arcs[0]! * 40n + arcs[1]!);
+  const [a0 = 0n, a1 = 0n] = arcs;
+  push(a0 * 40n + a1);
   for (const a of arcs.slice(2)) push(a);
   return Buffer.concat([encodeLength(TAG.OID, body.length), Buffer.from(body)]);
 }
@@ -145,7 +153,7 @@ export function readOid(buf: Uint8Array, t: Tlv): string {
 export function bitString(buf: Uint8Array, t: Tlv): { bytes: Buffer; unused: number } {
   if (t.tag !== TAG.BIT_STRING || t.end === t.contentStart) throw new DerError('expected a BIT STRING');
   const c = content(buf, t);
-  const unused = c[0]!;
+  const unused = octet(c, 0);
   if (unused > 7 || (unused > 0 && c.length === 1)) throw new DerError('invalid BIT STRING');
   return { bytes: c.subarray(1), unused };
 }
@@ -192,21 +200,24 @@ export function readExtensions(buf: Uint8Array, seq: Tlv): Map<string, RawExtens
   if (seq.tag !== TAG.SEQUENCE) throw new DerError('expected a SEQUENCE of extensions');
   const out = new Map<string, RawExtension>();
   for (const ext of children(buf, seq)) {
-    if (ext.tag !== TAG.SEQUENCE) throw new DerError('expected an Extension');
-    const parts = children(buf, ext);
-    const oid = readOid(buf, parts[0] ?? fail('empty Extension'));
-    let i = 1;
-    let critical = false;
-    if (parts[i]?.tag === TAG.BOOLEAN) {
-      critical = content(buf, parts[i]!)[0] !== 0;
-      i++;
-    }
-    const value = parts[i];
-    if (!value || value.tag !== TAG.OCTET_STRING || parts.length !== i + 1) throw new DerError(`malformed extension ${oid}`);
+    const [oid, e] = readExtension(buf, ext);
     if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
-    out.set(oid, { critical, value: content(buf, value) });
+    out.set(oid, e);
   }
   return out;
+}
+
+/** Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+function readExtension(buf: Uint8Array, ext: Tlv): [string, RawExtension] {
+  if (ext.tag !== TAG.SEQUENCE) throw new DerError('expected an Extension');
+  const parts = children(buf, ext);
+  const oid = readOid(buf, parts[0] ?? fail('empty Extension'));
+  const flag = parts[1]?.tag === TAG.BOOLEAN ? parts[1] : undefined;
+  const critical = flag ? content(buf, flag)[0] !== 0 : false;
+  const i = flag ? 2 : 1;
+  const value = parts[i];
+  if (!value || value.tag !== TAG.OCTET_STRING || parts.length !== i + 1) throw new DerError(`malformed extension ${oid}`);
+  return [oid, { critical, value: content(buf, value) }];
 }
 
 function fail(msg: string): never {
@@ -227,27 +238,37 @@ export function certificateOutline(der: Uint8Array): CertificateOutline {
   const cert = expect(der, 0, TAG.SEQUENCE, der.length, 'Certificate');
   if (cert.end !== der.length) throw new DerError('trailing data after the certificate');
   const [tbs, sigAlg] = children(der, cert);
-  if (!tbs || tbs.tag !== TAG.SEQUENCE || !sigAlg) throw new DerError('malformed Certificate');
-  const parts = children(der, tbs);
-  let i = parts[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
-  const serial = parts[i++];
-  i++; // inner signature algorithm
-  const issuer = parts[i++];
-  i++; // validity
-  const subject = parts[i++];
-  const spki = parts[i++];
-  if (!serial || serial.tag !== TAG.INTEGER || !issuer || !subject || !spki) throw new DerError('malformed TBSCertificate');
-  let extensions = new Map<string, RawExtension>();
-  for (const p of parts.slice(i)) {
-    if (p.tag === 0xa3) {
-      const [seq] = children(der, p);
-      if (seq) extensions = readExtensions(der, seq);
-    }
-  }
-  return {
-    serial: content(der, serial), issuer: whole(der, issuer), subject: whole(der, subject), spki: whole(der, spki),
-    signatureAlgorithm: readAlgorithm(der, sigAlg), extensions,
+  const tbsEl = need(tbs, 'Certificate', TAG.SEQUENCE);
+  const algorithm = need(sigAlg, 'Certificate');
+  const parts = children(der, tbsEl);
+  const version = parts[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
+  // serial, inner signature algorithm, issuer, validity, subject, subjectPublicKeyInfo, then [1] [2] [3]
+  const [serial, , issuer, , subject, spki, ...rest] = parts.slice(version);
+  const what = 'TBSCertificate';
+  const fields = {
+    serial: content(der, need(serial, what, TAG.INTEGER)),
+    issuer: whole(der, need(issuer, what)),
+    subject: whole(der, need(subject, what)),
+    spki: whole(der, need(spki, what)),
   };
+  const extensions = tbsExtensions(der, rest);
+  return { ...fields, signatureAlgorithm: readAlgorithm(der, algorithm), extensions };
+}
+
+/** The [3] extensions of a TBSCertificate among its optional trailing fields; empty without them. */
+function tbsExtensions(der: Uint8Array, optional: readonly Tlv[]): Map<string, RawExtension> {
+  let extensions = new Map<string, RawExtension>();
+  for (const p of optional) {
+    const [seq] = p.tag === 0xa3 ? children(der, p) : [];
+    if (seq) extensions = readExtensions(der, seq);
+  }
+  return extensions;
+}
+
+/** A child element that must be present (with `tag`, when given); otherwise `what` is malformed. */
+function need(t: Tlv | undefined, what: string, tag?: number): Tlv {
+  if (!t || (tag !== undefined && t.tag !== tag)) throw new DerError(`malformed ${what}`);
+  return t;
 }
 
 export interface CsrOutline {
@@ -279,17 +300,19 @@ export function csrOutline(der: Uint8Array): CsrOutline {
   const req = expect(der, 0, TAG.SEQUENCE, der.length, 'CertificationRequest');
   if (req.end !== der.length) throw new DerError('trailing data after the CSR');
   const [info, sigAlg, sig] = children(der, req);
-  if (!info || info.tag !== TAG.SEQUENCE || !sigAlg || !sig) throw new DerError('malformed CertificationRequest');
-  const [version, subject, spki, attrs] = children(der, info);
-  if (!version || version.tag !== TAG.INTEGER || !subject || subject.tag !== TAG.SEQUENCE || !spki || spki.tag !== TAG.SEQUENCE) {
-    throw new DerError('malformed CertificationRequestInfo');
-  }
+  const outer = 'CertificationRequest';
+  const infoEl = need(info, outer, TAG.SEQUENCE);
+  const [algorithm, signature] = [need(sigAlg, outer), need(sig, outer)];
+  const [version, subject, spki, attrs] = children(der, infoEl);
+  const what = 'CertificationRequestInfo';
+  need(version, what, TAG.INTEGER);
+  const [subjectEl, spkiEl] = [need(subject, what, TAG.SEQUENCE), need(spki, what, TAG.SEQUENCE)];
   const extensions = attrs ? requestedExtensions(der, attrs) : new Map<string, RawExtension>();
-  const { bytes, unused } = bitString(der, sig);
+  const { bytes, unused } = bitString(der, signature);
   if (unused !== 0) throw new DerError('signature BIT STRING has unused bits');
   return {
-    info: whole(der, info), subject: whole(der, subject), spki: whole(der, spki),
-    signatureAlgorithm: readAlgorithm(der, sigAlg), signature: bytes, extensions,
+    info: whole(der, infoEl), subject: whole(der, subjectEl), spki: whole(der, spkiEl),
+    signatureAlgorithm: readAlgorithm(der, algorithm), signature: bytes, extensions,
   };
 }
 
@@ -298,6 +321,6 @@ export function integerHex(c: Uint8Array): string {
   if (c.length === 0) throw new DerError('empty INTEGER');
   let v = 0n;
   for (const b of c) v = (v << 8n) | BigInt(b);
-  if (c[0]! & 0x80) v -= 1n << BigInt(c.length * 8);
+  if (octet(c, 0) & 0x80) v -= 1n << BigInt(c.length * 8);
   return v < 0n ? `-${(-v).toString(16)}` : v.toString(16);
 }

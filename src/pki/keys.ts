@@ -152,17 +152,22 @@ export function parsePrivateKey(pem: string): KeyObject {
 
 // ---- description and comparison ------------------------------------------------------------
 
+function sized(algorithm: string, size: number | undefined): KeyDescription {
+  return size === undefined ? { algorithm } : { algorithm, size };
+}
+
+function ecDescription(curve: string | undefined): KeyDescription {
+  const size = curve ? CURVE_SIZES[curve] : undefined;
+  return { ...sized('ECDSA', size), ...(curve ? { curve } : {}) };
+}
+
 export function describeKey(key: KeyObject): KeyDescription {
   if (key.type === 'secret') throw new Error('not an asymmetric key');
   const d = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
-    case 'rsa': return { algorithm: 'RSA', ...(d.modulusLength ? { size: d.modulusLength } : {}) };
-    case 'rsa-pss': return { algorithm: 'RSASSA-PSS', ...(d.modulusLength ? { size: d.modulusLength } : {}) };
-    case 'ec': {
-      const curve = d.namedCurve;
-      const size = curve ? CURVE_SIZES[curve] : undefined;
-      return { algorithm: 'ECDSA', ...(size ? { size } : {}), ...(curve ? { curve } : {}) };
-    }
+    case 'rsa': return sized('RSA', d.modulusLength);
+    case 'rsa-pss': return sized('RSASSA-PSS', d.modulusLength);
+    case 'ec': return ecDescription(d.namedCurve);
     case 'ed25519': return { algorithm: 'Ed25519' };
     case 'ed448': return { algorithm: 'Ed448' };
     default: return { algorithm: key.asymmetricKeyType ?? 'unknown' };

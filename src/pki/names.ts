@@ -33,6 +33,9 @@ export interface SanLists {
   emailAddresses: string[];
 }
 
+/** SAN lists as callers give them: any may be absent. */
+export type SanInput = { [K in keyof SanLists]?: readonly string[] | undefined };
+
 export const OID = {
   CN: '2.5.4.3', SERIALNUMBER: '2.5.4.5', C: '2.5.4.6', L: '2.5.4.7', ST: '2.5.4.8', STREET: '2.5.4.9',
   O: '2.5.4.10', OU: '2.5.4.11', DC: '0.9.2342.19200300.100.1.25', UID: '0.9.2342.19200300.100.1.1',
@@ -117,7 +120,7 @@ function subjectFields(rdns: NameAttribute[][]): SubjectFields {
 export function escapeDnValue(v: string): string {
   let out = '';
   for (let i = 0; i < v.length; i++) {
-    const ch = v[i]!;
+    const ch = v.charAt(i);
     const code = ch.charCodeAt(0);
     if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).toUpperCase().padStart(2, '0')}`;
     else if ('"+,;<>\\'.includes(ch)) out += `\\${ch}`;
@@ -158,6 +161,23 @@ export function ipBytes(ip: string): Buffer {
   return out;
 }
 
+/** The first longest run of two or more zero groups (RFC 5952 4.2.2/4.2.3); best = -1 when there is none. */
+function longestZeroRun(groups: readonly number[]): { best: number; bestLen: number } {
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  return { best, bestLen };
+}
+
 /**
  * Text form of an iPAddress SAN: dotted quad for IPv4; RFC 5952 for IPv6 (lower case, longest run
  * of zero groups compressed, IPv4-mapped addresses as ::ffff:a.b.c.d).
@@ -168,23 +188,17 @@ export function formatIp(bytes: Uint8Array): string {
   if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
     return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
   }
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
-    i = j;
-  }
+  for (let i = 0; i < 16; i += 2) groups.push(view.readUInt16BE(i));
+  const { best, bestLen } = longestZeroRun(groups);
   const hex = groups.map((g) => g.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 /** The DER value of a subjectAltName extension (GeneralNames) for the given lists; null when all are empty. */
-export function encodeSan(s: Partial<Record<keyof SanLists, readonly string[] | undefined>>): Buffer | null {
+export function encodeSan(s: SanInput): Buffer | null {
   const ia5 = (tag: number, v: string): Buffer => tlv(tag, Buffer.from(v, 'latin1'));
   const names = [
     ...(s.dnsNames ?? []).map((v) => ia5(0x82, v)),

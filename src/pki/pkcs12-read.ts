@@ -38,13 +38,19 @@ export interface Pkcs12Budget {
 }
 export const DEFAULT_PKCS12_BUDGET: Pkcs12Budget = { maxSections: 16, maxBags: 256, maxIterations: 1_000_000 };
 
+/** An algorithm's parameters, which PBES2 and PBKDF2 require. */
+function paramsOf(alg: { parameters?: ArrayBuffer | null }): ArrayBuffer {
+  if (!alg.parameters) throw new Pkcs12Error('PKCS#12 algorithm without its parameters');
+  return alg.parameters;
+}
+
 interface Pbes2 { p: Pbes2Params; kdf: Pbkdf2Params; prf: string; cipher: { name: string; keyLength: number } }
 
 /** The PBES2 parameters of an encrypted safe, validated; no key derived yet. */
 function pbes2Params(params: ArrayBuffer): Pbes2 {
   const p = AsnConvert.parse(params, Pbes2Params);
   if (p.keyDerivationFunc.algorithm !== OID.pbkdf2) throw new Pkcs12Error('unsupported key derivation in PKCS#12');
-  const kdf = AsnConvert.parse(p.keyDerivationFunc.parameters!, Pbkdf2Params);
+  const kdf = AsnConvert.parse(paramsOf(p.keyDerivationFunc), Pbkdf2Params);
   const prf = PRF[kdf.prf?.algorithm ?? '1.2.840.113549.2.7'];
   const cipher = CIPHER[p.encryptionScheme.algorithm];
   if (!prf || !cipher) throw new Pkcs12Error('unsupported PBES2 algorithm in PKCS#12');
@@ -54,7 +60,7 @@ function pbes2Params(params: ArrayBuffer): Pbes2 {
 }
 
 function decryptPbes2({ p, kdf, prf, cipher }: Pbes2, data: ArrayBuffer, password: string): Buffer {
-  const iv = Buffer.from(AsnConvert.parse(p.encryptionScheme.parameters!, OctetString).buffer);
+  const iv = Buffer.from(AsnConvert.parse(paramsOf(p.encryptionScheme), OctetString).buffer);
   const key = pbkdf2Sync(Buffer.from(password, 'utf8'), Buffer.from(kdf.salt), kdf.iterationCount, cipher.keyLength, prf);
   try {
     const d = createDecipheriv(cipher.name, key, iv);
@@ -73,7 +79,7 @@ function section(ci: ContentInfo, password: string | undefined): Section {
   const ed = AsnConvert.parse(ci.content, CmsEncryptedData).encryptedContentInfo;
   if (ed.contentEncryptionAlgorithm.algorithm !== OID.pbes2) throw new Pkcs12Error('legacy PKCS#12 encryption (3DES/RC2): not read');
   if (password === undefined) throw new Pkcs12Error('PKCS#12 password unknown');
-  return { enc: pbes2Params(ed.contentEncryptionAlgorithm.parameters!), data: ed.encryptedContent };
+  return { enc: pbes2Params(paramsOf(ed.contentEncryptionAlgorithm)), data: ed.encryptedContent };
 }
 
 /** Every section's parameters, with the summed KDF iterations checked against the budget before any derivation. */
@@ -113,7 +119,8 @@ export function pkcs12Certificates(pfxDer: Uint8Array, password: string | undefi
 /** A PFX starts SEQUENCE { INTEGER 3, ... }: cheap sniffing before a full parse. */
 export function looksLikePkcs12(b: Uint8Array): boolean {
   if (b.length < 8 || b[0] !== 0x30) return false;
-  const lenBytes = b[1]! & 0x80 ? b[1]! & 0x7f : 0;
+  const first = b[1] ?? 0;
+  const lenBytes = first & 0x80 ? first & 0x7f : 0;
   const i = 2 + lenBytes;
   return b[i] === 0x02 && b[i + 1] === 0x01 && b[i + 2] === 0x03;
 }

@@ -127,7 +127,7 @@ export function pkcs12Kdf(password: Buffer, salt: Buffer, id: number, iterations
   const stretch = (src: Buffer): Buffer => {
     if (src.length === 0) return Buffer.alloc(0);
     const out = Buffer.alloc(v * Math.ceil(src.length / v));
-    for (let i = 0; i < out.length; i++) out[i] = src[i % src.length]!;
+    for (let i = 0; i < out.length; i++) out[i] = src.readUInt8(i % src.length);
     return out;
   };
   const D = Buffer.alloc(v, id);
@@ -144,7 +144,7 @@ export function pkcs12Kdf(password: Buffer, salt: Buffer, id: number, iterations
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
-        const sum = I[j + k]! + B[k]! + carry;
+        const sum = I.readUInt8(j + k) + B.readUInt8(k) + carry;
         I[j + k] = sum & 0xff;
         carry = sum >> 8;
       }
