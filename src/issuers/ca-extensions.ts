@@ -41,7 +41,11 @@ export interface CaExtensions {
 
 /** basicConstraints (critical), and for a CA its name constraints (critical); a CA without a grant's constraints is denied. */
 export function caExtensions(isCA: boolean, r: CaRequest): CaExtensions | Denial {
-  if (!isCA) return { basicConstraints: encodeExtension(OID.basicConstraints, true, basicConstraintsValue(false)), nameConstraints: [] };
+  if (!isCA)
+    return {
+      basicConstraints: encodeExtension(OID.basicConstraints, true, basicConstraintsValue(false)),
+      nameConstraints: [],
+    };
   if (!r.caConstraints) {
     return {
       ok: false,

@@ -38,7 +38,10 @@ export async function generateCa(o: GenerateCaOptions): Promise<{ certPem: strin
     signingAlgorithm: signer.algorithm.signParams,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(publicKey),
     ],
   });
@@ -84,7 +87,6 @@ function decode(data: Record<string, string>, k: string): string | undefined {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
-
 /** Every certificate of a PEM bundle, parsed; a message naming the first problem otherwise. */
 function parseCerts(pem: string, what: string): Entry[] | string {
   let ders: Buffer[];
@@ -119,7 +121,8 @@ function caProblem(cert: x509.X509Certificate): string | undefined {
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
   if (!bc?.ca) return `tls.crt (${cert.subject}) is not a CA certificate: it lacks basicConstraints CA:TRUE`;
   const ku = cert.getExtension(x509.KeyUsagesExtension);
-  if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) return `tls.crt (${cert.subject}) may not sign certificates: its keyUsage lacks keyCertSign`;
+  if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0)
+    return `tls.crt (${cert.subject}) may not sign certificates: its keyUsage lacks keyCertSign`;
   return undefined;
 }
 
@@ -188,7 +191,10 @@ function chainsOf(p: Parsed): Chains {
   const all = dedupe([...p.crt, ...p.extra]);
   const selfSigned = isSelfSigned(p.ca.c);
   const path = issuerPath(p.ca.c, all.slice(1));
-  const intermediatesPem = [...(selfSigned ? [] : [p.ca.pem]), ...path.filter((e) => !isSelfSigned(e.c)).map((e) => e.pem)];
+  const intermediatesPem = [
+    ...(selfSigned ? [] : [p.ca.pem]),
+    ...path.filter((e) => !isSelfSigned(e.c)).map((e) => e.pem),
+  ];
   const roots = all.filter((e) => isSelfSigned(e.c)).map((e) => e.pem);
   const extraPems = p.extra.map((e) => e.pem);
   const trustBundlePem = extraPems.length > 0 ? extraPems : roots.length > 0 ? roots : [p.ca.pem];

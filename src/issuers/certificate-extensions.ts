@@ -22,7 +22,10 @@ export interface RequestedUse extends CaRequest {
 function subjectAltNameExtension(csr: VerifiedCsr): Buffer | Denial | undefined {
   const san = csr.extensions.get(OID.subjectAltName);
   const subjectEmpty = csr.subjectNameDer.length <= 2;
-  if (!san) return subjectEmpty ? invalidCsr('the CSR has neither a subject nor a subjectAltName: nothing to certify') : undefined;
+  if (!san)
+    return subjectEmpty
+      ? invalidCsr('the CSR has neither a subject nor a subjectAltName: nothing to certify')
+      : undefined;
   if (!isSingle(san.value, TAG.SEQUENCE)) return malformed('subjectAltName');
   return encodeExtension(OID.subjectAltName, subjectEmpty || san.critical, san.value);
 }
@@ -35,7 +38,11 @@ function keyIdentifiers(csr: VerifiedCsr, authorityKeyId: Buffer | undefined): B
 }
 
 /** The extensions of the new certificate, or the first denial (in the order of the checks above). */
-export function extensionsFor(csr: VerifiedCsr, r: RequestedUse, authorityKeyId: Buffer | undefined): Buffer[] | Denial {
+export function extensionsFor(
+  csr: VerifiedCsr,
+  r: RequestedUse,
+  authorityKeyId: Buffer | undefined,
+): Buffer[] | Denial {
   const bc = issuesCA(csr, r);
   if (isDenial(bc)) return bc;
   const ca = caExtensions(bc.isCA, r);

@@ -4,7 +4,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { InProcessIssuerRefusal } from '../crds/reasons.ts';
 import { firstCsrDer } from '../pki/csr.ts';
-import { csrOutline, DerError, type CsrOutline, type RawExtension } from '../pki/der.ts';
+import { DerError } from '../pki/der.ts';
+import { csrOutline, type CsrOutline, type RawExtension } from '../pki/outlines.ts';
 import { errorCode } from '../pki/errors.ts';
 import { verifyWith } from '../pki/signatures.ts';
 

@@ -7,7 +7,10 @@ import { keyMatchesCsr, verifyCsr } from './csr-checks.ts';
 import { signFromCsrSync } from './sign-from-csr.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 
-export interface SelfSignedOptions { maxDurationMs?: number; now?: () => Date }
+export interface SelfSignedOptions {
+  maxDurationMs?: number;
+  now?: () => Date;
+}
 
 export class SelfSignedIssuer implements Issuer {
   readonly backend = 'selfSigned';
@@ -21,7 +24,11 @@ export class SelfSignedIssuer implements Issuer {
   }
 
   health(): Promise<AuthorityHealth> {
-    return Promise.resolve({ ready: true, reason: BindingReason.Ready, message: 'self-signed: every identity signs its own certificate (development only)' });
+    return Promise.resolve({
+      ready: true,
+      reason: BindingReason.Ready,
+      message: 'self-signed: every identity signs its own certificate (development only)',
+    });
   }
 
   // async: a throw from signing becomes a rejection, as the Issuer interface expects
@@ -30,20 +37,48 @@ export class SelfSignedIssuer implements Issuer {
   }
 
   private signSync(req: SignRequest): SignResult {
-    if (!req.privateKey) return { status: 'denied', reason: Refusal.PrivateKeyRequired, message: 'the selfSigned backend needs the identity\'s private key to sign with, and none was given' };
+    if (!req.privateKey)
+      return {
+        status: 'denied',
+        reason: Refusal.PrivateKeyRequired,
+        message: "the selfSigned backend needs the identity's private key to sign with, and none was given",
+      };
     const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
     if (!keyMatchesCsr(req.privateKey, parsed.csr)) {
-      return { status: 'denied', reason: Refusal.PrivateKeyMismatch, message: 'the private key given for self-signing does not match the CSR\'s public key' };
+      return {
+        status: 'denied',
+        reason: Refusal.PrivateKeyMismatch,
+        message: "the private key given for self-signing does not match the CSR's public key",
+      };
     }
     if (req.privateKey.type !== 'private' || !signatureAlgorithmFor(req.privateKey)) {
-      return { status: 'denied', reason: Refusal.UnsupportedKey, message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519` };
+      return {
+        status: 'denied',
+        reason: Refusal.UnsupportedKey,
+        message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519`,
+      };
     }
     // The certificate is its own CA: issuer = the CSR's subject, signed with the identity's own key, no AKI.
-    const r = signFromCsrSync(parsed.csr, { signingKey: req.privateKey }, {
-      durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, caConstraints: req.caConstraints, usages: req.usages, now: this.now(),
-    });
+    const r = signFromCsrSync(
+      parsed.csr,
+      { signingKey: req.privateKey },
+      {
+        durationMs: req.durationMs,
+        maxDurationMs: this.maxDurationMs,
+        isCA: req.isCA,
+        caConstraints: req.caConstraints,
+        usages: req.usages,
+        now: this.now(),
+      },
+    );
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
-    return { status: 'issued', certificatePem: r.cert.pem, chainPem: [], caPem: r.cert.pem, authorityFingerprintSHA256: fingerprintOf(r.cert) };
+    return {
+      status: 'issued',
+      certificatePem: r.cert.pem,
+      chainPem: [],
+      caPem: r.cert.pem,
+      authorityFingerprintSHA256: fingerprintOf(r.cert),
+    };
   }
 }

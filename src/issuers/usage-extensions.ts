@@ -1,7 +1,8 @@
 // keyUsage and extendedKeyUsage of a certificate the in-process CA signs: the CSR's own extensions
 // when it has them (checked, copied unchanged), else built from the identity's `usages`.
 import type { KeyObject } from 'node:crypto';
-import { isSingle, TAG, type RawExtension } from '../pki/der.ts';
+import { isSingle, TAG } from '../pki/der.ts';
+import type { RawExtension } from '../pki/outlines.ts';
 import { encodeExtension, EXTENSION_OIDS as OID, extKeyUsageValue, keyUsageValue } from '../pki/extensions.ts';
 import { decodeKeyUsage, extKeyUsageOids, isUsageName, keyUsageBits, keyUsageFor } from '../pki/usages.ts';
 import { malformed, type Denial } from './csr-checks.ts';
@@ -28,10 +29,15 @@ export function keyUsageExtension(
   publicKey: KeyObject,
 ): Buffer | Denial {
   if (requested) {
-    return validKeyUsage(requested.value) ? encodeExtension(OID.keyUsage, true, requested.value) : malformed('keyUsage');
+    return validKeyUsage(requested.value)
+      ? encodeExtension(OID.keyUsage, true, requested.value)
+      : malformed('keyUsage');
   }
   const type = publicKey.asymmetricKeyType;
-  const bits = keyUsageFor(keyUsageBits(known(usages)), { rsaKeyTransport: type === 'rsa' || type === 'rsa-pss', isCA });
+  const bits = keyUsageFor(keyUsageBits(known(usages)), {
+    rsaKeyTransport: type === 'rsa' || type === 'rsa-pss',
+    isCA,
+  });
   return encodeExtension(OID.keyUsage, true, keyUsageValue(bits));
 }
 

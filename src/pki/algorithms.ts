@@ -46,7 +46,14 @@ function row(
 ): SignatureAlgorithm {
   const params = oid.startsWith(PKCS1_ARC) ? [NULL_PARAMS] : [];
   const algorithmDer = tlv(TAG.SEQUENCE, encodeOid(oid), ...params);
-  return Object.freeze({ name, oid, hash, verifies: o.verifies ?? true, algorithmDer, ...(o.signer ? { signer: o.signer } : {}) });
+  return Object.freeze({
+    name,
+    oid,
+    hash,
+    verifies: o.verifies ?? true,
+    algorithmDer,
+    ...(o.signer ? { signer: o.signer } : {}),
+  });
 }
 
 const ecdsa = (curve: string, webCurve: string, webHash: string): SigningKey => ({
@@ -57,7 +64,7 @@ const ecdsa = (curve: string, webCurve: string, webHash: string): SigningKey => 
   webHash,
 });
 
-export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
+const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
   row('MD5WithRSA', '1.2.840.113549.1.1.4', 'md5', { verifies: false }),
   row('SHA1WithRSA', '1.2.840.113549.1.1.5', 'sha1'),
   row('SHA256WithRSA', '1.2.840.113549.1.1.11', 'sha256', {

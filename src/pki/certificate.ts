@@ -41,7 +41,7 @@ const VERSION_V3 = Buffer.from([0xa0, 0x03, TAG.INTEGER, 0x01, 0x02]);
 const ZERO = Buffer.from([0]);
 
 /** A positive INTEGER element from an unsigned big-endian magnitude (leading zeros stripped, 0x00 added when the top bit is set). */
-export function encodePositiveInteger(magnitude: Uint8Array, what = 'the serial number'): Buffer {
+function encodePositiveInteger(magnitude: Uint8Array, what = 'the serial number'): Buffer {
   let i = 0;
   while (i < magnitude.length && magnitude[i] === 0) i++;
   if (i === magnitude.length) throw new DerError(`${what} must be positive`);
@@ -111,7 +111,10 @@ export function buildCertificate(t: CertificateFields, signer: CertificateSigner
   const key = signer.key;
   if (key.type !== 'private') throw new Error('a certificate is signed with a private key');
   const alg = signatureAlgorithmFor(key);
-  if (!alg) throw new Error(`cannot sign certificates with a ${describe(key)} key: use ECDSA P-256/P-384/P-521, RSA or Ed25519`);
+  if (!alg)
+    throw new Error(
+      `cannot sign certificates with a ${describe(key)} key: use ECDSA P-256/P-384/P-521, RSA or Ed25519`,
+    );
   const tbs = encodeTbsCertificate(t, alg);
   const signature = signData(alg.hash, tbs, key); // ECDSA: dsaEncoding 'der' is node's default
   return assembleCertificate(tbs, alg, signature);
@@ -127,7 +130,11 @@ export function assembleCertificate(tbs: Buffer, alg: SignatureAlgorithm, signat
 export function ecdsaSignatureToDer(p1363: Uint8Array): Buffer {
   if (p1363.length === 0 || p1363.length % 2 !== 0) throw new DerError('invalid ECDSA signature length');
   const half = p1363.length / 2;
-  return tlv(TAG.SEQUENCE, encodePositiveInteger(p1363.subarray(0, half), 'ECDSA r'), encodePositiveInteger(p1363.subarray(half), 'ECDSA s'));
+  return tlv(
+    TAG.SEQUENCE,
+    encodePositiveInteger(p1363.subarray(0, half), 'ECDSA r'),
+    encodePositiveInteger(p1363.subarray(half), 'ECDSA s'),
+  );
 }
 
 function describe(key: KeyObject): string {

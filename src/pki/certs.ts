@@ -3,7 +3,8 @@
 // already-validated bytes gives what Node lacks (keyUsage bits, AKI/SKI, exact names and SANs).
 import { X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { certificateOutline, content, DerError, integerHex, readTlv, TAG } from './der.ts';
+import { content, DerError, integerHex, readTlv, TAG } from './der.ts';
+import { certificateOutline } from './outlines.ts';
 import { errorCode } from './errors.ts';
 import { EXTENSION_OIDS } from './extensions.ts';
 import { describeKey, samePublicKey } from './keys.ts';
@@ -50,8 +51,10 @@ export interface CertFacts extends SanLists {
 }
 
 const EXT = {
-  san: EXTENSION_OIDS.subjectAltName, keyUsage: EXTENSION_OIDS.keyUsage,
-  ski: EXTENSION_OIDS.subjectKeyIdentifier, aki: EXTENSION_OIDS.authorityKeyIdentifier,
+  san: EXTENSION_OIDS.subjectAltName,
+  keyUsage: EXTENSION_OIDS.keyUsage,
+  ski: EXTENSION_OIDS.subjectKeyIdentifier,
+  aki: EXTENSION_OIDS.authorityKeyIdentifier,
 } as const;
 
 /**
@@ -91,7 +94,9 @@ export function parseCertificateDer(der: Buffer): CertFacts {
   } catch (e) {
     // DER walk or key decoding failed on bytes OpenSSL accepted as a certificate. Messages come from
     // this module or OpenSSL and name the problem, never the input.
-    throw new Error(`invalid certificate: ${e instanceof DerError ? e.message : (errorCode(e) ?? 'unreadable content')}`);
+    throw new Error(
+      `invalid certificate: ${e instanceof DerError ? e.message : (errorCode(e) ?? 'unreadable content')}`,
+    );
   }
 }
 

@@ -3,10 +3,17 @@
 import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { signatureAlgorithmFor } from './algorithms.ts';
-import { csrOutline, DerError, encodeOid, TAG, tlv, type RawExtension } from './der.ts';
+import { DerError, encodeOid, TAG, tlv } from './der.ts';
+import { csrOutline, EXTENSION_REQUEST_OID, type RawExtension } from './outlines.ts';
 import { errorCode } from './errors.ts';
 import { decodeBasicConstraints, decodeOidList } from './extension-decode.ts';
-import { basicConstraintsValue, encodeExtension, EXTENSION_OIDS, extKeyUsageValue, keyUsageValue } from './extensions.ts';
+import {
+  basicConstraintsValue,
+  encodeExtension,
+  EXTENSION_OIDS,
+  extKeyUsageValue,
+  keyUsageValue,
+} from './extensions.ts';
 import { describeKey } from './keys.ts';
 import { buildName, encodeSan, ipBytes, parseName, parseSan } from './names.ts';
 import type { SanInput, SanLists, SubjectFields, SubjectInput } from './names.ts';
@@ -36,12 +43,14 @@ export interface CsrFacts extends SanLists {
 }
 
 const OIDS = {
-  san: EXTENSION_OIDS.subjectAltName, keyUsage: EXTENSION_OIDS.keyUsage, extKeyUsage: EXTENSION_OIDS.extKeyUsage,
+  san: EXTENSION_OIDS.subjectAltName,
+  keyUsage: EXTENSION_OIDS.keyUsage,
+  extKeyUsage: EXTENSION_OIDS.extKeyUsage,
   basicConstraints: EXTENSION_OIDS.basicConstraints,
 } as const;
 
 /** The labels a PKCS#10 request's PEM block may carry (NEW: Netscape and old OpenSSL). */
-export const CSR_PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
+const CSR_PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
 
 /** DER of the first CSR block in `pem`; throws when there is none (or the PEM is malformed). */
 export function firstCsrDer(pem: string): Buffer {
@@ -52,10 +61,15 @@ export function firstCsrDer(pem: string): Buffer {
 
 function validateNames(req: CsrRequest): void {
   for (const ip of req.ipAddresses ?? []) ipBytes(ip);
-  for (const [what, list] of [['DNS name', req.dnsNames], ['URI', req.uris], ['e-mail address', req.emailAddresses]] as const) {
+  for (const [what, list] of [
+    ['DNS name', req.dnsNames],
+    ['URI', req.uris],
+    ['e-mail address', req.emailAddresses],
+  ] as const) {
     for (const v of list ?? []) {
       // IA5String: ASCII only (internationalised names must be given in their ASCII form).
-      if (v === '' || !/^[\x21-\x7e]+$/.test(v)) throw new Error(`invalid ${what} ${JSON.stringify(v)}: must be non-empty printable ASCII`);
+      if (v === '' || !/^[\x21-\x7e]+$/.test(v))
+        throw new Error(`invalid ${what} ${JSON.stringify(v)}: must be non-empty printable ASCII`);
     }
   }
 }
@@ -78,9 +92,14 @@ export async function buildCsr(key: KeyObject, req: CsrRequest): Promise<string>
   // RFC 5280 4.2.1.6: with an empty subject the SAN extension is critical.
   if (san) extensions.push(encodeExtension(OIDS.san, emptySubject, san));
   extensions.push(encodeExtension(OIDS.keyUsage, true, keyUsageValue(usages.keyUsage)));
-  if (usages.extKeyUsage.length > 0) extensions.push(encodeExtension(OIDS.extKeyUsage, false, extKeyUsageValue(usages.extKeyUsage)));
+  if (usages.extKeyUsage.length > 0)
+    extensions.push(encodeExtension(OIDS.extKeyUsage, false, extKeyUsageValue(usages.extKeyUsage)));
   extensions.push(encodeExtension(OIDS.basicConstraints, true, basicConstraintsValue(req.isCA)));
-  const extensionRequest = tlv(TAG.SEQUENCE, encodeOid(EXTENSION_REQUEST_OID), tlv(TAG.SET, tlv(TAG.SEQUENCE, ...extensions)));
+  const extensionRequest = tlv(
+    TAG.SEQUENCE,
+    encodeOid(EXTENSION_REQUEST_OID),
+    tlv(TAG.SET, tlv(TAG.SEQUENCE, ...extensions)),
+  );
   const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const info = tlv(TAG.SEQUENCE, VERSION_1, nameDer, spki, tlv(ATTRIBUTES_TAG, extensionRequest));
   const signature = sign(alg.hash, info, key); // ECDSA signatures come DER-encoded (node's default)
@@ -88,7 +107,6 @@ export async function buildCsr(key: KeyObject, req: CsrRequest): Promise<string>
   return toPem(der, 'CERTIFICATE REQUEST');
 }
 
-const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
 const VERSION_1 = Buffer.from([TAG.INTEGER, 0x01, 0x00]);
 const ATTRIBUTES_TAG = 0xa0; // [0] IMPLICIT SET OF Attribute
 

@@ -1,5 +1,5 @@
-// A small, bounds-checked DER reader for the few structures this module needs to look inside
-// (certificate and CSR outlines, extensions, names, general names), plus OID encoding.
+// A small, bounds-checked DER reader and writer for the few structures pki looks inside or builds
+// (outlines.ts, extensions, names, general names), plus OID encoding.
 // Parsing certificates with asn1js costs ~250 µs each; walking the DER directly costs a few µs,
 // which matters for the inventory. Every read checks its bounds; anything unexpected throws DerError.
 
@@ -19,14 +19,28 @@ export interface Tlv {
 }
 
 export const TAG = {
-  BOOLEAN: 0x01, INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, NULL: 0x05, OID: 0x06,
-  UTF8_STRING: 0x0c, NUMERIC_STRING: 0x12, PRINTABLE_STRING: 0x13, TELETEX_STRING: 0x14, IA5_STRING: 0x16,
-  UTC_TIME: 0x17, GENERALIZED_TIME: 0x18, VISIBLE_STRING: 0x1a, UNIVERSAL_STRING: 0x1c, BMP_STRING: 0x1e,
-  SEQUENCE: 0x30, SET: 0x31,
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  NUMERIC_STRING: 0x12,
+  PRINTABLE_STRING: 0x13,
+  TELETEX_STRING: 0x14,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  VISIBLE_STRING: 0x1a,
+  UNIVERSAL_STRING: 0x1c,
+  BMP_STRING: 0x1e,
+  SEQUENCE: 0x30,
+  SET: 0x31,
 } as const;
 
 /** The octet at `i`; past the end is a truncated element (callers check bounds first: this keeps the type honest). */
-export function octet(buf: Uint8Array, i: number): number {
+function octet(buf: Uint8Array, i: number): number {
   const b = buf[i];
   if (b === undefined) throw new DerError('truncated DER element');
   return b;
@@ -67,14 +81,16 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
 /** Reads an element and checks its tag. */
 export function expect(buf: Uint8Array, pos: number, tag: number, limit: number = buf.length, what = 'element'): Tlv {
   const t = readTlv(buf, pos, limit);
-  if (t.tag !== tag) throw new DerError(`unexpected tag 0x${t.tag.toString(16)} for ${what} (want 0x${tag.toString(16)})`);
+  if (t.tag !== tag)
+    throw new DerError(`unexpected tag 0x${t.tag.toString(16)} for ${what} (want 0x${tag.toString(16)})`);
   return t;
 }
 
 /** Checks that `der` is exactly one element with the given tag; throws DerError otherwise. */
 export function single(der: Buffer, tag: number, what: string): Buffer {
   const t = readTlv(der, 0);
-  if (t.tag !== tag || t.end !== der.length) throw new DerError(`${what} must be one DER element with tag 0x${tag.toString(16)}`);
+  if (t.tag !== tag || t.end !== der.length)
+    throw new DerError(`${what} must be one DER element with tag 0x${tag.toString(16)}`);
   return der;
 }
 
@@ -162,10 +178,15 @@ export function bitString(buf: Uint8Array, t: Tlv): { bytes: Buffer; unused: num
 export function decodeString(buf: Uint8Array, t: Tlv): string | null {
   const c = content(buf, t);
   switch (t.tag) {
-    case TAG.UTF8_STRING: return c.toString('utf8');
-    case TAG.PRINTABLE_STRING: case TAG.IA5_STRING: case TAG.NUMERIC_STRING: case TAG.VISIBLE_STRING:
+    case TAG.UTF8_STRING:
       return c.toString('utf8');
-    case TAG.TELETEX_STRING: return c.toString('latin1');
+    case TAG.PRINTABLE_STRING:
+    case TAG.IA5_STRING:
+    case TAG.NUMERIC_STRING:
+    case TAG.VISIBLE_STRING:
+      return c.toString('utf8');
+    case TAG.TELETEX_STRING:
+      return c.toString('latin1');
     case TAG.BMP_STRING: {
       if (c.length % 2) throw new DerError('odd BMPString length');
       return Buffer.from(c).swap16().toString('utf16le');
@@ -176,7 +197,8 @@ export function decodeString(buf: Uint8Array, t: Tlv): string | null {
       for (let i = 0; i < c.length; i += 4) s += String.fromCodePoint(Math.min(c.readUInt32BE(i), 0x10ffff));
       return s;
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -191,129 +213,6 @@ export function readAlgorithm(buf: Uint8Array, t: Tlv): AlgorithmId {
   const [oid, params] = children(buf, t);
   if (!oid) throw new DerError('empty AlgorithmIdentifier');
   return { oid: readOid(buf, oid), ...(params ? { params: whole(buf, params) } : {}) };
-}
-
-export interface RawExtension { critical: boolean; value: Buffer }
-
-/** Reads `Extensions ::= SEQUENCE OF Extension` into a map by OID; duplicates are an error (RFC 5280 4.2). */
-export function readExtensions(buf: Uint8Array, seq: Tlv): Map<string, RawExtension> {
-  if (seq.tag !== TAG.SEQUENCE) throw new DerError('expected a SEQUENCE of extensions');
-  const out = new Map<string, RawExtension>();
-  for (const ext of children(buf, seq)) {
-    const [oid, e] = readExtension(buf, ext);
-    if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
-    out.set(oid, e);
-  }
-  return out;
-}
-
-/** Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
-function readExtension(buf: Uint8Array, ext: Tlv): [string, RawExtension] {
-  if (ext.tag !== TAG.SEQUENCE) throw new DerError('expected an Extension');
-  const parts = children(buf, ext);
-  const oid = readOid(buf, parts[0] ?? fail('empty Extension'));
-  const flag = parts[1]?.tag === TAG.BOOLEAN ? parts[1] : undefined;
-  const critical = flag ? content(buf, flag)[0] !== 0 : false;
-  const i = flag ? 2 : 1;
-  const value = parts[i];
-  if (!value || value.tag !== TAG.OCTET_STRING || parts.length !== i + 1) throw new DerError(`malformed extension ${oid}`);
-  return [oid, { critical, value: content(buf, value) }];
-}
-
-function fail(msg: string): never {
-  throw new DerError(msg);
-}
-
-export interface CertificateOutline {
-  serial: Buffer;
-  issuer: Buffer;
-  subject: Buffer;
-  spki: Buffer;
-  signatureAlgorithm: AlgorithmId;
-  extensions: Map<string, RawExtension>;
-}
-
-/** Finds the parts of a Certificate (RFC 5280 4.1) that Node's X509Certificate does not expose. */
-export function certificateOutline(der: Uint8Array): CertificateOutline {
-  const cert = expect(der, 0, TAG.SEQUENCE, der.length, 'Certificate');
-  if (cert.end !== der.length) throw new DerError('trailing data after the certificate');
-  const [tbs, sigAlg] = children(der, cert);
-  const tbsEl = need(tbs, 'Certificate', TAG.SEQUENCE);
-  const algorithm = need(sigAlg, 'Certificate');
-  const parts = children(der, tbsEl);
-  const version = parts[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
-  // serial, inner signature algorithm, issuer, validity, subject, subjectPublicKeyInfo, then [1] [2] [3]
-  const [serial, , issuer, , subject, spki, ...rest] = parts.slice(version);
-  const what = 'TBSCertificate';
-  const fields = {
-    serial: content(der, need(serial, what, TAG.INTEGER)),
-    issuer: whole(der, need(issuer, what)),
-    subject: whole(der, need(subject, what)),
-    spki: whole(der, need(spki, what)),
-  };
-  const extensions = tbsExtensions(der, rest);
-  return { ...fields, signatureAlgorithm: readAlgorithm(der, algorithm), extensions };
-}
-
-/** The [3] extensions of a TBSCertificate among its optional trailing fields; empty without them. */
-function tbsExtensions(der: Uint8Array, optional: readonly Tlv[]): Map<string, RawExtension> {
-  let extensions = new Map<string, RawExtension>();
-  for (const p of optional) {
-    const [seq] = p.tag === 0xa3 ? children(der, p) : [];
-    if (seq) extensions = readExtensions(der, seq);
-  }
-  return extensions;
-}
-
-/** A child element that must be present (with `tag`, when given); otherwise `what` is malformed. */
-function need(t: Tlv | undefined, what: string, tag?: number): Tlv {
-  if (!t || (tag !== undefined && t.tag !== tag)) throw new DerError(`malformed ${what}`);
-  return t;
-}
-
-export interface CsrOutline {
-  info: Buffer;
-  subject: Buffer;
-  spki: Buffer;
-  signatureAlgorithm: AlgorithmId;
-  signature: Buffer;
-  extensions: Map<string, RawExtension>;
-}
-
-const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-
-/** The extensionRequest attribute (PKCS#9) among the CSR's [0] attributes; empty when absent. */
-function requestedExtensions(der: Uint8Array, attrs: Tlv): Map<string, RawExtension> {
-  if (attrs.tag !== 0xa0) throw new DerError('malformed CSR attributes');
-  for (const attr of children(der, attrs)) {
-    const [type, values] = children(der, attr);
-    if (!type || !values || values.tag !== TAG.SET) throw new DerError('malformed CSR attribute');
-    if (readOid(der, type) !== EXTENSION_REQUEST) continue;
-    const [first] = children(der, values);
-    if (first) return readExtensions(der, first);
-  }
-  return new Map();
-}
-
-/** Reads a PKCS#10 CertificationRequest (RFC 2986). */
-export function csrOutline(der: Uint8Array): CsrOutline {
-  const req = expect(der, 0, TAG.SEQUENCE, der.length, 'CertificationRequest');
-  if (req.end !== der.length) throw new DerError('trailing data after the CSR');
-  const [info, sigAlg, sig] = children(der, req);
-  const outer = 'CertificationRequest';
-  const infoEl = need(info, outer, TAG.SEQUENCE);
-  const [algorithm, signature] = [need(sigAlg, outer), need(sig, outer)];
-  const [version, subject, spki, attrs] = children(der, infoEl);
-  const what = 'CertificationRequestInfo';
-  need(version, what, TAG.INTEGER);
-  const [subjectEl, spkiEl] = [need(subject, what, TAG.SEQUENCE), need(spki, what, TAG.SEQUENCE)];
-  const extensions = attrs ? requestedExtensions(der, attrs) : new Map<string, RawExtension>();
-  const { bytes, unused } = bitString(der, signature);
-  if (unused !== 0) throw new DerError('signature BIT STRING has unused bits');
-  return {
-    info: whole(der, infoEl), subject: whole(der, subjectEl), spki: whole(der, spkiEl),
-    signatureAlgorithm: readAlgorithm(der, algorithm), signature: bytes, extensions,
-  };
 }
 
 /** Two's-complement INTEGER content octets as lower-case hex without leading zeros ('-' prefix if negative). */

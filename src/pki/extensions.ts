@@ -52,7 +52,8 @@ export function basicConstraintsValue(ca: boolean, pathLen?: number): Buffer {
 export function keyUsageValue(bits: number): Buffer {
   if (!Number.isInteger(bits) || bits <= 0 || bits > 0x1ff) throw new DerError(`invalid keyUsage bits ${bits}`);
   const bytes = Buffer.alloc(2);
-  for (let i = 0; i < 9; i++) if (bits & (1 << i)) bytes.writeUInt8(bytes.readUInt8(i >> 3) | (0x80 >> (i & 7)), i >> 3);
+  for (let i = 0; i < 9; i++)
+    if (bits & (1 << i)) bytes.writeUInt8(bytes.readUInt8(i >> 3) | (0x80 >> (i & 7)), i >> 3);
   const used = bytes.readUInt8(1) ? 2 : 1;
   const last = bytes.readUInt8(used - 1);
   let unused = 0;

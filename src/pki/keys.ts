@@ -5,9 +5,12 @@ import type { KeyObject } from 'node:crypto';
 import { errorCode } from './errors.ts';
 import { firstPemLabel, hasEncryptedKey } from './pem.ts';
 
-export type KeyAlgorithmName = 'ECDSA' | 'RSA' | 'Ed25519';
+type KeyAlgorithmName = 'ECDSA' | 'RSA' | 'Ed25519';
 export type KeyEncoding = 'PKCS8' | 'PKCS1' | 'SEC1';
-export interface KeySpec { algorithm: KeyAlgorithmName; size?: number | undefined }
+export interface KeySpec {
+  algorithm: KeyAlgorithmName;
+  size?: number | undefined;
+}
 export interface KeyDescription {
   /** ECDSA, RSA or Ed25519; other key types are reported as RSASSA-PSS, Ed448 or Node's type name. */
   algorithm: KeyAlgorithmName | string;
@@ -18,8 +21,15 @@ export interface KeyDescription {
 }
 
 const CURVES: Readonly<Record<number, string>> = { 256: 'prime256v1', 384: 'secp384r1', 521: 'secp521r1' };
-const CURVE_SIZES: Readonly<Record<string, number>> = { prime256v1: 256, 'P-256': 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521 };
-export const DEFAULT_SIZES = { ECDSA: 256, RSA: 2048 } as const;
+const CURVE_SIZES: Readonly<Record<string, number>> = {
+  prime256v1: 256,
+  'P-256': 256,
+  secp384r1: 384,
+  'P-384': 384,
+  secp521r1: 521,
+  'P-521': 521,
+};
+const DEFAULT_SIZES = { ECDSA: 256, RSA: 2048 } as const;
 
 // ---- RSA key generation semaphore -------------------------------------------------------------
 // RSA keygen runs on the libuv pool (4 threads shared with fs and dns); a 4096-bit key can take ~2 s.
@@ -49,7 +59,8 @@ async function withRsaSlot<T>(fn: () => Promise<T>): Promise<T> {
 
 /** How many RSA key generations may run at once (default 2). */
 export function setKeygenConcurrency(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`keygen concurrency must be an integer from 1 to 64, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new RangeError(`keygen concurrency must be an integer from 1 to 64, got ${n}`);
   concurrency = n;
   pump();
 }
@@ -85,21 +96,31 @@ function validateSpec(spec: KeySpec): ValidSpec {
       if (spec.size !== undefined) throw new Error('Ed25519 keys take no size');
       return { algorithm: 'Ed25519' };
     default:
-      throw new Error(`unsupported key algorithm ${JSON.stringify(spec.algorithm as unknown)}: use ECDSA, RSA or Ed25519`);
+      throw new Error(
+        `unsupported key algorithm ${JSON.stringify(spec.algorithm as unknown)}: use ECDSA, RSA or Ed25519`,
+      );
   }
 }
 
 /** Generates a private key with node:crypto's async generateKeyPair (ECDSA P-256 and RSA 2048 by default). */
 export async function generateKey(spec: KeySpec): Promise<KeyObject> {
   const s = validateSpec(spec);
-  const done = (resolve: (k: KeyObject) => void, reject: (e: Error) => void) =>
-    (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
+  const done =
+    (resolve: (k: KeyObject) => void, reject: (e: Error) => void) =>
+    (err: Error | null, _pub: KeyObject, priv: KeyObject): void =>
+      err ? reject(err) : resolve(priv);
   switch (s.algorithm) {
     case 'RSA':
-      return withRsaSlot(() => new Promise<KeyObject>((resolve, reject) =>
-        generateKeyPair('rsa', { modulusLength: s.size, publicExponent: 65537 }, done(resolve, reject))));
+      return withRsaSlot(
+        () =>
+          new Promise<KeyObject>((resolve, reject) =>
+            generateKeyPair('rsa', { modulusLength: s.size, publicExponent: 65537 }, done(resolve, reject)),
+          ),
+      );
     case 'ECDSA':
-      return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ec', { namedCurve: s.curve }, done(resolve, reject)));
+      return new Promise<KeyObject>((resolve, reject) =>
+        generateKeyPair('ec', { namedCurve: s.curve }, done(resolve, reject)),
+      );
     case 'Ed25519':
       return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ed25519', {}, done(resolve, reject)));
   }
@@ -134,7 +155,8 @@ const MAX_KEY_PEM = 64 * 1024;
  */
 export function parsePrivateKey(pem: string): KeyObject {
   if (typeof pem !== 'string') throw new TypeError('private key PEM must be a string');
-  if (pem.length > MAX_KEY_PEM) throw new Error(`private key PEM is too large (${pem.length} bytes, limit ${MAX_KEY_PEM})`);
+  if (pem.length > MAX_KEY_PEM)
+    throw new Error(`private key PEM is too large (${pem.length} bytes, limit ${MAX_KEY_PEM})`);
   const label = firstPemLabel(pem);
   if (hasEncryptedKey(pem)) {
     throw new Error('encrypted private keys are not supported');
@@ -165,12 +187,18 @@ export function describeKey(key: KeyObject): KeyDescription {
   if (key.type === 'secret') throw new Error('not an asymmetric key');
   const d = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
-    case 'rsa': return sized('RSA', d.modulusLength);
-    case 'rsa-pss': return sized('RSASSA-PSS', d.modulusLength);
-    case 'ec': return ecDescription(d.namedCurve);
-    case 'ed25519': return { algorithm: 'Ed25519' };
-    case 'ed448': return { algorithm: 'Ed448' };
-    default: return { algorithm: key.asymmetricKeyType ?? 'unknown' };
+    case 'rsa':
+      return sized('RSA', d.modulusLength);
+    case 'rsa-pss':
+      return sized('RSASSA-PSS', d.modulusLength);
+    case 'ec':
+      return ecDescription(d.namedCurve);
+    case 'ed25519':
+      return { algorithm: 'Ed25519' };
+    case 'ed448':
+      return { algorithm: 'Ed448' };
+    default:
+      return { algorithm: key.asymmetricKeyType ?? 'unknown' };
   }
 }
 
@@ -189,7 +217,9 @@ function publicOf(key: KeyObject): KeyObject {
 
 /** SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex (private or public keys). */
 export function publicKeyFingerprint(key: KeyObject): string {
-  return createHash('sha256').update(publicOf(key).export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(publicOf(key).export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /**
@@ -197,11 +227,13 @@ export function publicKeyFingerprint(key: KeyObject): string {
  * so a compressed and an uncompressed EC point are the same key; other types compare SPKI bytes.
  */
 export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
-  const pa = publicOf(a), pb = publicOf(b);
+  const pa = publicOf(a),
+    pb = publicOf(b);
   if (pa.asymmetricKeyType !== pb.asymmetricKeyType) return false;
   const t = pa.asymmetricKeyType;
   if (t === 'rsa' || t === 'ec' || t === 'ed25519' || t === 'ed448') {
-    const ja = pa.export({ format: 'jwk' }), jb = pb.export({ format: 'jwk' });
+    const ja = pa.export({ format: 'jwk' }),
+      jb = pb.export({ format: 'jwk' });
     return ja.kty === jb.kty && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y && ja.n === jb.n && ja.e === jb.e;
   }
   return pa.export({ type: 'spki', format: 'der' }).equals(pb.export({ type: 'spki', format: 'der' }));

@@ -29,7 +29,7 @@ function maskOctet(bits: number, index: number): number {
 }
 
 /** iPAddress in a constraint: the address then the mask, 8 octets for IPv4 and 32 for IPv6. */
-export function cidrOctets(cidr: string): Buffer {
+function cidrOctets(cidr: string): Buffer {
   const [addr = '', bits] = cidr.split('/');
   const v6 = addr.includes(':');
   const width = v6 ? 16 : 4;

@@ -36,9 +36,17 @@ export interface SanLists {
 /** SAN lists as callers give them: any may be absent. */
 export type SanInput = { [K in keyof SanLists]?: readonly string[] | undefined };
 
-export const OID = {
-  CN: '2.5.4.3', SERIALNUMBER: '2.5.4.5', C: '2.5.4.6', L: '2.5.4.7', ST: '2.5.4.8', STREET: '2.5.4.9',
-  O: '2.5.4.10', OU: '2.5.4.11', DC: '0.9.2342.19200300.100.1.25', UID: '0.9.2342.19200300.100.1.1',
+const OID = {
+  CN: '2.5.4.3',
+  SERIALNUMBER: '2.5.4.5',
+  C: '2.5.4.6',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  STREET: '2.5.4.9',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  DC: '0.9.2342.19200300.100.1.25',
+  UID: '0.9.2342.19200300.100.1.1',
   emailAddress: '1.2.840.113549.1.9.1',
 } as const;
 
@@ -59,7 +67,10 @@ export function buildName(s: SubjectInput | undefined): ArrayBuffer {
     for (const v of list) {
       if (v === '') continue;
       // RFC 5280: countryName and serialNumber are PrintableString; fall back to UTF8String like Go does.
-      const value = printable && PRINTABLE.test(v) ? new AttributeValue({ printableString: v }) : new AttributeValue({ utf8String: v });
+      const value =
+        printable && PRINTABLE.test(v)
+          ? new AttributeValue({ printableString: v })
+          : new AttributeValue({ utf8String: v });
       rdns.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type: oid, value })]));
     }
   };
@@ -73,8 +84,16 @@ export function buildName(s: SubjectInput | undefined): ArrayBuffer {
   return AsnConvert.serialize(new Name(rdns));
 }
 
-export interface NameAttribute { oid: string; value: string | null; raw: Buffer }
-export interface ParsedName { rdns: NameAttribute[][]; fields: SubjectFields; dn: string }
+interface NameAttribute {
+  oid: string;
+  value: string | null;
+  raw: Buffer;
+}
+export interface ParsedName {
+  rdns: NameAttribute[][];
+  fields: SubjectFields;
+  dn: string;
+}
 
 /** Parses a DER Name (SEQUENCE OF SET OF AttributeTypeAndValue). */
 export function parseName(der: Uint8Array): ParsedName {
@@ -97,20 +116,38 @@ export function parseName(der: Uint8Array): ParsedName {
 
 function subjectFields(rdns: NameAttribute[][]): SubjectFields {
   const f: SubjectFields = {};
-  const list = (k: 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces', v: string): void => {
+  const list = (
+    k: 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces',
+    v: string,
+  ): void => {
     (f[k] ??= []).push(v);
   };
   for (const a of rdns.flat()) {
     if (a.value === null) continue;
     switch (a.oid) {
-      case OID.CN: f.commonName = a.value; break; // the last one wins, as in Go
-      case OID.SERIALNUMBER: f.serialNumber = a.value; break;
-      case OID.O: list('organizations', a.value); break;
-      case OID.OU: list('organizationalUnits', a.value); break;
-      case OID.C: list('countries', a.value); break;
-      case OID.L: list('localities', a.value); break;
-      case OID.ST: list('provinces', a.value); break;
-      default: break;
+      case OID.CN:
+        f.commonName = a.value;
+        break; // the last one wins, as in Go
+      case OID.SERIALNUMBER:
+        f.serialNumber = a.value;
+        break;
+      case OID.O:
+        list('organizations', a.value);
+        break;
+      case OID.OU:
+        list('organizationalUnits', a.value);
+        break;
+      case OID.C:
+        list('countries', a.value);
+        break;
+      case OID.L:
+        list('localities', a.value);
+        break;
+      case OID.ST:
+        list('provinces', a.value);
+        break;
+      default:
+        break;
     }
   }
   return f;
@@ -135,12 +172,19 @@ export function escapeDnValue(v: string): string {
  * Known types use short names; other types, and values that are not strings, use the
  * dotted OID and '#' + hex of the DER value, as RFC 4514 section 2.4 requires.
  */
-export function formatDn(rdns: NameAttribute[][]): string {
-  return [...rdns].reverse().map((rdn) => rdn.map((a) => {
-    const short = SHORT_NAMES.get(a.oid);
-    if (short && a.value !== null) return `${short}=${escapeDnValue(a.value)}`;
-    return `${a.oid}=#${a.raw.toString('hex')}`;
-  }).join('+')).join(',');
+function formatDn(rdns: NameAttribute[][]): string {
+  return [...rdns]
+    .reverse()
+    .map((rdn) =>
+      rdn
+        .map((a) => {
+          const short = SHORT_NAMES.get(a.oid);
+          if (short && a.value !== null) return `${short}=${escapeDnValue(a.value)}`;
+          return `${a.oid}=#${a.raw.toString('hex')}`;
+        })
+        .join('+'),
+    )
+    .join(',');
 }
 
 /** The 4 or 16 octets of an IPv4 or IPv6 address (zone indexes are refused). */
@@ -149,8 +193,11 @@ export function ipBytes(ip: string): Buffer {
   if (v === 4) return Buffer.from(ip.split('.').map(Number));
   if (v !== 6 || ip.includes('%')) throw new Error(`invalid IP address ${JSON.stringify(ip)}`);
   // An embedded dotted quad (::ffff:1.2.3.4) becomes two hex groups.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const text = ip.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) =>
+      `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
   const [head = '', tail] = text.split('::');
   const hs = head ? head.split(':') : [];
   const ts = tail ? tail.split(':') : [];
@@ -165,7 +212,7 @@ export function ipBytes(ip: string): Buffer {
 function longestZeroRun(groups: readonly number[]): { best: number; bestLen: number } {
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -217,11 +264,20 @@ export function parseSan(der: Uint8Array): SanLists {
   for (const gn of children(der, seq)) {
     const c = content(der, gn);
     switch (gn.tag) {
-      case 0x81: out.emailAddresses.push(c.toString('utf8')); break;
-      case 0x82: out.dnsNames.push(c.toString('utf8')); break;
-      case 0x86: out.uris.push(c.toString('utf8')); break;
-      case 0x87: out.ipAddresses.push(formatIp(c)); break;
-      default: break; // otherName, directoryName, registeredID, ...
+      case 0x81:
+        out.emailAddresses.push(c.toString('utf8'));
+        break;
+      case 0x82:
+        out.dnsNames.push(c.toString('utf8'));
+        break;
+      case 0x86:
+        out.uris.push(c.toString('utf8'));
+        break;
+      case 0x87:
+        out.ipAddresses.push(formatIp(c));
+        break;
+      default:
+        break; // otherName, directoryName, registeredID, ...
     }
   }
   return out;

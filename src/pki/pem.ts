@@ -22,7 +22,8 @@ function blockAt(text: string, label: string, pos: number, index: number): { der
   const endMarker = `-----END ${label}-----`;
   const end = text.indexOf(endMarker, pos);
   const nextBeginAt = text.indexOf(BEGIN, pos);
-  if (end < 0 || (nextBeginAt >= 0 && nextBeginAt < end)) throw new Error(`truncated PEM: BEGIN ${label} without END ${label}`);
+  if (end < 0 || (nextBeginAt >= 0 && nextBeginAt < end))
+    throw new Error(`truncated PEM: BEGIN ${label} without END ${label}`);
   const body = text.slice(pos, end).replace(/[ \t\r\n]+/g, '');
   if (body.length === 0 || body.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
     throw new Error(`invalid base64 in ${label} PEM block ${index}`);
@@ -37,7 +38,8 @@ function blockAt(text: string, label: string, pos: number, index: number): { der
  */
 export function pemBlocks(text: string, labels: readonly string[], maxBlocks = MAX_PEM_BLOCKS): Buffer[] {
   if (typeof text !== 'string') throw new TypeError('PEM input must be a string');
-  if (text.length > MAX_PEM_BYTES) throw new Error(`PEM input is too large (${text.length} bytes, limit ${MAX_PEM_BYTES})`);
+  if (text.length > MAX_PEM_BYTES)
+    throw new Error(`PEM input is too large (${text.length} bytes, limit ${MAX_PEM_BYTES})`);
   const out: Buffer[] = [];
   let pos = 0;
   for (let b = nextBegin(text, pos); b; b = nextBegin(text, pos)) {
@@ -70,5 +72,7 @@ export function hasEncryptedKey(text: string): boolean {
 
 /** True when the text or bytes contain a PEM BEGIN line (cheap sniffing before a parse). */
 export function hasPemMarker(text: string | Uint8Array): boolean {
-  return typeof text === 'string' ? text.includes(BEGIN) : Buffer.from(text.buffer, text.byteOffset, text.byteLength).includes(BEGIN);
+  return typeof text === 'string'
+    ? text.includes(BEGIN)
+    : Buffer.from(text.buffer, text.byteOffset, text.byteLength).includes(BEGIN);
 }

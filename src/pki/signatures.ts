@@ -6,7 +6,7 @@ import { RSASSA_PSS_OID, signatureAlgorithmByOid } from './algorithms.ts';
 import { children, readOid, readTlv, TAG } from './der.ts';
 import type { AlgorithmId, Tlv } from './der.ts';
 
-export interface VerifyParams {
+interface VerifyParams {
   hash: string | null;
   pss?: { saltLength: number };
 }
@@ -31,7 +31,7 @@ const HASHES: Readonly<Record<string, string>> = {
 const MGF1 = '1.2.840.113549.1.1.8';
 
 /** node:crypto verify parameters for a signature algorithm; null when unsupported. */
-export function verifyParams(alg: AlgorithmId): VerifyParams | null {
+function verifyParams(alg: AlgorithmId): VerifyParams | null {
   try {
     if (alg.oid === RSASSA_PSS_OID) return pssParams(alg.params);
     const row = signatureAlgorithmByOid(alg.oid);
@@ -85,7 +85,9 @@ export function verifyWith(alg: AlgorithmId, data: Buffer, signature: Buffer, pu
   try {
     const p = verifyParams(alg);
     if (!p) return false;
-    const key = p.pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.pss.saltLength } : publicKey;
+    const key = p.pss
+      ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.pss.saltLength }
+      : publicKey;
     return verifySignature(p.hash, data, key, signature);
   } catch {
     return false;

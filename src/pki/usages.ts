@@ -4,9 +4,25 @@
 
 /** Every usage name the contract accepts, in the order the CRD schema lists them. */
 export const USAGE_NAMES = [
-  'serverAuth', 'clientAuth', 'digitalSignature', 'keyEncipherment', 'keyAgreement', 'dataEncipherment',
-  'contentCommitment', 'certSign', 'crlSign', 'encipherOnly', 'decipherOnly', 'codeSigning',
-  'emailProtection', 'timeStamping', 'ocspSigning', 'ipsecEndSystem', 'ipsecTunnel', 'ipsecUser', 'any',
+  'serverAuth',
+  'clientAuth',
+  'digitalSignature',
+  'keyEncipherment',
+  'keyAgreement',
+  'dataEncipherment',
+  'contentCommitment',
+  'certSign',
+  'crlSign',
+  'encipherOnly',
+  'decipherOnly',
+  'codeSigning',
+  'emailProtection',
+  'timeStamping',
+  'ocspSigning',
+  'ipsecEndSystem',
+  'ipsecTunnel',
+  'ipsecUser',
+  'any',
 ] as const;
 export type UsageName = (typeof USAGE_NAMES)[number];
 
@@ -37,7 +53,7 @@ export const EXT_KEY_USAGE_OIDS = {
 } as const;
 
 export type KeyUsageName = keyof typeof KEY_USAGE_BITS;
-export type ExtKeyUsageName = keyof typeof EXT_KEY_USAGE_OIDS;
+type ExtKeyUsageName = keyof typeof EXT_KEY_USAGE_OIDS;
 
 // Compile-time check that the two tables cover exactly the contract's names.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -49,11 +65,11 @@ const EKU_BY_OID: ReadonlyMap<string, ExtKeyUsageName> = new Map(
   Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name as ExtKeyUsageName]),
 );
 
-export function isKeyUsageName(s: string): s is KeyUsageName {
+function isKeyUsageName(s: string): s is KeyUsageName {
   return Object.hasOwn(KEY_USAGE_BITS, s);
 }
 
-export function isExtKeyUsageName(s: string): s is ExtKeyUsageName {
+function isExtKeyUsageName(s: string): s is ExtKeyUsageName {
   return Object.hasOwn(EXT_KEY_USAGE_OIDS, s);
 }
 
@@ -104,7 +120,10 @@ export interface ResolvedUsages {
  *   TLS 1.2 RSA key transport needs); for a CA, certSign and crlSign are always added.
  * - extKeyUsage: the EKU names given, in order.
  */
-export function resolveUsages(usages: readonly string[], opts: { keyAlgorithm: string; isCA: boolean }): ResolvedUsages {
+export function resolveUsages(
+  usages: readonly string[],
+  opts: { keyAlgorithm: string; isCA: boolean },
+): ResolvedUsages {
   const bits = keyUsageFor(keyUsageBits(usages), { rsaKeyTransport: opts.keyAlgorithm === 'RSA', isCA: opts.isCA });
   return { keyUsage: bits, keyUsageNames: keyUsageNames(bits), extKeyUsage: extKeyUsageOids(usages) };
 }
@@ -129,15 +148,11 @@ export function isUsageName(s: string): s is UsageName {
   return isKeyUsageName(s) || isExtKeyUsageName(s);
 }
 
-/** The contract names for a certificate's or CSR's keyUsage bits and EKU OIDs together. */
-export function usageNames(bits: number, ekuOids: readonly string[]): string[] {
-  return [...keyUsageNames(bits), ...extKeyUsageNames(ekuOids)];
-}
-
 /** Decodes a keyUsage extension value (a DER BIT STRING) into bits. */
 export function decodeKeyUsage(der: Uint8Array): number {
   const unused = der[2] ?? 8;
-  if (der.length < 3 || der[0] !== 0x03 || der[1] !== der.length - 2 || unused > 7) throw new Error('malformed keyUsage extension');
+  if (der.length < 3 || der[0] !== 0x03 || der[1] !== der.length - 2 || unused > 7)
+    throw new Error('malformed keyUsage extension');
   let bits = 0;
   der.subarray(3, 5).forEach((byte, i) => {
     for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << (i * 8 + b);

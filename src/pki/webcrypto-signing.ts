@@ -20,7 +20,10 @@ function webParams(alg: SignatureAlgorithm): SigningAlgorithm | undefined {
   const s = alg.signer;
   if (!s) return undefined;
   if (s.webName === 'ECDSA' && s.webCurve && s.webHash) {
-    return { importParams: { name: s.webName, namedCurve: s.webCurve }, signParams: { name: s.webName, hash: s.webHash } };
+    return {
+      importParams: { name: s.webName, namedCurve: s.webCurve },
+      signParams: { name: s.webName, hash: s.webHash },
+    };
   }
   if (s.webName === 'RSASSA-PKCS1-v1_5' && s.webHash) {
     return { importParams: { name: s.webName, hash: s.webHash }, signParams: { name: s.webName } };
@@ -46,7 +49,8 @@ function describeWebKey(k: webcrypto.KeyAlgorithm): { name: string; namedCurve?:
   const out: { name: string; namedCurve?: string; hash?: string } = { name: k.name };
   if ('namedCurve' in k && typeof k.namedCurve === 'string') out.namedCurve = k.namedCurve;
   const hash: unknown = 'hash' in k ? k.hash : undefined;
-  if (typeof hash === 'object' && hash !== null && 'name' in hash && typeof hash.name === 'string') out.hash = hash.name;
+  if (typeof hash === 'object' && hash !== null && 'name' in hash && typeof hash.name === 'string')
+    out.hash = hash.name;
   return out;
 }
 

@@ -5,7 +5,7 @@ import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { AuthenticatedSafe, MacData, PFX, SafeContents } from '@peculiar/asn1-pfx';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { CmsEncryptedData, ContentInfo, EncryptedContentInfo, Pbes2Params, Pbkdf2Params } from '../../src/pki/pkcs12.ts';
+import { CmsEncryptedData, ContentInfo, EncryptedContentInfo, Pbes2Params, Pbkdf2Params } from '../../src/pki/pkcs12-asn1.ts';
 
 const der = (v: object): ArrayBuffer => AsnConvert.serialize(v);
 const ab = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

@@ -14,7 +14,8 @@ import {
 } from '../../src/pki/extensions.ts';
 import { signatureAlgorithmFor } from '../../src/pki/algorithms.ts';
 import { subjectKeyIdentifierOf } from '../../src/pki/extension-decode.ts';
-import { children, certificateOutline, content, readTlv, DerError } from '../../src/pki/der.ts';
+import { children, content, readTlv, DerError } from '../../src/pki/der.ts';
+import { certificateOutline } from '../../src/pki/outlines.ts';
 import { buildName, encodeSan } from '../../src/pki/names.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
 

@@ -11,7 +11,7 @@ import { randomSerial } from '../../src/pki/serial.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
-import { certificateOutline } from '../../src/pki/der.ts';
+import { certificateOutline } from '../../src/pki/outlines.ts';
 import { encodeSan } from '../../src/pki/names.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, serialOctets } from './issuers-fixtures.ts';
