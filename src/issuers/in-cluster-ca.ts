@@ -11,7 +11,7 @@ import { encodeSan } from '../pki/names.ts';
 import { pemBlocks } from '../pki/pem.ts';
 import type { CaMaterial } from './ca-material.ts';
 import { verifyCsr, type VerifiedCsr } from './csr-checks.ts';
-import { signFromCsrSync, type SigningAuthority } from './sign-from-csr.ts';
+import { signFromCsrSync, templateFor, type SigningAuthority, type SignOutcome } from './sign-from-csr.ts';
 import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
 
 export interface InClusterCaOptions {
@@ -99,27 +99,16 @@ export class InClusterCaIssuer implements Issuer {
       now: this.now(),
       validity: { notBefore: req.notBefore, notAfter: req.notAfter },
     });
-    if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
-    return {
-      status: 'issued',
-      certificatePem: r.cert.pem,
-      chainPem: [...this.intermediatesPem],
-      caPem: this.caPem,
-      authorityFingerprintSHA256: this.fingerprintSHA256,
-    };
+    return this.result(r);
   }
 
   private signSync(req: SignRequest): SignResult {
     const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
-    const r = signFromCsrSync(parsed.csr, this.authority, {
-      durationMs: req.durationMs,
-      maxDurationMs: this.maxDurationMs,
-      isCA: req.isCA,
-      caConstraints: req.caConstraints,
-      usages: req.usages,
-      now: this.now(),
-    });
+    return this.result(signFromCsrSync(parsed.csr, this.authority, templateFor(req, this.maxDurationMs, this.now())));
+  }
+
+  private result(r: SignOutcome): SignResult {
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return {
       status: 'issued',

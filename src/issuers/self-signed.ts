@@ -4,7 +4,7 @@ import { BindingReason, InProcessIssuerRefusal as Refusal } from '../crds/reason
 import { signatureAlgorithmFor } from '../pki/algorithms.ts';
 import { fingerprintOf } from '../pki/fingerprint.ts';
 import { keyMatchesCsr, verifyCsr } from './csr-checks.ts';
-import { signFromCsrSync } from './sign-from-csr.ts';
+import { signFromCsrSync, templateFor } from './sign-from-csr.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 
 export interface SelfSignedOptions {
@@ -60,18 +60,8 @@ export class SelfSignedIssuer implements Issuer {
       };
     }
     // The certificate is its own CA: issuer = the CSR's subject, signed with the identity's own key, no AKI.
-    const r = signFromCsrSync(
-      parsed.csr,
-      { signingKey: req.privateKey },
-      {
-        durationMs: req.durationMs,
-        maxDurationMs: this.maxDurationMs,
-        isCA: req.isCA,
-        caConstraints: req.caConstraints,
-        usages: req.usages,
-        now: this.now(),
-      },
-    );
+    const template = templateFor(req, this.maxDurationMs, this.now());
+    const r = signFromCsrSync(parsed.csr, { signingKey: req.privateKey }, template);
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return {
       status: 'issued',

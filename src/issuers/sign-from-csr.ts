@@ -8,6 +8,7 @@ import { signCertificateWithWebKey, type SigningAlgorithm } from '../pki/webcryp
 import { extensionsFor, type RequestedUse } from './certificate-extensions.ts';
 import { isDenial, type Denial, type VerifiedCsr } from './csr-checks.ts';
 import { validityFor, type Lifetime } from './lifetime.ts';
+import type { SignRequest } from './types.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -31,6 +32,12 @@ export interface SigningAuthority {
 export interface CertificateTemplate extends Lifetime, RequestedUse {}
 
 export type SignOutcome = { ok: true; cert: BuiltCertificate } | Denial;
+
+/** The template an identity's SignRequest asks for, under the binding's maxDuration. */
+export function templateFor(req: SignRequest, maxDurationMs: number | undefined, now: Date): CertificateTemplate {
+  const { durationMs, isCA, caConstraints, usages } = req;
+  return { durationMs, maxDurationMs, isCA, caConstraints, usages, now };
+}
 
 function issuerNameOf(a: SigningAuthority, csr: VerifiedCsr): Buffer {
   if (a.issuerNameDer) return a.issuerNameDer;

@@ -114,41 +114,24 @@ export function parseName(der: Uint8Array): ParsedName {
   return { rdns, fields: subjectFields(rdns), dn: formatDn(rdns) };
 }
 
+type ListField = 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces';
+const LIST_FIELDS: ReadonlyMap<string, ListField> = new Map([
+  [OID.O, 'organizations'],
+  [OID.OU, 'organizationalUnits'],
+  [OID.C, 'countries'],
+  [OID.L, 'localities'],
+  [OID.ST, 'provinces'],
+]);
+
 function subjectFields(rdns: NameAttribute[][]): SubjectFields {
   const f: SubjectFields = {};
-  const list = (
-    k: 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces',
-    v: string,
-  ): void => {
-    (f[k] ??= []).push(v);
-  };
   for (const a of rdns.flat()) {
     if (a.value === null) continue;
-    switch (a.oid) {
-      case OID.CN:
-        f.commonName = a.value;
-        break; // the last one wins, as in Go
-      case OID.SERIALNUMBER:
-        f.serialNumber = a.value;
-        break;
-      case OID.O:
-        list('organizations', a.value);
-        break;
-      case OID.OU:
-        list('organizationalUnits', a.value);
-        break;
-      case OID.C:
-        list('countries', a.value);
-        break;
-      case OID.L:
-        list('localities', a.value);
-        break;
-      case OID.ST:
-        list('provinces', a.value);
-        break;
-      default:
-        break;
-    }
+    const list = LIST_FIELDS.get(a.oid);
+    if (list) (f[list] ??= []).push(a.value);
+    else if (a.oid === OID.CN)
+      f.commonName = a.value; // the last one wins, as in Go
+    else if (a.oid === OID.SERIALNUMBER) f.serialNumber = a.value;
   }
   return f;
 }
