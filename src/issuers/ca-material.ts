@@ -91,7 +91,8 @@ function decode(data: Record<string, string>, k: string): string | undefined {
 function parseCerts(pem: string, what: string): Entry[] | string {
   let ders: Buffer[];
   try {
-    ders = pemBlocks(pem, ['CERTIFICATE']);
+    // no block limit: an admin's ca.crt may be a whole root store (the Secret's 1 MiB bounds it)
+    ders = pemBlocks(pem, ['CERTIFICATE'], Number.POSITIVE_INFINITY);
   } catch (e) {
     return `${what}: ${e instanceof Error ? e.message : 'unreadable PEM'}`;
   }
