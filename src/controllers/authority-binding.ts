@@ -17,7 +17,7 @@ import { CertificateAuthorityBindingSpec, type Backend } from '../crds/certifica
 import { parseDuration } from '../crds/common.ts';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../issuers/ca-material.ts';
 import { backendOf, buildIssuer } from '../issuers/registry.ts';
-import { normaliseFingerprint } from '../issuers/sign-from-csr.ts';
+import { normaliseFingerprint } from '../pki/fingerprint.ts';
 import { isoSeconds } from '../issuers/in-cluster-ca.ts';
 import type { Issuer } from '../issuers/types.ts';
 import { caRecordOf, ContinuityStep, type ContinuityResult } from './ca-continuity-step.ts';

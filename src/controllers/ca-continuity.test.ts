@@ -2,8 +2,9 @@ import { describe, it, expect, beforeAll } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { generateCa } from '../issuers/ca-material.ts';
+import { fingerprintOfPem } from '../pki/fingerprint.ts';
 import {
-  bundleContent, carries, classifyCaChange, fingerprintOfPem, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
+  bundleContent, carries, classifyCaChange, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
   MAX_PREVIOUS, type CaRecord, type PreviousCa,
 } from './ca-continuity.ts';
 import { caChangeHoldMs } from './issuance/issuance-controller.ts';

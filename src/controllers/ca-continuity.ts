@@ -9,7 +9,7 @@
 //    are reissued only once every bundle carries the new CA plus a propagation delay; a previous CA leaves
 //    after the overlap window once no identity holds a certificate from it (a distrusted one: as soon as
 //    nothing it signed is held any more, never before the new CA was published).
-import { createHash } from 'node:crypto';
+import { fingerprintOfPem, normaliseFingerprint } from '../pki/fingerprint.ts';
 import { BindingReason } from '../crds/reasons.ts';
 
 /** On the binding: a one-shot request for a new CA when the recorded one's Secret is gone (any new value, e.g. a timestamp). */
@@ -92,7 +92,7 @@ export type Change = { kind: 'first' | 'same' } | { kind: 'accepted'; why: strin
 export function classifyCaChange(i: ChangeInput): Change {
   if (!i.recorded) return { kind: 'first' };
   if (i.recorded === i.current) return { kind: 'same' };
-  if (i.accept && normalise(i.accept) === i.current) return { kind: 'accepted', why: `approved with ${ACCEPT_CA_ANNOTATION}` };
+  if (i.accept && normaliseFingerprint(i.accept) === i.current) return { kind: 'accepted', why: `approved with ${ACCEPT_CA_ANNOTATION}` };
   if (i.generatedReplacing === i.recorded) return { kind: 'accepted', why: 'generated on request' };
   if (i.distrusted.has(i.recorded)) return { kind: 'accepted', why: `it replaces the distrusted CA ${i.recorded}` };
   return { kind: 'unexpected', reason: BindingReason.CAChangedUnexpectedly,
@@ -173,17 +173,6 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
 export function splitPem(bundle: string): string[] {
   return (bundle.match(PEM_CERT) ?? []).map((p) => `${p}\n`);
-}
-
-export function fingerprintOfPem(pem: string): string {
-  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  return normalise(createHash('sha256').update(der).digest('hex'));
-}
-
-/** Colon-separated upper-case hex, the form status and spec.distrust use. */
-function normalise(fp: string): string {
-  const hex = fp.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
-  return hex.match(/.{2}/g)?.join(':') ?? '';
 }
 
 function iso(d: Date): string {

@@ -5,6 +5,7 @@ import {
   parseDuration, SecretKeySelector, SHA256_FINGERPRINT, stringMap, timestamp, withRules,
 } from './common.ts';
 import type { Rule } from './common.ts';
+import { USAGE_NAMES } from '../pki/usages.ts';
 
 export const DEFAULT_DURATION = '2160h';
 export const MIN_DURATION = '10m';
@@ -20,11 +21,7 @@ export const KEY_SIZES: Readonly<Record<KeyAlgorithm, readonly number[]>> = {
   Ed25519: [],
 };
 
-export const KeyUsage = z.enum([
-  'serverAuth', 'clientAuth', 'digitalSignature', 'keyEncipherment', 'keyAgreement', 'dataEncipherment',
-  'contentCommitment', 'certSign', 'crlSign', 'encipherOnly', 'decipherOnly', 'codeSigning',
-  'emailProtection', 'timeStamping', 'ocspSigning', 'ipsecEndSystem', 'ipsecTunnel', 'ipsecUser', 'any',
-]);
+export const KeyUsage = z.enum(USAGE_NAMES);
 export type KeyUsage = z.infer<typeof KeyUsage>;
 
 /** Rule shared by every place that names a key algorithm and size. */

@@ -137,3 +137,27 @@ export const SignerReason = {
   Pending: Reason.Pending,
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
+
+// ---- issuer refusal: the in-process issuers (selfSigned, ca) -------------------------------------
+// Why src/issuers/self-signed.ts and in-cluster-ca.ts deny a request (SignResult `denied`), decided in
+// src/issuers/csr-checks.ts, requested-extensions.ts, ca-extensions.ts and lifetime.ts. They reach the
+// identity's Ready condition and Events, and a signer's request conditions. (Supersedes SignReason.)
+export const InProcessIssuerRefusal = {
+  /** The CSR is not a valid PEM PKCS#10 request, its self-signature does not verify, it names nothing, or an extension is malformed. */
+  InvalidCSR: 'InvalidCSR',
+  /** The CSR asks for basicConstraints CA:TRUE but the identity does not set isCA. */
+  CSRRequestsCA: 'CSRRequestsCA',
+  /** A CA certificate asked for without the name constraints of a grant. */
+  CANotGranted: OwnershipRule.CANotGranted,
+  /** An exact validity (PodCertificateRequest) that ends after the CA certificate does. */
+  CAExpiresTooSoon: 'CAExpiresTooSoon',
+  /** The CA certificate has expired: nothing it signs would be valid. */
+  CAExpired: 'CAExpired',
+  /** selfSigned: the identity's private key was not passed to sign with. */
+  PrivateKeyRequired: 'PrivateKeyRequired',
+  /** selfSigned: the private key given is not the CSR's. */
+  PrivateKeyMismatch: 'PrivateKeyMismatch',
+  /** selfSigned: a key type certificates are not signed with (not ECDSA P-256/384/521, RSA or Ed25519). */
+  UnsupportedKey: 'UnsupportedKey',
+} as const;
+export type InProcessIssuerRefusal = (typeof InProcessIssuerRefusal)[keyof typeof InProcessIssuerRefusal];

@@ -5,7 +5,7 @@
 // Runs in the parse pool's worker (src/parsing/tasks.ts), within a per-object budget; the main
 // thread only calls slimForParse, which decides cheaply what (if anything) needs parsing.
 import { parseCertificateDer, type CertFacts } from '../pki/certs.ts';
-import { pemBlocks } from '../pki/pem.ts';
+import { hasPemMarker, pemBlocks } from '../pki/pem.ts';
 import { DEFAULT_PKCS12_BUDGET, looksLikePkcs12, Pkcs12BudgetError, pkcs12Certificates, type Pkcs12Budget } from '../pki/pkcs12-read.ts';
 
 /** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
@@ -90,8 +90,6 @@ function fromPem(out: Extracted, key: string, text: string): void {
   addAll(out, key, ders);
 }
 
-const hasPemMarker = (b: Buffer): boolean => b.includes('-----BEGIN ');
-
 /** One value (bytes) of a Secret or ConfigMap binaryData. */
 function fromBytes(out: Extracted, key: string, b: Buffer, password: () => string | undefined): void {
   if (b.length > MAX_VALUE_BYTES) {
@@ -136,7 +134,7 @@ export function extractFromConfigMap(cm: ObjectLike & { data?: Record<string, st
   const total = [...Object.values(cm.data ?? {}), ...Object.values(cm.binaryData ?? {})].reduce((n, v) => n + (typeof v === 'string' ? v.length : 0), 0);
   if (total > budget.maxObjectBytes * 4 / 3) return { certs: [], problems: [{ key: '', reason: `${total} characters to parse, over the budget of ${budget.maxObjectBytes} bytes`, code: 'oversize' }] };
   for (const [key, text] of Object.entries(cm.data ?? {})) {
-    if (typeof text !== 'string' || !text.includes('-----BEGIN ')) continue;
+    if (typeof text !== 'string' || !hasPemMarker(text)) continue;
     if (text.length > MAX_VALUE_BYTES) { out.problems.push({ key, reason: `value of ${text.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' }); continue; }
     fromPem(out, key, text);
   }
@@ -207,7 +205,7 @@ function slimSecret(o: Record<string, unknown>): Slim {
 }
 
 function slimConfigMap(o: Record<string, unknown>): Slim {
-  const data = keepValues(o.data as Record<string, string> | undefined, (_k, v) => v.includes('-----BEGIN '));
+  const data = keepValues(o.data as Record<string, string> | undefined, (_k, v) => hasPemMarker(v));
   const binaryData = keepValues(o.binaryData as Record<string, string> | undefined, candidate);
   return data || binaryData ? { ...(data ? { data } : {}), ...(binaryData ? { binaryData } : {}) } : undefined;
 }

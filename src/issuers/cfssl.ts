@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { pemBlocks } from '../pki/pem.ts';
 import { isoSeconds } from './in-cluster-ca.ts';
-import { fingerprintOf } from './sign-from-csr.ts';
+import { fingerprintOf } from '../pki/fingerprint.ts';
 import { CaUnreachable, postJson } from './https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 

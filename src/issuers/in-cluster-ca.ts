@@ -2,18 +2,25 @@
 // Everything that depends only on the CA (issuer Name DER, authority key identifier, signing key,
 // fingerprint, chain PEMs) is worked out once, when the issuer is built, not per signature.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
-import type { CaMaterial } from './ca-material.ts';
-import { certificateOutline } from '../pki/der.ts';
-import { pemBlocks } from '../pki/pem.ts';
-import { EXTENSION_OIDS, keyIdentifier, signatureAlgorithmFor, subjectKeyIdentifierOf } from '../pki/certificate.ts';
-import { signFromCsrSync, verifyCsr, type SigningAuthority, type VerifiedCsr } from './sign-from-csr.ts';
+import { BindingReason } from '../crds/reasons.ts';
+import { signatureAlgorithmFor } from '../pki/algorithms.ts';
+import { certificateOutline } from '../pki/outlines.ts';
+import { subjectKeyIdentifierOf } from '../pki/extension-decode.ts';
+import { EXTENSION_OIDS, keyIdentifier } from '../pki/extensions.ts';
 import { encodeSan } from '../pki/names.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import type { CaMaterial } from './ca-material.ts';
+import { verifyCsr, type VerifiedCsr } from './csr-checks.ts';
+import { signFromCsrSync, templateFor, type SigningAuthority, type SignOutcome } from './sign-from-csr.ts';
+import type { AuthorityHealth, Issuer, PublicKeySignRequest, SignRequest, SignResult } from './types.ts';
 
-export interface InClusterCaOptions { maxDurationMs?: number; now?: () => Date }
+export interface InClusterCaOptions {
+  maxDurationMs?: number;
+  now?: () => Date;
+}
 
 /** The CA certificate's subject Name (DER) and the key identifier for leaves' authorityKeyIdentifier. */
-export function issuerIdentity(certPem: string): { issuerNameDer: Buffer; authorityKeyId: Buffer } {
+function issuerIdentity(certPem: string): { issuerNameDer: Buffer; authorityKeyId: Buffer } {
   const [der] = pemBlocks(certPem, ['CERTIFICATE']);
   if (!der) throw new Error('the CA certificate PEM contains no CERTIFICATE block');
   const o = certificateOutline(der);
@@ -38,10 +45,16 @@ export class InClusterCaIssuer implements Issuer {
 
   /** Throws if the key cannot sign; loadCaMaterial has already ruled that out for loaded material. */
   constructor(material: CaMaterial, o: InClusterCaOptions = {}) {
-    if (!signatureAlgorithmFor(material.key)) throw new Error(`cannot sign with a ${material.key.asymmetricKeyType ?? 'unknown'} key`);
+    if (!signatureAlgorithmFor(material.key))
+      throw new Error(`cannot sign with a ${material.key.asymmetricKeyType ?? 'unknown'} key`);
     const { issuerNameDer, authorityKeyId } = issuerIdentity(material.certPem);
     this.material = material;
-    this.authority = Object.freeze({ signingKey: material.key, issuerNameDer, authorityKeyId, notAfter: material.notAfter });
+    this.authority = Object.freeze({
+      signingKey: material.key,
+      issuerNameDer,
+      authorityKeyId,
+      notAfter: material.notAfter,
+    });
     this.caPem = material.trustBundlePem.join('');
     this.intermediatesPem = Object.freeze([...material.intermediatesPem]);
     this.fingerprintSHA256 = material.fingerprintSHA256;
@@ -52,11 +65,25 @@ export class InClusterCaIssuer implements Issuer {
 
   health(): Promise<AuthorityHealth> {
     const m = this.material;
-    const base = { caFingerprintSHA256: m.fingerprintSHA256, caNotAfter: isoSeconds(m.notAfter), caBundlePem: this.caPem };
+    const base = {
+      caFingerprintSHA256: m.fingerprintSHA256,
+      caNotAfter: isoSeconds(m.notAfter),
+      caBundlePem: this.caPem,
+    };
     if (this.now().getTime() >= m.notAfter.getTime()) {
-      return Promise.resolve({ ready: false, reason: 'CAExpired', message: `the CA certificate expired at ${base.caNotAfter}`, ...base });
+      return Promise.resolve({
+        ready: false,
+        reason: BindingReason.CAExpired,
+        message: `the CA certificate expired at ${base.caNotAfter}`,
+        ...base,
+      });
     }
-    return Promise.resolve({ ready: true, reason: 'Ready', message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`, ...base });
+    return Promise.resolve({
+      ready: true,
+      reason: BindingReason.Ready,
+      message: `CA ${m.cert.subject} is valid until ${base.caNotAfter}`,
+      ...base,
+    });
   }
 
   // async: a throw from signing becomes a rejection, as the Issuer interface expects
@@ -65,30 +92,43 @@ export class InClusterCaIssuer implements Issuer {
   }
 
   async signPublicKey(req: PublicKeySignRequest): Promise<SignResult> {
-    const r = signFromCsrSync(publicKeyRequest(req), this.authority,
-      { durationMs: req.notAfter.getTime() - req.notBefore.getTime(), isCA: false, usages: req.usages, now: this.now(), validity: { notBefore: req.notBefore, notAfter: req.notAfter } });
-    if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
-    return { status: 'issued', certificatePem: r.cert.pem, chainPem: [...this.intermediatesPem], caPem: this.caPem, authorityFingerprintSHA256: this.fingerprintSHA256 };
+    const r = signFromCsrSync(publicKeyRequest(req), this.authority, {
+      durationMs: req.notAfter.getTime() - req.notBefore.getTime(),
+      isCA: false,
+      usages: req.usages,
+      now: this.now(),
+      validity: { notBefore: req.notBefore, notAfter: req.notAfter },
+    });
+    return this.result(r);
   }
 
   private signSync(req: SignRequest): SignResult {
     const parsed = verifyCsr(req.csrPem);
     if (!parsed.ok) return { status: 'denied', reason: parsed.reason, message: parsed.message };
-    const r = signFromCsrSync(parsed.csr, this.authority,
-      { durationMs: req.durationMs, maxDurationMs: this.maxDurationMs, isCA: req.isCA, caConstraints: req.caConstraints, usages: req.usages, now: this.now() });
+    return this.result(signFromCsrSync(parsed.csr, this.authority, templateFor(req, this.maxDurationMs, this.now())));
+  }
+
+  private result(r: SignOutcome): SignResult {
     if (!r.ok) return { status: 'denied', reason: r.reason, message: r.message };
     return {
-      status: 'issued', certificatePem: r.cert.pem, chainPem: [...this.intermediatesPem],
-      caPem: this.caPem, authorityFingerprintSHA256: this.fingerprintSHA256,
+      status: 'issued',
+      certificatePem: r.cert.pem,
+      chainPem: [...this.intermediatesPem],
+      caPem: this.caPem,
+      authorityFingerprintSHA256: this.fingerprintSHA256,
     };
   }
 }
 
 /** The VerifiedCsr a bare public key stands for: empty subject, the SANs, nothing else requested. */
-export function publicKeyRequest(req: PublicKeySignRequest): VerifiedCsr {
+function publicKeyRequest(req: PublicKeySignRequest): VerifiedCsr {
   const san = encodeSan({ uris: req.uris, dnsNames: req.dnsNames });
-  return { subjectNameDer: Buffer.from([0x30, 0x00]), spkiDer: req.spkiDer, publicKey: req.publicKey ?? createPublicKey({ key: req.spkiDer, format: 'der', type: 'spki' }),
-    extensions: new Map(san ? [[EXTENSION_OIDS.subjectAltName, { critical: true, value: san }]] : []) };
+  return {
+    subjectNameDer: Buffer.from([0x30, 0x00]),
+    spkiDer: req.spkiDer,
+    publicKey: req.publicKey ?? createPublicKey({ key: req.spkiDer, format: 'der', type: 'spki' }),
+    extensions: new Map(san ? [[EXTENSION_OIDS.subjectAltName, { critical: true, value: san }]] : []),
+  };
 }
 
 export function isoSeconds(d: Date): string {

@@ -7,7 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { getJsonOrNotFound, sendRaw } from '../runtime/kube.ts';
 import { pemBlocks } from '../pki/pem.ts';
 import { splitPem } from '../pki/certs.ts';
-import { fingerprintOf } from './sign-from-csr.ts';
+import { fingerprintOf } from '../pki/fingerprint.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 
 /** The contract's usage names → certificates.k8s.io's. */

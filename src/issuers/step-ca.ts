@@ -7,7 +7,7 @@ import { compactDecrypt, importJWK, SignJWT, type JWK } from 'jose';
 import { parseCsr } from '../pki/csr.ts';
 import { parseCertificate, splitPem } from '../pki/certs.ts';
 import { pemBlocks } from '../pki/pem.ts';
-import { fingerprintOf } from './sign-from-csr.ts';
+import { fingerprintOf } from '../pki/fingerprint.ts';
 import { CaUnreachable, postJson, type JsonResponse } from './https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from './types.ts';
 

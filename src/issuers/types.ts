@@ -3,7 +3,7 @@
 // blocks a worker while a CA thinks: it returns `pending` with a retry hint and opaque state, and the
 // controller calls it again with that state.
 import type { KeyObject } from 'node:crypto';
-import type { NameConstraintLists } from '../pki/certificate.ts';
+import type { NameConstraintLists } from '../pki/name-constraints.ts';
 
 export interface SignRequest {
   /** PKCS#10 CSR (PEM) built from the identity's key: subject, SANs, key usage, EKU, basicConstraints. */

@@ -3,15 +3,16 @@
 // already-validated bytes gives what Node lacks (keyUsage bits, AKI/SKI, exact names and SANs).
 import { X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { certificateOutline, content, DerError, integerHex, readTlv, TAG } from './der.ts';
+import { content, DerError, integerHex, readTlv, TAG } from './der.ts';
+import { certificateOutline } from './outlines.ts';
+import { errorCode } from './errors.ts';
+import { EXTENSION_OIDS } from './extensions.ts';
 import { describeKey, samePublicKey } from './keys.ts';
 import { parseName, parseSan } from './names.ts';
 import type { SanLists } from './names.ts';
 import { pemBlocks, toPem } from './pem.ts';
 import { signatureAlgorithmName } from './signatures.ts';
 import { decodeKeyUsage, extKeyUsageNames, keyUsageNames } from './usages.ts';
-
-export { MAX_PEM_BLOCKS, MAX_PEM_BYTES } from './pem.ts';
 
 export interface CertFacts extends SanLists {
   /**
@@ -50,7 +51,10 @@ export interface CertFacts extends SanLists {
 }
 
 const EXT = {
-  san: '2.5.29.17', keyUsage: '2.5.29.15', ski: '2.5.29.14', aki: '2.5.29.35',
+  san: EXTENSION_OIDS.subjectAltName,
+  keyUsage: EXTENSION_OIDS.keyUsage,
+  ski: EXTENSION_OIDS.subjectKeyIdentifier,
+  aki: EXTENSION_OIDS.authorityKeyIdentifier,
 } as const;
 
 /**
@@ -73,8 +77,8 @@ function nodeCertificate(der: Buffer): X509Certificate {
   try {
     return new X509Certificate(der);
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    throw new Error(`invalid certificate: not a parsable X.509 certificate${typeof code === 'string' ? ` (${code})` : ''}`);
+    const code = errorCode(e);
+    throw new Error(`invalid certificate: not a parsable X.509 certificate${code ? ` (${code})` : ''}`);
   }
 }
 
@@ -90,7 +94,9 @@ export function parseCertificateDer(der: Buffer): CertFacts {
   } catch (e) {
     // DER walk or key decoding failed on bytes OpenSSL accepted as a certificate. Messages come from
     // this module or OpenSSL and name the problem, never the input.
-    throw new Error(`invalid certificate: ${e instanceof DerError ? e.message : errorText(e)}`);
+    throw new Error(
+      `invalid certificate: ${e instanceof DerError ? e.message : (errorCode(e) ?? 'unreadable content')}`,
+    );
   }
 }
 
@@ -129,11 +135,6 @@ function facts(cert: X509Certificate, der: Buffer): CertFacts {
   return f;
 }
 
-function errorText(e: unknown): string {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'unreadable content';
-}
-
 function safeVerify(cert: X509Certificate, key: KeyObject): boolean {
   try {
     return cert.verify(key);
@@ -163,7 +164,7 @@ export function certificateMatchesKey(certPem: string, key: KeyObject): boolean 
   return samePublicKey(nodeCertificate(firstCertificateDer(certPem)).publicKey, key);
 }
 
-/** SHA-256 fingerprint of the first certificate in `pem`, upper-case colon hex. */
+/** SHA-256 fingerprint of the first certificate in `pem`, upper-case colon hex, once OpenSSL has parsed it (fingerprint.ts hashes without parsing). */
 export function fingerprintSHA256(pem: string): string {
   return nodeCertificate(firstCertificateDer(pem)).fingerprint256;
 }

@@ -1,5 +1,5 @@
-// A small, bounds-checked DER reader for the few structures this module needs to look inside
-// (certificate and CSR outlines, extensions, names, general names), plus OID encoding.
+// A small, bounds-checked DER reader and writer for the few structures pki looks inside or builds
+// (outlines.ts, extensions, names, general names), plus OID encoding.
 // Parsing certificates with asn1js costs ~250 µs each; walking the DER directly costs a few µs,
 // which matters for the inventory. Every read checks its bounds; anything unexpected throws DerError.
 
@@ -19,18 +19,39 @@ export interface Tlv {
 }
 
 export const TAG = {
-  BOOLEAN: 0x01, INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, NULL: 0x05, OID: 0x06,
-  UTF8_STRING: 0x0c, NUMERIC_STRING: 0x12, PRINTABLE_STRING: 0x13, TELETEX_STRING: 0x14, IA5_STRING: 0x16,
-  UTC_TIME: 0x17, GENERALIZED_TIME: 0x18, VISIBLE_STRING: 0x1a, UNIVERSAL_STRING: 0x1c, BMP_STRING: 0x1e,
-  SEQUENCE: 0x30, SET: 0x31,
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  NUMERIC_STRING: 0x12,
+  PRINTABLE_STRING: 0x13,
+  TELETEX_STRING: 0x14,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  VISIBLE_STRING: 0x1a,
+  UNIVERSAL_STRING: 0x1c,
+  BMP_STRING: 0x1e,
+  SEQUENCE: 0x30,
+  SET: 0x31,
 } as const;
+
+/** The octet at `i`; past the end is a truncated element (callers check bounds first: this keeps the type honest). */
+function octet(buf: Uint8Array, i: number): number {
+  const b = buf[i];
+  if (b === undefined) throw new DerError('truncated DER element');
+  return b;
+}
 
 /** Reads one TLV at `pos`; the element must end at or before `limit`. */
 export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length): Tlv {
   if (limit > buf.length || pos + 2 > limit) throw new DerError('truncated DER element');
-  const tag = buf[pos]!;
+  const tag = octet(buf, pos);
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
-  let len = buf[pos + 1]!;
+  let len = octet(buf, pos + 1);
   let p = pos + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
@@ -38,7 +59,7 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length
     if (n > 4) throw new DerError('DER length too large');
     if (p + n > limit) throw new DerError('truncated DER length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
+    for (let i = 0; i < n; i++) len = len * 256 + octet(buf, p + i);
     p += n;
   }
   if (p + len > limit) throw new DerError('DER element runs past its container');
@@ -60,8 +81,27 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
 /** Reads an element and checks its tag. */
 export function expect(buf: Uint8Array, pos: number, tag: number, limit: number = buf.length, what = 'element'): Tlv {
   const t = readTlv(buf, pos, limit);
-  if (t.tag !== tag) throw new DerError(`unexpected tag 0x${t.tag.toString(16)} for ${what} (want 0x${tag.toString(16)})`);
+  if (t.tag !== tag)
+    throw new DerError(`unexpected tag 0x${t.tag.toString(16)} for ${what} (want 0x${tag.toString(16)})`);
   return t;
+}
+
+/** Checks that `der` is exactly one element with the given tag; throws DerError otherwise. */
+export function single(der: Buffer, tag: number, what: string): Buffer {
+  const t = readTlv(der, 0);
+  if (t.tag !== tag || t.end !== der.length)
+    throw new DerError(`${what} must be one DER element with tag 0x${tag.toString(16)}`);
+  return der;
+}
+
+/** True when `der` is exactly one element with the given tag (never throws). */
+export function isSingle(der: Buffer, tag: number): boolean {
+  try {
+    single(der, tag, 'element');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function content(buf: Uint8Array, t: Tlv): Buffer {
@@ -77,7 +117,7 @@ export function decodeOid(bytes: Uint8Array): string {
   const arcs: bigint[] = [];
   let v = 0n;
   for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
+    const b = octet(bytes, i);
     if (v === 0n && b === 0x80) throw new DerError('non-minimal OBJECT IDENTIFIER arc');
     v = (v << 7n) | BigInt(b & 0x7f);
     if (!(b & 0x80)) {
@@ -87,7 +127,7 @@ export function decodeOid(bytes: Uint8Array): string {
       throw new DerError('truncated OBJECT IDENTIFIER');
     }
   }
-  const first = arcs[0]!;
+  const first = arcs[0] ?? 0n;
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return [...head, ...arcs.slice(1)].join('.');
 }
@@ -101,7 +141,8 @@ export function encodeOid(oid: string): Buffer {
     for (let x = n >> 7n; x > 0n; x >>= 7n) groups.unshift(Number(x & 0x7fn) | 0x80);
     body.push(...groups);
   };
-  push(arcs[0]! * 40n + arcs[1]!);
+  const [a0 = 0n, a1 = 0n] = arcs;
+  push(a0 * 40n + a1);
   for (const a of arcs.slice(2)) push(a);
   return Buffer.concat([encodeLength(TAG.OID, body.length), Buffer.from(body)]);
 }
@@ -128,7 +169,7 @@ export function readOid(buf: Uint8Array, t: Tlv): string {
 export function bitString(buf: Uint8Array, t: Tlv): { bytes: Buffer; unused: number } {
   if (t.tag !== TAG.BIT_STRING || t.end === t.contentStart) throw new DerError('expected a BIT STRING');
   const c = content(buf, t);
-  const unused = c[0]!;
+  const unused = octet(c, 0);
   if (unused > 7 || (unused > 0 && c.length === 1)) throw new DerError('invalid BIT STRING');
   return { bytes: c.subarray(1), unused };
 }
@@ -137,10 +178,15 @@ export function bitString(buf: Uint8Array, t: Tlv): { bytes: Buffer; unused: num
 export function decodeString(buf: Uint8Array, t: Tlv): string | null {
   const c = content(buf, t);
   switch (t.tag) {
-    case TAG.UTF8_STRING: return c.toString('utf8');
-    case TAG.PRINTABLE_STRING: case TAG.IA5_STRING: case TAG.NUMERIC_STRING: case TAG.VISIBLE_STRING:
+    case TAG.UTF8_STRING:
       return c.toString('utf8');
-    case TAG.TELETEX_STRING: return c.toString('latin1');
+    case TAG.PRINTABLE_STRING:
+    case TAG.IA5_STRING:
+    case TAG.NUMERIC_STRING:
+    case TAG.VISIBLE_STRING:
+      return c.toString('utf8');
+    case TAG.TELETEX_STRING:
+      return c.toString('latin1');
     case TAG.BMP_STRING: {
       if (c.length % 2) throw new DerError('odd BMPString length');
       return Buffer.from(c).swap16().toString('utf16le');
@@ -151,7 +197,8 @@ export function decodeString(buf: Uint8Array, t: Tlv): string | null {
       for (let i = 0; i < c.length; i += 4) s += String.fromCodePoint(Math.min(c.readUInt32BE(i), 0x10ffff));
       return s;
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -168,119 +215,11 @@ export function readAlgorithm(buf: Uint8Array, t: Tlv): AlgorithmId {
   return { oid: readOid(buf, oid), ...(params ? { params: whole(buf, params) } : {}) };
 }
 
-export interface RawExtension { critical: boolean; value: Buffer }
-
-/** Reads `Extensions ::= SEQUENCE OF Extension` into a map by OID; duplicates are an error (RFC 5280 4.2). */
-export function readExtensions(buf: Uint8Array, seq: Tlv): Map<string, RawExtension> {
-  if (seq.tag !== TAG.SEQUENCE) throw new DerError('expected a SEQUENCE of extensions');
-  const out = new Map<string, RawExtension>();
-  for (const ext of children(buf, seq)) {
-    if (ext.tag !== TAG.SEQUENCE) throw new DerError('expected an Extension');
-    const parts = children(buf, ext);
-    const oid = readOid(buf, parts[0] ?? fail('empty Extension'));
-    let i = 1;
-    let critical = false;
-    if (parts[i]?.tag === TAG.BOOLEAN) {
-      critical = content(buf, parts[i]!)[0] !== 0;
-      i++;
-    }
-    const value = parts[i];
-    if (!value || value.tag !== TAG.OCTET_STRING || parts.length !== i + 1) throw new DerError(`malformed extension ${oid}`);
-    if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
-    out.set(oid, { critical, value: content(buf, value) });
-  }
-  return out;
-}
-
-function fail(msg: string): never {
-  throw new DerError(msg);
-}
-
-export interface CertificateOutline {
-  serial: Buffer;
-  issuer: Buffer;
-  subject: Buffer;
-  spki: Buffer;
-  signatureAlgorithm: AlgorithmId;
-  extensions: Map<string, RawExtension>;
-}
-
-/** Finds the parts of a Certificate (RFC 5280 4.1) that Node's X509Certificate does not expose. */
-export function certificateOutline(der: Uint8Array): CertificateOutline {
-  const cert = expect(der, 0, TAG.SEQUENCE, der.length, 'Certificate');
-  if (cert.end !== der.length) throw new DerError('trailing data after the certificate');
-  const [tbs, sigAlg] = children(der, cert);
-  if (!tbs || tbs.tag !== TAG.SEQUENCE || !sigAlg) throw new DerError('malformed Certificate');
-  const parts = children(der, tbs);
-  let i = parts[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
-  const serial = parts[i++];
-  i++; // inner signature algorithm
-  const issuer = parts[i++];
-  i++; // validity
-  const subject = parts[i++];
-  const spki = parts[i++];
-  if (!serial || serial.tag !== TAG.INTEGER || !issuer || !subject || !spki) throw new DerError('malformed TBSCertificate');
-  let extensions = new Map<string, RawExtension>();
-  for (const p of parts.slice(i)) {
-    if (p.tag === 0xa3) {
-      const [seq] = children(der, p);
-      if (seq) extensions = readExtensions(der, seq);
-    }
-  }
-  return {
-    serial: content(der, serial), issuer: whole(der, issuer), subject: whole(der, subject), spki: whole(der, spki),
-    signatureAlgorithm: readAlgorithm(der, sigAlg), extensions,
-  };
-}
-
-export interface CsrOutline {
-  info: Buffer;
-  subject: Buffer;
-  spki: Buffer;
-  signatureAlgorithm: AlgorithmId;
-  signature: Buffer;
-  extensions: Map<string, RawExtension>;
-}
-
-const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-
-/** The extensionRequest attribute (PKCS#9) among the CSR's [0] attributes; empty when absent. */
-function requestedExtensions(der: Uint8Array, attrs: Tlv): Map<string, RawExtension> {
-  if (attrs.tag !== 0xa0) throw new DerError('malformed CSR attributes');
-  for (const attr of children(der, attrs)) {
-    const [type, values] = children(der, attr);
-    if (!type || !values || values.tag !== TAG.SET) throw new DerError('malformed CSR attribute');
-    if (readOid(der, type) !== EXTENSION_REQUEST) continue;
-    const [first] = children(der, values);
-    if (first) return readExtensions(der, first);
-  }
-  return new Map();
-}
-
-/** Reads a PKCS#10 CertificationRequest (RFC 2986). */
-export function csrOutline(der: Uint8Array): CsrOutline {
-  const req = expect(der, 0, TAG.SEQUENCE, der.length, 'CertificationRequest');
-  if (req.end !== der.length) throw new DerError('trailing data after the CSR');
-  const [info, sigAlg, sig] = children(der, req);
-  if (!info || info.tag !== TAG.SEQUENCE || !sigAlg || !sig) throw new DerError('malformed CertificationRequest');
-  const [version, subject, spki, attrs] = children(der, info);
-  if (!version || version.tag !== TAG.INTEGER || !subject || subject.tag !== TAG.SEQUENCE || !spki || spki.tag !== TAG.SEQUENCE) {
-    throw new DerError('malformed CertificationRequestInfo');
-  }
-  const extensions = attrs ? requestedExtensions(der, attrs) : new Map<string, RawExtension>();
-  const { bytes, unused } = bitString(der, sig);
-  if (unused !== 0) throw new DerError('signature BIT STRING has unused bits');
-  return {
-    info: whole(der, info), subject: whole(der, subject), spki: whole(der, spki),
-    signatureAlgorithm: readAlgorithm(der, sigAlg), signature: bytes, extensions,
-  };
-}
-
 /** Two's-complement INTEGER content octets as lower-case hex without leading zeros ('-' prefix if negative). */
 export function integerHex(c: Uint8Array): string {
   if (c.length === 0) throw new DerError('empty INTEGER');
   let v = 0n;
   for (const b of c) v = (v << 8n) | BigInt(b);
-  if (c[0]! & 0x80) v -= 1n << BigInt(c.length * 8);
+  if (octet(c, 0) & 0x80) v -= 1n << BigInt(c.length * 8);
   return v < 0n ? `-${(-v).toString(16)}` : v.toString(16);
 }

@@ -2,10 +2,15 @@
 // and comparison. Error messages never contain key material.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { errorCode } from './errors.ts';
+import { firstPemLabel, hasEncryptedKey } from './pem.ts';
 
-export type KeyAlgorithmName = 'ECDSA' | 'RSA' | 'Ed25519';
+type KeyAlgorithmName = 'ECDSA' | 'RSA' | 'Ed25519';
 export type KeyEncoding = 'PKCS8' | 'PKCS1' | 'SEC1';
-export interface KeySpec { algorithm: KeyAlgorithmName; size?: number | undefined }
+export interface KeySpec {
+  algorithm: KeyAlgorithmName;
+  size?: number | undefined;
+}
 export interface KeyDescription {
   /** ECDSA, RSA or Ed25519; other key types are reported as RSASSA-PSS, Ed448 or Node's type name. */
   algorithm: KeyAlgorithmName | string;
@@ -16,8 +21,15 @@ export interface KeyDescription {
 }
 
 const CURVES: Readonly<Record<number, string>> = { 256: 'prime256v1', 384: 'secp384r1', 521: 'secp521r1' };
-const CURVE_SIZES: Readonly<Record<string, number>> = { prime256v1: 256, 'P-256': 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521 };
-export const DEFAULT_SIZES = { ECDSA: 256, RSA: 2048 } as const;
+const CURVE_SIZES: Readonly<Record<string, number>> = {
+  prime256v1: 256,
+  'P-256': 256,
+  secp384r1: 384,
+  'P-384': 384,
+  secp521r1: 521,
+  'P-521': 521,
+};
+const DEFAULT_SIZES = { ECDSA: 256, RSA: 2048 } as const;
 
 // ---- RSA key generation semaphore -------------------------------------------------------------
 // RSA keygen runs on the libuv pool (4 threads shared with fs and dns); a 4096-bit key can take ~2 s.
@@ -27,8 +39,10 @@ const waiting: Array<() => void> = [];
 
 function pump(): void {
   while (running < concurrency && waiting.length > 0) {
+    const next = waiting.shift();
+    if (!next) return;
     running++;
-    waiting.shift()!();
+    next();
   }
 }
 
@@ -45,7 +59,8 @@ async function withRsaSlot<T>(fn: () => Promise<T>): Promise<T> {
 
 /** How many RSA key generations may run at once (default 2). */
 export function setKeygenConcurrency(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`keygen concurrency must be an integer from 1 to 64, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new RangeError(`keygen concurrency must be an integer from 1 to 64, got ${n}`);
   concurrency = n;
   pump();
 }
@@ -60,12 +75,15 @@ export function keygenInFlight(): number {
   return running;
 }
 
-function validateSpec(spec: KeySpec): { algorithm: KeyAlgorithmName; size?: number } {
+type ValidSpec = { algorithm: 'ECDSA'; curve: string } | { algorithm: 'RSA'; size: number } | { algorithm: 'Ed25519' };
+
+function validateSpec(spec: KeySpec): ValidSpec {
   switch (spec.algorithm) {
     case 'ECDSA': {
       const size = spec.size ?? DEFAULT_SIZES.ECDSA;
-      if (!CURVES[size]) throw new Error(`unsupported ECDSA key size ${size}: use 256, 384 or 521`);
-      return { algorithm: 'ECDSA', size };
+      const curve = CURVES[size];
+      if (!curve) throw new Error(`unsupported ECDSA key size ${size}: use 256, 384 or 521`);
+      return { algorithm: 'ECDSA', curve };
     }
     case 'RSA': {
       const size = spec.size ?? DEFAULT_SIZES.RSA;
@@ -78,21 +96,31 @@ function validateSpec(spec: KeySpec): { algorithm: KeyAlgorithmName; size?: numb
       if (spec.size !== undefined) throw new Error('Ed25519 keys take no size');
       return { algorithm: 'Ed25519' };
     default:
-      throw new Error(`unsupported key algorithm ${JSON.stringify((spec as { algorithm: unknown }).algorithm)}: use ECDSA, RSA or Ed25519`);
+      throw new Error(
+        `unsupported key algorithm ${JSON.stringify(spec.algorithm as unknown)}: use ECDSA, RSA or Ed25519`,
+      );
   }
 }
 
 /** Generates a private key with node:crypto's async generateKeyPair (ECDSA P-256 and RSA 2048 by default). */
 export async function generateKey(spec: KeySpec): Promise<KeyObject> {
   const s = validateSpec(spec);
-  const done = (resolve: (k: KeyObject) => void, reject: (e: Error) => void) =>
-    (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
+  const done =
+    (resolve: (k: KeyObject) => void, reject: (e: Error) => void) =>
+    (err: Error | null, _pub: KeyObject, priv: KeyObject): void =>
+      err ? reject(err) : resolve(priv);
   switch (s.algorithm) {
     case 'RSA':
-      return withRsaSlot(() => new Promise<KeyObject>((resolve, reject) =>
-        generateKeyPair('rsa', { modulusLength: s.size!, publicExponent: 65537 }, done(resolve, reject))));
+      return withRsaSlot(
+        () =>
+          new Promise<KeyObject>((resolve, reject) =>
+            generateKeyPair('rsa', { modulusLength: s.size, publicExponent: 65537 }, done(resolve, reject)),
+          ),
+      );
     case 'ECDSA':
-      return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ec', { namedCurve: CURVES[s.size!]! }, done(resolve, reject)));
+      return new Promise<KeyObject>((resolve, reject) =>
+        generateKeyPair('ec', { namedCurve: s.curve }, done(resolve, reject)),
+      );
     case 'Ed25519':
       return new Promise<KeyObject>((resolve, reject) => generateKeyPair('ed25519', {}, done(resolve, reject)));
   }
@@ -127,9 +155,10 @@ const MAX_KEY_PEM = 64 * 1024;
  */
 export function parsePrivateKey(pem: string): KeyObject {
   if (typeof pem !== 'string') throw new TypeError('private key PEM must be a string');
-  if (pem.length > MAX_KEY_PEM) throw new Error(`private key PEM is too large (${pem.length} bytes, limit ${MAX_KEY_PEM})`);
-  const label = /-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(pem)?.[1];
-  if (label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(pem)) {
+  if (pem.length > MAX_KEY_PEM)
+    throw new Error(`private key PEM is too large (${pem.length} bytes, limit ${MAX_KEY_PEM})`);
+  const label = firstPemLabel(pem);
+  if (hasEncryptedKey(pem)) {
     throw new Error('encrypted private keys are not supported');
   }
   if (!label || !KEY_LABELS.has(label)) {
@@ -138,27 +167,38 @@ export function parsePrivateKey(pem: string): KeyObject {
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    throw new Error(`invalid ${label} PEM${typeof code === 'string' ? ` (${code})` : ''}`);
+    const code = errorCode(e);
+    throw new Error(`invalid ${label} PEM${code ? ` (${code})` : ''}`);
   }
 }
 
 // ---- description and comparison ------------------------------------------------------------
 
+function sized(algorithm: string, size: number | undefined): KeyDescription {
+  return size === undefined ? { algorithm } : { algorithm, size };
+}
+
+function ecDescription(curve: string | undefined): KeyDescription {
+  const size = curve ? CURVE_SIZES[curve] : undefined;
+  return { ...sized('ECDSA', size), ...(curve ? { curve } : {}) };
+}
+
 export function describeKey(key: KeyObject): KeyDescription {
   if (key.type === 'secret') throw new Error('not an asymmetric key');
   const d = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
-    case 'rsa': return { algorithm: 'RSA', size: d.modulusLength! };
-    case 'rsa-pss': return { algorithm: 'RSASSA-PSS', size: d.modulusLength! };
-    case 'ec': {
-      const curve = d.namedCurve;
-      const size = curve ? CURVE_SIZES[curve] : undefined;
-      return { algorithm: 'ECDSA', ...(size ? { size } : {}), ...(curve ? { curve } : {}) };
-    }
-    case 'ed25519': return { algorithm: 'Ed25519' };
-    case 'ed448': return { algorithm: 'Ed448' };
-    default: return { algorithm: key.asymmetricKeyType ?? 'unknown' };
+    case 'rsa':
+      return sized('RSA', d.modulusLength);
+    case 'rsa-pss':
+      return sized('RSASSA-PSS', d.modulusLength);
+    case 'ec':
+      return ecDescription(d.namedCurve);
+    case 'ed25519':
+      return { algorithm: 'Ed25519' };
+    case 'ed448':
+      return { algorithm: 'Ed448' };
+    default:
+      return { algorithm: key.asymmetricKeyType ?? 'unknown' };
   }
 }
 
@@ -177,7 +217,9 @@ function publicOf(key: KeyObject): KeyObject {
 
 /** SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex (private or public keys). */
 export function publicKeyFingerprint(key: KeyObject): string {
-  return createHash('sha256').update(publicOf(key).export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(publicOf(key).export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /**
@@ -185,11 +227,13 @@ export function publicKeyFingerprint(key: KeyObject): string {
  * so a compressed and an uncompressed EC point are the same key; other types compare SPKI bytes.
  */
 export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
-  const pa = publicOf(a), pb = publicOf(b);
+  const pa = publicOf(a),
+    pb = publicOf(b);
   if (pa.asymmetricKeyType !== pb.asymmetricKeyType) return false;
   const t = pa.asymmetricKeyType;
   if (t === 'rsa' || t === 'ec' || t === 'ed25519' || t === 'ed448') {
-    const ja = pa.export({ format: 'jwk' }), jb = pb.export({ format: 'jwk' });
+    const ja = pa.export({ format: 'jwk' }),
+      jb = pb.export({ format: 'jwk' });
     return ja.kty === jb.kty && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y && ja.n === jb.n && ja.e === jb.e;
   }
   return pa.export({ type: 'spki', format: 'der' }).equals(pb.export({ type: 'spki', format: 'der' }));

@@ -33,9 +33,20 @@ export interface SanLists {
   emailAddresses: string[];
 }
 
-export const OID = {
-  CN: '2.5.4.3', SERIALNUMBER: '2.5.4.5', C: '2.5.4.6', L: '2.5.4.7', ST: '2.5.4.8', STREET: '2.5.4.9',
-  O: '2.5.4.10', OU: '2.5.4.11', DC: '0.9.2342.19200300.100.1.25', UID: '0.9.2342.19200300.100.1.1',
+/** SAN lists as callers give them: any may be absent. */
+export type SanInput = { [K in keyof SanLists]?: readonly string[] | undefined };
+
+const OID = {
+  CN: '2.5.4.3',
+  SERIALNUMBER: '2.5.4.5',
+  C: '2.5.4.6',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  STREET: '2.5.4.9',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  DC: '0.9.2342.19200300.100.1.25',
+  UID: '0.9.2342.19200300.100.1.1',
   emailAddress: '1.2.840.113549.1.9.1',
 } as const;
 
@@ -56,7 +67,10 @@ export function buildName(s: SubjectInput | undefined): ArrayBuffer {
     for (const v of list) {
       if (v === '') continue;
       // RFC 5280: countryName and serialNumber are PrintableString; fall back to UTF8String like Go does.
-      const value = printable && PRINTABLE.test(v) ? new AttributeValue({ printableString: v }) : new AttributeValue({ utf8String: v });
+      const value =
+        printable && PRINTABLE.test(v)
+          ? new AttributeValue({ printableString: v })
+          : new AttributeValue({ utf8String: v });
       rdns.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type: oid, value })]));
     }
   };
@@ -70,8 +84,16 @@ export function buildName(s: SubjectInput | undefined): ArrayBuffer {
   return AsnConvert.serialize(new Name(rdns));
 }
 
-export interface NameAttribute { oid: string; value: string | null; raw: Buffer }
-export interface ParsedName { rdns: NameAttribute[][]; fields: SubjectFields; dn: string }
+interface NameAttribute {
+  oid: string;
+  value: string | null;
+  raw: Buffer;
+}
+export interface ParsedName {
+  rdns: NameAttribute[][];
+  fields: SubjectFields;
+  dn: string;
+}
 
 /** Parses a DER Name (SEQUENCE OF SET OF AttributeTypeAndValue). */
 export function parseName(der: Uint8Array): ParsedName {
@@ -92,23 +114,24 @@ export function parseName(der: Uint8Array): ParsedName {
   return { rdns, fields: subjectFields(rdns), dn: formatDn(rdns) };
 }
 
+type ListField = 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces';
+const LIST_FIELDS: ReadonlyMap<string, ListField> = new Map([
+  [OID.O, 'organizations'],
+  [OID.OU, 'organizationalUnits'],
+  [OID.C, 'countries'],
+  [OID.L, 'localities'],
+  [OID.ST, 'provinces'],
+]);
+
 function subjectFields(rdns: NameAttribute[][]): SubjectFields {
   const f: SubjectFields = {};
-  const list = (k: 'organizations' | 'organizationalUnits' | 'countries' | 'localities' | 'provinces', v: string): void => {
-    (f[k] ??= []).push(v);
-  };
   for (const a of rdns.flat()) {
     if (a.value === null) continue;
-    switch (a.oid) {
-      case OID.CN: f.commonName = a.value; break; // the last one wins, as in Go
-      case OID.SERIALNUMBER: f.serialNumber = a.value; break;
-      case OID.O: list('organizations', a.value); break;
-      case OID.OU: list('organizationalUnits', a.value); break;
-      case OID.C: list('countries', a.value); break;
-      case OID.L: list('localities', a.value); break;
-      case OID.ST: list('provinces', a.value); break;
-      default: break;
-    }
+    const list = LIST_FIELDS.get(a.oid);
+    if (list) (f[list] ??= []).push(a.value);
+    else if (a.oid === OID.CN)
+      f.commonName = a.value; // the last one wins, as in Go
+    else if (a.oid === OID.SERIALNUMBER) f.serialNumber = a.value;
   }
   return f;
 }
@@ -117,7 +140,7 @@ function subjectFields(rdns: NameAttribute[][]): SubjectFields {
 export function escapeDnValue(v: string): string {
   let out = '';
   for (let i = 0; i < v.length; i++) {
-    const ch = v[i]!;
+    const ch = v.charAt(i);
     const code = ch.charCodeAt(0);
     if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).toUpperCase().padStart(2, '0')}`;
     else if ('"+,;<>\\'.includes(ch)) out += `\\${ch}`;
@@ -132,12 +155,19 @@ export function escapeDnValue(v: string): string {
  * Known types use short names; other types, and values that are not strings, use the
  * dotted OID and '#' + hex of the DER value, as RFC 4514 section 2.4 requires.
  */
-export function formatDn(rdns: NameAttribute[][]): string {
-  return [...rdns].reverse().map((rdn) => rdn.map((a) => {
-    const short = SHORT_NAMES.get(a.oid);
-    if (short && a.value !== null) return `${short}=${escapeDnValue(a.value)}`;
-    return `${a.oid}=#${a.raw.toString('hex')}`;
-  }).join('+')).join(',');
+function formatDn(rdns: NameAttribute[][]): string {
+  return [...rdns]
+    .reverse()
+    .map((rdn) =>
+      rdn
+        .map((a) => {
+          const short = SHORT_NAMES.get(a.oid);
+          if (short && a.value !== null) return `${short}=${escapeDnValue(a.value)}`;
+          return `${a.oid}=#${a.raw.toString('hex')}`;
+        })
+        .join('+'),
+    )
+    .join(',');
 }
 
 /** The 4 or 16 octets of an IPv4 or IPv6 address (zone indexes are refused). */
@@ -146,8 +176,11 @@ export function ipBytes(ip: string): Buffer {
   if (v === 4) return Buffer.from(ip.split('.').map(Number));
   if (v !== 6 || ip.includes('%')) throw new Error(`invalid IP address ${JSON.stringify(ip)}`);
   // An embedded dotted quad (::ffff:1.2.3.4) becomes two hex groups.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const text = ip.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) =>
+      `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
   const [head = '', tail] = text.split('::');
   const hs = head ? head.split(':') : [];
   const ts = tail ? tail.split(':') : [];
@@ -156,6 +189,23 @@ export function ipBytes(ip: string): Buffer {
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
+}
+
+/** The first longest run of two or more zero groups (RFC 5952 4.2.2/4.2.3); best = -1 when there is none. */
+function longestZeroRun(groups: readonly number[]): { best: number; bestLen: number } {
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  return { best, bestLen };
 }
 
 /**
@@ -168,23 +218,17 @@ export function formatIp(bytes: Uint8Array): string {
   if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
     return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
   }
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
-    i = j;
-  }
+  for (let i = 0; i < 16; i += 2) groups.push(view.readUInt16BE(i));
+  const { best, bestLen } = longestZeroRun(groups);
   const hex = groups.map((g) => g.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 /** The DER value of a subjectAltName extension (GeneralNames) for the given lists; null when all are empty. */
-export function encodeSan(s: Partial<Record<keyof SanLists, readonly string[] | undefined>>): Buffer | null {
+export function encodeSan(s: SanInput): Buffer | null {
   const ia5 = (tag: number, v: string): Buffer => tlv(tag, Buffer.from(v, 'latin1'));
   const names = [
     ...(s.dnsNames ?? []).map((v) => ia5(0x82, v)),
@@ -203,11 +247,20 @@ export function parseSan(der: Uint8Array): SanLists {
   for (const gn of children(der, seq)) {
     const c = content(der, gn);
     switch (gn.tag) {
-      case 0x81: out.emailAddresses.push(c.toString('utf8')); break;
-      case 0x82: out.dnsNames.push(c.toString('utf8')); break;
-      case 0x86: out.uris.push(c.toString('utf8')); break;
-      case 0x87: out.ipAddresses.push(formatIp(c)); break;
-      default: break; // otherName, directoryName, registeredID, ...
+      case 0x81:
+        out.emailAddresses.push(c.toString('utf8'));
+        break;
+      case 0x82:
+        out.dnsNames.push(c.toString('utf8'));
+        break;
+      case 0x86:
+        out.uris.push(c.toString('utf8'));
+        break;
+      case 0x87:
+        out.ipAddresses.push(formatIp(c));
+        break;
+      default:
+        break; // otherName, directoryName, registeredID, ...
     }
   }
   return out;

@@ -12,85 +12,37 @@
 import { createCipheriv, createHash, createHmac, hash, pbkdf2Sync, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import {
-  AuthenticatedSafe, CertBag, id_certBag, id_pkcs8ShroudedKeyBag, id_x509Certificate, MacData, PFX, PKCS12Attribute,
-  PKCS8ShroudedKeyBag, SafeBag, SafeContents,
+  AuthenticatedSafe,
+  CertBag,
+  id_certBag,
+  id_pkcs8ShroudedKeyBag,
+  id_x509Certificate,
+  MacData,
+  PFX,
+  PKCS12Attribute,
+  PKCS8ShroudedKeyBag,
+  SafeBag,
+  SafeContents,
 } from '@peculiar/asn1-pfx';
 import { EncryptedData as Pkcs8EncryptedData } from '@peculiar/asn1-pkcs8';
-import { AsnConvert, AsnProp, AsnPropTypes, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, DirectoryString } from '@peculiar/asn1-x509';
 import { encodeOid } from './der.ts';
+import {
+  CmsEncryptedData,
+  ContentInfo,
+  EncryptedContentInfo,
+  Pbes2Params,
+  Pbkdf2Params,
+  PKCS12_OIDS,
+} from './pkcs12-asn1.ts';
 import { samePublicKey } from './keys.ts';
 import { pemBlocks } from './pem.ts';
 
 export const PKCS12_ITERATIONS = 10_000;
 const SALT_BYTES = 16;
 
-const OID = {
-  data: '1.2.840.113549.1.7.1',
-  encryptedData: '1.2.840.113549.1.7.6',
-  pbes2: '1.2.840.113549.1.5.13',
-  pbkdf2: '1.2.840.113549.1.5.12',
-  hmacWithSHA256: '1.2.840.113549.2.9',
-  aes256CBC: '2.16.840.1.101.3.4.1.42',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  friendlyName: '1.2.840.113549.1.9.20',
-  localKeyId: '1.2.840.113549.1.9.21',
-  /** Oracle's "trusted key usage" attribute: Java lists a cert bag carrying it as a trustedCertEntry. */
-  oracleTrustedKeyUsage: '2.16.840.1.113894.746875.1.1',
-  anyExtendedKeyUsage: '2.5.29.37.0',
-} as const;
-
-// ---- ASN.1 types that asn1-pfx takes from packages this project does not depend on directly ----
-// (decorators applied as plain calls: Node's type stripping has no decorator syntax)
-
-/** CMS ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY } */
-export class ContentInfo {
-  contentType = '';
-  content: ArrayBuffer = new ArrayBuffer(0);
-  constructor(p: Partial<ContentInfo> = {}) { Object.assign(this, p); }
-}
-AsnProp({ type: AsnPropTypes.ObjectIdentifier })(ContentInfo.prototype, 'contentType');
-AsnProp({ type: AsnPropTypes.Any, context: 0 })(ContentInfo.prototype, 'content');
-
-/** EncryptedContentInfo ::= SEQUENCE { contentType, contentEncryptionAlgorithm, encryptedContent [0] IMPLICIT OCTET STRING } */
-export class EncryptedContentInfo {
-  contentType = '';
-  contentEncryptionAlgorithm = new AlgorithmIdentifier();
-  encryptedContent: ArrayBuffer = new ArrayBuffer(0);
-  constructor(p: Partial<EncryptedContentInfo> = {}) { Object.assign(this, p); }
-}
-AsnProp({ type: AsnPropTypes.ObjectIdentifier })(EncryptedContentInfo.prototype, 'contentType');
-AsnProp({ type: AlgorithmIdentifier })(EncryptedContentInfo.prototype, 'contentEncryptionAlgorithm');
-AsnProp({ type: AsnPropTypes.OctetString, context: 0, implicit: true })(EncryptedContentInfo.prototype, 'encryptedContent');
-
-/** CMS EncryptedData ::= SEQUENCE { version INTEGER (0), encryptedContentInfo } */
-export class CmsEncryptedData {
-  version = 0;
-  encryptedContentInfo = new EncryptedContentInfo();
-  constructor(p: Partial<CmsEncryptedData> = {}) { Object.assign(this, p); }
-}
-AsnProp({ type: AsnPropTypes.Integer })(CmsEncryptedData.prototype, 'version');
-AsnProp({ type: EncryptedContentInfo })(CmsEncryptedData.prototype, 'encryptedContentInfo');
-
-/** PBKDF2-params (RFC 8018 A.2); the salt is the `specified` choice, keyLength omitted. */
-export class Pbkdf2Params {
-  salt: ArrayBuffer = new ArrayBuffer(0);
-  iterationCount = 0;
-  prf = new AlgorithmIdentifier();
-  constructor(p: Partial<Pbkdf2Params> = {}) { Object.assign(this, p); }
-}
-AsnProp({ type: AsnPropTypes.OctetString })(Pbkdf2Params.prototype, 'salt');
-AsnProp({ type: AsnPropTypes.Integer })(Pbkdf2Params.prototype, 'iterationCount');
-AsnProp({ type: AlgorithmIdentifier })(Pbkdf2Params.prototype, 'prf');
-
-/** PBES2-params (RFC 8018 A.4) */
-export class Pbes2Params {
-  keyDerivationFunc = new AlgorithmIdentifier();
-  encryptionScheme = new AlgorithmIdentifier();
-  constructor(p: Partial<Pbes2Params> = {}) { Object.assign(this, p); }
-}
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, 'keyDerivationFunc');
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, 'encryptionScheme');
+const OID = PKCS12_OIDS;
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -112,9 +64,15 @@ function pbes2Encrypt(plain: Buffer, password: string, iterations: number): { al
   const params = new Pbes2Params({
     keyDerivationFunc: new AlgorithmIdentifier({
       algorithm: OID.pbkdf2,
-      parameters: ab(der(new Pbkdf2Params({
-        salt: ab(salt), iterationCount: iterations, prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }),
-      }))),
+      parameters: ab(
+        der(
+          new Pbkdf2Params({
+            salt: ab(salt),
+            iterationCount: iterations,
+            prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }),
+          }),
+        ),
+      ),
     }),
     encryptionScheme: new AlgorithmIdentifier({ algorithm: OID.aes256CBC, parameters: ab(der(new OctetString(iv))) }),
   });
@@ -122,12 +80,13 @@ function pbes2Encrypt(plain: Buffer, password: string, iterations: number): { al
 }
 
 /** RFC 7292 appendix B.2 key derivation with SHA-256 (u = 32, v = 64). */
-export function pkcs12Kdf(password: Buffer, salt: Buffer, id: number, iterations: number, length: number): Buffer {
-  const u = 32, v = 64;
+function pkcs12Kdf(password: Buffer, salt: Buffer, id: number, iterations: number, length: number): Buffer {
+  const u = 32,
+    v = 64;
   const stretch = (src: Buffer): Buffer => {
     if (src.length === 0) return Buffer.alloc(0);
     const out = Buffer.alloc(v * Math.ceil(src.length / v));
-    for (let i = 0; i < out.length; i++) out[i] = src[i % src.length]!;
+    for (let i = 0; i < out.length; i++) out[i] = src.readUInt8(i % src.length);
     return out;
   };
   const D = Buffer.alloc(v, id);
@@ -144,7 +103,7 @@ export function pkcs12Kdf(password: Buffer, salt: Buffer, id: number, iterations
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
-        const sum = I[j + k]! + B[k]! + carry;
+        const sum = I.readUInt8(j + k) + B.readUInt8(k) + carry;
         I[j + k] = sum & 0xff;
         carry = sum >> 8;
       }
@@ -177,7 +136,11 @@ function certBag(certDer: Buffer, attrs: PKCS12Attribute[]): SafeBag {
 function encryptedSafe(bags: SafeBag[], password: string, iterations: number): ContentInfo {
   const { alg, data } = pbes2Encrypt(der(new SafeContents(bags)), password, iterations);
   const ed = new CmsEncryptedData({
-    encryptedContentInfo: new EncryptedContentInfo({ contentType: OID.data, contentEncryptionAlgorithm: alg, encryptedContent: ab(data) }),
+    encryptedContentInfo: new EncryptedContentInfo({
+      contentType: OID.data,
+      contentEncryptionAlgorithm: alg,
+      encryptedContent: ab(data),
+    }),
   });
   return new ContentInfo({ contentType: OID.encryptedData, content: ab(der(ed)) });
 }
@@ -223,7 +186,8 @@ function certificatesIn(pems: readonly string[], what: string): Buffer[] {
 function checkOptions(password: string, iterations: number): void {
   if (typeof password !== 'string') throw new TypeError('the keystore password must be a string');
   if (password.length > 1024) throw new Error('the keystore password is longer than 1024 characters');
-  if (!Number.isInteger(iterations) || iterations < 1 || iterations > 1_000_000) throw new RangeError('iterations must be an integer from 1 to 1000000');
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > 1_000_000)
+    throw new RangeError('iterations must be an integer from 1 to 1000000');
 }
 
 export interface KeystoreInput {
@@ -250,15 +214,23 @@ export function buildKeystore(input: KeystoreInput): Buffer {
   if (key?.type !== 'private') throw new Error('buildKeystore needs a private key');
   const [leaf, ...extra] = certificatesIn([input.certificatePem], 'certificatePem');
   if (!leaf) throw new Error('certificatePem: no certificate');
-  if (!samePublicKey(new X509Certificate(leaf).publicKey, key)) throw new Error('certificatePem does not match the private key');
+  if (!samePublicKey(new X509Certificate(leaf).publicKey, key))
+    throw new Error('certificatePem does not match the private key');
   const chain = [...extra, ...certificatesIn(input.chainPem, 'chainPem')];
   const localKeyId = attribute(OID.localKeyId, der(new OctetString(createHash('sha1').update(leaf).digest())));
   const name = friendlyName(input.friendlyName ?? 'certificate');
 
   const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
   const enc = pbes2Encrypt(pkcs8, password, iterations);
-  const shrouded = new PKCS8ShroudedKeyBag({ encryptionAlgorithm: enc.alg, encryptedData: new Pkcs8EncryptedData(enc.data) });
-  const keyBag = new SafeBag({ bagId: id_pkcs8ShroudedKeyBag, bagValue: ab(der(shrouded)), bagAttributes: [name, localKeyId] });
+  const shrouded = new PKCS8ShroudedKeyBag({
+    encryptionAlgorithm: enc.alg,
+    encryptedData: new Pkcs8EncryptedData(enc.data),
+  });
+  const keyBag = new SafeBag({
+    bagId: id_pkcs8ShroudedKeyBag,
+    bagValue: ab(der(shrouded)),
+    bagAttributes: [name, localKeyId],
+  });
 
   const certs = [certBag(leaf, [name, localKeyId]), ...chain.map((c) => certBag(c, []))];
   return pfx([encryptedSafe(certs, password, iterations), dataSafe([keyBag])], password, iterations);

@@ -1,6 +1,30 @@
-// The contract's usage names (KeyUsage in src/crds/machine-identity.ts) mapped to X.509 keyUsage bits
-// (RFC 5280 4.2.1.3) and extendedKeyUsage OIDs (4.2.1.12), both ways.
-import type { KeyUsage } from '../crds/machine-identity.ts';
+// The contract's usage names (spec.usages; src/crds/machine-identity.ts builds its enum from
+// USAGE_NAMES) mapped to X.509 keyUsage bits (RFC 5280 4.2.1.3) and extendedKeyUsage OIDs
+// (4.2.1.12), both ways.
+
+/** Every usage name the contract accepts, in the order the CRD schema lists them. */
+export const USAGE_NAMES = [
+  'serverAuth',
+  'clientAuth',
+  'digitalSignature',
+  'keyEncipherment',
+  'keyAgreement',
+  'dataEncipherment',
+  'contentCommitment',
+  'certSign',
+  'crlSign',
+  'encipherOnly',
+  'decipherOnly',
+  'codeSigning',
+  'emailProtection',
+  'timeStamping',
+  'ocspSigning',
+  'ipsecEndSystem',
+  'ipsecTunnel',
+  'ipsecUser',
+  'any',
+] as const;
+export type UsageName = (typeof USAGE_NAMES)[number];
 
 /** keyUsage bit values (bit n of the BIT STRING = 1 << n; the same values as @peculiar/x509's KeyUsageFlags). */
 export const KEY_USAGE_BITS = {
@@ -29,11 +53,11 @@ export const EXT_KEY_USAGE_OIDS = {
 } as const;
 
 export type KeyUsageName = keyof typeof KEY_USAGE_BITS;
-export type ExtKeyUsageName = keyof typeof EXT_KEY_USAGE_OIDS;
+type ExtKeyUsageName = keyof typeof EXT_KEY_USAGE_OIDS;
 
 // Compile-time check that the two tables cover exactly the contract's names.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _covers: Same<KeyUsageName | ExtKeyUsageName, KeyUsage> = true;
+const _covers: Same<KeyUsageName | ExtKeyUsageName, UsageName> = true;
 void _covers;
 
 const KU_NAMES = Object.keys(KEY_USAGE_BITS) as KeyUsageName[];
@@ -41,11 +65,11 @@ const EKU_BY_OID: ReadonlyMap<string, ExtKeyUsageName> = new Map(
   Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name as ExtKeyUsageName]),
 );
 
-export function isKeyUsageName(s: string): s is KeyUsageName {
+function isKeyUsageName(s: string): s is KeyUsageName {
   return Object.hasOwn(KEY_USAGE_BITS, s);
 }
 
-export function isExtKeyUsageName(s: string): s is ExtKeyUsageName {
+function isExtKeyUsageName(s: string): s is ExtKeyUsageName {
   return Object.hasOwn(EXT_KEY_USAGE_OIDS, s);
 }
 
@@ -96,29 +120,42 @@ export interface ResolvedUsages {
  *   TLS 1.2 RSA key transport needs); for a CA, certSign and crlSign are always added.
  * - extKeyUsage: the EKU names given, in order.
  */
-export function resolveUsages(usages: readonly string[], opts: { keyAlgorithm: string; isCA: boolean }): ResolvedUsages {
-  let bits = keyUsageBits(usages);
-  const eku = extKeyUsageOids(usages);
-  if (bits === 0) {
-    bits = KEY_USAGE_BITS.digitalSignature;
-    if (opts.keyAlgorithm === 'RSA') bits |= KEY_USAGE_BITS.keyEncipherment;
-  }
-  if (opts.isCA) bits |= KEY_USAGE_BITS.certSign | KEY_USAGE_BITS.crlSign;
-  return { keyUsage: bits, keyUsageNames: keyUsageNames(bits), extKeyUsage: eku };
+export function resolveUsages(
+  usages: readonly string[],
+  opts: { keyAlgorithm: string; isCA: boolean },
+): ResolvedUsages {
+  const bits = keyUsageFor(keyUsageBits(usages), { rsaKeyTransport: opts.keyAlgorithm === 'RSA', isCA: opts.isCA });
+  return { keyUsage: bits, keyUsageNames: keyUsageNames(bits), extKeyUsage: extKeyUsageOids(usages) };
 }
 
-/** The contract names for a certificate's or CSR's keyUsage bits and EKU OIDs together. */
-export function usageNames(bits: number, ekuOids: readonly string[]): string[] {
-  return [...keyUsageNames(bits), ...extKeyUsageNames(ekuOids)];
+/**
+ * The keyUsage bits a certificate carries for the bits the contract names: those; if none,
+ * digitalSignature, plus keyEncipherment when the key can do RSA key transport (TLS 1.2 RSA kex;
+ * EC and Ed25519 keys never do); a CA always adds certSign and crlSign.
+ */
+export function keyUsageFor(named: number, o: { rsaKeyTransport: boolean; isCA: boolean }): number {
+  let bits = named;
+  if (bits === 0) {
+    bits = KEY_USAGE_BITS.digitalSignature;
+    if (o.rsaKeyTransport) bits |= KEY_USAGE_BITS.keyEncipherment;
+  }
+  if (o.isCA) bits |= KEY_USAGE_BITS.certSign | KEY_USAGE_BITS.crlSign;
+  return bits;
+}
+
+/** True for a name the contract knows (a keyUsage or an extended key usage). */
+export function isUsageName(s: string): s is UsageName {
+  return isKeyUsageName(s) || isExtKeyUsageName(s);
 }
 
 /** Decodes a keyUsage extension value (a DER BIT STRING) into bits. */
 export function decodeKeyUsage(der: Uint8Array): number {
-  if (der.length < 3 || der[0] !== 0x03 || der[1] !== der.length - 2 || der[2]! > 7) throw new Error('malformed keyUsage extension');
+  const unused = der[2] ?? 8;
+  if (der.length < 3 || der[0] !== 0x03 || der[1] !== der.length - 2 || unused > 7)
+    throw new Error('malformed keyUsage extension');
   let bits = 0;
-  for (let i = 3; i < der.length && i < 5; i++) {
-    const byte = der[i]!;
-    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << ((i - 3) * 8 + b);
-  }
+  der.subarray(3, 5).forEach((byte, i) => {
+    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << (i * 8 + b);
+  });
   return bits;
 }

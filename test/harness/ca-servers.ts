@@ -9,7 +9,7 @@ import { REPO_ROOT } from './control-plane.ts';
 import { freePort, startProcess, stopProc, waitFor, type Proc } from './processes.ts';
 import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import * as x509 from '@peculiar/x509';
-import { toSigningKey } from '../../src/issuers/sign-from-csr.ts';
+import { toSigningKey } from '../../src/pki/webcrypto-signing.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { generateKey, encodePrivateKey } from '../../src/pki/keys.ts';
 import { buildCsr } from '../../src/pki/csr.ts';

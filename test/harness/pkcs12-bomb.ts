@@ -11,7 +11,7 @@ import {
   EncryptedContentInfo,
   Pbes2Params,
   Pbkdf2Params,
-} from '../../src/pki/pkcs12.ts';
+} from '../../src/pki/pkcs12-asn1.ts';
 
 const der = (v: object): ArrayBuffer => AsnConvert.serialize(v);
 const ab = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

@@ -1,7 +1,7 @@
 // What the kubelet puts in a PodCertificateRequest's stubPKCS10Request: x509.CreateCertificateRequest
 // with an empty template (no subject, no extensions), DER. Used by the signer tests and benchmark.
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { signatureAlgorithmFor } from '../../src/pki/certificate.ts';
+import { signatureAlgorithmFor } from '../../src/pki/algorithms.ts';
 import { tlv, TAG } from '../../src/pki/der.ts';
 
 export function stubCsr(key: KeyObject): Buffer {

@@ -8,22 +8,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import {
+  buildCertificate,
+  encodeTime,
+  type BuiltCertificate,
+  type CertificateFields,
+} from '../../src/pki/certificate.ts';
+import {
   authorityKeyIdentifierValue,
   basicConstraintsValue,
-  buildCertificate,
   encodeExtension,
-  encodeTime,
   EXTENSION_OIDS as OID,
   extKeyUsageValue,
   keyIdentifier,
   keyUsageValue,
-  signatureAlgorithmFor,
-  subjectKeyIdentifierOf,
   subjectKeyIdentifierValue,
-  type BuiltCertificate,
-  type CertificateFields,
-} from '../../src/pki/certificate.ts';
-import { children, certificateOutline, content, readTlv, DerError } from '../../src/pki/der.ts';
+} from '../../src/pki/extensions.ts';
+import { signatureAlgorithmFor } from '../../src/pki/algorithms.ts';
+import { subjectKeyIdentifierOf } from '../../src/pki/extension-decode.ts';
+import { children, content, readTlv, DerError } from '../../src/pki/der.ts';
+import { certificateOutline } from '../../src/pki/outlines.ts';
 import { buildName, encodeSan } from '../../src/pki/names.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
 

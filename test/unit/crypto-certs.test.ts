@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { generateKey } from '../../src/pki/keys.ts';
 import type { KeySpec } from '../../src/pki/keys.ts';
-import { signerFor, parseCsr } from '../../src/pki/csr.ts';
+import { parseCsr } from '../../src/pki/csr.ts';
+import { signingAlgorithmFor } from '../../src/pki/webcrypto-signing.ts';
 import { buildName } from '../../src/pki/names.ts';
 import type { SubjectInput } from '../../src/pki/names.ts';
 import {
@@ -52,10 +53,10 @@ async function issue(opts: {
   ku: number;
   eku?: string[];
 }): Promise<Issued> {
-  const own = signerFor(opts.key);
+  const own = signingAlgorithmFor(opts.key)!;
   const signerKey = opts.issuer?.key ?? opts.key;
-  const signer = signerFor(signerKey);
-  const pub = createPublicKey(opts.key).toCryptoKey(own.importAlg, true, ['verify']) as never;
+  const signer = signingAlgorithmFor(signerKey)!;
+  const pub = createPublicKey(opts.key).toCryptoKey(own.importParams, true, ['verify']) as never;
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(opts.isCA, undefined, true),
     new x509.KeyUsagesExtension(opts.ku, true),
@@ -74,8 +75,8 @@ async function issue(opts: {
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + 30 * DAY),
     publicKey: pub,
-    signingKey: signerKey.toCryptoKey(signer.importAlg, false, ['sign']) as never,
-    signingAlgorithm: signer.signAlg,
+    signingKey: signerKey.toCryptoKey(signer.importParams, false, ['sign']) as never,
+    signingAlgorithm: signer.signParams,
     extensions,
   });
   return { pem: cert.toString('pem'), key: opts.key };

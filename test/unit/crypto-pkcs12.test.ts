@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey, publicKeyFingerprint } from '../../src/pki/keys.ts';
 import type { KeySpec } from '../../src/pki/keys.ts';
-import { signerFor } from '../../src/pki/csr.ts';
+import { signingAlgorithmFor } from '../../src/pki/webcrypto-signing.ts';
 import { buildName } from '../../src/pki/names.ts';
 import { buildKeystore, buildTruststore, PKCS12_ITERATIONS } from '../../src/pki/pkcs12.ts';
 import { x509 } from '../../src/pki/x509.ts';
@@ -39,9 +39,9 @@ interface Issued {
   key: KeyObject;
 }
 async function issue(key: KeyObject, cn: string, isCA: boolean, issuer?: Issued): Promise<Issued> {
-  const own = signerFor(key);
+  const own = signingAlgorithmFor(key)!;
   const signerKey = issuer?.key ?? key;
-  const signer = signerFor(signerKey);
+  const signer = signingAlgorithmFor(signerKey)!;
   const name = new x509.Name(buildName({ commonName: cn, organizations: ['Example'] }));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: Buffer.from(cn).toString('hex').slice(0, 16),
@@ -49,9 +49,9 @@ async function issue(key: KeyObject, cn: string, isCA: boolean, issuer?: Issued)
     issuer: issuer ? new x509.X509Certificate(issuer.pem).subjectName : name,
     notBefore: new Date(Date.now() - 3600_000),
     notAfter: new Date(Date.now() + 30 * 86_400_000),
-    publicKey: createPublicKey(key).toCryptoKey(own.importAlg, true, ['verify']) as never,
-    signingKey: signerKey.toCryptoKey(signer.importAlg, false, ['sign']) as never,
-    signingAlgorithm: signer.signAlg,
+    publicKey: createPublicKey(key).toCryptoKey(own.importParams, true, ['verify']) as never,
+    signingKey: signerKey.toCryptoKey(signer.importParams, false, ['sign']) as never,
+    signingAlgorithm: signer.signParams,
     extensions: [
       new x509.BasicConstraintsExtension(isCA, undefined, true),
       new x509.KeyUsagesExtension(

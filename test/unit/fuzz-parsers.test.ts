@@ -10,7 +10,7 @@ import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { buildKeystore } from '../../src/pki/pkcs12.ts';
 import { pkcs12Certificates, DEFAULT_PKCS12_BUDGET } from '../../src/pki/pkcs12-read.ts';
 import { parseCertificateDer, splitPem } from '../../src/pki/certs.ts';
-import { certificateOutline, csrOutline } from '../../src/pki/der.ts';
+import { certificateOutline, csrOutline } from '../../src/pki/outlines.ts';
 import { pemBlocks } from '../../src/pki/pem.ts';
 import { parseCsr } from '../../src/pki/csr.ts';
 import { requestKey, type PcrSpec } from '../../src/controllers/signer/pod-certificate.ts';

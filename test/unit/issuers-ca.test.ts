@@ -3,13 +3,8 @@ import { describe, it, expect, beforeAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate as NodeCert, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import {
-  basicConstraintsValue,
-  buildCertificate,
-  encodeExtension,
-  keyIdentifier,
-  keyUsageValue,
-} from '../../src/pki/certificate.ts';
+import { buildCertificate } from '../../src/pki/certificate.ts';
+import { basicConstraintsValue, encodeExtension, keyIdentifier, keyUsageValue } from '../../src/pki/extensions.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
 import { buildName } from '../../src/pki/names.ts';
 import * as x509 from '@peculiar/x509';

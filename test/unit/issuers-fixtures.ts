@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
-import { signingAlgorithmFor } from '../../src/issuers/sign-from-csr.ts';
+import { signingAlgorithmFor } from '../../src/pki/webcrypto-signing.ts';
 import type { SignRequest } from '../../src/issuers/types.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

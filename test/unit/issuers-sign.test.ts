@@ -2,20 +2,16 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { X509Certificate as NodeCert, createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import {
-  cappedNotAfter,
-  parseAndVerifyCsr,
-  signFromCsr,
-  toSigningKey,
-  normaliseFingerprint,
-  BACKDATE_MS,
-  randomSerial,
-  type CertificateTemplate,
-} from '../../src/issuers/sign-from-csr.ts';
+import { signFromCsr, type CertificateTemplate } from '../../src/issuers/sign-from-csr.ts';
+import { BACKDATE_MS, cappedNotAfter } from '../../src/issuers/lifetime.ts';
+import { parseAndVerifyCsr } from '../../src/issuers/csr-checks.ts';
+import { toSigningKey } from '../../src/pki/webcrypto-signing.ts';
+import { normaliseFingerprint } from '../../src/pki/fingerprint.ts';
+import { randomSerial } from '../../src/pki/serial.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
-import { certificateOutline } from '../../src/pki/der.ts';
+import { certificateOutline } from '../../src/pki/outlines.ts';
 import { encodeSan } from '../../src/pki/names.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, serialOctets } from './issuers-fixtures.ts';
@@ -101,12 +97,8 @@ describe('sign-from-csr', () => {
   it("caps notAfter at the CA certificate's notAfter", () => {
     const now = new Date('2030-01-01T00:00:00Z');
     const caEnd = new Date('2030-01-01T02:00:00Z');
-    expect(
-      cappedNotAfter({ now, durationMs: 10 * HOUR, maxDurationMs: 5 * HOUR, isCA: false, usages: [] }, caEnd),
-    ).toEqual(caEnd);
-    expect(cappedNotAfter({ now, durationMs: HOUR, isCA: false, usages: [] }, caEnd)).toEqual(
-      new Date('2030-01-01T01:00:00Z'),
-    );
+    expect(cappedNotAfter({ now, durationMs: 10 * HOUR, maxDurationMs: 5 * HOUR }, caEnd)).toEqual(caEnd);
+    expect(cappedNotAfter({ now, durationMs: HOUR }, caEnd)).toEqual(new Date('2030-01-01T01:00:00Z'));
   });
 
   it('a CA close to expiry issues only up to its own notAfter', async () => {

@@ -31,7 +31,7 @@ import type { CertFacts } from '../../pki/certs.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
 import type { IdentityDecision } from '../../policy/decide.ts';
 import { caNameConstraints } from '../../policy/ownership.ts';
-import type { NameConstraintLists } from '../../pki/certificate.ts';
+import type { NameConstraintLists } from '../../pki/name-constraints.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 import { chainsTo, provenanceProblem } from './provenance.ts';
 import type { ConditionInput } from '../status/conditions.ts';

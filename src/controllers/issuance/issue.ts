@@ -9,7 +9,7 @@ import { parseCertificate, certificateMatchesKey, type CertFacts } from '../../p
 import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
-import type { NameConstraintLists } from '../../pki/certificate.ts';
+import type { NameConstraintLists } from '../../pki/name-constraints.ts';
 import { Reason } from '../../crds/reasons.ts';
 import type { MachineIdentitySpec } from '../../crds/index.ts';
 import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';

@@ -3,7 +3,7 @@
 // the signer supports it, the validity the API server accepts, and the identity request policy sees.
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { describeKey } from '../../pki/keys.ts';
-import { csrOutline } from '../../pki/der.ts';
+import { csrOutline } from '../../pki/outlines.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';
