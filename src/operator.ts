@@ -13,7 +13,7 @@ import { issuanceController } from './controllers/issuance/issuance-controller.t
 import { rolloutController } from './controllers/rollout.ts';
 import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
-import { authorityBindingController } from './controllers/authority-binding.ts';
+import { authorityBindingController } from './controllers/authority-binding/authority-binding-controller.ts';
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { generateCa } from '../issuers/ca-material.ts';
+import { generateCa } from '../../src/issuers/ca-material.ts';
 import {
   bundleContent, carries, classifyCaChange, fingerprintOfPem, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
   MAX_PREVIOUS, type CaRecord, type PreviousCa,
-} from './ca-continuity.ts';
-import { caChangeHoldMs } from './issuance/issuance-controller.ts';
+} from '../../src/controllers/authority-binding/ca-continuity.ts';
+import { caChangeHoldMs } from '../../src/controllers/issuance/issuance-controller.ts';
 
 const A = 'AA:'.repeat(31) + 'AA';
 const B = 'BB:'.repeat(31) + 'BB';

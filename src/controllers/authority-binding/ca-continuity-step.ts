@@ -5,20 +5,20 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { BindingObject, OperatorContext } from './context.ts';
-import { recordEvent } from './events.ts';
-import { involved } from './trust-bundle.ts';
-import { BindingReason } from '../crds/reasons.ts';
-import { getJsonOrNotFound } from '../runtime/kube.ts';
-import { bundleName, CTB_PATH, trustBundlesServed } from './signer/trust-bundles.ts';
+import type { BindingObject, OperatorContext } from '../context.ts';
+import { recordEvent } from '../events.ts';
+import { involved } from './trust-bundle-configmaps.ts';
+import { BindingReason } from '../../crds/reasons.ts';
+import { getJsonOrNotFound } from '../../runtime/kube.ts';
+import { bundleName, CTB_PATH, trustBundlesServed } from '../signer/trust-bundles.ts';
 import {
   bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,
   type CaRecord, type PreviousCa, type Verdict,
 } from './ca-continuity.ts';
 import { ACCEPT_CA_ANNOTATION } from './ca-continuity.ts';
-import { parseDuration } from '../crds/common.ts';
-import type { CertificateAuthorityBindingSpec } from '../crds/certificate-authority-binding.ts';
-import type { CaMaterial } from '../issuers/ca-material.ts';
+import { parseDuration } from '../../crds/common.ts';
+import type { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
+import type { CaMaterial } from '../../issuers/ca-material.ts';
 
 type Spec = CertificateAuthorityBindingSpec;
 
@@ -96,35 +96,47 @@ export class ContinuityStep {
   async after(b: BindingObject, spec: Spec | undefined, r: ContinuityResult, distrusted: ReadonlySet<string>, log: Logger): Promise<{ publishedNow: boolean; retired: boolean; requeueAfterMs?: number }> {
     const rec = r.record;
     if (!rec) return { publishedNow: false, retired: false };
-    const name = b.metadata!.name!;
+    const name = b.metadata?.name ?? '';
     if (r.changed) {
       await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.CAChanged,
         `CA ${r.changed.to} replaces ${r.changed.from} (${r.changed.why}); both are published in the trust bundles, identities are reissued once every bundle carries the new CA plus ${Math.round(r.propagationDelayMs / 1000)}s`);
     }
-    let publishedNow = false;
-    if (rec.trustBundle && !rec.publishedAt && !r.refusal) {
-      if (!(await this.signerBundleCarries(spec, name, rec.trustBundle))) {
-        // the signer-trust-bundles controller writes it within moments; a bundle that stays stale (e.g. no RBAC) is polled slowly
-        const since = Date.parse(rec.previous[0]?.retiredAt ?? '');
-        const fresh = Number.isNaN(since) || this.ctx.now().getTime() - since < 30_000;
-        return { publishedNow, retired: false, requeueAfterMs: fresh ? 500 : 5000 };
-      }
-      rec.publishedAt = isoMs(this.ctx.now());
-      rec.previous = startOverlap(rec.previous, this.ctx.now(), r.overlapMs);
-      publishedNow = true;
-      log.info({ fingerprint: rec.fingerprint }, 'every trust bundle carries the current CA');
-      if (rec.previous.length > 0) {
-        await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.TrustBundlesUpdated,
-          `every trust bundle carries CA ${rec.fingerprint} next to ${rec.previous.length} previous; identities are reissued from ${reissueNotBefore(rec.publishedAt, r.propagationDelayMs)!.toISOString()}`);
-      }
+    const published = rec.trustBundle && !rec.publishedAt && !r.refusal ? await this.markPublished(b, spec, name, r, rec, rec.trustBundle, log) : { now: false };
+    if (published.waitMs !== undefined) return { publishedNow: false, retired: false, requeueAfterMs: published.waitMs };
+    const retired = await this.retirePrevious(b, name, rec, distrusted);
+    return { publishedNow: published.now, retired, requeueAfterMs: this.nextLook(rec.previous, r) };
+  }
+
+  /**
+   * Records the time every trust bundle carries the current CA (the ConfigMaps were just synced; the
+   * ClusterTrustBundle is checked), from which the overlap window and the reissue delay count.
+   */
+  private async markPublished(b: BindingObject, spec: Spec | undefined, name: string, r: ContinuityResult, rec: CaRecord, bundle: string, log: Logger): Promise<{ now: boolean; waitMs?: number }> {
+    if (!(await this.signerBundleCarries(spec, name, bundle))) {
+      // the signer-trust-bundles controller writes it within moments; a bundle that stays stale (e.g. no RBAC) is polled slowly
+      const since = Date.parse(rec.previous[0]?.retiredAt ?? '');
+      const fresh = Number.isNaN(since) || this.ctx.now().getTime() - since < 30_000;
+      return { now: false, waitMs: fresh ? 500 : 5000 };
     }
+    rec.publishedAt = isoMs(this.ctx.now());
+    rec.previous = startOverlap(rec.previous, this.ctx.now(), r.overlapMs);
+    log.info({ fingerprint: rec.fingerprint }, 'every trust bundle carries the current CA');
+    if (rec.previous.length > 0) {
+      await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.TrustBundlesUpdated,
+        `every trust bundle carries CA ${rec.fingerprint} next to ${rec.previous.length} previous; identities are reissued from ${reissueNotBefore(rec.publishedAt, r.propagationDelayMs)?.toISOString()}`);
+    }
+    return { now: true };
+  }
+
+  /** Drops the previous CAs whose time is over and that nothing held is signed by (an Event each); true when any left. */
+  private async retirePrevious(b: BindingObject, name: string, rec: CaRecord, distrusted: ReadonlySet<string>): Promise<boolean> {
     const { keep, retired } = prunePrevious({ previous: rec.previous, distrusted, now: this.ctx.now(), published: Boolean(rec.publishedAt), holders: (fp) => this.holders(name, fp) });
     for (const p of retired) {
       await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.PreviousCARetired,
         `previous CA ${p.fingerprintSHA256}${p.distrusted ? ' (distrusted)' : ''} left the trust bundles: no identity holds a certificate from it${p.distrusted ? '' : ' and its overlap window is over'}`);
     }
     rec.previous = keep;
-    return { publishedNow, retired: retired.length > 0, requeueAfterMs: this.nextLook(keep, r) };
+    return retired.length > 0;
   }
 
   statusFields(b: BindingObject, rec: CaRecord | undefined): Record<string, unknown> {

@@ -10,7 +10,7 @@
 //    after the overlap window once no identity holds a certificate from it (a distrusted one: as soon as
 //    nothing it signed is held any more, never before the new CA was published).
 import { createHash } from 'node:crypto';
-import { BindingReason } from '../crds/reasons.ts';
+import { BindingReason } from '../../crds/reasons.ts';
 
 /** On the binding: a one-shot request for a new CA when the recorded one's Secret is gone (any new value, e.g. a timestamp). */
 export const REGENERATE_CA_ANNOTATION = 'machineidentity.io/regenerate-ca-requested-at';
