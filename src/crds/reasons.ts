@@ -137,3 +137,13 @@ export const SignerReason = {
   Pending: Reason.Pending,
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
+
+// IssuancePolicy Ready reasons (policy status controller).
+export const PolicyReason = {
+  /** Valid and applied; the message counts the identities it selects and those violating a rule. */
+  Active: 'Active',
+  InvalidSpec: 'InvalidSpec',
+  /** Valid, but some pattern can never match: the policy is applied and those entries allow nothing. */
+  PatternNeverMatches: 'PatternNeverMatches',
+} as const;
+export type PolicyReason = (typeof PolicyReason)[keyof typeof PolicyReason];

@@ -11,6 +11,7 @@ import { involved } from './trust-bundle-configmaps.ts';
 import { BindingReason } from '../../crds/reasons.ts';
 import { getJsonOrNotFound } from '../../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from '../signer/trust-bundles.ts';
+import { isSigner } from '../signer/common.ts';
 import {
   bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,
   type CaRecord, type PreviousCa, type Verdict,
@@ -148,8 +149,7 @@ export class ContinuityStep {
 
   /** A signer binding's ClusterTrustBundle (when the API is served) carries every certificate of `want`. */
   private async signerBundleCarries(spec: Spec | undefined, binding: string, want: string): Promise<boolean> {
-    const s = spec?.signer;
-    if (!s || !(s.podCertificates || s.certificateSigningRequests)) return true;
+    if (!isSigner(spec?.signer)) return true;
     if (!(await trustBundlesServed(this.ctx))) return true;
     // unreadable (e.g. RBAC) counts as not carrying it: identities stay on the old CA rather than outrun the bundle
     const ctb = await getJsonOrNotFound<{ spec?: { trustBundle?: string } }>(this.ctx.kc, `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`, {}).catch(() => undefined);

@@ -85,5 +85,5 @@ export class PolicyFindings {
 function sameFindings(a: IdentityFindings, b: IdentityFindings): boolean {
   if (a.matched.length !== b.matched.length || a.violations.length !== b.violations.length) return false;
   if (a.matched.some((m, i) => m !== b.matched[i])) return false;
-  return a.violations.every((v, i) => { const w = b.violations[i]!; return v.policy === w.policy && v.rule === w.rule && v.message === w.message; });
+  return a.violations.every((v, i) => { const w = b.violations[i]; return v.policy === w?.policy && v.rule === w.rule && v.message === w.message; });
 }

@@ -35,8 +35,8 @@ export class PolicyStore {
     const invalid = new Map<string, string>();
     for (const obj of this.informer.list()) {
       const parsed = parseIssuancePolicy(obj);
-      if (parsed.success) inputs.push({ name: obj.metadata!.name!, spec: parsed.data.spec });
-      else invalid.set(obj.metadata!.name!, parsed.error.message);
+      if (parsed.success) inputs.push({ name: parsed.data.metadata.name, spec: parsed.data.spec });
+      else invalid.set(obj.metadata?.name ?? '', parsed.error.message);
     }
     this.invalidCache = invalid;
     this.compiledCache = compilePolicies(inputs);

@@ -36,10 +36,9 @@ const SA_USER = /^system:serviceaccount:([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9
  * taken for a ServiceAccount.
  */
 export function serviceAccountOf(r: Requester): { namespace: string; name: string } | undefined {
-  const m = SA_USER.exec(r.username);
-  if (!m) return undefined;
-  const namespace = m[1]!;
-  return r.groups.includes(`system:serviceaccounts:${namespace}`) ? { namespace, name: m[3]! } : undefined;
+  const [, namespace, , name] = SA_USER.exec(r.username) ?? [];
+  if (namespace === undefined || name === undefined) return undefined;
+  return r.groups.includes(`system:serviceaccounts:${namespace}`) ? { namespace, name } : undefined;
 }
 
 const quote = (s: string): string => JSON.stringify(s.slice(0, 253));
@@ -60,7 +59,7 @@ export function csrRequesterScope(r: Requester, entries: readonly CsrRequesterEn
   if (sa) return { ok: true, namespace: sa.namespace, via: 'ServiceAccount', requester: `ServiceAccount ${sa.namespace}/${sa.name}` };
   const hit = entries.find((e) => (e.user !== undefined && e.user === r.username) || (e.group !== undefined && r.groups.includes(e.group)));
   if (hit) {
-    const by = hit.user !== undefined ? `user ${quote(hit.user)}` : `group ${quote(hit.group!)}`;
+    const by = hit.user !== undefined ? `user ${quote(hit.user)}` : `group ${quote(hit.group ?? '')}`;
     return { ok: true, namespace: hit.namespace, via: 'csrRequesters', requester: `${describeRequester(r)}, listed as ${by} in namespace ${quote(hit.namespace)}` };
   }
   return { ok: false, reason: SignerReason.RequesterNotAllowed,
@@ -94,12 +93,22 @@ export interface PodView { metadata?: { uid?: string | undefined } | undefined; 
 export function podMismatch(namespace: string, spec: PcrSpec, pod: PodView | undefined): Refusal | undefined {
   const at = `pod ${quote(`${namespace}/${spec.podName}`)}`;
   const refuse = (why: string): Refusal => ({ ok: false, reason: SignerReason.PodMismatch, message: `${at} ${why}; the request does not describe a pod that exists` });
-  if (!pod) return refuse('does not exist');
-  if (pod.metadata?.uid !== spec.podUID) return refuse(`has UID ${quote(pod.metadata?.uid ?? '')}, not ${quote(spec.podUID)}`);
+  const why = pod ? podDiffers(spec, pod) : 'does not exist';
+  return why === undefined ? undefined : refuse(why);
+}
+
+/** How an existing pod differs from the request: UID, then ServiceAccount, then node (when the request names one). */
+function podDiffers(spec: PcrSpec, pod: PodView): string | undefined {
+  if (pod.metadata?.uid !== spec.podUID) return `has UID ${quote(pod.metadata?.uid ?? '')}, not ${quote(spec.podUID)}`;
   const sa = pod.spec?.serviceAccountName || 'default';
-  if (sa !== spec.serviceAccountName) return refuse(`runs as ServiceAccount ${quote(sa)}, not ${quote(spec.serviceAccountName)}`);
-  if (spec.nodeName !== undefined && pod.spec?.nodeName !== spec.nodeName) return refuse(`is on node ${quote(pod.spec?.nodeName ?? '')}, not ${quote(spec.nodeName)}`);
-  return undefined;
+  if (sa !== spec.serviceAccountName) return `runs as ServiceAccount ${quote(sa)}, not ${quote(spec.serviceAccountName)}`;
+  return nodeDiffers(spec.nodeName, pod.spec?.nodeName);
+}
+
+/** A request that names a node must come from a pod on that node. */
+function nodeDiffers(requested: string | undefined, actual: string | undefined): string | undefined {
+  if (requested === undefined || actual === requested) return undefined;
+  return `is on node ${quote(actual ?? '')}, not ${quote(requested)}`;
 }
 
 /**
@@ -109,5 +118,6 @@ export function podMismatch(namespace: string, spec: PcrSpec, pod: PodView | und
  */
 export function ownershipRefusal(shape: CertificateShape, binding: BindingForOwnership, scope: OwnershipScope): Refusal | undefined {
   const findings = ownershipFindings(shape, binding, scope);
-  return findings.length === 0 ? undefined : { ok: false, reason: findings[0]!.rule, message: ownershipDenial(findings, binding.name) };
+  const first = findings[0];
+  return first === undefined ? undefined : { ok: false, reason: first.rule, message: ownershipDenial(findings, binding.name) };
 }

@@ -1,33 +1,31 @@
 // What both signers (PodCertificateRequests and CertificateSigningRequests) share: which binding a
 // signerName names and whether it asked to be that signer, the metrics, and status conditions.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
 import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
+import type { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
 import type { OperatorContext } from '../context.ts';
+import { parsedBinding } from '../binding-specs.ts';
+import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
 
 export type SignerKind = 'PodCertificateRequest' | 'CertificateSigningRequest';
+type SignerSpec = CertificateAuthorityBindingSpec['signer'];
 
-/** Bindings parsed once per resourceVersion (a burst of requests all name the same binding). */
-const parsedBindings = new Map<string, CertificateAuthorityBinding | null>();
+/** The binding asked to sign that kind of request. */
+export function signsFor(s: SignerSpec, kind: SignerKind): boolean {
+  return Boolean(kind === 'PodCertificateRequest' ? s?.podCertificates : s?.certificateSigningRequests);
+}
+
+/** The binding acts as a Kubernetes signer at all (and so has a ClusterTrustBundle). */
+export function isSigner(s: SignerSpec): boolean {
+  return signsFor(s, 'PodCertificateRequest') || signsFor(s, 'CertificateSigningRequest');
+}
 
 /** The binding behind `machineidentity.io/<binding>` when it acts as that kind of signer; undefined when the name is not ours to serve. */
 export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): CertificateAuthorityBinding | undefined {
   if (!signerName?.startsWith(SIGNER_PREFIX)) return undefined;
-  const obj = ctx.informers.bindings.get(signerName.slice(SIGNER_PREFIX.length));
-  if (!obj) return undefined;
-  const key = `${obj.metadata?.uid}/${obj.metadata?.resourceVersion}`;
-  let parsed = parsedBindings.get(key);
-  if (!parsed) {
-    if (parsedBindings.size > 256) parsedBindings.clear();
-    const r = parseCertificateAuthorityBinding(obj);
-    parsed = r.success ? r.data : null;
-    parsedBindings.set(key, parsed);
-  }
-  if (!parsed) return undefined;
-  const s = parsed.spec.signer;
-  if (!s) return undefined;
-  return (kind === 'PodCertificateRequest' ? s.podCertificates : s.certificateSigningRequests) ? parsed : undefined;
+  const parsed = parsedBinding(ctx, signerName.slice(SIGNER_PREFIX.length));
+  return parsed && signsFor(parsed.spec.signer, kind) ? parsed : undefined;
 }
 
 export interface SignerMetrics {
@@ -53,9 +51,6 @@ export function signerMetrics(registry: Registry): SignerMetrics {
   }
   return m;
 }
-
-import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
-export { isoSeconds };
 
 export function condition(type: string, reason: string, message: string, now: Date): { type: string; status: 'True'; reason: string; message: string; lastTransitionTime: string } {
   return { type, status: 'True', reason, message: message.slice(0, 32_000), lastTransitionTime: isoSeconds(now) };

@@ -3,6 +3,7 @@
 import { parseCsr } from '../../pki/csr.ts';
 import { describeKey } from '../../pki/keys.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 
 /** certificates.k8s.io usage names → the contract's. */
 const USAGES: Readonly<Record<string, string>> = {
@@ -35,10 +36,10 @@ export type CsrRequest = { ok: true; csrPem: string; request: IdentityRequest; u
 export function csrIdentityRequest(name: string, labels: Record<string, string>, spec: CsrSpecLike, authority: string, durationMs: number, namespace: string): CsrRequest {
   const csrPem = Buffer.from(spec.request, 'base64').toString('utf8');
   let facts: ReturnType<typeof parseCsr>;
-  try { facts = parseCsr(csrPem); } catch (e) { return { ok: false, reason: 'InvalidRequest', message: `spec.request is not a PEM PKCS#10 CSR: ${(e as Error).message}` }; }
-  if (!facts.signatureValid) return { ok: false, reason: 'InvalidRequest', message: 'the CSR\'s signature does not verify with its own key' };
+  try { facts = parseCsr(csrPem); } catch (e) { return { ok: false, reason: SignerReason.InvalidRequest, message: `spec.request is not a PEM PKCS#10 CSR: ${(e as Error).message}` }; }
+  if (!facts.signatureValid) return { ok: false, reason: SignerReason.InvalidRequest, message: 'the CSR\'s signature does not verify with its own key' };
   const { usages, unknown } = contractUsages(spec.usages);
-  if (unknown.length) return { ok: false, reason: 'UnsupportedUsage', message: `unknown usages ${unknown.map((u) => JSON.stringify(u)).join(', ')}` };
+  if (unknown.length) return { ok: false, reason: SignerReason.UnsupportedUsage, message: `unknown usages ${unknown.map((u) => JSON.stringify(u)).join(', ')}` };
   const key = describeKey(facts.publicKey);
   const request: IdentityRequest = {
     namespace, name, labels, authority,

@@ -13,7 +13,8 @@ import type { OperatorContext } from '../context.ts';
 import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
-import { condition, isoSeconds, signerBinding, signerMetrics } from './common.ts';
+import { condition, signerBinding, signerMetrics } from './common.ts';
+import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
 import { SignerReason } from '../../crds/reasons.ts';
@@ -30,6 +31,8 @@ type Answer =
   | { kind: 'Issued'; chainPem: string; notBefore: Date; notAfter: Date; beginRefreshAt: Date; message: string }
   | { kind: 'Denied' | 'Failed'; reason: string; message: string };
 
+/** A stored request always has both. */
+const refOf = (p: Pcr): { namespace: string; name: string } => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' });
 const terminal = (p: Pcr): boolean => (p.status?.conditions ?? []).some((c) => ['Issued', 'Denied', 'Failed'].includes(c.type) && c.status === 'True');
 
 /** True when the API serves PodCertificateRequests (a beta API behind a feature gate in 1.35/1.36). */
@@ -50,32 +53,38 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     reconcile: async (key) => {
       const pcr = pcrs.get(key);
       if (!pcr?.spec || terminal(pcr)) return undefined;
-      const signer = pcr.spec.signerName;
-      const binding = signerBinding(ctx, signer, KIND);
+      const binding = signerBinding(ctx, pcr.spec.signerName, KIND);
       if (!binding) return undefined; // not a signer this operator serves
-      const started = performance.now();
-      const answer = await decide(pcr, binding.metadata?.name ?? '', binding.spec);
-      if (!answer) return { requeueAfterMs: 2000 };
-      const wrote = await writeStatus(pcr, answer);
-      if (wrote === 'conflict') return { requeueAfterMs: 100 };
-      if (wrote !== 'ok') return undefined;
-      const result = answer.kind.toLowerCase();
-      m.requests.inc({ signer, kind: KIND, result });
-      m.signing.observe({ signer, kind: KIND }, (performance.now() - started) / 1000);
-      const created = Date.parse(String(pcr.metadata?.creationTimestamp ?? ''));
-      if (!Number.isNaN(created)) m.latency.observe({ signer, kind: KIND }, Math.max(0, Date.now() - created) / 1000);
-      if (answer.kind !== 'Issued') {
-        void recordEvent(ctx, { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, name: pcr.metadata!.name!, namespace: pcr.metadata!.namespace!, uid: pcr.metadata!.uid },
-          'Warning', answer.reason, `${answer.kind} for pod ${pcr.spec.podName}: ${answer.message}`);
-      }
-      return undefined;
+      return answerRequest(pcr, pcr.spec, binding.metadata.name, binding.spec);
     },
   });
 
+  /** Decides, writes the answer, counts it; a Warning Event for a request not issued. */
+  async function answerRequest(pcr: Pcr, spec: PcrSpec, bindingName: string, bspec: BindingSpec): Promise<{ requeueAfterMs: number } | undefined> {
+    const started = performance.now();
+    const answer = await decide(pcr, spec, bindingName, bspec);
+    if (!answer) return { requeueAfterMs: 2000 };
+    const wrote = await writeStatus(pcr, answer);
+    if (wrote === 'conflict') return { requeueAfterMs: 100 };
+    if (wrote !== 'ok') return undefined;
+    observe(pcr, spec.signerName, answer.kind.toLowerCase(), started);
+    if (answer.kind !== 'Issued') {
+      void recordEvent(ctx, { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
+        'Warning', answer.reason, `${answer.kind} for pod ${spec.podName}: ${answer.message}`);
+    }
+    return undefined;
+  }
+
+  function observe(pcr: Pcr, signer: string, result: string, started: number): void {
+    m.requests.inc({ signer, kind: KIND, result });
+    m.signing.observe({ signer, kind: KIND }, (performance.now() - started) / 1000);
+    const created = Date.parse(String(pcr.metadata?.creationTimestamp ?? ''));
+    if (!Number.isNaN(created)) m.latency.observe({ signer, kind: KIND }, Math.max(0, Date.now() - created) / 1000);
+  }
+
   /** The answer, or undefined to try again shortly (the authority or the namespace cache is not ready yet). */
-  async function decide(pcr: Pcr, bindingName: string, bspec: BindingSpec): Promise<Answer | undefined> {
-    const spec = pcr.spec!;
-    const ns = pcr.metadata!.namespace!;
+  async function decide(pcr: Pcr, spec: PcrSpec, bindingName: string, bspec: BindingSpec): Promise<Answer | undefined> {
+    const ns = refOf(pcr).namespace;
     const admitted = admit(ns, spec, bindingName, bspec);
     if (!admitted || 'kind' in admitted) return admitted;
     const pod = await podOf(ns, spec);
@@ -83,6 +92,14 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     if (mismatch) return { kind: 'Denied', reason: mismatch.reason, message: mismatch.message };
     const entry = ctx.issuers.get(bindingName);
     if (!entry?.health.ready) return notReady(pcr, bindingName, entry);
+    return decideFor(ns, spec, bindingName, bspec, { ...admitted, pod, entry });
+  }
+
+  /** A request that names its pod, for a Ready authority: the certificate's lifetime and name, the boundaries, IssuancePolicy, then signing. */
+  async function decideFor(ns: string, spec: PcrSpec, bindingName: string, bspec: BindingSpec,
+    admitted: { key: RequestKey; nsLabels: Record<string, string>; pod: k8s.V1Pod | undefined; entry: IssuerEntry }): Promise<Answer> {
+    const pod = admitted.pod;
+    const entry = admitted.entry;
     const v = validity(ctx.now(), spec, parseDuration(bspec.signer?.maxPodCertificateDuration ?? '24h') ?? 86_400_000, lifetimeCapMs(bspec));
     const uri = spiffeId(trustDomainOf(bspec), ns, spec.serviceAccountName);
     const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key: admitted.key, lifetimeMs: v.lifetimeMs });
@@ -145,10 +162,11 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
   async function writeStatus(pcr: Pcr, a: Answer): Promise<'ok' | 'conflict' | 'gone' | 'rejected'> {
     const now = ctx.now();
     const status = a.kind === 'Issued'
-      ? { conditions: [condition('Issued', 'Issued', a.message, now)], certificateChain: a.chainPem, notBefore: isoSeconds(a.notBefore), notAfter: isoSeconds(a.notAfter), beginRefreshAt: isoSeconds(a.beginRefreshAt) }
+      ? { conditions: [condition('Issued', SignerReason.Issued, a.message, now)], certificateChain: a.chainPem, notBefore: isoSeconds(a.notBefore), notAfter: isoSeconds(a.notAfter), beginRefreshAt: isoSeconds(a.beginRefreshAt) }
       : { conditions: [condition(a.kind, a.reason, a.message, now)] };
     const body = { ...pcr, status };
-    const path = `/apis/certificates.k8s.io/v1beta1/namespaces/${encodeURIComponent(pcr.metadata!.namespace!)}/podcertificaterequests/${encodeURIComponent(pcr.metadata!.name!)}/status`;
+    const { namespace, name } = refOf(pcr);
+    const path = `/apis/certificates.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/podcertificaterequests/${encodeURIComponent(name)}/status`;
     const res = await sendRaw(ctx.kc, 'PUT', path, JSON.stringify(body), 'application/json');
     if (res.status >= 200 && res.status < 300) return 'ok';
     if (res.status === 409) return 'conflict';
@@ -162,8 +180,9 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     throw new Error(`PodCertificateRequest status update: HTTP ${res.status}`);
   }
 
-  pcrs.onAdd((p) => c.queue.add(`${p.metadata!.namespace}/${p.metadata!.name}`)).onUpdate((_o, p) => c.queue.add(`${p.metadata!.namespace}/${p.metadata!.name}`));
-  const pending = (): void => { for (const p of pcrs.list()) if (!terminal(p)) c.queue.add(`${p.metadata!.namespace}/${p.metadata!.name}`); };
+  const enqueue = (p: Pcr): void => c.queue.add(`${p.metadata?.namespace}/${p.metadata?.name}`);
+  pcrs.onAdd(enqueue).onUpdate((_o, p) => enqueue(p));
+  const pending = (): void => { for (const p of pcrs.list()) if (!terminal(p)) enqueue(p); };
   ctx.issuers.onChange(pending);
   ctx.informers.bindings.onAdd(pending).onUpdate(pending);
   return c;

@@ -5,6 +5,7 @@ import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { describeKey } from '../../pki/keys.ts';
 import { csrOutline } from '../../pki/der.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';
 /** The API server refuses shorter lifetimes; it also checks notBefore within 5 minutes of its clock. */
@@ -37,7 +38,7 @@ function checkSupported(publicKey: KeyObject, spkiDer: Buffer): RequestKey | Ref
   const d = describeKey(publicKey);
   const ok = SUPPORTED[d.algorithm]?.includes(d.size);
   if (!ok) {
-    return { ok: false, reason: 'UnsupportedKeyType', message: `${d.algorithm}${d.size ? ` ${d.size}` : ''} keys are not supported; use RSA 3072 or 4096, ECDSA P-256, P-384 or P-521, or Ed25519` };
+    return { ok: false, reason: SignerReason.UnsupportedKeyType, message: `${d.algorithm}${d.size ? ` ${d.size}` : ''} keys are not supported; use RSA 3072 or 4096, ECDSA P-256, P-384 or P-521, or Ed25519` };
   }
   return { ok: true, spkiDer, publicKey, algorithm: d.algorithm, ...(d.size !== undefined ? { size: d.size } : {}) };
 }
@@ -65,19 +66,19 @@ export function requestKey(spec: PcrSpec): RequestKey | Refusal {
     try {
       spkiDer = Buffer.from(csrOutline(Buffer.from(spec.stubPKCS10Request, 'base64')).spki);
       publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-    } catch { return { ok: false, reason: 'InvalidRequest', message: 'stubPKCS10Request is not a DER PKCS#10 request' }; }
+    } catch { return { ok: false, reason: SignerReason.InvalidRequest, message: 'stubPKCS10Request is not a DER PKCS#10 request' }; }
     return checkSupported(publicKey, spkiDer);
   }
-  if (!spec.pkixPublicKey) return { ok: false, reason: 'InvalidRequest', message: 'neither stubPKCS10Request nor pkixPublicKey is set' };
+  if (!spec.pkixPublicKey) return { ok: false, reason: SignerReason.InvalidRequest, message: 'neither stubPKCS10Request nor pkixPublicKey is set' };
   const spkiDer = Buffer.from(spec.pkixPublicKey, 'base64');
   let publicKey: KeyObject;
   try { publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }); } catch {
-    return { ok: false, reason: 'InvalidRequest', message: 'pkixPublicKey is not a DER SubjectPublicKeyInfo' };
+    return { ok: false, reason: SignerReason.InvalidRequest, message: 'pkixPublicKey is not a DER SubjectPublicKeyInfo' };
   }
   const supported = checkSupported(publicKey, spkiDer);
   if (!supported.ok) return supported;
   if (!proofVerifies(publicKey, spec.podUID, Buffer.from(spec.proofOfPossession ?? '', 'base64'))) {
-    return { ok: false, reason: 'InvalidProofOfPossession', message: 'proofOfPossession is not a signature of the pod UID by pkixPublicKey' };
+    return { ok: false, reason: SignerReason.InvalidProofOfPossession, message: 'proofOfPossession is not a signature of the pod UID by pkixPublicKey' };
   }
   return supported;
 }
@@ -86,7 +87,7 @@ export function requestKey(spec: PcrSpec): RequestKey | Refusal {
 export function annotationsRefusal(spec: PcrSpec, signerName: string): Refusal | undefined {
   const keys = Object.keys(spec.unverifiedUserAnnotations ?? {});
   if (keys.length === 0) return undefined;
-  return { ok: false, reason: 'InvalidUnverifiedUserAnnotations', message: `signer ${signerName} understands no unverifiedUserAnnotations; got ${keys.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 63))).join(', ')}` };
+  return { ok: false, reason: SignerReason.InvalidUnverifiedUserAnnotations, message: `signer ${signerName} understands no unverifiedUserAnnotations; got ${keys.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 63))).join(', ')}` };
 }
 
 export interface Validity { notBefore: Date; notAfter: Date; beginRefreshAt: Date; lifetimeMs: number }
