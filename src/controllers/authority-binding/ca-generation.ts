@@ -11,7 +11,7 @@ import { generateCa } from '../../issuers/ca-material.ts';
 import { normaliseFingerprint } from '../../issuers/sign-from-csr.ts';
 import type { BindingObject, OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
-import { involved, labelValue } from './trust-bundle-configmaps.ts';
+import { BINDING_ANNOTATION, involved, labelValue } from './trust-bundle-configmaps.ts';
 import { onMissingCaSecret, REGENERATE_CA_ANNOTATION, REPLACES_CA_ANNOTATION, type CaRecord } from './ca-continuity.ts';
 import { notReady, waitForCache, type Outcome } from './binding-outcome.ts';
 
@@ -102,7 +102,7 @@ export class CaGeneration {
 export function caSecret(o: { name: string; namespace: string; binding: string; replaces: string | undefined; existing: k8s.V1Secret | undefined; certPem: string; keyPem: string }): k8s.V1Secret {
   return {
     apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-    metadata: { name: o.name, namespace: o.namespace, labels: { [GENERATED_CA_LABEL]: labelValue(o.binding) }, annotations: { 'machineidentity.io/binding': o.binding, [REPLACES_CA_ANNOTATION]: o.replaces ?? '' },
+    metadata: { name: o.name, namespace: o.namespace, labels: { [GENERATED_CA_LABEL]: labelValue(o.binding) }, annotations: { [BINDING_ANNOTATION]: o.binding, [REPLACES_CA_ANNOTATION]: o.replaces ?? '' },
       ...(o.existing ? { resourceVersion: o.existing.metadata?.resourceVersion } : {}) },
     data: { 'tls.crt': Buffer.from(o.certPem).toString('base64'), 'tls.key': Buffer.from(o.keyPem).toString('base64') },
   };

@@ -36,6 +36,14 @@ export interface SignerMetrics {
   signing: Histogram<'signer' | 'kind'>;
 }
 
+/** Counts an answered request, the time spent signing it and the time since it was created. */
+export function observeAnswer(m: SignerMetrics, labels: { signer: string; kind: SignerKind }, result: string, started: number, creationTimestamp: unknown): void {
+  m.requests.inc({ ...labels, result });
+  m.signing.observe(labels, (performance.now() - started) / 1000);
+  const created = Date.parse(String(creationTimestamp ?? ''));
+  if (!Number.isNaN(created)) m.latency.observe(labels, Math.max(0, Date.now() - created) / 1000);
+}
+
 const memo = new WeakMap<Registry, SignerMetrics>();
 export function signerMetrics(registry: Registry): SignerMetrics {
   let m = memo.get(registry);

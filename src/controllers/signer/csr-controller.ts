@@ -11,7 +11,7 @@ import { Informer } from '../../runtime/informer.ts';
 import { sendRaw } from '../../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
-import { condition, signerBinding, signerMetrics } from './common.ts';
+import { condition, observeAnswer, signerBinding, signerMetrics } from './common.ts';
 import { csrDurationMs, csrIdentityRequest, type CsrSpecLike } from './csr.ts';
 import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefusal } from './boundaries.ts';
 import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
@@ -117,11 +117,7 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
   function finish(csr: Csr, r: 'ok' | 'conflict' | 'gone', result: string, started: number): { requeueAfterMs: number } | undefined {
     if (r === 'conflict') return { requeueAfterMs: 100 };
     if (r !== 'ok') return undefined;
-    const signer = csr.spec?.signerName;
-    m.requests.inc({ signer, kind: KIND, result });
-    m.signing.observe({ signer, kind: KIND }, (performance.now() - started) / 1000);
-    const created = Date.parse(String(csr.metadata?.creationTimestamp ?? ''));
-    if (!Number.isNaN(created)) m.latency.observe({ signer, kind: KIND }, Math.max(0, Date.now() - created) / 1000);
+    observeAnswer(m, { signer: csr.spec?.signerName ?? '', kind: KIND }, result, started, csr.metadata?.creationTimestamp);
     return undefined;
   }
 

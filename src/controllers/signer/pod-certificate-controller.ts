@@ -13,7 +13,7 @@ import type { OperatorContext } from '../context.ts';
 import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
-import { condition, signerBinding, signerMetrics } from './common.ts';
+import { condition, observeAnswer, signerBinding, signerMetrics } from './common.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
@@ -67,19 +67,12 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     const wrote = await writeStatus(pcr, answer);
     if (wrote === 'conflict') return { requeueAfterMs: 100 };
     if (wrote !== 'ok') return undefined;
-    observe(pcr, spec.signerName, answer.kind.toLowerCase(), started);
+    observeAnswer(m, { signer: spec.signerName, kind: KIND }, answer.kind.toLowerCase(), started, pcr.metadata?.creationTimestamp);
     if (answer.kind !== 'Issued') {
       void recordEvent(ctx, { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
         'Warning', answer.reason, `${answer.kind} for pod ${spec.podName}: ${answer.message}`);
     }
     return undefined;
-  }
-
-  function observe(pcr: Pcr, signer: string, result: string, started: number): void {
-    m.requests.inc({ signer, kind: KIND, result });
-    m.signing.observe({ signer, kind: KIND }, (performance.now() - started) / 1000);
-    const created = Date.parse(String(pcr.metadata?.creationTimestamp ?? ''));
-    if (!Number.isNaN(created)) m.latency.observe({ signer, kind: KIND }, Math.max(0, Date.now() - created) / 1000);
   }
 
   /** The answer, or undefined to try again shortly (the authority or the namespace cache is not ready yet). */
