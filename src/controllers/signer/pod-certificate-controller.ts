@@ -7,14 +7,15 @@
 import type * as k8s from '@kubernetes/client-node';
 import { Controller } from '../../runtime/reconcile-loop.ts';
 import { Informer } from '../../runtime/informer.ts';
-import { apiServes, getJsonOrNotFound, sendRaw } from '../../runtime/kube.ts';
+import { apiServes } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
 import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
-import { condition, observeAnswer, signerBinding, signerMetrics } from './common.ts';
+import { observeAnswer, signerBinding, signerMetrics } from './common.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
+import { readPod, refOf, terminal, writePcrStatus, type Answer, type Pcr } from './pod-certificate-api.ts';
 import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
 import { SignerReason } from '../../crds/reasons.ts';
@@ -26,14 +27,6 @@ const GIVE_UP_MS = 10 * 60_000;
 
 type BindingSpec = NonNullable<ReturnType<typeof signerBinding>>['spec'];
 type IssuerEntry = NonNullable<ReturnType<OperatorContext['issuers']['get']>>;
-interface Pcr extends k8s.KubernetesObject { spec?: PcrSpec; status?: { conditions?: { type: string; status: string }[] } }
-type Answer =
-  | { kind: 'Issued'; chainPem: string; notBefore: Date; notAfter: Date; beginRefreshAt: Date; message: string }
-  | { kind: 'Denied' | 'Failed'; reason: string; message: string };
-
-/** A stored request always has both. */
-const refOf = (p: Pcr): { namespace: string; name: string } => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' });
-const terminal = (p: Pcr): boolean => (p.status?.conditions ?? []).some((c) => ['Issued', 'Denied', 'Failed'].includes(c.type) && c.status === 'True');
 
 /** True when the API serves PodCertificateRequests (a beta API behind a feature gate in 1.35/1.36). */
 export function podCertificatesServed(kc: k8s.KubeConfig): Promise<boolean> {
@@ -64,7 +57,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     const started = performance.now();
     const answer = await decide(pcr, spec, bindingName, bspec);
     if (!answer) return { requeueAfterMs: 2000 };
-    const wrote = await writeStatus(pcr, answer);
+    const wrote = await writePcrStatus(ctx, pcr, answer);
     if (wrote === 'conflict') return { requeueAfterMs: 100 };
     if (wrote !== 'ok') return undefined;
     observeAnswer(m, { signer: spec.signerName, kind: KIND }, answer.kind.toLowerCase(), started, pcr.metadata?.creationTimestamp);
@@ -80,7 +73,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     const ns = refOf(pcr).namespace;
     const admitted = admit(ns, spec, bindingName, bspec);
     if (!admitted || 'kind' in admitted) return admitted;
-    const pod = await podOf(ns, spec);
+    const pod = await readPod(ctx.kc, ns, spec);
     const mismatch = podMismatch(ns, spec, pod);
     if (mismatch) return { kind: 'Denied', reason: mismatch.reason, message: mismatch.message };
     const entry = ctx.issuers.get(bindingName);
@@ -137,40 +130,6 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     const key = requestKey(spec);
     if (!key.ok) return { kind: 'Denied', reason: key.reason, message: key.message };
     return { key, nsLabels };
-  }
-
-  /**
-   * The pod the request names, read from the API server's watch cache (resourceVersion 0: no etcd
-   * round trip per request); when that copy does not match (a pod recreated under the same name a
-   * moment ago), once more from etcd before the request is denied.
-   */
-  async function podOf(ns: string, spec: PcrSpec): Promise<k8s.V1Pod | undefined> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(spec.podName)}`;
-    const cached = await getJsonOrNotFound<k8s.V1Pod>(ctx.kc, path, { resourceVersion: '0' });
-    if (!podMismatch(ns, spec, cached)) return cached;
-    return getJsonOrNotFound<k8s.V1Pod>(ctx.kc, path, {});
-  }
-
-  /** One status update carrying the whole answer; the resourceVersion makes a second writer lose, not overwrite. */
-  async function writeStatus(pcr: Pcr, a: Answer): Promise<'ok' | 'conflict' | 'gone' | 'rejected'> {
-    const now = ctx.now();
-    const status = a.kind === 'Issued'
-      ? { conditions: [condition('Issued', SignerReason.Issued, a.message, now)], certificateChain: a.chainPem, notBefore: isoSeconds(a.notBefore), notAfter: isoSeconds(a.notAfter), beginRefreshAt: isoSeconds(a.beginRefreshAt) }
-      : { conditions: [condition(a.kind, a.reason, a.message, now)] };
-    const body = { ...pcr, status };
-    const { namespace, name } = refOf(pcr);
-    const path = `/apis/certificates.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/podcertificaterequests/${encodeURIComponent(name)}/status`;
-    const res = await sendRaw(ctx.kc, 'PUT', path, JSON.stringify(body), 'application/json');
-    if (res.status >= 200 && res.status < 300) return 'ok';
-    if (res.status === 409) return 'conflict';
-    if (res.status === 404) return 'gone';
-    ctx.log.error({ namespace: pcr.metadata?.namespace, name: pcr.metadata?.name, status: res.status, body: res.text.slice(0, 1000) }, 'PodCertificateRequest status rejected');
-    if (a.kind === 'Issued' && res.status === 422) {
-      // the API server's validation is the last word: tell the kubelet instead of leaving it waiting
-      const failed = await writeStatus(pcr, { kind: 'Failed', reason: SignerReason.InvalidCertificate, message: `the API server rejected the issued certificate: ${res.text.slice(0, 500)}` });
-      return failed === 'ok' ? 'rejected' : failed;
-    }
-    throw new Error(`PodCertificateRequest status update: HTTP ${res.status}`);
   }
 
   const enqueue = (p: Pcr): void => c.queue.add(`${p.metadata?.namespace}/${p.metadata?.name}`);
