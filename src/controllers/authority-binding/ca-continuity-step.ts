@@ -74,23 +74,28 @@ export class ContinuityStep {
     // an invalid spec must not wipe the record (a later fix would then look like a first CA)
     if (!spec) { if (rec.fingerprint) r.record = rec; return r; }
     if (!spec.ca || o.backend !== 'ca') return r;
-    r.propagationDelayMs = parseDuration(spec.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
-    r.overlapMs = parseDuration(spec.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
-    let next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
-    if (o.material && o.fingerprint) {
-      const trustBundle = o.material.trustBundlePem.join('');
-      const change = classifyCaChange({ secret: `${this.ctx.config.namespace}/${spec.ca.secretRef.name}`, recorded: rec.fingerprint, current: o.fingerprint,
-        distrusted: o.distrusted, accept: b.metadata?.annotations?.[ACCEPT_CA_ANNOTATION], generatedReplacing: o.generatedReplacing });
-      if (change.kind === 'unexpected') r.refusal = change;
-      else if (change.kind === 'accepted') {
-        next = retire(next, { fingerprint: o.fingerprint, trustBundle }, this.ctx.now(), r.overlapMs, o.distrusted);
-        r.changed = { from: rec.fingerprint!, to: o.fingerprint, why: change.why };
-      } else if (next.trustBundle !== trustBundle || next.fingerprint !== o.fingerprint) {
-        next = { ...next, fingerprint: o.fingerprint, trustBundle, publishedAt: undefined };
-      }
-    }
-    r.record = next;
+    r.propagationDelayMs = propagationDelayMs(spec);
+    r.overlapMs = overlapMs(spec);
+    const next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
+    r.record = o.material && o.fingerprint ? this.classify(b, spec.ca.secretRef.name, next, { material: o.material, fingerprint: o.fingerprint }, o, r) : next;
     return r;
+  }
+
+  /** The record after looking at the CA now in the Secret: unchanged, refused (r.refusal), a new CA accepted (r.changed), or a first/updated bundle. */
+  private classify(b: BindingObject, secretName: string, next: CaRecord, ca: { material: CaMaterial; fingerprint: string }, o: Resolved, r: ContinuityResult): CaRecord {
+    const trustBundle = ca.material.trustBundlePem.join('');
+    const change = classifyCaChange({ secret: `${this.ctx.config.namespace}/${secretName}`, recorded: next.fingerprint, current: ca.fingerprint,
+      distrusted: o.distrusted, accept: b.metadata?.annotations?.[ACCEPT_CA_ANNOTATION], generatedReplacing: o.generatedReplacing });
+    if (change.kind === 'unexpected') {
+      r.refusal = change;
+      return next;
+    }
+    if (change.kind === 'accepted') {
+      r.changed = { from: next.fingerprint ?? '', to: ca.fingerprint, why: change.why };
+      return retire(next, { fingerprint: ca.fingerprint, trustBundle }, this.ctx.now(), r.overlapMs, o.distrusted);
+    }
+    if (next.trustBundle === trustBundle && next.fingerprint === ca.fingerprint) return next;
+    return { ...next, fingerprint: ca.fingerprint, trustBundle, publishedAt: undefined };
   }
 
   /** After the ConfigMaps were synced: is every bundle current, which previous CAs leave, when to look again. */
@@ -141,10 +146,10 @@ export class ContinuityStep {
   }
 
   statusFields(b: BindingObject, rec: CaRecord | undefined): Record<string, unknown> {
-    const spec = b.spec as Spec | undefined;
-    const at = rec ? reissueNotBefore(rec.publishedAt, parseDuration(spec?.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0) : undefined;
-    return { caTrustBundle: rec?.trustBundle, previousCAs: rec?.previous.length ? rec.previous : undefined, caPublishedAt: rec?.publishedAt,
-      reissueNotBefore: rec?.previous.length && at ? isoMs(at) : undefined, caRegenerationHandled: rec?.regenerationHandled };
+    const previous = rec?.previous.length ? rec.previous : undefined;
+    const at = previous ? reissueNotBefore(rec?.publishedAt, propagationDelayMs(specOf(b))) : undefined;
+    return { caTrustBundle: rec?.trustBundle, previousCAs: previous, caPublishedAt: rec?.publishedAt,
+      reissueNotBefore: at ? isoMs(at) : undefined, caRegenerationHandled: rec?.regenerationHandled };
   }
 
   /** A signer binding's ClusterTrustBundle (when the API is served) carries every certificate of `want`. */
@@ -171,6 +176,10 @@ export class ContinuityStep {
     return Math.max(1000, next - now + 500);
   }
 }
+
+const propagationDelayMs = (spec: Spec | undefined): number => parseDuration(spec?.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
+const overlapMs = (spec: Spec | undefined): number => parseDuration(spec?.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
+const specOf = (b: BindingObject): Spec | undefined => b.spec as Spec | undefined;
 
 /** Status timestamps with milliseconds: the ordering of publication and reissue is measured in seconds or less. */
 function isoMs(d: Date): string {
