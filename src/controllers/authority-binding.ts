@@ -1,6 +1,7 @@
 // Reconciler: CertificateAuthorityBinding → a live Issuer in ctx.issuers, status Ready / caFingerprintSHA256
 // / caNotAfter / backend, the generated CA Secret (spec.ca.generate) and the trust bundle ConfigMaps.
 // Status fields identities and observedGeneration belong to the binding-usage controller.
+import { bindingFields, identityFields, type BindingModel } from '../crds/index.ts';
 import { lifetimeCapMs } from '../policy/ownership.ts';
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -10,11 +11,11 @@ import { Controller } from '../runtime/reconcile-loop.ts';
 import { applyStatus, isAlreadyExists, isNotFound, toKubeError } from '../runtime/kube.ts';
 import { getCondition, setCondition, type ConditionInput } from './status/conditions.ts';
 import { BindingReason } from '../crds/reasons.ts';
-import { BINDING_GVR, type BindingObject, type OperatorContext } from './context.ts';
+import { BINDING_GVR, type OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { involved, labelValue, TrustBundles, type Desired } from './trust-bundle.ts';
-import { CertificateAuthorityBindingSpec, type Backend } from '../crds/certificate-authority-binding.ts';
-import { parseDuration } from '../crds/common.ts';
+import type { Backend } from '../crds/certificate-authority-binding.ts';
+import { invalidBindingSpecMessage, type ResolvedBindingSpec } from '../crds/binding-model.ts';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../issuers/ca-material.ts';
 import { backendOf, buildIssuer } from '../issuers/registry.ts';
 import { normaliseFingerprint } from '../issuers/sign-from-csr.ts';
@@ -29,7 +30,7 @@ export const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
 const RESYNC_MS = 6 * 3600_000;
 const CONFLICT_RESYNC_MS = 5 * 60_000;
 
-type Spec = CertificateAuthorityBindingSpec;
+type Spec = ResolvedBindingSpec;
 
 /** The outcome of resolving a binding's CA: Ready or why not, plus what status and trust bundles show. */
 interface Outcome {
@@ -84,7 +85,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
     for (const b of bindings.list()) if (secretRefsOf(b).includes(s.metadata?.name ?? '')) enqueue(b.metadata?.name);
   };
   operatorSecrets.onAdd(bySecret).onUpdate((_o, s) => bySecret(s)).onDelete(bySecret);
-  const withTrustBundle = (): void => { for (const b of bindings.list()) if (b.spec?.trustBundle) enqueue(b.metadata?.name); };
+  const withTrustBundle = (): void => { for (const b of bindings.list()) if (bindingFields(b).trustBundle) enqueue(b.metadata?.name); };
   namespaces.onAdd(withTrustBundle).onDelete(withTrustBundle)
     .onUpdate((o, n) => { if (!isDeepStrictEqual(o.metadata?.labels, n.metadata?.labels) || o.status?.phase !== n.status?.phase) withTrustBundle(); });
   trust.informer.onUpdate((_o, cm) => enqueue(TrustBundles.bindingOf(cm))).onDelete((cm) => enqueue(TrustBundles.bindingOf(cm)));
@@ -92,8 +93,8 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
   const holderChanged = (name: string | undefined): void => {
     if (name && ((bindings.get(name)?.status?.previousCAs as unknown[] | undefined)?.length ?? 0) > 0) c.queue.addAfter(name, 1000);
   };
-  ctx.informers.identities.onDelete((mi) => holderChanged(mi.spec?.authorityRef?.name))
-    .onUpdate((o, n) => { if (o.status?.authorityFingerprintSHA256 !== n.status?.authorityFingerprintSHA256) holderChanged(n.spec?.authorityRef?.name); });
+  ctx.informers.identities.onDelete((mi) => holderChanged(identityFields(mi).authorityRef?.name))
+    .onUpdate((o, n) => { if (o.status?.authorityFingerprintSHA256 !== n.status?.authorityFingerprintSHA256) holderChanged(identityFields(n).authorityRef?.name); });
   return c;
 }
 
@@ -115,8 +116,8 @@ function secretRefs(spec: unknown): [string, string][] {
   return out;
 }
 
-function secretRefsOf(b: BindingObject): string[] {
-  return secretRefs(b.spec).map(([name]) => name);
+function secretRefsOf(b: BindingModel): string[] {
+  return secretRefs(bindingFields(b)).map(([name]) => name);
 }
 
 class Reconciler {
@@ -148,11 +149,9 @@ class Reconciler {
       await this.trust.removeAll(name, log);
       return undefined;
     }
-    const parsed = CertificateAuthorityBindingSpec.safeParse(b.spec ?? {});
-    const spec = parsed.success ? parsed.data : undefined;
+    const spec = b.spec;
     const rec = this.recordOf(b);
-    const outcome = spec ? await this.resolve(b, spec, rec, log)
-      : notReady(BindingReason.InvalidSpec, `invalid spec: ${parsed.error?.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}`);
+    const outcome = spec ? await this.resolve(b, spec, rec, log) : notReady(BindingReason.InvalidSpec, invalidBindingSpecMessage(b.invalid));
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     if (outcome.issuer && outcome.fingerprint && distrusted.has(outcome.fingerprint)) {
@@ -171,17 +170,17 @@ class Reconciler {
     return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
   }
 
-  private recordOf(b: BindingObject): CaRecord {
+  private recordOf(b: BindingModel): CaRecord {
     const mem = this.records.get(b.metadata!.name!);
     return mem && mem.uid === b.metadata?.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
   }
 
-  private remember(b: BindingObject, rec: CaRecord | undefined): void {
+  private remember(b: BindingModel, rec: CaRecord | undefined): void {
     if (rec) this.records.set(b.metadata!.name!, { uid: b.metadata?.uid, rec: structuredClone(rec) });
     else this.records.delete(b.metadata!.name!);
   }
 
-  private async resolve(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
+  private async resolve(b: BindingModel, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
     const backend = backendOf(spec);
     // a binding without maxDuration still has a finite cap (DEFAULT_LIFETIME_CAP): no default grants a longer lifetime
     const maxDurationMs = lifetimeCapMs(spec);
@@ -210,7 +209,7 @@ class Reconciler {
   }
 
   /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
-  private async resolveCa(b: BindingObject, spec: Spec, rec: CaRecord, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
+  private async resolveCa(b: BindingModel, spec: Spec, rec: CaRecord, maxDurationMs: number | undefined, log: Logger): Promise<Outcome> {
     const backend = 'ca' as const;
     const name = b.metadata!.name!;
     const ns = this.ctx.config.namespace;
@@ -244,7 +243,7 @@ class Reconciler {
   }
 
   /** The CA Secret is missing: generate one only for a first CA or when the security team asked (ca-continuity.ts). */
-  private async whenMissing(b: BindingObject, spec: Spec, rec: CaRecord, log: Logger): Promise<{ secret: k8s.V1Secret; handles?: string } | Outcome> {
+  private async whenMissing(b: BindingModel, spec: Spec, rec: CaRecord, log: Logger): Promise<{ secret: k8s.V1Secret; handles?: string } | Outcome> {
     const d = onMissingCaSecret({ secret: `${this.ctx.config.namespace}/${spec.ca!.secretRef.name}`, recordedFingerprint: rec.fingerprint, generate: spec.ca!.generate,
       requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
       recordedDistrusted: rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint) });
@@ -259,7 +258,7 @@ class Reconciler {
    * overlap). A Secret we did not generate is never overwritten: the request is marked handled with a Warning,
    * so it cannot fire later when that Secret happens to go missing.
    */
-  private async rotateOnRequest(b: BindingObject, spec: Spec, rec: CaRecord, secret: k8s.V1Secret, log: Logger): Promise<{ secret: k8s.V1Secret; handles: string } | Outcome | undefined> {
+  private async rotateOnRequest(b: BindingModel, spec: Spec, rec: CaRecord, secret: k8s.V1Secret, log: Logger): Promise<{ secret: k8s.V1Secret; handles: string } | Outcome | undefined> {
     const requested = b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION];
     if (!requested || requested === rec.regenerationHandled) return undefined;
     const ours = secret.metadata?.labels?.[GENERATED_CA_LABEL] === labelValue(b.metadata!.name!);
@@ -284,13 +283,13 @@ class Reconciler {
 
   /** Creates the CA Secret (never applies over an existing one); undefined when someone else created it first. */
   /** Creates the CA Secret, or replaces `existing` (ours) under a resourceVersion precondition; undefined when we lost a race. */
-  private async generate(b: BindingObject, spec: Spec, replaces: string | undefined, log: Logger, existing?: k8s.V1Secret): Promise<k8s.V1Secret | undefined> {
+  private async generate(b: BindingModel, spec: Spec, replaces: string | undefined, log: Logger, existing?: k8s.V1Secret): Promise<k8s.V1Secret | undefined> {
     const g = spec.ca!.generate!;
     const ns = this.ctx.config.namespace;
     const name = spec.ca!.secretRef.name;
     const binding = b.metadata!.name!;
     try {
-      const ca = await generateCa({ commonName: g.commonName, organizations: g.organizations, durationMs: parseDuration(g.duration) ?? 87600 * 3600_000,
+      const ca = await generateCa({ commonName: g.commonName, organizations: g.organizations, durationMs: g.durationMs,
         key: { algorithm: g.privateKey.algorithm, size: g.privateKey.size } });
       const body: k8s.V1Secret = {
         apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
@@ -312,7 +311,7 @@ class Reconciler {
     }
   }
 
-  private async updateCache(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
+  private async updateCache(name: string, b: BindingModel, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
     if (!o.issuer || o.ready.status !== 'True') {
       this.ctx.issuers.delete(name);
       return;
@@ -321,17 +320,17 @@ class Reconciler {
       maxDurationMs: lifetimeCapMs(spec ?? {}), ...cont.cacheFields() });
   }
 
-  private async writeStatus(b: BindingObject, o: Outcome, rec: CaRecord | undefined, log: Logger): Promise<void> {
+  private async writeStatus(b: BindingModel, o: Outcome, rec: CaRecord | undefined, log: Logger): Promise<void> {
     const gen = b.metadata?.generation;
     const prev = getCondition(b.status?.conditions, 'Ready');
     const ready = getCondition(setCondition(b.status?.conditions, o.ready, gen, this.ctx.now()), 'Ready')!;
     // a ca binding's caFingerprintSHA256 is the recorded CA (kept while its Secret is lost or replaced unexpectedly)
     const fields: Record<string, unknown> = { backend: o.backend, caFingerprintSHA256: rec ? rec.fingerprint : o.fingerprint, caNotAfter: o.notAfter ? isoSeconds(o.notAfter) : undefined,
       ...this.continuity.statusFields(b, rec) };
-    const st = b.status ?? {};
+    const st: Record<string, unknown> = b.status ?? {};
     if (isDeepStrictEqual(prev, ready) && Object.entries(fields).every(([k, v]) => isDeepStrictEqual(st[k], v))) return;
     const status = Object.fromEntries(Object.entries({ conditions: [ready], ...fields }).filter(([, v]) => v !== undefined));
-    const body: BindingObject = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: b.metadata!.name! }, status };
+    const body = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name: b.metadata.name }, status };
     try {
       await applyStatus(this.ctx.co, BINDING_GVR, body, FIELD_MANAGER);
     } catch (e) {

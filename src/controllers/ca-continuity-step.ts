@@ -2,32 +2,33 @@
 // status, checks that every trust bundle carries the current CA (the ConfigMaps are written by the
 // caller; the ClusterTrustBundle by the signer-trust-bundles controller from the issuer cache), counts
 // the identities still holding a certificate from a previous CA, and records Events for transitions.
+import { identityFields, type BindingModel } from '../crds/index.ts';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { BindingObject, OperatorContext } from './context.ts';
+import type { OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { involved } from './trust-bundle.ts';
 import { BindingReason } from '../crds/reasons.ts';
 import { getJsonOrNotFound } from '../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from './signer/trust-bundles.ts';
 import {
-  bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,
+  bundleContent, carries, classifyCaChange, prunePrevious, reissueNotBefore, retire, startOverlap,
   type CaRecord, type PreviousCa, type Verdict,
 } from './ca-continuity.ts';
 import { ACCEPT_CA_ANNOTATION } from './ca-continuity.ts';
-import { parseDuration } from '../crds/common.ts';
-import type { CertificateAuthorityBindingSpec } from '../crds/certificate-authority-binding.ts';
+import { DEFAULT_CA_ROTATION, type ResolvedBindingSpec } from '../crds/binding-model.ts';
+import { durationMs } from '../crds/model.ts';
 import type { CaMaterial } from '../issuers/ca-material.ts';
 
-type Spec = CertificateAuthorityBindingSpec;
+type Spec = ResolvedBindingSpec;
 
 // Status is cluster input too: parse what the record needs, field by field, so one odd field loses only itself.
 const Fp = z.string().max(95);
 const Prev = z.object({ fingerprintSHA256: Fp, trustBundle: z.string().max(65536), retiredAt: z.string().max(64), retireAfter: z.string().max(64), distrusted: z.boolean().optional() });
 const field = <T>(schema: z.ZodType<T>, v: unknown): T | undefined => { const r = schema.safeParse(v); return r.success ? r.data : undefined; };
 
-export function caRecordOf(status: BindingObject['status']): CaRecord {
+export function caRecordOf(status: BindingModel['status']): CaRecord {
   const s = status ?? {};
   return {
     fingerprint: field(Fp, s.caFingerprintSHA256), trustBundle: field(z.string().max(65536), s.caTrustBundle),
@@ -68,13 +69,13 @@ export class ContinuityStep {
   }
 
   /** Classifies the CA just resolved against the record; the new record (not yet published) on an accepted change. */
-  before(b: BindingObject, spec: Spec | undefined, rec: CaRecord, o: Resolved): ContinuityResult {
+  before(b: BindingModel, spec: Spec | undefined, rec: CaRecord, o: Resolved): ContinuityResult {
     const r = new ContinuityResult();
     // an invalid spec must not wipe the record (a later fix would then look like a first CA)
     if (!spec) { if (rec.fingerprint) r.record = rec; return r; }
     if (!spec.ca || o.backend !== 'ca') return r;
-    r.propagationDelayMs = parseDuration(spec.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
-    r.overlapMs = parseDuration(spec.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
+    r.propagationDelayMs = spec.caRotation.propagationDelayMs;
+    r.overlapMs = spec.caRotation.overlapMs;
     let next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
     if (o.material && o.fingerprint) {
       const trustBundle = o.material.trustBundlePem.join('');
@@ -93,7 +94,7 @@ export class ContinuityStep {
   }
 
   /** After the ConfigMaps were synced: is every bundle current, which previous CAs leave, when to look again. */
-  async after(b: BindingObject, spec: Spec | undefined, r: ContinuityResult, distrusted: ReadonlySet<string>, log: Logger): Promise<{ publishedNow: boolean; retired: boolean; requeueAfterMs?: number }> {
+  async after(b: BindingModel, spec: Spec | undefined, r: ContinuityResult, distrusted: ReadonlySet<string>, log: Logger): Promise<{ publishedNow: boolean; retired: boolean; requeueAfterMs?: number }> {
     const rec = r.record;
     if (!rec) return { publishedNow: false, retired: false };
     const name = b.metadata!.name!;
@@ -127,9 +128,10 @@ export class ContinuityStep {
     return { publishedNow, retired: retired.length > 0, requeueAfterMs: this.nextLook(keep, r) };
   }
 
-  statusFields(b: BindingObject, rec: CaRecord | undefined): Record<string, unknown> {
-    const spec = b.spec as Spec | undefined;
-    const at = rec ? reissueNotBefore(rec.publishedAt, parseDuration(spec?.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0) : undefined;
+  statusFields(b: BindingModel, rec: CaRecord | undefined): Record<string, unknown> {
+    // an invalid spec has no caRotation of its own: the default delay
+    const delayMs = b.spec?.caRotation.propagationDelayMs ?? durationMs(DEFAULT_CA_ROTATION.propagationDelay);
+    const at = rec ? reissueNotBefore(rec.publishedAt, delayMs) : undefined;
     return { caTrustBundle: rec?.trustBundle, previousCAs: rec?.previous.length ? rec.previous : undefined, caPublishedAt: rec?.publishedAt,
       reissueNotBefore: rec?.previous.length && at ? isoMs(at) : undefined, caRegenerationHandled: rec?.regenerationHandled };
   }
@@ -146,7 +148,7 @@ export class ContinuityStep {
 
   private holders(binding: string, fingerprint: string): number {
     return this.ctx.informers.identities.list()
-      .filter((mi) => mi.spec?.authorityRef?.name === binding && mi.status?.authorityFingerprintSHA256 === fingerprint).length;
+      .filter((mi) => identityFields(mi).authorityRef?.name === binding && mi.status?.authorityFingerprintSHA256 === fingerprint).length;
   }
 
   /** Next time a previous CA's window ends (identity progress wakes the binding on its own); a slow resync otherwise. */

@@ -1,13 +1,14 @@
 // trustBundle: a ConfigMap with the binding's CA bundle in every namespace the binding serves. Ours
 // carry the label machineidentity.io/trust-bundle=<binding>; a ConfigMap of that name without it
 // belongs to someone else and is never touched (Warning event TrustBundleConflict instead).
+import type { BindingModel } from '../crds/index.ts';
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Informer } from '../runtime/informer.ts';
 import { isNotFound, SSA, toKubeError } from '../runtime/kube.ts';
 import { matchesSelector, type LabelSelector } from '../policy/label-selector.ts';
-import type { OperatorContext, BindingObject } from './context.ts';
+import type { OperatorContext } from './context.ts';
 import { recordEvent } from './events.ts';
 import { BindingReason } from '../crds/reasons.ts';
 
@@ -60,7 +61,7 @@ export class TrustBundles {
   }
 
   /** Converges the binding's ConfigMaps; returns how many namespaces hold a foreign ConfigMap of that name. */
-  async sync(binding: BindingObject, desired: Desired, log: Logger): Promise<{ conflicts: number }> {
+  async sync(binding: BindingModel, desired: Desired, log: Logger): Promise<{ conflicts: number }> {
     const name = binding.metadata!.name!;
     if (desired.kind === 'keep') return { conflicts: 0 };
     const ours = this.ours(name);
@@ -87,7 +88,7 @@ export class TrustBundles {
   }
 
   /** Applies the ConfigMap unless a foreign one of that name exists; false on conflict. */
-  private async publish(binding: BindingObject, namespace: string, d: Extract<Desired, { kind: 'publish' }>, known: boolean, log: Logger): Promise<boolean> {
+  private async publish(binding: BindingModel, namespace: string, d: Extract<Desired, { kind: 'publish' }>, known: boolean, log: Logger): Promise<boolean> {
     const name = binding.metadata!.name!;
     if (!known) {
       const current = await this.read(namespace, d.configMapName);
@@ -149,6 +150,6 @@ function upToDate(cm: k8s.V1ConfigMap, d: Extract<Desired, { kind: 'publish' }>,
   return data[d.key] === d.bundlePem && cm.metadata?.annotations?.[BINDING_ANNOTATION] === binding;
 }
 
-export function involved(b: BindingObject): { apiVersion: string; kind: string; name: string; uid?: string } {
+export function involved(b: BindingModel): { apiVersion: string; kind: string; name: string; uid?: string } {
   return { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name: b.metadata!.name!, uid: b.metadata?.uid };
 }

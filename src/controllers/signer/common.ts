@@ -1,30 +1,18 @@
 // What both signers (PodCertificateRequests and CertificateSigningRequests) share: which binding a
 // signerName names and whether it asked to be that signer, the metrics, and status conditions.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
-import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
+import type { ValidBindingModel } from '../../crds/index.ts';
 import type { OperatorContext } from '../context.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
 
 export type SignerKind = 'PodCertificateRequest' | 'CertificateSigningRequest';
 
-/** Bindings parsed once per resourceVersion (a burst of requests all name the same binding). */
-const parsedBindings = new Map<string, CertificateAuthorityBinding | null>();
-
 /** The binding behind `machineidentity.io/<binding>` when it acts as that kind of signer; undefined when the name is not ours to serve. */
-export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): CertificateAuthorityBinding | undefined {
+export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): ValidBindingModel | undefined {
   if (!signerName?.startsWith(SIGNER_PREFIX)) return undefined;
-  const obj = ctx.informers.bindings.get(signerName.slice(SIGNER_PREFIX.length));
-  if (!obj) return undefined;
-  const key = `${obj.metadata?.uid}/${obj.metadata?.resourceVersion}`;
-  let parsed = parsedBindings.get(key);
-  if (!parsed) {
-    if (parsedBindings.size > 256) parsedBindings.clear();
-    const r = parseCertificateAuthorityBinding(obj);
-    parsed = r.success ? r.data : null;
-    parsedBindings.set(key, parsed);
-  }
-  if (!parsed) return undefined;
+  // the informer parsed it once per resourceVersion (a burst of requests all name the same binding)
+  const parsed = ctx.informers.bindings.get(signerName.slice(SIGNER_PREFIX.length));
+  if (!parsed?.spec) return undefined;
   const s = parsed.spec.signer;
   if (!s) return undefined;
   return (kind === 'PodCertificateRequest' ? s.podCertificates : s.certificateSigningRequests) ? parsed : undefined;

@@ -17,7 +17,7 @@ import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefus
 import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
 import type { Refusal } from './pod-certificate.ts';
 import { SignerReason } from '../../crds/reasons.ts';
-import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
+import type { ValidBindingModel } from '../../crds/index.ts';
 
 const KIND = 'CertificateSigningRequest';
 type Csr = k8s.KubernetesObject & { spec?: CsrSpecLike; status?: { conditions?: { type: string; status: string }[]; certificate?: string } };
@@ -60,7 +60,7 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
   }
 
   /** The requester's namespace and its labels, or why the binding does not serve this requester. */
-  function requesterScope(spec: CsrSpecLike, binding: CertificateAuthorityBinding): Scope | Refusal {
+  function requesterScope(spec: CsrSpecLike, binding: ValidBindingModel): Scope | Refusal {
     const bindingName = binding.metadata?.name ?? '';
     // spec.username and spec.groups are written by the API server on create from the authenticated user
     const scope = csrRequesterScope(CsrRequesterFields.parse(spec), binding.spec.signer?.csrRequesters ?? [], bindingName);

@@ -10,7 +10,6 @@ import { Informer } from '../../runtime/informer.ts';
 import { apiServes, getJsonOrNotFound, sendRaw } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
-import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
 import { condition, isoSeconds, signerBinding, signerMetrics } from './common.ts';
@@ -83,7 +82,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     if (mismatch) return { kind: 'Denied', reason: mismatch.reason, message: mismatch.message };
     const entry = ctx.issuers.get(bindingName);
     if (!entry?.health.ready) return notReady(pcr, bindingName, entry);
-    const v = validity(ctx.now(), spec, parseDuration(bspec.signer?.maxPodCertificateDuration ?? '24h') ?? 86_400_000, lifetimeCapMs(bspec));
+    const v = validity(ctx.now(), spec, bspec.signer?.maxPodCertificateDurationMs ?? 86_400_000, lifetimeCapMs(bspec));
     const uri = spiffeId(trustDomainOf(bspec), ns, spec.serviceAccountName);
     const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key: admitted.key, lifetimeMs: v.lifetimeMs });
     // the SPIFFE ID is the namespace's own by construction; checked anyway, like every requester's names

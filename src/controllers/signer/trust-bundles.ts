@@ -4,7 +4,6 @@
 import { Controller } from '../../runtime/reconcile-loop.ts';
 import { apiServes, sendRaw } from '../../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
-import { parseCertificateAuthorityBinding } from '../../crds/index.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
 
 export const CTB_PATH = '/apis/certificates.k8s.io/v1beta1/clustertrustbundles';
@@ -18,9 +17,7 @@ export function trustBundleController(ctx: OperatorContext): Controller {
   const c = new Controller({
     name: 'signer-trust-bundles', logger: ctx.log, registry: ctx.registry, workers: 1, informers: [ctx.informers.bindings],
     reconcile: async (binding) => {
-      const obj = ctx.informers.bindings.get(binding);
-      const parsed = obj ? parseCertificateAuthorityBinding(obj) : undefined;
-      const s = parsed?.success ? parsed.data.spec.signer : undefined;
+      const s = ctx.informers.bindings.get(binding)?.spec?.signer;
       // the binding's published bundle: during a CA change it carries the previous CAs too
       const entry = ctx.issuers.get(binding);
       const pem = entry?.trustBundlePem ?? entry?.health.caBundlePem;
