@@ -1,17 +1,17 @@
 // Per-identity gauges with the contract's names, computed from the informer cache at scrape time, so a
 // deleted identity's series disappear with it. O(identities) per scrape, no API calls.
+import { identityFields, type MachineIdentityModel } from '../crds/index.ts';
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
-import type { MachineIdentityObject } from './context.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { counter } from '../runtime/metric-registry.ts';
 
 const LABELS = ['namespace', 'name', 'secret', 'authority', 'owner_team'] as const;
 type L = (typeof LABELS)[number];
 
-function labelsOf(mi: MachineIdentityObject): Record<L, string> {
-  const spec = (mi.spec ?? {}) as { secretName?: string; authorityRef?: { name?: string }; owner?: { team?: string } };
+function labelsOf(mi: MachineIdentityModel): Record<L, string> {
+  const spec = identityFields(mi);
   return { namespace: mi.metadata?.namespace ?? '', name: mi.metadata?.name ?? '', secret: spec.secretName ?? '',
     authority: spec.authorityRef?.name ?? '', owner_team: spec.owner?.team ?? '' };
 }
@@ -20,9 +20,9 @@ const seconds = (v: unknown): number | undefined => {
   return Number.isNaN(t) ? undefined : t / 1000;
 };
 
-export function registerIdentityMetrics(registry: Registry, identities: Informer<MachineIdentityObject>, log: Logger): void {
+export function registerIdentityMetrics(registry: Registry, identities: Informer<MachineIdentityModel>, log: Logger): void {
   const errors = counter(registry, 'machine_identity_metrics_collect_errors_total', 'Failures computing scrape-time metrics', ['metric']);
-  const timestampGauge = (name: string, help: string, field: string): void => {
+  const timestampGauge = (name: string, help: string, field: 'notAfter' | 'notBefore' | 'renewalTime'): void => {
     new Gauge({ name, help, labelNames: LABELS, registers: [registry], collect() {
       this.reset();
       try {

@@ -4,12 +4,14 @@
 // Restarting is a grant the chart leaves off by default (rbac.rollout): a workload the operator may
 // not read or patch gets a RolloutForbidden Warning Event that names the chart value, and is retried
 // slowly (a grant added later is picked up), never in a tight 403 loop.
+import { identityFields } from '../crds/index.ts';
+import type { MachineIdentityModel } from '../crds/index.ts';
 import * as k8s from '@kubernetes/client-node';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { isNotFound, MERGE, toKubeError } from '../runtime/kube.ts';
 import { recordEvent } from './events.ts';
 import { Reason } from '../crds/reasons.ts';
-import type { OperatorContext, MachineIdentityObject } from './context.ts';
+import type { OperatorContext } from './context.ts';
 
 export const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
 /** How soon a workload the operator may not restart is tried again (a grant may be added meanwhile). */
@@ -36,7 +38,7 @@ export function rolloutController(ctx: OperatorContext): Controller {
     reconcile: async (key, { log }) => {
       const mi = identities.get(key);
       const revision = mi?.status?.revision as number | undefined;
-      const workloads = ((mi?.spec as { rollout?: { workloads?: Workload[] } } | undefined)?.rollout?.workloads) ?? [];
+      const workloads = (mi ? identityFields(mi).rollout?.workloads : undefined) ?? [];
       if (!mi || !revision || revision < 2 || workloads.length === 0) return undefined;
       const ns = mi.metadata!.namespace!;
       const involved = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: ns, uid: mi.metadata!.uid };
@@ -61,7 +63,7 @@ export function rolloutController(ctx: OperatorContext): Controller {
       return forbidden ? { requeueAfterMs: FORBIDDEN_RETRY_MS } : undefined;
     },
   });
-  const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+  const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
   identities.onAdd(enqueue).onUpdate((o, n) => { if (o.status?.revision !== n.status?.revision) enqueue(n); });
   return c;
 }

@@ -3,10 +3,10 @@
 // trust-bundle ConfigMaps, write status. The steps live in their own files; this is the order.
 import type { Logger } from 'pino';
 import { BindingReason } from '../../crds/reasons.ts';
-import { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
+import { invalidBindingSpecMessage, type BindingModel, type ResolvedBindingSpec } from '../../crds/binding-model.ts';
 import { normaliseFingerprint } from '../../issuers/sign-from-csr.ts';
 import { lifetimeCapMs } from '../../policy/ownership.ts';
-import type { BindingObject, OperatorContext } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import type { TrustBundles } from './trust-bundle-configmaps.ts';
 import { ContinuityStep, type ContinuityResult } from './ca-continuity-step.ts';
 import { CaRecordMemory } from './ca-record-memory.ts';
@@ -15,14 +15,7 @@ import { IssuerResolution } from './issuer-resolution.ts';
 import { desiredBundle, notReady, requeueDelay, type Outcome } from './binding-outcome.ts';
 import { writeBindingStatus } from './binding-status.ts';
 
-type Spec = CertificateAuthorityBindingSpec;
-
-/** The parsed spec, or the InvalidSpec message. */
-function parseSpec(b: BindingObject): { spec: Spec; invalid?: undefined } | { spec?: undefined; invalid: string } {
-  const parsed = CertificateAuthorityBindingSpec.safeParse(b.spec ?? {});
-  if (parsed.success) return { spec: parsed.data };
-  return { invalid: `invalid spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}` };
-}
+type Spec = ResolvedBindingSpec;
 
 /** A CA listed in spec.distrust is never issued from. */
 function refuseDistrusted(o: Outcome, distrusted: ReadonlySet<string>): void {
@@ -46,13 +39,13 @@ export class BindingReconciler {
 
   async reconcile(name: string, log: Logger): Promise<{ requeueAfterMs?: number } | undefined> {
     const b = this.ctx.informers.bindings.get(name);
-    if (!b?.metadata?.name) {
+    if (!b?.metadata.name) {
       await this.forget(name, log);
       return undefined;
     }
-    const { spec, invalid } = parseSpec(b);
+    const spec = b.spec;
     const rec = this.records.recordOf(name, b);
-    const outcome = spec ? await this.issuers.resolve(b, name, spec, rec, log) : notReady(BindingReason.InvalidSpec, invalid);
+    const outcome = spec ? await this.issuers.resolve(b, name, spec, rec, log) : notReady(BindingReason.InvalidSpec, invalidBindingSpecMessage(b.invalid));
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
     const { distrusted, cont } = this.judge(b, spec, rec, outcome);
     await this.publishIssuer(name, b, spec, outcome, distrusted, cont);
@@ -70,7 +63,7 @@ export class BindingReconciler {
    * Refuses a distrusted CA, then lets the continuity step refuse a CA that changed unexpectedly: decided
    * before the issuer is published. `outcome` turns not Ready when refused.
    */
-  private judge(b: BindingObject, spec: Spec | undefined, rec: CaRecord, outcome: Outcome): { distrusted: Set<string>; cont: ContinuityResult } {
+  private judge(b: BindingModel, spec: Spec | undefined, rec: CaRecord, outcome: Outcome): { distrusted: Set<string>; cont: ContinuityResult } {
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     refuseDistrusted(outcome, distrusted);
     const cont = this.continuity.before(b, spec, rec, { ...outcome, distrusted });
@@ -87,7 +80,7 @@ export class BindingReconciler {
   }
 
   /** The issuer cache holds a Ready binding's issuer (identities and signers issue from it), nothing otherwise. */
-  private async publishIssuer(name: string, b: BindingObject, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
+  private async publishIssuer(name: string, b: BindingModel, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
     if (!o.issuer || o.ready.status !== 'True') {
       this.ctx.issuers.delete(name);
       return;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { getCondition, setCondition, type Condition } from '../status/conditions.ts';
-import { BINDING_GVR, type BindingObject, type OperatorContext } from '../context.ts';
+import type { BindingModel } from '../../crds/binding-model.ts';
+import { BINDING_GVR, type OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
 import { involved } from './trust-bundle-configmaps.ts';
 import type { CaRecord } from './ca-continuity.ts';
@@ -26,15 +27,16 @@ function unchanged(prev: Condition | undefined, ready: Condition, status: Record
   return isDeepStrictEqual(prev, ready) && Object.entries(fields).every(([k, v]) => isDeepStrictEqual(status[k], v));
 }
 
-export async function writeBindingStatus(ctx: OperatorContext, continuity: ContinuityStep, name: string, b: BindingObject, o: Outcome,
+export async function writeBindingStatus(ctx: OperatorContext, continuity: ContinuityStep, name: string, b: BindingModel, o: Outcome,
   rec: CaRecord | undefined, log: Logger): Promise<void> {
   const prev = getCondition(b.status?.conditions, 'Ready');
   const ready = setCondition(b.status?.conditions, o.ready, b.metadata?.generation, ctx.now()).find((c) => c.type === 'Ready');
   if (!ready) return; // setCondition always sets it
   const fields = statusFields(o, rec, continuity.statusFields(b, rec));
-  if (unchanged(prev, ready, b.status ?? {}, fields)) return;
+  const current: Record<string, unknown> = b.status ?? {};
+  if (unchanged(prev, ready, current, fields)) return;
   const status = Object.fromEntries(Object.entries({ conditions: [ready], ...fields }).filter(([, v]) => v !== undefined));
-  const body: BindingObject = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name }, status };
+  const body = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', metadata: { name }, status };
   try {
     await applyStatus(ctx.co, BINDING_GVR, body, FIELD_MANAGER);
   } catch (e) {

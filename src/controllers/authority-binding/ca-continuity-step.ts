@@ -2,10 +2,10 @@
 // status, checks that every trust bundle carries the current CA (the ConfigMaps are written by the
 // caller; the ClusterTrustBundle by the signer-trust-bundles controller from the issuer cache), counts
 // the identities still holding a certificate from a previous CA, and records Events for transitions.
+import { identityFields, type BindingModel } from '../../crds/index.ts';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import type { BindingObject, OperatorContext } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
 import { involved } from './trust-bundle-configmaps.ts';
 import { BindingReason } from '../../crds/reasons.ts';
@@ -13,27 +13,21 @@ import { getJsonOrNotFound } from '../../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from '../signer/trust-bundles.ts';
 import { isSigner } from '../signer/common.ts';
 import {
-  bundleContent, carries, classifyCaChange, DEFAULT_OVERLAP, DEFAULT_PROPAGATION_DELAY, prunePrevious, reissueNotBefore, retire, startOverlap,
+  bundleContent, carries, classifyCaChange, prunePrevious, reissueNotBefore, retire, startOverlap,
   type CaRecord, type PreviousCa, type Verdict,
 } from './ca-continuity.ts';
 import { ACCEPT_CA_ANNOTATION } from './ca-continuity.ts';
-import { parseDuration } from '../../crds/common.ts';
-import type { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
+import { DEFAULT_CA_ROTATION, type ResolvedBindingSpec } from '../../crds/binding-model.ts';
+import { durationMs } from '../../crds/model.ts';
 import type { CaMaterial } from '../../issuers/ca-material.ts';
 
-type Spec = CertificateAuthorityBindingSpec;
+type Spec = ResolvedBindingSpec;
 
-// Status is cluster input too: parse what the record needs, field by field, so one odd field loses only itself.
-const Fp = z.string().max(95);
-const Prev = z.object({ fingerprintSHA256: Fp, trustBundle: z.string().max(65536), retiredAt: z.string().max(64), retireAfter: z.string().max(64), distrusted: z.boolean().optional() });
-const field = <T>(schema: z.ZodType<T>, v: unknown): T | undefined => { const r = schema.safeParse(v); return r.success ? r.data : undefined; };
-
-export function caRecordOf(status: BindingObject['status']): CaRecord {
-  const s = status ?? {};
+/** The continuity record in the binding's status (parsed by the informer, field by field: one odd field loses only itself). */
+export function caRecordOf(status: BindingModel['status']): CaRecord {
   return {
-    fingerprint: field(Fp, s.caFingerprintSHA256), trustBundle: field(z.string().max(65536), s.caTrustBundle),
-    previous: field(z.array(Prev).max(64), s.previousCAs) ?? [], publishedAt: field(z.string().max(64), s.caPublishedAt),
-    regenerationHandled: field(z.string().max(64), s.caRegenerationHandled),
+    fingerprint: status?.caFingerprintSHA256, trustBundle: status?.caTrustBundle, previous: [...(status?.previousCAs ?? [])],
+    publishedAt: status?.caPublishedAt, regenerationHandled: status?.caRegenerationHandled,
   };
 }
 
@@ -69,20 +63,20 @@ export class ContinuityStep {
   }
 
   /** Classifies the CA just resolved against the record; the new record (not yet published) on an accepted change. */
-  before(b: BindingObject, spec: Spec | undefined, rec: CaRecord, o: Resolved): ContinuityResult {
+  before(b: BindingModel, spec: Spec | undefined, rec: CaRecord, o: Resolved): ContinuityResult {
     const r = new ContinuityResult();
     // an invalid spec must not wipe the record (a later fix would then look like a first CA)
     if (!spec) { if (rec.fingerprint) r.record = rec; return r; }
     if (!spec.ca || o.backend !== 'ca') return r;
-    r.propagationDelayMs = propagationDelayMs(spec);
-    r.overlapMs = overlapMs(spec);
+    r.propagationDelayMs = spec.caRotation.propagationDelayMs;
+    r.overlapMs = spec.caRotation.overlapMs;
     const next: CaRecord = { ...rec, ...(o.handles ? { regenerationHandled: o.handles } : {}) };
     r.record = o.material && o.fingerprint ? this.classify(b, spec.ca.secretRef.name, next, { material: o.material, fingerprint: o.fingerprint }, o, r) : next;
     return r;
   }
 
   /** The record after looking at the CA now in the Secret: unchanged, refused (r.refusal), a new CA accepted (r.changed), or a first/updated bundle. */
-  private classify(b: BindingObject, secretName: string, next: CaRecord, ca: { material: CaMaterial; fingerprint: string }, o: Resolved, r: ContinuityResult): CaRecord {
+  private classify(b: BindingModel, secretName: string, next: CaRecord, ca: { material: CaMaterial; fingerprint: string }, o: Resolved, r: ContinuityResult): CaRecord {
     const trustBundle = ca.material.trustBundlePem.join('');
     const change = classifyCaChange({ secret: `${this.ctx.config.namespace}/${secretName}`, recorded: next.fingerprint, current: ca.fingerprint,
       distrusted: o.distrusted, accept: b.metadata?.annotations?.[ACCEPT_CA_ANNOTATION], generatedReplacing: o.generatedReplacing });
@@ -99,10 +93,10 @@ export class ContinuityStep {
   }
 
   /** After the ConfigMaps were synced: is every bundle current, which previous CAs leave, when to look again. */
-  async after(b: BindingObject, spec: Spec | undefined, r: ContinuityResult, distrusted: ReadonlySet<string>, log: Logger): Promise<{ publishedNow: boolean; retired: boolean; requeueAfterMs?: number }> {
+  async after(b: BindingModel, spec: Spec | undefined, r: ContinuityResult, distrusted: ReadonlySet<string>, log: Logger): Promise<{ publishedNow: boolean; retired: boolean; requeueAfterMs?: number }> {
     const rec = r.record;
     if (!rec) return { publishedNow: false, retired: false };
-    const name = b.metadata?.name ?? '';
+    const name = b.metadata.name;
     if (r.changed) {
       await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.CAChanged,
         `CA ${r.changed.to} replaces ${r.changed.from} (${r.changed.why}); both are published in the trust bundles, identities are reissued once every bundle carries the new CA plus ${Math.round(r.propagationDelayMs / 1000)}s`);
@@ -117,7 +111,7 @@ export class ContinuityStep {
    * Records the time every trust bundle carries the current CA (the ConfigMaps were just synced; the
    * ClusterTrustBundle is checked), from which the overlap window and the reissue delay count.
    */
-  private async markPublished(b: BindingObject, spec: Spec | undefined, name: string, r: ContinuityResult, rec: CaRecord, bundle: string, log: Logger): Promise<{ now: boolean; waitMs?: number }> {
+  private async markPublished(b: BindingModel, spec: Spec | undefined, name: string, r: ContinuityResult, rec: CaRecord, bundle: string, log: Logger): Promise<{ now: boolean; waitMs?: number }> {
     if (!(await this.signerBundleCarries(spec, name, bundle))) {
       // the signer-trust-bundles controller writes it within moments; a bundle that stays stale (e.g. no RBAC) is polled slowly
       const since = Date.parse(rec.previous[0]?.retiredAt ?? '');
@@ -135,7 +129,7 @@ export class ContinuityStep {
   }
 
   /** Drops the previous CAs whose time is over and that nothing held is signed by (an Event each); true when any left. */
-  private async retirePrevious(b: BindingObject, name: string, rec: CaRecord, distrusted: ReadonlySet<string>): Promise<boolean> {
+  private async retirePrevious(b: BindingModel, name: string, rec: CaRecord, distrusted: ReadonlySet<string>): Promise<boolean> {
     const { keep, retired } = prunePrevious({ previous: rec.previous, distrusted, now: this.ctx.now(), published: Boolean(rec.publishedAt), holders: (fp) => this.holders(name, fp) });
     for (const p of retired) {
       await recordEvent(this.ctx, involved(b), 'Normal', BindingReason.PreviousCARetired,
@@ -145,9 +139,10 @@ export class ContinuityStep {
     return retired.length > 0;
   }
 
-  statusFields(b: BindingObject, rec: CaRecord | undefined): Record<string, unknown> {
+  statusFields(b: BindingModel, rec: CaRecord | undefined): Record<string, unknown> {
     const previous = rec?.previous.length ? rec.previous : undefined;
-    const at = previous ? reissueNotBefore(rec?.publishedAt, propagationDelayMs(specOf(b))) : undefined;
+    // an invalid spec has no caRotation of its own: the default delay
+    const at = previous ? reissueNotBefore(rec?.publishedAt, b.spec?.caRotation.propagationDelayMs ?? DEFAULT_PROPAGATION_DELAY_MS) : undefined;
     return { caTrustBundle: rec?.trustBundle, previousCAs: previous, caPublishedAt: rec?.publishedAt,
       reissueNotBefore: at ? isoMs(at) : undefined, caRegenerationHandled: rec?.regenerationHandled };
   }
@@ -163,7 +158,7 @@ export class ContinuityStep {
 
   private holders(binding: string, fingerprint: string): number {
     return this.ctx.informers.identities.list()
-      .filter((mi) => mi.spec?.authorityRef?.name === binding && mi.status?.authorityFingerprintSHA256 === fingerprint).length;
+      .filter((mi) => identityFields(mi).authorityRef?.name === binding && mi.status?.authorityFingerprintSHA256 === fingerprint).length;
   }
 
   /** Next time a previous CA's window ends (identity progress wakes the binding on its own); a slow resync otherwise. */
@@ -177,9 +172,8 @@ export class ContinuityStep {
   }
 }
 
-const propagationDelayMs = (spec: Spec | undefined): number => parseDuration(spec?.caRotation?.propagationDelay ?? DEFAULT_PROPAGATION_DELAY) ?? 0;
-const overlapMs = (spec: Spec | undefined): number => parseDuration(spec?.caRotation?.overlap ?? DEFAULT_OVERLAP) ?? 0;
-const specOf = (b: BindingObject): Spec | undefined => b.spec as Spec | undefined;
+/** What a binding whose spec does not parse waits after publication (it has no caRotation of its own). */
+const DEFAULT_PROPAGATION_DELAY_MS = durationMs(DEFAULT_CA_ROTATION.propagationDelay);
 
 /** Status timestamps with milliseconds: the ordering of publication and reissue is measured in seconds or less. */
 function isoMs(d: Date): string {
@@ -194,8 +188,8 @@ function previousCaGauge(ctx: OperatorContext): void {
     labelNames: ['authority'] as const, registers: [ctx.registry], collect() {
       this.reset();
       for (const b of bindings.list()) {
-        const n = (b.status?.previousCAs as unknown[] | undefined)?.length;
-        if (n !== undefined) this.set({ authority: b.metadata!.name! }, n);
+        const n = b.status?.previousCAs?.length;
+        if (n !== undefined) this.set({ authority: b.metadata.name }, n);
       }
     } }));
 }

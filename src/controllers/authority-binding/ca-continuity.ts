@@ -19,8 +19,6 @@ export const ACCEPT_CA_ANNOTATION = 'machineidentity.io/accept-ca-fingerprint';
 /** On a CA Secret we generated: the fingerprint of the recorded CA it replaces ('' for a first CA). */
 export const REPLACES_CA_ANNOTATION = 'machineidentity.io/replaces-ca';
 
-export const DEFAULT_PROPAGATION_DELAY = '5m';
-export const DEFAULT_OVERLAP = '24h';
 /** Bound on status.previousCAs (the CRD's maxItems): the oldest leave first. */
 export const MAX_PREVIOUS = 8;
 

@@ -5,11 +5,10 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isAlreadyExists, toKubeError } from '../../runtime/kube.ts';
 import { BindingReason } from '../../crds/reasons.ts';
-import type { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
-import { parseDuration } from '../../crds/common.ts';
+import type { BindingModel, ResolvedBindingSpec } from '../../crds/binding-model.ts';
 import { generateCa } from '../../issuers/ca-material.ts';
 import { normaliseFingerprint } from '../../issuers/sign-from-csr.ts';
-import type { BindingObject, OperatorContext } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
 import { BINDING_ANNOTATION, involved, labelValue } from './trust-bundle-configmaps.ts';
 import { onMissingCaSecret, REGENERATE_CA_ANNOTATION, REPLACES_CA_ANNOTATION, type CaRecord } from './ca-continuity.ts';
@@ -17,10 +16,8 @@ import { notReady, waitForCache, type Outcome } from './binding-outcome.ts';
 
 export const FIELD_MANAGER = 'mio-authority-binding';
 export const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
-/** spec.ca.generate.duration's default (the schema's). */
-const DEFAULT_CA_DURATION_MS = 87600 * 3600_000;
 
-type Spec = CertificateAuthorityBindingSpec;
+type Spec = ResolvedBindingSpec;
 type CaSpec = NonNullable<Spec['ca']>;
 type Generate = NonNullable<CaSpec['generate']>;
 /** The CA Secret to use, and the regeneration request acted on. */
@@ -44,7 +41,7 @@ export class CaGeneration {
   }
 
   /** The CA Secret is missing: generate one only for a first CA or when the security team asked (ca-continuity.ts). */
-  async whenMissing(b: BindingObject, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, log: Logger): Promise<CaSecret | Outcome> {
+  async whenMissing(b: BindingModel, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, log: Logger): Promise<CaSecret | Outcome> {
     const d = onMissingCaSecret({
       secret: `${this.ctx.config.namespace}/${ca.secretRef.name}`, recordedFingerprint: rec.fingerprint, generate: ca.generate,
       requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION], handled: rec.regenerationHandled,
@@ -62,7 +59,7 @@ export class CaGeneration {
    * overlap). A Secret we did not generate is never overwritten: the request is marked handled with a Warning,
    * so it cannot fire later when that Secret happens to go missing.
    */
-  async rotateOnRequest(b: BindingObject, name: string, ca: CaSpec, rec: CaRecord, secret: k8s.V1Secret, log: Logger): Promise<CaSecret | Outcome | undefined> {
+  async rotateOnRequest(b: BindingModel, name: string, ca: CaSpec, rec: CaRecord, secret: k8s.V1Secret, log: Logger): Promise<CaSecret | Outcome | undefined> {
     const requested = b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION];
     if (!requested || requested === rec.regenerationHandled) return undefined;
     const ours = generatedFor(secret, name);
@@ -77,11 +74,11 @@ export class CaGeneration {
   }
 
   /** Creates the CA Secret, or replaces `existing` (ours) under a resourceVersion precondition; undefined when we lost a race. */
-  private async generate(b: BindingObject, binding: string, ca: CaSpec, g: Generate, replaces: string | undefined, log: Logger, existing?: k8s.V1Secret): Promise<k8s.V1Secret | undefined> {
+  private async generate(b: BindingModel, binding: string, ca: CaSpec, g: Generate, replaces: string | undefined, log: Logger, existing?: k8s.V1Secret): Promise<k8s.V1Secret | undefined> {
     const ns = this.ctx.config.namespace;
     const name = ca.secretRef.name;
     try {
-      const generated = await generateCa({ commonName: g.commonName, organizations: g.organizations, durationMs: parseDuration(g.duration) ?? DEFAULT_CA_DURATION_MS,
+      const generated = await generateCa({ commonName: g.commonName, organizations: g.organizations, durationMs: g.durationMs,
         key: { algorithm: g.privateKey.algorithm, size: g.privateKey.size } });
       const body = caSecret({ name, namespace: ns, binding, replaces, existing, certPem: generated.certPem, keyPem: generated.keyPem });
       const created = existing ? await this.core.replaceNamespacedSecret({ name, namespace: ns, fieldManager: FIELD_MANAGER, body })

@@ -1,7 +1,7 @@
 // The CA record (ca-continuity.ts) this process last wrote per binding, by uid: the binding cache may
 // not show our own status write yet, and acting on an older record would treat our own new CA as a
 // change again (a second rotation).
-import type { BindingObject } from '../context.ts';
+import type { BindingModel } from '../../crds/binding-model.ts';
 import { caRecordOf } from './ca-continuity-step.ts';
 import type { CaRecord } from './ca-continuity.ts';
 
@@ -9,12 +9,12 @@ export class CaRecordMemory {
   private readonly records = new Map<string, { uid: string | undefined; rec: CaRecord }>();
 
   /** Ours when it is about the same object, else what the binding's status says. */
-  recordOf(name: string, b: BindingObject): CaRecord {
+  recordOf(name: string, b: BindingModel): CaRecord {
     const mem = this.records.get(name);
     return mem && mem.uid === b.metadata?.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
   }
 
-  remember(name: string, b: BindingObject, rec: CaRecord | undefined): void {
+  remember(name: string, b: BindingModel, rec: CaRecord | undefined): void {
     if (rec) this.records.set(name, { uid: b.metadata?.uid, rec: structuredClone(rec) });
     else this.records.delete(name);
   }

@@ -4,13 +4,14 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { BindingReason } from '../../crds/reasons.ts';
-import type { Backend, CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
+import type { Backend } from '../../crds/certificate-authority-binding.ts';
+import type { BindingModel, ResolvedBindingSpec } from '../../crds/binding-model.ts';
 import { loadCaMaterial, type CaMaterial } from '../../issuers/ca-material.ts';
 import { backendOf, buildIssuer, type BuildResult } from '../../issuers/registry.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import type { Issuer } from '../../issuers/types.ts';
 import { lifetimeCapMs } from '../../policy/ownership.ts';
-import type { BindingObject, OperatorContext } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import type { CaRecord } from './ca-continuity.ts';
 import { REPLACES_CA_ANNOTATION } from './ca-continuity.ts';
 import { CaGeneration, generatedFor, type CaSecret } from './ca-generation.ts';
@@ -18,7 +19,7 @@ import type { CaRecordMemory } from './ca-record-memory.ts';
 import { notReady, type Outcome } from './binding-outcome.ts';
 import { secretRefs } from './secret-refs.ts';
 
-type Spec = CertificateAuthorityBindingSpec;
+type Spec = ResolvedBindingSpec;
 type CaSpec = NonNullable<Spec['ca']>;
 
 export class IssuerResolution {
@@ -38,7 +39,7 @@ export class IssuerResolution {
     this.built.delete(name);
   }
 
-  async resolve(b: BindingObject, name: string, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
+  async resolve(b: BindingModel, name: string, spec: Spec, rec: CaRecord, log: Logger): Promise<Outcome> {
     const backend = backendOf(spec);
     // a binding without maxDuration still has a finite cap (DEFAULT_LIFETIME_CAP): no default grants a longer lifetime
     const maxDurationMs = lifetimeCapMs(spec);
@@ -66,7 +67,7 @@ export class IssuerResolution {
   }
 
   /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
-  private async resolveCa(b: BindingObject, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, maxDurationMs: number, log: Logger): Promise<Outcome> {
+  private async resolveCa(b: BindingModel, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, maxDurationMs: number, log: Logger): Promise<Outcome> {
     const found = await this.caSecret(b, name, ca, spec, rec, log);
     if (!('secret' in found)) return found;
     const { secret, handles } = found;
@@ -86,7 +87,7 @@ export class IssuerResolution {
   }
 
   /** The CA Secret from the cache, generated or rotated when asked; an Outcome when there is none to use. */
-  private async caSecret(b: BindingObject, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, log: Logger): Promise<CaSecret | Outcome> {
+  private async caSecret(b: BindingModel, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, log: Logger): Promise<CaSecret | Outcome> {
     const secret = this.ctx.informers.operatorSecrets.get(`${this.ctx.config.namespace}/${ca.secretRef.name}`);
     if (!secret) return this.generation.whenMissing(b, name, ca, spec, rec, log);
     return (await this.generation.rotateOnRequest(b, name, ca, rec, secret, log)) ?? { secret };

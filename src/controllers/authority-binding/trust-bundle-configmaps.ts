@@ -1,13 +1,14 @@
 // trustBundle: a ConfigMap with the binding's CA bundle in every namespace the binding serves. Ours
 // carry the label machineidentity.io/trust-bundle=<binding>; a ConfigMap of that name without it
 // belongs to someone else and is never touched (Warning event TrustBundleConflict instead).
+import type { BindingModel } from '../../crds/index.ts';
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Informer } from '../../runtime/informer.ts';
 import { isNotFound, SSA, toKubeError } from '../../runtime/kube.ts';
 import { matchesSelector, type LabelSelector } from '../../policy/label-selector.ts';
-import type { OperatorContext, BindingObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
 import { BindingReason } from '../../crds/reasons.ts';
 
@@ -61,9 +62,9 @@ export class TrustBundles {
   }
 
   /** Converges the binding's ConfigMaps; returns how many namespaces hold a foreign ConfigMap of that name. */
-  async sync(binding: BindingObject, desired: Desired, log: Logger): Promise<{ conflicts: number }> {
+  async sync(binding: BindingModel, desired: Desired, log: Logger): Promise<{ conflicts: number }> {
     if (desired.kind === 'keep') return { conflicts: 0 };
-    const ours = this.ours(nameOf(binding));
+    const ours = this.ours(binding.metadata.name);
     const want = desired.kind === 'publish' ? new Set(this.servedNamespaces(desired.namespaceSelector)) : new Set<string>();
     const conflicts = desired.kind === 'publish' ? await this.publishAll(binding, want, ours, desired, log) : 0;
     for (const cm of ours) if (stale(cm, want, desired)) await this.remove(cm, log);
@@ -71,11 +72,11 @@ export class TrustBundles {
   }
 
   /** Publishes the bundle in every namespace of `want` where ours is missing or out of date; the number of conflicts. */
-  private async publishAll(binding: BindingObject, want: ReadonlySet<string>, ours: readonly k8s.V1ConfigMap[], desired: Publish, log: Logger): Promise<number> {
+  private async publishAll(binding: BindingModel, want: ReadonlySet<string>, ours: readonly k8s.V1ConfigMap[], desired: Publish, log: Logger): Promise<number> {
     let conflicts = 0;
     for (const ns of want) {
       const existing = ours.find((cm) => cm.metadata?.namespace === ns && cm.metadata.name === desired.configMapName);
-      if (existing && upToDate(existing, desired, nameOf(binding))) continue;
+      if (existing && upToDate(existing, desired, binding.metadata.name)) continue;
       if (!(await this.publish(binding, ns, desired, existing !== undefined, log))) conflicts++;
     }
     return conflicts;
@@ -88,7 +89,7 @@ export class TrustBundles {
   }
 
   /** Applies the ConfigMap unless a foreign one of that name exists; false on conflict. */
-  private async publish(binding: BindingObject, namespace: string, d: Publish, known: boolean, log: Logger): Promise<boolean> {
+  private async publish(binding: BindingModel, namespace: string, d: Publish, known: boolean, log: Logger): Promise<boolean> {
     if (!known && (await this.foreign(binding, namespace, d))) return false;
     try {
       await this.core.patchNamespacedConfigMap({ name: d.configMapName, namespace, body: bundleConfigMap(binding, namespace, d), fieldManager: this.fieldManager, force: true }, SSA);
@@ -100,9 +101,9 @@ export class TrustBundles {
   }
 
   /** A ConfigMap of that name exists and is not this binding's: a Warning Event, and it is left alone. */
-  private async foreign(binding: BindingObject, namespace: string, d: Publish): Promise<boolean> {
+  private async foreign(binding: BindingModel, namespace: string, d: Publish): Promise<boolean> {
     const current = await this.read(namespace, d.configMapName);
-    if (!current || TrustBundles.bindingOf(current) === nameOf(binding)) return false;
+    if (!current || TrustBundles.bindingOf(current) === binding.metadata.name) return false;
     const owner = current.metadata?.labels?.[TRUST_BUNDLE_LABEL] ? `trust bundle of binding ${TrustBundles.bindingOf(current)}` : 'not created by this operator';
     await recordEvent(this.ctx, involved(binding), 'Warning', BindingReason.TrustBundleConflict,
       `ConfigMap ${namespace}/${d.configMapName} exists and is ${owner}; left untouched. Rename spec.trustBundle.configMapName or delete that ConfigMap.`);
@@ -110,7 +111,7 @@ export class TrustBundles {
   }
 
   /** A namespace gone or terminating is fine, a missing grant is a Warning Event; anything else is retried. */
-  private async publishFailed(binding: BindingObject, namespace: string, d: Publish, e: unknown): Promise<void> {
+  private async publishFailed(binding: BindingModel, namespace: string, d: Publish, e: unknown): Promise<void> {
     const k = toKubeError(e);
     if (k.code === 404 || (k.code === 403 && namespaceTerminating(k))) return; // namespace gone or terminating
     if (k.code !== 403) throw new Error(`apply trust bundle ConfigMap ${namespace}/${d.configMapName} failed: ${k.message}`, { cause: e });
@@ -156,8 +157,8 @@ function stale(cm: k8s.V1ConfigMap, want: ReadonlySet<string>, d: Desired): bool
 }
 
 /** The ConfigMap of the binding's trust bundle in `namespace`, owned by the binding (gone with it). */
-function bundleConfigMap(binding: BindingObject, namespace: string, d: Publish): k8s.V1ConfigMap {
-  const name = nameOf(binding);
+function bundleConfigMap(binding: BindingModel, namespace: string, d: Publish): k8s.V1ConfigMap {
+  const name = binding.metadata.name;
   const uid = binding.metadata?.uid;
   return { apiVersion: 'v1', kind: 'ConfigMap',
     metadata: { name: d.configMapName, namespace, labels: { [TRUST_BUNDLE_LABEL]: labelValue(name) }, annotations: { [BINDING_ANNOTATION]: name },
@@ -165,8 +166,7 @@ function bundleConfigMap(binding: BindingObject, namespace: string, d: Publish):
     data: { [d.key]: d.bundlePem } };
 }
 
-const nameOf = (b: BindingObject): string => b.metadata?.name ?? '';
 
-export function involved(b: BindingObject): { apiVersion: string; kind: string; name: string; uid?: string | undefined } {
-  return { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name: nameOf(b), uid: b.metadata?.uid };
+export function involved(b: BindingModel): { apiVersion: string; kind: string; name: string; uid?: string | undefined } {
+  return { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name: b.metadata.name, uid: b.metadata?.uid };
 }

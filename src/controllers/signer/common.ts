@@ -1,15 +1,14 @@
 // What both signers (PodCertificateRequests and CertificateSigningRequests) share: which binding a
 // signerName names and whether it asked to be that signer, the metrics, and status conditions.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
-import type { CertificateAuthorityBindingSpec } from '../../crds/certificate-authority-binding.ts';
+import type { ResolvedBindingSpec, ValidBindingModel } from '../../crds/index.ts';
 import type { OperatorContext } from '../context.ts';
-import { parsedBinding } from '../binding-specs.ts';
+import { validBinding } from '../binding-specs.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
 
 export type SignerKind = 'PodCertificateRequest' | 'CertificateSigningRequest';
-type SignerSpec = CertificateAuthorityBindingSpec['signer'];
+type SignerSpec = ResolvedBindingSpec['signer'];
 
 /** The binding asked to sign that kind of request. */
 export function signsFor(s: SignerSpec, kind: SignerKind): boolean {
@@ -22,10 +21,11 @@ export function isSigner(s: SignerSpec): boolean {
 }
 
 /** The binding behind `machineidentity.io/<binding>` when it acts as that kind of signer; undefined when the name is not ours to serve. */
-export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): CertificateAuthorityBinding | undefined {
+export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): ValidBindingModel | undefined {
   if (!signerName?.startsWith(SIGNER_PREFIX)) return undefined;
-  const parsed = parsedBinding(ctx, signerName.slice(SIGNER_PREFIX.length));
-  return parsed && signsFor(parsed.spec.signer, kind) ? parsed : undefined;
+  // the informer parsed it once per resourceVersion (a burst of requests all name the same binding)
+  const b = validBinding(ctx, signerName.slice(SIGNER_PREFIX.length));
+  return b && signsFor(b.spec.signer, kind) ? b : undefined;
 }
 
 export interface SignerMetrics {

@@ -17,7 +17,7 @@ import { CsrRequesterFields, csrRequesterScope, namespaceRefusal, ownershipRefus
 import { lifetimeCapMs, type BindingForOwnership } from '../../policy/ownership.ts';
 import type { Refusal } from './pod-certificate.ts';
 import { SignerReason } from '../../crds/reasons.ts';
-import type { CertificateAuthorityBinding } from '../../crds/kinds.ts';
+import type { ValidBindingModel } from '../../crds/index.ts';
 
 const KIND = 'CertificateSigningRequest';
 type Csr = k8s.KubernetesObject & { spec?: CsrSpecLike; status?: { conditions?: { type: string; status: string }[]; certificate?: string } };
@@ -48,7 +48,7 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
   });
 
   /** Approves or denies a new request; signs (or fails) an approved one. */
-  async function answer(name: string, csr: Csr, spec: CsrSpecLike, binding: CertificateAuthorityBinding): Promise<{ requeueAfterMs: number } | undefined> {
+  async function answer(name: string, csr: Csr, spec: CsrSpecLike, binding: ValidBindingModel): Promise<{ requeueAfterMs: number } | undefined> {
     const bindingName = binding.metadata.name;
     const scope = requesterScope(spec, binding);
     const durationMs = csrDurationMs(spec.expirationSeconds, lifetimeCapMs(binding.spec));
@@ -67,7 +67,7 @@ export function csrController(ctx: OperatorContext, csrs: Informer<Csr>): Contro
   }
 
   /** The requester's namespace and its labels, or why the binding does not serve this requester. */
-  function requesterScope(spec: CsrSpecLike, binding: CertificateAuthorityBinding): Scope | Refusal {
+  function requesterScope(spec: CsrSpecLike, binding: ValidBindingModel): Scope | Refusal {
     const bindingName = binding.metadata.name;
     // spec.username and spec.groups are written by the API server on create from the authenticated user
     const scope = csrRequesterScope(CsrRequesterFields.parse(spec), binding.spec.signer?.csrRequesters ?? [], bindingName);

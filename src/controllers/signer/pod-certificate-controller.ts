@@ -10,7 +10,6 @@ import { Informer } from '../../runtime/informer.ts';
 import { apiServes } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
-import { parseDuration } from '../../crds/index.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
 import { observeAnswer, signerBinding, signerMetrics } from './common.ts';
@@ -86,7 +85,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     admitted: { key: RequestKey; nsLabels: Record<string, string>; pod: k8s.V1Pod | undefined; entry: IssuerEntry }): Promise<Answer> {
     const pod = admitted.pod;
     const entry = admitted.entry;
-    const v = validity(ctx.now(), spec, parseDuration(bspec.signer?.maxPodCertificateDuration ?? '24h') ?? 86_400_000, lifetimeCapMs(bspec));
+    const v = validity(ctx.now(), spec, bspec.signer?.maxPodCertificateDurationMs ?? 86_400_000, lifetimeCapMs(bspec));
     const uri = spiffeId(trustDomainOf(bspec), ns, spec.serviceAccountName);
     const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key: admitted.key, lifetimeMs: v.lifetimeMs });
     // the SPIFFE ID is the namespace's own by construction; checked anyway, like every requester's names

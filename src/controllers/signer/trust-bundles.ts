@@ -4,7 +4,7 @@
 import { Controller } from '../../runtime/reconcile-loop.ts';
 import { apiServes, sendRaw } from '../../runtime/kube.ts';
 import type { OperatorContext } from '../context.ts';
-import { parsedBinding } from '../binding-specs.ts';
+import { validBinding } from '../binding-specs.ts';
 import { isSigner } from './common.ts';
 import { SIGNER_PREFIX } from './pod-certificate.ts';
 
@@ -29,7 +29,7 @@ export function trustBundleController(ctx: OperatorContext): Controller {
 /** The binding's ClusterTrustBundle: applied while it signs and its issuer is loaded, deleted when it stops signing. */
 async function syncTrustBundle(ctx: OperatorContext, binding: string): Promise<{ requeueAfterMs: number } | undefined> {
   const path = `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`;
-  if (!isSigner(parsedBinding(ctx, binding)?.spec.signer)) {
+  if (!isSigner(validBinding(ctx, binding)?.spec.signer)) {
     const res = await sendRaw(ctx.kc, 'DELETE', path, '', 'application/json').catch(() => undefined);
     if (res && res.status >= 500) throw new Error(`delete ClusterTrustBundle: HTTP ${res.status}`);
     return undefined;
