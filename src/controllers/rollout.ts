@@ -7,6 +7,7 @@
 import { identityFields } from '../crds/index.ts';
 import type { MachineIdentityModel } from '../crds/index.ts';
 import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { isNotFound, MERGE, toKubeError } from '../runtime/kube.ts';
 import { recordEvent } from './events.ts';
@@ -37,35 +38,45 @@ export function rolloutController(ctx: OperatorContext): Controller {
     name: 'rollout', logger: ctx.log, registry: ctx.registry, workers: 2, informers: [identities],
     reconcile: async (key, { log }) => {
       const mi = identities.get(key);
-      const revision = mi?.status?.revision as number | undefined;
-      const workloads = (mi ? identityFields(mi).rollout?.workloads : undefined) ?? [];
-      if (!mi || !revision || revision < 2 || workloads.length === 0) return undefined;
-      const ns = mi.metadata!.namespace!;
-      const involved = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: ns, uid: mi.metadata!.uid };
-      const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata!.name}`;
+      const plan = mi ? restartPlan(mi) : undefined;
+      if (!mi || !plan) return undefined;
       let forbidden = false;
-      for (const w of workloads) {
-        try {
-          const current = await readTemplateAnnotation(apps, w, ns, annotation);
-          if (current === undefined || current === String(revision)) continue; // absent workload, or already restarted for this revision
-          await patch(apps, w, ns, { spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } } });
-        } catch (e) {
-          const failure = rolloutFailure(e, w, ns);
-          if (!failure) throw e;
-          forbidden = true;
-          log.warn({ workload: `${w.kind}/${w.name}`, revision }, 'workload restart forbidden');
-          await recordEvent(ctx, involved, 'Warning', failure.reason, failure.message);
-          continue;
-        }
-        log.info({ workload: `${w.kind}/${w.name}`, revision }, 'workload restarted after renewal');
-        void recordEvent(ctx, involved, 'Normal', Reason.WorkloadRestarted, `restarted ${w.kind} ${w.name} for revision ${revision}`);
-      }
+      for (const w of plan.workloads) if (await restart(mi, w, plan.revision, log)) forbidden = true;
       return forbidden ? { requeueAfterMs: FORBIDDEN_RETRY_MS } : undefined;
     },
   });
+
+  /** Restarts one workload for this revision unless it already was (or does not exist); true when the operator may not. */
+  async function restart(mi: MachineIdentityModel, w: Workload, revision: number, log: Logger): Promise<boolean> {
+    const ns = mi.metadata.namespace ?? '';
+    const involved = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name, namespace: ns, uid: mi.metadata.uid };
+    const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata.name}`;
+    try {
+      const current = await readTemplateAnnotation(apps, w, ns, annotation);
+      if (current === undefined || current === String(revision)) return false; // absent workload, or already restarted for this revision
+      await patch(apps, w, ns, { spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } } });
+    } catch (e) {
+      const failure = rolloutFailure(e, w, ns);
+      if (!failure) throw e;
+      log.warn({ workload: `${w.kind}/${w.name}`, revision }, 'workload restart forbidden');
+      await recordEvent(ctx, involved, 'Warning', failure.reason, failure.message);
+      return true;
+    }
+    log.info({ workload: `${w.kind}/${w.name}`, revision }, 'workload restarted after renewal');
+    void recordEvent(ctx, involved, 'Normal', Reason.WorkloadRestarted, `restarted ${w.kind} ${w.name} for revision ${revision}`);
+    return false;
+  }
   const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
   identities.onAdd(enqueue).onUpdate((o, n) => { if (o.status?.revision !== n.status?.revision) enqueue(n); });
   return c;
+}
+
+/** The revision to restart the workloads for: a renewal (revision 2 on) of an identity that names any. */
+function restartPlan(mi: MachineIdentityModel): { revision: number; workloads: readonly Workload[] } | undefined {
+  const revision = mi.status?.revision;
+  const workloads = identityFields(mi).rollout?.workloads ?? [];
+  if (!revision || revision < 2 || workloads.length === 0) return undefined;
+  return { revision, workloads };
 }
 
 /** '' when the workload exists without our annotation; undefined when it does not exist. */

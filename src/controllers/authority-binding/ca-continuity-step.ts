@@ -1,5 +1,4 @@
-// The I/O edge of CA continuity (decisions in ca-continuity.ts): reads the record from the binding's
-// status, checks that every trust bundle carries the current CA (the ConfigMaps are written by the
+// The I/O edge of CA continuity (decisions in ca-continuity.ts): classifies the CA just resolved, checks that every trust bundle carries the current CA (the ConfigMaps are written by the
 // caller; the ClusterTrustBundle by the signer-trust-bundles controller from the issuer cache), counts
 // the identities still holding a certificate from a previous CA, and records Events for transitions.
 import { identityFields, type BindingModel } from '../../crds/index.ts';
@@ -13,46 +12,15 @@ import { getJsonOrNotFound } from '../../runtime/kube.ts';
 import { bundleName, CTB_PATH, trustBundlesServed } from '../signer/trust-bundles.ts';
 import { isSigner } from '../signer/common.ts';
 import {
-  bundleContent, carries, classifyCaChange, prunePrevious, reissueNotBefore, retire, startOverlap,
-  type CaRecord, type PreviousCa, type Verdict,
+  carries, classifyCaChange, prunePrevious, reissueNotBefore, retire, startOverlap, type CaRecord, type PreviousCa,
 } from './ca-continuity.ts';
+import { ContinuityResult, type Resolved } from './ca-continuity-result.ts';
 import { ACCEPT_CA_ANNOTATION } from './ca-continuity.ts';
 import { DEFAULT_CA_ROTATION, type ResolvedBindingSpec } from '../../crds/binding-model.ts';
 import { durationMs } from '../../crds/model.ts';
 import type { CaMaterial } from '../../issuers/ca-material.ts';
 
 type Spec = ResolvedBindingSpec;
-
-/** The continuity record in the binding's status (parsed by the informer, field by field: one odd field loses only itself). */
-export function caRecordOf(status: BindingModel['status']): CaRecord {
-  return {
-    fingerprint: status?.caFingerprintSHA256, trustBundle: status?.caTrustBundle, previous: [...(status?.previousCAs ?? [])],
-    publishedAt: status?.caPublishedAt, regenerationHandled: status?.caRegenerationHandled,
-  };
-}
-
-interface Resolved { backend?: string; material?: CaMaterial; fingerprint?: string; handles?: string; generatedReplacing?: string; distrusted: ReadonlySet<string> }
-
-export class ContinuityResult {
-  /** undefined: not a `ca` binding, no continuity state. */
-  record?: CaRecord;
-  refusal?: Verdict;
-  changed?: { from: string; to: string; why: string };
-  propagationDelayMs = 0;
-  overlapMs = 0;
-
-  /** What every trust bundle publishes; undefined when nothing is recorded. */
-  bundlePem(): string | undefined {
-    return this.record?.trustBundle ? bundleContent(this.record.trustBundle, this.record.previous) : undefined;
-  }
-
-  /** For the issuer cache: the bundle the ClusterTrustBundle publishes, and when identities may move to the current CA. */
-  cacheFields(): { trustBundlePem?: string; reissueNotBefore?: number } {
-    if (!this.record) return {};
-    const at = reissueNotBefore(this.record.publishedAt, this.propagationDelayMs);
-    return { trustBundlePem: this.bundlePem(), reissueNotBefore: at ? at.getTime() : Infinity };
-  }
-}
 
 export class ContinuityStep {
   private readonly ctx: OperatorContext;

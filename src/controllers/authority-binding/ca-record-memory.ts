@@ -2,7 +2,7 @@
 // not show our own status write yet, and acting on an older record would treat our own new CA as a
 // change again (a second rotation).
 import type { BindingModel } from '../../crds/binding-model.ts';
-import { caRecordOf } from './ca-continuity-step.ts';
+import { caRecordOf } from './ca-continuity-result.ts';
 import type { CaRecord } from './ca-continuity.ts';
 
 export class CaRecordMemory {
