@@ -5,7 +5,7 @@ import { Controller } from '../runtime/reconcile-loop.ts';
 import { applyStatus, isNotFound } from '../runtime/kube.ts';
 import { BINDING_GVR, type OperatorContext } from './context.ts';
 
-export const FIELD_MANAGER = 'mio-binding-usage';
+const FIELD_MANAGER = 'mio-binding-usage';
 
 export function bindingUsageController(ctx: OperatorContext): Controller {
   const { identities, bindings } = ctx.informers;

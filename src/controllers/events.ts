@@ -41,7 +41,7 @@ function takeToken(s: State, now: number): boolean {
  * rejects a core/v1 Event whose namespace differs from a namespaced involvedObject's, and accepts
  * only `default` (or none) for a cluster-scoped one.
  */
-export function eventNamespace(o: InvolvedObject): string {
+function eventNamespace(o: InvolvedObject): string {
   return o.namespace || 'default';
 }
 

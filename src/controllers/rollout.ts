@@ -14,9 +14,9 @@ import { recordEvent } from './events.ts';
 import { Reason } from '../crds/reasons.ts';
 import type { OperatorContext } from './context.ts';
 
-export const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
+const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
 /** How soon a workload the operator may not restart is tried again (a grant may be added meanwhile). */
-export const FORBIDDEN_RETRY_MS = 10 * 60_000;
+const FORBIDDEN_RETRY_MS = 10 * 60_000;
 export interface Workload { kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; name: string }
 
 /** Why a restart could not be done, as an Event; undefined for errors worth a normal retry. */

@@ -39,7 +39,7 @@ export const waitForCache = (): Outcome => ({
 });
 
 /** The part of a binding's spec the trust-bundle ConfigMaps follow. */
-export interface TrustBundleSpec {
+interface TrustBundleSpec {
   trustBundle?: { configMapName: string; key: string } | undefined;
   namespaceSelector?: LabelSelector | undefined;
 }

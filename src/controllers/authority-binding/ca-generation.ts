@@ -15,7 +15,7 @@ import { onMissingCaSecret, REGENERATE_CA_ANNOTATION, REPLACES_CA_ANNOTATION, ty
 import { notReady, waitForCache, type Outcome } from './binding-outcome.ts';
 
 export const FIELD_MANAGER = 'mio-authority-binding';
-export const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
+const GENERATED_CA_LABEL = 'machineidentity.io/generated-ca';
 
 type Spec = ResolvedBindingSpec;
 type CaSpec = NonNullable<Spec['ca']>;
@@ -96,7 +96,7 @@ export class CaGeneration {
 }
 
 /** The generated CA Secret: labelled for its binding, with the CA it replaces ('' for a first CA). */
-export function caSecret(o: { name: string; namespace: string; binding: string; replaces: string | undefined; existing: k8s.V1Secret | undefined; certPem: string; keyPem: string }): k8s.V1Secret {
+function caSecret(o: { name: string; namespace: string; binding: string; replaces: string | undefined; existing: k8s.V1Secret | undefined; certPem: string; keyPem: string }): k8s.V1Secret {
   return {
     apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
     metadata: { name: o.name, namespace: o.namespace, labels: { [GENERATED_CA_LABEL]: labelValue(o.binding) }, annotations: { [BINDING_ANNOTATION]: o.binding, [REPLACES_CA_ANNOTATION]: o.replaces ?? '' },

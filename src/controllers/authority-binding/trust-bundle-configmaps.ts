@@ -12,7 +12,7 @@ import type { OperatorContext } from '../context.ts';
 import { recordEvent } from '../events.ts';
 import { BindingReason } from '../../crds/reasons.ts';
 
-export const TRUST_BUNDLE_LABEL = 'machineidentity.io/trust-bundle';
+const TRUST_BUNDLE_LABEL = 'machineidentity.io/trust-bundle';
 /** The full binding name (a label value holds at most 63 characters). */
 export const BINDING_ANNOTATION = 'machineidentity.io/binding';
 

@@ -10,7 +10,7 @@ import type { CompiledPolicy } from '../../policy/evaluate.ts';
 import type { PolicyFindings } from './findings.ts';
 import { PolicyReason } from '../../crds/reasons.ts';
 
-export const FIELD_MANAGER = 'mio-policy-status';
+const FIELD_MANAGER = 'mio-policy-status';
 
 export function policyStatusController(ctx: OperatorContext, store: PolicyStore, findings: PolicyFindings): Controller {
   const c = new Controller({

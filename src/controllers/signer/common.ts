@@ -11,7 +11,7 @@ export type SignerKind = 'PodCertificateRequest' | 'CertificateSigningRequest';
 type SignerSpec = ResolvedBindingSpec['signer'];
 
 /** The binding asked to sign that kind of request. */
-export function signsFor(s: SignerSpec, kind: SignerKind): boolean {
+function signsFor(s: SignerSpec, kind: SignerKind): boolean {
   return Boolean(kind === 'PodCertificateRequest' ? s?.podCertificates : s?.certificateSigningRequests);
 }
 

@@ -13,7 +13,7 @@ const USAGES: Readonly<Record<string, string>> = {
   'email protection': 'emailProtection', 's/mime': 'emailProtection', 'ipsec end system': 'ipsecEndSystem', 'ipsec tunnel': 'ipsecTunnel',
   'ipsec user': 'ipsecUser', 'timestamping': 'timeStamping', 'ocsp signing': 'ocspSigning',
 };
-export const DEFAULT_CSR_DURATION_MS = 24 * 3600_000;
+const DEFAULT_CSR_DURATION_MS = 24 * 3600_000;
 
 /** The fields of a CSR's spec the signer reads; username and groups are the API server's record of who created it. */
 export interface CsrSpecLike { request: string; signerName: string; expirationSeconds?: number; usages?: string[]; username?: string; groups?: string[] }

@@ -19,7 +19,7 @@ import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
 import { SignerReason } from '../../crds/reasons.ts';
 
-export const PCR_PATH = '/apis/certificates.k8s.io/v1beta1/podcertificaterequests';
+const PCR_PATH = '/apis/certificates.k8s.io/v1beta1/podcertificaterequests';
 const KIND = 'PodCertificateRequest';
 /** kube-controller-manager deletes requests after 15 minutes: an authority still not ready after 10 gives up with Failed. */
 const GIVE_UP_MS = 10 * 60_000;

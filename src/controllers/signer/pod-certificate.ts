@@ -9,8 +9,8 @@ import { SignerReason } from '../../crds/reasons.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';
 /** The API server refuses shorter lifetimes; it also checks notBefore within 5 minutes of its clock. */
-export const MIN_LIFETIME_MS = 3600_000;
-export const DEFAULT_MAX_EXPIRATION_SECONDS = 86_400;
+const MIN_LIFETIME_MS = 3600_000;
+const DEFAULT_MAX_EXPIRATION_SECONDS = 86_400;
 const BACKDATE_MS = 2 * 60_000;
 
 export interface PcrSpec {

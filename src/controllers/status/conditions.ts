@@ -1,5 +1,5 @@
 // metav1.Condition bookkeeping: lastTransitionTime moves only when status changes.
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+type ConditionStatus = 'True' | 'False' | 'Unknown';
 export interface Condition {
   type: string;
   status: ConditionStatus;
