@@ -17,17 +17,25 @@ import type { OperatorContext } from './context.ts';
 const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
 /** How soon a workload the operator may not restart is tried again (a grant may be added meanwhile). */
 const FORBIDDEN_RETRY_MS = 10 * 60_000;
-export interface Workload { kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; name: string }
+export interface Workload {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  name: string;
+}
 
 /** Why a restart could not be done, as an Event; undefined for errors worth a normal retry. */
-export function rolloutFailure(e: unknown, w: Workload, namespace: string): { reason: Reason; message: string } | undefined {
+export function rolloutFailure(
+  e: unknown,
+  w: Workload,
+  namespace: string,
+): { reason: Reason; message: string } | undefined {
   const k = toKubeError(e);
   if (k.code !== 403) return undefined;
   return {
     reason: Reason.RolloutForbidden,
-    message: `the operator may not restart ${w.kind} ${namespace}/${w.name} (${k.message}): grant it with the chart value `
-      + `rbac.rollout.scope=cluster, or namespaces with ${namespace} in rbac.rollout.namespaces, or remove it from spec.rollout; `
-      + 'the renewed certificate is in the Secret, the workload picks it up at its next restart',
+    message:
+      `the operator may not restart ${w.kind} ${namespace}/${w.name} (${k.message}): grant it with the chart value ` +
+      `rbac.rollout.scope=cluster, or namespaces with ${namespace} in rbac.rollout.namespaces, or remove it from spec.rollout; ` +
+      'the renewed certificate is in the Secret, the workload picks it up at its next restart',
   };
 }
 
@@ -35,7 +43,11 @@ export function rolloutController(ctx: OperatorContext): Controller {
   const apps = ctx.kc.makeApiClient(k8s.AppsV1Api);
   const { identities } = ctx.informers;
   const c = new Controller({
-    name: 'rollout', logger: ctx.log, registry: ctx.registry, workers: 2, informers: [identities],
+    name: 'rollout',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 2,
+    informers: [identities],
     reconcile: async (key, { log }) => {
       const mi = identities.get(key);
       const plan = mi ? restartPlan(mi) : undefined;
@@ -49,12 +61,20 @@ export function rolloutController(ctx: OperatorContext): Controller {
   /** Restarts one workload for this revision unless it already was (or does not exist); true when the operator may not. */
   async function restart(mi: MachineIdentityModel, w: Workload, revision: number, log: Logger): Promise<boolean> {
     const ns = mi.metadata.namespace ?? '';
-    const involved = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name, namespace: ns, uid: mi.metadata.uid };
+    const involved = {
+      apiVersion: 'machineidentity.io/v1alpha1',
+      kind: 'MachineIdentity',
+      name: mi.metadata.name,
+      namespace: ns,
+      uid: mi.metadata.uid,
+    };
     const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata.name}`;
     try {
       const current = await readTemplateAnnotation(apps, w, ns, annotation);
       if (current === undefined || current === String(revision)) return false; // absent workload, or already restarted for this revision
-      await patch(apps, w, ns, { spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } } });
+      await patch(apps, w, ns, {
+        spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } },
+      });
     } catch (e) {
       const failure = rolloutFailure(e, w, ns);
       if (!failure) throw e;
@@ -63,11 +83,19 @@ export function rolloutController(ctx: OperatorContext): Controller {
       return true;
     }
     log.info({ workload: `${w.kind}/${w.name}`, revision }, 'workload restarted after renewal');
-    void recordEvent(ctx, involved, 'Normal', Reason.WorkloadRestarted, `restarted ${w.kind} ${w.name} for revision ${revision}`);
+    void recordEvent(
+      ctx,
+      involved,
+      'Normal',
+      Reason.WorkloadRestarted,
+      `restarted ${w.kind} ${w.name} for revision ${revision}`,
+    );
     return false;
   }
   const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
-  identities.onAdd(enqueue).onUpdate((o, n) => { if (o.status?.revision !== n.status?.revision) enqueue(n); });
+  identities.onAdd(enqueue).onUpdate((o, n) => {
+    if (o.status?.revision !== n.status?.revision) enqueue(n);
+  });
   return c;
 }
 
@@ -80,13 +108,24 @@ function restartPlan(mi: MachineIdentityModel): { revision: number; workloads: r
 }
 
 /** '' when the workload exists without our annotation; undefined when it does not exist. */
-async function readTemplateAnnotation(apps: k8s.AppsV1Api, w: Workload, namespace: string, annotation: string): Promise<string | undefined> {
+async function readTemplateAnnotation(
+  apps: k8s.AppsV1Api,
+  w: Workload,
+  namespace: string,
+  annotation: string,
+): Promise<string | undefined> {
   try {
-    const obj = w.kind === 'Deployment' ? await apps.readNamespacedDeployment({ name: w.name, namespace })
-      : w.kind === 'StatefulSet' ? await apps.readNamespacedStatefulSet({ name: w.name, namespace })
-        : await apps.readNamespacedDaemonSet({ name: w.name, namespace });
+    const obj =
+      w.kind === 'Deployment'
+        ? await apps.readNamespacedDeployment({ name: w.name, namespace })
+        : w.kind === 'StatefulSet'
+          ? await apps.readNamespacedStatefulSet({ name: w.name, namespace })
+          : await apps.readNamespacedDaemonSet({ name: w.name, namespace });
     return obj.spec?.template.metadata?.annotations?.[annotation] ?? '';
-  } catch (e) { if (isNotFound(e)) return undefined; throw e; }
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
 }
 
 async function patch(apps: k8s.AppsV1Api, w: Workload, namespace: string, body: object): Promise<void> {

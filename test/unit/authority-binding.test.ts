@@ -2,14 +2,22 @@
 // bundle to publish, which Secrets a spec reads, and the status fields it owns.
 import { describe, it, expect } from '@jest/globals';
 import {
-  CONFLICT_RESYNC_MS, desiredBundle, notReady, requeueDelay, RESYNC_MS, type Outcome,
+  CONFLICT_RESYNC_MS,
+  desiredBundle,
+  notReady,
+  requeueDelay,
+  RESYNC_MS,
+  type Outcome,
 } from '../../src/controllers/authority-binding/binding-outcome.ts';
 import { secretNames, secretRefs } from '../../src/controllers/authority-binding/secret-refs.ts';
 import { statusFields } from '../../src/controllers/authority-binding/binding-status.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const at = (ms: number): Date => new Date(now.getTime() + ms);
-const ready = (extra: Partial<Outcome> = {}): Outcome => ({ ready: { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok' }, ...extra });
+const ready = (extra: Partial<Outcome> = {}): Outcome => ({
+  ready: { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok' },
+  ...extra,
+});
 
 describe('requeueDelay', () => {
   it.each<[string, Outcome, number, number]>([
@@ -17,10 +25,20 @@ describe('requeueDelay', () => {
     ['a foreign trust-bundle ConfigMap shortens the resync to 5 minutes', ready(), 2, CONFLICT_RESYNC_MS],
     ['a Ready CA expiring in 1 hour: just after it expires', ready({ notAfter: at(3600_000) }), 0, 3600_000 + 1000],
     ['a Ready CA expiring in 10 hours: the resync comes first', ready({ notAfter: at(10 * 3600_000) }), 0, RESYNC_MS],
-    ['a conflict and a CA expiring in 1 hour: the conflict resync comes first', ready({ notAfter: at(3600_000) }), 1, CONFLICT_RESYNC_MS],
+    [
+      'a conflict and a CA expiring in 1 hour: the conflict resync comes first',
+      ready({ notAfter: at(3600_000) }),
+      1,
+      CONFLICT_RESYNC_MS,
+    ],
     ['a CA already expired: no sooner than a second', ready({ notAfter: at(-60_000) }), 0, 1000],
     ['a not-Ready binding ignores notAfter', notReady('InvalidCA', 'x', { notAfter: at(60_000) }), 0, RESYNC_MS],
-    ['a CA not yet valid: just after it becomes valid', notReady('CANotYetValid', 'x', { requeueAt: at(120_000) }), 0, 121_000],
+    [
+      'a CA not yet valid: just after it becomes valid',
+      notReady('CANotYetValid', 'x', { requeueAt: at(120_000) }),
+      0,
+      121_000,
+    ],
     ['requeueAt wins over notAfter', ready({ requeueAt: at(30_000), notAfter: at(60_000) }), 0, 31_000],
   ])('%s', (_name, o, conflicts, want) => {
     expect(requeueDelay(now, o, conflicts)).toBe(want);
@@ -28,17 +46,50 @@ describe('requeueDelay', () => {
 });
 
 describe('desiredBundle', () => {
-  const spec = { trustBundle: { configMapName: 'ca', key: 'ca.crt' }, namespaceSelector: { matchLabels: { team: 'a' } } };
-  it.each<[string, Parameters<typeof desiredBundle>[0], Outcome, string | undefined, ReturnType<typeof desiredBundle>]>([
-    ['no spec (invalid): remove ours', undefined, ready(), 'PEM', { kind: 'remove' }],
-    ['no trustBundle: remove ours', {}, ready(), 'PEM', { kind: 'remove' }],
-    ['selfSigned has no CA to publish: remove ours', spec, ready({ backend: 'selfSigned' }), 'PEM', { kind: 'remove' }],
-    ['nothing recorded yet: keep what is published', spec, ready({ backend: 'ca' }), undefined, { kind: 'keep' }],
-    ['a recorded CA: publish it where the selector says', spec, ready({ backend: 'ca' }), 'PEM',
-      { kind: 'publish', configMapName: 'ca', key: 'ca.crt', bundlePem: 'PEM', namespaceSelector: { matchLabels: { team: 'a' } } }],
-    ['a not-Ready CA still publishes the record', spec, notReady('CASecretMissing', 'x', { backend: 'ca' }), 'PEM',
-      { kind: 'publish', configMapName: 'ca', key: 'ca.crt', bundlePem: 'PEM', namespaceSelector: { matchLabels: { team: 'a' } } }],
-  ])('%s', (_name, s, o, pem, want) => {
+  const spec = {
+    trustBundle: { configMapName: 'ca', key: 'ca.crt' },
+    namespaceSelector: { matchLabels: { team: 'a' } },
+  };
+  it.each<[string, Parameters<typeof desiredBundle>[0], Outcome, string | undefined, ReturnType<typeof desiredBundle>]>(
+    [
+      ['no spec (invalid): remove ours', undefined, ready(), 'PEM', { kind: 'remove' }],
+      ['no trustBundle: remove ours', {}, ready(), 'PEM', { kind: 'remove' }],
+      [
+        'selfSigned has no CA to publish: remove ours',
+        spec,
+        ready({ backend: 'selfSigned' }),
+        'PEM',
+        { kind: 'remove' },
+      ],
+      ['nothing recorded yet: keep what is published', spec, ready({ backend: 'ca' }), undefined, { kind: 'keep' }],
+      [
+        'a recorded CA: publish it where the selector says',
+        spec,
+        ready({ backend: 'ca' }),
+        'PEM',
+        {
+          kind: 'publish',
+          configMapName: 'ca',
+          key: 'ca.crt',
+          bundlePem: 'PEM',
+          namespaceSelector: { matchLabels: { team: 'a' } },
+        },
+      ],
+      [
+        'a not-Ready CA still publishes the record',
+        spec,
+        notReady('CASecretMissing', 'x', { backend: 'ca' }),
+        'PEM',
+        {
+          kind: 'publish',
+          configMapName: 'ca',
+          key: 'ca.crt',
+          bundlePem: 'PEM',
+          namespaceSelector: { matchLabels: { team: 'a' } },
+        },
+      ],
+    ],
+  )('%s', (_name, s, o, pem, want) => {
     expect(desiredBundle(s, o, () => pem)).toEqual(want);
   });
 });
@@ -47,10 +98,29 @@ describe('secretRefs', () => {
   it.each<[string, unknown, [string, string][]]>([
     ['nothing', undefined, []],
     ['a ca secretRef names a key pair: tls.key', { ca: { secretRef: { name: 'root' } } }, [['root', 'tls.key']]],
-    ['a *SecretRef with its key', { cfssl: { url: 'https://x', authKeySecretRef: { name: 'auth', key: 'k' } } }, [['auth', 'k']]],
-    ['several, nested in arrays', { acme: { solvers: [{ dns01: { rfc2136: { tsigSecretRef: { name: 'tsig', key: 's' } } } }], accountKeySecretRef: { name: 'acct' } } },
-      [['tsig', 's'], ['acct', 'tls.key']]],
-    ['a secretRef without a string name is walked, not taken', { secretRef: { name: 3, inner: { secretRef: { name: 'deep' } } } }, [['deep', 'tls.key']]],
+    [
+      'a *SecretRef with its key',
+      { cfssl: { url: 'https://x', authKeySecretRef: { name: 'auth', key: 'k' } } },
+      [['auth', 'k']],
+    ],
+    [
+      'several, nested in arrays',
+      {
+        acme: {
+          solvers: [{ dns01: { rfc2136: { tsigSecretRef: { name: 'tsig', key: 's' } } } }],
+          accountKeySecretRef: { name: 'acct' },
+        },
+      },
+      [
+        ['tsig', 's'],
+        ['acct', 'tls.key'],
+      ],
+    ],
+    [
+      'a secretRef without a string name is walked, not taken',
+      { secretRef: { name: 3, inner: { secretRef: { name: 'deep' } } } },
+      [['deep', 'tls.key']],
+    ],
     ['a non-string key falls back to tls.key', { secretRef: { name: 'x', key: 1 } }, [['x', 'tls.key']]],
   ])('%s', (_name, spec, want) => {
     expect(secretRefs(spec)).toEqual(want);
@@ -68,11 +138,19 @@ describe('secretRefs', () => {
 describe('statusFields', () => {
   const notAfter = new Date('2030-01-01T00:00:00.123Z');
   it('a ca binding shows the recorded CA, not the one in the Secret', () => {
-    expect(statusFields(ready({ backend: 'ca', fingerprint: 'NEW', notAfter }), { fingerprint: 'OLD', previous: [] }, { caPublishedAt: 't' }))
-      .toEqual({ backend: 'ca', caFingerprintSHA256: 'OLD', caNotAfter: '2030-01-01T00:00:00Z', caPublishedAt: 't' });
+    expect(
+      statusFields(
+        ready({ backend: 'ca', fingerprint: 'NEW', notAfter }),
+        { fingerprint: 'OLD', previous: [] },
+        { caPublishedAt: 't' },
+      ),
+    ).toEqual({ backend: 'ca', caFingerprintSHA256: 'OLD', caNotAfter: '2030-01-01T00:00:00Z', caPublishedAt: 't' });
   });
   it('without a record: the resolved CA', () => {
-    expect(statusFields(ready({ backend: 'vault', fingerprint: 'FP' }), undefined, {}))
-      .toEqual({ backend: 'vault', caFingerprintSHA256: 'FP', caNotAfter: undefined });
+    expect(statusFields(ready({ backend: 'vault', fingerprint: 'FP' }), undefined, {})).toEqual({
+      backend: 'vault',
+      caFingerprintSHA256: 'FP',
+      caNotAfter: undefined,
+    });
   });
 });

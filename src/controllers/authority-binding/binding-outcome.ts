@@ -48,12 +48,21 @@ interface TrustBundleSpec {
  * The recorded CA and the previous ones still in their overlap window (`bundlePem`, undefined when
  * nothing is recorded yet: leave what is published). No trustBundle, or selfSigned: remove ours.
  */
-export function desiredBundle(spec: TrustBundleSpec | undefined, o: Outcome, bundlePem: () => string | undefined): Desired {
+export function desiredBundle(
+  spec: TrustBundleSpec | undefined,
+  o: Outcome,
+  bundlePem: () => string | undefined,
+): Desired {
   if (!spec?.trustBundle || o.backend === 'selfSigned') return { kind: 'remove' };
   const pem = bundlePem();
   if (pem === undefined) return { kind: 'keep' };
-  return { kind: 'publish', configMapName: spec.trustBundle.configMapName, key: spec.trustBundle.key, bundlePem: pem,
-    namespaceSelector: spec.namespaceSelector };
+  return {
+    kind: 'publish',
+    configMapName: spec.trustBundle.configMapName,
+    key: spec.trustBundle.key,
+    bundlePem: pem,
+    namespaceSelector: spec.namespaceSelector,
+  };
 }
 
 /** Wake up just after the CA expires (or becomes valid), and at least every RESYNC_MS. */

@@ -21,7 +21,14 @@ type Spec = ResolvedBindingSpec;
 /** A CA listed in spec.distrust is never issued from. */
 function refuseDistrusted(o: Outcome, distrusted: ReadonlySet<string>): void {
   if (!o.issuer || !o.fingerprint || !distrusted.has(o.fingerprint)) return;
-  Object.assign(o, notReady(BindingReason.CADistrusted, `the CA certificate ${o.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key, it stays in the trust bundles until its replacement is published and everything it signed reissued) or remove it from distrust`), { issuer: undefined });
+  Object.assign(
+    o,
+    notReady(
+      BindingReason.CADistrusted,
+      `the CA certificate ${o.fingerprint} is listed in spec.distrust; replace the CA (new tls.crt/tls.key, it stays in the trust bundles until its replacement is published and everything it signed reissued) or remove it from distrust`,
+    ),
+    { issuer: undefined },
+  );
 }
 
 export class BindingReconciler {
@@ -46,7 +53,9 @@ export class BindingReconciler {
     }
     const spec = b.spec;
     const rec = this.records.recordOf(name, b);
-    const outcome = spec ? await this.issuers.resolve(b, name, spec, rec, log) : notReady(BindingReason.InvalidSpec, invalidBindingSpecMessage(b.invalid));
+    const outcome = spec
+      ? await this.issuers.resolve(b, name, spec, rec, log)
+      : notReady(BindingReason.InvalidSpec, invalidBindingSpecMessage(b.invalid));
     if (outcome.waitMs !== undefined) return { requeueAfterMs: outcome.waitMs };
     const { distrusted, cont } = this.judge(b, spec, rec, outcome);
     await this.publishIssuer(name, b, spec, outcome, distrusted, cont);
@@ -57,18 +66,26 @@ export class BindingReconciler {
     this.records.remember(name, b, cont.record); // before the write: a failed write must not make the next reconcile act on the old record
     await writeBindingStatus(this.ctx, this.continuity, name, b, outcome, cont.record, log);
     if (after.retired) await this.trust.sync(b, bundle(), log);
-    return { requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity) };
+    return {
+      requeueAfterMs: Math.min(requeueDelay(this.ctx.now(), outcome, conflicts), after.requeueAfterMs ?? Infinity),
+    };
   }
 
   /**
    * Refuses a distrusted CA, then lets the continuity step refuse a CA that changed unexpectedly: decided
    * before the issuer is published. `outcome` turns not Ready when refused.
    */
-  private judge(b: BindingModel, spec: Spec | undefined, rec: CaRecord, outcome: Outcome): { distrusted: Set<string>; cont: ContinuityResult } {
+  private judge(
+    b: BindingModel,
+    spec: Spec | undefined,
+    rec: CaRecord,
+    outcome: Outcome,
+  ): { distrusted: Set<string>; cont: ContinuityResult } {
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     refuseDistrusted(outcome, distrusted);
     const cont = this.continuity.before(b, spec, rec, { ...outcome, distrusted });
-    if (cont.refusal) Object.assign(outcome, notReady(cont.refusal.reason, cont.refusal.message), { issuer: undefined });
+    if (cont.refusal)
+      Object.assign(outcome, notReady(cont.refusal.reason, cont.refusal.message), { issuer: undefined });
     return { distrusted, cont };
   }
 
@@ -81,12 +98,25 @@ export class BindingReconciler {
   }
 
   /** The issuer cache holds a Ready binding's issuer (identities and signers issue from it), nothing otherwise. */
-  private async publishIssuer(name: string, b: BindingModel, spec: Spec | undefined, o: Outcome, distrusted: Set<string>, cont: ContinuityResult): Promise<void> {
+  private async publishIssuer(
+    name: string,
+    b: BindingModel,
+    spec: Spec | undefined,
+    o: Outcome,
+    distrusted: Set<string>,
+    cont: ContinuityResult,
+  ): Promise<void> {
     if (!o.issuer || o.ready.status !== 'True') {
       this.ctx.issuers.delete(name);
       return;
     }
-    this.ctx.issuers.set(name, { issuer: o.issuer, health: await o.issuer.health(), generation: b.metadata?.generation, distrusted,
-      maxDurationMs: lifetimeCapMs(spec ?? {}), ...cont.cacheFields() });
+    this.ctx.issuers.set(name, {
+      issuer: o.issuer,
+      health: await o.issuer.health(),
+      generation: b.metadata?.generation,
+      distrusted,
+      maxDurationMs: lifetimeCapMs(spec ?? {}),
+      ...cont.cacheFields(),
+    });
   }
 }

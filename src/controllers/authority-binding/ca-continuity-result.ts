@@ -7,13 +7,23 @@ import { bundleContent, reissueNotBefore, type CaRecord, type Verdict } from './
 /** The continuity record in the binding's status (parsed by the informer, field by field: one odd field loses only itself). */
 export function caRecordOf(status: BindingModel['status']): CaRecord {
   return {
-    fingerprint: status?.caFingerprintSHA256, trustBundle: status?.caTrustBundle, previous: [...(status?.previousCAs ?? [])],
-    publishedAt: status?.caPublishedAt, regenerationHandled: status?.caRegenerationHandled,
+    fingerprint: status?.caFingerprintSHA256,
+    trustBundle: status?.caTrustBundle,
+    previous: [...(status?.previousCAs ?? [])],
+    publishedAt: status?.caPublishedAt,
+    regenerationHandled: status?.caRegenerationHandled,
   };
 }
 
 /** What the reconciler resolved about the binding's CA, as continuity needs it. */
-export interface Resolved { backend?: string; material?: CaMaterial; fingerprint?: string; handles?: string; generatedReplacing?: string; distrusted: ReadonlySet<string> }
+export interface Resolved {
+  backend?: string;
+  material?: CaMaterial;
+  fingerprint?: string;
+  handles?: string;
+  generatedReplacing?: string;
+  distrusted: ReadonlySet<string>;
+}
 
 export class ContinuityResult {
   /** undefined: not a `ca` binding, no continuity state. */

@@ -48,7 +48,12 @@ export class IssuerResolution {
   }
 
   /** selfSigned and the backends whose CA is elsewhere: the issuer's own health is the binding's Ready. */
-  private async resolveRemote(name: string, backend: Backend | undefined, spec: Spec, maxDurationMs: number): Promise<Outcome> {
+  private async resolveRemote(
+    name: string,
+    backend: Backend | undefined,
+    spec: Spec,
+    maxDurationMs: number,
+  ): Promise<Outcome> {
     const ns = this.ctx.config.namespace;
     const secretValue = (secret: string, key: string): string | undefined => {
       const v = this.ctx.informers.operatorSecrets.get(`${ns}/${secret}`)?.data?.[key];
@@ -56,38 +61,79 @@ export class IssuerResolution {
     };
     // the key includes referenced secret values (hashed), so a rotated auth key rebuilds the issuer
     const backendSpec = backend ? spec[backend] : undefined;
-    const refs = createHash('sha256').update(JSON.stringify(backendSpec ?? {}))
-      .update(JSON.stringify(secretRefs(backendSpec).map(([s, k]) => secretValue(s, k) ?? ''))).digest('hex');
-    const res = this.reuse(name, `${backend}|${maxDurationMs}|${refs}`,
-      () => buildIssuer(spec, undefined, { maxDurationMs, kc: this.ctx.kc, operatorNamespace: ns, secretValue, acmeIngress: this.ctx.config.acmeHttp01 }));
+    const refs = createHash('sha256')
+      .update(JSON.stringify(backendSpec ?? {}))
+      .update(JSON.stringify(secretRefs(backendSpec).map(([s, k]) => secretValue(s, k) ?? '')))
+      .digest('hex');
+    const res = this.reuse(name, `${backend}|${maxDurationMs}|${refs}`, () =>
+      buildIssuer(spec, undefined, {
+        maxDurationMs,
+        kc: this.ctx.kc,
+        operatorNamespace: ns,
+        secretValue,
+        acmeIngress: this.ctx.config.acmeHttp01,
+      }),
+    );
     if ('reason' in res) return notReady(res.reason, res.message, { backend });
     const h = backend === 'selfSigned' ? undefined : await res.issuer.health();
     if (h && !h.ready) return notReady(h.reason, h.message, { backend });
-    return { backend, issuer: res.issuer, ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready, message: h?.message ?? 'self-signed: each identity signs its own certificate (development only)' } };
+    return {
+      backend,
+      issuer: res.issuer,
+      ready: {
+        type: 'Ready',
+        status: 'True',
+        reason: BindingReason.Ready,
+        message: h?.message ?? 'self-signed: each identity signs its own certificate (development only)',
+      },
+    };
   }
 
   /** ca: CA material from the Secret in the operator's namespace (generated when asked). */
-  private async resolveCa(b: BindingModel, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, maxDurationMs: number, log: Logger): Promise<Outcome> {
+  private async resolveCa(
+    b: BindingModel,
+    name: string,
+    ca: CaSpec,
+    spec: Spec,
+    rec: CaRecord,
+    maxDurationMs: number,
+    log: Logger,
+  ): Promise<Outcome> {
     const found = await this.caSecret(b, name, ca, spec, rec, log);
     if (!('secret' in found)) return found;
     const { secret, handles } = found;
     // a request acted on is remembered at once: a failure later in this reconcile must not make it act twice
     if (handles) this.records.remember(name, b, { ...rec, regenerationHandled: handles });
-    const generatedReplacing = generatedFor(secret, name) ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION] : undefined;
+    const generatedReplacing = generatedFor(secret, name)
+      ? secret.metadata?.annotations?.[REPLACES_CA_ANNOTATION]
+      : undefined;
     const m = loadCaMaterial(secret.data ?? {}, this.ctx.now());
     if (!m.ok) {
-      return notReady(m.reason, `Secret ${this.ctx.config.namespace}/${ca.secretRef.name}: ${m.message}`,
-        { backend: 'ca', fingerprint: m.fingerprintSHA256, notAfter: m.notAfter, requeueAt: m.reason === BindingReason.CANotYetValid ? m.notBefore : undefined });
+      return notReady(m.reason, `Secret ${this.ctx.config.namespace}/${ca.secretRef.name}: ${m.message}`, {
+        backend: 'ca',
+        fingerprint: m.fingerprintSHA256,
+        notAfter: m.notAfter,
+        requeueAt: m.reason === BindingReason.CANotYetValid ? m.notBefore : undefined,
+      });
     }
     const data = secret.data ?? {};
-    const key = createHash('sha256').update(`${maxDurationMs}|${data['tls.crt']}|${data['tls.key']}|${data['ca.crt'] ?? ''}`).digest('hex');
+    const key = createHash('sha256')
+      .update(`${maxDurationMs}|${data['tls.crt']}|${data['tls.key']}|${data['ca.crt'] ?? ''}`)
+      .digest('hex');
     const res = this.reuse(name, key, () => buildIssuer(spec, m, { maxDurationMs }));
     if ('reason' in res) return notReady(res.reason, res.message, { backend: 'ca' });
     return caReady(m, res.issuer, handles, generatedReplacing);
   }
 
   /** The CA Secret from the cache, generated or rotated when asked; an Outcome when there is none to use. */
-  private async caSecret(b: BindingModel, name: string, ca: CaSpec, spec: Spec, rec: CaRecord, log: Logger): Promise<CaSecret | Outcome> {
+  private async caSecret(
+    b: BindingModel,
+    name: string,
+    ca: CaSpec,
+    spec: Spec,
+    rec: CaRecord,
+    log: Logger,
+  ): Promise<CaSecret | Outcome> {
     const secret = this.ctx.informers.operatorSecrets.get(`${this.ctx.config.namespace}/${ca.secretRef.name}`);
     if (!secret) return this.generation.whenMissing(b, name, ca, spec, rec, log);
     return (await this.generation.rotateOnRequest(b, name, ca, rec, secret, log)) ?? { secret };
@@ -103,8 +149,25 @@ export class IssuerResolution {
   }
 }
 
-function caReady(m: CaMaterial, issuer: Issuer, handles: string | undefined, generatedReplacing: string | undefined): Outcome {
-  return { backend: 'ca', issuer, material: m, fingerprint: m.fingerprintSHA256, notAfter: m.notAfter, handles, generatedReplacing,
-    ready: { type: 'Ready', status: 'True', reason: BindingReason.Ready,
-      message: `CA ${m.cert.subject} (${m.fingerprintSHA256}) is valid until ${isoSeconds(m.notAfter)}` } };
+function caReady(
+  m: CaMaterial,
+  issuer: Issuer,
+  handles: string | undefined,
+  generatedReplacing: string | undefined,
+): Outcome {
+  return {
+    backend: 'ca',
+    issuer,
+    material: m,
+    fingerprint: m.fingerprintSHA256,
+    notAfter: m.notAfter,
+    handles,
+    generatedReplacing,
+    ready: {
+      type: 'Ready',
+      status: 'True',
+      reason: BindingReason.Ready,
+      message: `CA ${m.cert.subject} (${m.fingerprintSHA256}) is valid until ${isoSeconds(m.notAfter)}`,
+    },
+  };
 }

@@ -39,8 +39,14 @@ export class TrustBundles {
     this.ctx = ctx;
     this.fieldManager = fieldManager;
     this.core = ctx.kc.makeApiClient(k8s.CoreV1Api);
-    this.informer = new Informer<k8s.V1ConfigMap>({ kc: ctx.kc, path: '/api/v1/configmaps', labelSelector: TRUST_BUNDLE_LABEL,
-      registry: ctx.registry, logger: ctx.log, resource: 'configmaps' });
+    this.informer = new Informer<k8s.V1ConfigMap>({
+      kc: ctx.kc,
+      path: '/api/v1/configmaps',
+      labelSelector: TRUST_BUNDLE_LABEL,
+      registry: ctx.registry,
+      logger: ctx.log,
+      resource: 'configmaps',
+    });
   }
 
   /** The binding that owns a ConfigMap of ours. */
@@ -50,12 +56,15 @@ export class TrustBundles {
 
   private ours(binding: string): k8s.V1ConfigMap[] {
     const label = labelValue(binding);
-    return this.informer.list().filter((cm) => cm.metadata?.labels?.[TRUST_BUNDLE_LABEL] === label && TrustBundles.bindingOf(cm) === binding);
+    return this.informer
+      .list()
+      .filter((cm) => cm.metadata?.labels?.[TRUST_BUNDLE_LABEL] === label && TrustBundles.bindingOf(cm) === binding);
   }
 
   /** Namespaces the binding serves (absent selector = all), skipping those being deleted. */
   servedNamespaces(selector: LabelSelector | undefined): string[] {
-    return this.ctx.informers.namespaces.list()
+    return this.ctx.informers.namespaces
+      .list()
       .filter((ns) => ns.status?.phase !== 'Terminating' && !ns.metadata?.deletionTimestamp)
       .filter((ns) => matchesSelector(selector ?? {}, ns.metadata?.labels))
       .flatMap((ns) => (ns.metadata?.name ? [ns.metadata.name] : []));
@@ -65,14 +74,21 @@ export class TrustBundles {
   async sync(binding: BindingModel, desired: Desired, log: Logger): Promise<{ conflicts: number }> {
     if (desired.kind === 'keep') return { conflicts: 0 };
     const ours = this.ours(binding.metadata.name);
-    const want = desired.kind === 'publish' ? new Set(this.servedNamespaces(desired.namespaceSelector)) : new Set<string>();
+    const want =
+      desired.kind === 'publish' ? new Set(this.servedNamespaces(desired.namespaceSelector)) : new Set<string>();
     const conflicts = desired.kind === 'publish' ? await this.publishAll(binding, want, ours, desired, log) : 0;
     for (const cm of ours) if (stale(cm, want, desired)) await this.remove(cm, log);
     return { conflicts };
   }
 
   /** Publishes the bundle in every namespace of `want` where ours is missing or out of date; the number of conflicts. */
-  private async publishAll(binding: BindingModel, want: ReadonlySet<string>, ours: readonly k8s.V1ConfigMap[], desired: Publish, log: Logger): Promise<number> {
+  private async publishAll(
+    binding: BindingModel,
+    want: ReadonlySet<string>,
+    ours: readonly k8s.V1ConfigMap[],
+    desired: Publish,
+    log: Logger,
+  ): Promise<number> {
     let conflicts = 0;
     for (const ns of want) {
       const existing = ours.find((cm) => cm.metadata?.namespace === ns && cm.metadata.name === desired.configMapName);
@@ -84,15 +100,32 @@ export class TrustBundles {
 
   /** Removes every ConfigMap of ours for a binding that is gone. Lists from the API: the cache may lag. */
   async removeAll(binding: string, log: Logger): Promise<void> {
-    const list = await this.core.listConfigMapForAllNamespaces({ labelSelector: `${TRUST_BUNDLE_LABEL}=${labelValue(binding)}` });
+    const list = await this.core.listConfigMapForAllNamespaces({
+      labelSelector: `${TRUST_BUNDLE_LABEL}=${labelValue(binding)}`,
+    });
     for (const cm of list.items) if (TrustBundles.bindingOf(cm) === binding) await this.remove(cm, log);
   }
 
   /** Applies the ConfigMap unless a foreign one of that name exists; false on conflict. */
-  private async publish(binding: BindingModel, namespace: string, d: Publish, known: boolean, log: Logger): Promise<boolean> {
+  private async publish(
+    binding: BindingModel,
+    namespace: string,
+    d: Publish,
+    known: boolean,
+    log: Logger,
+  ): Promise<boolean> {
     if (!known && (await this.foreign(binding, namespace, d))) return false;
     try {
-      await this.core.patchNamespacedConfigMap({ name: d.configMapName, namespace, body: bundleConfigMap(binding, namespace, d), fieldManager: this.fieldManager, force: true }, SSA);
+      await this.core.patchNamespacedConfigMap(
+        {
+          name: d.configMapName,
+          namespace,
+          body: bundleConfigMap(binding, namespace, d),
+          fieldManager: this.fieldManager,
+          force: true,
+        },
+        SSA,
+      );
       log.debug({ namespace, configMap: d.configMapName }, 'trust bundle published');
     } catch (e) {
       await this.publishFailed(binding, namespace, d, e);
@@ -104,9 +137,16 @@ export class TrustBundles {
   private async foreign(binding: BindingModel, namespace: string, d: Publish): Promise<boolean> {
     const current = await this.read(namespace, d.configMapName);
     if (!current || TrustBundles.bindingOf(current) === binding.metadata.name) return false;
-    const owner = current.metadata?.labels?.[TRUST_BUNDLE_LABEL] ? `trust bundle of binding ${TrustBundles.bindingOf(current)}` : 'not created by this operator';
-    await recordEvent(this.ctx, involved(binding), 'Warning', BindingReason.TrustBundleConflict,
-      `ConfigMap ${namespace}/${d.configMapName} exists and is ${owner}; left untouched. Rename spec.trustBundle.configMapName or delete that ConfigMap.`);
+    const owner = current.metadata?.labels?.[TRUST_BUNDLE_LABEL]
+      ? `trust bundle of binding ${TrustBundles.bindingOf(current)}`
+      : 'not created by this operator';
+    await recordEvent(
+      this.ctx,
+      involved(binding),
+      'Warning',
+      BindingReason.TrustBundleConflict,
+      `ConfigMap ${namespace}/${d.configMapName} exists and is ${owner}; left untouched. Rename spec.trustBundle.configMapName or delete that ConfigMap.`,
+    );
     return true;
   }
 
@@ -114,15 +154,25 @@ export class TrustBundles {
   private async publishFailed(binding: BindingModel, namespace: string, d: Publish, e: unknown): Promise<void> {
     const k = toKubeError(e);
     if (k.code === 404 || (k.code === 403 && namespaceTerminating(k))) return; // namespace gone or terminating
-    if (k.code !== 403) throw new Error(`apply trust bundle ConfigMap ${namespace}/${d.configMapName} failed: ${k.message}`, { cause: e });
+    if (k.code !== 403)
+      throw new Error(`apply trust bundle ConfigMap ${namespace}/${d.configMapName} failed: ${k.message}`, {
+        cause: e,
+      });
     // not granted (the chart's rbac.trustBundleConfigMaps): say so where the security team looks
-    await recordEvent(this.ctx, involved(binding), 'Warning', BindingReason.TrustBundleForbidden,
-      `the operator may not write ConfigMap ${namespace}/${d.configMapName} (${k.message}): grant it with the chart value rbac.trustBundleConfigMaps `
-      + `(scope cluster, or namespaces including ${namespace}), or narrow the binding's namespaceSelector`);
+    await recordEvent(
+      this.ctx,
+      involved(binding),
+      'Warning',
+      BindingReason.TrustBundleForbidden,
+      `the operator may not write ConfigMap ${namespace}/${d.configMapName} (${k.message}): grant it with the chart value rbac.trustBundleConfigMaps ` +
+        `(scope cluster, or namespaces including ${namespace}), or narrow the binding's namespaceSelector`,
+    );
   }
 
   private async read(namespace: string, name: string): Promise<k8s.V1ConfigMap | undefined> {
-    try { return await this.core.readNamespacedConfigMap({ namespace, name }); } catch (e) {
+    try {
+      return await this.core.readNamespacedConfigMap({ namespace, name });
+    } catch (e) {
       if (isNotFound(e)) return undefined;
       throw new Error(`read ConfigMap ${namespace}/${name} failed`, { cause: e });
     }
@@ -131,7 +181,11 @@ export class TrustBundles {
   private async remove(cm: k8s.V1ConfigMap, log: Logger): Promise<void> {
     const { namespace, name, uid } = cm.metadata ?? {};
     try {
-      await this.core.deleteNamespacedConfigMap({ namespace: namespace ?? '', name: name ?? '', body: { preconditions: { uid } } });
+      await this.core.deleteNamespacedConfigMap({
+        namespace: namespace ?? '',
+        name: name ?? '',
+        body: { preconditions: { uid } },
+      });
       log.debug({ namespace, configMap: name }, 'trust bundle removed');
     } catch (e) {
       const k = toKubeError(e);
@@ -160,13 +214,36 @@ function stale(cm: k8s.V1ConfigMap, want: ReadonlySet<string>, d: Desired): bool
 function bundleConfigMap(binding: BindingModel, namespace: string, d: Publish): k8s.V1ConfigMap {
   const name = binding.metadata.name;
   const uid = binding.metadata?.uid;
-  return { apiVersion: 'v1', kind: 'ConfigMap',
-    metadata: { name: d.configMapName, namespace, labels: { [TRUST_BUNDLE_LABEL]: labelValue(name) }, annotations: { [BINDING_ANNOTATION]: name },
-      ...(uid ? { ownerReferences: [{ apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name, uid }] } : {}) },
-    data: { [d.key]: d.bundlePem } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: d.configMapName,
+      namespace,
+      labels: { [TRUST_BUNDLE_LABEL]: labelValue(name) },
+      annotations: { [BINDING_ANNOTATION]: name },
+      ...(uid
+        ? {
+            ownerReferences: [
+              { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name, uid },
+            ],
+          }
+        : {}),
+    },
+    data: { [d.key]: d.bundlePem },
+  };
 }
 
-
-export function involved(b: BindingModel): { apiVersion: string; kind: string; name: string; uid?: string | undefined } {
-  return { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name: b.metadata.name, uid: b.metadata?.uid };
+export function involved(b: BindingModel): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid?: string | undefined;
+} {
+  return {
+    apiVersion: 'machineidentity.io/v1alpha1',
+    kind: 'CertificateAuthorityBinding',
+    name: b.metadata.name,
+    uid: b.metadata?.uid,
+  };
 }

@@ -21,7 +21,11 @@ export function isSigner(s: SignerSpec): boolean {
 }
 
 /** The binding behind `machineidentity.io/<binding>` when it acts as that kind of signer; undefined when the name is not ours to serve. */
-export function signerBinding(ctx: OperatorContext, signerName: string | undefined, kind: SignerKind): ValidBindingModel | undefined {
+export function signerBinding(
+  ctx: OperatorContext,
+  signerName: string | undefined,
+  kind: SignerKind,
+): ValidBindingModel | undefined {
   if (!signerName?.startsWith(SIGNER_PREFIX)) return undefined;
   // the informer parsed it once per resourceVersion (a burst of requests all name the same binding)
   const b = validBinding(ctx, signerName.slice(SIGNER_PREFIX.length));
@@ -37,7 +41,13 @@ export interface SignerMetrics {
 }
 
 /** Counts an answered request, the time spent signing it and the time since it was created. */
-export function observeAnswer(m: SignerMetrics, labels: { signer: string; kind: SignerKind }, result: string, started: number, creationTimestamp: unknown): void {
+export function observeAnswer(
+  m: SignerMetrics,
+  labels: { signer: string; kind: SignerKind },
+  result: string,
+  started: number,
+  creationTimestamp: unknown,
+): void {
   m.requests.inc({ ...labels, result });
   m.signing.observe(labels, (performance.now() - started) / 1000);
   const created = Date.parse(String(creationTimestamp ?? ''));
@@ -49,17 +59,37 @@ export function signerMetrics(registry: Registry): SignerMetrics {
   let m = memo.get(registry);
   if (!m) {
     m = {
-      requests: new Counter({ name: 'machine_identity_signer_requests_total', help: 'Requests answered as a Kubernetes signer', labelNames: ['signer', 'kind', 'result'] as const, registers: [registry] }),
-      latency: new Histogram({ name: 'machine_identity_signer_request_duration_seconds', help: 'From a request\'s creation to its answer (Issued, Denied, Failed, or the CSR certificate)',
-        labelNames: ['signer', 'kind'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [registry] }),
-      signing: new Histogram({ name: 'machine_identity_signer_signing_duration_seconds', help: 'Time spent deciding and signing one request',
-        labelNames: ['signer', 'kind'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [registry] }),
+      requests: new Counter({
+        name: 'machine_identity_signer_requests_total',
+        help: 'Requests answered as a Kubernetes signer',
+        labelNames: ['signer', 'kind', 'result'] as const,
+        registers: [registry],
+      }),
+      latency: new Histogram({
+        name: 'machine_identity_signer_request_duration_seconds',
+        help: "From a request's creation to its answer (Issued, Denied, Failed, or the CSR certificate)",
+        labelNames: ['signer', 'kind'] as const,
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+        registers: [registry],
+      }),
+      signing: new Histogram({
+        name: 'machine_identity_signer_signing_duration_seconds',
+        help: 'Time spent deciding and signing one request',
+        labelNames: ['signer', 'kind'] as const,
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+        registers: [registry],
+      }),
     };
     memo.set(registry, m);
   }
   return m;
 }
 
-export function condition(type: string, reason: string, message: string, now: Date): { type: string; status: 'True'; reason: string; message: string; lastTransitionTime: string } {
+export function condition(
+  type: string,
+  reason: string,
+  message: string,
+  now: Date,
+): { type: string; status: 'True'; reason: string; message: string; lastTransitionTime: string } {
   return { type, status: 'True', reason, message: message.slice(0, 32_000), lastTransitionTime: isoSeconds(now) };
 }

@@ -9,15 +9,22 @@ import { condition } from './common.ts';
 import { podMismatch } from './boundaries.ts';
 import type { PcrSpec } from './pod-certificate.ts';
 
-export interface Pcr extends k8s.KubernetesObject { spec?: PcrSpec; status?: { conditions?: { type: string; status: string }[] } }
+export interface Pcr extends k8s.KubernetesObject {
+  spec?: PcrSpec;
+  status?: { conditions?: { type: string; status: string }[] };
+}
 export type Answer =
   | { kind: 'Issued'; chainPem: string; notBefore: Date; notAfter: Date; beginRefreshAt: Date; message: string }
   | { kind: 'Denied' | 'Failed'; reason: string; message: string };
 
 /** A stored request always has both. */
-export const refOf = (p: Pcr): { namespace: string; name: string } => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' });
+export const refOf = (p: Pcr): { namespace: string; name: string } => ({
+  namespace: p.metadata?.namespace ?? '',
+  name: p.metadata?.name ?? '',
+});
 /** Answered: Issued, Denied or Failed. */
-export const terminal = (p: Pcr): boolean => (p.status?.conditions ?? []).some((c) => ['Issued', 'Denied', 'Failed'].includes(c.type) && c.status === 'True');
+export const terminal = (p: Pcr): boolean =>
+  (p.status?.conditions ?? []).some((c) => ['Issued', 'Denied', 'Failed'].includes(c.type) && c.status === 'True');
 
 /**
  * The pod the request names, read from the API server's watch cache (resourceVersion 0: no etcd
@@ -32,11 +39,22 @@ export async function readPod(kc: k8s.KubeConfig, ns: string, spec: PcrSpec): Pr
 }
 
 /** One status update carrying the whole answer; the resourceVersion makes a second writer lose, not overwrite. */
-export async function writePcrStatus(ctx: Pick<OperatorContext, 'kc' | 'log' | 'now'>, pcr: Pcr, a: Answer): Promise<'ok' | 'conflict' | 'gone' | 'rejected'> {
+export async function writePcrStatus(
+  ctx: Pick<OperatorContext, 'kc' | 'log' | 'now'>,
+  pcr: Pcr,
+  a: Answer,
+): Promise<'ok' | 'conflict' | 'gone' | 'rejected'> {
   const now = ctx.now();
-  const status = a.kind === 'Issued'
-    ? { conditions: [condition('Issued', SignerReason.Issued, a.message, now)], certificateChain: a.chainPem, notBefore: isoSeconds(a.notBefore), notAfter: isoSeconds(a.notAfter), beginRefreshAt: isoSeconds(a.beginRefreshAt) }
-    : { conditions: [condition(a.kind, a.reason, a.message, now)] };
+  const status =
+    a.kind === 'Issued'
+      ? {
+          conditions: [condition('Issued', SignerReason.Issued, a.message, now)],
+          certificateChain: a.chainPem,
+          notBefore: isoSeconds(a.notBefore),
+          notAfter: isoSeconds(a.notAfter),
+          beginRefreshAt: isoSeconds(a.beginRefreshAt),
+        }
+      : { conditions: [condition(a.kind, a.reason, a.message, now)] };
   const body = { ...pcr, status };
   const { namespace, name } = refOf(pcr);
   const path = `/apis/certificates.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/podcertificaterequests/${encodeURIComponent(name)}/status`;
@@ -44,10 +62,17 @@ export async function writePcrStatus(ctx: Pick<OperatorContext, 'kc' | 'log' | '
   if (res.status >= 200 && res.status < 300) return 'ok';
   if (res.status === 409) return 'conflict';
   if (res.status === 404) return 'gone';
-  ctx.log.error({ namespace: pcr.metadata?.namespace, name: pcr.metadata?.name, status: res.status, body: res.text.slice(0, 1000) }, 'PodCertificateRequest status rejected');
+  ctx.log.error(
+    { namespace: pcr.metadata?.namespace, name: pcr.metadata?.name, status: res.status, body: res.text.slice(0, 1000) },
+    'PodCertificateRequest status rejected',
+  );
   if (a.kind === 'Issued' && res.status === 422) {
     // the API server's validation is the last word: tell the kubelet instead of leaving it waiting
-    const failed = await writePcrStatus(ctx, pcr, { kind: 'Failed', reason: SignerReason.InvalidCertificate, message: `the API server rejected the issued certificate: ${res.text.slice(0, 500)}` });
+    const failed = await writePcrStatus(ctx, pcr, {
+      kind: 'Failed',
+      reason: SignerReason.InvalidCertificate,
+      message: `the API server rejected the issued certificate: ${res.text.slice(0, 500)}`,
+    });
     return failed === 'ok' ? 'rejected' : failed;
   }
   throw new Error(`PodCertificateRequest status update: HTTP ${res.status}`);

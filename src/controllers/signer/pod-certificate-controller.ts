@@ -11,7 +11,16 @@ import { apiServes } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
-import { annotationsRefusal, podIdentityRequest, requestKey, spiffeId, validity, type PcrSpec, type RequestKey, type Validity } from './pod-certificate.ts';
+import {
+  annotationsRefusal,
+  podIdentityRequest,
+  requestKey,
+  spiffeId,
+  validity,
+  type PcrSpec,
+  type RequestKey,
+  type Validity,
+} from './pod-certificate.ts';
 import { observeAnswer, signerBinding, signerMetrics } from './common.ts';
 import { isoSeconds } from '../../issuers/in-cluster-ca.ts';
 import { readPod, refOf, terminal, writePcrStatus, type Answer, type Pcr } from './pod-certificate-api.ts';
@@ -33,14 +42,23 @@ export function podCertificatesServed(kc: k8s.KubeConfig): Promise<boolean> {
 }
 
 export function podCertificateInformer(ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>): Informer<Pcr> {
-  return new Informer<Pcr>({ kc: ctx.kc, path: PCR_PATH, registry: ctx.registry, logger: ctx.log, resource: 'podcertificaterequests' });
+  return new Informer<Pcr>({
+    kc: ctx.kc,
+    path: PCR_PATH,
+    registry: ctx.registry,
+    logger: ctx.log,
+    resource: 'podcertificaterequests',
+  });
 }
 
 export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pcr>): Controller {
   const m = signerMetrics(ctx.registry);
   const c = new Controller({
     // requests arrive in bursts (a Deployment scaling up) and every step waits on the API server: many workers
-    name: 'pod-certificate-signer', logger: ctx.log, registry: ctx.registry, workers: Math.max(8, ctx.config.workers * 2),
+    name: 'pod-certificate-signer',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: Math.max(8, ctx.config.workers * 2),
     informers: [pcrs, ctx.informers.bindings, ctx.informers.namespaces, ctx.policies.informer],
     reconcile: async (key) => {
       const pcr = pcrs.get(key);
@@ -52,17 +70,33 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
   });
 
   /** Decides, writes the answer, counts it; a Warning Event for a request not issued. */
-  async function answerRequest(pcr: Pcr, spec: PcrSpec, bindingName: string, bspec: BindingSpec): Promise<{ requeueAfterMs: number } | undefined> {
+  async function answerRequest(
+    pcr: Pcr,
+    spec: PcrSpec,
+    bindingName: string,
+    bspec: BindingSpec,
+  ): Promise<{ requeueAfterMs: number } | undefined> {
     const started = performance.now();
     const answer = await decide(pcr, spec, bindingName, bspec);
     if (!answer) return { requeueAfterMs: 2000 };
     const wrote = await writePcrStatus(ctx, pcr, answer);
     if (wrote === 'conflict') return { requeueAfterMs: 100 };
     if (wrote !== 'ok') return undefined;
-    observeAnswer(m, { signer: spec.signerName, kind: KIND }, answer.kind.toLowerCase(), started, pcr.metadata?.creationTimestamp);
+    observeAnswer(
+      m,
+      { signer: spec.signerName, kind: KIND },
+      answer.kind.toLowerCase(),
+      started,
+      pcr.metadata?.creationTimestamp,
+    );
     if (answer.kind !== 'Issued') {
-      void recordEvent(ctx, { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
-        'Warning', answer.reason, `${answer.kind} for pod ${spec.podName}: ${answer.message}`);
+      void recordEvent(
+        ctx,
+        { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
+        'Warning',
+        answer.reason,
+        `${answer.kind} for pod ${spec.podName}: ${answer.message}`,
+      );
     }
     return undefined;
   }
@@ -81,17 +115,37 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
   }
 
   /** A request that names its pod, for a Ready authority: the certificate's lifetime and name, the boundaries, IssuancePolicy, then signing. */
-  async function decideFor(ns: string, spec: PcrSpec, bindingName: string, bspec: BindingSpec,
-    admitted: { key: RequestKey; nsLabels: Record<string, string>; pod: k8s.V1Pod | undefined; entry: IssuerEntry }): Promise<Answer> {
+  async function decideFor(
+    ns: string,
+    spec: PcrSpec,
+    bindingName: string,
+    bspec: BindingSpec,
+    admitted: { key: RequestKey; nsLabels: Record<string, string>; pod: k8s.V1Pod | undefined; entry: IssuerEntry },
+  ): Promise<Answer> {
     const pod = admitted.pod;
     const entry = admitted.entry;
     const v = validity(ctx.now(), spec, bspec.signer?.maxPodCertificateDurationMs ?? 86_400_000, lifetimeCapMs(bspec));
     const uri = spiffeId(trustDomainOf(bspec), ns, spec.serviceAccountName);
-    const request = podIdentityRequest({ namespace: ns, spec, podLabels: pod?.metadata?.labels ?? {}, authority: bindingName, uri, key: admitted.key, lifetimeMs: v.lifetimeMs });
+    const request = podIdentityRequest({
+      namespace: ns,
+      spec,
+      podLabels: pod?.metadata?.labels ?? {},
+      authority: bindingName,
+      uri,
+      key: admitted.key,
+      lifetimeMs: v.lifetimeMs,
+    });
     // the SPIFFE ID is the namespace's own by construction; checked anyway, like every requester's names
-    const notOwned = ownershipRefusal(request, { name: bindingName, spec: bspec }, { namespace: ns, namespaceLabels: admitted.nsLabels, clusterDomain: ctx.config.clusterDomain });
+    const notOwned = ownershipRefusal(
+      request,
+      { name: bindingName, spec: bspec },
+      { namespace: ns, namespaceLabels: admitted.nsLabels, clusterDomain: ctx.config.clusterDomain },
+    );
     if (notOwned) return { kind: 'Denied', reason: notOwned.reason, message: notOwned.message };
-    const verdict = evaluate(request, ctx.policies.compiled(), { namespaceLabels: admitted.nsLabels, defaultAction: ctx.config.policyDefaultAction });
+    const verdict = evaluate(request, ctx.policies.compiled(), {
+      namespaceLabels: admitted.nsLabels,
+      defaultAction: ctx.config.policyDefaultAction,
+    });
     if (!verdict.allowed) return { kind: 'Denied', reason: SignerReason.PolicyDenied, message: denialMessage(verdict) };
     return issue(entry, bindingName, admitted.key, uri, v);
   }
@@ -99,18 +153,49 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
   /** Wait for the authority, or give up before kube-controller-manager deletes the request. */
   function notReady(pcr: Pcr, bindingName: string, entry: IssuerEntry | undefined): Answer | undefined {
     const age = Date.now() - Date.parse(String(pcr.metadata?.creationTimestamp ?? ''));
-    return age > GIVE_UP_MS ? { kind: 'Failed', reason: SignerReason.AuthorityNotReady, message: `CertificateAuthorityBinding ${bindingName} is not Ready: ${entry?.health.message ?? 'not loaded'}` } : undefined;
+    return age > GIVE_UP_MS
+      ? {
+          kind: 'Failed',
+          reason: SignerReason.AuthorityNotReady,
+          message: `CertificateAuthorityBinding ${bindingName} is not Ready: ${entry?.health.message ?? 'not loaded'}`,
+        }
+      : undefined;
   }
 
   /** Signs the request's key for the SPIFFE ID alone. */
-  async function issue(entry: IssuerEntry, bindingName: string, key: RequestKey, uri: string, v: Validity): Promise<Answer> {
+  async function issue(
+    entry: IssuerEntry,
+    bindingName: string,
+    key: RequestKey,
+    uri: string,
+    v: Validity,
+  ): Promise<Answer> {
     if (!entry.issuer.signPublicKey) {
-      return { kind: 'Failed', reason: SignerReason.BackendCannotSign, message: `the ${entry.issuer.backend} backend of ${bindingName} cannot sign a key it does not hold; use a ca binding for pod certificates` };
+      return {
+        kind: 'Failed',
+        reason: SignerReason.BackendCannotSign,
+        message: `the ${entry.issuer.backend} backend of ${bindingName} cannot sign a key it does not hold; use a ca binding for pod certificates`,
+      };
     }
-    const r = await entry.issuer.signPublicKey({ spkiDer: key.spkiDer, publicKey: key.publicKey, uris: [uri], dnsNames: [], usages: ['digitalSignature', 'clientAuth', 'serverAuth'], notBefore: v.notBefore, notAfter: v.notAfter });
-    if (r.status !== 'issued') return { kind: 'Failed', reason: r.status === 'pending' ? SignerReason.Pending : r.reason, message: r.message };
-    return { kind: 'Issued', chainPem: [r.certificatePem, ...r.chainPem].join(''), notBefore: v.notBefore, notAfter: v.notAfter, beginRefreshAt: v.beginRefreshAt,
-      message: `issued ${uri} until ${isoSeconds(v.notAfter)}` };
+    const r = await entry.issuer.signPublicKey({
+      spkiDer: key.spkiDer,
+      publicKey: key.publicKey,
+      uris: [uri],
+      dnsNames: [],
+      usages: ['digitalSignature', 'clientAuth', 'serverAuth'],
+      notBefore: v.notBefore,
+      notAfter: v.notAfter,
+    });
+    if (r.status !== 'issued')
+      return { kind: 'Failed', reason: r.status === 'pending' ? SignerReason.Pending : r.reason, message: r.message };
+    return {
+      kind: 'Issued',
+      chainPem: [r.certificatePem, ...r.chainPem].join(''),
+      notBefore: v.notBefore,
+      notAfter: v.notAfter,
+      beginRefreshAt: v.beginRefreshAt,
+      message: `issued ${uri} until ${isoSeconds(v.notAfter)}`,
+    };
   }
 
   /**
@@ -118,13 +203,23 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
    * the request's namespace, the key. A denial, the key and the namespace's labels, or undefined
    * when the namespace is not in the cache yet (it exists: the request is in it).
    */
-  function admit(ns: string, spec: PcrSpec, bindingName: string, bspec: BindingSpec): Answer | { key: RequestKey; nsLabels: Record<string, string> } | undefined {
+  function admit(
+    ns: string,
+    spec: PcrSpec,
+    bindingName: string,
+    bspec: BindingSpec,
+  ): Answer | { key: RequestKey; nsLabels: Record<string, string> } | undefined {
     const refusal = annotationsRefusal(spec, spec.signerName);
     if (refusal) return { kind: 'Denied', reason: refusal.reason, message: refusal.message };
     const namespace = ctx.informers.namespaces.get(ns);
     if (!namespace) return undefined;
     const nsLabels = namespace.metadata?.labels ?? {};
-    const outside = namespaceRefusal({ name: bindingName, namespaceSelector: bspec.namespaceSelector }, ns, nsLabels, 'PodCertificateRequests');
+    const outside = namespaceRefusal(
+      { name: bindingName, namespaceSelector: bspec.namespaceSelector },
+      ns,
+      nsLabels,
+      'PodCertificateRequests',
+    );
     if (outside) return { kind: 'Denied', reason: outside.reason, message: outside.message };
     const key = requestKey(spec);
     if (!key.ok) return { kind: 'Denied', reason: key.reason, message: key.message };
@@ -133,7 +228,9 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
 
   const enqueue = (p: Pcr): void => c.queue.add(`${p.metadata?.namespace}/${p.metadata?.name}`);
   pcrs.onAdd(enqueue).onUpdate((_o, p) => enqueue(p));
-  const pending = (): void => { for (const p of pcrs.list()) if (!terminal(p)) enqueue(p); };
+  const pending = (): void => {
+    for (const p of pcrs.list()) if (!terminal(p)) enqueue(p);
+  };
   ctx.issuers.onChange(pending);
   ctx.informers.bindings.onAdd(pending).onUpdate(pending);
   return c;

@@ -17,11 +17,20 @@ export function trustBundlesServed(ctx: Pick<OperatorContext, 'kc'>): Promise<bo
 
 export function trustBundleController(ctx: OperatorContext): Controller {
   const c = new Controller({
-    name: 'signer-trust-bundles', logger: ctx.log, registry: ctx.registry, workers: 1, informers: [ctx.informers.bindings],
+    name: 'signer-trust-bundles',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 1,
+    informers: [ctx.informers.bindings],
     reconcile: (binding) => syncTrustBundle(ctx, binding),
   });
-  const enqueue = (b: { metadata?: { name?: string } }): void => { if (b.metadata?.name) c.queue.add(b.metadata.name); };
-  ctx.informers.bindings.onAdd(enqueue).onUpdate((_o, b) => enqueue(b)).onDelete(enqueue);
+  const enqueue = (b: { metadata?: { name?: string } }): void => {
+    if (b.metadata?.name) c.queue.add(b.metadata.name);
+  };
+  ctx.informers.bindings
+    .onAdd(enqueue)
+    .onUpdate((_o, b) => enqueue(b))
+    .onDelete(enqueue);
   ctx.issuers.onChange((b) => c.queue.add(b));
   return c;
 }
@@ -38,13 +47,26 @@ async function syncTrustBundle(ctx: OperatorContext, binding: string): Promise<{
   const entry = ctx.issuers.get(binding);
   const pem = entry?.trustBundlePem ?? entry?.health.caBundlePem;
   if (!pem) return { requeueAfterMs: 5000 };
-  const res = await sendRaw(ctx.kc, 'PATCH', `${path}?fieldManager=mio-signer&force=true`, JSON.stringify(clusterTrustBundle(binding, pem)), 'application/apply-patch+yaml');
-  if (res.status < 200 || res.status >= 300) throw new Error(`apply ClusterTrustBundle ${bundleName(binding)}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+  const res = await sendRaw(
+    ctx.kc,
+    'PATCH',
+    `${path}?fieldManager=mio-signer&force=true`,
+    JSON.stringify(clusterTrustBundle(binding, pem)),
+    'application/apply-patch+yaml',
+  );
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(`apply ClusterTrustBundle ${bundleName(binding)}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
   return undefined;
 }
 
 function clusterTrustBundle(binding: string, pem: string): object {
-  return { apiVersion: 'certificates.k8s.io/v1beta1', kind: 'ClusterTrustBundle',
-    metadata: { name: bundleName(binding), labels: { 'app.kubernetes.io/managed-by': 'machine-identity-operator', 'machineidentity.io/binding': binding } },
-    spec: { signerName: `${SIGNER_PREFIX}${binding}`, trustBundle: pem } };
+  return {
+    apiVersion: 'certificates.k8s.io/v1beta1',
+    kind: 'ClusterTrustBundle',
+    metadata: {
+      name: bundleName(binding),
+      labels: { 'app.kubernetes.io/managed-by': 'machine-identity-operator', 'machineidentity.io/binding': binding },
+    },
+    spec: { signerName: `${SIGNER_PREFIX}${binding}`, trustBundle: pem },
+  };
 }
