@@ -47,13 +47,13 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
     if (name) c.queue.add(name);
   };
   bindings
-    .onAdd((b) => enqueue(b.metadata?.name))
-    .onUpdate((_o, b) => enqueue(b.metadata?.name))
-    .onDelete((b) => enqueue(b.metadata?.name));
+    .onAdd((b) => enqueue(b.metadata.name))
+    .onUpdate((_o, b) => enqueue(b.metadata.name))
+    .onDelete((b) => enqueue(b.metadata.name));
   // a CA Secret or a referenced auth key changed
   const bySecret = (s: k8s.V1Secret): void => {
     for (const b of bindings.list())
-      if (secretNames(bindingFields(b)).includes(s.metadata?.name ?? '')) enqueue(b.metadata?.name);
+      if (secretNames(bindingFields(b)).includes(s.metadata?.name ?? '')) enqueue(b.metadata.name);
   };
   operatorSecrets
     .onAdd(bySecret)
@@ -61,7 +61,7 @@ export function authorityBindingController(ctx: OperatorContext): Controller {
     .onDelete(bySecret);
   // the namespaces a trust bundle goes to changed
   const withTrustBundle = (): void => {
-    for (const b of bindings.list()) if (bindingFields(b).trustBundle) enqueue(b.metadata?.name);
+    for (const b of bindings.list()) if (bindingFields(b).trustBundle) enqueue(b.metadata.name);
   };
   const namespaceMoved = (o: k8s.V1Namespace, n: k8s.V1Namespace): boolean =>
     !isDeepStrictEqual(o.metadata?.labels, n.metadata?.labels) || o.status?.phase !== n.status?.phase;

@@ -84,8 +84,9 @@ export class BindingReconciler {
     const distrusted = new Set((spec?.distrust ?? []).map(normaliseFingerprint));
     refuseDistrusted(outcome, distrusted);
     const cont = this.continuity.before(b, spec, rec, { ...outcome, distrusted });
-    if (cont.refusal)
+    if (cont.refusal) {
       Object.assign(outcome, notReady(cont.refusal.reason, cont.refusal.message), { issuer: undefined });
+    }
     return { distrusted, cont };
   }
 
@@ -113,7 +114,7 @@ export class BindingReconciler {
     this.ctx.issuers.set(name, {
       issuer: o.issuer,
       health: await o.issuer.health(),
-      generation: b.metadata?.generation,
+      generation: b.metadata.generation,
       distrusted,
       maxDurationMs: lifetimeCapMs(spec ?? {}),
       ...cont.cacheFields(),

@@ -50,7 +50,7 @@ export async function writeBindingStatus(
   log: Logger,
 ): Promise<void> {
   const prev = getCondition(b.status?.conditions, 'Ready');
-  const ready = setCondition(b.status?.conditions, o.ready, b.metadata?.generation, ctx.now()).find(
+  const ready = setCondition(b.status?.conditions, o.ready, b.metadata.generation, ctx.now()).find(
     (c) => c.type === 'Ready',
   );
   if (!ready) return; // setCondition always sets it

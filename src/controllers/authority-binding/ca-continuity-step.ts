@@ -71,7 +71,7 @@ export class ContinuityStep {
       recorded: next.fingerprint,
       current: ca.fingerprint,
       distrusted: o.distrusted,
-      accept: b.metadata?.annotations?.[ACCEPT_CA_ANNOTATION],
+      accept: b.metadata.annotations?.[ACCEPT_CA_ANNOTATION],
       generatedReplacing: o.generatedReplacing,
     });
     if (change.kind === 'unexpected') {

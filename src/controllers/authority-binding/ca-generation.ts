@@ -53,7 +53,7 @@ export class CaGeneration {
       secret: `${this.ctx.config.namespace}/${ca.secretRef.name}`,
       recordedFingerprint: rec.fingerprint,
       generate: ca.generate,
-      requested: b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION],
+      requested: b.metadata.annotations?.[REGENERATE_CA_ANNOTATION],
       handled: rec.regenerationHandled,
       recordedDistrusted:
         rec.fingerprint !== undefined && (spec.distrust ?? []).map(normaliseFingerprint).includes(rec.fingerprint),
@@ -78,7 +78,7 @@ export class CaGeneration {
     secret: k8s.V1Secret,
     log: Logger,
   ): Promise<CaSecret | Outcome | undefined> {
-    const requested = b.metadata?.annotations?.[REGENERATE_CA_ANNOTATION];
+    const requested = b.metadata.annotations?.[REGENERATE_CA_ANNOTATION];
     if (!requested || requested === rec.regenerationHandled) return undefined;
     const ours = generatedFor(secret, name);
     if (!ca.generate || !ours) {

@@ -11,11 +11,11 @@ export class CaRecordMemory {
   /** Ours when it is about the same object, else what the binding's status says. */
   recordOf(name: string, b: BindingModel): CaRecord {
     const mem = this.records.get(name);
-    return mem && mem.uid === b.metadata?.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
+    return mem && mem.uid === b.metadata.uid ? structuredClone(mem.rec) : caRecordOf(b.status);
   }
 
   remember(name: string, b: BindingModel, rec: CaRecord | undefined): void {
-    if (rec) this.records.set(name, { uid: b.metadata?.uid, rec: structuredClone(rec) });
+    if (rec) this.records.set(name, { uid: b.metadata.uid, rec: structuredClone(rec) });
     else this.records.delete(name);
   }
 
