@@ -11,6 +11,7 @@ import {
 } from '../../src/controllers/authority-binding/binding-outcome.ts';
 import { secretNames, secretRefs } from '../../src/controllers/authority-binding/secret-refs.ts';
 import { statusFields } from '../../src/controllers/authority-binding/binding-status.ts';
+import { caRecordOf, ContinuityResult } from '../../src/controllers/authority-binding/ca-continuity-result.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const at = (ms: number): Date => new Date(now.getTime() + ms);
@@ -152,5 +153,51 @@ describe('statusFields', () => {
       caFingerprintSHA256: 'FP',
       caNotAfter: undefined,
     });
+  });
+});
+
+describe('caRecordOf and ContinuityResult', () => {
+  it('reads the record from the parsed status, copying the previous CAs', () => {
+    const previousCAs = [{ fingerprintSHA256: 'P', trustBundle: 'PEM-P', retiredAt: 't0', retireAfter: 't1' }];
+    const rec = caRecordOf({
+      caFingerprintSHA256: 'F',
+      caTrustBundle: 'PEM',
+      previousCAs,
+      caPublishedAt: 't2',
+      caRegenerationHandled: 'r',
+    });
+    expect(rec).toEqual({
+      fingerprint: 'F',
+      trustBundle: 'PEM',
+      previous: previousCAs,
+      publishedAt: 't2',
+      regenerationHandled: 'r',
+    });
+    expect(rec.previous).not.toBe(previousCAs);
+  });
+  it('no status: an empty record', () => {
+    expect(caRecordOf(undefined)).toEqual({
+      fingerprint: undefined,
+      trustBundle: undefined,
+      previous: [],
+      publishedAt: undefined,
+      regenerationHandled: undefined,
+    });
+  });
+  it('nothing recorded: no bundle and nothing for the issuer cache', () => {
+    const r = new ContinuityResult();
+    expect(r.bundlePem()).toBeUndefined();
+    expect(r.cacheFields()).toEqual({});
+  });
+  it('not yet published: identities wait (reissueNotBefore is Infinity)', () => {
+    const r = new ContinuityResult();
+    r.record = { fingerprint: 'F', previous: [] };
+    expect(r.cacheFields()).toEqual({ trustBundlePem: undefined, reissueNotBefore: Infinity });
+  });
+  it('published: identities move after the propagation delay', () => {
+    const r = new ContinuityResult();
+    r.propagationDelayMs = 300_000;
+    r.record = { fingerprint: 'F', previous: [], publishedAt: '2026-01-01T00:00:00.000Z' };
+    expect(r.cacheFields().reissueNotBefore).toBe(Date.parse('2026-01-01T00:05:00.000Z'));
   });
 });
