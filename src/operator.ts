@@ -8,12 +8,13 @@ import { Informer } from './runtime/informer.ts';
 import type { Controller } from './runtime/reconcile-loop.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 import { startOpsServer, type OpsServer } from './runtime/ops-server.ts';
-import type { OperatorContext, MachineIdentityObject, BindingObject } from './controllers/context.ts';
+import type { OperatorContext } from './controllers/context.ts';
+import { toBindingModel, toMachineIdentityModel, type BindingModel, type MachineIdentityModel } from './crds/index.ts';
 import { issuanceController } from './controllers/issuance/issuance-controller.ts';
 import { rolloutController } from './controllers/rollout.ts';
 import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
-import { authorityBindingController } from './controllers/authority-binding.ts';
+import { authorityBindingController } from './controllers/authority-binding/authority-binding-controller.ts';
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';
@@ -42,13 +43,14 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   collectDefaultMetrics({ register: registry });
   const loopDelay = eventLoopDelayMetrics(registry);
   const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
-  const informer = <T extends k8s.KubernetesObject>(path: string, labelSelector?: string): Informer<T> =>
-    new Informer<T>({ kc, path, labelSelector, registry, logger: log });
+  const informer = <T extends k8s.KubernetesObject>(path: string, transform?: (obj: k8s.KubernetesObject) => T): Informer<T> =>
+    new Informer<T>({ kc, path, registry, logger: log, ...(transform ? { transform } : {}) });
   const ctx: OperatorContext = {
     kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(), parser,
     informers: {
-      identities: informer<MachineIdentityObject>('/apis/machineidentity.io/v1alpha1/machineidentities'),
-      bindings: informer<BindingObject>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings'),
+      // our own kinds are parsed once per resourceVersion, in the informer: every controller gets typed values
+      identities: informer<MachineIdentityModel>('/apis/machineidentity.io/v1alpha1/machineidentities', toMachineIdentityModel),
+      bindings: informer<BindingModel>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings', toBindingModel),
       namespaces: informer<k8s.V1Namespace>('/api/v1/namespaces'),
       operatorSecrets: informer<k8s.V1Secret>(`/api/v1/namespaces/${config.namespace}/secrets`),
       managedSecrets: new Informer<ProjectedSecret>({ kc, path: '/api/v1/secrets', labelSelector: 'machineidentity.io/identity', registry, logger: log,

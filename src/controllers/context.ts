@@ -4,18 +4,12 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Informer } from '../runtime/informer.ts';
 import type { OperatorConfig } from '../config.ts';
-import type { Condition } from './status/conditions.ts';
+import type { BindingModel, MachineIdentityModel } from '../crds/index.ts';
 import type { IssuerCache } from '../issuers/cache.ts';
 import type { PolicyStore } from './issuance-policies/store.ts';
 import type { PolicyFindings } from './issuance-policies/findings.ts';
 import type { Parser } from '../parsing/parser.ts';
 import type { ProjectedSecret } from './issuance/inspect.ts';
-
-export interface ObjectWithStatus<S, T = unknown> extends k8s.KubernetesObject { spec?: T; status?: S }
-export interface IdentityStatus { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown }
-export type MachineIdentityObject = ObjectWithStatus<IdentityStatus, { authorityRef?: { name?: string }; secretName?: string; [k: string]: unknown }>;
-export interface BindingStatus { observedGeneration?: number; conditions?: Condition[]; identities?: number; outdatedIdentities?: number; [k: string]: unknown }
-export type BindingObject = ObjectWithStatus<BindingStatus, { namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }; [k: string]: unknown }>;
 
 export interface OperatorContext {
   kc: k8s.KubeConfig;
@@ -24,8 +18,10 @@ export interface OperatorContext {
   registry: Registry;
   log: Logger;
   informers: {
-    identities: Informer<MachineIdentityObject>;
-    bindings: Informer<BindingObject>;
+    /** MachineIdentities, parsed once per resourceVersion (crds/machine-identity-model.ts). */
+    identities: Informer<MachineIdentityModel>;
+    /** CertificateAuthorityBindings, parsed once per resourceVersion (crds/binding-model.ts). */
+    bindings: Informer<BindingModel>;
     namespaces: Informer<k8s.V1Namespace>;
     /** Secrets in the operator's namespace (CA keys live there). */
     operatorSecrets: Informer<k8s.V1Secret>;

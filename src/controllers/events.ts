@@ -5,7 +5,13 @@ import * as k8s from '@kubernetes/client-node';
 import type { OperatorContext } from './context.ts';
 import { MERGE } from '../runtime/kube.ts';
 
-export interface InvolvedObject { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
 export type EventType = 'Normal' | 'Warning';
 
 const DEDUPE_MS = 10 * 60_000;
@@ -14,8 +20,18 @@ const REFILL_PER_SEC = 10;
 const MAX_MESSAGE = 1024;
 const COMPONENT = 'machine-identity-operator';
 
-interface Recent { name: string; namespace: string; count: number; at: number }
-interface State { core: k8s.CoreV1Api; recent: Map<string, Recent>; tokens: number; refilledAt: number }
+interface Recent {
+  name: string;
+  namespace: string;
+  count: number;
+  at: number;
+}
+interface State {
+  core: k8s.CoreV1Api;
+  recent: Map<string, Recent>;
+  tokens: number;
+  refilledAt: number;
+}
 
 const states = new WeakMap<OperatorContext, State>();
 
@@ -41,12 +57,18 @@ function takeToken(s: State, now: number): boolean {
  * rejects a core/v1 Event whose namespace differs from a namespaced involvedObject's, and accepts
  * only `default` (or none) for a cluster-scoped one.
  */
-export function eventNamespace(o: InvolvedObject): string {
+function eventNamespace(o: InvolvedObject): string {
   return o.namespace || 'default';
 }
 
 /** Records (or bumps) an Event about `o`. Never throws. */
-export async function recordEvent(ctx: OperatorContext, o: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
+export async function recordEvent(
+  ctx: OperatorContext,
+  o: InvolvedObject,
+  type: EventType,
+  reason: string,
+  message: string,
+): Promise<void> {
   const s = stateOf(ctx);
   const now = ctx.now();
   const nowMs = now.getTime();
@@ -63,21 +85,35 @@ export async function recordEvent(ctx: OperatorContext, o: InvolvedObject, type:
     if (prev) {
       prev.count++;
       prev.at = nowMs;
-      await s.core.patchNamespacedEvent({ name: prev.name, namespace: prev.namespace,
-        body: { count: prev.count, lastTimestamp: ts, message: note } }, MERGE);
+      await s.core.patchNamespacedEvent(
+        { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: ts, message: note } },
+        MERGE,
+      );
       return;
     }
     const namespace = eventNamespace(o);
-    const created = await s.core.createNamespacedEvent({ namespace, body: {
-      metadata: { generateName: `${o.name}.`, namespace },
-      involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
-      type, reason, message: note, count: 1,
-      firstTimestamp: now, lastTimestamp: now,
-      source: { component: COMPONENT }, reportingComponent: COMPONENT, reportingInstance: ctx.config.identity,
-    } });
+    const created = await s.core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${o.name}.`, namespace },
+        involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
+        type,
+        reason,
+        message: note,
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: COMPONENT },
+        reportingComponent: COMPONENT,
+        reportingInstance: ctx.config.identity,
+      },
+    });
     s.recent.set(key, { name: created.metadata?.name ?? '', namespace, count: 1, at: nowMs });
   } catch (err) {
     if (prev) s.recent.delete(key); // the Event is gone (TTL): the next one is created afresh
-    ctx.log.warn({ err: { message: (err as Error).message }, kind: o.kind, name: o.name, reason }, 'recording event failed');
+    ctx.log.warn(
+      { err: { message: (err as Error).message }, kind: o.kind, name: o.name, reason },
+      'recording event failed',
+    );
   }
 }

@@ -8,3 +8,6 @@ export * from './parse.ts';
 export { buildCrd, buildCrds, objectOpenAPI } from './crd.ts';
 export type { CustomResourceDefinition } from './crd.ts';
 export { renderGeneratedFiles } from './render.ts';
+export * from './model.ts';
+export * from './machine-identity-model.ts';
+export * from './binding-model.ts';

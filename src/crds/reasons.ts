@@ -161,3 +161,13 @@ export const InProcessIssuerRefusal = {
   UnsupportedKey: 'UnsupportedKey',
 } as const;
 export type InProcessIssuerRefusal = (typeof InProcessIssuerRefusal)[keyof typeof InProcessIssuerRefusal];
+
+// IssuancePolicy Ready reasons (policy status controller).
+export const PolicyReason = {
+  /** Valid and applied; the message counts the identities it selects and those violating a rule. */
+  Active: 'Active',
+  InvalidSpec: 'InvalidSpec',
+  /** Valid, but some pattern can never match: the policy is applied and those entries allow nothing. */
+  PatternNeverMatches: 'PatternNeverMatches',
+} as const;
+export type PolicyReason = (typeof PolicyReason)[keyof typeof PolicyReason];

@@ -2,6 +2,7 @@
 // passing rebuilds every entry from the informers' projections, publishes violations of discovered
 // certificates (metrics, policy status) and records a Warning Event on an object when one of its
 // certificates starts to break a policy.
+import { identityFields } from '../crds/index.ts';
 import { X509Certificate } from 'node:crypto';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { recordEvent } from '../controllers/events.ts';
@@ -49,8 +50,8 @@ function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[]
 function identityMap(ctx: OperatorContext): Map<string, ManagedIdentity> {
   const m = new Map<string, ManagedIdentity>();
   for (const mi of ctx.informers.identities.list()) {
-    const s = mi.spec as { secretName?: string; owner?: { team?: string }; authorityRef?: { name?: string } } | undefined;
-    if (!s?.secretName) continue;
+    const s = identityFields(mi);
+    if (!s.secretName) continue;
     const v: ManagedIdentity = { name: mi.metadata!.name! };
     if (s.owner?.team) v.ownerTeam = s.owner.team;
     if (s.authorityRef?.name) v.authority = s.authorityRef.name;

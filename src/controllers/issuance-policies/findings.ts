@@ -3,9 +3,19 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Violation } from '../../policy/types.ts';
 
-export interface IdentityFindings { namespace: string; name: string; matched: readonly string[]; violations: readonly Violation[] }
+export interface IdentityFindings {
+  namespace: string;
+  name: string;
+  matched: readonly string[];
+  violations: readonly Violation[];
+}
 /** A discovered (not managed) certificate's holder and what it violates, from the inventory. */
-export interface DiscoveredFindings { namespace: string; kind: string; name: string; violations: readonly Violation[] }
+export interface DiscoveredFindings {
+  namespace: string;
+  kind: string;
+  name: string;
+  violations: readonly Violation[];
+}
 
 export class PolicyFindings {
   private readonly byIdentity = new Map<string, IdentityFindings>();
@@ -16,8 +26,10 @@ export class PolicyFindings {
     const byIdentity = this.byIdentity;
     const discovered = (): readonly DiscoveredFindings[] => this.discovered;
     new Gauge({
-      name: 'machine_identity_policy_violations', help: 'Current IssuancePolicy violations, by policy, rule and object',
-      labelNames: ['policy', 'rule', 'namespace', 'kind', 'name', 'enforcement'] as const, registers: [registry],
+      name: 'machine_identity_policy_violations',
+      help: 'Current IssuancePolicy violations, by policy, rule and object',
+      labelNames: ['policy', 'rule', 'namespace', 'kind', 'name', 'enforcement'] as const,
+      registers: [registry],
       collect() {
         this.reset();
         for (const f of byIdentity.values()) {
@@ -25,21 +37,43 @@ export class PolicyFindings {
           for (const v of f.violations) {
             const k = `${v.policy}\0${v.rule}\0${v.enforcement}`;
             const c = counts.get(k);
-            if (c) c.n++; else counts.set(k, { v, n: 1 });
+            if (c) c.n++;
+            else counts.set(k, { v, n: 1 });
           }
           for (const { v, n } of counts.values()) {
-            this.set({ policy: v.policy, rule: v.rule, namespace: f.namespace, kind: 'MachineIdentity', name: f.name, enforcement: v.enforcement }, n);
+            this.set(
+              {
+                policy: v.policy,
+                rule: v.rule,
+                namespace: f.namespace,
+                kind: 'MachineIdentity',
+                name: f.name,
+                enforcement: v.enforcement,
+              },
+              n,
+            );
           }
         }
         for (const d of discovered()) {
-          for (const v of d.violations) this.inc({ policy: v.policy, rule: v.rule, namespace: d.namespace, kind: d.kind, name: d.name, enforcement: v.enforcement });
+          for (const v of d.violations)
+            this.inc({
+              policy: v.policy,
+              rule: v.rule,
+              namespace: d.namespace,
+              kind: d.kind,
+              name: d.name,
+              enforcement: v.enforcement,
+            });
         }
       },
     });
   }
 
   /** Subscribers hear which policies' counts may have changed. */
-  onChange(fn: (policies: ReadonlySet<string>) => void): this { this.listeners.push(fn); return this; }
+  onChange(fn: (policies: ReadonlySet<string>) => void): this {
+    this.listeners.push(fn);
+    return this;
+  }
 
   set(key: string, f: IdentityFindings): void {
     const old = this.byIdentity.get(key);
@@ -65,7 +99,8 @@ export class PolicyFindings {
 
   /** Matched identities, and identities plus discovered certificates with at least one violation, per policy. */
   counts(policy: string): { matched: number; violating: number } {
-    let matched = 0, violating = 0;
+    let matched = 0,
+      violating = 0;
     for (const f of this.byIdentity.values()) {
       if (f.matched.includes(policy)) matched++;
       if (f.violations.some((v) => v.policy === policy)) violating++;
@@ -85,5 +120,8 @@ export class PolicyFindings {
 function sameFindings(a: IdentityFindings, b: IdentityFindings): boolean {
   if (a.matched.length !== b.matched.length || a.violations.length !== b.violations.length) return false;
   if (a.matched.some((m, i) => m !== b.matched[i])) return false;
-  return a.violations.every((v, i) => { const w = b.violations[i]!; return v.policy === w.policy && v.rule === w.rule && v.message === w.message; });
+  return a.violations.every((v, i) => {
+    const w = b.violations[i];
+    return v.policy === w?.policy && v.rule === w.rule && v.message === w.message;
+  });
 }

@@ -5,15 +5,20 @@ import { Controller } from '../../runtime/reconcile-loop.ts';
 import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type ConditionInput } from '../status/conditions.ts';
 import { POLICY_GVR, type OperatorContext } from '../context.ts';
-import type { PolicyStore, PolicyStatus } from './store.ts';
+import type { PolicyObject, PolicyStore, PolicyStatus } from './store.ts';
+import type { CompiledPolicy } from '../../policy/evaluate.ts';
 import type { PolicyFindings } from './findings.ts';
+import { PolicyReason } from '../../crds/reasons.ts';
 
-export const FIELD_MANAGER = 'mio-policy-status';
-export const PolicyReason = { Active: 'Active', InvalidSpec: 'InvalidSpec', PatternNeverMatches: 'PatternNeverMatches' } as const;
+const FIELD_MANAGER = 'mio-policy-status';
 
 export function policyStatusController(ctx: OperatorContext, store: PolicyStore, findings: PolicyFindings): Controller {
   const c = new Controller({
-    name: 'policy-status', logger: ctx.log, registry: ctx.registry, workers: 1, informers: [store.informer],
+    name: 'policy-status',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 1,
+    informers: [store.informer],
     reconcile: async (name) => {
       const obj = store.informer.get(name);
       if (!obj?.metadata?.name) return;
@@ -21,28 +26,73 @@ export function policyStatusController(ctx: OperatorContext, store: PolicyStore,
       const compiled = store.compiled().find((p) => p.name === name);
       const invalid = store.invalid().get(name);
       const { matched, violating } = findings.counts(name);
-      const ready: ConditionInput = invalid !== undefined
-        ? { type: 'Ready', status: 'False', reason: PolicyReason.InvalidSpec, message: invalid }
-        : compiled && compiled.problems.length > 0
-          ? { type: 'Ready', status: 'False', reason: PolicyReason.PatternNeverMatches, message: `${compiled.problems.join('; ')}; the policy is applied, and these entries allow nothing` }
-          : { type: 'Ready', status: 'True', reason: PolicyReason.Active,
-            message: `${compiled?.enforcement ?? 'Enforce'}: selects ${matched} MachineIdentities, ${violating} of them violate a rule` };
-      const want: PolicyStatus = { observedGeneration: gen, conditions: setCondition(obj.status?.conditions, ready, gen, ctx.now()),
-        matchedIdentities: matched, violations: violating };
-      const cur = obj.status ?? {};
-      if (isDeepStrictEqual({ ...want, conditions: want.conditions?.map(strip) }, { observedGeneration: cur.observedGeneration,
-        conditions: cur.conditions?.map(strip), matchedIdentities: cur.matchedIdentities, violations: cur.violations })) return;
+      const ready = policyReady(invalid, compiled, matched, violating);
+      const want: PolicyStatus = {
+        observedGeneration: gen,
+        conditions: setCondition(obj.status?.conditions, ready, gen, ctx.now()),
+        matchedIdentities: matched,
+        violations: violating,
+      };
+      if (sameStatus(want, obj.status ?? {})) return;
       try {
-        await applyStatus(ctx.co, POLICY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'IssuancePolicy', metadata: { name }, status: want }, FIELD_MANAGER);
+        await applyStatus(
+          ctx.co,
+          POLICY_GVR,
+          { apiVersion: 'machineidentity.io/v1alpha1', kind: 'IssuancePolicy', metadata: { name }, status: want },
+          FIELD_MANAGER,
+        );
       } catch (e) {
         if (!isNotFound(e)) throw new Error('apply IssuancePolicy status failed', { cause: e });
       }
     },
   });
-  store.informer.onAdd((p) => c.queue.add(p.metadata!.name!)).onUpdate((_o, p) => c.queue.add(p.metadata!.name!));
+  const enqueue = (p: PolicyObject): void => {
+    if (p.metadata?.name) c.queue.add(p.metadata.name);
+  };
+  store.informer.onAdd(enqueue).onUpdate((_o, p) => enqueue(p));
   // many identities changing at once are one status write per policy a second
-  findings.onChange((names) => { for (const n of names) c.queue.addAfter(n, 1000); });
+  findings.onChange((names) => {
+    for (const n of names) c.queue.addAfter(n, 1000);
+  });
   return c;
+}
+
+/** Ready: invalid, valid with patterns that never match, or active (with the counts). */
+export function policyReady(
+  invalid: string | undefined,
+  compiled: CompiledPolicy | undefined,
+  matched: number,
+  violating: number,
+): ConditionInput {
+  if (invalid !== undefined)
+    return { type: 'Ready', status: 'False', reason: PolicyReason.InvalidSpec, message: invalid };
+  if (compiled && compiled.problems.length > 0) {
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: PolicyReason.PatternNeverMatches,
+      message: `${compiled.problems.join('; ')}; the policy is applied, and these entries allow nothing`,
+    };
+  }
+  return {
+    type: 'Ready',
+    status: 'True',
+    reason: PolicyReason.Active,
+    message: `${compiled?.enforcement ?? 'Enforce'}: selects ${matched} MachineIdentities, ${violating} of them violate a rule`,
+  };
+}
+
+/** The status this controller writes is already there (lastTransitionTime aside). */
+function sameStatus(want: PolicyStatus, cur: PolicyStatus): boolean {
+  return isDeepStrictEqual(
+    { ...want, conditions: want.conditions?.map(strip) },
+    {
+      observedGeneration: cur.observedGeneration,
+      conditions: cur.conditions?.map(strip),
+      matchedIdentities: cur.matchedIdentities,
+      violations: cur.violations,
+    },
+  );
 }
 
 const strip = (x: { lastTransitionTime?: string }): object => ({ ...x, lastTransitionTime: undefined });

@@ -6,7 +6,12 @@ import { compilePolicies, type CompiledPolicy } from '../../policy/evaluate.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { Condition } from '../status/conditions.ts';
 
-export interface PolicyStatus { observedGeneration?: number; conditions?: Condition[]; matchedIdentities?: number; violations?: number }
+export interface PolicyStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  matchedIdentities?: number;
+  violations?: number;
+}
 export type PolicyObject = k8s.KubernetesObject & { spec?: unknown; status?: PolicyStatus };
 
 export class PolicyStore {
@@ -22,11 +27,19 @@ export class PolicyStore {
       for (const l of this.listeners) l();
     };
     // status writes do not change what a policy says: only spec (generation) changes recompile
-    informer.onAdd(changed).onDelete(changed).onUpdate((o, n) => { if (o.metadata?.generation !== n.metadata?.generation) changed(); });
+    informer
+      .onAdd(changed)
+      .onDelete(changed)
+      .onUpdate((o, n) => {
+        if (o.metadata?.generation !== n.metadata?.generation) changed();
+      });
   }
 
   /** Called after every change of a policy's spec, or a policy added or removed. */
-  onChange(fn: () => void): this { this.listeners.push(fn); return this; }
+  onChange(fn: () => void): this {
+    this.listeners.push(fn);
+    return this;
+  }
 
   /** Valid policies, compiled; a policy that fails validation is left out (see invalid()). */
   compiled(): CompiledPolicy[] {
@@ -35,8 +48,8 @@ export class PolicyStore {
     const invalid = new Map<string, string>();
     for (const obj of this.informer.list()) {
       const parsed = parseIssuancePolicy(obj);
-      if (parsed.success) inputs.push({ name: obj.metadata!.name!, spec: parsed.data.spec });
-      else invalid.set(obj.metadata!.name!, parsed.error.message);
+      if (parsed.success) inputs.push({ name: parsed.data.metadata.name, spec: parsed.data.spec });
+      else invalid.set(obj.metadata?.name ?? '', parsed.error.message);
     }
     this.invalidCache = invalid;
     this.compiledCache = compilePolicies(inputs);
@@ -44,5 +57,8 @@ export class PolicyStore {
   }
 
   /** Policies that failed validation, with the reason. */
-  invalid(): ReadonlyMap<string, string> { this.compiled(); return this.invalidCache; }
+  invalid(): ReadonlyMap<string, string> {
+    this.compiled();
+    return this.invalidCache;
+  }
 }

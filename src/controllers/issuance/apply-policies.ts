@@ -1,16 +1,17 @@
 // The issuance controller's view of IssuancePolicy: the decision on the request, the findings on the
 // current certificate, the PolicyCompliant condition, and the spec with policy-resolved defaults.
-import type { MachineIdentitySpec } from '../../crds/index.ts';
+import type { MachineIdentityModel } from '../../crds/index.ts';
+import type { IssuableSpec, ResolvedMachineIdentitySpec } from '../../crds/index.ts';
 import type { CertFacts } from '../../pki/certs.ts';
 import { certificateFindings, decideIdentity, type CertificateFindings, type IdentityDecision } from '../../policy/decide.ts';
 import { certificateFromFacts } from '../../policy/types.ts';
 import { parseDuration } from '../../crds/index.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import { Reason } from '../../crds/reasons.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 
-export function decideForIdentity(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec): IdentityDecision {
+export function decideForIdentity(ctx: OperatorContext, mi: MachineIdentityModel, spec: ResolvedMachineIdentitySpec): IdentityDecision {
   const ns = mi.metadata!.namespace!;
   return decideIdentity({ metadata: mi.metadata!, spec }, ctx.policies.compiled(), {
     namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction,
@@ -19,12 +20,12 @@ export function decideForIdentity(ctx: OperatorContext, mi: MachineIdentityObjec
 }
 
 /** The spec the certificate is issued from: unset duration and key size filled in as the policies need. */
-export function effectiveSpec(spec: MachineIdentitySpec, d: IdentityDecision): MachineIdentitySpec {
+export function effectiveSpec(spec: ResolvedMachineIdentitySpec, d: IdentityDecision): IssuableSpec {
   const size = spec.privateKey.size ?? d.defaults.keySize;
-  return { ...spec, duration: spec.duration ?? d.defaults.duration, privateKey: size === undefined ? spec.privateKey : { ...spec.privateKey, size } };
+  return { ...spec, duration: spec.duration ?? d.defaults.duration, durationMs: spec.durationMs ?? d.defaults.durationMs, privateKey: size === undefined ? spec.privateKey : { ...spec.privateKey, size } };
 }
 
-export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentityObject, d: IdentityDecision, leaf: CertFacts,
+export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentityModel, d: IdentityDecision, leaf: CertFacts,
   secretName: string, requestedDuration: string | undefined): CertificateFindings {
   const ns = mi.metadata!.namespace!;
   const cert = certificateFromFacts(leaf, { namespace: ns, kind: 'Secret', name: secretName, dataKey: 'tls.crt',
@@ -35,7 +36,7 @@ export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentity
 }
 
 /** Remembers what the policies said about the identity (request and current certificate), for policy status and metrics. */
-export function recordFindings(ctx: OperatorContext, mi: MachineIdentityObject, d: IdentityDecision, cert?: CertificateFindings): void {
+export function recordFindings(ctx: OperatorContext, mi: MachineIdentityModel, d: IdentityDecision, cert?: CertificateFindings): void {
   const namespace = mi.metadata!.namespace!, name = mi.metadata!.name!;
   ctx.findings.set(`${namespace}/${name}`, { namespace, name, matched: d.verdict.matchedPolicies,
     violations: cert ? [...d.verdict.violations, ...cert.violations] : d.verdict.violations });

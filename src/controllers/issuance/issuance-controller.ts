@@ -3,6 +3,7 @@
 // decision is made from the caches, never from the event that woke it. The steps, in order:
 // prerequisites (spec, authority, Secret ownership) → evaluate (the trigger chain) → maintain (nothing
 // to issue: adopt, repair metadata, schedule) or gate (backoff, re-issue pacing) → issue → record.
+import type { MachineIdentityModel } from '../../crds/index.ts';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller, type ReconcileResult } from '../../runtime/reconcile-loop.ts';
@@ -10,7 +11,7 @@ import { getJsonOrNotFound } from '../../runtime/kube.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { FairShare } from './fair-share.ts';
 import { RecentlyWritten } from './written.ts';
-import { parseMachineIdentity, type MachineIdentitySpec } from '../../crds/index.ts';
+import { bindingFields, identityFields, type IssuableSpec, type ResolvedMachineIdentitySpec } from '../../crds/index.ts';
 import { describeKey } from '../../pki/keys.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import { decideAuthority, type BindingView } from '../authority-access.ts';
@@ -35,7 +36,7 @@ import type { NameConstraintLists } from '../../pki/name-constraints.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 import { chainsTo, provenanceProblem } from './provenance.ts';
 import type { ConditionInput } from '../status/conditions.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 
 const RESYNC_MS = 10 * 60 * 60_000;
 const AGILITY_REASONS = new Set<string>([Reason.AuthorityChanged, Reason.AuthorityDistrusted, Reason.PolicyRemediation]);
@@ -51,7 +52,7 @@ interface Run {
   ctx: OperatorContext;
   nextKeys: NextKeyIndex;
   written: RecentlyWritten;
-  mi: MachineIdentityObject;
+  mi: MachineIdentityModel;
   log: Logger;
   event(type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** The PolicyCompliant condition once known; every status write of the run carries it. */
@@ -60,7 +61,7 @@ interface Run {
 }
 interface Ready {
   /** The spec with policy-resolved defaults (what is issued); `raw` is the spec as written. */
-  spec: MachineIdentitySpec; raw: MachineIdentitySpec; decision: IdentityDecision;
+  spec: IssuableSpec; raw: ResolvedMachineIdentitySpec; decision: IdentityDecision;
   authority: string; entry: AuthorityEntry; secret?: k8s.V1Secret; view?: SecretView;
 }
 
@@ -85,17 +86,17 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     reconcile: async (key, { log }) => {
       const cached = identities.get(key);
       if (!cached?.metadata?.uid) return undefined;
-      return cached.metadata.deletionTimestamp ? revokeOnDeletion(ctx, cached, ctx.issuers.get(cached.spec?.authorityRef?.name ?? '')?.issuer) : live(cached, log);
+      return cached.metadata.deletionTimestamp ? revokeOnDeletion(ctx, cached, ctx.issuers.get(identityFields(cached).authorityRef?.name ?? '')?.issuer) : live(cached, log);
     },
   });
 
-  async function live(cached: MachineIdentityObject, log: Logger): Promise<ReconcileResult | undefined> {
+  async function live(cached: MachineIdentityModel, log: Logger): Promise<ReconcileResult | undefined> {
     {
       const mi = freshest(cached);
       // a new identity certainly needs an issuance: wait for a slot before doing any I/O for it
-      if (mi.status?.revision === undefined && !share.hasRoom(mi.spec?.authorityRef?.name ?? '')) return { requeueAfterMs: 100 };
+      if (mi.status?.revision === undefined && !share.hasRoom(identityFields(mi).authorityRef?.name ?? '')) return { requeueAfterMs: 100 };
       const run = newRun(ctx, { nextKeys, written }, mi, log);
-      const pre = await prerequisites(run, () => m.total.inc({ authority: mi.spec?.authorityRef?.name ?? '', result: 'denied' }));
+      const pre = await prerequisites(run, () => m.total.inc({ authority: identityFields(mi).authorityRef?.name ?? '', result: 'denied' }));
       if (!pre || !('spec' in pre)) return pre;
       const { trigger, renewal, leaf } = evaluate(run, pre, await provenance(run, pre));
       if (!trigger && pre.secret && leaf && renewal) return maintain(run, pre, renewal);
@@ -128,7 +129,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     return record(run, pre, t, out, revision, currentNotAfter);
   }
 
-  const enqueue = (o: MachineIdentityObject): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+  const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
   identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => {
     forgetApplied(o.metadata?.uid); ctx.findings.delete(`${o.metadata?.namespace}/${o.metadata?.name}`); enqueue(o);
   });
@@ -142,7 +143,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   managedSecrets.onAdd((s) => { nextKeys.add(s); bySecret(s); }).onUpdate((_o, s) => { nextKeys.add(s); bySecret(s); })
     .onDelete((s) => { nextKeys.remove(s); forgetSecret(s.metadata?.uid); written.forget(`${s.metadata?.namespace}/${s.metadata?.name}`); bySecret(s); });
   const byAuthority = (name: string | undefined): void => {
-    for (const mi of identities.list()) if (mi.spec?.authorityRef?.name === name) enqueue(mi);
+    for (const mi of identities.list()) if (identityFields(mi).authorityRef?.name === name) enqueue(mi);
   };
   bindings.onAdd((b) => byAuthority(b.metadata?.name)).onUpdate((_o, b) => byAuthority(b.metadata?.name)).onDelete((b) => byAuthority(b.metadata?.name));
   ctx.issuers.onChange(byAuthority);
@@ -153,7 +154,7 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   return c;
 }
 
-function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, mi: MachineIdentityObject, log: Logger): Run {
+function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, mi: MachineIdentityModel, log: Logger): Run {
   const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid };
   const run: Run = { ctx, ...state, mi, log, event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message),
     write: (change) => writeStatus(ctx, mi, run.policy && !change.policy ? { ...change, policy: run.policy } : change) };
@@ -161,7 +162,7 @@ function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, 
 }
 
 /** The name constraints of a CA certificate for this identity: what its namespace may hold under the binding. */
-function caConstraintsFor(ctx: OperatorContext, mi: MachineIdentityObject, authority: string): NameConstraintLists {
+function caConstraintsFor(ctx: OperatorContext, mi: MachineIdentityModel, authority: string): NameConstraintLists {
   const ns = mi.metadata!.namespace!;
   return caNameConstraints(bindingForOwnership(ctx, authority),
     { namespace: ns, namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, clusterDomain: ctx.config.clusterDomain });
@@ -174,14 +175,13 @@ async function prerequisites(run: Run, countDenial: () => void): Promise<Ready |
     if (await run.write({ ready: { type: 'Ready', status: 'False', reason, message } })) run.event('Warning', reason, message);
     return undefined;
   };
-  const parsed = parseMachineIdentity(mi);
-  if (!parsed.success) return notReady(Reason.InvalidSpec, parsed.error.message);
-  const raw = parsed.data.spec;
+  if (!mi.spec) return notReady(Reason.InvalidSpec, mi.invalid.message);
+  const raw = mi.spec;
   const ns = mi.metadata!.namespace!;
   const authority = raw.authorityRef.name;
   const { bindings, namespaces } = ctx.informers;
   // the authority first: what the namespace may hold depends on the binding's grants
-  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: b.spec?.namespaceSelector }]));
+  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata!.name!, { name: b.metadata!.name!, namespaceSelector: bindingFields(b).namespaceSelector }]));
   const access = decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
   if (!access.allowed) return notReady(access.reason, access.message);
   const decision = decideForIdentity(ctx, mi, raw);
@@ -235,7 +235,7 @@ async function currentSecret(run: Run, secretName: string, notReady: (reason: st
 const oversizeReissued = new Map<string, number>();
 
 /** The Secret is oversize again right after a reissue made for that reason: the bulk is in keys we do not write. */
-function oversizeAfterOurWrite(mi: MachineIdentityObject, secret: k8s.V1Secret): boolean {
+function oversizeAfterOurWrite(mi: MachineIdentityModel, secret: k8s.V1Secret): boolean {
   const uid = mi.metadata!.uid!, rev = readRecord(secret).revision;
   const mark = oversizeReissued.get(uid);
   if (mark !== undefined && rev !== undefined && rev >= mark) return true;
@@ -322,7 +322,7 @@ async function holdForTrustBundles(run: Run, p: Ready, holdMs: number): Promise<
 }
 
 /** ms to wait before issuing: failure backoff, and pacing of mass re-issuance after a CA change. */
-function gate(mi: MachineIdentityObject, t: Trigger, pre: Pick<Ready, 'authority'>, pace: (authority: string) => number): number {
+function gate(mi: MachineIdentityModel, t: Trigger, pre: Pick<Ready, 'authority'>, pace: (authority: string) => number): number {
   const failures = (mi.status?.failedIssuanceAttempts as number | undefined) ?? 0;
   const last = Date.parse((mi.status?.lastFailureTime as string | undefined) ?? '');
   const wait = failures > 0 && !Number.isNaN(last) ? last + failureBackoffMs(failures) - Date.now() : 0;
@@ -344,7 +344,7 @@ export function caChangeHoldMs(reissueNotBefore: number | undefined, now: number
   return Math.min(CA_HOLD_RECHECK_MS, reissueNotBefore - now + 50);
 }
 
-function nextRevision(mi: MachineIdentityObject, secret: k8s.V1Secret | undefined): number {
+function nextRevision(mi: MachineIdentityModel, secret: k8s.V1Secret | undefined): number {
   return Math.max(readRecord(secret).revision ?? 0, (mi.status?.revision as number | undefined) ?? 0) + 1;
 }
 
@@ -390,7 +390,7 @@ function readyTrue(notAfter: Date): { type: string; status: 'True'; reason: stri
 }
 
 /** What the certificate must match, from the spec as written: an unset key size or duration matches any (policy resolves them). */
-export function desiredIdentity(spec: MachineIdentitySpec, authority: string): DesiredIdentity {
+export function desiredIdentity(spec: ResolvedMachineIdentitySpec, authority: string): DesiredIdentity {
   const pk = spec.privateKey;
   const size = pk.algorithm === 'Ed25519' ? undefined : pk.size;
   return { commonName: spec.subject?.commonName, dnsNames: spec.dnsNames ?? [], ipAddresses: spec.ipAddresses ?? [], uris: spec.uris ?? [],

@@ -1,6 +1,7 @@
 // One issuance attempt: key → (durable store, for CAs outside this process) → CSR → sign → verify →
 // one server-side apply of the whole Secret → status. Each step is safe to crash after: a restart
 // either finds the old valid pair, or the new pair in the Secret and adopts it.
+import type { MachineIdentityModel } from '../../crds/index.ts';
 import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { generateKey, encodePrivateKey, keyMatchesSpec } from '../../pki/keys.ts';
@@ -11,8 +12,7 @@ import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
 import type { NameConstraintLists } from '../../pki/name-constraints.ts';
 import { Reason } from '../../crds/reasons.ts';
-import type { MachineIdentitySpec } from '../../crds/index.ts';
-import { parseDuration, DEFAULT_DURATION } from '../../crds/index.ts';
+import type { IssuableSpec, MachineIdentitySpec, ResolvedMachineIdentitySpec } from '../../crds/index.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
 import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
@@ -22,11 +22,11 @@ import { crashPoint } from './fault.ts';
 import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
 import { readSecret } from './issuance-controller.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 
 export interface IssueInput {
-  mi: MachineIdentityObject;
-  spec: MachineIdentitySpec;
+  mi: MachineIdentityModel;
+  spec: IssuableSpec;
   authority: string;
   entry: AuthorityEntry;
   current?: SecretView;
@@ -64,9 +64,8 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
 
   const csrPem = await buildCsr(key, { subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris,
     emailAddresses: spec.emailAddresses, usages: spec.usages, isCA: spec.isCA });
-  const durationMs = parseDuration(spec.duration ?? DEFAULT_DURATION) ?? 90 * 86_400_000;
   const requestId = `${mi.metadata!.uid}-${i.revision}`;
-  const res = await askCa(i, { csrPem, requestId, durationMs, key });
+  const res = await askCa(i, { csrPem, requestId, durationMs: spec.durationMs, key });
   crashPoint('after-sign');
   if (res.status !== 'issued') return notIssued(res, i.entry.issuer.backend, requestId);
 
@@ -84,7 +83,7 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
     keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem,
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
-    authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration ?? DEFAULT_DURATION, issuedAt: now,
+    authority: i.authority, authorityFingerprint: res.authorityFingerprintSHA256, requestedDuration: spec.duration, issuedAt: now,
   });
   const w = await writeOrRefuse(ctx.kc, body, i);
   if ('refused' in w) return w.refused;
@@ -130,7 +129,7 @@ export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resour
 }
 
 /** rotationPolicy Never: the key the Secret holds now, read from the API (the cache keeps no key) and parsed in the pool. */
-async function currentKey(ctx: OperatorContext, mi: MachineIdentityObject, secretName: string, keySpec: { algorithm: MachineIdentitySpec['privateKey']['algorithm']; size?: number | undefined }): Promise<KeyObject | undefined> {
+async function currentKey(ctx: OperatorContext, mi: MachineIdentityModel, secretName: string, keySpec: { algorithm: MachineIdentitySpec['privateKey']['algorithm']; size?: number | undefined }): Promise<KeyObject | undefined> {
   const live = await readSecret(ctx, mi.metadata!.namespace!, secretName);
   const b64 = live?.data?.['tls.key'], crt = live?.data?.['tls.crt'];
   if (!b64 || !crt) return undefined;
@@ -161,11 +160,11 @@ function notIssued(res: Exclude<SignResult, { status: 'issued' }>, backend: stri
   return { kind: res.status, reason: res.reason, message: `${backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
 }
 
-export function renewalSpec(spec: MachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {
-  return { renewBeforeMs: spec.renewBefore ? parseDuration(spec.renewBefore) : undefined, renewBeforePercentage: spec.renewBeforePercentage };
+export function renewalSpec(spec: ResolvedMachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {
+  return { renewBeforeMs: spec.renewBeforeMs, renewBeforePercentage: spec.renewBeforePercentage };
 }
 
-async function keystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, key: KeyObject, leafPem: string, chainPem: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer } | { error: string }> {
+async function keystores(ctx: OperatorContext, mi: MachineIdentityModel, spec: MachineIdentitySpec, key: KeyObject, leafPem: string, chainPem: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer } | { error: string }> {
   const ref = spec.keystores?.pkcs12?.passwordSecretRef;
   if (!ref) return {};
   let password: string | undefined;

@@ -2,12 +2,13 @@
 // stored in an owned, labelled Secret `<identity>-mio-next-key-<revision>`. A restart finds it and
 // reuses the key, so an issued certificate never loses its key. Deleted once the identity's Secret
 // and status hold the new revision.
+import type { MachineIdentityModel } from '../../crds/index.ts';
 import type { KeyObject } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { encodePrivateKey } from '../../pki/keys.ts';
 import { isAlreadyExists, isNotFound } from '../../runtime/kube.ts';
 import { LABEL_IDENTITY } from './secret.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 
 export const LABEL_ROLE = 'machineidentity.io/role';
 export const ROLE_NEXT_KEY = 'next-key';
@@ -17,7 +18,7 @@ export function nextKeyName(identity: string, revision: number): string {
 }
 
 /** The stored key for this revision, or `generate()`'s key after storing it. */
-export async function durableKey(ctx: OperatorContext, mi: MachineIdentityObject, revision: number, generate: () => Promise<KeyObject>): Promise<KeyObject> {
+export async function durableKey(ctx: OperatorContext, mi: MachineIdentityModel, revision: number, generate: () => Promise<KeyObject>): Promise<KeyObject> {
   const ns = mi.metadata!.namespace!, name = nextKeyName(mi.metadata!.name!, revision);
   const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
   // the cache keeps no key bytes: it only tells whether a read is worth it
@@ -65,7 +66,7 @@ export class NextKeyIndex {
 }
 
 /** Deletes every stored next key of this identity (after success, or when none is in flight). */
-export async function cleanupNextKeys(ctx: OperatorContext, index: NextKeyIndex, mi: MachineIdentityObject): Promise<number> {
+export async function cleanupNextKeys(ctx: OperatorContext, index: NextKeyIndex, mi: MachineIdentityModel): Promise<number> {
   const ns = mi.metadata!.namespace!;
   const stale = index.names(ns, mi.metadata!.name!);
   if (stale.length === 0) return 0;

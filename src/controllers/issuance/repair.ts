@@ -1,8 +1,9 @@
 // Drift without a reason to reissue (labels, annotations, owner reference, key encoding, keystores): the
 // Secret is re-applied from what it already holds, with the same key and certificate.
+import type { MachineIdentityModel } from '../../crds/index.ts';
 import type { KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { DEFAULT_DURATION, type MachineIdentitySpec } from '../../crds/index.ts';
+import type { IssuableSpec } from '../../crds/index.ts';
 import { encodePrivateKey } from '../../pki/keys.ts';
 import { splitPem } from '../../pki/certs.ts';
 import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
@@ -11,10 +12,10 @@ import { desiredSecret, metadataDrift, ANN, type readRecord } from './secret.ts'
 import { FIELD_MANAGER } from './status.ts';
 import { readSecret } from './issuance-controller.ts';
 import type { SecretView } from './inspect.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 
 /** Labels, annotations, owner reference, key encoding or keystores drifted while the certificate is fine: re-apply, no reissue. */
-export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, authority: string,
+export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityModel, spec: IssuableSpec, authority: string,
   cached: k8s.V1Secret, view: SecretView, revision: number, record: ReturnType<typeof readRecord>, log: { debug: (o: object, m: string) => void },
   trustBundlePem?: string): Promise<void> {
   // the cache keeps digests, not data: a first look at what can be told from them, the bytes only when something drifted
@@ -37,7 +38,7 @@ export async function repairMetadata(ctx: OperatorContext, mi: MachineIdentityOb
 }
 
 /** What we would write, less the key. Without the bytes (a projection), the certificates are placeholders and ca.crt is not compared. */
-function baseOf(mi: MachineIdentityObject, spec: MachineIdentitySpec, authority: string, view: SecretView, revision: number,
+function baseOf(mi: MachineIdentityModel, spec: IssuableSpec, authority: string, view: SecretView, revision: number,
   record: ReturnType<typeof readRecord>, pems: string[], caPem: string): Parameters<typeof desiredSecret>[0] {
   const leaf = view.leaf!;
   return {
@@ -45,20 +46,20 @@ function baseOf(mi: MachineIdentityObject, spec: MachineIdentitySpec, authority:
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
     keyEncoding: spec.privateKey.encoding, leafPem: pems[0] ?? '', chainPem: pems.slice(1), caPem,
     serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision,
-    authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration ?? DEFAULT_DURATION,
+    authority: record.authority ?? authority, authorityFingerprint: record.authorityFingerprint ?? '', requestedDuration: record.requestedDuration ?? spec.duration,
     issuedAt: record.issuedAt ?? leaf.notBefore, keyPem: '',
   };
 }
 
-function driftOf(secret: k8s.V1Secret, spec: MachineIdentitySpec, view: SecretView, revision: number, record: ReturnType<typeof readRecord>,
-  authority: string, mi: MachineIdentityObject, pems?: string[], caPem?: string): string | undefined {
+function driftOf(secret: k8s.V1Secret, spec: IssuableSpec, view: SecretView, revision: number, record: ReturnType<typeof readRecord>,
+  authority: string, mi: MachineIdentityModel, pems?: string[], caPem?: string): string | undefined {
   const base = baseOf(mi, spec, authority, view, revision, record, pems ?? [''], caPem ?? '');
   const probe = desiredSecret({ ...base, ...(spec.keystores?.pkcs12 ? { keystore: Buffer.alloc(1), truststore: Buffer.alloc(1) } : {}) });
   return metadataDrift(secret, probe, { compareCa: caPem !== undefined })
     ?? (secret.metadata?.annotations?.[ANN.keyEncoding] !== spec.privateKey.encoding ? 'key encoding' : undefined);
 }
 
-async function rebuildKeystores(ctx: OperatorContext, mi: MachineIdentityObject, spec: MachineIdentitySpec, key: KeyObject, pems: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer }> {
+async function rebuildKeystores(ctx: OperatorContext, mi: MachineIdentityModel, spec: IssuableSpec, key: KeyObject, pems: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer }> {
   const ref = spec.keystores!.pkcs12!.passwordSecretRef;
   const s = await readSecret(ctx, mi.metadata!.namespace!, ref.name);
   const pw = s?.data?.[ref.key];

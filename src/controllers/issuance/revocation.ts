@@ -2,20 +2,21 @@
 // a finalizer; when it is deleted, its current certificate is revoked at the CA before the finalizer
 // goes (and the Secret with it, by garbage collection). A CA that stays unreachable does not hold the
 // deletion forever: after GIVE_UP_MS the finalizer is removed with a Warning Event.
+import { identityFields, type MachineIdentityModel } from '../../crds/index.ts';
 import type * as k8s from '@kubernetes/client-node';
 import { sendRaw, getJsonOrNotFound } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
-import type { OperatorContext, MachineIdentityObject } from '../context.ts';
+import type { OperatorContext } from '../context.ts';
 import type { Issuer } from '../../issuers/types.ts';
 
 export const REVOKE_FINALIZER = 'machineidentity.io/revoke-on-delete';
 const GIVE_UP_MS = 10 * 60_000;
 
-const path = (mi: MachineIdentityObject): string =>
+const path = (mi: MachineIdentityModel): string =>
   `/apis/machineidentity.io/v1alpha1/namespaces/${encodeURIComponent(mi.metadata!.namespace!)}/machineidentities/${encodeURIComponent(mi.metadata!.name!)}`;
 
 /** Sets metadata.finalizers, guarded by the resourceVersion read (a concurrent change makes it retry). */
-async function setFinalizers(ctx: OperatorContext, mi: MachineIdentityObject, finalizers: string[]): Promise<boolean> {
+async function setFinalizers(ctx: OperatorContext, mi: MachineIdentityModel, finalizers: string[]): Promise<boolean> {
   const body = { metadata: { finalizers, resourceVersion: mi.metadata!.resourceVersion } };
   const r = await sendRaw(ctx.kc, 'PATCH', path(mi), JSON.stringify(body), 'application/merge-patch+json');
   if (r.status === 409 || r.status === 404) return false;
@@ -24,7 +25,7 @@ async function setFinalizers(ctx: OperatorContext, mi: MachineIdentityObject, fi
 }
 
 /** Adds or removes the finalizer so that it is there exactly when deletion should revoke. */
-export async function syncRevocationFinalizer(ctx: OperatorContext, mi: MachineIdentityObject, wanted: boolean): Promise<void> {
+export async function syncRevocationFinalizer(ctx: OperatorContext, mi: MachineIdentityModel, wanted: boolean): Promise<void> {
   const list = mi.metadata?.finalizers ?? [];
   const has = list.includes(REVOKE_FINALIZER);
   if (has === wanted || mi.metadata?.deletionTimestamp) return;
@@ -32,11 +33,11 @@ export async function syncRevocationFinalizer(ctx: OperatorContext, mi: MachineI
 }
 
 /** A deleted identity with our finalizer: revoke, then let it go. Returns a retry delay while the CA cannot be reached. */
-export async function revokeOnDeletion(ctx: OperatorContext, mi: MachineIdentityObject, issuer: Issuer | undefined): Promise<{ requeueAfterMs: number } | undefined> {
+export async function revokeOnDeletion(ctx: OperatorContext, mi: MachineIdentityModel, issuer: Issuer | undefined): Promise<{ requeueAfterMs: number } | undefined> {
   if (!mi.metadata?.deletionTimestamp || !mi.metadata.finalizers?.includes(REVOKE_FINALIZER)) return undefined;
   const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: mi.metadata.name!, namespace: mi.metadata.namespace!, uid: mi.metadata.uid };
-  const spec = mi.spec as { secretName?: string } | undefined;
-  const secret = spec?.secretName
+  const spec = identityFields(mi);
+  const secret = spec.secretName
     ? await getJsonOrNotFound<k8s.V1Secret>(ctx.kc, `/api/v1/namespaces/${encodeURIComponent(mi.metadata.namespace!)}/secrets/${encodeURIComponent(spec.secretName)}`, {})
     : undefined;
   const pem = secret?.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : undefined;

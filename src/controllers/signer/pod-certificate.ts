@@ -5,11 +5,12 @@ import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { describeKey } from '../../pki/keys.ts';
 import { csrOutline } from '../../pki/outlines.ts';
 import type { IdentityRequest } from '../../policy/types.ts';
+import { SignerReason } from '../../crds/reasons.ts';
 
 export const SIGNER_PREFIX = 'machineidentity.io/';
 /** The API server refuses shorter lifetimes; it also checks notBefore within 5 minutes of its clock. */
-export const MIN_LIFETIME_MS = 3600_000;
-export const DEFAULT_MAX_EXPIRATION_SECONDS = 86_400;
+const MIN_LIFETIME_MS = 3600_000;
+const DEFAULT_MAX_EXPIRATION_SECONDS = 86_400;
 const BACKDATE_MS = 2 * 60_000;
 
 export interface PcrSpec {
@@ -28,16 +29,30 @@ export interface PcrSpec {
 }
 
 export type Refusal = { ok: false; reason: string; message: string };
-export interface RequestKey { ok: true; spkiDer: Buffer; publicKey: KeyObject; algorithm: string; size?: number }
+export interface RequestKey {
+  ok: true;
+  spkiDer: Buffer;
+  publicKey: KeyObject;
+  algorithm: string;
+  size?: number;
+}
 
 /** The key types a PodCertificateRequest may carry (the API's list). */
-const SUPPORTED: Readonly<Record<string, readonly (number | undefined)[]>> = { RSA: [3072, 4096], ECDSA: [256, 384, 521], Ed25519: [undefined] };
+const SUPPORTED: Readonly<Record<string, readonly (number | undefined)[]>> = {
+  RSA: [3072, 4096],
+  ECDSA: [256, 384, 521],
+  Ed25519: [undefined],
+};
 
 function checkSupported(publicKey: KeyObject, spkiDer: Buffer): RequestKey | Refusal {
   const d = describeKey(publicKey);
   const ok = SUPPORTED[d.algorithm]?.includes(d.size);
   if (!ok) {
-    return { ok: false, reason: 'UnsupportedKeyType', message: `${d.algorithm}${d.size ? ` ${d.size}` : ''} keys are not supported; use RSA 3072 or 4096, ECDSA P-256, P-384 or P-521, or Ed25519` };
+    return {
+      ok: false,
+      reason: SignerReason.UnsupportedKeyType,
+      message: `${d.algorithm}${d.size ? ` ${d.size}` : ''} keys are not supported; use RSA 3072 or 4096, ECDSA P-256, P-384 or P-521, or Ed25519`,
+    };
   }
   return { ok: true, spkiDer, publicKey, algorithm: d.algorithm, ...(d.size !== undefined ? { size: d.size } : {}) };
 }
@@ -47,10 +62,19 @@ function proofVerifies(key: KeyObject, podUID: string, proof: Buffer): boolean {
   const data = Buffer.from(podUID, 'utf8');
   try {
     switch (key.asymmetricKeyType) {
-      case 'rsa': return verify('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, proof);
-      case 'ec': return verify('sha256', data, key, proof);
-      case 'ed25519': return verify(null, data, key, proof);
-      default: return false;
+      case 'rsa':
+        return verify(
+          'sha256',
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+          proof,
+        );
+      case 'ec':
+        return verify('sha256', data, key, proof);
+      case 'ed25519':
+        return verify(null, data, key, proof);
+      default:
+        return false;
     }
   } catch {
     return false;
@@ -65,19 +89,40 @@ export function requestKey(spec: PcrSpec): RequestKey | Refusal {
     try {
       spkiDer = Buffer.from(csrOutline(Buffer.from(spec.stubPKCS10Request, 'base64')).spki);
       publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-    } catch { return { ok: false, reason: 'InvalidRequest', message: 'stubPKCS10Request is not a DER PKCS#10 request' }; }
+    } catch {
+      return {
+        ok: false,
+        reason: SignerReason.InvalidRequest,
+        message: 'stubPKCS10Request is not a DER PKCS#10 request',
+      };
+    }
     return checkSupported(publicKey, spkiDer);
   }
-  if (!spec.pkixPublicKey) return { ok: false, reason: 'InvalidRequest', message: 'neither stubPKCS10Request nor pkixPublicKey is set' };
+  if (!spec.pkixPublicKey)
+    return {
+      ok: false,
+      reason: SignerReason.InvalidRequest,
+      message: 'neither stubPKCS10Request nor pkixPublicKey is set',
+    };
   const spkiDer = Buffer.from(spec.pkixPublicKey, 'base64');
   let publicKey: KeyObject;
-  try { publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' }); } catch {
-    return { ok: false, reason: 'InvalidRequest', message: 'pkixPublicKey is not a DER SubjectPublicKeyInfo' };
+  try {
+    publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch {
+    return {
+      ok: false,
+      reason: SignerReason.InvalidRequest,
+      message: 'pkixPublicKey is not a DER SubjectPublicKeyInfo',
+    };
   }
   const supported = checkSupported(publicKey, spkiDer);
   if (!supported.ok) return supported;
   if (!proofVerifies(publicKey, spec.podUID, Buffer.from(spec.proofOfPossession ?? '', 'base64'))) {
-    return { ok: false, reason: 'InvalidProofOfPossession', message: 'proofOfPossession is not a signature of the pod UID by pkixPublicKey' };
+    return {
+      ok: false,
+      reason: SignerReason.InvalidProofOfPossession,
+      message: 'proofOfPossession is not a signature of the pod UID by pkixPublicKey',
+    };
   }
   return supported;
 }
@@ -86,10 +131,22 @@ export function requestKey(spec: PcrSpec): RequestKey | Refusal {
 export function annotationsRefusal(spec: PcrSpec, signerName: string): Refusal | undefined {
   const keys = Object.keys(spec.unverifiedUserAnnotations ?? {});
   if (keys.length === 0) return undefined;
-  return { ok: false, reason: 'InvalidUnverifiedUserAnnotations', message: `signer ${signerName} understands no unverifiedUserAnnotations; got ${keys.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 63))).join(', ')}` };
+  return {
+    ok: false,
+    reason: SignerReason.InvalidUnverifiedUserAnnotations,
+    message: `signer ${signerName} understands no unverifiedUserAnnotations; got ${keys
+      .slice(0, 5)
+      .map((k) => JSON.stringify(k.slice(0, 63)))
+      .join(', ')}`,
+  };
 }
 
-export interface Validity { notBefore: Date; notAfter: Date; beginRefreshAt: Date; lifetimeMs: number }
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+  beginRefreshAt: Date;
+  lifetimeMs: number;
+}
 
 /**
  * lifetime = min(maxExpirationSeconds, the signer's maxPodCertificateDuration, the binding's
@@ -111,10 +168,28 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
 }
 
 /** What IssuancePolicy evaluates for a pod's certificate. */
-export function podIdentityRequest(o: { namespace: string; spec: PcrSpec; podLabels: Record<string, string>; authority: string; uri: string; key: RequestKey; lifetimeMs: number }): IdentityRequest {
+export function podIdentityRequest(o: {
+  namespace: string;
+  spec: PcrSpec;
+  podLabels: Record<string, string>;
+  authority: string;
+  uri: string;
+  key: RequestKey;
+  lifetimeMs: number;
+}): IdentityRequest {
   return {
-    namespace: o.namespace, name: o.spec.podName, labels: o.podLabels, authority: o.authority, subject: { organizations: [] },
-    dnsNames: [], ipAddresses: [], uris: [o.uri], emailAddresses: [], usages: ['clientAuth', 'serverAuth'], isCA: false,
-    key: o.key.size === undefined ? { algorithm: o.key.algorithm } : { algorithm: o.key.algorithm, size: o.key.size }, durationMs: o.lifetimeMs,
+    namespace: o.namespace,
+    name: o.spec.podName,
+    labels: o.podLabels,
+    authority: o.authority,
+    subject: { organizations: [] },
+    dnsNames: [],
+    ipAddresses: [],
+    uris: [o.uri],
+    emailAddresses: [],
+    usages: ['clientAuth', 'serverAuth'],
+    isCA: false,
+    key: o.key.size === undefined ? { algorithm: o.key.algorithm } : { algorithm: o.key.algorithm, size: o.key.size },
+    durationMs: o.lifetimeMs,
   };
 }

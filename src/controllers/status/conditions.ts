@@ -1,5 +1,5 @@
 // metav1.Condition bookkeeping: lastTransitionTime moves only when status changes.
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+type ConditionStatus = 'True' | 'False' | 'Unknown';
 export interface Condition {
   type: string;
   status: ConditionStatus;
@@ -8,20 +8,35 @@ export interface Condition {
   observedGeneration?: number;
   lastTransitionTime: string;
 }
-export interface ConditionInput { type: string; status: ConditionStatus; reason: string; message: string }
+export interface ConditionInput {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
 
 const MAX_MESSAGE = 32_768; // the API's limit for Condition.message
 
-export function setCondition(existing: readonly Condition[] | undefined, c: ConditionInput, generation: number | undefined, now: Date): Condition[] {
+export function setCondition(
+  existing: readonly Condition[] | undefined,
+  c: ConditionInput,
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
   const list = [...(existing ?? [])];
   const i = list.findIndex((x) => x.type === c.type);
   const prev = i >= 0 ? list[i] : undefined;
   const next: Condition = {
-    type: c.type, status: c.status, reason: c.reason, message: c.message.slice(0, MAX_MESSAGE),
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message.slice(0, MAX_MESSAGE),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastTransitionTime:
+      prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
-  if (i >= 0) list[i] = next; else list.push(next);
+  if (i >= 0) list[i] = next;
+  else list.push(next);
   return list;
 }
 

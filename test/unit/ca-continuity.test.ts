@@ -1,13 +1,23 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { generateCa } from '../issuers/ca-material.ts';
-import { fingerprintOfPem } from '../pki/fingerprint.ts';
+import { generateCa } from '../../src/issuers/ca-material.ts';
+import { fingerprintOfPem } from '../../src/pki/fingerprint.ts';
 import {
-  bundleContent, carries, classifyCaChange, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
-  MAX_PREVIOUS, type CaRecord, type PreviousCa,
-} from './ca-continuity.ts';
-import { caChangeHoldMs } from './issuance/issuance-controller.ts';
+  bundleContent,
+  carries,
+  classifyCaChange,
+  onMissingCaSecret,
+  prunePrevious,
+  reissueNotBefore,
+  retire,
+  splitPem,
+  startOverlap,
+  MAX_PREVIOUS,
+  type CaRecord,
+  type PreviousCa,
+} from '../../src/controllers/authority-binding/ca-continuity.ts';
+import { caChangeHoldMs } from '../../src/controllers/issuance/issuance-controller.ts';
 
 const A = 'AA:'.repeat(31) + 'AA';
 const B = 'BB:'.repeat(31) + 'BB';
@@ -19,20 +29,46 @@ describe('onMissingCaSecret', () => {
   const cases: [string, Parameters<typeof onMissingCaSecret>[0], string][] = [
     ['a first generate (nothing recorded) generates', { ...base, generate: { regenerate: 'Never' } }, 'generate'],
     ['nothing recorded and no generate: CASecretNotFound', base, 'CASecretNotFound'],
-    ['a recorded CA whose Secret is gone: CASecretMissing, no new root', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' } }, 'CASecretMissing'],
+    [
+      'a recorded CA whose Secret is gone: CASecretMissing, no new root',
+      { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' } },
+      'CASecretMissing',
+    ],
     ['a recorded CA without generate: CASecretMissing', { ...base, recordedFingerprint: A }, 'CASecretMissing'],
-    ['a new regeneration request generates', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't2', handled: 't1' }, 'generate'],
-    ['a request already handled does not generate again', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't1', handled: 't1' }, 'CASecretMissing'],
-    ['a request without spec.ca.generate cannot generate', { ...base, recordedFingerprint: A, requested: 't2' }, 'CASecretMissing'],
-    ['a distrusted recorded CA whose Secret is gone is replaced', { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, recordedDistrusted: true }, 'generate'],
-    ['regenerate: IfMissing generates', { ...base, recordedFingerprint: A, generate: { regenerate: 'IfMissing' } }, 'generate'],
+    [
+      'a new regeneration request generates',
+      { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't2', handled: 't1' },
+      'generate',
+    ],
+    [
+      'a request already handled does not generate again',
+      { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't1', handled: 't1' },
+      'CASecretMissing',
+    ],
+    [
+      'a request without spec.ca.generate cannot generate',
+      { ...base, recordedFingerprint: A, requested: 't2' },
+      'CASecretMissing',
+    ],
+    [
+      'a distrusted recorded CA whose Secret is gone is replaced',
+      { ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, recordedDistrusted: true },
+      'generate',
+    ],
+    [
+      'regenerate: IfMissing generates',
+      { ...base, recordedFingerprint: A, generate: { regenerate: 'IfMissing' } },
+      'generate',
+    ],
   ];
   it.each(cases)('%s', (_n, input, want) => {
     const d = onMissingCaSecret(input);
     expect(d.action === 'generate' ? 'generate' : d.reason).toBe(want);
   });
   it('records which request it handles, and says how to ask otherwise', () => {
-    expect(onMissingCaSecret({ ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't2' })).toEqual({ action: 'generate', handles: 't2' });
+    expect(
+      onMissingCaSecret({ ...base, recordedFingerprint: A, generate: { regenerate: 'Never' }, requested: 't2' }),
+    ).toEqual({ action: 'generate', handles: 't2' });
     const d = onMissingCaSecret({ ...base, recordedFingerprint: A, generate: { regenerate: 'Never' } });
     expect(d.action === 'notReady' && d.message).toContain('machineidentity.io/regenerate-ca-requested-at');
     expect(d.action === 'notReady' && d.message).toContain(A);
@@ -45,7 +81,11 @@ describe('classifyCaChange', () => {
     ['nothing recorded: first', { ...base }, 'first'],
     ['same CA', { ...base, recorded: B }, 'same'],
     ['another CA, nobody asked: unexpected', { ...base, recorded: A }, 'unexpected'],
-    ['approved by fingerprint (any case, no colons)', { ...base, recorded: A, accept: B.replace(/:/g, '').toLowerCase() }, 'accepted'],
+    [
+      'approved by fingerprint (any case, no colons)',
+      { ...base, recorded: A, accept: B.replace(/:/g, '').toLowerCase() },
+      'accepted',
+    ],
     ['approval of another fingerprint does not count', { ...base, recorded: A, accept: C }, 'unexpected'],
     ['generated by us replacing the recorded CA', { ...base, recorded: A, generatedReplacing: A }, 'accepted'],
     ['generated by us replacing some other CA', { ...base, recorded: A, generatedReplacing: C }, 'unexpected'],
@@ -60,62 +100,139 @@ describe('classifyCaChange', () => {
 });
 
 describe('overlap', () => {
-  let pemA = '', pemB = '', pemC = '';
-  let fpA = '', fpB = '';
+  let pemA = '',
+    pemB = '',
+    pemC = '';
+  let fpA = '',
+    fpB = '';
   beforeAll(async () => {
-    const mk = async (cn: string): Promise<string> => (await generateCa({ commonName: cn, durationMs: 3600_000, key: { algorithm: 'ECDSA' } })).certPem;
+    const mk = async (cn: string): Promise<string> =>
+      (await generateCa({ commonName: cn, durationMs: 3600_000, key: { algorithm: 'ECDSA' } })).certPem;
     [pemA, pemB, pemC] = await Promise.all([mk('A'), mk('B'), mk('C')]);
     fpA = new X509Certificate(pemA).fingerprint256;
     fpB = new X509Certificate(pemB).fingerprint256;
   });
   const now = new Date('2026-01-01T00:00:00Z');
-  const prev = (over: Partial<PreviousCa>): PreviousCa => ({ fingerprintSHA256: A, trustBundle: '', retiredAt: '2025-12-31T00:00:00Z', retireAfter: '2026-01-02T00:00:00Z', ...over });
+  const prev = (over: Partial<PreviousCa>): PreviousCa => ({
+    fingerprintSHA256: A,
+    trustBundle: '',
+    retiredAt: '2025-12-31T00:00:00Z',
+    retireAfter: '2026-01-02T00:00:00Z',
+    ...over,
+  });
 
-  it('fingerprints of PEMs match node\'s', () => expect(fingerprintOfPem(pemA)).toBe(fpA));
+  it("fingerprints of PEMs match node's", () => expect(fingerprintOfPem(pemA)).toBe(fpA));
 
   it('retire: the recorded CA joins the previous ones, the new one is not yet published', () => {
-    const rec: CaRecord = { fingerprint: fpA, trustBundle: pemA, previous: [], publishedAt: '2025-01-01T00:00:00Z', regenerationHandled: 'x' };
+    const rec: CaRecord = {
+      fingerprint: fpA,
+      trustBundle: pemA,
+      previous: [],
+      publishedAt: '2025-01-01T00:00:00Z',
+      regenerationHandled: 'x',
+    };
     const next = retire(rec, { fingerprint: fpB, trustBundle: pemB }, now, 3600_000, new Set([fpA]));
-    expect(next).toEqual({ fingerprint: fpB, trustBundle: pemB, publishedAt: undefined, regenerationHandled: 'x',
-      previous: [{ fingerprintSHA256: fpA, trustBundle: pemA, retiredAt: '2026-01-01T00:00:00Z', retireAfter: '2026-01-01T01:00:00Z', distrusted: true }] });
+    expect(next).toEqual({
+      fingerprint: fpB,
+      trustBundle: pemB,
+      publishedAt: undefined,
+      regenerationHandled: 'x',
+      previous: [
+        {
+          fingerprintSHA256: fpA,
+          trustBundle: pemA,
+          retiredAt: '2026-01-01T00:00:00Z',
+          retireAfter: '2026-01-01T01:00:00Z',
+          distrusted: true,
+        },
+      ],
+    });
   });
   it('retire: going back to a previous CA removes it from the previous ones; the list is bounded', () => {
     const many = Array.from({ length: MAX_PREVIOUS + 3 }, (_v, i) => prev({ fingerprintSHA256: `${i}` }));
-    const rec: CaRecord = { fingerprint: fpB, trustBundle: pemB, previous: [prev({ fingerprintSHA256: fpA, trustBundle: pemA }), ...many] };
+    const rec: CaRecord = {
+      fingerprint: fpB,
+      trustBundle: pemB,
+      previous: [prev({ fingerprintSHA256: fpA, trustBundle: pemA }), ...many],
+    };
     const next = retire(rec, { fingerprint: fpA, trustBundle: pemA }, now, 1000, none);
     expect(next.previous[0]!.fingerprintSHA256).toBe(fpB);
     expect(next.previous.some((p) => p.fingerprintSHA256 === fpA)).toBe(false);
     expect(next.previous).toHaveLength(MAX_PREVIOUS);
   });
 
-  const pruneCases: [string, Partial<PreviousCa>, { published: boolean; holders: number; distrusted?: boolean; at?: string }, 'keep' | 'retire'][] = [
+  const pruneCases: [
+    string,
+    Partial<PreviousCa>,
+    { published: boolean; holders: number; distrusted?: boolean; at?: string },
+    'keep' | 'retire',
+  ][] = [
     ['inside the window: kept', {}, { published: true, holders: 0 }, 'keep'],
-    ['window over, nobody holds a certificate from it: retired', {}, { published: true, holders: 0, at: '2026-01-03T00:00:00Z' }, 'retire'],
-    ['window over but identities still hold certificates from it: kept', {}, { published: true, holders: 2, at: '2026-01-03T00:00:00Z' }, 'keep'],
-    ['window over but the new CA is not in every bundle yet: kept', {}, { published: false, holders: 0, at: '2026-01-03T00:00:00Z' }, 'keep'],
-    ['distrusted, all reissued: retired before the window ends', {}, { published: true, holders: 0, distrusted: true }, 'retire'],
+    [
+      'window over, nobody holds a certificate from it: retired',
+      {},
+      { published: true, holders: 0, at: '2026-01-03T00:00:00Z' },
+      'retire',
+    ],
+    [
+      'window over but identities still hold certificates from it: kept',
+      {},
+      { published: true, holders: 2, at: '2026-01-03T00:00:00Z' },
+      'keep',
+    ],
+    [
+      'window over but the new CA is not in every bundle yet: kept',
+      {},
+      { published: false, holders: 0, at: '2026-01-03T00:00:00Z' },
+      'keep',
+    ],
+    [
+      'distrusted, all reissued: retired before the window ends',
+      {},
+      { published: true, holders: 0, distrusted: true },
+      'retire',
+    ],
     ['distrusted, reissue not finished: kept', {}, { published: true, holders: 1, distrusted: true }, 'keep'],
     ['distrusted, new CA not published yet: kept', {}, { published: false, holders: 0, distrusted: true }, 'keep'],
   ];
   it.each(pruneCases)('prunePrevious: %s', (_n, over, i, want) => {
     const p = prev(over);
-    const r = prunePrevious({ previous: [p], distrusted: i.distrusted ? new Set([A]) : none, now: i.at ? new Date(i.at) : now, published: i.published, holders: () => i.holders });
+    const r = prunePrevious({
+      previous: [p],
+      distrusted: i.distrusted ? new Set([A]) : none,
+      now: i.at ? new Date(i.at) : now,
+      published: i.published,
+      holders: () => i.holders,
+    });
     expect(r.retired.length === 1 ? 'retire' : 'keep').toBe(want);
   });
   it('prunePrevious follows spec.distrust as it is now', () => {
-    const r = prunePrevious({ previous: [prev({ distrusted: true })], distrusted: none, now, published: true, holders: () => 0 });
+    const r = prunePrevious({
+      previous: [prev({ distrusted: true })],
+      distrusted: none,
+      now,
+      published: true,
+      holders: () => 0,
+    });
     expect(r.keep).toEqual([prev({})]);
   });
 
   it('startOverlap: the window counts from publication, never shorter than before', () => {
     const published = new Date('2026-01-01T00:00:00.200Z');
-    const [moved, kept] = startOverlap([prev({ retireAfter: '2026-01-01T00:00:05Z' }), prev({ retireAfter: '2026-01-02T00:00:00Z' })], published, 10_000);
+    const [moved, kept] = startOverlap(
+      [prev({ retireAfter: '2026-01-01T00:00:05Z' }), prev({ retireAfter: '2026-01-02T00:00:00Z' })],
+      published,
+      10_000,
+    );
     expect(moved!.retireAfter).toBe('2026-01-01T00:00:11Z');
     expect(kept!.retireAfter).toBe('2026-01-02T00:00:00Z');
   });
 
   it('bundleContent: current first, then previous, each certificate once', () => {
-    const b = bundleContent(pemB, [prev({ fingerprintSHA256: fpA, trustBundle: pemA + pemB }), prev({ trustBundle: pemC })]);
+    const b = bundleContent(pemB, [
+      prev({ fingerprintSHA256: fpA, trustBundle: pemA + pemB }),
+      prev({ trustBundle: pemC }),
+    ]);
     expect(splitPem(b).map(fingerprintOfPem)).toEqual([fpB, fpA, fingerprintOfPem(pemC)]);
     expect(carries(b, pemA + pemC)).toBe(true);
     expect(carries(pemA, pemB)).toBe(false);
@@ -139,10 +256,12 @@ describe('caChangeHoldMs (issuance gate)', () => {
 
 describe('hostile input', () => {
   it('fingerprint parsing and bundle handling never throw', () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => {
-      bundleContent(a, [{ fingerprintSHA256: A, trustBundle: b, retiredAt: 'x', retireAfter: 'not a date' }]);
-      carries(a, b);
-      classifyCaChange({ secret: 's', recorded: A, current: B, distrusted: none, accept: a, generatedReplacing: b });
-    }));
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        bundleContent(a, [{ fingerprintSHA256: A, trustBundle: b, retiredAt: 'x', retireAfter: 'not a date' }]);
+        carries(a, b);
+        classifyCaChange({ secret: 's', recorded: A, current: B, distrusted: none, accept: a, generatedReplacing: b });
+      }),
+    );
   });
 });

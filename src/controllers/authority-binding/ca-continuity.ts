@@ -9,8 +9,8 @@
 //    are reissued only once every bundle carries the new CA plus a propagation delay; a previous CA leaves
 //    after the overlap window once no identity holds a certificate from it (a distrusted one: as soon as
 //    nothing it signed is held any more, never before the new CA was published).
-import { fingerprintOfPem, normaliseFingerprint } from '../pki/fingerprint.ts';
-import { BindingReason } from '../crds/reasons.ts';
+import { fingerprintOfPem, normaliseFingerprint } from '../../pki/fingerprint.ts';
+import { BindingReason } from '../../crds/reasons.ts';
 
 /** On the binding: a one-shot request for a new CA when the recorded one's Secret is gone (any new value, e.g. a timestamp). */
 export const REGENERATE_CA_ANNOTATION = 'machineidentity.io/regenerate-ca-requested-at';
@@ -19,8 +19,6 @@ export const ACCEPT_CA_ANNOTATION = 'machineidentity.io/accept-ca-fingerprint';
 /** On a CA Secret we generated: the fingerprint of the recorded CA it replaces ('' for a first CA). */
 export const REPLACES_CA_ANNOTATION = 'machineidentity.io/replaces-ca';
 
-export const DEFAULT_PROPAGATION_DELAY = '5m';
-export const DEFAULT_OVERLAP = '24h';
 /** Bound on status.previousCAs (the CRD's maxItems): the oldest leave first. */
 export const MAX_PREVIOUS = 8;
 
@@ -41,7 +39,10 @@ export interface CaRecord {
   regenerationHandled?: string;
 }
 
-export interface Verdict { reason: string; message: string }
+export interface Verdict {
+  reason: string;
+  message: string;
+}
 
 // ---- the CA Secret is missing ---------------------------------------------------------------
 
@@ -61,17 +62,24 @@ export type MissingDecision = { action: 'generate'; handles?: string } | ({ acti
 export function onMissingCaSecret(i: MissingInput): MissingDecision {
   if (!i.recordedFingerprint) {
     if (i.generate) return { action: 'generate' }; // a first CA: nothing was recorded, nothing disappeared
-    return { action: 'notReady', reason: BindingReason.CASecretNotFound,
-      message: `Secret ${i.secret} does not exist: create it with tls.crt and tls.key (and ca.crt for a chain), or set spec.ca.generate to have one generated` };
+    return {
+      action: 'notReady',
+      reason: BindingReason.CASecretNotFound,
+      message: `Secret ${i.secret} does not exist: create it with tls.crt and tls.key (and ca.crt for a chain), or set spec.ca.generate to have one generated`,
+    };
   }
   if (i.generate && i.requested && i.requested !== i.handled) return { action: 'generate', handles: i.requested };
   if (i.generate?.regenerate === 'IfMissing' || (i.generate && i.recordedDistrusted)) return { action: 'generate' };
   const ask = i.generate
     ? `annotate the binding ${REGENERATE_CA_ANNOTATION}=<a new value, e.g. the time>`
     : `set spec.ca.generate and annotate the binding ${REGENERATE_CA_ANNOTATION}=<a new value>`;
-  return { action: 'notReady', reason: BindingReason.CASecretMissing,
-    message: `Secret ${i.secret} holding the recorded CA ${i.recordedFingerprint} is gone; no new CA is made and identities keep their certificates. `
-      + `Restore the Secret, or to replace the CA (old and new overlap in the trust bundles) ${ask}` };
+  return {
+    action: 'notReady',
+    reason: BindingReason.CASecretMissing,
+    message:
+      `Secret ${i.secret} holding the recorded CA ${i.recordedFingerprint} is gone; no new CA is made and identities keep their certificates. ` +
+      `Restore the Secret, or to replace the CA (old and new overlap in the trust bundles) ${ask}`,
+  };
 }
 
 // ---- the CA Secret holds another CA -----------------------------------------------------------
@@ -87,29 +95,55 @@ export interface ChangeInput {
   generatedReplacing?: string;
 }
 
-export type Change = { kind: 'first' | 'same' } | { kind: 'accepted'; why: string } | ({ kind: 'unexpected' } & Verdict);
+export type Change =
+  { kind: 'first' | 'same' } | { kind: 'accepted'; why: string } | ({ kind: 'unexpected' } & Verdict);
 
 export function classifyCaChange(i: ChangeInput): Change {
   if (!i.recorded) return { kind: 'first' };
   if (i.recorded === i.current) return { kind: 'same' };
-  if (i.accept && normaliseFingerprint(i.accept) === i.current) return { kind: 'accepted', why: `approved with ${ACCEPT_CA_ANNOTATION}` };
+  if (i.accept && normaliseFingerprint(i.accept) === i.current)
+    return { kind: 'accepted', why: `approved with ${ACCEPT_CA_ANNOTATION}` };
   if (i.generatedReplacing === i.recorded) return { kind: 'accepted', why: 'generated on request' };
   if (i.distrusted.has(i.recorded)) return { kind: 'accepted', why: `it replaces the distrusted CA ${i.recorded}` };
-  return { kind: 'unexpected', reason: BindingReason.CAChangedUnexpectedly,
-    message: `Secret ${i.secret} now holds CA ${i.current}, not the recorded CA ${i.recorded}; nothing is issued from it and the trust bundles keep the recorded CA. `
-      + `If the change is intended, annotate the binding ${ACCEPT_CA_ANNOTATION}=${i.current} (or list ${i.recorded} in spec.distrust); otherwise restore the Secret` };
+  return {
+    kind: 'unexpected',
+    reason: BindingReason.CAChangedUnexpectedly,
+    message:
+      `Secret ${i.secret} now holds CA ${i.current}, not the recorded CA ${i.recorded}; nothing is issued from it and the trust bundles keep the recorded CA. ` +
+      `If the change is intended, annotate the binding ${ACCEPT_CA_ANNOTATION}=${i.current} (or list ${i.recorded} in spec.distrust); otherwise restore the Secret`,
+  };
 }
 
 // ---- overlap ---------------------------------------------------------------------------------
 
 /** The record after an accepted change: the recorded CA joins the previous ones, the new one is not published yet. */
-export function retire(rec: CaRecord, next: { fingerprint: string; trustBundle: string }, now: Date, overlapMs: number, distrusted: ReadonlySet<string>): CaRecord {
-  const previous = rec.fingerprint && rec.trustBundle
-    ? [{ fingerprintSHA256: rec.fingerprint, trustBundle: rec.trustBundle, retiredAt: iso(now), retireAfter: iso(new Date(now.getTime() + overlapMs)),
-      ...(distrusted.has(rec.fingerprint) ? { distrusted: true } : {}) }, ...rec.previous]
-    : rec.previous;
-  return { ...rec, fingerprint: next.fingerprint, trustBundle: next.trustBundle, publishedAt: undefined,
-    previous: previous.filter((p) => p.fingerprintSHA256 !== next.fingerprint).slice(0, MAX_PREVIOUS) };
+export function retire(
+  rec: CaRecord,
+  next: { fingerprint: string; trustBundle: string },
+  now: Date,
+  overlapMs: number,
+  distrusted: ReadonlySet<string>,
+): CaRecord {
+  const previous =
+    rec.fingerprint && rec.trustBundle
+      ? [
+          {
+            fingerprintSHA256: rec.fingerprint,
+            trustBundle: rec.trustBundle,
+            retiredAt: iso(now),
+            retireAfter: iso(new Date(now.getTime() + overlapMs)),
+            ...(distrusted.has(rec.fingerprint) ? { distrusted: true } : {}),
+          },
+          ...rec.previous,
+        ]
+      : rec.previous;
+  return {
+    ...rec,
+    fingerprint: next.fingerprint,
+    trustBundle: next.trustBundle,
+    publishedAt: undefined,
+    previous: previous.filter((p) => p.fingerprintSHA256 !== next.fingerprint).slice(0, MAX_PREVIOUS),
+  };
 }
 
 /**
@@ -118,7 +152,9 @@ export function retire(rec: CaRecord, next: { fingerprint: string; trustBundle: 
  */
 export function startOverlap(previous: readonly PreviousCa[], publishedAt: Date, overlapMs: number): PreviousCa[] {
   const earliest = publishedAt.getTime() + overlapMs;
-  return previous.map((p) => (Date.parse(p.retireAfter) >= earliest ? p : { ...p, retireAfter: iso(new Date(Math.ceil(earliest / 1000) * 1000)) }));
+  return previous.map((p) =>
+    Date.parse(p.retireAfter) >= earliest ? p : { ...p, retireAfter: iso(new Date(Math.ceil(earliest / 1000) * 1000)) },
+  );
 }
 
 export interface PruneInput {
@@ -133,7 +169,8 @@ export interface PruneInput {
 
 /** Which previous CAs stay in the bundles. The distrusted flag follows spec.distrust as it is now. */
 export function prunePrevious(i: PruneInput): { keep: PreviousCa[]; retired: PreviousCa[] } {
-  const keep: PreviousCa[] = [], retired: PreviousCa[] = [];
+  const keep: PreviousCa[] = [],
+    retired: PreviousCa[] = [];
   for (const p0 of i.previous) {
     const { distrusted: _d, ...rest } = p0;
     const p: PreviousCa = i.distrusted.has(p0.fingerprintSHA256) ? { ...rest, distrusted: true } : rest;
@@ -150,7 +187,10 @@ export function bundleContent(current: string | undefined, previous: readonly Pr
   const out: string[] = [];
   for (const pem of [current ?? '', ...previous.map((p) => p.trustBundle)].flatMap(splitPem)) {
     const fp = fingerprintOfPem(pem);
-    if (!seen.has(fp)) { seen.add(fp); out.push(pem); }
+    if (!seen.has(fp)) {
+      seen.add(fp);
+      out.push(pem);
+    }
   }
   return out.join('');
 }

@@ -1,0 +1,61 @@
+// A MachineIdentity as the controllers see it (see model.ts): the parsed spec with its durations in
+// milliseconds, or the ValidationError; the status parsed leniently.
+import type * as k8s from '@kubernetes/client-node';
+import { API_VERSION } from './common.ts';
+import { DEFAULT_DURATION, MachineIdentitySpec, MachineIdentityStatus } from './machine-identity.ts';
+import { durationMs, lenientStatus, metadataOf, rawParts, validFields, type Model, type ModelMetadata } from './model.ts';
+import { parseMachineIdentity } from './parse.ts';
+
+/** What an unset spec.duration means when no IssuancePolicy shortens it. */
+export const DEFAULT_DURATION_MS = durationMs(DEFAULT_DURATION);
+
+export interface ResolvedMachineIdentitySpec extends MachineIdentitySpec {
+  /**
+   * spec.duration in ms. Undefined when unset: the selected IssuancePolicies resolve it (at most
+   * DEFAULT_DURATION_MS), so "unset" is kept apart from "asked for the default".
+   */
+  durationMs?: number;
+  /** spec.renewBefore in ms, when set. */
+  renewBeforeMs?: number;
+}
+
+/** The spec an identity is issued from: duration resolved (by the IssuancePolicies when unset). */
+export type IssuableSpec = ResolvedMachineIdentitySpec & { duration: string; durationMs: number };
+
+/** A namespaced object from the API always has a namespace and a uid. */
+export interface IdentityMetadata extends ModelMetadata {
+  namespace: string;
+  uid: string;
+}
+
+export type MachineIdentityModel = Model<ResolvedMachineIdentitySpec, MachineIdentityStatus, Partial<MachineIdentitySpec>, IdentityMetadata>;
+
+/** The spec, or of an invalid one the fields valid on their own: for references (authority, Secret), never for issuing. */
+export function identityFields(mi: MachineIdentityModel): Partial<MachineIdentitySpec> {
+  return mi.spec ?? mi.partial;
+}
+
+/** Durations of a parsed spec in milliseconds; nothing else changes. */
+export function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineIdentitySpec {
+  const out: ResolvedMachineIdentitySpec = { ...spec };
+  if (spec.duration !== undefined) out.durationMs = durationMs(spec.duration);
+  if (spec.renewBefore !== undefined) out.renewBeforeMs = durationMs(spec.renewBefore);
+  return out;
+}
+
+/** The informer's transform for MachineIdentities: parses the object once per resourceVersion. */
+export function toMachineIdentityModel(obj: k8s.KubernetesObject): MachineIdentityModel {
+  const raw = rawParts(obj);
+  const meta = metadataOf(obj);
+  const metadata: IdentityMetadata = { ...meta, namespace: meta.namespace ?? '', uid: meta.uid ?? '' };
+  const base = {
+    apiVersion: obj.apiVersion ?? API_VERSION,
+    kind: obj.kind ?? 'MachineIdentity',
+    metadata,
+    status: lenientStatus(MachineIdentityStatus, raw.status),
+  };
+  // the status is left out of the parse: it is ours, and a damaged one is no reason to call the spec invalid
+  const parsed = parseMachineIdentity({ apiVersion: base.apiVersion, kind: base.kind, metadata, spec: raw.spec });
+  if (!parsed.success) return { ...base, invalid: parsed.error, partial: validFields(MachineIdentitySpec, raw.spec) };
+  return { ...base, spec: resolveMachineIdentitySpec(parsed.data.spec) };
+}
