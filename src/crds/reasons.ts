@@ -137,3 +137,62 @@ export const SignerReason = {
   Pending: Reason.Pending,
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
+
+// Reasons the CA backends (src/issuers/) answer with: the binding's Ready reason when the registry
+// cannot build a backend or its health check fails, and the Issuing/Ready reason and Event of an
+// identity whose request a CA refused (denied: not retried) or could not answer (failed: retried).
+// Each reason's text is data, not a comment, so the API reference can print it (src/crds/docs.ts);
+// the constant is the name itself. The in-process signer's refusals are SignReason, above.
+export const IssuerReasonHelp = {
+  // the registry: a binding whose backend cannot be built
+  InvalidSpec: 'The selected backend misses a setting it needs (exactly one backend; kubernetes.signerName; acme.directoryURL and accountKeySecretRef; stepCA url and provisioner; cfssl.url). Complete spec.<backend>.',
+  CASecretNotFound: 'ca backend: no CA was loaded from spec.ca.secretRef. Create the Secret (tls.crt, tls.key) in the operator\'s namespace, or set spec.ca.generate.',
+  InvalidCA: 'The CA certificate and key cannot sign (not a CA certificate, unreadable key, key and certificate do not match). Replace the CA Secret\'s contents.',
+  BackendNotSupported: 'This version of the operator cannot use the selected backend (vault). Use ca, selfSigned, acme, stepCA, cfssl or kubernetes meanwhile.',
+  AuthKeyNotFound: 'cfssl.authKeySecretRef names a Secret or key that does not exist in the operator\'s namespace. Create it (the hex auth key of the CFSSL profile).',
+  PasswordNotFound: 'stepCA.provisioner.passwordSecretRef names a Secret or key that does not exist in the operator\'s namespace. Create it (the JWK provisioner\'s password).',
+  EABKeyNotFound: 'acme.externalAccountBinding.keySecretRef names a Secret or key that does not exist in the operator\'s namespace. Create it (the base64url HMAC key the CA gave you).',
+  TSIGSecretNotFound: 'An rfc2136 solver\'s tsigSecretSecretRef names a Secret or key that does not exist in the operator\'s namespace. Create it (the base64 TSIG secret).',
+  // health: the binding's Ready condition
+  Ready: 'The CA answers and can issue.',
+  AccountKeyInvalid: 'The ACME account key Secret (acme.accountKeySecretRef) holds no usable private key, or does not exist and could not be created. Fix the Secret, or delete it so a new account key is generated.',
+  AccountRegistrationFailed: 'The ACME server refused to register or find the account (external account binding required or wrong, contact refused, account deactivated). The message quotes the server; fix acme.email or acme.externalAccountBinding.',
+  CAUnavailable: 'The CA server answered its health or info request with an error or without a CA certificate. Check the CA server (and the cfssl profile).',
+  ProvisionerUnusable: 'step-ca has no JWK provisioner of that name, or its key cannot be decrypted with the password from provisioner.passwordSecretRef. Fix the provisioner name or the password.',
+  // talking to a CA: failed, retried with backoff
+  CAUnreachable: 'No answer from the CA (DNS, connection, TLS, timeout). Retried with backoff; check the URL, network policies and the caBundle.',
+  CAError: 'The CA answered with a server error or something unexpected. Retried with backoff; the CA\'s logs say more.',
+  RateLimited: 'The ACME server rate-limited the account: nothing is sent to it before its Retry-After. Wait, or ask the CA for a higher limit.',
+  OrderLost: 'The ACME server no longer knows the account or the order (a reset CA, an expired order). A new order follows by itself; nothing to do unless it repeats.',
+  DNSUpdateFailed: 'DNS-01: the RFC 2136 update was refused or not answered (TSIG key, zone, nameserver). Retried; check the rfc2136 solver settings and the nameserver\'s update policy.',
+  SolverFailed: 'HTTP-01 cannot be answered: the operator\'s challenge listener is off, or the Ingress or HTTPRoute could not be created. Enable the chart\'s acme.http01 (and its Service), or fix the RBAC for Ingresses and HTTPRoutes.',
+  InvalidCertificate: 'The CA said it issued a certificate but sent none. Retried; the CA\'s logs say more.',
+  APIError: 'kubernetes backend: the API server failed to create the CertificateSigningRequest. Retried with backoff.',
+  // refusals: denied, the same request is not retried
+  CARefused: 'The CA refused the request for good (its policy, the CSR, the account\'s authorization). The message quotes the CA: change the identity or the CA\'s profile or policy.',
+  UnsupportedByCA: 'An ACME CA cannot certify this request: isCA, URIs or e-mail addresses, no DNS name or IP address, or a common name that is not one of them. Change the identity or use another backend.',
+  NoSolver: 'No entry of acme.solvers handles a name of the request (selectors; wildcards need DNS-01, IP addresses HTTP-01). Add or widen a solver.',
+  ChallengeNotOffered: 'The ACME server does not offer the challenge type of the solver chosen for a name. Use a solver whose type the server offers.',
+  ChallengeFailed: 'The ACME server could not validate a challenge (the HTTP-01 answer or the DNS-01 record was not reachable from it). The message quotes the server; fix routing or DNS.',
+  OrderInvalid: 'The ACME order became invalid without a failed challenge (CAA, finalization refused). The message quotes the server.',
+  Forbidden: 'kubernetes backend: the API server refused to create the CertificateSigningRequest (RBAC). Allow the operator to create CSRs for that signer.',
+  Invalid: 'kubernetes backend: the API server rejected the CertificateSigningRequest (unknown signer name, usages or lifetime the API refuses). Fix kubernetes.signerName or the identity.',
+  Denied: 'kubernetes backend: the CertificateSigningRequest was denied without a reason. When the approver gives one, that reason is shown instead.',
+  Failed: 'kubernetes backend: the signer failed the CertificateSigningRequest without a reason. When the signer gives one, that reason is shown instead.',
+  // the in-process signer (ca backend), next to SignReason
+  CANotGranted: 'A CA certificate is issued only with the name constraints of a grant: set spec.grants[].allowCA on the binding, or drop isCA.',
+  CAExpiresTooSoon: 'The CA certificate expires before the certificate asked for would. Renew the CA, or ask for a shorter duration.',
+} as const satisfies Record<string, string>;
+
+/** The names of a table of reason texts, as constants whose value is the name (what users see). */
+export type ReasonNames<T> = { readonly [K in keyof T]: K };
+function reasonNames<T extends Record<string, string>>(help: T): ReasonNames<T> {
+  return Object.fromEntries(Object.keys(help).map((k) => [k, k])) as ReasonNames<T>;
+}
+
+/** A CA backend's reason: `IssuerReason.CARefused`; what it means is `IssuerReasonHelp.CARefused`. */
+export const IssuerReason = reasonNames(IssuerReasonHelp);
+export type IssuerReason = keyof typeof IssuerReasonHelp;
+
+/** Every reason an Issuer answers with (SignResult, AuthorityHealth, the registry): a bare string does not type-check. */
+export type IssuerAnswerReason = IssuerReason | SignReason;

@@ -9,6 +9,7 @@ import { csrOutline, DerError, readTlv, TAG, type RawExtension } from '../pki/de
 import { pemBlocks } from '../pki/pem.ts';
 import { verifyWith } from '../pki/signatures.ts';
 import { EXT_KEY_USAGE_OIDS, KEY_USAGE_BITS, decodeKeyUsage, isExtKeyUsageName, isKeyUsageName } from '../pki/usages.ts';
+import type { IssuerAnswerReason } from '../crds/reasons.ts';
 import {
   assembleCertificate, authorityKeyIdentifierValue, basicConstraintsValue, buildCertificate, CERTIFICATE_SIGNATURE_ALGORITHMS,
   ecdsaSignatureToDer, encodeExtension, encodeTbsCertificate, EXTENSION_OIDS as OID, extKeyUsageValue, keyIdentifier, keyUsageValue,
@@ -121,7 +122,7 @@ export interface VerifiedCsr {
   extensions: ReadonlyMap<string, RawExtension>;
 }
 
-export type Denial = { ok: false; reason: string; message: string };
+export type Denial = { ok: false; reason: IssuerAnswerReason; message: string };
 export type ParsedCsr = { ok: true; csr: VerifiedCsr } | Denial;
 
 const CSR_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];

@@ -66,7 +66,7 @@ describe('chooseSolver', () => {
       [dns({ dnsZones: ['example.com'] }), dns({ dnsNames: ['*.example.com'] })], { type: 'dns-01', index: 1 }],
     ['a wildcard with only http01: an error', dnsId('example.com'), true, [http()], { error: /no ACME solver for \*\.example\.com: add a dns01 solver/ }],
     ['a wildcard with no solvers (default http01): an error', dnsId('example.com'), true, undefined, { error: /add a dns01 solver/ }],
-    ['dns01 without rfc2136: an error', dnsId('a.example.com'), false, [{ dns01: { webhook: {} } }], { error: /dns01 solver for a\.example\.com has no rfc2136 section/ }],
+    ['dns01 without rfc2136: an error', dnsId('a.example.com'), false, [{ dns01: { webhook: { groupName: 'acme.example.com', solverName: 'example' } } }], { error: /dns01 solver for a\.example\.com has no rfc2136 section/ }],
     ['dns01 without rfc2136 for a wildcard: an error', dnsId('example.com'), true, [{ dns01: {} }], { error: /dns01 solver for \*\.example\.com has no rfc2136/ }],
     ['gatewayHTTPRoute: an http-01 solver', dnsId('a.example.com'), false, [{ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }] } } }], { type: 'http-01', index: 0 }],
   ])('%s', (_what, id, wildcard, solvers, want) => {

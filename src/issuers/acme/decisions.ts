@@ -5,6 +5,7 @@ import { AcmeError, describeProblem, type Authorization, type Identifier, type O
 import { CaUnreachable } from '../https-json.ts';
 import { DnsUpdateError } from './rfc2136.ts';
 import { RoutingError } from './ingress.ts';
+import { IssuerReason } from '../../crds/reasons.ts';
 import type { SignResult } from '../types.ts';
 
 type Failure = Extract<SignResult, { status: 'failed' | 'denied' }>;
@@ -37,15 +38,15 @@ const PERMANENT = new Set(['rejectedIdentifier', 'unsupportedIdentifier', 'badCS
 export function failureOf(e: unknown, server: string): Failure {
   if (e instanceof AcmeError) {
     if (e.status === 429 || e.kind === 'rateLimited') {
-      return { status: 'failed', reason: 'RateLimited', message: `ACME server ${server} rate-limited the request: ${e.message}`, retryAfterMs: e.retryAfterMs ?? 60_000 };
+      return { status: 'failed', reason: IssuerReason.RateLimited, message: `ACME server ${server} rate-limited the request: ${e.message}`, retryAfterMs: e.retryAfterMs ?? 60_000 };
     }
-    if (PERMANENT.has(e.kind)) return { status: 'denied', reason: 'CARefused', message: `ACME server ${server} refused: ${e.message}` };
-    return { status: 'failed', reason: 'CAError', message: `ACME server ${server}: ${e.message}`, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : { retryAfterMs: 10_000 }) };
+    if (PERMANENT.has(e.kind)) return { status: 'denied', reason: IssuerReason.CARefused, message: `ACME server ${server} refused: ${e.message}` };
+    return { status: 'failed', reason: IssuerReason.CAError, message: `ACME server ${server}: ${e.message}`, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : { retryAfterMs: 10_000 }) };
   }
-  if (e instanceof CaUnreachable) return { status: 'failed', reason: 'CAUnreachable', message: `ACME server ${server} cannot be reached: ${e.message}`, retryAfterMs: 10_000 };
-  if (e instanceof DnsUpdateError) return { status: 'failed', reason: 'DNSUpdateFailed', message: `DNS-01: ${e.message}`, retryAfterMs: 15_000 };
-  if (e instanceof RoutingError) return { status: 'failed', reason: 'SolverFailed', message: e.message, retryAfterMs: 15_000 };
-  return { status: 'failed', reason: 'CAError', message: `ACME server ${server}: ${(e as Error).message}`, retryAfterMs: 10_000 };
+  if (e instanceof CaUnreachable) return { status: 'failed', reason: IssuerReason.CAUnreachable, message: `ACME server ${server} cannot be reached: ${e.message}`, retryAfterMs: 10_000 };
+  if (e instanceof DnsUpdateError) return { status: 'failed', reason: IssuerReason.DNSUpdateFailed, message: `DNS-01: ${e.message}`, retryAfterMs: 15_000 };
+  if (e instanceof RoutingError) return { status: 'failed', reason: IssuerReason.SolverFailed, message: e.message, retryAfterMs: 15_000 };
+  return { status: 'failed', reason: IssuerReason.CAError, message: `ACME server ${server}: ${(e as Error).message}`, retryAfterMs: 10_000 };
 }
 
 /** Why an order went invalid, in the CA's own words: the failed challenge of each invalid authorization. */

@@ -9,6 +9,7 @@ import { fingerprintSHA256, parseCertificate, splitPem } from '../../pki/certs.t
 import { pemBlocks } from '../../pki/pem.ts';
 import { isoSeconds } from '../in-cluster-ca.ts';
 import { CaUnreachable } from '../https-json.ts';
+import { IssuerReason } from '../../crds/reasons.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from '../types.ts';
 import { AcmeClient, AcmeError, type Authorization, type Challenge, type Order } from './client.ts';
 import { loadOrCreateAccountKey, parseAccountKey, AccountKeyError } from './account-key.ts';
@@ -83,22 +84,22 @@ export class AcmeIssuer implements Issuer {
       const c = await this.getClient();
       await c.directory();
       const kid = await c.account();
-      return { ready: true, reason: 'Ready', message: `ACME server ${server}, account ${kid}`, ...(this.o.rootCertificates ? { caBundlePem: this.o.rootCertificates } : {}) };
+      return { ready: true, reason: IssuerReason.Ready, message: `ACME server ${server}, account ${kid}`, ...(this.o.rootCertificates ? { caBundlePem: this.o.rootCertificates } : {}) };
     } catch (e) {
-      if (e instanceof AccountKeyError) return { ready: false, reason: 'AccountKeyInvalid', message: e.message };
-      if (e instanceof CaUnreachable) return { ready: false, reason: 'CAUnreachable', message: `ACME server ${server} cannot be reached: ${e.message}` };
-      if (e instanceof AcmeError) return { ready: false, reason: 'AccountRegistrationFailed', message: `ACME server ${server} refused the account: ${e.message}` };
-      return { ready: false, reason: 'CAError', message: `ACME server ${server}: ${(e as Error).message}` };
+      if (e instanceof AccountKeyError) return { ready: false, reason: IssuerReason.AccountKeyInvalid, message: e.message };
+      if (e instanceof CaUnreachable) return { ready: false, reason: IssuerReason.CAUnreachable, message: `ACME server ${server} cannot be reached: ${e.message}` };
+      if (e instanceof AcmeError) return { ready: false, reason: IssuerReason.AccountRegistrationFailed, message: `ACME server ${server} refused the account: ${e.message}` };
+      return { ready: false, reason: IssuerReason.CAError, message: `ACME server ${server}: ${(e as Error).message}` };
     }
   }
 
   async sign(req: SignRequest): Promise<SignResult> {
     const f = parseCsr(req.csrPem);
     const refused = refusal(f);
-    if (refused) return { status: 'denied', reason: 'UnsupportedByCA', message: refused };
+    if (refused) return { status: 'denied', reason: IssuerReason.UnsupportedByCA, message: refused };
     const now = Date.now();
     if (now < this.blockedUntil) {
-      return { status: 'failed', reason: 'RateLimited', message: `ACME server ${this.o.directoryURL} rate-limited this account; nothing is sent before ${isoSeconds(new Date(this.blockedUntil))}`, retryAfterMs: this.blockedUntil - now };
+      return { status: 'failed', reason: IssuerReason.RateLimited, message: `ACME server ${this.o.directoryURL} rate-limited this account; nothing is sent before ${isoSeconds(new Date(this.blockedUntil))}`, retryAfterMs: this.blockedUntil - now };
     }
     await this.prune(now);
     const names = identifiersOf(f).map((x) => `${x.type}:${x.value}`).join(',');
@@ -145,13 +146,13 @@ export class AcmeIssuer implements Issuer {
 
   private async failed(e: unknown, requestId: string): Promise<SignResult> {
     const r = failureOf(e, this.o.directoryURL);
-    if (r.status === 'failed' && r.reason === 'RateLimited') this.blockedUntil = Date.now() + (r.retryAfterMs ?? 60_000);
+    if (r.status === 'failed' && r.reason === IssuerReason.RateLimited) this.blockedUntil = Date.now() + (r.retryAfterMs ?? 60_000);
     if (e instanceof AcmeError && (e.kind === 'accountDoesNotExist' || e.status === 404 || r.status === 'denied')) {
       // the server forgot the account or the order (a reset test CA, an expired order): start over next time
       if (e.kind === 'accountDoesNotExist') this.client = undefined;
       await this.drop(requestId);
       if (r.status === 'failed' || e.kind === 'accountDoesNotExist' || e.status === 404) {
-        return { status: 'failed', reason: 'OrderLost', message: `${r.message}; a new order follows`, retryAfterMs: 2000 };
+        return { status: 'failed', reason: IssuerReason.OrderLost, message: `${r.message}; a new order follows`, retryAfterMs: 2000 };
       }
     }
     return r;
@@ -185,11 +186,11 @@ export class AcmeIssuer implements Issuer {
       if (authz.status === 'valid') { parts.push(`${name} valid`); continue; }
       if (authz.status !== 'pending') return this.invalid(c, order, requestId, authzs);
       const choice = chooseSolver(authz.identifier, authz.wildcard ?? false, this.o.solvers);
-      if ('error' in choice) { await this.drop(requestId); return { status: 'denied', reason: 'NoSolver', message: choice.error }; }
+      if ('error' in choice) { await this.drop(requestId); return { status: 'denied', reason: IssuerReason.NoSolver, message: choice.error }; }
       const ch = authz.challenges.find((x) => x.type === choice.type);
       if (!ch) {
         await this.drop(requestId);
-        return { status: 'denied', reason: 'ChallengeNotOffered', message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}` };
+        return { status: 'denied', reason: IssuerReason.ChallengeNotOffered, message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}` };
       }
       if (!a.presented.has(url)) a.presented.set(url, await this.present(c, ch, choice.type, authz, choice.index));
       if (ch.status === 'pending' && !a.responded.has(ch.url)) { await c.respond(ch.url); a.responded.add(ch.url); }
@@ -230,14 +231,14 @@ export class AcmeIssuer implements Issuer {
     const authzs = known.length ? known : await Promise.all(order.authorizations.map(async (u) => (await c.get<Authorization>(u, 'authorization')).body));
     await this.drop(requestId);
     const challengeFailed = authzs.some((x) => x.status === 'invalid');
-    return { status: 'denied', reason: challengeFailed ? 'ChallengeFailed' : 'OrderInvalid', message: `ACME server ${this.o.directoryURL}: ${invalidOrderMessage(order, authzs)}` };
+    return { status: 'denied', reason: challengeFailed ? IssuerReason.ChallengeFailed : IssuerReason.OrderInvalid, message: `ACME server ${this.o.directoryURL}: ${invalidOrderMessage(order, authzs)}` };
   }
 
   private async download(c: AcmeClient, order: Order, requestId: string): Promise<SignResult> {
     if (!order.certificate) return pending(1000, 'the order is valid but names no certificate yet');
     const pem = await c.certificate(order.certificate);
     const certs = splitPem(pem);
-    if (!certs.length) return { status: 'failed', reason: 'InvalidCertificate', message: `ACME server ${this.o.directoryURL} sent no certificate at ${order.certificate}` };
+    if (!certs.length) return { status: 'failed', reason: IssuerReason.InvalidCertificate, message: `ACME server ${this.o.directoryURL} sent no certificate at ${order.certificate}` };
     await this.drop(requestId);
     const [leaf, ...chain] = certs as [string, ...string[]];
     return { status: 'issued', certificatePem: leaf, chainPem: chain, caPem: this.o.rootCertificates ?? chain.at(-1) ?? '',

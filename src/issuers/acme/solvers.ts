@@ -2,14 +2,11 @@
 // users know it: an exact dnsNames match beats the longest dnsZones match, which beats a solver
 // without a selector; among equals, the first listed. IP identifiers can only be proven over
 // HTTP-01 (RFC 8738), wildcards only over DNS-01 (RFC 8555 §7.1.3).
+import type { CertificateAuthorityBindingSpecInput } from '../../crds/certificate-authority-binding.ts';
 import type { Identifier } from './client.ts';
 
-export interface Rfc2136Spec { nameserver: string; zone?: string; tsigKeyName?: string; tsigAlgorithm?: string; tsigSecretSecretRef?: { name: string; key: string } }
-export interface SolverSpec {
-  selector?: { dnsZones?: string[]; dnsNames?: string[] };
-  http01?: { ingress?: { ingressClassName?: string; serviceType?: string }; gatewayHTTPRoute?: { parentRefs: { name: string; namespace?: string; sectionName?: string }[] } };
-  dns01?: { rfc2136?: Rfc2136Spec; webhook?: unknown };
-}
+/** A binding's acme.solvers entry, as written (the chooser reads no defaulted field, so parsed specs fit too). */
+export type SolverSpec = NonNullable<NonNullable<CertificateAuthorityBindingSpecInput['acme']>['solvers']>[number];
 export type Choice = { type: 'http-01' | 'dns-01'; solver: SolverSpec; index: number } | { error: string };
 
 /** The solver used when a binding lists none: HTTP-01 answered by the operator's own listener. */
