@@ -4,6 +4,7 @@ import { objectOpenAPI } from './crd.ts';
 import { KINDS } from './kinds.ts';
 import type { KindDefinition } from './kinds.ts';
 import type { JSONSchemaProps } from './openapi.ts';
+import { renderReasons } from './reasons-reference.ts';
 
 interface Row { path: string; type: string; required: boolean; def: string; constraints: string; description: string }
 interface CelRow { path: string; rule: string; message: string }
@@ -17,17 +18,24 @@ function typeOf(s: JSONSchemaProps): string {
   return String(s.type) + (s.format ? ` (${String(s.format)})` : '');
 }
 
-function constraintsOf(s: JSONSchemaProps): string {
+const BOUNDS: ReadonlyArray<[string, string]> = [
+  ['minLength', 'min length'], ['maxLength', 'max length'], ['minimum', 'min'], ['maximum', 'max'],
+  ['minItems', 'min items'], ['maxItems', 'max items'], ['maxProperties', 'max entries'],
+];
+
+/** enum, bounds and item rules: what a value (or each item) may be. */
+function valueConstraints(s: JSONSchemaProps): string[] {
   const c: string[] = [];
   if (Array.isArray(s.enum)) c.push(`one of ${s.enum.map((v) => code(String(v))).join(', ')}`);
   const items = s.items as JSONSchemaProps | undefined;
   if (items && Array.isArray(items.enum)) c.push(`items one of ${items.enum.map((v) => code(String(v))).join(', ')}`);
-  const bounds: Array<[string, string]> = [
-    ['minLength', 'min length'], ['maxLength', 'max length'], ['minimum', 'min'], ['maximum', 'max'],
-    ['minItems', 'min items'], ['maxItems', 'max items'], ['maxProperties', 'max entries'],
-  ];
-  for (const [k, label] of bounds) if (s[k] !== undefined) c.push(`${label} ${String(s[k])}`);
+  for (const [k, label] of BOUNDS) if (s[k] !== undefined) c.push(`${label} ${String(s[k])}`);
   if (items?.maxLength !== undefined) c.push(`item max length ${String(items.maxLength)}`);
+  return c;
+}
+
+function constraintsOf(s: JSONSchemaProps): string {
+  const c = valueConstraints(s);
   if (typeof s.pattern === 'string' && s.pattern.length <= 80) c.push(`pattern ${code(s.pattern)}`);
   if (s['x-kubernetes-list-type'] === 'set') c.push('unique items');
   if (s['x-kubernetes-list-type'] === 'map') c.push(`list-map keyed by ${(s['x-kubernetes-list-map-keys'] as string[]).join(', ')}`);
@@ -35,17 +43,24 @@ function constraintsOf(s: JSONSchemaProps): string {
   return c.join('; ');
 }
 
+interface CelRule { rule: string; message: string; fieldPath?: string }
+
+function rowOf(s: JSONSchemaProps, path: string, required: boolean): Row {
+  return {
+    path, type: typeOf(s), required,
+    def: s.default === undefined ? '' : code(JSON.stringify(s.default)),
+    constraints: constraintsOf(s), description: String(s.description ?? ''),
+  };
+}
+
+function celRows(s: JSONSchemaProps, path: string): CelRow[] {
+  const rules = (s['x-kubernetes-validations'] as CelRule[] | undefined) ?? [];
+  return rules.map((v) => ({ path: `${path}${v.fieldPath ?? ''}`, rule: v.rule, message: v.message }));
+}
+
 function walk(s: JSONSchemaProps, path: string, required: boolean, rows: Row[], cel: CelRow[]): void {
-  if (path) {
-    rows.push({
-      path, type: typeOf(s), required,
-      def: s.default === undefined ? '' : code(JSON.stringify(s.default)),
-      constraints: constraintsOf(s), description: String(s.description ?? ''),
-    });
-  }
-  for (const v of (s['x-kubernetes-validations'] as Array<{ rule: string; message: string; fieldPath?: string }> | undefined) ?? []) {
-    cel.push({ path: `${path}${v.fieldPath ?? ''}`, rule: v.rule, message: v.message });
-  }
+  if (path) rows.push(rowOf(s, path, required));
+  cel.push(...celRows(s, path));
   const props = s.properties as Record<string, JSONSchemaProps> | undefined;
   const req = new Set((s.required as string[] | undefined) ?? []);
   for (const [k, child] of Object.entries(props ?? {})) walk(child, path ? `${path}.${k}` : k, req.has(k), rows, cel);
@@ -108,5 +123,5 @@ Choices made where the design contract is silent:
 `;
 
 export function renderApiReference(): string {
-  return `${PREAMBLE}\n${KINDS.map(section).join('\n')}`;
+  return `${PREAMBLE}\n${KINDS.map(section).join('\n')}\n${renderReasons()}`;
 }

@@ -196,3 +196,49 @@ export type IssuerReason = keyof typeof IssuerReasonHelp;
 
 /** Every reason an Issuer answers with (SignResult, AuthorityHealth, the registry): a bare string does not type-check. */
 export type IssuerAnswerReason = IssuerReason | SignReason;
+
+// The texts of the groups above, as data for the API reference (their doc comments are not readable
+// at generation time). A reason without an entry is listed with its name only.
+type HelpFor<T> = { readonly [K in keyof T]?: string };
+export const OwnershipRuleHelp: HelpFor<typeof OwnershipRule> = {
+  NameNotOwned: 'A DNS name, IP address, URI, e-mail address or host-like common name the namespace does not own and no grant allows.',
+  WildcardNotGranted: 'A wildcard certificate without a grant that allows wildcards.',
+  CANotGranted: 'A CA certificate without a grant that allows CA certificates.',
+};
+export const ReasonHelp: HelpFor<typeof Reason> = {
+  SecretOversize: 'The managed Secret\'s data is over the size cap: not read nor cached; reissued once, then reported.',
+  CertificateReplaced: 'The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it).',
+  PolicyRemediation: 'The current certificate breaks a policy with remediation: Reissue that the request now meets.',
+  ...OwnershipRuleHelp,
+  CAConstraintsUnsupported: 'isCA with a backend that cannot add pathLenConstraint 0 and name constraints (only ca and selfSigned can).',
+  SecretConflict: 'The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten.',
+  SecretForbidden: 'The operator\'s RBAC does not allow writing Secrets in the identity\'s namespace (chart value rbac.secrets).',
+  RolloutForbidden: 'The operator\'s ServiceAccount may not restart a listed workload (the chart\'s rbac.rollout).',
+};
+export const BindingReasonHelp: HelpFor<typeof BindingReason> = {
+  CASecretMissing: 'A CA was recorded in status and its Secret is gone: no new root is minted unless the security team asks.',
+  CAChangedUnexpectedly: 'The CA Secret holds a different CA than the one recorded, and nobody approved the change.',
+  CAChanged: 'Event: a new CA replaced the recorded one (approved, regenerated or replacing a distrusted CA); both are published.',
+  TrustBundlesUpdated: 'Event: every trust bundle carries the current CA; identities are reissued after the propagation delay.',
+  PreviousCARetired: 'Event: a previous CA left the trust bundles (overlap over and nothing it signed is held any more).',
+  CAGenerated: 'Event: the CA Secret was generated (spec.ca.generate).',
+  CAGenerationFailed: 'Event: generating or creating the CA Secret failed.',
+  TrustBundleConflict: 'Event: a ConfigMap named like the trust bundle exists and is not ours; left untouched.',
+  TrustBundleForbidden: 'Event: the operator\'s ServiceAccount may not write the trust-bundle ConfigMap there (the chart\'s rbac.trustBundleConfigMaps).',
+};
+export const SignerReasonHelp: HelpFor<typeof SignerReason> = {
+  PolicyAllowed: 'CSR approved: the request is inside the binding\'s boundaries and IssuancePolicy allows it.',
+  AuthorityNotAllowed: 'The requester\'s namespace (the pod\'s, the ServiceAccount\'s, or the one csrRequesters names) is not selected by the binding\'s namespaceSelector.',
+  RequesterNotAllowed: 'A CSR from a requester that is neither a ServiceAccount nor listed in the binding\'s signer.csrRequesters.',
+  PodMismatch: 'The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request\'s.',
+  ...OwnershipRuleHelp,
+};
+/** SignReason: the in-process signer's refusals (ca and selfSigned backends), part of IssuerAnswerReason. */
+export const SignReasonHelp: HelpFor<typeof SignReason> = {
+  InvalidCSR: 'The certificate signing request is not a valid PKCS#10 CSR, its signature does not verify, an extension is malformed, or it names nothing to certify. The message says which.',
+  CSRRequestsCA: 'The CSR asks for a CA certificate (basicConstraints CA:TRUE) but the identity does not set isCA: true.',
+  PrivateKeyRequired: 'selfSigned: the identity\'s private key was not handed to the backend, so it cannot sign its own certificate.',
+  PrivateKeyMismatch: 'selfSigned: the private key given for self-signing does not match the CSR\'s public key.',
+  UnsupportedKey: 'selfSigned: the key cannot sign certificates here; use ECDSA, RSA or Ed25519.',
+  CAExpired: 'The CA certificate expired: renew or replace the CA.',
+};

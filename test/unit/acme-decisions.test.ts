@@ -1,7 +1,7 @@
 // The ACME backend's pure decisions (what an ACME CA can certify, the order's identifiers, what a
 // CA's answer means) and the client's problem/Retry-After helpers.
 import { describe, it, expect } from '@jest/globals';
-import { AcmeError, describeProblem, retryAfterMs, type Authorization, type Order, type Problem } from '../../src/issuers/acme/client.ts';
+import { AcmeError, describeProblem, retryAfterMs, type Authorization, type Order, type Problem } from '../../src/issuers/acme/protocol.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from '../../src/issuers/acme/decisions.ts';
 import { RoutingError } from '../../src/issuers/acme/ingress.ts';
 import { DnsUpdateError } from '../../src/issuers/acme/rfc2136.ts';

@@ -1,7 +1,7 @@
 // Which ACME solver answers which authorization: exact dnsNames > longest dnsZones > no selector,
 // first listed among equals; IP identifiers need HTTP-01, wildcards DNS-01.
 import { describe, it, expect } from '@jest/globals';
-import type { Identifier } from '../../src/issuers/acme/client.ts';
+import type { Identifier } from '../../src/issuers/acme/protocol.ts';
 import { DEFAULT_SOLVER, chooseSolver, dns01RecordName, specificity, type SolverSpec } from '../../src/issuers/acme/solvers.ts';
 
 const rfc2136 = { nameserver: 'ns1.example.com:53' };

@@ -28,7 +28,7 @@ export async function loadOrCreateAccountKey(kc: k8s.KubeConfig, namespace: stri
       if (!pem) throw new AccountKeyError(`${where} has no tls.key: delete it to have a new account key generated, or add the key`);
       return parseAccountKey(Buffer.from(pem, 'base64').toString('utf8'), where);
     } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
+      if (statusOf(e) === 404) return undefined;
       throw e;
     }
   };
@@ -42,9 +42,14 @@ export async function loadOrCreateAccountKey(kc: k8s.KubeConfig, namespace: stri
     type: 'Opaque', data: { 'tls.key': Buffer.from(pem).toString('base64') } } });
     return privateKey;
   } catch (e) {
-    if ((e as { code?: number }).code !== 409) throw e;
+    if (statusOf(e) !== 409) throw e;
     const raced = await read();
     if (!raced) throw new AccountKeyError(`${where} was created and deleted concurrently`);
     return raced;
   }
+}
+
+/** The HTTP status of a failed client-node call (its ApiException carries it as `code`). */
+function statusOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'number' ? e.code : undefined;
 }

@@ -6,44 +6,17 @@
 import type { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, FlattenedSign, type JWK } from 'jose';
 import { CaUnreachable, parseJsonText, send, type RawResponse } from '../https-json.ts';
+import { AcmeError, ERR, retryAfterMs, type Challenge, type Directory, type Identifier, type Order, type Problem } from './protocol.ts';
 
-export interface Directory { newNonce: string; newAccount: string; newOrder: string; revokeCert?: string; meta?: { externalAccountRequired?: boolean; termsOfService?: string; profiles?: Record<string, string> } }
-export interface Problem { type?: string; detail?: string; status?: number; subproblems?: { type?: string; detail?: string; identifier?: { type: string; value: string } }[] }
-export interface Identifier { type: 'dns' | 'ip'; value: string }
-export interface Order { status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid'; expires?: string; identifiers: Identifier[]; authorizations: string[]; finalize: string; certificate?: string; error?: Problem }
-export interface Challenge { type: string; url: string; status: 'pending' | 'processing' | 'valid' | 'invalid'; token: string; error?: Problem; validated?: string }
-export interface Authorization { identifier: Identifier; status: 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked'; challenges: Challenge[]; wildcard?: boolean; expires?: string }
-
-const ERR = 'urn:ietf:params:acme:error:';
-
-/** A problem document from the server (RFC 7807), with the HTTP status and the server's Retry-After. */
-export class AcmeError extends Error {
-  readonly problem: Problem;
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-  constructor(problem: Problem, status: number, retryAfterMs: number | undefined, what: string) {
-    super(`${what}: ${describeProblem(problem, status)}`);
-    this.problem = problem; this.status = status; this.retryAfterMs = retryAfterMs;
-  }
-  get kind(): string { return (this.problem.type ?? '').replace(ERR, ''); }
+/** An error answer's problem document; a body that is not one becomes its detail. */
+export function problemOf(text: string): Problem {
+  const p = parseJsonText(text) ?? {};
+  return typeof p === 'object' && p !== null ? (p as Problem) : { detail: String(p).slice(0, 300) };
 }
 
-/** "rateLimited: too many certificates (429)", subproblems named by identifier. */
-export function describeProblem(p: Problem, status?: number): string {
-  const kind = (p.type ?? 'error').replace(ERR, '');
-  const subs = (p.subproblems ?? []).map((s) => `${s.identifier?.value ?? '?'}: ${(s.type ?? '').replace(ERR, '')} ${s.detail ?? ''}`.trim());
-  return `${kind}: ${p.detail ?? 'no detail'}${subs.length ? ` (${subs.join('; ')})` : ''}${status ? ` [HTTP ${status}]` : ''}`;
-}
-
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  // HTTP-date only (IMF-fixdate, RFC 850, asctime): Date.parse would take '1.5' or '-1' as dates in 2001
-  if (!/^[A-Za-z]{3},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$|^[A-Za-z]{3} [A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}$|^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/.test(v.trim())) return undefined;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+function responseOf<T>(r: RawResponse, raw: boolean, retry: number | undefined): AcmeResponse<T> {
+  const loc = header(r, 'location');
+  return { status: r.status, body: (raw ? r.text : parseJsonText(r.text)) as T, text: r.text, ...(loc ? { location: loc } : {}), ...(retry !== undefined ? { retryAfterMs: retry } : {}) };
 }
 
 const b64u = (b: Buffer | Uint8Array): string => Buffer.from(b).toString('base64url');
@@ -116,7 +89,9 @@ export class AcmeClient {
 
   private async jws(url: string, payload: unknown, useJwk: boolean, nonce: string): Promise<Buffer> {
     const bytes = payload === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
-    const prot = { alg: this.alg(), nonce, url, ...(useJwk ? { jwk: await this.publicJwk() } : { kid: this.kid! }) };
+    // every call but newAccount names the account (account() ran before it)
+    const who = useJwk ? { jwk: await this.publicJwk() } : this.kid ? { kid: this.kid } : {};
+    const prot = { alg: this.alg(), nonce, url, ...who };
     return Buffer.from(JSON.stringify(await new FlattenedSign(bytes).setProtectedHeader(prot).sign(this.o.accountKey)));
   }
 
@@ -128,14 +103,10 @@ export class AcmeClient {
       if (n) this.nonces.push(n);
       if (this.nonces.length > 32) this.nonces.splice(0, this.nonces.length - 32);
       const retry = retryAfterMs(r.headers['retry-after']);
-      if (r.status >= 400) {
-        const p = (parseJsonText(r.text) ?? {}) as Problem;
-        const problem = typeof p === 'object' ? p : { detail: String(p).slice(0, 300) };
-        if (problem.type === `${ERR}badNonce` && attempt < 5) { this.counters.badNonceRetries++; continue; }
-        throw new AcmeError(problem, r.status, retry, what);
-      }
-      const loc = header(r, 'location');
-      return { status: r.status, body: (o.accept ? r.text : parseJsonText(r.text)) as T, text: r.text, ...(loc ? { location: loc } : {}), ...(retry !== undefined ? { retryAfterMs: retry } : {}) };
+      if (r.status < 400) return responseOf<T>(r, o.accept !== undefined, retry);
+      const problem = problemOf(r.text);
+      if (problem.type === `${ERR}badNonce` && attempt < 5) { this.counters.badNonceRetries++; continue; }
+      throw new AcmeError(problem, r.status, retry, what);
     }
   }
 

@@ -1,7 +1,7 @@
 // Pure decisions of the ACME backend, table-tested: what an ACME CA can certify, which identifiers an
 // order names, and what a CA's answer means for the identity (denied for good, or retried later).
 import type { CsrFacts } from '../../pki/csr.ts';
-import { AcmeError, describeProblem, type Authorization, type Identifier, type Order } from './client.ts';
+import { AcmeError, describeProblem, type Authorization, type Identifier, type Order } from './protocol.ts';
 import { CaUnreachable } from '../https-json.ts';
 import { DnsUpdateError } from './rfc2136.ts';
 import { RoutingError } from './ingress.ts';

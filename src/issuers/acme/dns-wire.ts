@@ -80,12 +80,12 @@ export function readName(msg: Buffer, off: number): { name: string; next: number
   // a name has at most 127 labels; a pointer chain longer than the message can only be a loop
   for (let steps = 0; steps < 256; steps++) {
     if (off >= msg.length) throw new Error('truncated DNS name');
-    const len = msg[off]!;
+    const len = msg.readUInt8(off);
     if (len === 0) return { name: labels.join('.'), next: next < 0 ? off + 1 : next };
     if ((len & 0xc0) === 0xc0) {
       if (next < 0) next = off + 2;
       if (++pointers > 64) break;
-      off = ((len & 0x3f) << 8) | msg[off + 1]!;
+      off = ((len & 0x3f) << 8) | (msg[off + 1] ?? 0);
       continue;
     }
     labels.push(msg.subarray(off + 1, off + 1 + len).toString('ascii'));
@@ -99,11 +99,12 @@ export interface ParsedMessage { id: number; rcode: number; sections: Record_[][
 /** Header, questions skipped, then the answer, authority and additional records. */
 export function parseMessage(msg: Buffer): ParsedMessage {
   if (msg.length < 12) throw new Error('DNS answer shorter than a header');
-  const counts = [msg.readUInt16BE(4), msg.readUInt16BE(6), msg.readUInt16BE(8), msg.readUInt16BE(10)];
+  const questions = msg.readUInt16BE(4);
+  const counts = [msg.readUInt16BE(6), msg.readUInt16BE(8), msg.readUInt16BE(10)];
   let off = 12;
-  for (let i = 0; i < counts[0]!; i++) off = readName(msg, off).next + 4;
+  for (let i = 0; i < questions; i++) off = readName(msg, off).next + 4;
   const sections: Record_[][] = [];
-  for (const n of counts.slice(1)) {
+  for (const n of counts) {
     const recs: Record_[] = [];
     for (let i = 0; i < n; i++) {
       const { name, next } = readName(msg, off);

@@ -22,7 +22,7 @@ export class Http01Responder {
   /** The answer for a request path, or undefined (404). */
   answer(path: string): string | undefined {
     if (!path.startsWith(PREFIX)) return undefined;
-    const token = path.slice(PREFIX.length).split('?')[0]!;
+    const [token = ''] = path.slice(PREFIX.length).split('?');
     return TOKEN.test(token) ? this.answers.get(token) : undefined;
   }
 

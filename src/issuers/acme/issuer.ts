@@ -2,22 +2,25 @@
 // waits for a CA: create the order, present each authorization's challenge (HTTP-01 from the
 // operator's own listener, DNS-01 through RFC 2136), tell the CA to validate, finalize with the
 // identity's CSR, download the chain. Between steps the identity shows Issuing with the order state.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { parseCsr } from '../../pki/csr.ts';
 import { fingerprintSHA256, parseCertificate, splitPem } from '../../pki/certs.ts';
 import { pemBlocks } from '../../pki/pem.ts';
+import { IssuerReason } from '../../crds/reasons.ts';
 import { isoSeconds } from '../in-cluster-ca.ts';
 import { CaUnreachable } from '../https-json.ts';
-import { IssuerReason } from '../../crds/reasons.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from '../types.ts';
-import { AcmeClient, AcmeError, type Authorization, type Challenge, type Order } from './client.ts';
+import { AcmeClient } from './client.ts';
+import { AcmeError, type Authorization, type Order } from './protocol.ts';
 import { loadOrCreateAccountKey, parseAccountKey, AccountKeyError } from './account-key.ts';
-import { chooseSolver, dns01RecordName, type SolverSpec } from './solvers.ts';
-import { addTxt, deleteTxt, findZone, type Rfc2136Target } from './rfc2136.ts';
+import { chooseSolver, type SolverSpec } from './solvers.ts';
+import type { Rfc2136Target } from './rfc2136.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from './decisions.ts';
 import { http01Responder, type Http01Responder } from './http01.ts';
-import { challengeHTTPRoute, challengeIngress, routeChallenge, RoutingError, type IngressRouting } from './ingress.ts';
+import type { IngressRouting } from './ingress.ts';
+import { ATTEMPT_TTL_MS, newAttempt, parseSavedAttempt, restoreAttempt, stateOf, type Attempt } from './attempt.ts';
+import { present, type ChallengeSetup } from './challenges.ts';
 
 export interface AcmeOptions {
   directoryURL: string;
@@ -42,15 +45,14 @@ export interface AcmeOptions {
   ingress?: Omit<IngressRouting, 'kc'>;
 }
 
-/** A DNS record this attempt wrote (kept in the resumable state so a restarted operator deletes it). */
-interface DnsRecord { solver: number; zone: string; name: string; value: string }
-interface Presented { cleanup: () => Promise<void>; dns?: DnsRecord }
-interface Attempt { orderUrl: string; created: number; presented: Map<string, Presented>; responded: Set<string>; names: string }
-/** The resumable state, as written to the identity's status.pendingRequest. */
-interface SavedAttempt { order: string; names: string; dns?: (DnsRecord & { authz: string })[] }
+const pending = (retryAfterMs: number, message: string, a?: Attempt): SignResult => ({ status: 'pending', retryAfterMs, message, ...(a ? { state: stateOf(a) } : {}) });
 
-const ATTEMPT_TTL_MS = 24 * 3600_000;
-const pending = (retryAfterMs: number, message: string, a?: Attempt): SignResult => ({ status: 'pending', retryAfterMs, message, ...(a ? { state: AcmeIssuer.stateOf(a) } : {}) });
+/** The DER of the first PEM block with one of these labels (the request's CSR, a certificate to revoke). */
+function derOf(pem: string, label: string): Buffer {
+  const der = pemBlocks(pem, [label])[0];
+  if (!der) throw new Error(`no ${label} PEM block`);
+  return der;
+}
 
 export class AcmeIssuer implements Issuer {
   readonly backend = 'acme';
@@ -63,6 +65,11 @@ export class AcmeIssuer implements Issuer {
   private blockedUntil = 0;
 
   constructor(o: AcmeOptions) { this.o = o; this.responder = o.responder ?? http01Responder; }
+
+  private get challengeSetup(): ChallengeSetup {
+    const { solvers, dnsTargets, kc, ingress } = this.o;
+    return { responder: this.responder, ...(solvers ? { solvers } : {}), ...(dnsTargets ? { dnsTargets } : {}), ...(kc ? { kc } : {}), ...(ingress ? { ingress } : {}) };
+  }
 
   private getClient(): Promise<AcmeClient> {
     this.client ??= (async () => {
@@ -115,7 +122,7 @@ export class AcmeIssuer implements Issuer {
         const seconds = Math.min(req.durationMs, this.o.maxDurationMs ?? Number.POSITIVE_INFINITY);
         const extra = { ...(this.o.requestDuration ? { notAfter: isoSeconds(new Date(now + seconds)) } : {}), ...(this.o.profile ? { profile: this.o.profile } : {}) };
         const created = await c.newOrder(identifiersOf(f), extra);
-        attempt = { orderUrl: created.url, created: now, presented: new Map(), responded: new Set(), names };
+        attempt = newAttempt(created.url, now, names);
         this.attempts.set(req.requestId, attempt);
       }
       return await this.advance(c, req, attempt);
@@ -126,22 +133,11 @@ export class AcmeIssuer implements Issuer {
 
   /** An attempt from the state a previous process saved (its order, and the DNS records to delete later). */
   private restore(req: SignRequest): Attempt | undefined {
-    if (!req.state) return undefined;
-    let saved: SavedAttempt;
-    try { saved = JSON.parse(req.state) as SavedAttempt; } catch { return undefined; }
-    if (typeof saved.order !== 'string' || !saved.order.startsWith('http')) return undefined;
-    const a: Attempt = { orderUrl: saved.order, created: Date.now(), presented: new Map(), responded: new Set(), names: String(saved.names) };
-    for (const d of saved.dns ?? []) {
-      const target = this.o.dnsTargets?.get(d.solver);
-      if (target) a.presented.set(d.authz, { dns: d, cleanup: () => deleteTxt(target, d.zone, d.name, d.value) });
-    }
+    const saved = parseSavedAttempt(req.state);
+    if (!saved) return undefined;
+    const a = restoreAttempt(saved, Date.now(), this.o.dnsTargets);
     this.attempts.set(req.requestId, a);
     return a;
-  }
-
-  static stateOf(a: Attempt): string {
-    const dns = [...a.presented.entries()].flatMap(([authz, p]) => (p.dns ? [{ authz, ...p.dns }] : []));
-    return JSON.stringify({ order: a.orderUrl, names: a.names, ...(dns.length ? { dns } : {}) } satisfies SavedAttempt);
   }
 
   private async failed(e: unknown, requestId: string): Promise<SignResult> {
@@ -163,8 +159,7 @@ export class AcmeIssuer implements Issuer {
     switch (order.status) {
       case 'pending': return this.solve(c, order, a, req.requestId, retryAfterMs);
       case 'ready': {
-        const der = pemBlocks(req.csrPem, ['CERTIFICATE REQUEST'])[0]!;
-        const fin = await c.finalize(order, der);
+        const fin = await c.finalize(order, derOf(req.csrPem, 'CERTIFICATE REQUEST'));
         if (fin.body.status === 'valid') return this.download(c, fin.body, req.requestId);
         if (fin.body.status === 'invalid') return this.invalid(c, fin.body, req.requestId);
         return pending(fin.retryAfterMs ?? 1000, progressMessage(a.orderUrl, fin.body.status, ['finalized with the CSR, the CA is signing']), a);
@@ -182,49 +177,27 @@ export class AcmeIssuer implements Issuer {
     for (const url of order.authorizations) {
       const authz = (await c.get<Authorization>(url, 'authorization')).body;
       authzs.push(authz);
-      const name = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
-      if (authz.status === 'valid') { parts.push(`${name} valid`); continue; }
-      if (authz.status !== 'pending') return this.invalid(c, order, requestId, authzs);
-      const choice = chooseSolver(authz.identifier, authz.wildcard ?? false, this.o.solvers);
-      if ('error' in choice) { await this.drop(requestId); return { status: 'denied', reason: IssuerReason.NoSolver, message: choice.error }; }
-      const ch = authz.challenges.find((x) => x.type === choice.type);
-      if (!ch) {
-        await this.drop(requestId);
-        return { status: 'denied', reason: IssuerReason.ChallengeNotOffered, message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}` };
-      }
-      if (!a.presented.has(url)) a.presented.set(url, await this.present(c, ch, choice.type, authz, choice.index));
-      if (ch.status === 'pending' && !a.responded.has(ch.url)) { await c.respond(ch.url); a.responded.add(ch.url); }
-      parts.push(`${name} ${ch.type} ${ch.status === 'pending' && a.responded.has(ch.url) ? 'validating' : ch.status}`);
+      if (authz.status !== 'valid' && authz.status !== 'pending') return this.invalid(c, order, requestId, authzs);
+      const step = authz.status === 'valid' ? `${nameOf(authz)} valid` : await this.challenge(c, url, authz, a, requestId);
+      if (typeof step !== 'string') return step;
+      parts.push(step);
     }
     return pending(Math.min(retryAfterMs ?? 1500, 30_000), progressMessage(a.orderUrl, 'pending', parts), a);
   }
 
-  private async present(c: AcmeClient, ch: Challenge, type: 'http-01' | 'dns-01', authz: Authorization, solverIndex: number): Promise<Presented> {
-    const keyAuth = await c.keyAuthorization(ch.token);
-    if (type === 'http-01') {
-      if (!this.responder.listening) throw new RoutingError('HTTP-01 needs the operator\'s challenge listener, which is off (MIO_ACME_HTTP01_ADDR / the chart\'s acme.http01.enabled)');
-      this.responder.present(ch.token, keyAuth);
-      const unroute = await this.route(this.o.solvers?.[solverIndex]?.http01, authz, ch.token);
-      return { cleanup: async () => { this.responder.remove(ch.token); await unroute?.(); } };
+  /** One pending authorization: its challenge presented and the CA told to validate it; its progress, or why it cannot be. */
+  private async challenge(c: AcmeClient, url: string, authz: Authorization, a: Attempt, requestId: string): Promise<string | SignResult> {
+    const name = nameOf(authz);
+    const choice = chooseSolver(authz.identifier, authz.wildcard ?? false, this.o.solvers);
+    if ('error' in choice) { await this.drop(requestId); return { status: 'denied', reason: IssuerReason.NoSolver, message: choice.error }; }
+    const ch = authz.challenges.find((x) => x.type === choice.type);
+    if (!ch) {
+      await this.drop(requestId);
+      return { status: 'denied', reason: IssuerReason.ChallengeNotOffered, message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}` };
     }
-    const target = this.o.dnsTargets?.get(solverIndex);
-    if (!target) throw new Error(`the dns01 solver #${solverIndex} has no usable rfc2136 settings`);
-    const record = dns01RecordName(authz.identifier.value);
-    const value = createHash('sha256').update(keyAuth).digest('base64url');
-    const zone = await findZone(target, record);
-    await addTxt(target, zone, record, value);
-    return { cleanup: () => deleteTxt(target, zone, record, value), dns: { solver: solverIndex, zone, name: record, value } };
-  }
-
-  /** An Ingress or HTTPRoute to this replica, when the solver asks for one (both route by host name: IP identifiers need another way in). */
-  private async route(http01: SolverSpec['http01'], authz: Authorization, token: string): Promise<(() => Promise<void>) | undefined> {
-    if (!http01?.ingress && !http01?.gatewayHTTPRoute) return undefined;
-    if (authz.identifier.type !== 'dns') return undefined;
-    if (!this.o.kc || !this.o.ingress) throw new RoutingError('HTTP-01 through an Ingress or HTTPRoute needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
-    const r = { kc: this.o.kc, ...this.o.ingress };
-    const host = authz.identifier.value;
-    return http01.gatewayHTTPRoute ? routeChallenge(r, challengeHTTPRoute(r, host, token, http01.gatewayHTTPRoute.parentRefs), 'httproutes')
-      : routeChallenge(r, challengeIngress(r, host, token, http01.ingress?.ingressClassName), 'ingresses');
+    if (!a.presented.has(url)) a.presented.set(url, await present(this.challengeSetup, c, ch, choice.type, authz, choice.index));
+    if (ch.status === 'pending' && !a.responded.has(ch.url)) { await c.respond(ch.url); a.responded.add(ch.url); }
+    return `${name} ${ch.type} ${ch.status === 'pending' && a.responded.has(ch.url) ? 'validating' : ch.status}`;
   }
 
   private async invalid(c: AcmeClient, order: Order, requestId: string, known: Authorization[] = []): Promise<SignResult> {
@@ -262,7 +235,7 @@ export class AcmeIssuer implements Issuer {
     if (!leaf) throw new Error('no certificate to revoke');
     parseCertificate(leaf);
     try {
-      await c.revoke(pemBlocks(leaf, ['CERTIFICATE'])[0]!, 5);
+      await c.revoke(derOf(leaf, 'CERTIFICATE'), 5);
     } catch (e) {
       // already revoked is what we wanted
       if (e instanceof AcmeError && e.kind === 'alreadyRevoked') return;
@@ -270,3 +243,5 @@ export class AcmeIssuer implements Issuer {
     }
   }
 }
+
+const nameOf = (authz: Authorization): string => `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;

@@ -3,7 +3,7 @@
 // without a selector; among equals, the first listed. IP identifiers can only be proven over
 // HTTP-01 (RFC 8738), wildcards only over DNS-01 (RFC 8555 §7.1.3).
 import type { CertificateAuthorityBindingSpecInput } from '../../crds/certificate-authority-binding.ts';
-import type { Identifier } from './client.ts';
+import type { Identifier } from './protocol.ts';
 
 /** A binding's acme.solvers entry, as written (the chooser reads no defaulted field, so parsed specs fit too). */
 export type SolverSpec = NonNullable<NonNullable<CertificateAuthorityBindingSpecInput['acme']>['solvers']>[number];
