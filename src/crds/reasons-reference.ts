@@ -39,7 +39,7 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
   },
   {
     name: 'BindingReason',
-    use: 'CertificateAuthorityBinding `Ready` condition and the binding\'s Events.',
+    use: "CertificateAuthorityBinding `Ready` condition and the binding's Events.",
     values: BindingReason,
     help: BindingReasonHelp,
   },
@@ -51,7 +51,7 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
   },
   {
     name: 'SignReason',
-    use: "Refusals of the in-process signer (ca and selfSigned backends), shown like IssuerReason on the MachineIdentity.",
+    use: 'Refusals of the in-process signer (ca and selfSigned backends), shown like IssuerReason on the MachineIdentity.',
     values: SignReason,
     help: SignReasonHelp,
   },

@@ -86,7 +86,8 @@ function cfsslIssuer(c: BackendSpec['cfssl'], o: BuildOptions): BuildResult {
   if (!c?.url) return refuse(IssuerReason.InvalidSpec, 'cfssl.url is required');
   const ref = c.authKeySecretRef;
   const key = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
-  if (ref && key === undefined) return refuse(IssuerReason.AuthKeyNotFound, secretMissing('cfssl.authKeySecretRef', ref));
+  if (ref && key === undefined)
+    return refuse(IssuerReason.AuthKeyNotFound, secretMissing('cfssl.authKeySecretRef', ref));
   return {
     issuer: new CfsslIssuer({
       url: c.url,
@@ -104,7 +105,8 @@ function stepCaIssuer(c: BackendSpec['stepCA'], o: BuildOptions): BuildResult {
     return refuse(IssuerReason.InvalidSpec, 'stepCA needs url, provisioner.name and provisioner.passwordSecretRef');
   }
   const password = o.secretValue?.(ref.name, ref.key);
-  if (password === undefined) return refuse(IssuerReason.PasswordNotFound, secretMissing('stepCA.provisioner.passwordSecretRef', ref));
+  if (password === undefined)
+    return refuse(IssuerReason.PasswordNotFound, secretMissing('stepCA.provisioner.passwordSecretRef', ref));
   return {
     issuer: new StepCaIssuer({
       url: c.url,
@@ -120,7 +122,11 @@ function acmeEab(a: AcmeSpec, o: BuildOptions): { eab?: { keyID: string; hmacKey
   const e = a.externalAccountBinding;
   if (!e) return {};
   const v = o.secretValue?.(e.keySecretRef.name, e.keySecretRef.key);
-  if (v === undefined) return refuse(IssuerReason.EABKeyNotFound, secretMissing('acme.externalAccountBinding.keySecretRef', e.keySecretRef));
+  if (v === undefined)
+    return refuse(
+      IssuerReason.EABKeyNotFound,
+      secretMissing('acme.externalAccountBinding.keySecretRef', e.keySecretRef),
+    );
   return { eab: { keyID: e.keyID, hmacKey: Buffer.from(v.trim(), 'base64url') } };
 }
 
@@ -129,11 +135,18 @@ function dnsTarget(r: Rfc2136Spec, i: number, o: BuildOptions): Rfc2136Target | 
   const ref = r.tsigSecretSecretRef;
   const secret = ref ? o.secretValue?.(ref.name, ref.key) : undefined;
   if (ref && secret === undefined) {
-    return refuse(IssuerReason.TSIGSecretNotFound, secretMissing(`acme.solvers[${i}].dns01.rfc2136.tsigSecretSecretRef`, ref));
+    return refuse(
+      IssuerReason.TSIGSecretNotFound,
+      secretMissing(`acme.solvers[${i}].dns01.rfc2136.tsigSecretSecretRef`, ref),
+    );
   }
   const key =
     r.tsigKeyName && secret !== undefined
-      ? { name: r.tsigKeyName, algorithm: r.tsigAlgorithm ?? 'HMACSHA256', secret: Buffer.from(secret.trim(), 'base64') }
+      ? {
+          name: r.tsigKeyName,
+          algorithm: r.tsigAlgorithm ?? 'HMACSHA256',
+          secret: Buffer.from(secret.trim(), 'base64'),
+        }
       : undefined;
   return { nameserver: r.nameserver, ...(r.zone ? { zone: r.zone } : {}), ...(key ? { key } : {}) };
 }
@@ -151,7 +164,8 @@ function acmeDnsTargets(a: AcmeSpec, o: BuildOptions): Map<number, Rfc2136Target
 }
 
 function acmeIssuer(a: BackendSpec['acme'], o: BuildOptions): BuildResult {
-  if (!a?.directoryURL || !a.accountKeySecretRef) return refuse(IssuerReason.InvalidSpec, 'acme needs directoryURL and accountKeySecretRef');
+  if (!a?.directoryURL || !a.accountKeySecretRef)
+    return refuse(IssuerReason.InvalidSpec, 'acme needs directoryURL and accountKeySecretRef');
   const eab = acmeEab(a, o);
   if ('reason' in eab) return eab;
   const dnsTargets = acmeDnsTargets(a, o);

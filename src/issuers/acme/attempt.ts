@@ -58,11 +58,55 @@ export function parseSavedAttempt(state: string | undefined): SavedAttempt | und
 }
 
 /** An attempt from saved state: its order, and cleanups for the DNS records whose solver is still configured. */
-export function restoreAttempt(saved: SavedAttempt, now: number, dnsTargets: ReadonlyMap<number, Rfc2136Target> | undefined): Attempt {
+export function restoreAttempt(
+  saved: SavedAttempt,
+  now: number,
+  dnsTargets: ReadonlyMap<number, Rfc2136Target> | undefined,
+): Attempt {
   const a = newAttempt(saved.order, now, String(saved.names));
   for (const d of saved.dns ?? []) {
     const target = dnsTargets?.get(d.solver);
     if (target) a.presented.set(d.authz, { dns: d, cleanup: () => deleteTxt(target, d.zone, d.name, d.value) });
   }
   return a;
+}
+
+/** The open attempts of one issuer, by request id. */
+export class AttemptStore {
+  private readonly attempts = new Map<string, Attempt>();
+
+  get(requestId: string): Attempt | undefined {
+    return this.attempts.get(requestId);
+  }
+
+  set(requestId: string, a: Attempt): void {
+    this.attempts.set(requestId, a);
+  }
+
+  /** The open attempt, or the one a previous process saved in `state` (its order, and the DNS records to delete later). */
+  findOrRestore(
+    requestId: string,
+    state: string | undefined,
+    dnsTargets: ReadonlyMap<number, Rfc2136Target> | undefined,
+  ): Attempt | undefined {
+    const open = this.attempts.get(requestId);
+    if (open) return open;
+    const saved = parseSavedAttempt(state);
+    if (!saved) return undefined;
+    const a = restoreAttempt(saved, Date.now(), dnsTargets);
+    this.attempts.set(requestId, a);
+    return a;
+  }
+
+  /** Forgets an attempt and takes its challenge answers down (DNS records too; a failed delete is not fatal). */
+  async drop(requestId: string): Promise<void> {
+    const a = this.attempts.get(requestId);
+    this.attempts.delete(requestId);
+    if (a) for (const p of a.presented.values()) await p.cleanup().catch(() => undefined);
+  }
+
+  /** Drops the attempts older than ATTEMPT_TTL_MS. */
+  async prune(now: number): Promise<void> {
+    for (const [id, a] of this.attempts) if (now - a.created > ATTEMPT_TTL_MS) await this.drop(id);
+  }
 }

@@ -7,18 +7,54 @@ export const TYPE = { A: 1, SOA: 6, TXT: 16, TSIG: 250 } as const;
 export const CLASS = { IN: 1, NONE: 254, ANY: 255 } as const;
 export const OPCODE_UPDATE = 5;
 export const RCODE: Readonly<Record<number, string>> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN', 7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE',
-  16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME', 22: 'BADTRUNC',
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  6: 'YXDOMAIN',
+  7: 'YXRRSET',
+  8: 'NXRRSET',
+  9: 'NOTAUTH',
+  10: 'NOTZONE',
+  16: 'BADSIG',
+  17: 'BADKEY',
+  18: 'BADTIME',
+  22: 'BADTRUNC',
 };
-export const TSIG_ALGORITHMS = { HMACMD5: ['hmac-md5.sig-alg.reg.int', 'md5'], HMACSHA1: ['hmac-sha1', 'sha1'], HMACSHA256: ['hmac-sha256', 'sha256'],
-  HMACSHA384: ['hmac-sha384', 'sha384'], HMACSHA512: ['hmac-sha512', 'sha512'] } as const;
+export const TSIG_ALGORITHMS = {
+  HMACMD5: ['hmac-md5.sig-alg.reg.int', 'md5'],
+  HMACSHA1: ['hmac-sha1', 'sha1'],
+  HMACSHA256: ['hmac-sha256', 'sha256'],
+  HMACSHA384: ['hmac-sha384', 'sha384'],
+  HMACSHA512: ['hmac-sha512', 'sha512'],
+} as const;
 export type TsigAlgorithm = keyof typeof TSIG_ALGORITHMS;
 
-export interface Record_ { name: string; type: number; cls: number; ttl: number; rdata: Buffer }
-export interface TsigKey { name: string; algorithm: TsigAlgorithm; secret: Buffer }
+export interface Record_ {
+  name: string;
+  type: number;
+  cls: number;
+  ttl: number;
+  rdata: Buffer;
+}
+export interface TsigKey {
+  name: string;
+  algorithm: TsigAlgorithm;
+  secret: Buffer;
+}
 
-const u16 = (n: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; };
-const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; };
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+};
 
 /** A name in uncompressed, lower-case wire form (the canonical form TSIG digests). */
 export function encodeName(name: string): Buffer {
@@ -40,7 +76,10 @@ export function encodeName(name: string): Buffer {
 export function txtRdata(value: string): Buffer {
   const b = Buffer.from(value, 'utf8');
   const parts: Buffer[] = [];
-  for (let i = 0; i < b.length || i === 0; i += 255) { const s = b.subarray(i, i + 255); parts.push(Buffer.from([s.length]), s); }
+  for (let i = 0; i < b.length || i === 0; i += 255) {
+    const s = b.subarray(i, i + 255);
+    parts.push(Buffer.from([s.length]), s);
+  }
   return Buffer.concat(parts);
 }
 
@@ -64,9 +103,27 @@ export function signTsig(msg: Buffer, key: TsigKey, timeSigned = Math.floor(Date
   const [algName, hash] = TSIG_ALGORITHMS[key.algorithm];
   const time = Buffer.alloc(6);
   time.writeUIntBE(timeSigned, 0, 6);
-  const variables = Buffer.concat([encodeName(key.name), u16(CLASS.ANY), u32(0), encodeName(algName), time, u16(fudge), u16(0), u16(0)]);
+  const variables = Buffer.concat([
+    encodeName(key.name),
+    u16(CLASS.ANY),
+    u32(0),
+    encodeName(algName),
+    time,
+    u16(fudge),
+    u16(0),
+    u16(0),
+  ]);
   const mac = createHmac(hash, key.secret).update(msg).update(variables).digest();
-  const rdata = Buffer.concat([encodeName(algName), time, u16(fudge), u16(mac.length), mac, msg.subarray(0, 2), u16(0), u16(0)]);
+  const rdata = Buffer.concat([
+    encodeName(algName),
+    time,
+    u16(fudge),
+    u16(mac.length),
+    mac,
+    msg.subarray(0, 2),
+    u16(0),
+    u16(0),
+  ]);
   const signed = Buffer.concat([msg, encodeRecord({ name: key.name, type: TYPE.TSIG, cls: CLASS.ANY, ttl: 0, rdata })]);
   signed.writeUInt16BE(signed.readUInt16BE(10) + 1, 10);
   return signed;
@@ -94,7 +151,11 @@ export function readName(msg: Buffer, off: number): { name: string; next: number
   throw new Error('DNS name compression loop');
 }
 
-export interface ParsedMessage { id: number; rcode: number; sections: Record_[][] }
+export interface ParsedMessage {
+  id: number;
+  rcode: number;
+  sections: Record_[][];
+}
 
 /** Header, questions skipped, then the answer, authority and additional records. */
 export function parseMessage(msg: Buffer): ParsedMessage {
@@ -108,7 +169,10 @@ export function parseMessage(msg: Buffer): ParsedMessage {
     const recs: Record_[] = [];
     for (let i = 0; i < n; i++) {
       const { name, next } = readName(msg, off);
-      const type = msg.readUInt16BE(next), cls = msg.readUInt16BE(next + 2), ttl = msg.readUInt32BE(next + 4), len = msg.readUInt16BE(next + 8);
+      const type = msg.readUInt16BE(next),
+        cls = msg.readUInt16BE(next + 2),
+        ttl = msg.readUInt32BE(next + 4),
+        len = msg.readUInt16BE(next + 8);
       recs.push({ name, type, cls, ttl, rdata: msg.subarray(next + 10, next + 10 + len) });
       off = next + 10 + len;
     }

@@ -18,7 +18,10 @@ export interface IngressRouting {
 }
 
 const FIELD_MANAGER = 'machine-identity-operator-acme';
-const LABELS = { 'app.kubernetes.io/managed-by': 'machine-identity-operator', 'machineidentity.io/acme-http01': 'true' };
+const LABELS = {
+  'app.kubernetes.io/managed-by': 'machine-identity-operator',
+  'machineidentity.io/acme-http01': 'true',
+};
 
 /** A challenge's Ingress or HTTPRoute: always named (challengeIngressName). */
 export type ChallengeRoute = k8s.KubernetesObject & { kind: string; metadata: { name: string; namespace: string } };
@@ -27,25 +30,73 @@ export function challengeIngressName(host: string, token: string): string {
   return `mio-acme-${createHash('sha256').update(`${host}/${token}`).digest('hex').slice(0, 16)}`;
 }
 
-export function challengeIngress(r: Pick<IngressRouting, 'namespace' | 'serviceName'>, host: string, token: string, ingressClassName?: string): k8s.V1Ingress & ChallengeRoute {
+export function challengeIngress(
+  r: Pick<IngressRouting, 'namespace' | 'serviceName'>,
+  host: string,
+  token: string,
+  ingressClassName?: string,
+): k8s.V1Ingress & ChallengeRoute {
   return {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
-    metadata: { name: challengeIngressName(host, token), namespace: r.namespace, labels: LABELS, annotations: { 'machineidentity.io/acme-challenge-host': host } },
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name: challengeIngressName(host, token),
+      namespace: r.namespace,
+      labels: LABELS,
+      annotations: { 'machineidentity.io/acme-challenge-host': host },
+    },
     spec: {
       ...(ingressClassName ? { ingressClassName } : {}),
-      rules: [{ host, http: { paths: [{ path: `/.well-known/acme-challenge/${token}`, pathType: 'Exact', backend: { service: { name: r.serviceName, port: { number: 80 } } } }] } }],
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: `/.well-known/acme-challenge/${token}`,
+                pathType: 'Exact',
+                backend: { service: { name: r.serviceName, port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
     },
   };
 }
 
 async function ensureBackend(r: IngressRouting): Promise<void> {
-  await applyNamespaced(r.kc, { apiVersion: 'v1', kind: 'Service', metadata: { name: r.serviceName, namespace: r.namespace, labels: LABELS },
-    spec: { ports: [{ name: 'http', port: 80, targetPort: r.port as unknown as k8s.IntOrString, protocol: 'TCP' }] } } as k8s.V1Service, FIELD_MANAGER);
+  await applyNamespaced(
+    r.kc,
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: r.serviceName, namespace: r.namespace, labels: LABELS },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: r.port as unknown as k8s.IntOrString, protocol: 'TCP' }] },
+    } as k8s.V1Service,
+    FIELD_MANAGER,
+  );
   if (!r.podIP) return;
-  await applyNamespaced(r.kc, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-    metadata: { name: r.serviceName, namespace: r.namespace, labels: { ...LABELS, 'kubernetes.io/service-name': r.serviceName, 'endpointslice.kubernetes.io/managed-by': 'machine-identity-operator' } },
-    addressType: r.podIP.includes(':') ? 'IPv6' : 'IPv4', endpoints: [{ addresses: [r.podIP], conditions: { ready: true } }],
-    ports: [{ name: 'http', port: r.port, protocol: 'TCP' }] } as k8s.V1EndpointSlice, FIELD_MANAGER);
+  await applyNamespaced(
+    r.kc,
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: r.serviceName,
+        namespace: r.namespace,
+        labels: {
+          ...LABELS,
+          'kubernetes.io/service-name': r.serviceName,
+          'endpointslice.kubernetes.io/managed-by': 'machine-identity-operator',
+        },
+      },
+      addressType: r.podIP.includes(':') ? 'IPv6' : 'IPv4',
+      endpoints: [{ addresses: [r.podIP], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: r.port, protocol: 'TCP' }],
+    } as k8s.V1EndpointSlice,
+    FIELD_MANAGER,
+  );
 }
 
 export class RoutingError extends Error {}
@@ -73,26 +124,58 @@ export function apiMessage(e: unknown): string {
   }
 }
 
-export interface ParentRef { name: string; namespace?: string; sectionName?: string }
+export interface ParentRef {
+  name: string;
+  namespace?: string;
+  sectionName?: string;
+}
 
 /** The Gateway API form: an HTTPRoute attached to the given Gateways (their allowedRoutes must admit the operator's namespace). */
-export function challengeHTTPRoute(r: Pick<IngressRouting, 'namespace' | 'serviceName'>, host: string, token: string, parentRefs: readonly ParentRef[]): ChallengeRoute & { spec: unknown } {
+export function challengeHTTPRoute(
+  r: Pick<IngressRouting, 'namespace' | 'serviceName'>,
+  host: string,
+  token: string,
+  parentRefs: readonly ParentRef[],
+): ChallengeRoute & { spec: unknown } {
   return {
-    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute',
-    metadata: { name: challengeIngressName(host, token), namespace: r.namespace, labels: LABELS, annotations: { 'machineidentity.io/acme-challenge-host': host } },
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: {
+      name: challengeIngressName(host, token),
+      namespace: r.namespace,
+      labels: LABELS,
+      annotations: { 'machineidentity.io/acme-challenge-host': host },
+    },
     spec: {
-      parentRefs: parentRefs.map((p) => ({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
+      parentRefs: parentRefs.map((p) => ({
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: p.name,
+        ...(p.namespace ? { namespace: p.namespace } : {}),
+        ...(p.sectionName ? { sectionName: p.sectionName } : {}),
+      })),
       hostnames: [host],
-      rules: [{ matches: [{ path: { type: 'Exact', value: `/.well-known/acme-challenge/${token}` } }], backendRefs: [{ name: r.serviceName, port: 80 }] }],
+      rules: [
+        {
+          matches: [{ path: { type: 'Exact', value: `/.well-known/acme-challenge/${token}` } }],
+          backendRefs: [{ name: r.serviceName, port: 80 }],
+        },
+      ],
     },
   };
 }
 
 /** Writes one challenge's route (an Ingress or HTTPRoute from above) and the Service behind it; returns its removal. */
-export async function routeChallenge(r: IngressRouting, route: ChallengeRoute, plural: 'ingresses' | 'httproutes'): Promise<() => Promise<void>> {
+export async function routeChallenge(
+  r: IngressRouting,
+  route: ChallengeRoute,
+  plural: 'ingresses' | 'httproutes',
+): Promise<() => Promise<void>> {
   await step(`writing Service/EndpointSlice ${r.namespace}/${r.serviceName}`, () => ensureBackend(r));
   const where = `${route.kind} ${r.namespace}/${route.metadata.name}`;
-  await step(`writing ${where}${plural === 'httproutes' ? ' (is the Gateway API installed?)' : ''}`, () => applyNamespaced(r.kc, route, FIELD_MANAGER));
+  await step(`writing ${where}${plural === 'httproutes' ? ' (is the Gateway API installed?)' : ''}`, () =>
+    applyNamespaced(r.kc, route, FIELD_MANAGER),
+  );
   const path = `/apis/${route.apiVersion}/namespaces/${encodeURIComponent(r.namespace)}/${plural}/${route.metadata.name}`;
   return async () => {
     const res = await sendRaw(r.kc, 'DELETE', path, '', 'application/json');

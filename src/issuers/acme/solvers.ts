@@ -34,7 +34,8 @@ export function specificity(solver: SolverSpec, name: string, wildcard: boolean)
 
 export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonly SolverSpec[] | undefined): Choice {
   const list = solvers?.length ? solvers : [DEFAULT_SOLVER];
-  const usable = (s: SolverSpec): boolean => (id.type === 'ip' ? Boolean(s.http01) : wildcard ? Boolean(s.dns01) : true);
+  const usable = (s: SolverSpec): boolean =>
+    id.type === 'ip' ? Boolean(s.http01) : wildcard ? Boolean(s.dns01) : true;
   let best: { s: SolverSpec; i: number; score: number } | undefined;
   list.forEach((s, i) => {
     const score = id.type === 'ip' ? (hasSelector(s) ? -1 : 0) : specificity(s, id.value, wildcard);
@@ -43,13 +44,22 @@ export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonl
   });
   const name = wildcard ? `*.${id.value}` : id.value;
   if (!best) {
-    const need = id.type === 'ip' ? 'an http01 solver without a selector (IP addresses are validated over HTTP-01)'
-      : wildcard ? 'a dns01 solver (wildcard names are validated over DNS-01 only)' : 'a solver whose selector matches it';
+    const need =
+      id.type === 'ip'
+        ? 'an http01 solver without a selector (IP addresses are validated over HTTP-01)'
+        : wildcard
+          ? 'a dns01 solver (wildcard names are validated over DNS-01 only)'
+          : 'a solver whose selector matches it';
     return { error: `no ACME solver for ${name}: add ${need}` };
   }
-  if (best.s.dns01 && !best.s.dns01.rfc2136) return { error: `the dns01 solver for ${name} has no rfc2136 section: this version solves DNS-01 through RFC 2136 only` };
+  if (best.s.dns01 && !best.s.dns01.rfc2136)
+    return {
+      error: `the dns01 solver for ${name} has no rfc2136 section: this version solves DNS-01 through RFC 2136 only`,
+    };
   return { type: best.s.dns01 ? 'dns-01' : 'http-01', solver: best.s, index: best.i };
 }
 
 /** The TXT record name for a DNS-01 challenge of `name` (the base name for a wildcard). */
-export function dns01RecordName(name: string): string { return `_acme-challenge.${lower(name).replace(/^\*\./, '')}`; }
+export function dns01RecordName(name: string): string {
+  return `_acme-challenge.${lower(name).replace(/^\*\./, '')}`;
+}
