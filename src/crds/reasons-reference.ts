@@ -15,7 +15,7 @@ import {
   SignReasonHelp,
 } from './reasons.ts';
 
-export interface ReasonGroup {
+interface ReasonGroup {
   /** The exported constant in src/crds/reasons.ts. */
   name: string;
   /** Where its reasons appear. */
@@ -45,7 +45,7 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
   },
   {
     name: 'IssuerReason',
-    use: "What a CA backend answers: the binding's `Ready` condition when the backend cannot be built or its health check fails; a MachineIdentity's `Ready`/`Issuing` condition and Event when the CA refused a request (denied, not retried) or could not answer (failed, retried with backoff). The kubernetes backend shows the approver's or signer's own reason when the CSR condition carries one.",
+    use: "What a CA backend answers. On a CertificateAuthorityBinding it is the `Ready` reason when the backend cannot be built or its health check fails. On a MachineIdentity the condition reason is `Denied` (the CA refused: not retried) or `Failed` (no answer: retried with backoff), and the backend's reason starts the `Issuing` message and the Event's message; a PodCertificateRequest carries it as its condition reason. The kubernetes backend shows the approver's or signer's own reason when the CSR's condition carries one.",
     values: IssuerReason,
     help: IssuerReasonHelp,
   },

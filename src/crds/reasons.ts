@@ -185,7 +185,7 @@ export const IssuerReasonHelp = {
 } as const satisfies Record<string, string>;
 
 /** The names of a table of reason texts, as constants whose value is the name (what users see). */
-export type ReasonNames<T> = { readonly [K in keyof T]: K };
+type ReasonNames<T> = { readonly [K in keyof T]: K };
 function reasonNames<T extends Record<string, string>>(help: T): ReasonNames<T> {
   return Object.fromEntries(Object.keys(help).map((k) => [k, k])) as ReasonNames<T>;
 }
@@ -206,6 +206,36 @@ export const OwnershipRuleHelp: HelpFor<typeof OwnershipRule> = {
   CANotGranted: 'A CA certificate without a grant that allows CA certificates.',
 };
 export const ReasonHelp: HelpFor<typeof Reason> = {
+  AuthorityNotFound: 'The CertificateAuthorityBinding named in spec.authority does not exist: create it or fix the name.',
+  AuthorityNotAllowed: 'The binding\'s namespaceSelector does not select the identity\'s namespace: ask its owners to select it, or use another binding.',
+  InvalidSpec: 'The spec does not parse; the message names the field.',
+  Pending: 'Issuing: the CA answers later (an ACME order, a CSR waiting for approval); the message says where the request stands.',
+  DoesNotExist: 'Issuing: the Secret does not exist yet.',
+  MissingData: 'Issuing: the Secret lacks tls.crt or tls.key.',
+  InvalidCertificate: 'Issuing: tls.crt cannot be read as a certificate.',
+  InvalidKeyPair: 'Issuing: tls.key does not match the certificate in tls.crt.',
+  SecretRolledBack: 'Issuing: the Secret holds an older revision than the one last issued (restored from a backup, or written back by someone).',
+  Expired: 'Issuing: the certificate expired.',
+  SpecChanged: 'Issuing: the spec asks for a certificate other than the one in the Secret.',
+  AuthorityChanged: 'Issuing: the binding\'s CA changed; identities move to the new CA once every trust bundle carries it.',
+  AuthorityDistrusted: 'Issuing: the certificate was signed by a CA the binding lists in spec.distrust.',
+  ManuallyTriggered: 'Issuing: a renewal was requested on the identity.',
+  Renewing: 'Issuing: the renewal time was reached.',
+  PolicyDenied: 'An IssuancePolicy denies the request (PolicyCompliant=False, Ready=False); the message names the policy and the rule.',
+  PolicyViolation: 'PolicyCompliant=False: an IssuancePolicy in audit mode would deny the request; nothing is blocked.',
+  CertificateNonCompliant: 'PolicyCompliant=False: the certificate in the Secret breaks a policy the request meets.',
+  Compliant: 'PolicyCompliant=True: every IssuancePolicy selecting the identity allows it (or none selects it).',
+  Issued: 'Ready=True after the first certificate, and its Event.',
+  Renewed: 'Event: a new certificate replaced the previous one.',
+  KeyRotated: 'Event: a new private key was generated for this revision.',
+  Issuing: 'Event: issuance started; the message says why.',
+  Failed: 'Ready/Issuing=False: the CA could not answer; retried with backoff. The message starts with the backend\'s reason (IssuerReason).',
+  Denied: 'Ready/Issuing=False: the CA refused the request; not retried until the spec or the authority changes. The message starts with the backend\'s reason (IssuerReason, SignReason).',
+  AuthorityNotReady: 'The binding is not Ready (its Ready condition says why); issuance waits for it.',
+  SecretNotOwned: 'A Secret of that name exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName.',
+  Ready: 'Ready=True: the Secret holds a valid certificate and key for the spec.',
+  WorkloadRestarted: 'Event: a workload listed in spec.rollout was restarted for the new revision.',
+  BackingOff: 'Reserved: this version does not write it (a failed attempt shows Failed with the retry delay in the Issuing message).',
   SecretOversize: 'The managed Secret\'s data is over the size cap: not read nor cached; reissued once, then reported.',
   CertificateReplaced: 'The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it).',
   PolicyRemediation: 'The current certificate breaks a policy with remediation: Reissue that the request now meets.',
@@ -216,6 +246,14 @@ export const ReasonHelp: HelpFor<typeof Reason> = {
   RolloutForbidden: 'The operator\'s ServiceAccount may not restart a listed workload (the chart\'s rbac.rollout).',
 };
 export const BindingReasonHelp: HelpFor<typeof BindingReason> = {
+  Ready: 'The CA is reachable and its certificate valid.',
+  InvalidSpec: 'The spec does not parse; the message names the field.',
+  CASecretNotFound: 'The CA Secret (spec.ca.secretRef) does not exist in the operator\'s namespace: create it, or set spec.ca.generate.',
+  InvalidCA: 'The CA Secret does not hold a usable CA (unreadable, not a CA certificate, or a key that does not match it).',
+  CAExpired: 'The CA certificate expired: replace it.',
+  CANotYetValid: 'The CA certificate is not valid yet (its notBefore is ahead); the binding becomes Ready then. Check the clock of whoever made it.',
+  CADistrusted: 'The CA certificate is listed in spec.distrust: replace the CA.',
+  BackendNotSupported: 'This version of the operator cannot use the selected backend (vault).',
   CASecretMissing: 'A CA was recorded in status and its Secret is gone: no new root is minted unless the security team asks.',
   CAChangedUnexpectedly: 'The CA Secret holds a different CA than the one recorded, and nobody approved the change.',
   CAChanged: 'Event: a new CA replaced the recorded one (approved, regenerated or replacing a distrusted CA); both are published.',
@@ -227,6 +265,17 @@ export const BindingReasonHelp: HelpFor<typeof BindingReason> = {
   TrustBundleForbidden: 'Event: the operator\'s ServiceAccount may not write the trust-bundle ConfigMap there (the chart\'s rbac.trustBundleConfigMaps).',
 };
 export const SignerReasonHelp: HelpFor<typeof SignerReason> = {
+  Issued: 'The certificate was issued.',
+  PolicyDenied: 'An IssuancePolicy denies the request; the message names the policy and the rule.',
+  InvalidRequest: 'The request cannot be read or names nothing the signer certifies; the message says why.',
+  UnsupportedUsage: 'The request asks for a key usage this signer does not issue.',
+  UnsupportedKeyType: 'The request\'s key type is not one this signer signs.',
+  InvalidProofOfPossession: 'The PodCertificateRequest\'s proof of possession does not verify with its public key.',
+  InvalidUnverifiedUserAnnotations: 'The PodCertificateRequest carries unverifiedUserAnnotations; this signer understands none.',
+  AuthorityNotReady: 'The binding is not Ready (its Ready condition says why).',
+  BackendCannotSign: 'The binding\'s backend cannot sign a key it does not hold: pod certificates need a CA whose key is in the operator.',
+  InvalidCertificate: 'The API server rejected the issued certificate.',
+  Pending: 'The CA answers later; the request is looked at again.',
   PolicyAllowed: 'CSR approved: the request is inside the binding\'s boundaries and IssuancePolicy allows it.',
   AuthorityNotAllowed: 'The requester\'s namespace (the pod\'s, the ServiceAccount\'s, or the one csrRequesters names) is not selected by the binding\'s namespaceSelector.',
   RequesterNotAllowed: 'A CSR from a requester that is neither a ServiceAccount nor listed in the binding\'s signer.csrRequesters.',

@@ -1,5 +1,5 @@
 // One interface for every CA backend: in-process CAs that sign at once (selfSigned, ca) and remote
-// CAs that answer later (ACME orders, Kubernetes CSRs, step-ca, CFSSL, Vault). A backend never
+// CAs that answer later (ACME orders, Kubernetes CSRs, step-ca, CFSSL; Vault is planned). A backend never
 // blocks a worker while a CA thinks: it returns `pending` with a retry hint and opaque state, and the
 // controller calls it again with that state.
 import type { KeyObject } from 'node:crypto';
@@ -7,7 +7,7 @@ import type { NameConstraintLists } from '../pki/certificate.ts';
 import type { IssuerAnswerReason } from '../crds/reasons.ts';
 
 /** A reason someone else wrote (a Kubernetes CSR's Denied or Failed condition), shown verbatim: see `relayedReason`. */
-export type RelayedReason = string & { readonly relayed: true };
+type RelayedReason = string & { readonly relayed: true };
 /** Marks a reason as written by another system, so it may stand where a reason constant is expected. */
 export const relayedReason = (reason: string): RelayedReason => reason as RelayedReason;
 

@@ -4,7 +4,7 @@
 import { deleteTxt, type Rfc2136Target } from './rfc2136.ts';
 
 /** A DNS record an attempt wrote. */
-export interface DnsRecord {
+interface DnsRecord {
   solver: number;
   zone: string;
   name: string;
@@ -26,14 +26,14 @@ export interface Attempt {
   names: string;
 }
 /** The resumable state, as written to the identity's status.pendingRequest. */
-export interface SavedAttempt {
+interface SavedAttempt {
   order: string;
   names: string;
   dns?: (DnsRecord & { authz: string })[];
 }
 
 /** Attempts older than this are dropped (their orders have expired at the CA by then). */
-export const ATTEMPT_TTL_MS = 24 * 3600_000;
+const ATTEMPT_TTL_MS = 24 * 3600_000;
 
 export function newAttempt(orderUrl: string, created: number, names: string): Attempt {
   return { orderUrl, created, presented: new Map(), responded: new Set(), names };
