@@ -51,7 +51,7 @@ function valueConstraints(s: JSONSchemaProps): string[] {
   return c;
 }
 
-function constraintsOf(s: JSONSchemaProps): string {
+export function constraintsOf(s: JSONSchemaProps): string {
   const c = valueConstraints(s);
   if (typeof s.pattern === 'string' && s.pattern.length <= 80) c.push(`pattern ${code(s.pattern)}`);
   if (s['x-kubernetes-list-type'] === 'set') c.push('unique items');
