@@ -1,6 +1,7 @@
-// cfssl backend: CloudFlare CFSSL's authenticated signing API (`/api/v1/cfssl/authsign`): the request
-// JSON with an HMAC-SHA256 token made with the profile's hex auth key, the binding's profile, the
-// CSR's names, and notAfter from the requested duration. The CA certificate comes from /info.
+// cfssl backend: CloudFlare CFSSL's signing API. With an auth key, `/api/v1/cfssl/authsign`: the request
+// JSON with an HMAC-SHA256 token made with the profile's hex auth key; without, `/api/v1/cfssl/sign`.
+// The request names the binding's profile and notAfter from the requested duration. The CA
+// certificate comes from /info.
 import { createHmac } from 'node:crypto';
 import { pemBlocks } from '../pki/pem.ts';
 import { isoSeconds } from './in-cluster-ca.ts';
