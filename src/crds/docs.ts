@@ -4,48 +4,88 @@ import { objectOpenAPI } from './crd.ts';
 import { KINDS } from './kinds.ts';
 import type { KindDefinition } from './kinds.ts';
 import type { JSONSchemaProps } from './openapi.ts';
+import { renderReasons } from './reasons-reference.ts';
 
-interface Row { path: string; type: string; required: boolean; def: string; constraints: string; description: string }
-interface CelRow { path: string; rule: string; message: string }
+interface Row {
+  path: string;
+  type: string;
+  required: boolean;
+  def: string;
+  constraints: string;
+  description: string;
+}
+interface CelRow {
+  path: string;
+  rule: string;
+  message: string;
+}
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
 
 function typeOf(s: JSONSchemaProps): string {
   if (s.type === 'array') return `[]${typeOf(s.items as JSONSchemaProps)}`;
-  if (s.type === 'object' && s.additionalProperties) return `map[string]${typeOf(s.additionalProperties as JSONSchemaProps)}`;
+  if (s.type === 'object' && s.additionalProperties)
+    return `map[string]${typeOf(s.additionalProperties as JSONSchemaProps)}`;
   return String(s.type) + (s.format ? ` (${String(s.format)})` : '');
 }
 
-function constraintsOf(s: JSONSchemaProps): string {
+const BOUNDS: ReadonlyArray<[string, string]> = [
+  ['minLength', 'min length'],
+  ['maxLength', 'max length'],
+  ['minimum', 'min'],
+  ['maximum', 'max'],
+  ['minItems', 'min items'],
+  ['maxItems', 'max items'],
+  ['maxProperties', 'max entries'],
+];
+
+/** enum, bounds and item rules: what a value (or each item) may be. */
+function valueConstraints(s: JSONSchemaProps): string[] {
   const c: string[] = [];
   if (Array.isArray(s.enum)) c.push(`one of ${s.enum.map((v) => code(String(v))).join(', ')}`);
   const items = s.items as JSONSchemaProps | undefined;
   if (items && Array.isArray(items.enum)) c.push(`items one of ${items.enum.map((v) => code(String(v))).join(', ')}`);
-  const bounds: Array<[string, string]> = [
-    ['minLength', 'min length'], ['maxLength', 'max length'], ['minimum', 'min'], ['maximum', 'max'],
-    ['minItems', 'min items'], ['maxItems', 'max items'], ['maxProperties', 'max entries'],
-  ];
-  for (const [k, label] of bounds) if (s[k] !== undefined) c.push(`${label} ${String(s[k])}`);
+  for (const [k, label] of BOUNDS) if (s[k] !== undefined) c.push(`${label} ${String(s[k])}`);
   if (items?.maxLength !== undefined) c.push(`item max length ${String(items.maxLength)}`);
+  return c;
+}
+
+export function constraintsOf(s: JSONSchemaProps): string {
+  const c = valueConstraints(s);
   if (typeof s.pattern === 'string' && s.pattern.length <= 80) c.push(`pattern ${code(s.pattern)}`);
   if (s['x-kubernetes-list-type'] === 'set') c.push('unique items');
-  if (s['x-kubernetes-list-type'] === 'map') c.push(`list-map keyed by ${(s['x-kubernetes-list-map-keys'] as string[]).join(', ')}`);
+  if (s['x-kubernetes-list-type'] === 'map')
+    c.push(`list-map keyed by ${(s['x-kubernetes-list-map-keys'] as string[]).join(', ')}`);
   if (s.nullable) c.push('nullable');
   return c.join('; ');
 }
 
+interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+}
+
+function rowOf(s: JSONSchemaProps, path: string, required: boolean): Row {
+  return {
+    path,
+    type: typeOf(s),
+    required,
+    def: s.default === undefined ? '' : code(JSON.stringify(s.default)),
+    constraints: constraintsOf(s),
+    description: String(s.description ?? ''),
+  };
+}
+
+function celRows(s: JSONSchemaProps, path: string): CelRow[] {
+  const rules = (s['x-kubernetes-validations'] as CelRule[] | undefined) ?? [];
+  return rules.map((v) => ({ path: `${path}${v.fieldPath ?? ''}`, rule: v.rule, message: v.message }));
+}
+
 function walk(s: JSONSchemaProps, path: string, required: boolean, rows: Row[], cel: CelRow[]): void {
-  if (path) {
-    rows.push({
-      path, type: typeOf(s), required,
-      def: s.default === undefined ? '' : code(JSON.stringify(s.default)),
-      constraints: constraintsOf(s), description: String(s.description ?? ''),
-    });
-  }
-  for (const v of (s['x-kubernetes-validations'] as Array<{ rule: string; message: string; fieldPath?: string }> | undefined) ?? []) {
-    cel.push({ path: `${path}${v.fieldPath ?? ''}`, rule: v.rule, message: v.message });
-  }
+  if (path) rows.push(rowOf(s, path, required));
+  cel.push(...celRows(s, path));
   const props = s.properties as Record<string, JSONSchemaProps> | undefined;
   const req = new Set((s.required as string[] | undefined) ?? []);
   for (const [k, child] of Object.entries(props ?? {})) walk(child, path ? `${path}.${k}` : k, req.has(k), rows, cel);
@@ -58,8 +98,10 @@ function section(def: KindDefinition): string {
   const schema = objectOpenAPI(def);
   const props = schema.properties as Record<string, JSONSchemaProps>;
   const out: string[] = [
-    `## ${def.kind}`, '',
-    `${def.description}`, '',
+    `## ${def.kind}`,
+    '',
+    `${def.description}`,
+    '',
     `- apiVersion: \`${API_VERSION}\`, scope: ${def.scope}, plural: \`${def.plural}\`, short names: ${def.shortNames.map(code).join(', ')}, categories: ${def.categories.map(code).join(', ')}`,
     `- subresources: \`status\`${def.maxNameLength ? `; metadata.name at most ${def.maxNameLength} characters` : ''}`,
     `- \`kubectl get\` columns: ${def.printerColumns.map((c) => `${c.name}${c.priority ? ' (-o wide)' : ''}`).join(', ')}`,
@@ -72,11 +114,18 @@ function section(def: KindDefinition): string {
     out.push(`### ${def.kind} ${part}`, '', String((props[part] as JSONSchemaProps).description ?? ''), '');
     out.push('| Field | Type | Required | Default | Validation | Description |', '|---|---|---|---|---|---|');
     for (const r of rows) {
-      out.push(`| ${code(r.path)} | ${esc(r.type)} | ${r.required ? 'yes' : ''} | ${esc(r.def)} | ${esc(r.constraints)} | ${esc(r.description)} |`);
+      out.push(
+        `| ${code(r.path)} | ${esc(r.type)} | ${r.required ? 'yes' : ''} | ${esc(r.def)} | ${esc(r.constraints)} | ${esc(r.description)} |`,
+      );
     }
     out.push('');
     if (cel.length > 0) {
-      out.push(`Cross-field rules checked by the API server (CEL) on ${def.kind} ${part}:`, '', '| Field | Message | Rule |', '|---|---|---|');
+      out.push(
+        `Cross-field rules checked by the API server (CEL) on ${def.kind} ${part}:`,
+        '',
+        '| Field | Message | Rule |',
+        '|---|---|---|',
+      );
       for (const c of cel) out.push(`| ${code(c.path)} | ${esc(c.message)} | ${code(esc(c.rule))} |`);
       out.push('');
     }
@@ -108,5 +157,5 @@ Choices made where the design contract is silent:
 `;
 
 export function renderApiReference(): string {
-  return `${PREAMBLE}\n${KINDS.map(section).join('\n')}`;
+  return `${PREAMBLE}\n${KINDS.map(section).join('\n')}\n${renderReasons()}`;
 }

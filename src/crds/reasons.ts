@@ -138,30 +138,6 @@ export const SignerReason = {
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
 
-// ---- issuer refusal: the in-process issuers (selfSigned, ca) -------------------------------------
-// Why src/issuers/self-signed.ts and in-cluster-ca.ts deny a request (SignResult `denied`), decided in
-// src/issuers/csr-checks.ts, requested-extensions.ts, ca-extensions.ts and lifetime.ts. They reach the
-// identity's Ready condition and Events, and a signer's request conditions. (Supersedes SignReason.)
-export const InProcessIssuerRefusal = {
-  /** The CSR is not a valid PEM PKCS#10 request, its self-signature does not verify, it names nothing, or an extension is malformed. */
-  InvalidCSR: 'InvalidCSR',
-  /** The CSR asks for basicConstraints CA:TRUE but the identity does not set isCA. */
-  CSRRequestsCA: 'CSRRequestsCA',
-  /** A CA certificate asked for without the name constraints of a grant. */
-  CANotGranted: OwnershipRule.CANotGranted,
-  /** An exact validity (PodCertificateRequest) that ends after the CA certificate does. */
-  CAExpiresTooSoon: 'CAExpiresTooSoon',
-  /** The CA certificate has expired: nothing it signs would be valid. */
-  CAExpired: 'CAExpired',
-  /** selfSigned: the identity's private key was not passed to sign with. */
-  PrivateKeyRequired: 'PrivateKeyRequired',
-  /** selfSigned: the private key given is not the CSR's. */
-  PrivateKeyMismatch: 'PrivateKeyMismatch',
-  /** selfSigned: a key type certificates are not signed with (not ECDSA P-256/384/521, RSA or Ed25519). */
-  UnsupportedKey: 'UnsupportedKey',
-} as const;
-export type InProcessIssuerRefusal = (typeof InProcessIssuerRefusal)[keyof typeof InProcessIssuerRefusal];
-
 // IssuancePolicy Ready reasons (policy status controller).
 export const PolicyReason = {
   /** Valid and applied; the message counts the identities it selects and those violating a rule. */
@@ -171,3 +147,217 @@ export const PolicyReason = {
   PatternNeverMatches: 'PatternNeverMatches',
 } as const;
 export type PolicyReason = (typeof PolicyReason)[keyof typeof PolicyReason];
+
+// Reasons the CA backends (src/issuers/) answer with: the binding's Ready reason when the registry
+// cannot build a backend or its health check fails, and the Issuing/Ready reason and Event of an
+// identity whose request a CA refused (denied: not retried) or could not answer (failed: retried).
+// Each reason's text is data, not a comment, so the API reference can print it (src/crds/docs.ts);
+// the constant is the name itself. The in-process signer's refusals are SignReason, above.
+export const IssuerReasonHelp = {
+  // the registry: a binding whose backend cannot be built
+  InvalidSpec:
+    'The selected backend misses a setting it needs (exactly one backend; kubernetes.signerName; acme.directoryURL and accountKeySecretRef; stepCA url and provisioner; cfssl.url). Complete spec.<backend>.',
+  CASecretNotFound:
+    "ca backend: no CA was loaded from spec.ca.secretRef. Create the Secret (tls.crt, tls.key) in the operator's namespace, or set spec.ca.generate.",
+  InvalidCA:
+    "The CA certificate and key cannot sign (not a CA certificate, unreadable key, key and certificate do not match). Replace the CA Secret's contents.",
+  BackendNotSupported:
+    'This version of the operator cannot use the selected backend (vault). Use ca, selfSigned, acme, stepCA, cfssl or kubernetes meanwhile.',
+  AuthKeyNotFound:
+    "cfssl.authKeySecretRef names a Secret or key that does not exist in the operator's namespace. Create it (the hex auth key of the CFSSL profile).",
+  PasswordNotFound:
+    "stepCA.provisioner.passwordSecretRef names a Secret or key that does not exist in the operator's namespace. Create it (the JWK provisioner's password).",
+  EABKeyNotFound:
+    "acme.externalAccountBinding.keySecretRef names a Secret or key that does not exist in the operator's namespace. Create it (the base64url HMAC key the CA gave you).",
+  TSIGSecretNotFound:
+    "An rfc2136 solver's tsigSecretSecretRef names a Secret or key that does not exist in the operator's namespace. Create it (the base64 TSIG secret).",
+  // health: the binding's Ready condition
+  Ready: 'The CA answers and can issue.',
+  AccountKeyInvalid:
+    'The ACME account key Secret (acme.accountKeySecretRef) holds no usable private key, or does not exist and could not be created. Fix the Secret, or delete it so a new account key is generated.',
+  AccountRegistrationFailed:
+    'The ACME server refused to register or find the account (external account binding required or wrong, contact refused, account deactivated). The message quotes the server; fix acme.email or acme.externalAccountBinding.',
+  CAUnavailable:
+    'The CA server answered its health or info request with an error or without a CA certificate. Check the CA server (and the cfssl profile).',
+  ProvisionerUnusable:
+    'step-ca has no JWK provisioner of that name, or its key cannot be decrypted with the password from provisioner.passwordSecretRef. Fix the provisioner name or the password.',
+  // talking to a CA: failed, retried with backoff
+  CAUnreachable:
+    'No answer from the CA (DNS, connection, TLS, timeout). Retried with backoff; check the URL, network policies and the caBundle.',
+  CAError: "The CA answered with a server error or something unexpected. Retried with backoff; the CA's logs say more.",
+  RateLimited:
+    'The ACME server rate-limited the account: nothing is sent to it before its Retry-After. Wait, or ask the CA for a higher limit.',
+  OrderLost:
+    'The ACME server no longer knows the account or the order (a reset CA, an expired order). A new order follows by itself; nothing to do unless it repeats.',
+  DNSUpdateFailed:
+    "DNS-01: the RFC 2136 update was refused or not answered (TSIG key, zone, nameserver). Retried; check the rfc2136 solver settings and the nameserver's update policy.",
+  SolverFailed:
+    "HTTP-01 cannot be answered: the operator's challenge listener is off, or the Ingress or HTTPRoute could not be created. Enable the chart's acme.http01 (and its Service), or fix the RBAC for Ingresses and HTTPRoutes.",
+  InvalidCertificate: "The CA said it issued a certificate but sent none. Retried; the CA's logs say more.",
+  APIError: 'kubernetes backend: the API server failed to create the CertificateSigningRequest. Retried with backoff.',
+  // refusals: denied, the same request is not retried
+  CARefused:
+    "The CA refused the request for good (its policy, the CSR, the account's authorization). The message quotes the CA: change the identity or the CA's profile or policy.",
+  UnsupportedByCA:
+    'An ACME CA cannot certify this request: isCA, URIs or e-mail addresses, no DNS name or IP address, or a common name that is not one of them. Change the identity or use another backend.',
+  NoSolver:
+    'No entry of acme.solvers handles a name of the request (selectors; wildcards need DNS-01, IP addresses HTTP-01). Add or widen a solver.',
+  ChallengeNotOffered:
+    'The ACME server does not offer the challenge type of the solver chosen for a name. Use a solver whose type the server offers.',
+  ChallengeFailed:
+    'The ACME server could not validate a challenge (the HTTP-01 answer or the DNS-01 record was not reachable from it). The message quotes the server; fix routing or DNS.',
+  OrderInvalid:
+    'The ACME order became invalid without a failed challenge (CAA, finalization refused). The message quotes the server.',
+  Forbidden:
+    'kubernetes backend: the API server refused to create the CertificateSigningRequest (RBAC). Allow the operator to create CSRs for that signer.',
+  Invalid:
+    'kubernetes backend: the API server rejected the CertificateSigningRequest (unknown signer name, usages or lifetime the API refuses). Fix kubernetes.signerName or the identity.',
+  Denied:
+    'kubernetes backend: the CertificateSigningRequest was denied without a reason. When the approver gives one, that reason is shown instead.',
+  Failed:
+    'kubernetes backend: the signer failed the CertificateSigningRequest without a reason. When the signer gives one, that reason is shown instead.',
+  // the in-process signer (ca backend), next to SignReason
+  CANotGranted:
+    'A CA certificate is issued only with the name constraints of a grant: set spec.grants[].allowCA on the binding, or drop isCA.',
+  CAExpiresTooSoon:
+    'The CA certificate expires before the certificate asked for would. Renew the CA, or ask for a shorter duration.',
+} as const satisfies Record<string, string>;
+
+/** The names of a table of reason texts, as constants whose value is the name (what users see). */
+type ReasonNames<T> = { readonly [K in keyof T]: K };
+function reasonNames<T extends Record<string, string>>(help: T): ReasonNames<T> {
+  return Object.fromEntries(Object.keys(help).map((k) => [k, k])) as ReasonNames<T>;
+}
+
+/** A CA backend's reason: `IssuerReason.CARefused`; what it means is `IssuerReasonHelp.CARefused`. */
+export const IssuerReason = reasonNames(IssuerReasonHelp);
+export type IssuerReason = keyof typeof IssuerReasonHelp;
+
+/** Every reason an Issuer answers with (SignResult, AuthorityHealth, the registry): a bare string does not type-check. */
+export type IssuerAnswerReason = IssuerReason | SignReason;
+
+// The texts of the groups above, as data for the API reference (their doc comments are not readable
+// at generation time). A reason without an entry is listed with its name only.
+type HelpFor<T> = { readonly [K in keyof T]?: string };
+export const OwnershipRuleHelp: HelpFor<typeof OwnershipRule> = {
+  NameNotOwned:
+    'A DNS name, IP address, URI, e-mail address or host-like common name the namespace does not own and no grant allows.',
+  WildcardNotGranted: 'A wildcard certificate without a grant that allows wildcards.',
+  CANotGranted: 'A CA certificate without a grant that allows CA certificates.',
+};
+export const ReasonHelp: HelpFor<typeof Reason> = {
+  AuthorityNotFound:
+    'The CertificateAuthorityBinding named in spec.authority does not exist: create it or fix the name.',
+  AuthorityNotAllowed:
+    "The binding's namespaceSelector does not select the identity's namespace: ask its owners to select it, or use another binding.",
+  InvalidSpec: 'The spec does not parse; the message names the field.',
+  Pending:
+    'Issuing: the CA answers later (an ACME order, a CSR waiting for approval); the message says where the request stands.',
+  DoesNotExist: 'Issuing: the Secret does not exist yet.',
+  MissingData: 'Issuing: the Secret lacks tls.crt or tls.key.',
+  InvalidCertificate: 'Issuing: tls.crt cannot be read as a certificate.',
+  InvalidKeyPair: 'Issuing: tls.key does not match the certificate in tls.crt.',
+  SecretRolledBack:
+    'Issuing: the Secret holds an older revision than the one last issued (restored from a backup, or written back by someone).',
+  Expired: 'Issuing: the certificate expired.',
+  SpecChanged: 'Issuing: the spec asks for a certificate other than the one in the Secret.',
+  AuthorityChanged:
+    "Issuing: the binding's CA changed; identities move to the new CA once every trust bundle carries it.",
+  AuthorityDistrusted: 'Issuing: the certificate was signed by a CA the binding lists in spec.distrust.',
+  ManuallyTriggered: 'Issuing: a renewal was requested on the identity.',
+  Renewing: 'Issuing: the renewal time was reached.',
+  PolicyDenied:
+    'An IssuancePolicy denies the request (PolicyCompliant=False, Ready=False); the message names the policy and the rule.',
+  PolicyViolation: 'PolicyCompliant=False: an IssuancePolicy in audit mode would deny the request; nothing is blocked.',
+  CertificateNonCompliant: 'PolicyCompliant=False: the certificate in the Secret breaks a policy the request meets.',
+  Compliant: 'PolicyCompliant=True: every IssuancePolicy selecting the identity allows it (or none selects it).',
+  Issued: 'Ready=True after the first certificate, and its Event.',
+  Renewed: 'Event: a new certificate replaced the previous one.',
+  KeyRotated: 'Event: a new private key was generated for this revision.',
+  Issuing: 'Event: issuance started; the message says why.',
+  Failed:
+    "Ready/Issuing=False: the CA could not answer; retried with backoff. The message starts with the backend's reason (IssuerReason).",
+  Denied:
+    "Ready/Issuing=False: the CA refused the request; not retried until the spec or the authority changes. The message starts with the backend's reason (IssuerReason, SignReason).",
+  AuthorityNotReady: 'The binding is not Ready (its Ready condition says why); issuance waits for it.',
+  SecretNotOwned:
+    'A Secret of that name exists and was not created for this MachineIdentity; it is left untouched: delete it or choose another spec.secretName.',
+  Ready: 'Ready=True: the Secret holds a valid certificate and key for the spec.',
+  WorkloadRestarted: 'Event: a workload listed in spec.rollout was restarted for the new revision.',
+  BackingOff:
+    'Reserved: this version does not write it (a failed attempt shows Failed with the retry delay in the Issuing message).',
+  SecretOversize: "The managed Secret's data is over the size cap: not read nor cached; reissued once, then reported.",
+  CertificateReplaced:
+    'The Secret holds a key pair this operator did not issue for the identity (swapped in by someone who can write it).',
+  PolicyRemediation: 'The current certificate breaks a policy with remediation: Reissue that the request now meets.',
+  ...OwnershipRuleHelp,
+  CAConstraintsUnsupported:
+    'isCA with a backend that cannot add pathLenConstraint 0 and name constraints (only ca and selfSigned can).',
+  SecretConflict:
+    'The Secret was created or replaced by someone else between reading it and writing it: nothing was overwritten.',
+  SecretForbidden:
+    "The operator's RBAC does not allow writing Secrets in the identity's namespace (chart value rbac.secrets).",
+  RolloutForbidden: "The operator's ServiceAccount may not restart a listed workload (the chart's rbac.rollout).",
+};
+export const BindingReasonHelp: HelpFor<typeof BindingReason> = {
+  Ready: 'The CA is reachable and its certificate valid.',
+  InvalidSpec: 'The spec does not parse; the message names the field.',
+  CASecretNotFound:
+    "The CA Secret (spec.ca.secretRef) does not exist in the operator's namespace: create it, or set spec.ca.generate.",
+  InvalidCA:
+    'The CA Secret does not hold a usable CA (unreadable, not a CA certificate, or a key that does not match it).',
+  CAExpired: 'The CA certificate expired: replace it.',
+  CANotYetValid:
+    'The CA certificate is not valid yet (its notBefore is ahead); the binding becomes Ready then. Check the clock of whoever made it.',
+  CADistrusted: 'The CA certificate is listed in spec.distrust: replace the CA.',
+  BackendNotSupported: 'This version of the operator cannot use the selected backend (vault).',
+  CASecretMissing:
+    'A CA was recorded in status and its Secret is gone: no new root is minted unless the security team asks.',
+  CAChangedUnexpectedly: 'The CA Secret holds a different CA than the one recorded, and nobody approved the change.',
+  CAChanged:
+    'Event: a new CA replaced the recorded one (approved, regenerated or replacing a distrusted CA); both are published.',
+  TrustBundlesUpdated:
+    'Event: every trust bundle carries the current CA; identities are reissued after the propagation delay.',
+  PreviousCARetired:
+    'Event: a previous CA left the trust bundles (overlap over and nothing it signed is held any more).',
+  CAGenerated: 'Event: the CA Secret was generated (spec.ca.generate).',
+  CAGenerationFailed: 'Event: generating or creating the CA Secret failed.',
+  TrustBundleConflict: 'Event: a ConfigMap named like the trust bundle exists and is not ours; left untouched.',
+  TrustBundleForbidden:
+    "Event: the operator's ServiceAccount may not write the trust-bundle ConfigMap there (the chart's rbac.trustBundleConfigMaps).",
+};
+export const SignerReasonHelp: HelpFor<typeof SignerReason> = {
+  Issued: 'The certificate was issued.',
+  PolicyDenied: 'An IssuancePolicy denies the request; the message names the policy and the rule.',
+  InvalidRequest: 'The request cannot be read or names nothing the signer certifies; the message says why.',
+  UnsupportedUsage: 'The request asks for a key usage this signer does not issue.',
+  UnsupportedKeyType: "The request's key type is not one this signer signs.",
+  InvalidProofOfPossession: "The PodCertificateRequest's proof of possession does not verify with its public key.",
+  InvalidUnverifiedUserAnnotations:
+    'The PodCertificateRequest carries unverifiedUserAnnotations; this signer understands none.',
+  AuthorityNotReady: 'The binding is not Ready (its Ready condition says why).',
+  BackendCannotSign:
+    "The binding's backend cannot sign a key it does not hold: pod certificates need a CA whose key is in the operator.",
+  InvalidCertificate: 'The API server rejected the issued certificate.',
+  Pending: 'The CA answers later; the request is looked at again.',
+  PolicyAllowed: "CSR approved: the request is inside the binding's boundaries and IssuancePolicy allows it.",
+  AuthorityNotAllowed:
+    "The requester's namespace (the pod's, the ServiceAccount's, or the one csrRequesters names) is not selected by the binding's namespaceSelector.",
+  RequesterNotAllowed:
+    "A CSR from a requester that is neither a ServiceAccount nor listed in the binding's signer.csrRequesters.",
+  PodMismatch:
+    "The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request's.",
+  ...OwnershipRuleHelp,
+};
+/** SignReason: the in-process signer's refusals (ca and selfSigned backends), part of IssuerAnswerReason. */
+export const SignReasonHelp: HelpFor<typeof SignReason> = {
+  InvalidCSR:
+    'The certificate signing request is not a valid PKCS#10 CSR, its signature does not verify, an extension is malformed, or it names nothing to certify. The message says which.',
+  CSRRequestsCA:
+    'The CSR asks for a CA certificate (basicConstraints CA:TRUE) but the identity does not set isCA: true.',
+  PrivateKeyRequired:
+    "selfSigned: the identity's private key was not handed to the backend, so it cannot sign its own certificate.",
+  PrivateKeyMismatch: "selfSigned: the private key given for self-signing does not match the CSR's public key.",
+  UnsupportedKey: 'selfSigned: the key cannot sign certificates here; use ECDSA, RSA or Ed25519.',
+  CAExpired: 'The CA certificate expired: renew or replace the CA.',
+};

@@ -1,7 +1,7 @@
 // Whether the in-process CA issues a CA certificate, and on what terms: the CSR's basicConstraints
 // may not ask for more than the identity's isCA, and a delegated CA may sign leaves only
 // (pathLenConstraint 0, whatever its CSR asked), inside the name constraints of a grant.
-import { InProcessIssuerRefusal } from '../crds/reasons.ts';
+import { IssuerReason, SignReason } from '../crds/reasons.ts';
 import { decodeBasicConstraints } from '../pki/extension-decode.ts';
 import { basicConstraintsValue, encodeExtension, EXTENSION_OIDS as OID } from '../pki/extensions.ts';
 import { nameConstraintsValue, type NameConstraintLists } from '../pki/name-constraints.ts';
@@ -26,7 +26,7 @@ export function issuesCA(csr: VerifiedCsr, r: CaRequest): { isCA: boolean } | De
   if (bc.ca && !r.isCA) {
     return {
       ok: false,
-      reason: InProcessIssuerRefusal.CSRRequestsCA,
+      reason: SignReason.CSRRequestsCA,
       message: 'the CSR asks for a CA certificate (basicConstraints CA:TRUE) but the identity does not set isCA: true',
     };
   }
@@ -49,7 +49,7 @@ export function caExtensions(isCA: boolean, r: CaRequest): CaExtensions | Denial
   if (!r.caConstraints) {
     return {
       ok: false,
-      reason: InProcessIssuerRefusal.CANotGranted,
+      reason: IssuerReason.CANotGranted,
       message:
         'a CA certificate is issued only with the name constraints of a grant (spec.grants[].allowCA on the CertificateAuthorityBinding)',
     };

@@ -21,13 +21,20 @@ export class IssuerCache {
   private readonly entries = new Map<string, AuthorityEntry>();
   private readonly listeners: ((binding: string) => void)[] = [];
 
-  get(binding: string): AuthorityEntry | undefined { return this.entries.get(binding); }
+  get(binding: string): AuthorityEntry | undefined {
+    return this.entries.get(binding);
+  }
 
   set(binding: string, entry: AuthorityEntry): void {
     const prev = this.entries.get(binding);
     this.entries.set(binding, entry);
-    if (prev?.health.caFingerprintSHA256 !== entry.health.caFingerprintSHA256 || prev?.issuer !== entry.issuer
-      || prev.trustBundlePem !== entry.trustBundlePem || prev.reissueNotBefore !== entry.reissueNotBefore) this.emit(binding);
+    if (
+      prev?.health.caFingerprintSHA256 !== entry.health.caFingerprintSHA256 ||
+      prev?.issuer !== entry.issuer ||
+      prev.trustBundlePem !== entry.trustBundlePem ||
+      prev.reissueNotBefore !== entry.reissueNotBefore
+    )
+      this.emit(binding);
   }
 
   delete(binding: string): void {
@@ -35,7 +42,11 @@ export class IssuerCache {
   }
 
   /** Called with the binding name whenever its issuer appears, changes CA or goes away. */
-  onChange(fn: (binding: string) => void): void { this.listeners.push(fn); }
+  onChange(fn: (binding: string) => void): void {
+    this.listeners.push(fn);
+  }
 
-  private emit(binding: string): void { for (const fn of this.listeners) fn(binding); }
+  private emit(binding: string): void {
+    for (const fn of this.listeners) fn(binding);
+  }
 }

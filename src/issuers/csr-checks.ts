@@ -2,7 +2,7 @@
 // PKCS#10 request whose self-signature verifies (proof of possession of the key), and for
 // self-signing, that the private key given is the CSR's. The reading and verifying is pki's.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { InProcessIssuerRefusal } from '../crds/reasons.ts';
+import { SignReason, type IssuerAnswerReason } from '../crds/reasons.ts';
 import { firstCsrDer } from '../pki/csr.ts';
 import { DerError } from '../pki/der.ts';
 import { csrOutline, type CsrOutline, type RawExtension } from '../pki/outlines.ts';
@@ -20,7 +20,7 @@ export interface VerifiedCsr {
   extensions: ReadonlyMap<string, RawExtension>;
 }
 
-export type Denial = { ok: false; reason: InProcessIssuerRefusal; message: string };
+export type Denial = { ok: false; reason: IssuerAnswerReason; message: string };
 export type ParsedCsr = { ok: true; csr: VerifiedCsr } | Denial;
 
 /** True for a denial among the other results a check returns. */
@@ -29,7 +29,7 @@ export function isDenial(x: unknown): x is Denial {
 }
 
 export function invalidCsr(message: string): Denial {
-  return { ok: false, reason: InProcessIssuerRefusal.InvalidCSR, message };
+  return { ok: false, reason: SignReason.InvalidCSR, message };
 }
 
 /** A requested extension whose value is not what its OID says. */

@@ -1,7 +1,7 @@
 // How long a certificate from the in-process CA is valid: from a minute ago (clock skew) to
 // min(requested, binding maxDuration, CA notAfter), in whole seconds; or an exact validity
 // (PodCertificateRequests), which the CA must cover.
-import { InProcessIssuerRefusal } from '../crds/reasons.ts';
+import { IssuerReason, SignReason } from '../crds/reasons.ts';
 import type { Denial } from './csr-checks.ts';
 
 /** Clock skew allowance: notBefore is this far in the past. */
@@ -43,7 +43,7 @@ export function validityFor(t: Lifetime, caNotAfter: Date | undefined): { notBef
   if (t.validity && caNotAfter && t.validity.notAfter.getTime() > caNotAfter.getTime()) {
     return {
       ok: false,
-      reason: InProcessIssuerRefusal.CAExpiresTooSoon,
+      reason: IssuerReason.CAExpiresTooSoon,
       message: `the CA certificate expires at ${caNotAfter.toISOString()}, before the requested notAfter ${t.validity.notAfter.toISOString()}; renew the CA`,
     };
   }
@@ -52,7 +52,7 @@ export function validityFor(t: Lifetime, caNotAfter: Date | undefined): { notBef
   if (notAfter.getTime() <= t.now.getTime()) {
     return {
       ok: false,
-      reason: InProcessIssuerRefusal.CAExpired,
+      reason: SignReason.CAExpired,
       message: `the CA certificate expired at ${caNotAfter?.toISOString() ?? '?'}; renew or replace the CA`,
     };
   }

@@ -1,6 +1,6 @@
 // selfSigned backend (development only): each identity's certificate is signed with its own key, so
 // the certificate is its own CA. Nothing to reach, nothing to load: always ready.
-import { BindingReason, InProcessIssuerRefusal as Refusal } from '../crds/reasons.ts';
+import { BindingReason, SignReason } from '../crds/reasons.ts';
 import { signatureAlgorithmFor } from '../pki/algorithms.ts';
 import { fingerprintOf } from '../pki/fingerprint.ts';
 import { keyMatchesCsr, verifyCsr } from './csr-checks.ts';
@@ -40,7 +40,7 @@ export class SelfSignedIssuer implements Issuer {
     if (!req.privateKey)
       return {
         status: 'denied',
-        reason: Refusal.PrivateKeyRequired,
+        reason: SignReason.PrivateKeyRequired,
         message: "the selfSigned backend needs the identity's private key to sign with, and none was given",
       };
     const parsed = verifyCsr(req.csrPem);
@@ -48,14 +48,14 @@ export class SelfSignedIssuer implements Issuer {
     if (!keyMatchesCsr(req.privateKey, parsed.csr)) {
       return {
         status: 'denied',
-        reason: Refusal.PrivateKeyMismatch,
+        reason: SignReason.PrivateKeyMismatch,
         message: "the private key given for self-signing does not match the CSR's public key",
       };
     }
     if (req.privateKey.type !== 'private' || !signatureAlgorithmFor(req.privateKey)) {
       return {
         status: 'denied',
-        reason: Refusal.UnsupportedKey,
+        reason: SignReason.UnsupportedKey,
         message: `cannot sign with a ${req.privateKey.asymmetricKeyType ?? 'unknown'} key; use ECDSA, RSA or Ed25519`,
       };
     }

@@ -1,9 +1,15 @@
 // One interface for every CA backend: in-process CAs that sign at once (selfSigned, ca) and remote
-// CAs that answer later (ACME orders, Kubernetes CSRs, step-ca, CFSSL, Vault). A backend never
+// CAs that answer later (ACME orders, Kubernetes CSRs, step-ca, CFSSL; Vault is planned). A backend never
 // blocks a worker while a CA thinks: it returns `pending` with a retry hint and opaque state, and the
 // controller calls it again with that state.
 import type { KeyObject } from 'node:crypto';
 import type { NameConstraintLists } from '../pki/name-constraints.ts';
+import type { IssuerAnswerReason } from '../crds/reasons.ts';
+
+/** A reason someone else wrote (a Kubernetes CSR's Denied or Failed condition), shown verbatim: see `relayedReason`. */
+type RelayedReason = string & { readonly relayed: true };
+/** Marks a reason as written by another system, so it may stand where a reason constant is expected. */
+export const relayedReason = (reason: string): RelayedReason => reason as RelayedReason;
 
 export interface SignRequest {
   /** PKCS#10 CSR (PEM) built from the identity's key: subject, SANs, key usage, EKU, basicConstraints. */
@@ -55,13 +61,13 @@ export type SignResult =
   | IssuedCertificate
   | { status: 'pending'; retryAfterMs: number; message: string; state?: string }
   /** Permanent: the CA refused this request; retrying the same request cannot succeed. */
-  | { status: 'denied'; reason: string; message: string }
+  | { status: 'denied'; reason: IssuerAnswerReason | RelayedReason; message: string }
   /** The CA could not answer (down, timeout, rate-limited): retried with backoff. */
-  | { status: 'failed'; reason: string; message: string; retryAfterMs?: number };
+  | { status: 'failed'; reason: IssuerAnswerReason; message: string; retryAfterMs?: number };
 
 export interface AuthorityHealth {
   ready: boolean;
-  reason: string;
+  reason: IssuerAnswerReason;
   message: string;
   caFingerprintSHA256?: string;
   caNotAfter?: string;

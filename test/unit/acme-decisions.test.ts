@@ -8,7 +8,7 @@ import {
   type Authorization,
   type Order,
   type Problem,
-} from '../../src/issuers/acme/client.ts';
+} from '../../src/issuers/acme/protocol.ts';
 import {
   failureOf,
   identifiersOf,

@@ -2,7 +2,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { encodeName, parseMessage, queryMessage, readName } from '../../src/issuers/acme/dns-wire.ts';
 import { parseNameserver } from '../../src/issuers/acme/rfc2136.ts';
-import { retryAfterMs } from '../../src/issuers/acme/client.ts';
+import { retryAfterMs } from '../../src/issuers/acme/protocol.ts';
 import { chooseSolver, specificity } from '../../src/issuers/acme/solvers.ts';
 
 describe('ACME edge cases', () => {

@@ -1,7 +1,7 @@
 // Which ACME solver answers which authorization: exact dnsNames > longest dnsZones > no selector,
 // first listed among equals; IP identifiers need HTTP-01, wildcards DNS-01.
 import { describe, it, expect } from '@jest/globals';
-import type { Identifier } from '../../src/issuers/acme/client.ts';
+import type { Identifier } from '../../src/issuers/acme/protocol.ts';
 import {
   DEFAULT_SOLVER,
   chooseSolver,
@@ -194,7 +194,7 @@ describe('chooseSolver', () => {
       'dns01 without rfc2136: an error',
       dnsId('a.example.com'),
       false,
-      [{ dns01: { webhook: {} } }],
+      [{ dns01: { webhook: { groupName: 'acme.example.com', solverName: 'example' } } }],
       { error: /dns01 solver for a\.example\.com has no rfc2136 section/ },
     ],
     [

@@ -10,7 +10,7 @@ import { buildName } from '../../src/pki/names.ts';
 import * as x509 from '@peculiar/x509';
 import { generateCa, loadCaMaterial, type CaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
-import { buildIssuer, backendOf } from '../../src/issuers/registry.ts';
+import { buildIssuer, backendOf, type BackendSpec } from '../../src/issuers/registry.ts';
 import { SelfSignedIssuer } from '../../src/issuers/self-signed.ts';
 import { makeCsr, newKey, opensslVerify, request, secretData, type Alg } from './issuers-fixtures.ts';
 import { CA_CONSTRAINTS } from './issuers-fixtures.ts';
@@ -341,36 +341,40 @@ describe('InClusterCaIssuer', () => {
 });
 
 describe('registry', () => {
+  // specs as a user might write them (defaults not applied, required fields left out): the registry still answers
+  const loose = (spec: object): BackendSpec => spec as BackendSpec;
   it('picks the backend of a spec', () => {
-    expect(backendOf({ selfSigned: {} })).toBe('selfSigned');
-    expect(backendOf({ ca: { secretRef: { name: 'x' } } })).toBe('ca');
-    expect(backendOf({})).toBeUndefined();
-    expect(backendOf({ ca: {}, selfSigned: {} })).toBeUndefined();
+    expect(backendOf(loose({ selfSigned: {} }))).toBe('selfSigned');
+    expect(backendOf(loose({ ca: { secretRef: { name: 'x' } } }))).toBe('ca');
+    expect(backendOf(loose({}))).toBeUndefined();
+    expect(backendOf(loose({ ca: {}, selfSigned: {} }))).toBeUndefined();
   });
 
   it('builds selfSigned and ca issuers', async () => {
-    const r = buildIssuer({ selfSigned: {} });
+    const r = buildIssuer(loose({ selfSigned: {} }));
     expect('issuer' in r && r.issuer).toBeInstanceOf(SelfSignedIssuer);
     const { m } = await caMaterial('ECDSA');
-    const c = buildIssuer({ ca: { secretRef: { name: 'x' } } }, m, { maxDurationMs: HOUR });
+    const c = buildIssuer(loose({ ca: { secretRef: { name: 'x' } } }), m, { maxDurationMs: HOUR });
     expect('issuer' in c && c.issuer).toBeInstanceOf(InClusterCaIssuer);
-    expect(buildIssuer({ ca: { secretRef: { name: 'x' } } })).toMatchObject({ reason: 'CASecretNotFound' });
+    expect(buildIssuer(loose({ ca: { secretRef: { name: 'x' } } }))).toMatchObject({ reason: 'CASecretNotFound' });
   });
 
   it('answers BackendNotSupported for vault, naming the backend', () => {
-    const r = buildIssuer({ vault: {} });
+    const r = buildIssuer(loose({ vault: {} }));
     expect(r).toMatchObject({ reason: 'BackendNotSupported' });
     expect((r as { message: string }).message).toContain('backend vault is not supported');
   });
 
   it('builds the acme backend, and names the missing Secret of an EAB key or a TSIG secret', () => {
     const acme = { directoryURL: 'https://acme.example/dir', accountKeySecretRef: { name: 'acct' } };
-    expect(buildIssuer({ acme })).toMatchObject({ issuer: { backend: 'acme' } });
-    expect(buildIssuer({ acme: {} })).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer(loose({ acme }))).toMatchObject({ issuer: { backend: 'acme' } });
+    expect(buildIssuer(loose({ acme: {} }))).toMatchObject({ reason: 'InvalidSpec' });
     const secretValue = (): string | undefined => undefined;
     expect(
       buildIssuer(
-        { acme: { ...acme, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab', key: 'hmac' } } } },
+        loose({
+          acme: { ...acme, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab', key: 'hmac' } } },
+        }),
         undefined,
         { secretValue },
       ),
@@ -382,7 +386,7 @@ describe('registry', () => {
         },
       },
     ];
-    expect(buildIssuer({ acme: { ...acme, solvers } }, undefined, { secretValue })).toMatchObject({
+    expect(buildIssuer(loose({ acme: { ...acme, solvers } }), undefined, { secretValue })).toMatchObject({
       reason: 'TSIGSecretNotFound',
       message: expect.stringContaining('solvers[0].dns01.rfc2136.tsigSecretSecretRef'),
     });
@@ -390,11 +394,13 @@ describe('registry', () => {
 
   it('builds the kubernetes backend when it has a client, and refuses without a signerName', () => {
     expect(
-      buildIssuer({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }, undefined, {
+      buildIssuer(loose({ kubernetes: { signerName: 'kubernetes.io/kube-apiserver-client' } }), undefined, {
         kc: {} as never,
       }),
     ).toMatchObject({ issuer: { backend: 'kubernetes' } });
-    expect(buildIssuer({ kubernetes: {} }, undefined, { kc: {} as never })).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer(loose({ kubernetes: {} }), undefined, { kc: {} as never })).toMatchObject({
+      reason: 'InvalidSpec',
+    });
   });
 
   it('builds the cfssl backend, reading its auth key through secretValue, and names a missing key', () => {
@@ -405,10 +411,12 @@ describe('registry', () => {
         authKeySecretRef: { name: 'cfssl-auth', key: 'key' },
       },
     };
-    expect(buildIssuer(spec, undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({
+    expect(buildIssuer(loose(spec), undefined, { secretValue: () => '0123456789abcdef' })).toMatchObject({
       issuer: { backend: 'cfssl' },
     });
-    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({ reason: 'AuthKeyNotFound' });
+    expect(buildIssuer(loose(spec), undefined, { secretValue: () => undefined })).toMatchObject({
+      reason: 'AuthKeyNotFound',
+    });
   });
 
   it('builds the stepCA backend with the provisioner password, and names what is missing', () => {
@@ -418,17 +426,17 @@ describe('registry', () => {
         provisioner: { name: 'mio', passwordSecretRef: { name: 'pw', key: 'password' } },
       },
     };
-    expect(buildIssuer(spec, undefined, { secretValue: () => 'secret' })).toMatchObject({
+    expect(buildIssuer(loose(spec), undefined, { secretValue: () => 'secret' })).toMatchObject({
       issuer: { backend: 'stepCA' },
     });
-    expect(buildIssuer(spec, undefined, { secretValue: () => undefined })).toMatchObject({
+    expect(buildIssuer(loose(spec), undefined, { secretValue: () => undefined })).toMatchObject({
       reason: 'PasswordNotFound',
     });
-    expect(buildIssuer({ stepCA: {} })).toMatchObject({ reason: 'InvalidSpec' });
-    expect(buildIssuer({ cfssl: {} })).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer(loose({ stepCA: {} }))).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer(loose({ cfssl: {} }))).toMatchObject({ reason: 'InvalidSpec' });
   });
 
   it('answers InvalidSpec when no backend or several are set', () => {
-    expect(buildIssuer({})).toMatchObject({ reason: 'InvalidSpec' });
+    expect(buildIssuer(loose({}))).toMatchObject({ reason: 'InvalidSpec' });
   });
 });

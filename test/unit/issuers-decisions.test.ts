@@ -2,7 +2,9 @@
 // and extendedKeyUsage, the order of a certificate's extensions, and the CSR checks' refusals.
 import { describe, it, expect } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { InProcessIssuerRefusal as R } from '../../src/crds/reasons.ts';
+import { IssuerReason, SignReason } from '../../src/crds/reasons.ts';
+
+const R = { ...SignReason, CANotGranted: IssuerReason.CANotGranted, CAExpiresTooSoon: IssuerReason.CAExpiresTooSoon };
 import { caExtensions, issuesCA } from '../../src/issuers/ca-extensions.ts';
 import { extensionsFor, type RequestedUse } from '../../src/issuers/certificate-extensions.ts';
 import { isDenial, verifyCsr, type VerifiedCsr } from '../../src/issuers/csr-checks.ts';

@@ -6,56 +6,56 @@
 import type { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, FlattenedSign, type JWK } from 'jose';
 import { CaUnreachable, parseJsonText, send, type RawResponse } from '../https-json.ts';
+import {
+  AcmeError,
+  ERR,
+  retryAfterMs,
+  type Challenge,
+  type Directory,
+  type Identifier,
+  type Order,
+  type Problem,
+} from './protocol.ts';
 
-export interface Directory { newNonce: string; newAccount: string; newOrder: string; revokeCert?: string; meta?: { externalAccountRequired?: boolean; termsOfService?: string; profiles?: Record<string, string> } }
-export interface Problem { type?: string; detail?: string; status?: number; subproblems?: { type?: string; detail?: string; identifier?: { type: string; value: string } }[] }
-export interface Identifier { type: 'dns' | 'ip'; value: string }
-export interface Order { status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid'; expires?: string; identifiers: Identifier[]; authorizations: string[]; finalize: string; certificate?: string; error?: Problem }
-export interface Challenge { type: string; url: string; status: 'pending' | 'processing' | 'valid' | 'invalid'; token: string; error?: Problem; validated?: string }
-export interface Authorization { identifier: Identifier; status: 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked'; challenges: Challenge[]; wildcard?: boolean; expires?: string }
-
-const ERR = 'urn:ietf:params:acme:error:';
-
-/** A problem document from the server (RFC 7807), with the HTTP status and the server's Retry-After. */
-export class AcmeError extends Error {
-  readonly problem: Problem;
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-  constructor(problem: Problem, status: number, retryAfterMs: number | undefined, what: string) {
-    super(`${what}: ${describeProblem(problem, status)}`);
-    this.problem = problem; this.status = status; this.retryAfterMs = retryAfterMs;
-  }
-  get kind(): string { return (this.problem.type ?? '').replace(ERR, ''); }
+/** An error answer's problem document; a body that is not one becomes its detail. */
+export function problemOf(text: string): Problem {
+  const p = parseJsonText(text) ?? {};
+  return typeof p === 'object' && p !== null ? (p as Problem) : { detail: String(p).slice(0, 300) };
 }
 
-/** "rateLimited: too many certificates (429)", subproblems named by identifier. */
-export function describeProblem(p: Problem, status?: number): string {
-  const kind = (p.type ?? 'error').replace(ERR, '');
-  const subs = (p.subproblems ?? []).map((s) => `${s.identifier?.value ?? '?'}: ${(s.type ?? '').replace(ERR, '')} ${s.detail ?? ''}`.trim());
-  return `${kind}: ${p.detail ?? 'no detail'}${subs.length ? ` (${subs.join('; ')})` : ''}${status ? ` [HTTP ${status}]` : ''}`;
-}
-
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  // HTTP-date only (IMF-fixdate, RFC 850, asctime): Date.parse would take '1.5' or '-1' as dates in 2001
-  if (!/^[A-Za-z]{3},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$|^[A-Za-z]{3} [A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}$|^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/.test(v.trim())) return undefined;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+function responseOf<T>(r: RawResponse, raw: boolean, retry: number | undefined): AcmeResponse<T> {
+  const loc = header(r, 'location');
+  return {
+    status: r.status,
+    body: (raw ? r.text : parseJsonText(r.text)) as T,
+    text: r.text,
+    ...(loc ? { location: loc } : {}),
+    ...(retry !== undefined ? { retryAfterMs: retry } : {}),
+  };
 }
 
 const b64u = (b: Buffer | Uint8Array): string => Buffer.from(b).toString('base64url');
-const header = (r: RawResponse, h: string): string | undefined => { const v = r.headers[h]; return Array.isArray(v) ? v[0] : v; };
+const header = (r: RawResponse, h: string): string | undefined => {
+  const v = r.headers[h];
+  return Array.isArray(v) ? v[0] : v;
+};
 
 export interface AcmeClientOptions {
-  directoryURL: string; accountKey: KeyObject; ca?: string; email?: string;
+  directoryURL: string;
+  accountKey: KeyObject;
+  ca?: string;
+  email?: string;
   eab?: { keyID: string; hmacKey: Buffer };
   timeoutMs?: number;
 }
 
-export interface AcmeResponse<T> { status: number; body: T; location?: string; retryAfterMs?: number; text: string }
+export interface AcmeResponse<T> {
+  status: number;
+  body: T;
+  location?: string;
+  retryAfterMs?: number;
+  text: string;
+}
 
 export class AcmeClient {
   private readonly o: AcmeClientOptions;
@@ -66,13 +66,31 @@ export class AcmeClient {
   /** badNonce answers retried (the tests read it). */
   readonly counters = { badNonceRetries: 0 };
 
-  constructor(o: AcmeClientOptions) { this.o = o; }
+  constructor(o: AcmeClientOptions) {
+    this.o = o;
+  }
 
-  get accountURL(): string | undefined { return this.kid; }
+  get accountURL(): string | undefined {
+    return this.kid;
+  }
 
-  private raw(url: string, method: 'GET' | 'HEAD' | 'POST', body?: Buffer, accept = 'application/json'): Promise<RawResponse> {
-    return send(url, { method, timeoutMs: this.o.timeoutMs ?? 20_000, ...(this.o.ca ? { ca: this.o.ca } : {}),
-      headers: { Accept: accept, 'User-Agent': 'machine-identity-operator', ...(body ? { 'Content-Type': 'application/jose+json' } : {}) }, ...(body ? { body } : {}) });
+  private raw(
+    url: string,
+    method: 'GET' | 'HEAD' | 'POST',
+    body?: Buffer,
+    accept = 'application/json',
+  ): Promise<RawResponse> {
+    return send(url, {
+      method,
+      timeoutMs: this.o.timeoutMs ?? 20_000,
+      ...(this.o.ca ? { ca: this.o.ca } : {}),
+      headers: {
+        Accept: accept,
+        'User-Agent': 'machine-identity-operator',
+        ...(body ? { 'Content-Type': 'application/jose+json' } : {}),
+      },
+      ...(body ? { body } : {}),
+    });
   }
 
   directory(): Promise<Directory> {
@@ -84,12 +102,15 @@ export class AcmeClient {
       }
       return d;
     })();
-    this.dir.catch(() => { this.dir = undefined; });
+    this.dir.catch(() => {
+      this.dir = undefined;
+    });
     return this.dir;
   }
 
   private publicJwk(): Promise<JWK> {
-    this.jwk ??= exportJWK(this.o.accountKey).then((j) => ({ kty: j.kty, crv: j.crv, x: j.x, y: j.y, n: j.n, e: j.e }) as JWK)
+    this.jwk ??= exportJWK(this.o.accountKey)
+      .then((j) => ({ kty: j.kty, crv: j.crv, x: j.x, y: j.y, n: j.n, e: j.e }) as JWK)
       .then((j) => Object.fromEntries(Object.entries(j).filter(([, v]) => v !== undefined)) as JWK);
     return this.jwk;
   }
@@ -116,26 +137,37 @@ export class AcmeClient {
 
   private async jws(url: string, payload: unknown, useJwk: boolean, nonce: string): Promise<Buffer> {
     const bytes = payload === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
-    const prot = { alg: this.alg(), nonce, url, ...(useJwk ? { jwk: await this.publicJwk() } : { kid: this.kid! }) };
+    // every call but newAccount names the account (account() ran before it)
+    const who = useJwk ? { jwk: await this.publicJwk() } : this.kid ? { kid: this.kid } : {};
+    const prot = { alg: this.alg(), nonce, url, ...who };
     return Buffer.from(JSON.stringify(await new FlattenedSign(bytes).setProtectedHeader(prot).sign(this.o.accountKey)));
   }
 
   /** A signed POST (payload undefined = POST-as-GET). A badNonce answer is retried with the nonce it carries. */
-  async post<T>(url: string, payload: unknown, what: string, o: { useJwk?: boolean; accept?: string } = {}): Promise<AcmeResponse<T>> {
+  async post<T>(
+    url: string,
+    payload: unknown,
+    what: string,
+    o: { useJwk?: boolean; accept?: string } = {},
+  ): Promise<AcmeResponse<T>> {
     for (let attempt = 0; ; attempt++) {
-      const r = await this.raw(url, 'POST', await this.jws(url, payload, o.useJwk ?? false, await this.nonce()), o.accept);
+      const r = await this.raw(
+        url,
+        'POST',
+        await this.jws(url, payload, o.useJwk ?? false, await this.nonce()),
+        o.accept,
+      );
       const n = header(r, 'replay-nonce');
       if (n) this.nonces.push(n);
       if (this.nonces.length > 32) this.nonces.splice(0, this.nonces.length - 32);
       const retry = retryAfterMs(r.headers['retry-after']);
-      if (r.status >= 400) {
-        const p = (parseJsonText(r.text) ?? {}) as Problem;
-        const problem = typeof p === 'object' ? p : { detail: String(p).slice(0, 300) };
-        if (problem.type === `${ERR}badNonce` && attempt < 5) { this.counters.badNonceRetries++; continue; }
-        throw new AcmeError(problem, r.status, retry, what);
+      if (r.status < 400) return responseOf<T>(r, o.accept !== undefined, retry);
+      const problem = problemOf(r.text);
+      if (problem.type === `${ERR}badNonce` && attempt < 5) {
+        this.counters.badNonceRetries++;
+        continue;
       }
-      const loc = header(r, 'location');
-      return { status: r.status, body: (o.accept ? r.text : parseJsonText(r.text)) as T, text: r.text, ...(loc ? { location: loc } : {}), ...(retry !== undefined ? { retryAfterMs: retry } : {}) };
+      throw new AcmeError(problem, r.status, retry, what);
     }
   }
 
@@ -143,38 +175,76 @@ export class AcmeClient {
   async account(): Promise<string> {
     if (this.kid) return this.kid;
     const d = await this.directory();
-    const payload: Record<string, unknown> = { termsOfServiceAgreed: true, ...(this.o.email ? { contact: [`mailto:${this.o.email}`] } : {}) };
+    const payload: Record<string, unknown> = {
+      termsOfServiceAgreed: true,
+      ...(this.o.email ? { contact: [`mailto:${this.o.email}`] } : {}),
+    };
     if (this.o.eab) {
       const jwk = await this.publicJwk();
       payload.externalAccountBinding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(jwk)))
-        .setProtectedHeader({ alg: 'HS256', kid: this.o.eab.keyID, url: d.newAccount }).sign(this.o.eab.hmacKey);
+        .setProtectedHeader({ alg: 'HS256', kid: this.o.eab.keyID, url: d.newAccount })
+        .sign(this.o.eab.hmacKey);
     } else if (d.meta?.externalAccountRequired) {
-      throw new AcmeError({ type: `${ERR}externalAccountRequired`, detail: 'the server requires an external account binding: set acme.externalAccountBinding' }, 0, undefined, 'newAccount');
+      throw new AcmeError(
+        {
+          type: `${ERR}externalAccountRequired`,
+          detail: 'the server requires an external account binding: set acme.externalAccountBinding',
+        },
+        0,
+        undefined,
+        'newAccount',
+      );
     }
     const r = await this.post<{ status?: string }>(d.newAccount, payload, 'newAccount', { useJwk: true });
-    if (!r.location) throw new AcmeError({ detail: 'newAccount answered without a Location' }, r.status, undefined, 'newAccount');
-    if (r.body?.status && r.body.status !== 'valid') throw new AcmeError({ type: `${ERR}unauthorized`, detail: `the account is ${r.body.status}` }, r.status, undefined, 'newAccount');
+    if (!r.location)
+      throw new AcmeError({ detail: 'newAccount answered without a Location' }, r.status, undefined, 'newAccount');
+    if (r.body?.status && r.body.status !== 'valid')
+      throw new AcmeError(
+        { type: `${ERR}unauthorized`, detail: `the account is ${r.body.status}` },
+        r.status,
+        undefined,
+        'newAccount',
+      );
     this.kid = r.location;
     return this.kid;
   }
 
-  async newOrder(identifiers: Identifier[], extra: { notAfter?: string; profile?: string } = {}): Promise<{ url: string; order: Order; retryAfterMs?: number }> {
+  async newOrder(
+    identifiers: Identifier[],
+    extra: { notAfter?: string; profile?: string } = {},
+  ): Promise<{ url: string; order: Order; retryAfterMs?: number }> {
     await this.account();
     const r = await this.post<Order>((await this.directory()).newOrder, { identifiers, ...extra }, 'newOrder');
-    if (!r.location) throw new AcmeError({ detail: 'newOrder answered without a Location' }, r.status, undefined, 'newOrder');
-    return { url: r.location, order: r.body, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
+    if (!r.location)
+      throw new AcmeError({ detail: 'newOrder answered without a Location' }, r.status, undefined, 'newOrder');
+    return {
+      url: r.location,
+      order: r.body,
+      ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+    };
   }
 
-  async get<T>(url: string, what: string): Promise<AcmeResponse<T>> { await this.account(); return this.post<T>(url, undefined, what); }
-  async respond(challengeURL: string): Promise<Challenge> { return (await this.post<Challenge>(challengeURL, {}, 'challenge')).body; }
-  async finalize(order: Order, csrDer: Buffer): Promise<AcmeResponse<Order>> { return this.post<Order>(order.finalize, { csr: b64u(csrDer) }, 'finalize'); }
-  async certificate(url: string): Promise<string> { return (await this.post<string>(url, undefined, 'certificate', { accept: 'application/pem-certificate-chain' })).body; }
+  async get<T>(url: string, what: string): Promise<AcmeResponse<T>> {
+    await this.account();
+    return this.post<T>(url, undefined, what);
+  }
+  async respond(challengeURL: string): Promise<Challenge> {
+    return (await this.post<Challenge>(challengeURL, {}, 'challenge')).body;
+  }
+  async finalize(order: Order, csrDer: Buffer): Promise<AcmeResponse<Order>> {
+    return this.post<Order>(order.finalize, { csr: b64u(csrDer) }, 'finalize');
+  }
+  async certificate(url: string): Promise<string> {
+    return (await this.post<string>(url, undefined, 'certificate', { accept: 'application/pem-certificate-chain' }))
+      .body;
+  }
 
   /** Revokes with the account key (RFC 8555 §7.6); reason codes as in RFC 5280 (0 unspecified, 4 superseded, 5 cessationOfOperation). */
   async revoke(certDer: Buffer, reason = 5): Promise<void> {
     await this.account();
     const d = await this.directory();
-    if (!d.revokeCert) throw new AcmeError({ detail: 'the server offers no revokeCert endpoint' }, 0, undefined, 'revokeCert');
+    if (!d.revokeCert)
+      throw new AcmeError({ detail: 'the server offers no revokeCert endpoint' }, 0, undefined, 'revokeCert');
     await this.post(d.revokeCert, { certificate: b64u(certDer), reason }, 'revokeCert');
   }
 }

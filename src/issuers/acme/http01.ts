@@ -13,29 +13,45 @@ export class Http01Responder {
   /** Requests answered with a key authorization, for tests and metrics. */
   served = 0;
 
-  get listening(): boolean { return this.server?.listening ?? false; }
-  get size(): number { return this.answers.size; }
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+  get size(): number {
+    return this.answers.size;
+  }
 
-  present(token: string, keyAuthorization: string): void { this.answers.set(token, keyAuthorization); }
-  remove(token: string): void { this.answers.delete(token); }
+  present(token: string, keyAuthorization: string): void {
+    this.answers.set(token, keyAuthorization);
+  }
+  remove(token: string): void {
+    this.answers.delete(token);
+  }
 
   /** The answer for a request path, or undefined (404). */
   answer(path: string): string | undefined {
     if (!path.startsWith(PREFIX)) return undefined;
-    const token = path.slice(PREFIX.length).split('?')[0]!;
+    const [token = ''] = path.slice(PREFIX.length).split('?');
     return TOKEN.test(token) ? this.answers.get(token) : undefined;
   }
 
   async listen(host: string, port: number): Promise<string> {
     const server = createServer((req, res) => {
       const body = req.method === 'GET' || req.method === 'HEAD' ? this.answer(req.url ?? '') : undefined;
-      if (body === undefined) { res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n'); return; }
+      if (body === undefined) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        return;
+      }
       this.served++;
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body);
+      res
+        .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': Buffer.byteLength(body) })
+        .end(req.method === 'HEAD' ? undefined : body);
     });
     server.headersTimeout = 10_000;
     server.requestTimeout = 15_000;
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
     this.server = server;
     const a = server.address() as AddressInfo;
     return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
@@ -44,7 +60,11 @@ export class Http01Responder {
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
+    if (s)
+      await new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      });
   }
 }
 

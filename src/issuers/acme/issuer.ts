@@ -2,119 +2,113 @@
 // waits for a CA: create the order, present each authorization's challenge (HTTP-01 from the
 // operator's own listener, DNS-01 through RFC 2136), tell the CA to validate, finalize with the
 // identity's CSR, download the chain. Between steps the identity shows Issuing with the order state.
-import { createHash, type KeyObject } from 'node:crypto';
-import type * as k8s from '@kubernetes/client-node';
 import { parseCsr } from '../../pki/csr.ts';
 import { fingerprintSHA256, parseCertificate, splitPem } from '../../pki/certs.ts';
 import { pemBlocks } from '../../pki/pem.ts';
+import { IssuerReason } from '../../crds/reasons.ts';
 import { isoSeconds } from '../in-cluster-ca.ts';
-import { CaUnreachable } from '../https-json.ts';
 import type { AuthorityHealth, Issuer, SignRequest, SignResult } from '../types.ts';
-import { AcmeClient, AcmeError, type Authorization, type Challenge, type Order } from './client.ts';
-import { loadOrCreateAccountKey, parseAccountKey, AccountKeyError } from './account-key.ts';
-import { chooseSolver, dns01RecordName, type SolverSpec } from './solvers.ts';
-import { addTxt, deleteTxt, findZone, type Rfc2136Target } from './rfc2136.ts';
+import type { AcmeClient } from './client.ts';
+import { AcmeError, type Authorization, type Order } from './protocol.ts';
+import { AcmeAccount, type AccountOptions } from './account.ts';
+import { chooseSolver, type SolverSpec } from './solvers.ts';
+import type { Rfc2136Target } from './rfc2136.ts';
 import { failureOf, identifiersOf, invalidOrderMessage, progressMessage, refusal } from './decisions.ts';
 import { http01Responder, type Http01Responder } from './http01.ts';
-import { challengeHTTPRoute, challengeIngress, routeChallenge, RoutingError, type IngressRouting } from './ingress.ts';
+import type { IngressRouting } from './ingress.ts';
+import { AttemptStore, newAttempt, stateOf, type Attempt } from './attempt.ts';
+import { present, type ChallengeSetup } from './challenges.ts';
 
-export interface AcmeOptions {
-  directoryURL: string;
-  email?: string;
-  caBundle?: string;
-  /** The account key PEM when its Secret exists already; otherwise the Secret is created (needs kc). */
-  accountKeyPem?: string;
-  accountKeySecret: string;
-  kc?: k8s.KubeConfig;
-  operatorNamespace: string;
-  eab?: { keyID: string; hmacKey: Buffer };
+export interface AcmeOptions extends AccountOptions {
   solvers?: SolverSpec[];
   /** RFC 2136 targets, by solver index (TSIG secrets resolved from their Secrets). */
   dnsTargets?: Map<number, Rfc2136Target>;
   requestDuration?: boolean;
   profile?: string;
-  /** Roots the CA's chains lead to: ca.crt and the trust bundle. */
-  rootCertificates?: string;
   maxDurationMs?: number;
   responder?: Http01Responder;
   /** Where http01.ingress routes challenges (the operator's Service); undefined when this process has no HTTP-01 listener. */
   ingress?: Omit<IngressRouting, 'kc'>;
 }
 
-/** A DNS record this attempt wrote (kept in the resumable state so a restarted operator deletes it). */
-interface DnsRecord { solver: number; zone: string; name: string; value: string }
-interface Presented { cleanup: () => Promise<void>; dns?: DnsRecord }
-interface Attempt { orderUrl: string; created: number; presented: Map<string, Presented>; responded: Set<string>; names: string }
-/** The resumable state, as written to the identity's status.pendingRequest. */
-interface SavedAttempt { order: string; names: string; dns?: (DnsRecord & { authz: string })[] }
+const pending = (retryAfterMs: number, message: string, a?: Attempt): SignResult => ({
+  status: 'pending',
+  retryAfterMs,
+  message,
+  ...(a ? { state: stateOf(a) } : {}),
+});
 
-const ATTEMPT_TTL_MS = 24 * 3600_000;
-const pending = (retryAfterMs: number, message: string, a?: Attempt): SignResult => ({ status: 'pending', retryAfterMs, message, ...(a ? { state: AcmeIssuer.stateOf(a) } : {}) });
+/** The DER of the first PEM block with this label (the request's CSR, a certificate to revoke). */
+function derOf(pem: string, label: string): Buffer {
+  const der = pemBlocks(pem, [label])[0];
+  if (!der) throw new Error(`no ${label} PEM block`);
+  return der;
+}
 
 export class AcmeIssuer implements Issuer {
   readonly backend = 'acme';
   readonly inProcess = false;
   private readonly o: AcmeOptions;
   private readonly responder: Http01Responder;
-  private client: Promise<AcmeClient> | undefined;
-  private readonly attempts = new Map<string, Attempt>();
+  private readonly account: AcmeAccount;
+  private readonly attempts = new AttemptStore();
   /** While the CA rate-limits this account, nothing is sent before this time. */
   private blockedUntil = 0;
 
-  constructor(o: AcmeOptions) { this.o = o; this.responder = o.responder ?? http01Responder; }
-
-  private getClient(): Promise<AcmeClient> {
-    this.client ??= (async () => {
-      const where = `Secret ${this.o.operatorNamespace}/${this.o.accountKeySecret}`;
-      let key: KeyObject;
-      if (this.o.accountKeyPem) key = parseAccountKey(this.o.accountKeyPem, where);
-      else if (this.o.kc) key = await loadOrCreateAccountKey(this.o.kc, this.o.operatorNamespace, this.o.accountKeySecret, this.o.directoryURL);
-      else throw new AccountKeyError(`${where} does not exist`);
-      return new AcmeClient({ directoryURL: this.o.directoryURL, accountKey: key, ...(this.o.caBundle ? { ca: this.o.caBundle } : {}),
-        ...(this.o.email ? { email: this.o.email } : {}), ...(this.o.eab ? { eab: this.o.eab } : {}) });
-    })();
-    this.client.catch(() => { this.client = undefined; });
-    return this.client;
+  constructor(o: AcmeOptions) {
+    this.o = o;
+    this.responder = o.responder ?? http01Responder;
+    this.account = new AcmeAccount(o);
   }
 
-  async health(): Promise<AuthorityHealth> {
-    const server = this.o.directoryURL;
-    try {
-      const c = await this.getClient();
-      await c.directory();
-      const kid = await c.account();
-      return { ready: true, reason: 'Ready', message: `ACME server ${server}, account ${kid}`, ...(this.o.rootCertificates ? { caBundlePem: this.o.rootCertificates } : {}) };
-    } catch (e) {
-      if (e instanceof AccountKeyError) return { ready: false, reason: 'AccountKeyInvalid', message: e.message };
-      if (e instanceof CaUnreachable) return { ready: false, reason: 'CAUnreachable', message: `ACME server ${server} cannot be reached: ${e.message}` };
-      if (e instanceof AcmeError) return { ready: false, reason: 'AccountRegistrationFailed', message: `ACME server ${server} refused the account: ${e.message}` };
-      return { ready: false, reason: 'CAError', message: `ACME server ${server}: ${(e as Error).message}` };
-    }
+  private get challengeSetup(): ChallengeSetup {
+    const { solvers, dnsTargets, kc, ingress } = this.o;
+    return {
+      responder: this.responder,
+      ...(solvers ? { solvers } : {}),
+      ...(dnsTargets ? { dnsTargets } : {}),
+      ...(kc ? { kc } : {}),
+      ...(ingress ? { ingress } : {}),
+    };
+  }
+
+  health(): Promise<AuthorityHealth> {
+    return this.account.health();
   }
 
   async sign(req: SignRequest): Promise<SignResult> {
     const f = parseCsr(req.csrPem);
     const refused = refusal(f);
-    if (refused) return { status: 'denied', reason: 'UnsupportedByCA', message: refused };
+    if (refused) return { status: 'denied', reason: IssuerReason.UnsupportedByCA, message: refused };
     const now = Date.now();
     if (now < this.blockedUntil) {
-      return { status: 'failed', reason: 'RateLimited', message: `ACME server ${this.o.directoryURL} rate-limited this account; nothing is sent before ${isoSeconds(new Date(this.blockedUntil))}`, retryAfterMs: this.blockedUntil - now };
+      return {
+        status: 'failed',
+        reason: IssuerReason.RateLimited,
+        message: `ACME server ${this.o.directoryURL} rate-limited this account; nothing is sent before ${isoSeconds(new Date(this.blockedUntil))}`,
+        retryAfterMs: this.blockedUntil - now,
+      };
     }
-    await this.prune(now);
-    const names = identifiersOf(f).map((x) => `${x.type}:${x.value}`).join(',');
-    let attempt = this.attempts.get(req.requestId) ?? this.restore(req);
+    await this.attempts.prune(now);
+    const names = identifiersOf(f)
+      .map((x) => `${x.type}:${x.value}`)
+      .join(',');
+    let attempt = this.attempts.findOrRestore(req.requestId, req.state, this.o.dnsTargets);
     if (attempt && attempt.names !== names) {
       // the spec changed while an order was open: that order names other identifiers, so start over
-      await this.drop(req.requestId);
+      await this.attempts.drop(req.requestId);
       attempt = undefined;
     }
     try {
-      const c = await this.getClient();
+      const c = await this.account.get();
       if (!attempt) {
         const seconds = Math.min(req.durationMs, this.o.maxDurationMs ?? Number.POSITIVE_INFINITY);
-        const extra = { ...(this.o.requestDuration ? { notAfter: isoSeconds(new Date(now + seconds)) } : {}), ...(this.o.profile ? { profile: this.o.profile } : {}) };
+        const extra = {
+          ...(this.o.requestDuration ? { notAfter: isoSeconds(new Date(now + seconds)) } : {}),
+          ...(this.o.profile ? { profile: this.o.profile } : {}),
+        };
         const created = await c.newOrder(identifiersOf(f), extra);
-        attempt = { orderUrl: created.url, created: now, presented: new Map(), responded: new Set(), names };
+        attempt = newAttempt(created.url, now, names);
         this.attempts.set(req.requestId, attempt);
       }
       return await this.advance(c, req, attempt);
@@ -123,35 +117,21 @@ export class AcmeIssuer implements Issuer {
     }
   }
 
-  /** An attempt from the state a previous process saved (its order, and the DNS records to delete later). */
-  private restore(req: SignRequest): Attempt | undefined {
-    if (!req.state) return undefined;
-    let saved: SavedAttempt;
-    try { saved = JSON.parse(req.state) as SavedAttempt; } catch { return undefined; }
-    if (typeof saved.order !== 'string' || !saved.order.startsWith('http')) return undefined;
-    const a: Attempt = { orderUrl: saved.order, created: Date.now(), presented: new Map(), responded: new Set(), names: String(saved.names) };
-    for (const d of saved.dns ?? []) {
-      const target = this.o.dnsTargets?.get(d.solver);
-      if (target) a.presented.set(d.authz, { dns: d, cleanup: () => deleteTxt(target, d.zone, d.name, d.value) });
-    }
-    this.attempts.set(req.requestId, a);
-    return a;
-  }
-
-  static stateOf(a: Attempt): string {
-    const dns = [...a.presented.entries()].flatMap(([authz, p]) => (p.dns ? [{ authz, ...p.dns }] : []));
-    return JSON.stringify({ order: a.orderUrl, names: a.names, ...(dns.length ? { dns } : {}) } satisfies SavedAttempt);
-  }
-
   private async failed(e: unknown, requestId: string): Promise<SignResult> {
     const r = failureOf(e, this.o.directoryURL);
-    if (r.status === 'failed' && r.reason === 'RateLimited') this.blockedUntil = Date.now() + (r.retryAfterMs ?? 60_000);
+    if (r.status === 'failed' && r.reason === IssuerReason.RateLimited)
+      this.blockedUntil = Date.now() + (r.retryAfterMs ?? 60_000);
     if (e instanceof AcmeError && (e.kind === 'accountDoesNotExist' || e.status === 404 || r.status === 'denied')) {
       // the server forgot the account or the order (a reset test CA, an expired order): start over next time
-      if (e.kind === 'accountDoesNotExist') this.client = undefined;
-      await this.drop(requestId);
+      if (e.kind === 'accountDoesNotExist') this.account.forget();
+      await this.attempts.drop(requestId);
       if (r.status === 'failed' || e.kind === 'accountDoesNotExist' || e.status === 404) {
-        return { status: 'failed', reason: 'OrderLost', message: `${r.message}; a new order follows`, retryAfterMs: 2000 };
+        return {
+          status: 'failed',
+          reason: IssuerReason.OrderLost,
+          message: `${r.message}; a new order follows`,
+          retryAfterMs: 2000,
+        };
       }
     }
     return r;
@@ -160,108 +140,127 @@ export class AcmeIssuer implements Issuer {
   private async advance(c: AcmeClient, req: SignRequest, a: Attempt): Promise<SignResult> {
     const { body: order, retryAfterMs } = await c.get<Order>(a.orderUrl, 'order');
     switch (order.status) {
-      case 'pending': return this.solve(c, order, a, req.requestId, retryAfterMs);
+      case 'pending':
+        return this.solve(c, order, a, req.requestId, retryAfterMs);
       case 'ready': {
-        const der = pemBlocks(req.csrPem, ['CERTIFICATE REQUEST'])[0]!;
-        const fin = await c.finalize(order, der);
+        const fin = await c.finalize(order, derOf(req.csrPem, 'CERTIFICATE REQUEST'));
         if (fin.body.status === 'valid') return this.download(c, fin.body, req.requestId);
         if (fin.body.status === 'invalid') return this.invalid(c, fin.body, req.requestId);
-        return pending(fin.retryAfterMs ?? 1000, progressMessage(a.orderUrl, fin.body.status, ['finalized with the CSR, the CA is signing']), a);
+        return pending(
+          fin.retryAfterMs ?? 1000,
+          progressMessage(a.orderUrl, fin.body.status, ['finalized with the CSR, the CA is signing']),
+          a,
+        );
       }
-      case 'processing': return pending(retryAfterMs ?? 1000, progressMessage(a.orderUrl, 'processing', ['the CA is signing']), a);
-      case 'valid': return this.download(c, order, req.requestId);
-      default: return this.invalid(c, order, req.requestId);
+      case 'processing':
+        return pending(retryAfterMs ?? 1000, progressMessage(a.orderUrl, 'processing', ['the CA is signing']), a);
+      case 'valid':
+        return this.download(c, order, req.requestId);
+      default:
+        return this.invalid(c, order, req.requestId);
     }
   }
 
   /** Presents and triggers the challenge of each pending authorization (each step once per attempt). */
-  private async solve(c: AcmeClient, order: Order, a: Attempt, requestId: string, retryAfterMs: number | undefined): Promise<SignResult> {
+  private async solve(
+    c: AcmeClient,
+    order: Order,
+    a: Attempt,
+    requestId: string,
+    retryAfterMs: number | undefined,
+  ): Promise<SignResult> {
     const parts: string[] = [];
     const authzs: Authorization[] = [];
     for (const url of order.authorizations) {
       const authz = (await c.get<Authorization>(url, 'authorization')).body;
       authzs.push(authz);
-      const name = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
-      if (authz.status === 'valid') { parts.push(`${name} valid`); continue; }
-      if (authz.status !== 'pending') return this.invalid(c, order, requestId, authzs);
-      const choice = chooseSolver(authz.identifier, authz.wildcard ?? false, this.o.solvers);
-      if ('error' in choice) { await this.drop(requestId); return { status: 'denied', reason: 'NoSolver', message: choice.error }; }
-      const ch = authz.challenges.find((x) => x.type === choice.type);
-      if (!ch) {
-        await this.drop(requestId);
-        return { status: 'denied', reason: 'ChallengeNotOffered', message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}` };
-      }
-      if (!a.presented.has(url)) a.presented.set(url, await this.present(c, ch, choice.type, authz, choice.index));
-      if (ch.status === 'pending' && !a.responded.has(ch.url)) { await c.respond(ch.url); a.responded.add(ch.url); }
-      parts.push(`${name} ${ch.type} ${ch.status === 'pending' && a.responded.has(ch.url) ? 'validating' : ch.status}`);
+      if (authz.status !== 'valid' && authz.status !== 'pending') return this.invalid(c, order, requestId, authzs);
+      const step =
+        authz.status === 'valid' ? `${nameOf(authz)} valid` : await this.challenge(c, url, authz, a, requestId);
+      if (typeof step !== 'string') return step;
+      parts.push(step);
     }
     return pending(Math.min(retryAfterMs ?? 1500, 30_000), progressMessage(a.orderUrl, 'pending', parts), a);
   }
 
-  private async present(c: AcmeClient, ch: Challenge, type: 'http-01' | 'dns-01', authz: Authorization, solverIndex: number): Promise<Presented> {
-    const keyAuth = await c.keyAuthorization(ch.token);
-    if (type === 'http-01') {
-      if (!this.responder.listening) throw new RoutingError('HTTP-01 needs the operator\'s challenge listener, which is off (MIO_ACME_HTTP01_ADDR / the chart\'s acme.http01.enabled)');
-      this.responder.present(ch.token, keyAuth);
-      const unroute = await this.route(this.o.solvers?.[solverIndex]?.http01, authz, ch.token);
-      return { cleanup: async () => { this.responder.remove(ch.token); await unroute?.(); } };
+  /** One pending authorization: its challenge presented and the CA told to validate it; its progress, or why it cannot be. */
+  private async challenge(
+    c: AcmeClient,
+    url: string,
+    authz: Authorization,
+    a: Attempt,
+    requestId: string,
+  ): Promise<string | SignResult> {
+    const name = nameOf(authz);
+    const choice = chooseSolver(authz.identifier, authz.wildcard ?? false, this.o.solvers);
+    if ('error' in choice) {
+      await this.attempts.drop(requestId);
+      return { status: 'denied', reason: IssuerReason.NoSolver, message: choice.error };
     }
-    const target = this.o.dnsTargets?.get(solverIndex);
-    if (!target) throw new Error(`the dns01 solver #${solverIndex} has no usable rfc2136 settings`);
-    const record = dns01RecordName(authz.identifier.value);
-    const value = createHash('sha256').update(keyAuth).digest('base64url');
-    const zone = await findZone(target, record);
-    await addTxt(target, zone, record, value);
-    return { cleanup: () => deleteTxt(target, zone, record, value), dns: { solver: solverIndex, zone, name: record, value } };
+    const ch = authz.challenges.find((x) => x.type === choice.type);
+    if (!ch) {
+      await this.attempts.drop(requestId);
+      return {
+        status: 'denied',
+        reason: IssuerReason.ChallengeNotOffered,
+        message: `the CA offers ${authz.challenges.map((x) => x.type).join(', ') || 'no challenge'} for ${name}; the matching solver uses ${choice.type}`,
+      };
+    }
+    if (!a.presented.has(url))
+      a.presented.set(url, await present(this.challengeSetup, c, ch, choice.type, authz, choice.index));
+    if (ch.status === 'pending' && !a.responded.has(ch.url)) {
+      await c.respond(ch.url);
+      a.responded.add(ch.url);
+    }
+    return `${name} ${ch.type} ${ch.status === 'pending' && a.responded.has(ch.url) ? 'validating' : ch.status}`;
   }
 
-  /** An Ingress or HTTPRoute to this replica, when the solver asks for one (both route by host name: IP identifiers need another way in). */
-  private async route(http01: SolverSpec['http01'], authz: Authorization, token: string): Promise<(() => Promise<void>) | undefined> {
-    if (!http01?.ingress && !http01?.gatewayHTTPRoute) return undefined;
-    if (authz.identifier.type !== 'dns') return undefined;
-    if (!this.o.kc || !this.o.ingress) throw new RoutingError('HTTP-01 through an Ingress or HTTPRoute needs the operator\'s HTTP-01 listener and its Service (MIO_ACME_HTTP01_ADDR, MIO_ACME_HTTP01_SERVICE)');
-    const r = { kc: this.o.kc, ...this.o.ingress };
-    const host = authz.identifier.value;
-    return http01.gatewayHTTPRoute ? routeChallenge(r, challengeHTTPRoute(r, host, token, http01.gatewayHTTPRoute.parentRefs), 'httproutes')
-      : routeChallenge(r, challengeIngress(r, host, token, http01.ingress?.ingressClassName), 'ingresses');
-  }
-
-  private async invalid(c: AcmeClient, order: Order, requestId: string, known: Authorization[] = []): Promise<SignResult> {
-    const authzs = known.length ? known : await Promise.all(order.authorizations.map(async (u) => (await c.get<Authorization>(u, 'authorization')).body));
-    await this.drop(requestId);
+  private async invalid(
+    c: AcmeClient,
+    order: Order,
+    requestId: string,
+    known: Authorization[] = [],
+  ): Promise<SignResult> {
+    const authzs = known.length
+      ? known
+      : await Promise.all(order.authorizations.map(async (u) => (await c.get<Authorization>(u, 'authorization')).body));
+    await this.attempts.drop(requestId);
     const challengeFailed = authzs.some((x) => x.status === 'invalid');
-    return { status: 'denied', reason: challengeFailed ? 'ChallengeFailed' : 'OrderInvalid', message: `ACME server ${this.o.directoryURL}: ${invalidOrderMessage(order, authzs)}` };
+    return {
+      status: 'denied',
+      reason: challengeFailed ? IssuerReason.ChallengeFailed : IssuerReason.OrderInvalid,
+      message: `ACME server ${this.o.directoryURL}: ${invalidOrderMessage(order, authzs)}`,
+    };
   }
 
   private async download(c: AcmeClient, order: Order, requestId: string): Promise<SignResult> {
     if (!order.certificate) return pending(1000, 'the order is valid but names no certificate yet');
     const pem = await c.certificate(order.certificate);
     const certs = splitPem(pem);
-    if (!certs.length) return { status: 'failed', reason: 'InvalidCertificate', message: `ACME server ${this.o.directoryURL} sent no certificate at ${order.certificate}` };
-    await this.drop(requestId);
+    if (!certs.length)
+      return {
+        status: 'failed',
+        reason: IssuerReason.InvalidCertificate,
+        message: `ACME server ${this.o.directoryURL} sent no certificate at ${order.certificate}`,
+      };
+    await this.attempts.drop(requestId);
     const [leaf, ...chain] = certs as [string, ...string[]];
-    return { status: 'issued', certificatePem: leaf, chainPem: chain, caPem: this.o.rootCertificates ?? chain.at(-1) ?? '',
-      authorityFingerprintSHA256: chain[0] ? fingerprintSHA256(chain[0]) : '' };
-  }
-
-  /** Forgets an attempt and takes its challenge answers down (DNS records too; a failed delete is not fatal). */
-  private async drop(requestId: string): Promise<void> {
-    const a = this.attempts.get(requestId);
-    this.attempts.delete(requestId);
-    if (a) for (const p of a.presented.values()) await p.cleanup().catch(() => undefined);
-  }
-
-  private async prune(now: number): Promise<void> {
-    for (const [id, a] of this.attempts) if (now - a.created > ATTEMPT_TTL_MS) await this.drop(id);
+    return {
+      status: 'issued',
+      certificatePem: leaf,
+      chainPem: chain,
+      caPem: this.o.rootCertificates ?? chain.at(-1) ?? '',
+      authorityFingerprintSHA256: chain[0] ? fingerprintSHA256(chain[0]) : '',
+    };
   }
 
   async revoke(certificatePem: string): Promise<void> {
-    const c = await this.getClient();
+    const c = await this.account.get();
     const leaf = splitPem(certificatePem)[0];
     if (!leaf) throw new Error('no certificate to revoke');
     parseCertificate(leaf);
     try {
-      await c.revoke(pemBlocks(leaf, ['CERTIFICATE'])[0]!, 5);
+      await c.revoke(derOf(leaf, 'CERTIFICATE'), 5);
     } catch (e) {
       // already revoked is what we wanted
       if (e instanceof AcmeError && e.kind === 'alreadyRevoked') return;
@@ -269,3 +268,5 @@ export class AcmeIssuer implements Issuer {
     }
   }
 }
+
+const nameOf = (authz: Authorization): string => `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;

@@ -2,14 +2,11 @@
 // users know it: an exact dnsNames match beats the longest dnsZones match, which beats a solver
 // without a selector; among equals, the first listed. IP identifiers can only be proven over
 // HTTP-01 (RFC 8738), wildcards only over DNS-01 (RFC 8555 §7.1.3).
-import type { Identifier } from './client.ts';
+import type { CertificateAuthorityBindingSpecInput } from '../../crds/certificate-authority-binding.ts';
+import type { Identifier } from './protocol.ts';
 
-export interface Rfc2136Spec { nameserver: string; zone?: string; tsigKeyName?: string; tsigAlgorithm?: string; tsigSecretSecretRef?: { name: string; key: string } }
-export interface SolverSpec {
-  selector?: { dnsZones?: string[]; dnsNames?: string[] };
-  http01?: { ingress?: { ingressClassName?: string; serviceType?: string }; gatewayHTTPRoute?: { parentRefs: { name: string; namespace?: string; sectionName?: string }[] } };
-  dns01?: { rfc2136?: Rfc2136Spec; webhook?: unknown };
-}
+/** A binding's acme.solvers entry, as written (the chooser reads no defaulted field, so parsed specs fit too). */
+export type SolverSpec = NonNullable<NonNullable<CertificateAuthorityBindingSpecInput['acme']>['solvers']>[number];
 export type Choice = { type: 'http-01' | 'dns-01'; solver: SolverSpec; index: number } | { error: string };
 
 /** The solver used when a binding lists none: HTTP-01 answered by the operator's own listener. */
@@ -37,7 +34,8 @@ export function specificity(solver: SolverSpec, name: string, wildcard: boolean)
 
 export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonly SolverSpec[] | undefined): Choice {
   const list = solvers?.length ? solvers : [DEFAULT_SOLVER];
-  const usable = (s: SolverSpec): boolean => (id.type === 'ip' ? Boolean(s.http01) : wildcard ? Boolean(s.dns01) : true);
+  const usable = (s: SolverSpec): boolean =>
+    id.type === 'ip' ? Boolean(s.http01) : wildcard ? Boolean(s.dns01) : true;
   let best: { s: SolverSpec; i: number; score: number } | undefined;
   list.forEach((s, i) => {
     const score = id.type === 'ip' ? (hasSelector(s) ? -1 : 0) : specificity(s, id.value, wildcard);
@@ -46,13 +44,22 @@ export function chooseSolver(id: Identifier, wildcard: boolean, solvers: readonl
   });
   const name = wildcard ? `*.${id.value}` : id.value;
   if (!best) {
-    const need = id.type === 'ip' ? 'an http01 solver without a selector (IP addresses are validated over HTTP-01)'
-      : wildcard ? 'a dns01 solver (wildcard names are validated over DNS-01 only)' : 'a solver whose selector matches it';
+    const need =
+      id.type === 'ip'
+        ? 'an http01 solver without a selector (IP addresses are validated over HTTP-01)'
+        : wildcard
+          ? 'a dns01 solver (wildcard names are validated over DNS-01 only)'
+          : 'a solver whose selector matches it';
     return { error: `no ACME solver for ${name}: add ${need}` };
   }
-  if (best.s.dns01 && !best.s.dns01.rfc2136) return { error: `the dns01 solver for ${name} has no rfc2136 section: this version solves DNS-01 through RFC 2136 only` };
+  if (best.s.dns01 && !best.s.dns01.rfc2136)
+    return {
+      error: `the dns01 solver for ${name} has no rfc2136 section: this version solves DNS-01 through RFC 2136 only`,
+    };
   return { type: best.s.dns01 ? 'dns-01' : 'http-01', solver: best.s, index: best.i };
 }
 
 /** The TXT record name for a DNS-01 challenge of `name` (the base name for a wildcard). */
-export function dns01RecordName(name: string): string { return `_acme-challenge.${lower(name).replace(/^\*\./, '')}`; }
+export function dns01RecordName(name: string): string {
+  return `_acme-challenge.${lower(name).replace(/^\*\./, '')}`;
+}
