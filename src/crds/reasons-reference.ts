@@ -7,6 +7,8 @@ import {
   IssuerReasonHelp,
   OwnershipRule,
   OwnershipRuleHelp,
+  PolicyReason,
+  PolicyReasonHelp,
   Reason,
   ReasonHelp,
   SignerReason,
@@ -48,6 +50,12 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
     use: "What a CA backend answers. On a CertificateAuthorityBinding it is the `Ready` reason when the backend cannot be built or its health check fails. On a MachineIdentity the condition reason is `Denied` (the CA refused: not retried) or `Failed` (no answer: retried with backoff), and the backend's reason starts the `Issuing` message and the Event's message; a PodCertificateRequest carries it as its condition reason. The kubernetes backend shows the approver's or signer's own reason when the CSR's condition carries one.",
     values: IssuerReason,
     help: IssuerReasonHelp,
+  },
+  {
+    name: 'PolicyReason',
+    use: 'IssuancePolicy `Ready` condition (the policy status controller).',
+    values: PolicyReason,
+    help: PolicyReasonHelp,
   },
   {
     name: 'SignReason',

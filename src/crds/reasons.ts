@@ -361,3 +361,9 @@ export const SignReasonHelp: HelpFor<typeof SignReason> = {
   UnsupportedKey: 'selfSigned: the key cannot sign certificates here; use ECDSA, RSA or Ed25519.',
   CAExpired: 'The CA certificate expired: renew or replace the CA.',
 };
+export const PolicyReasonHelp: HelpFor<typeof PolicyReason> = {
+  Active: 'Valid and applied; the message counts the identities it selects and those violating a rule.',
+  InvalidSpec: 'The spec does not parse; the message names the field.',
+  PatternNeverMatches:
+    'Valid, but some pattern can never match: the policy is applied and those entries allow nothing.',
+};
