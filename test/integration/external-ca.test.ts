@@ -134,10 +134,19 @@ describe('cfssl', () => {
       /^CAUnreachable: cfssl: server https:\/\/127\.0\.0\.1:\d+ cannot be reached: ECONNREFUSED; retrying in \d+s$/,
     );
     expect(failing.status?.failedIssuanceAttempts).toBeGreaterThanOrEqual(1);
-    const ev = await env.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=during-outage,reason=Failed',
-    });
+    // Events are written asynchronously, after the status
+    const ev = await waitFor(
+      'the Failed Event',
+      async () => {
+        const list = await env.core.listNamespacedEvent({
+          namespace: ns,
+          fieldSelector: 'involvedObject.name=during-outage,reason=Failed',
+        });
+        return list.items.length > 0 ? list : undefined;
+      },
+      10_000,
+      200,
+    );
     expect(ev.items[0]?.message).toContain('cfssl: server https://127.0.0.1');
     expect(
       await env.operator!.metric('machine_identity_issuance_total', { authority, result: 'failed' }),
