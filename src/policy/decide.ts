@@ -1,6 +1,7 @@
 // The one decision the controller, the admission webhook and `kubectl mi policy check` all make
 // about a MachineIdentity, and the controller's remediation decision about its current certificate.
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
+import { Reason } from '../crds/reasons.ts';
 import { auditMessage, denialMessage, evaluate, evaluateCertificate, formatViolations, selectPolicies } from './evaluate.ts';
 import type { CompiledPolicy, EvaluateOptions } from './evaluate.ts';
 import { ownershipDenial, ownershipFindings } from './ownership.ts';
@@ -47,11 +48,12 @@ export function decideIdentity(mi: IdentityLike, policies: readonly CompiledPoli
   const { binding, clusterDomain } = opts.ownership;
   const ownership = ownershipFindings(request, binding, { namespace: request.namespace, namespaceLabels: opts.namespaceLabels, clusterDomain });
   const policyDenial = denialMessage(verdict);
-  if (ownership.length === 0) {
-    return { request, defaults, verdict, denial: policyDenial, audit: auditMessage(verdict), ownership, reason: verdict.allowed ? '' : 'PolicyDenied' };
+  const firstBroken = ownership[0];
+  if (firstBroken === undefined) {
+    return { request, defaults, verdict, denial: policyDenial, audit: auditMessage(verdict), ownership, reason: verdict.allowed ? '' : Reason.PolicyDenied };
   }
   const denial = [ownershipDenial(ownership, binding.name), policyDenial].filter(Boolean).join('; ');
-  return { request, defaults, verdict: { ...verdict, allowed: false, compliant: false }, denial, audit: auditMessage(verdict), ownership, reason: ownership[0]!.rule };
+  return { request, defaults, verdict: { ...verdict, allowed: false, compliant: false }, denial, audit: auditMessage(verdict), ownership, reason: firstBroken.rule };
 }
 
 /** Rules a reissue from a compliant request always fixes (the rest depend on what the CA puts in the certificate). */

@@ -4,8 +4,9 @@
 import type { IssuancePolicySpec } from '../crds/issuance-policy.ts';
 import { matchesSelector } from './label-selector.ts';
 import type { LabelSelector } from './label-selector.ts';
-import { checkRules, compileRules, parseNames } from './rules.ts';
-import type { CompiledRules, RuleTarget } from './rules.ts';
+import { compileRules, type CompiledRules } from './compile-rules.ts';
+import { parseNames, type RuleTarget } from './rule-target.ts';
+import { checkRules } from './rules.ts';
 import type { DefaultAction, DiscoveredCertificate, Enforcement, IdentityRequest, Verdict, Violation } from './types.ts';
 
 export interface PolicyInput {

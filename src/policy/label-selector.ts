@@ -13,10 +13,11 @@ export function matchesSelector(selector: LabelSelector | undefined | null, labe
 
 function matchesRequirement(req: LabelSelectorRequirement, labels: Record<string, string>): boolean {
   const has = Object.prototype.hasOwnProperty.call(labels, req.key);
+  const value = has ? labels[req.key] : undefined;
   const values = req.values ?? [];
   switch (req.operator) {
-    case 'In': return has && values.includes(labels[req.key]!);
-    case 'NotIn': return !has || !values.includes(labels[req.key]!);
+    case 'In': return value !== undefined && values.includes(value);
+    case 'NotIn': return value === undefined || !values.includes(value);
     case 'Exists': return has;
     case 'DoesNotExist': return !has;
     default: return false; // unknown operators never match: fail closed

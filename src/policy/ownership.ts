@@ -7,21 +7,18 @@
 import { OwnershipRule } from '../crds/reasons.ts';
 import type { CertificateAuthorityBindingSpec } from '../crds/certificate-authority-binding.ts';
 import { parseDuration } from '../crds/common.ts';
-import { matchesSelector } from './label-selector.ts';
-import {
-  compileCidr, compileDnsPattern, compileEmailPattern, compileUriPattern, dnsNameLabels, ipInCidr, matchDnsLabels,
-  matchesEmailPattern, matchUriParts, parseIp, parseUri,
-} from './patterns.ts';
-import type { Cidr, DnsPattern, EmailPattern, UriParts, UriPattern } from './patterns.ts';
-import { quote } from './rules.ts';
+import { durationConstant } from './duration-constant.ts';
+import { quote } from './findings.ts';
+import { grantsFor, type CompiledGrant } from './grants.ts';
+import { ipInCidr, parseIp } from './ip-ranges.ts';
+import { ownsDnsLabels, ownsUri, reserved } from './owned-names.ts';
+import { dnsNameLabels, matchDnsLabels, matchesEmailPattern, matchUriParts, parseUri } from './patterns.ts';
 import type { CertificateShape } from './types.ts';
 
 /** The lifetime cap of a binding that sets no maxDuration: 90 days, the default lifetime of an identity. */
 export const DEFAULT_LIFETIME_CAP = '2160h';
-const DEFAULT_CAP_MS = parseDuration(DEFAULT_LIFETIME_CAP)!;
+const DEFAULT_CAP_MS = durationConstant(DEFAULT_LIFETIME_CAP);
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-
-/** The rules of the safe defaults; each is also the condition and Event reason of a denial it causes. */
 
 /** Whose names apply: the MachineIdentity's namespace, the pod's, the requesting ServiceAccount's, or the namespace a listed CSR requester is mapped to. */
 export interface OwnershipScope {
@@ -44,42 +41,9 @@ export interface OwnershipFinding {
   message: string;
 }
 
-interface CompiledGrant {
-  namespaceSelector?: CertificateAuthorityBindingSpec['namespaceSelector'];
-  dnsNames: DnsPattern[];
-  cidrs: Cidr[];
-  uris: UriPattern[];
-  emails: EmailPattern[];
-  allowWildcards: boolean;
-  allowCA: boolean;
-}
-
-type Grants = NonNullable<CertificateAuthorityBindingSpec['grants']>;
-const compiledGrants = new WeakMap<Grants, CompiledGrant[]>();
-
-function compileGrants(grants: Grants): CompiledGrant[] {
-  let c = compiledGrants.get(grants);
-  if (!c) {
-    c = grants.map((g) => {
-      const out: CompiledGrant = {
-        dnsNames: (g.dnsNames ?? []).map(compileDnsPattern), cidrs: (g.ipAddresses ?? []).map(compileCidr),
-        uris: (g.uris ?? []).map(compileUriPattern), emails: (g.emailAddresses ?? []).map(compileEmailPattern),
-        allowWildcards: g.allowWildcards === true, allowCA: g.allowCA === true,
-      };
-      if (g.namespaceSelector) out.namespaceSelector = g.namespaceSelector;
-      return out;
-    });
-    compiledGrants.set(grants, c);
-  }
-  return c;
-}
-
-/** The grants of a binding that select the scope's namespace (an absent or empty selector selects every namespace). */
+/** The grants of a binding that select the scope's namespace. */
 function selectedGrants(binding: BindingForOwnership, scope: OwnershipScope): CompiledGrant[] {
-  const grants = binding.spec.grants;
-  if (!grants || grants.length === 0) return [];
-  const labels = { ...scope.namespaceLabels, 'kubernetes.io/metadata.name': scope.namespace };
-  return compileGrants(grants).filter((g) => matchesSelector(g.namespaceSelector ?? {}, labels));
+  return grantsFor(binding.spec.grants, scope.namespace, scope.namespaceLabels);
 }
 
 /** The longest lifetime a binding issues: spec.maxDuration, else DEFAULT_LIFETIME_CAP. */
@@ -90,47 +54,6 @@ export function lifetimeCapMs(spec: Pick<CertificateAuthorityBindingSpec, 'maxDu
 
 export function trustDomainOf(spec: Pick<CertificateAuthorityBindingSpec, 'signer'>): string {
   return spec.signer?.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-}
-
-// ---- what a namespace owns ---------------------------------------------------------------------
-
-/** Names no namespace owns, whatever its name (the API server's own names, loopback). */
-function reserved(labels: readonly string[], clusterDomain: readonly string[]): boolean {
-  const name = labels.join('.');
-  if (name === 'localhost' || name.endsWith('.localhost') || name === 'kubernetes' || name === 'kubernetes.default') return true;
-  return labels[0] === 'kubernetes' && labels[1] === 'default' && labels[2] === 'svc'
-    && (labels.length === 3 || sameLabels(labels.slice(3), clusterDomain));
-}
-
-function sameLabels(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((l, i) => l === b[i]);
-}
-
-/**
- * `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<cd>`, `<host>.<subdomain>.<ns>.svc.<cd>` (pods behind a headless
- * Service) and `<a-b-c-d>.<ns>.pod.<cd>` (pod A records). Labels are normalised (dnsNameLabels); the
- * first may be `*` (the caller decides whether wildcards are allowed).
- */
-export function ownsDnsLabels(labels: readonly string[], namespace: string, clusterDomain: readonly string[]): boolean {
-  if (labels.slice(1).includes('*')) return false;
-  const n = labels.length, cd = clusterDomain.length;
-  if (n === 3) return labels[1] === namespace && labels[2] === 'svc';
-  const tail = labels.slice(n - cd);
-  if (!sameLabels(tail, clusterDomain)) return false;
-  const head = labels.slice(0, n - cd);
-  if (head.length === 3) return head[1] === namespace && (head[2] === 'svc' || head[2] === 'pod');
-  if (head.length === 4) return head[2] === namespace && head[3] === 'svc';
-  return false;
-}
-
-const SA_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** `spiffe://<trustDomain>/ns/<namespace>/sa/<service account>` exactly. */
-export function ownsUri(uri: UriParts, namespace: string, trustDomain: string): boolean {
-  const s = uri.segments;
-  return uri.scheme === 'spiffe' && uri.tail === '' && uri.authority?.length === 1 && uri.authority[0] === trustDomain
-    && s.length === 5 && s[0] === '' && s[1] === 'ns' && s[2] === namespace && s[3] === 'sa'
-    && s[4]!.length <= 253 && SA_NAME.test(s[4]!);
 }
 
 // ---- the check ---------------------------------------------------------------------------------
@@ -247,30 +170,43 @@ export interface NameConstraints {
 export function caNameConstraints(binding: BindingForOwnership, scope: OwnershipScope): NameConstraints {
   const ns = scope.namespace, cd = scope.clusterDomain.toLowerCase();
   const grants = selectedGrants(binding, scope);
-  const dns = new Set([`${ns}.svc`, `${ns}.svc.${cd}`, `${ns}.pod.${cd}`]);
-  for (const g of grants) {
-    for (const p of g.dnsNames) {
-      if (!p.valid) continue;
-      const labels = p.labels.map((l) => l.replaceAll('{{namespace}}', ns));
-      const rest = labels[0] === '*' ? labels.slice(1) : labels;
-      if (rest.length > 0 && !rest.includes('*')) dns.add(rest.join('.'));
-    }
-  }
+  const dns = new Set([`${ns}.svc`, `${ns}.svc.${cd}`, `${ns}.pod.${cd}`, ...grants.flatMap((g) => grantedDnsSubtrees(g, ns))]);
   const excludedDNS = ns === 'default' ? ['kubernetes.default.svc', `kubernetes.default.svc.${cd}`] : [];
   const permittedIP = [...new Set(grants.flatMap((g) => g.cidrs.filter((x) => x.valid).map((x) => x.source)))];
-  const emails = new Set<string>();
-  for (const g of grants) {
-    for (const p of g.emails) {
-      if (!p.valid || p.usesNamespace && !/^[a-z0-9-]+$/.test(ns)) continue;
-      const local = p.local.replaceAll('{{namespace}}', ns);
-      const domain = p.domain.labels.map((l) => l.replaceAll('{{namespace}}', ns));
-      if (domain.includes('*')) continue;
-      emails.add(local === '*' ? domain.join('.') : local.includes('*') ? '' : `${local}@${domain.join('.')}`);
-    }
-  }
+  const emails = new Set(grants.flatMap((g) => grantedEmailConstraints(g, ns)));
   emails.delete('');
   return {
     permittedDNS: [...dns], excludedDNS, permittedIP, excludedIP: permittedIP.length === 0 ? ['0.0.0.0/0', '::/0'] : [],
     permittedEmail: emails.size > 0 ? [...emails] : ['invalid'], permittedURI: ['invalid'],
   };
+}
+
+/** The DNS subtrees a grant's patterns permit (`*.example.com` is `example.com`); a `*` elsewhere cannot be expressed. */
+function grantedDnsSubtrees(g: CompiledGrant, ns: string): string[] {
+  const out: string[] = [];
+  for (const p of g.dnsNames) {
+    if (!p.valid) continue;
+    const labels = p.labels.map((l) => l.replaceAll('{{namespace}}', ns));
+    const rest = labels[0] === '*' ? labels.slice(1) : labels;
+    if (rest.length > 0 && !rest.includes('*')) out.push(rest.join('.'));
+  }
+  return out;
+}
+
+/** The mailbox or host constraints a grant's e-mail patterns permit; '' for a pattern that cannot be expressed. */
+function grantedEmailConstraints(g: CompiledGrant, ns: string): string[] {
+  const out: string[] = [];
+  for (const p of g.emails) {
+    if (!p.valid || (p.usesNamespace && !/^[a-z0-9-]+$/.test(ns))) continue;
+    const local = p.local.replaceAll('{{namespace}}', ns);
+    const domain = p.domain.labels.map((l) => l.replaceAll('{{namespace}}', ns));
+    if (domain.includes('*')) continue;
+    out.push(emailConstraint(local, domain.join('.')));
+  }
+  return out;
+}
+
+function emailConstraint(local: string, domain: string): string {
+  if (local === '*') return domain;
+  return local.includes('*') ? '' : `${local}@${domain}`;
 }
