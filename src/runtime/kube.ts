@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { propertyOf } from './narrow.ts';
 import { withSharedDispatcher } from './shared-dispatcher.ts';
 
 export interface KubeError {
@@ -20,7 +21,7 @@ export function toKubeError(e: unknown): KubeError {
     return { code: e.code, reason: status?.reason, message: status?.message ?? firstLine(e.message), causes: status?.details?.causes ?? [] };
   }
   if (e instanceof Error) {
-    const code = (e as { statusCode?: unknown; code?: unknown }).statusCode;
+    const code = propertyOf(e, 'statusCode');
     return { code: typeof code === 'number' ? code : undefined, reason: undefined, message: e.message, causes: [] };
   }
   return { code: undefined, reason: undefined, message: String(e), causes: [] };

@@ -155,30 +155,39 @@ export class LeaderElector {
   /** One read-decide-write round; true if we hold the lease afterwards. */
   private async tryAcquireOrRenew(budgetMs = this.o.renewDeadlineMs): Promise<boolean> {
     const opts = timeoutOptions(Math.max(100, Math.min(budgetMs, this.o.renewDeadlineMs)));
-    const leaseSeconds = Math.max(1, Math.round(this.o.leaseDurationMs / 1000));
-    const ref = { name: this.o.name, namespace: this.o.namespace };
     try {
-      let current: k8s.V1Lease | undefined;
-      try {
-        current = await this.api.readNamespacedLease(ref, opts);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-      const now = Date.now();
-      this.observation = current ? observe(this.observation, recordOf(current), now) : undefined;
-      const d = decide(this.observation, this.identity, now, leaseSeconds);
-      if (d.action === 'wait') return false;
-      const spec = specOf(nextRecord(this.observation?.record, d.action, this.identity, new Date(now).toISOString(), leaseSeconds));
-      this.lease = d.action === 'create'
-        ? await this.api.createNamespacedLease({ namespace: ref.namespace, body: { metadata: { ...ref }, spec } }, opts)
-        : await this.api.replaceNamespacedLease({ ...ref, body: { ...current, spec } }, opts);
-      this.observation = observe(this.observation, recordOf(this.lease), Date.now());
-      if (d.action === 'takeover') this.log.info({ previous: current?.spec?.holderIdentity }, 'took over lease');
-      return true;
+      return await this.acquireOrRenew(opts);
     } catch (err) {
       if (isConflict(err) || isAlreadyExists(err)) this.log.debug('lost the lease race');
       else this.log.warn({ err: toKubeError(err) }, 'lease read/write failed');
       return false;
+    }
+  }
+
+  private async acquireOrRenew(opts: k8s.ConfigurationOptions): Promise<boolean> {
+    const leaseSeconds = Math.max(1, Math.round(this.o.leaseDurationMs / 1000));
+    const ref = { name: this.o.name, namespace: this.o.namespace };
+    const current = await this.readLease(ref, opts);
+    const now = Date.now();
+    this.observation = current ? observe(this.observation, recordOf(current), now) : undefined;
+    const d = decide(this.observation, this.identity, now, leaseSeconds);
+    if (d.action === 'wait') return false;
+    const spec = specOf(nextRecord(this.observation?.record, d.action, this.identity, new Date(now).toISOString(), leaseSeconds));
+    this.lease = d.action === 'create'
+      ? await this.api.createNamespacedLease({ namespace: ref.namespace, body: { metadata: { ...ref }, spec } }, opts)
+      : await this.api.replaceNamespacedLease({ ...ref, body: { ...current, spec } }, opts);
+    this.observation = observe(this.observation, recordOf(this.lease), Date.now());
+    if (d.action === 'takeover') this.log.info({ previous: current?.spec?.holderIdentity }, 'took over lease');
+    return true;
+  }
+
+  /** The lease, or undefined when it does not exist yet. */
+  private async readLease(ref: { name: string; namespace: string }, opts: k8s.ConfigurationOptions): Promise<k8s.V1Lease | undefined> {
+    try {
+      return await this.api.readNamespacedLease(ref, opts);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return undefined;
     }
   }
 
