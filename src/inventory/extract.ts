@@ -3,7 +3,7 @@
 // APIServices and CRD conversion webhooks. Pure and total: hostile content becomes a counted
 // problem, never an exception, and only the parsed facts are kept (never key material or raw data).
 // Runs in the parse pool's worker (src/parsing/tasks.ts), within a per-object budget; the main
-// thread only calls slimForParse, which decides cheaply what (if anything) needs parsing.
+// thread only calls slimForParse (slim.ts), which decides cheaply what (if anything) needs parsing.
 import { parseCertificateDer, type CertFacts } from '../pki/certs.ts';
 import { pemBlocks } from '../pki/pem.ts';
 import { DEFAULT_PKCS12_BUDGET, looksLikePkcs12, Pkcs12BudgetError, pkcs12Certificates, type Pkcs12Budget } from '../pki/pkcs12-read.ts';
@@ -49,7 +49,7 @@ export function setParseBudget(b: ParseBudget): void { budget = b; }
 
 const PKCS12_KEY = /\.(p12|pfx)$/i;
 const DER_KEY = /\.(crt|cer|der|pem|cert)$/i;
-const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
+export const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
 export const PKCS12_PASSWORD_ANNOTATION = 'machineidentity.io/pkcs12-password-key';
 
 export function recordOf(f: CertFacts, key: string): CertRecord {
@@ -90,26 +90,33 @@ function fromPem(out: Extracted, key: string, text: string): void {
   addAll(out, key, ders);
 }
 
-const hasPemMarker = (b: Buffer): boolean => b.includes('-----BEGIN ');
+export const hasPemMarker = (b: Buffer): boolean => b.includes('-----BEGIN ');
 
 /** One value (bytes) of a Secret or ConfigMap binaryData. */
 function fromBytes(out: Extracted, key: string, b: Buffer, password: () => string | undefined): void {
   if (b.length > MAX_VALUE_BYTES) {
-    if (hasPemMarker(b.subarray(0, 4096)) || PKCS12_KEY.test(key) || DER_KEY.test(key)) out.problems.push({ key, reason: `value of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
+    if (hasPemMarker(b.subarray(0, 4096)) || namedLikeCertificates(key)) out.problems.push({ key, reason: `value of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
     return;
   }
-  if (hasPemMarker(b)) { fromPem(out, key, b.toString('latin1')); return; }
-  if (PKCS12_KEY.test(key) || (b[0] === 0x30 && looksLikePkcs12(b) && !DER_KEY.test(key))) {
-    try { addAll(out, key, pkcs12Certificates(b, password(), budget.pkcs12)); } catch (e) {
-      // a sniffed PFX under another key name is reported only when it is over the budget (a bomb, whatever its name)
-      if (PKCS12_KEY.test(key) || e instanceof Pkcs12BudgetError) out.problems.push(problem(key, e));
-    }
-    return;
-  }
-  if (DER_KEY.test(key) && b[0] === 0x30) addAll(out, key, [b]);
+  if (hasPemMarker(b)) fromPem(out, key, b.toString('latin1'));
+  else if (PKCS12_KEY.test(key) || (b[0] === 0x30 && looksLikePkcs12(b) && !DER_KEY.test(key))) fromPkcs12(out, key, b, password);
+  else if (DER_KEY.test(key) && b[0] === 0x30) addAll(out, key, [b]);
 }
 
-interface ObjectLike { metadata?: { annotations?: Record<string, string> | null; labels?: Record<string, string> | null } | undefined }
+export function namedLikeCertificates(key: string): boolean {
+  return PKCS12_KEY.test(key) || DER_KEY.test(key);
+}
+
+function fromPkcs12(out: Extracted, key: string, b: Buffer, password: () => string | undefined): void {
+  try {
+    addAll(out, key, pkcs12Certificates(b, password(), budget.pkcs12));
+  } catch (e) {
+    // a sniffed PFX under another key name is reported only when it is over the budget (a bomb, whatever its name)
+    if (PKCS12_KEY.test(key) || e instanceof Pkcs12BudgetError) out.problems.push(problem(key, e));
+  }
+}
+
+export interface ObjectLike { metadata?: { annotations?: Record<string, string> | null; labels?: Record<string, string> | null } | undefined }
 
 export function extractFromSecret(s: ObjectLike & { data?: Record<string, string> | null }): Extracted {
   const out: Extracted = { certs: [], problems: [] };
@@ -155,9 +162,9 @@ function fromCaBundle(out: Extracted, key: string, b64: string | undefined): voi
   fromPem(out, key, b.toString('latin1'));
 }
 
-interface WebhookConfigLike { webhooks?: { name?: string; clientConfig?: { caBundle?: string } }[] | null }
-interface ApiServiceLike { spec?: { caBundle?: string } }
-interface CrdLike { spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } } }
+export interface WebhookConfigLike { webhooks?: { name?: string; clientConfig?: { caBundle?: string } }[] | null }
+export interface ApiServiceLike { spec?: { caBundle?: string } }
+export interface CrdLike { spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } } }
 
 export function extractFromWebhookConfiguration(o: WebhookConfigLike): Extracted {
   const out: Extracted = { certs: [], problems: [] };
@@ -180,72 +187,3 @@ export const EXTRACTORS: Record<string, (o: never) => Extracted> = {
   ValidatingWebhookConfiguration: extractFromWebhookConfiguration, MutatingWebhookConfiguration: extractFromWebhookConfiguration,
   APIService: extractFromApiService, CustomResourceDefinition: extractFromCrd,
 };
-
-/** Cheap sniffing on the main thread (no certificate parsing, no key derivation): might this value hold certificates? */
-function candidate(key: string, b64: string): boolean {
-  if (PKCS12_KEY.test(key) || DER_KEY.test(key)) return true;
-  // a PEM marker anywhere, or a PFX header: the decode is native and linear, the value at most ~1.5 MB (the API server's limit)
-  const b = Buffer.from(b64, 'base64');
-  return hasPemMarker(b) || (b[0] === 0x30 && looksLikePkcs12(b));
-}
-
-type Slim = Record<string, unknown> | undefined;
-function keepValues(data: Record<string, string> | null | undefined, test: (k: string, v: string) => boolean): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data ?? {})) if (typeof v === 'string' && v.length > 0 && test(k, v)) out[k] = v;
-  return Object.keys(out).length ? out : undefined;
-}
-
-function slimSecret(o: Record<string, unknown>): Slim {
-  const meta = o.metadata as ObjectLike['metadata'];
-  const all = o.data as Record<string, string> | null | undefined;
-  const data = keepValues(all, candidate);
-  if (!data) return undefined;
-  const pwKey = meta?.annotations?.[PKCS12_PASSWORD_ANNOTATION];
-  for (const k of [pwKey, ...PASSWORD_KEYS]) if (k && all?.[k] !== undefined) data[k] = all[k];
-  return { metadata: { labels: meta?.labels ?? {}, annotations: pwKey ? { [PKCS12_PASSWORD_ANNOTATION]: pwKey } : {} }, data };
-}
-
-function slimConfigMap(o: Record<string, unknown>): Slim {
-  const data = keepValues(o.data as Record<string, string> | undefined, (_k, v) => v.includes('-----BEGIN '));
-  const binaryData = keepValues(o.binaryData as Record<string, string> | undefined, candidate);
-  return data || binaryData ? { ...(data ? { data } : {}), ...(binaryData ? { binaryData } : {}) } : undefined;
-}
-
-function slimWebhooks(o: Record<string, unknown>): Slim {
-  const webhooks = ((o as WebhookConfigLike).webhooks ?? []).filter((w) => w.clientConfig?.caBundle).map((w) => ({ name: w.name, clientConfig: { caBundle: w.clientConfig!.caBundle } }));
-  return webhooks.length ? { webhooks } : undefined;
-}
-
-const SLIMMERS: Record<string, (o: Record<string, unknown>) => Slim> = {
-  Secret: slimSecret, ConfigMap: slimConfigMap, ValidatingWebhookConfiguration: slimWebhooks, MutatingWebhookConfiguration: slimWebhooks,
-  APIService: (o) => { const ca = (o as ApiServiceLike).spec?.caBundle; return ca ? { spec: { caBundle: ca } } : undefined; },
-  CustomResourceDefinition: (o) => {
-    const ca = (o as CrdLike).spec?.conversion?.webhook?.clientConfig?.caBundle;
-    return ca ? { spec: { conversion: { webhook: { clientConfig: { caBundle: ca } } } } } : undefined;
-  },
-};
-
-/**
- * What of an object the worker needs: only the values that may hold certificates (and a PKCS#12
- * password when one is set), or undefined when there is nothing to parse. The worker gets a copy
- * of these; the informer's cache never keeps them.
- */
-export function slimForParse(kind: string, o: Record<string, unknown>): Slim {
-  return SLIMMERS[kind]?.(o);
-}
-
-/** Bytes the worker would decode for a slimmed object (base64 values count 3/4 of their length); 0 when there is nothing. */
-export function slimBytes(kind: string, slim: Slim): number {
-  let n = 0;
-  const add = (m: unknown, ratio: number): void => { for (const v of Object.values((m ?? {}) as Record<string, unknown>)) if (typeof v === 'string') n += Math.floor(v.length * ratio); };
-  if (!slim) return 0;
-  if (kind === 'Secret') add(slim.data, 3 / 4);
-  if (kind === 'ConfigMap') { add(slim.data, 1); add(slim.binaryData, 3 / 4); }
-  return n;
-}
-
-/** The finding for an object over the byte budget, decided on the main thread so its bytes are not even handed to a worker. */
-export function oversizeFinding(bytes: number, max: number): Extracted {
-  return { certs: [], problems: [{ key: '', reason: `${bytes} bytes to parse, over ${max}`, code: 'oversize' }] };
-}

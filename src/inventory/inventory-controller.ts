@@ -4,6 +4,8 @@
 // certificates starts to break a policy.
 import { X509Certificate } from 'node:crypto';
 import { Controller } from '../runtime/reconcile-loop.ts';
+import { propertyOf } from '../runtime/narrow.ts';
+import { Reason } from '../crds/reasons.ts';
 import { recordEvent } from '../controllers/events.ts';
 import type { OperatorContext } from '../controllers/context.ts';
 import { pemBlocks } from '../pki/pem.ts';
@@ -25,19 +27,13 @@ export interface InventoryController { controller: Controller; snapshot(): reado
 function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
   const out: KnownCa[] = [];
   for (const b of ctx.informers.bindings.list()) {
-    const name = b.metadata!.name!;
+    const name = b.metadata?.name ?? '';
     const pem = ctx.issuers.get(name)?.health.caBundlePem;
     if (!pem) continue;
     const k = `${name}\0${pem}`;
     let cas = memo.get(k);
     if (!cas) {
-      cas = [];
-      try {
-        for (const der of pemBlocks(pem, ['CERTIFICATE'])) {
-          const f = parseCertificateDer(der);
-          cas.push({ authority: name, subjectDN: f.subjectDN, fingerprintSHA256: new X509Certificate(der).fingerprint256, ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}) });
-        }
-      } catch { /* the binding controller reports an unusable CA */ }
+      cas = bundleCas(name, pem);
       if (memo.size > 256) memo.clear();
       memo.set(k, cas);
     }
@@ -46,15 +42,27 @@ function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[]
   return out;
 }
 
+function bundleCas(authority: string, pem: string): KnownCa[] {
+  const cas: KnownCa[] = [];
+  try {
+    for (const der of pemBlocks(pem, ['CERTIFICATE'])) {
+      const f = parseCertificateDer(der);
+      cas.push({ authority, subjectDN: f.subjectDN, fingerprintSHA256: new X509Certificate(der).fingerprint256, ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}) });
+    }
+  } catch { /* the binding controller reports an unusable CA */ }
+  return cas;
+}
+
 function identityMap(ctx: OperatorContext): Map<string, ManagedIdentity> {
   const m = new Map<string, ManagedIdentity>();
   for (const mi of ctx.informers.identities.list()) {
-    const s = mi.spec as { secretName?: string; owner?: { team?: string }; authorityRef?: { name?: string } } | undefined;
+    const s = mi.spec;
     if (!s?.secretName) continue;
-    const v: ManagedIdentity = { name: mi.metadata!.name! };
-    if (s.owner?.team) v.ownerTeam = s.owner.team;
+    const v: ManagedIdentity = { name: mi.metadata?.name ?? '' };
+    const team = propertyOf(s.owner, 'team');
+    if (typeof team === 'string' && team) v.ownerTeam = team;
     if (s.authorityRef?.name) v.authority = s.authorityRef.name;
-    m.set(`${mi.metadata!.namespace}/${s.secretName}`, v);
+    m.set(`${mi.metadata?.namespace}/${s.secretName}`, v);
   }
   return m;
 }
@@ -70,7 +78,7 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
     name: 'inventory', logger: ctx.log, registry: ctx.registry, workers: 1,
     informers: [...sources.all(), ctx.informers.identities, ctx.informers.namespaces, ctx.informers.bindings, ctx.policies.informer],
     reconcile: async () => {
-      const namespaces = new Map(ctx.informers.namespaces.list().map((n) => [n.metadata!.name!, { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} }]));
+      const namespaces = new Map(ctx.informers.namespaces.list().map((n) => [n.metadata?.name ?? '', { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} }]));
       const entries = buildEntries({
         objects: sources.holders.flatMap((i) => i.list()), pods: sources.pods.list(), tls: sources.tls.flatMap((i) => i.list()),
         knownCas: knownCas(ctx, caMemo), identities: identityMap(ctx), namespaces, ownerKeys, policies: ctx.policies.compiled(), verdicts,
@@ -95,7 +103,7 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
       announced.set(k, sig);
       const message = `${e.cert.key} (${e.cert.subjectDN || 'no subject'}, serial ${e.cert.serialNumber}): ${formatViolations(e.violations, 'violates')}`;
       await recordEvent(ctx, { apiVersion: API_VERSION[e.kind] ?? 'v1', kind: e.kind, name: e.name, ...(e.namespace ? { namespace: e.namespace } : {}) },
-        'Warning', 'PolicyViolation', message);
+        'Warning', Reason.PolicyViolation, message);
     }
     for (const k of announced.keys()) if (!seen.has(k)) announced.delete(k);
   }

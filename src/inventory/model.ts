@@ -81,15 +81,14 @@ function locations(pods: readonly PodRefs[], tls: readonly TlsRefs[]): Map<strin
     if (!l) out.set(k, (l = { pods: [], workloads: [], ingresses: [], gateways: [] }));
     return l;
   };
+  const mountedBy = (l: Location, p: PodRefs): void => {
+    l.pods.push(p.metadata.name);
+    if (p.workload && !l.workloads.includes(p.workload)) l.workloads.push(p.workload);
+  };
   for (const p of pods) {
     const ns = p.metadata.namespace ?? '';
-    for (const [kind, names] of [['Secret', p.secrets], ['ConfigMap', p.configMaps]] as const) {
-      for (const n of names) {
-        const l = at(`${kind}/${ns}/${n}`);
-        l.pods.push(p.metadata.name);
-        if (p.workload && !l.workloads.includes(p.workload)) l.workloads.push(p.workload);
-      }
-    }
+    for (const n of p.secrets) mountedBy(at(`Secret/${ns}/${n}`), p);
+    for (const n of p.configMaps) mountedBy(at(`ConfigMap/${ns}/${n}`), p);
   }
   for (const t of tls) {
     for (const n of t.secrets) {
@@ -133,10 +132,15 @@ function chainAuthorities(o: InventoryObject, known: readonly KnownCa[]): (strin
   return out;
 }
 
+/** One certificate of one version of an object: its verdict cannot change while the policies and namespace labels do not. */
+function verdictKey(o: InventoryObject, c: CertRecord): string {
+  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}/${o.metadata.resourceVersion ?? ''}/${c.key}`;
+}
+
 function violationsOf(o: InventoryObject, c: CertRecord, authority: string | undefined, input: ModelInput): Violation[] {
   // CA certificates (bundles, chains) are inventoried and reported, but identity rules apply to leaves
   if (c.isCA || input.policies.length === 0) return [];
-  const ck = `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}/${o.metadata.resourceVersion ?? ''}/${c.key}`;
+  const ck = verdictKey(o, c);
   const hit = input.verdicts?.get(ck);
   if (hit) return hit;
   const ns = o.metadata.namespace ?? '';

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../runtime/informer.ts';
 import { apiServes } from '../runtime/kube.ts';
-import { oversizeFinding, slimBytes, slimForParse, type Extracted } from './extract.ts';
+import type { Extracted } from './extract.ts';
+import { oversizeFinding, slimBytes, slimForParse } from './slim.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
 import type { Parser } from '../parsing/parser.ts';
 
@@ -25,15 +26,30 @@ export interface InventorySources {
 type Meta = k8s.V1ObjectMeta;
 
 function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): InventoryObject['metadata'] {
-  const out: InventoryObject['metadata'] = { name: m?.name ?? '' };
+  const out: InventoryObject['metadata'] = { name: m?.name ?? '', ...identityMeta(m) };
+  if (m?.labels && Object.keys(m.labels).length) out.labels = m.labels;
+  const ann = keptAnnotations(m?.annotations, keepAnnotations);
+  if (ann) out.annotations = ann;
+  return out;
+}
+
+/** namespace, uid and resourceVersion when set. */
+function identityMeta(m: Meta | undefined): Omit<InventoryObject['metadata'], 'name'> {
+  const out: Omit<InventoryObject['metadata'], 'name'> = {};
   if (m?.namespace) out.namespace = m.namespace;
   if (m?.uid) out.uid = m.uid;
   if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
-  if (m?.labels && Object.keys(m.labels).length) out.labels = m.labels;
-  const ann: Record<string, string> = {};
-  for (const k of keepAnnotations) { const v = m?.annotations?.[k]; if (v !== undefined) ann[k] = v.slice(0, 256); }
-  if (Object.keys(ann).length) out.annotations = ann;
   return out;
+}
+
+/** The annotations the inventory reads (owner keys), each cut to 256 characters; undefined when none is set. */
+function keptAnnotations(annotations: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  const ann: Record<string, string> = {};
+  for (const k of keys) {
+    const v = annotations?.[k];
+    if (v !== undefined) ann[k] = v.slice(0, 256);
+  }
+  return Object.keys(ann).length ? ann : undefined;
 }
 
 type Holder = InventoryObject & k8s.KubernetesObject;
@@ -56,7 +72,8 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
     if (!answer) {
       answer = o.parser.extract(kind, slim);
       answers.set(digest, answer);
-      if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+      const oldest = answers.keys().next();
+      if (answers.size > MAX_ANSWERS && !oldest.done) answers.delete(oldest.value);
     }
     return answer;
   };
@@ -120,25 +137,29 @@ function workloadOf(p: k8s.V1Pod): string | undefined {
   return `${c.kind}/${c.name}`;
 }
 
+function addName(names: Set<string>, name: string | undefined): void {
+  if (name) names.add(name);
+}
+
 function volumeRefs(p: k8s.V1Pod, secrets: Set<string>, configMaps: Set<string>): void {
   for (const v of p.spec?.volumes ?? []) {
-    if (v.secret?.secretName) secrets.add(v.secret.secretName);
-    if (v.configMap?.name) configMaps.add(v.configMap.name);
+    addName(secrets, v.secret?.secretName);
+    addName(configMaps, v.configMap?.name);
     for (const s of v.projected?.sources ?? []) {
-      if (s.secret?.name) secrets.add(s.secret.name);
-      if (s.configMap?.name) configMaps.add(s.configMap.name);
+      addName(secrets, s.secret?.name);
+      addName(configMaps, s.configMap?.name);
     }
   }
 }
 
 function envRefs(c: k8s.V1Container, secrets: Set<string>, configMaps: Set<string>): void {
   for (const e of c.env ?? []) {
-    if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
-    if (e.valueFrom?.configMapKeyRef?.name) configMaps.add(e.valueFrom.configMapKeyRef.name);
+    addName(secrets, e.valueFrom?.secretKeyRef?.name);
+    addName(configMaps, e.valueFrom?.configMapKeyRef?.name);
   }
   for (const e of c.envFrom ?? []) {
-    if (e.secretRef?.name) secrets.add(e.secretRef.name);
-    if (e.configMapRef?.name) configMaps.add(e.configMapRef.name);
+    addName(secrets, e.secretRef?.name);
+    addName(configMaps, e.configMapRef?.name);
   }
 }
 
@@ -156,15 +177,20 @@ export function ingressRefs(i: k8s.V1Ingress): TlsRefs {
   return { kind: 'Ingress', metadata: refMeta(i.metadata), secrets: [...new Set((i.spec?.tls ?? []).map((t) => t.secretName).filter((s): s is string => Boolean(s)))] };
 }
 
-interface GatewayLike { metadata?: Meta; spec?: { listeners?: { tls?: { certificateRefs?: { kind?: string; name?: string; namespace?: string }[] } }[] } }
+interface GatewayLike { metadata?: Meta; spec?: { listeners?: { tls?: { certificateRefs?: CertificateRef[] } }[] } }
+
+type CertificateRef = { kind?: string; name?: string; namespace?: string };
 
 export function gatewayRefs(g: GatewayLike): TlsRefs {
   const secrets = new Set<string>();
   for (const l of g.spec?.listeners ?? []) {
-    for (const r of l.tls?.certificateRefs ?? []) {
-      // refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local
-      if ((r.kind ?? 'Secret') === 'Secret' && r.name && (!r.namespace || r.namespace === g.metadata?.namespace)) secrets.add(r.name);
-    }
+    for (const r of l.tls?.certificateRefs ?? []) addName(secrets, localSecretName(r, g.metadata?.namespace));
   }
   return { kind: 'Gateway', metadata: refMeta(g.metadata), secrets: [...secrets] };
+}
+
+/** refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local */
+function localSecretName(r: CertificateRef, namespace: string | undefined): string | undefined {
+  const local = !r.namespace || r.namespace === namespace;
+  return (r.kind ?? 'Secret') === 'Secret' && local ? r.name : undefined;
 }
