@@ -9,7 +9,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDurationMs(s: string): number {
   if (!DURATION.test(s)) throw new Error(`invalid duration ${JSON.stringify(s)} (expected e.g. 15s, 1h30m)`);
   let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  for (const [, n, unit = ''] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(n) * (UNIT_MS[unit] ?? Number.NaN);
   return total;
 }
 

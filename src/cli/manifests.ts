@@ -26,20 +26,22 @@ export function readManifestFiles(paths: readonly string[], cwd = process.cwd())
   for (const p of paths) {
     let files: string[];
     try { files = listFiles(p); } catch (e) { errors.push({ source: p, message: (e as Error).message }); continue; }
-    for (const f of files) {
-      const source = relative(cwd, f) || f;
-      try {
-        if (statSync(f).size > MAX_FILE) throw new Error(`larger than ${MAX_FILE} bytes`);
-        const docs = yaml.loadAll(readFileSync(f, 'utf8'));
-        docs.forEach((d, i) => {
-          for (const object of unwrap(d)) manifests.push({ source, doc: i + 1, object });
-        });
-      } catch (e) {
-        errors.push({ source, message: (e as Error).message.split('\n')[0] ?? 'unreadable' });
-      }
-    }
+    for (const f of files) readManifestFile(f, relative(cwd, f) || f, manifests, errors);
   }
   return { manifests, errors };
+}
+
+/** One file's documents into `manifests`, or one error for the file. */
+function readManifestFile(f: string, source: string, manifests: Manifest[], errors: ReadError[]): void {
+  try {
+    if (statSync(f).size > MAX_FILE) throw new Error(`larger than ${MAX_FILE} bytes`);
+    const docs = yaml.loadAll(readFileSync(f, 'utf8'));
+    docs.forEach((d, i) => {
+      for (const object of unwrap(d)) manifests.push({ source, doc: i + 1, object });
+    });
+  } catch (e) {
+    errors.push({ source, message: (e as Error).message.split('\n')[0] ?? 'unreadable' });
+  }
 }
 
 function unwrap(d: unknown): Record<string, unknown>[] {

@@ -6,6 +6,7 @@ import { decideIdentity } from '../policy/decide.ts';
 import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { DefaultAction, Violation } from '../policy/types.ts';
 import type { Manifest, ReadError } from './manifests.ts';
+import { propertyOf } from '../runtime/narrow.ts';
 
 export interface CheckOptions { defaultAction: DefaultAction; defaultNamespace: string; /** The cluster's DNS domain (names a namespace owns); default cluster.local. */ clusterDomain?: string }
 
@@ -65,9 +66,9 @@ function loadPolicies(all: readonly Manifest[], errors: CheckReport['errors']): 
 
 function checkIdentity(m: Manifest, policies: readonly CompiledPolicy[], nsLabels: Map<string, Record<string, string>>, bindings: Map<string, BindingForOwnership>,
   o: CheckOptions): IdentityResult {
-  const meta = (m.object.metadata ?? {}) as { name?: string; namespace?: string };
-  const namespace = meta.namespace || o.defaultNamespace;
-  const base = { source: m.source, doc: m.doc, namespace, name: String(meta.name ?? '') };
+  const meta = m.object.metadata;
+  const namespace = stringField(meta, 'namespace') || o.defaultNamespace;
+  const base = { source: m.source, doc: m.doc, namespace, name: String(propertyOf(meta, 'name') ?? '') };
   const parsed = parseMachineIdentity(m.object, { strict: true });
   if (!parsed.success) return { ...base, verdict: 'invalid', compliant: false, matchedPolicies: [], violations: [], message: parsed.error.message };
   const authority = parsed.data.spec.authorityRef.name;
@@ -75,9 +76,18 @@ function checkIdentity(m: Manifest, policies: readonly CompiledPolicy[], nsLabel
     { namespaceLabels: nsLabels.get(namespace) ?? {}, defaultAction: o.defaultAction,
       ownership: { binding: bindings.get(authority) ?? { name: authority, spec: {} }, clusterDomain: o.clusterDomain ?? 'cluster.local' } });
   const v = d.verdict;
-  const ok = v.matchedPolicies.length ? `complies with IssuancePolicy ${v.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it; policy.defaultAction is ${o.defaultAction}`;
   return { ...base, verdict: v.allowed ? 'allowed' : 'denied', compliant: v.compliant && v.allowed, matchedPolicies: v.matchedPolicies,
-    violations: v.violations, message: !v.allowed ? d.denial : d.audit || ok };
+    violations: v.violations, message: !v.allowed ? d.denial : d.audit || complianceMessage(v.matchedPolicies, o.defaultAction) };
+}
+
+function complianceMessage(matchedPolicies: readonly string[], defaultAction: string): string {
+  return matchedPolicies.length ? `complies with IssuancePolicy ${matchedPolicies.join(', ')}` : `no IssuancePolicy selects it; policy.defaultAction is ${defaultAction}`;
+}
+
+/** A string field of a manifest's object; '' when absent or not a string (the parse reports what is wrong). */
+function stringField(o: unknown, key: string): string {
+  const v = propertyOf(o, key);
+  return typeof v === 'string' ? v : '';
 }
 
 export function checkManifests(targets: readonly Manifest[], policySources: readonly Manifest[], readErrors: readonly ReadError[], o: CheckOptions): CheckReport {

@@ -137,3 +137,10 @@ export const SignerReason = {
   Pending: Reason.Pending,
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
+
+// The admission webhook's refusal: the metav1.Status reason of an AdmissionReview response that
+// denies a MachineIdentity (Kubernetes' own StatusReasonForbidden; kubectl shows it).
+export const AdmissionReason = {
+  Forbidden: 'Forbidden',
+} as const;
+export type AdmissionReason = (typeof AdmissionReason)[keyof typeof AdmissionReason];

@@ -122,8 +122,8 @@ export function metricNames(expr: string): string[] {
     .replace(/\$\{[A-Z_]+\}/g, '1');
   const out = new Set<string>();
   for (const m of e.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?/g)) {
-    const w = m[1]!;
-    if (m[2] || ['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan'].includes(w.toLowerCase())) continue;
+    const [, w = '', call] = m;
+    if (call || ['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan'].includes(w.toLowerCase())) continue;
     out.add(w);
   }
   return [...out];

@@ -12,7 +12,12 @@ function panel(title: string, type: string, gridPos: Panel['gridPos'], targets: 
 const stat = (title: string, x: number, expr: string, color = 'blue'): Panel => panel(title, 'stat', { x, y: 0, w: 4, h: 4 }, [{ expr, instant: true }],
   { fieldConfig: { defaults: { color: { mode: 'fixed', fixedColor: color } }, overrides: [] }, options: { reduceOptions: { calcs: ['lastNotNull'] } } });
 
+/** The Grafana dashboard as JSON. */
 export function dashboard(): object {
+  return buildDashboard();
+}
+
+function buildDashboard(): { panels: Panel[]; [k: string]: unknown } {
   nextId = 1;
   const panels: Panel[] = [
     stat('Certificates', 0, 'sum(machine_identity_inventory_certificates{namespace=~"$namespace"})'),
@@ -52,5 +57,5 @@ export function dashboard(): object {
 
 /** Every PromQL expression of the dashboard. */
 export function dashboardExpressions(): string[] {
-  return (dashboard() as { panels: Panel[] }).panels.flatMap((p) => p.targets.map((t) => t.expr));
+  return buildDashboard().panels.flatMap((p) => p.targets.map((t) => t.expr));
 }

@@ -2,6 +2,7 @@
 // (src/policy/decide.ts), answered in the AdmissionReview a kube-apiserver sends. Pure.
 import { z } from 'zod';
 import { parseIssuancePolicy, parseMachineIdentity } from '../crds/index.ts';
+import { AdmissionReason } from '../crds/reasons.ts';
 import { compilePolicy, type CompiledPolicy } from '../policy/evaluate.ts';
 import { decideIdentity } from '../policy/decide.ts';
 import type { BindingForOwnership } from '../policy/ownership.ts';
@@ -58,7 +59,7 @@ export function review(r: AdmissionReviewRequest['request'], deps: AdmissionDeps
   const d = decideIdentity({ metadata: { ...mi.metadata, namespace }, spec: mi.spec }, deps.policies(), { namespaceLabels: labels, defaultAction: deps.defaultAction,
     ownership: { binding: deps.binding(mi.spec.authorityRef.name), clusterDomain: deps.clusterDomain } });
   if (!d.verdict.allowed) {
-    return { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: d.denial } };
+    return { uid: r.uid, allowed: false, status: { code: 403, reason: AdmissionReason.Forbidden, message: d.denial } };
   }
   // issued, but the person applying it should know: kubectl prints each warning
   return allow(d.verdict.audited.map((v) => `audit: IssuancePolicy ${v.policy}: ${v.message}`));
