@@ -113,16 +113,8 @@ export function certificateTarget(c: DiscoveredCertificate): RuleTarget {
  */
 export function evaluate(request: IdentityRequest, policies: readonly CompiledPolicy[], opts: EvaluateOptions): Verdict {
   const selected = selectPolicies(policies, request, opts.namespaceLabels);
-  const violations = collect(selected, requestTarget(request));
-  const denied = violations.filter((v) => v.enforcement === 'Enforce');
-  const verdict: Verdict = {
-    allowed: denied.length === 0,
-    compliant: violations.length === 0,
-    matchedPolicies: selected.map((p) => p.name),
-    violations,
-    denied,
-    audited: violations.filter((v) => v.enforcement === 'Audit'),
-  };
+  const verdict = reportOf(selected, collect(selected, requestTarget(request)));
+  verdict.allowed = verdict.denied.length === 0;
   if (!selected.some((p) => p.enforcement === 'Enforce')) {
     const action = opts.defaultAction ?? 'Allow';
     verdict.defaultApplied = action;
@@ -142,7 +134,11 @@ export function evaluate(request: IdentityRequest, policies: readonly CompiledPo
  */
 export function evaluateCertificate(cert: DiscoveredCertificate, policies: readonly CompiledPolicy[], opts: EvaluateOptions): Verdict {
   const selected = selectPolicies(policies, cert, opts.namespaceLabels);
-  const violations = collect(selected, certificateTarget(cert));
+  return reportOf(selected, collect(selected, certificateTarget(cert)));
+}
+
+/** The verdict of the selected policies' violations, allowed (issuance denials are the caller's). */
+function reportOf(selected: readonly CompiledPolicy[], violations: Violation[]): Verdict {
   return {
     allowed: true,
     compliant: violations.length === 0,

@@ -1,5 +1,6 @@
 // Typed inputs and outputs of the IssuancePolicy engine. Pure data: no Kubernetes I/O.
 import type { CertFacts } from '../pki/certs.ts';
+import type { SanLists } from '../pki/names.ts';
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
 import { KEY_SIZES } from '../crds/machine-identity.ts';
 import { parseDuration } from '../crds/common.ts';
@@ -20,13 +21,9 @@ export interface KeyView {
 }
 
 /** The SAN lists, subject, key and lifetime that both requests and discovered certificates carry. */
-export interface CertificateShape {
+export interface CertificateShape extends SanLists {
   namespace: string;
   subject: SubjectView;
-  dnsNames: string[];
-  ipAddresses: string[];
-  uris: string[];
-  emailAddresses: string[];
   usages: string[];
   isCA: boolean;
   key: KeyView;
@@ -102,7 +99,7 @@ function defaultKeySize(algorithm: string, size: number | undefined): number | u
   return (KEY_SIZES as Record<string, readonly number[] | undefined>)[algorithm]?.[0];
 }
 
-function sanLists(s: MachineIdentitySpec): Pick<CertificateShape, 'dnsNames' | 'ipAddresses' | 'uris' | 'emailAddresses'> {
+function sanLists(s: MachineIdentitySpec): SanLists {
   return {
     dnsNames: [...(s.dnsNames ?? [])],
     ipAddresses: [...(s.ipAddresses ?? [])],
