@@ -12,21 +12,48 @@ const REDACTED = '[key redacted]';
 /** Holds PEM private-key text. Prints as '[key redacted]' everywhere; `reveal()` is the one way out. */
 export class KeyMaterial {
   readonly #pem: string;
-  constructor(pem: string) { this.#pem = pem; }
-  reveal(): string { return this.#pem; }
-  toJSON(): string { return REDACTED; }
-  toString(): string { return REDACTED; }
-  [Symbol.toPrimitive](): string { return REDACTED; }
-  [Symbol.for('nodejs.util.inspect.custom')](): string { return REDACTED; }
+  constructor(pem: string) {
+    this.#pem = pem;
+  }
+  reveal(): string {
+    return this.#pem;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return REDACTED;
+  }
 }
 
 export const REDACT_PATHS = [
-  'privateKey', '*.privateKey', 'keyPem', '*.keyPem', 'privateKeyPem', '*.privateKeyPem',
-  'data["tls.key"]', '*.data["tls.key"]', 'data["keystore.p12"]', '*.data["keystore.p12"]',
-  'stringData', '*.stringData',
+  'privateKey',
+  '*.privateKey',
+  'keyPem',
+  '*.keyPem',
+  'privateKeyPem',
+  '*.privateKeyPem',
+  'data["tls.key"]',
+  '*.data["tls.key"]',
+  'data["keystore.p12"]',
+  '*.data["keystore.p12"]',
+  'stringData',
+  '*.stringData',
 ];
 
-interface ObjectRef { kind?: string; namespace?: string; name?: string; uid?: string; resourceVersion?: string }
+interface ObjectRef {
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+}
 
 /** `{kind, namespace, name, uid, resourceVersion}` of a Kubernetes object; never its data. */
 export function objectRef(o: unknown): ObjectRef | unknown {
@@ -36,12 +63,22 @@ export function objectRef(o: unknown): ObjectRef | unknown {
   const m = propertyOf(o, 'metadata');
   if (typeof m !== 'object' || m === null) return { kind };
   const field = (k: string): string | undefined => str(propertyOf(m, k));
-  return { kind, namespace: field('namespace'), name: field('name'), uid: field('uid'), resourceVersion: field('resourceVersion') };
+  return {
+    kind,
+    namespace: field('namespace'),
+    name: field('name'),
+    uid: field('uid'),
+    resourceVersion: field('resourceVersion'),
+  };
 }
 
 const OBJECT_KEYS = ['obj', 'object', 'secret', 'resource', 'lease', 'old', 'new'] as const;
 
-export interface LoggerOptions { level?: string; destination?: DestinationStream; bindings?: Record<string, unknown> }
+export interface LoggerOptions {
+  level?: string;
+  destination?: DestinationStream;
+  bindings?: Record<string, unknown>;
+}
 
 export function createLogger(o: LoggerOptions = {}): Logger {
   const serializers: Record<string, pino.SerializerFn> = { err: pino.stdSerializers.errWithCause };

@@ -18,10 +18,19 @@ import type { InventorySources } from './sources.ts';
 const KEY = 'inventory';
 const RESYNC_MS = 60_000;
 const DEBOUNCE_MS = 2_000;
-const API_VERSION: Record<string, string> = { Secret: 'v1', ConfigMap: 'v1', ValidatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
-  MutatingWebhookConfiguration: 'admissionregistration.k8s.io/v1', APIService: 'apiregistration.k8s.io/v1', CustomResourceDefinition: 'apiextensions.k8s.io/v1' };
+const API_VERSION: Record<string, string> = {
+  Secret: 'v1',
+  ConfigMap: 'v1',
+  ValidatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
+  MutatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
+  APIService: 'apiregistration.k8s.io/v1',
+  CustomResourceDefinition: 'apiextensions.k8s.io/v1',
+};
 
-export interface InventoryController { controller: Controller; snapshot(): readonly InventoryEntry[] | undefined }
+export interface InventoryController {
+  controller: Controller;
+  snapshot(): readonly InventoryEntry[] | undefined;
+}
 
 /** CA certificates of every authority the operator runs (its trust bundle), parsed once per bundle. */
 function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
@@ -47,9 +56,16 @@ function bundleCas(authority: string, pem: string): KnownCa[] {
   try {
     for (const der of pemBlocks(pem, ['CERTIFICATE'])) {
       const f = parseCertificateDer(der);
-      cas.push({ authority, subjectDN: f.subjectDN, fingerprintSHA256: new X509Certificate(der).fingerprint256, ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}) });
+      cas.push({
+        authority,
+        subjectDN: f.subjectDN,
+        fingerprintSHA256: new X509Certificate(der).fingerprint256,
+        ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}),
+      });
     }
-  } catch { /* the binding controller reports an unusable CA */ }
+  } catch {
+    /* the binding controller reports an unusable CA */
+  }
   return cas;
 }
 
@@ -67,7 +83,11 @@ function identityMap(ctx: OperatorContext): Map<string, ManagedIdentity> {
   return m;
 }
 
-export function inventoryController(ctx: OperatorContext, sources: InventorySources, ownerKeys: readonly string[]): InventoryController {
+export function inventoryController(
+  ctx: OperatorContext,
+  sources: InventorySources,
+  ownerKeys: readonly string[],
+): InventoryController {
   let snapshot: InventoryEntry[] | undefined;
   const verdicts = new Map<string, Violation[]>();
   const caMemo = new Map<string, KnownCa[]>();
@@ -75,19 +95,44 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
   const announced = new Map<string, string>();
 
   const controller = new Controller({
-    name: 'inventory', logger: ctx.log, registry: ctx.registry, workers: 1,
-    informers: [...sources.all(), ctx.informers.identities, ctx.informers.namespaces, ctx.informers.bindings, ctx.policies.informer],
+    name: 'inventory',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 1,
+    informers: [
+      ...sources.all(),
+      ctx.informers.identities,
+      ctx.informers.namespaces,
+      ctx.informers.bindings,
+      ctx.policies.informer,
+    ],
     reconcile: async () => {
-      const namespaces = new Map(ctx.informers.namespaces.list().map((n) => [n.metadata?.name ?? '', { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} }]));
+      const namespaces = new Map(
+        ctx.informers.namespaces
+          .list()
+          .map((n) => [
+            n.metadata?.name ?? '',
+            { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} },
+          ]),
+      );
       const entries = buildEntries({
-        objects: sources.holders.flatMap((i) => i.list()), pods: sources.pods.list(), tls: sources.tls.flatMap((i) => i.list()),
-        knownCas: knownCas(ctx, caMemo), identities: identityMap(ctx), namespaces, ownerKeys, policies: ctx.policies.compiled(), verdicts,
+        objects: sources.holders.flatMap((i) => i.list()),
+        pods: sources.pods.list(),
+        tls: sources.tls.flatMap((i) => i.list()),
+        knownCas: knownCas(ctx, caMemo),
+        identities: identityMap(ctx),
+        namespaces,
+        ownerKeys,
+        policies: ctx.policies.compiled(),
+        verdicts,
       });
       snapshot = entries;
       if (verdicts.size > 4 * entries.length + 1000) verdicts.clear(); // stale resourceVersions
       // managed certificates are reported on their MachineIdentity (PolicyCompliant) by the issuance controller
       const discovered = entries.filter((e) => !e.managed && e.violations.length > 0);
-      ctx.findings.setDiscovered(discovered.map((e) => ({ namespace: e.namespace, kind: e.kind, name: e.name, violations: e.violations })));
+      ctx.findings.setDiscovered(
+        discovered.map((e) => ({ namespace: e.namespace, kind: e.kind, name: e.name, violations: e.violations })),
+      );
       await announce(discovered);
       return { requeueAfterMs: RESYNC_MS };
     },
@@ -102,8 +147,18 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
       if (announced.get(k) === sig) continue;
       announced.set(k, sig);
       const message = `${e.cert.key} (${e.cert.subjectDN || 'no subject'}, serial ${e.cert.serialNumber}): ${formatViolations(e.violations, 'violates')}`;
-      await recordEvent(ctx, { apiVersion: API_VERSION[e.kind] ?? 'v1', kind: e.kind, name: e.name, ...(e.namespace ? { namespace: e.namespace } : {}) },
-        'Warning', Reason.PolicyViolation, message);
+      await recordEvent(
+        ctx,
+        {
+          apiVersion: API_VERSION[e.kind] ?? 'v1',
+          kind: e.kind,
+          name: e.name,
+          ...(e.namespace ? { namespace: e.namespace } : {}),
+        },
+        'Warning',
+        Reason.PolicyViolation,
+        message,
+      );
     }
     for (const k of announced.keys()) if (!seen.has(k)) announced.delete(k);
   }
@@ -113,11 +168,20 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
   sources.onParsed(poke); // a pending projection got its facts
   ctx.informers.identities.onAdd(poke).onUpdate(poke).onDelete(poke);
   ctx.informers.bindings.onAdd(poke).onUpdate(poke).onDelete(poke);
-  ctx.issuers.onChange(() => { verdicts.clear(); poke(); }); // which CA signed what may change
+  ctx.issuers.onChange(() => {
+    verdicts.clear();
+    poke();
+  }); // which CA signed what may change
   // policies or namespace labels changed: every cached verdict may be wrong
-  const reset = (): void => { verdicts.clear(); poke(); };
+  const reset = (): void => {
+    verdicts.clear();
+    poke();
+  };
   ctx.policies.onChange(reset);
-  ctx.informers.namespaces.onAdd(reset).onUpdate((o, n) => { if (JSON.stringify(o.metadata?.labels) !== JSON.stringify(n.metadata?.labels)) reset(); else poke(); });
+  ctx.informers.namespaces.onAdd(reset).onUpdate((o, n) => {
+    if (JSON.stringify(o.metadata?.labels) !== JSON.stringify(n.metadata?.labels)) reset();
+    else poke();
+  });
   controller.queue.add(KEY);
   return { controller, snapshot: () => snapshot };
 }

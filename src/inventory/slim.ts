@@ -3,8 +3,15 @@
 // informer's cache never keeps them; the worker gets a copy.
 import { looksLikePkcs12 } from '../pki/pkcs12-read.ts';
 import {
-  hasPemMarker, namedLikeCertificates, PASSWORD_KEYS, PKCS12_PASSWORD_ANNOTATION,
-  type ApiServiceLike, type CrdLike, type Extracted, type ObjectLike, type WebhookConfigLike,
+  hasPemMarker,
+  namedLikeCertificates,
+  PASSWORD_KEYS,
+  PKCS12_PASSWORD_ANNOTATION,
+  type ApiServiceLike,
+  type CrdLike,
+  type Extracted,
+  type ObjectLike,
+  type WebhookConfigLike,
 } from './extract.ts';
 
 /** Cheap sniffing on the main thread (no certificate parsing, no key derivation): might this value hold certificates? */
@@ -16,7 +23,10 @@ function candidate(key: string, b64: string): boolean {
 }
 
 type Slim = Record<string, unknown> | undefined;
-function keepValues(data: Record<string, string> | null | undefined, test: (k: string, v: string) => boolean): Record<string, string> | undefined {
+function keepValues(
+  data: Record<string, string> | null | undefined,
+  test: (k: string, v: string) => boolean,
+): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data ?? {})) if (typeof v === 'string' && v.length > 0 && test(k, v)) out[k] = v;
   return Object.keys(out).length ? out : undefined;
@@ -29,7 +39,10 @@ function slimSecret(o: Record<string, unknown>): Slim {
   if (!data) return undefined;
   const pwKey = meta?.annotations?.[PKCS12_PASSWORD_ANNOTATION];
   for (const k of [pwKey, ...PASSWORD_KEYS]) if (k && all?.[k] !== undefined) data[k] = all[k];
-  return { metadata: { labels: meta?.labels ?? {}, annotations: pwKey ? { [PKCS12_PASSWORD_ANNOTATION]: pwKey } : {} }, data };
+  return {
+    metadata: { labels: meta?.labels ?? {}, annotations: pwKey ? { [PKCS12_PASSWORD_ANNOTATION]: pwKey } : {} },
+    data,
+  };
 }
 
 function slimConfigMap(o: Record<string, unknown>): Slim {
@@ -47,8 +60,14 @@ function slimWebhooks(o: Record<string, unknown>): Slim {
 }
 
 const SLIMMERS: Record<string, (o: Record<string, unknown>) => Slim> = {
-  Secret: slimSecret, ConfigMap: slimConfigMap, ValidatingWebhookConfiguration: slimWebhooks, MutatingWebhookConfiguration: slimWebhooks,
-  APIService: (o) => { const ca = (o as ApiServiceLike).spec?.caBundle; return ca ? { spec: { caBundle: ca } } : undefined; },
+  Secret: slimSecret,
+  ConfigMap: slimConfigMap,
+  ValidatingWebhookConfiguration: slimWebhooks,
+  MutatingWebhookConfiguration: slimWebhooks,
+  APIService: (o) => {
+    const ca = (o as ApiServiceLike).spec?.caBundle;
+    return ca ? { spec: { caBundle: ca } } : undefined;
+  },
   CustomResourceDefinition: (o) => {
     const ca = (o as CrdLike).spec?.conversion?.webhook?.clientConfig?.caBundle;
     return ca ? { spec: { conversion: { webhook: { clientConfig: { caBundle: ca } } } } } : undefined;
@@ -67,10 +86,16 @@ export function slimForParse(kind: string, o: Record<string, unknown>): Slim {
 /** Bytes the worker would decode for a slimmed object (base64 values count 3/4 of their length); 0 when there is nothing. */
 export function slimBytes(kind: string, slim: Slim): number {
   let n = 0;
-  const add = (m: unknown, ratio: number): void => { for (const v of Object.values((m ?? {}) as Record<string, unknown>)) if (typeof v === 'string') n += Math.floor(v.length * ratio); };
+  const add = (m: unknown, ratio: number): void => {
+    for (const v of Object.values((m ?? {}) as Record<string, unknown>))
+      if (typeof v === 'string') n += Math.floor(v.length * ratio);
+  };
   if (!slim) return 0;
   if (kind === 'Secret') add(slim.data, 3 / 4);
-  if (kind === 'ConfigMap') { add(slim.data, 1); add(slim.binaryData, 3 / 4); }
+  if (kind === 'ConfigMap') {
+    add(slim.data, 1);
+    add(slim.binaryData, 3 / 4);
+  }
   return n;
 }
 

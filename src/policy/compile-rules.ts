@@ -46,9 +46,22 @@ function patternProblems(c: CompiledRules): string[] {
   const bad = (rule: string, sources: string[], what = 'never matches'): string[] =>
     sources.map((s) => `${rule} entry ${quote(s)} ${what}`);
   return [
-    ...bad('dnsNames.allowed', (c.dnsNames ?? []).filter((p) => !p.valid).map((p) => p.source)),
-    ...bad('ipAddresses.allowedCIDRs', (c.cidrs ?? []).filter((p) => !p.valid).map((p) => p.source), 'is not a CIDR'),
-    ...bad('uris.allowed', (c.uris ?? []).filter((p) => !p.parts).map((p) => p.source)),
-    ...bad('emailAddresses.allowed', (c.emails ?? []).filter((p) => !p.valid).map((p) => p.source)),
+    ...bad(
+      'dnsNames.allowed',
+      (c.dnsNames ?? []).filter((p) => !p.valid).map((p) => p.source),
+    ),
+    ...bad(
+      'ipAddresses.allowedCIDRs',
+      (c.cidrs ?? []).filter((p) => !p.valid).map((p) => p.source),
+      'is not a CIDR',
+    ),
+    ...bad(
+      'uris.allowed',
+      (c.uris ?? []).filter((p) => !p.parts).map((p) => p.source),
+    ),
+    ...bad(
+      'emailAddresses.allowed',
+      (c.emails ?? []).filter((p) => !p.valid).map((p) => p.source),
+    ),
   ];
 }

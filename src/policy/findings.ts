@@ -11,7 +11,10 @@ const MAX_SHOWN = 256;
 /** JSON-quotes a value for a message: control and non-ASCII characters escaped, long values cut. */
 export function quote(v: string): string {
   const cut = v.length > MAX_SHOWN ? v.slice(0, MAX_SHOWN) : v;
-  const q = JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const q = JSON.stringify(cut).replace(
+    /[^\x20-\x7e]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return v.length > MAX_SHOWN ? `${q}…(${v.length - MAX_SHOWN} more characters)` : q;
 }
 
@@ -34,7 +37,13 @@ export function finding(rule: string, field: string, value: string, why: string)
 }
 
 /** Findings for each element of `values` that `ok` rejects. */
-export function eachValue(values: readonly string[], field: string, rule: string, ok: (v: string, i: number) => boolean, why: () => string): readonly Finding[] {
+export function eachValue(
+  values: readonly string[],
+  field: string,
+  rule: string,
+  ok: (v: string, i: number) => boolean,
+  why: () => string,
+): readonly Finding[] {
   let out: Finding[] | undefined;
   let text: string | undefined; // built only when something fails
   values.forEach((v, i) => {

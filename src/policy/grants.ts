@@ -24,9 +24,12 @@ function compileGrants(grants: Grants): CompiledGrant[] {
   if (!c) {
     c = grants.map((g) => {
       const out: CompiledGrant = {
-        dnsNames: (g.dnsNames ?? []).map(compileDnsPattern), cidrs: (g.ipAddresses ?? []).map(compileCidr),
-        uris: (g.uris ?? []).map(compileUriPattern), emails: (g.emailAddresses ?? []).map(compileEmailPattern),
-        allowWildcards: g.allowWildcards === true, allowCA: g.allowCA === true,
+        dnsNames: (g.dnsNames ?? []).map(compileDnsPattern),
+        cidrs: (g.ipAddresses ?? []).map(compileCidr),
+        uris: (g.uris ?? []).map(compileUriPattern),
+        emails: (g.emailAddresses ?? []).map(compileEmailPattern),
+        allowWildcards: g.allowWildcards === true,
+        allowCA: g.allowCA === true,
       };
       if (g.namespaceSelector) out.namespaceSelector = g.namespaceSelector;
       return out;
@@ -37,7 +40,11 @@ function compileGrants(grants: Grants): CompiledGrant[] {
 }
 
 /** The grants that select a namespace (an absent or empty selector selects every namespace). */
-export function grantsFor(grants: Grants | undefined, namespace: string, namespaceLabels: Record<string, string>): CompiledGrant[] {
+export function grantsFor(
+  grants: Grants | undefined,
+  namespace: string,
+  namespaceLabels: Record<string, string>,
+): CompiledGrant[] {
   if (!grants || grants.length === 0) return [];
   const labels = { ...namespaceLabels, 'kubernetes.io/metadata.name': namespace };
   return compileGrants(grants).filter((g) => matchesSelector(g.namespaceSelector ?? {}, labels));

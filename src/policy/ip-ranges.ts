@@ -2,7 +2,10 @@
 // throws; an IPv4-mapped IPv6 address or range is compared as IPv4.
 import { isIP } from 'node:net';
 
-export interface IpValue { family: 4 | 6; value: bigint }
+export interface IpValue {
+  family: 4 | 6;
+  value: bigint;
+}
 // The top 96 bits of an IPv4-mapped IPv6 address (::ffff:0:0/96).
 const MAPPED_PREFIX = 0xffffn;
 
@@ -34,7 +37,13 @@ export function parseIp(s: string): IpValue | undefined {
   return value >> 32n === MAPPED_PREFIX ? { family: 4, value: value & 0xffffffffn } : { family: 6, value };
 }
 
-export interface Cidr { source: string; family: 4 | 6; network: bigint; prefix: number; valid: boolean }
+export interface Cidr {
+  source: string;
+  family: 4 | 6;
+  network: bigint;
+  prefix: number;
+  valid: boolean;
+}
 
 /** `addr/prefix` split and checked for syntax and range; undefined when it is not a CIDR. */
 function splitCidr(source: string): { family: 4 | 6; addr: string; prefix: number } | undefined {

@@ -8,8 +8,15 @@ import type { RuleCheck } from './rule-target.ts';
 export const dnsNames: RuleCheck = (r, t) => {
   const out: Finding[] = [];
   if (r.raw.dnsNames?.allowWildcardCertificates === false) {
-    out.push(...eachValue(t.dnsNames, 'dnsNames', 'dnsNames.allowWildcardCertificates', (v) => !isWildcardName(v),
-      () => 'is a wildcard name and allowWildcardCertificates is false'));
+    out.push(
+      ...eachValue(
+        t.dnsNames,
+        'dnsNames',
+        'dnsNames.allowWildcardCertificates',
+        (v) => !isWildcardName(v),
+        () => 'is a wildcard name and allowWildcardCertificates is false',
+      ),
+    );
   }
   const patterns = r.dnsNames;
   if (patterns) {
@@ -17,8 +24,14 @@ export const dnsNames: RuleCheck = (r, t) => {
       const labels = t.parsed.dnsNames[i];
       return labels !== undefined && patterns.some((p) => matchDnsLabels(p, labels, t.namespace));
     };
-    out.push(...eachValue(t.dnsNames, 'dnsNames', 'dnsNames.allowed', ok,
-      () => noneOf(patterns.map((p) => showPattern(p.source, t.namespace)), 'matches none of')));
+    out.push(
+      ...eachValue(t.dnsNames, 'dnsNames', 'dnsNames.allowed', ok, () =>
+        noneOf(
+          patterns.map((p) => showPattern(p.source, t.namespace)),
+          'matches none of',
+        ),
+      ),
+    );
   }
   return out;
 };
@@ -30,7 +43,12 @@ export const ipAddresses: RuleCheck = (r, t) => {
     const ip = t.parsed.ips[i];
     return ip !== undefined && cidrs.some((c) => ipInCidr(ip, c));
   };
-  return eachValue(t.ipAddresses, 'ipAddresses', 'ipAddresses.allowedCIDRs', ok, () => noneOf(cidrs.map((c) => c.source), 'is in none of'));
+  return eachValue(t.ipAddresses, 'ipAddresses', 'ipAddresses.allowedCIDRs', ok, () =>
+    noneOf(
+      cidrs.map((c) => c.source),
+      'is in none of',
+    ),
+  );
 };
 
 export const uris: RuleCheck = (r, t) => {
@@ -40,15 +58,28 @@ export const uris: RuleCheck = (r, t) => {
     const parts = t.parsed.uris[i];
     return parts !== undefined && patterns.some((p) => matchUriParts(p, parts, t.namespace));
   };
-  return eachValue(t.uris, 'uris', 'uris.allowed', ok, () => noneOf(patterns.map((p) => showPattern(p.source, t.namespace)), 'matches none of'));
+  return eachValue(t.uris, 'uris', 'uris.allowed', ok, () =>
+    noneOf(
+      patterns.map((p) => showPattern(p.source, t.namespace)),
+      'matches none of',
+    ),
+  );
 };
 
 export const emailAddresses: RuleCheck = (r, t) => {
   const patterns = r.emails;
   if (!patterns) return NONE;
-  return eachValue(t.emailAddresses, 'emailAddresses', 'emailAddresses.allowed',
+  return eachValue(
+    t.emailAddresses,
+    'emailAddresses',
+    'emailAddresses.allowed',
     (v) => patterns.some((p) => matchesEmailPattern(p, v, t.namespace)),
-    () => noneOf(patterns.map((p) => showPattern(p.source, t.namespace)), 'matches none of'));
+    () =>
+      noneOf(
+        patterns.map((p) => showPattern(p.source, t.namespace)),
+        'matches none of',
+      ),
+  );
 };
 
 export const subject: RuleCheck = (r, t) => {
@@ -56,12 +87,24 @@ export const subject: RuleCheck = (r, t) => {
   if (!s) return NONE;
   const out: Finding[] = [];
   if (s.requireCommonName === true && !t.subject.commonName) {
-    out.push({ rule: 'subject.requireCommonName', field: 'subject.commonName', value: '', message: 'subject.commonName is required' });
+    out.push({
+      rule: 'subject.requireCommonName',
+      field: 'subject.commonName',
+      value: '',
+      message: 'subject.commonName is required',
+    });
   }
   const orgs = s.allowedOrganizations;
   if (orgs) {
-    out.push(...eachValue(t.subject.organizations, 'subject.organizations', 'subject.allowedOrganizations', (v) => orgs.includes(v),
-      () => noneOf(orgs, 'is not one of')));
+    out.push(
+      ...eachValue(
+        t.subject.organizations,
+        'subject.organizations',
+        'subject.allowedOrganizations',
+        (v) => orgs.includes(v),
+        () => noneOf(orgs, 'is not one of'),
+      ),
+    );
   }
   return out;
 };

@@ -58,7 +58,13 @@ export function trustDomainOf(spec: Pick<CertificateAuthorityBindingSpec, 'signe
 
 // ---- the check ---------------------------------------------------------------------------------
 
-interface Ctx { ns: string; cd: string[]; trustDomain: string; grants: CompiledGrant[]; binding: string }
+interface Ctx {
+  ns: string;
+  cd: string[];
+  trustDomain: string;
+  grants: CompiledGrant[];
+  binding: string;
+}
 
 function finding(rule: OwnershipRule, field: string, value: string, why: string): OwnershipFinding {
   return { rule, field, value, message: `${field} ${quote(value)} ${why}` };
@@ -76,8 +82,12 @@ function checkDns(c: Ctx, field: string, value: string): OwnershipFinding | unde
     return finding(OwnershipRule.NameNotOwned, field, value, notOwned(c, 'a name'));
   }
   if (labels[0] === '*' && !c.grants.some((g) => g.allowWildcards)) {
-    return finding(OwnershipRule.WildcardNotGranted, field, value,
-      `is a wildcard name and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowWildcards`);
+    return finding(
+      OwnershipRule.WildcardNotGranted,
+      field,
+      value,
+      `is a wildcard name and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowWildcards`,
+    );
   }
   return undefined;
 }
@@ -90,7 +100,11 @@ function checkIp(c: Ctx, field: string, value: string): OwnershipFinding | undef
 
 function checkUri(c: Ctx, field: string, value: string): OwnershipFinding | undefined {
   const parts = parseUri(value);
-  if (parts && (ownsUri(parts, c.ns, c.trustDomain) || c.grants.some((g) => g.uris.some((p) => matchUriParts(p, parts, c.ns))))) return undefined;
+  if (
+    parts &&
+    (ownsUri(parts, c.ns, c.trustDomain) || c.grants.some((g) => g.uris.some((p) => matchUriParts(p, parts, c.ns))))
+  )
+    return undefined;
   return finding(OwnershipRule.NameNotOwned, field, value, notOwned(c, 'a URI'));
 }
 
@@ -109,23 +123,44 @@ function checkCommonName(c: Ctx, cn: string | undefined): OwnershipFinding | und
   if (parseIp(cn)) return checkIp(c, 'subject.commonName', cn);
   if (/\s/.test(cn)) return undefined;
   const lower = cn.toLowerCase().replace(/\.$/, '');
-  if (lower.includes('.') || lower.includes('*') || lower === 'localhost' || lower === 'kubernetes') return checkDns(c, 'subject.commonName', cn);
+  if (lower.includes('.') || lower.includes('*') || lower === 'localhost' || lower === 'kubernetes')
+    return checkDns(c, 'subject.commonName', cn);
   return undefined;
 }
 
 /** Everything in the request the namespace may not hold under this binding; empty when it may hold it all. */
-export function ownershipFindings(shape: CertificateShape, binding: BindingForOwnership, scope: OwnershipScope): OwnershipFinding[] {
+export function ownershipFindings(
+  shape: CertificateShape,
+  binding: BindingForOwnership,
+  scope: OwnershipScope,
+): OwnershipFinding[] {
   const c: Ctx = {
-    ns: scope.namespace, cd: dnsNameLabels(scope.clusterDomain) ?? ['cluster', 'local'], trustDomain: trustDomainOf(binding.spec),
-    grants: selectedGrants(binding, scope), binding: binding.name,
+    ns: scope.namespace,
+    cd: dnsNameLabels(scope.clusterDomain) ?? ['cluster', 'local'],
+    trustDomain: trustDomainOf(binding.spec),
+    grants: selectedGrants(binding, scope),
+    binding: binding.name,
   };
   const out: OwnershipFinding[] = [];
-  const each = (values: readonly string[], field: string, check: (c: Ctx, f: string, v: string) => OwnershipFinding | undefined): void => {
-    values.forEach((v, i) => { const f = check(c, `${field}[${i}]`, v); if (f) out.push(f); });
+  const each = (
+    values: readonly string[],
+    field: string,
+    check: (c: Ctx, f: string, v: string) => OwnershipFinding | undefined,
+  ): void => {
+    values.forEach((v, i) => {
+      const f = check(c, `${field}[${i}]`, v);
+      if (f) out.push(f);
+    });
   };
   if (shape.isCA && !c.grants.some((g) => g.allowCA)) {
-    out.push(finding(OwnershipRule.CANotGranted, 'isCA', 'true',
-      `asks for a CA certificate and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowCA`));
+    out.push(
+      finding(
+        OwnershipRule.CANotGranted,
+        'isCA',
+        'true',
+        `asks for a CA certificate and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowCA`,
+      ),
+    );
   }
   const cn = checkCommonName(c, shape.subject.commonName);
   if (cn) out.push(cn);
@@ -141,7 +176,10 @@ const MAX_LISTED = 10;
 /** The denial message: what was refused and how the security team can allow it. */
 export function ownershipDenial(findings: readonly OwnershipFinding[], binding: string): string {
   if (findings.length === 0) return '';
-  const shown = findings.slice(0, MAX_LISTED).map((f) => `${f.message} (${f.rule})`).join('; ');
+  const shown = findings
+    .slice(0, MAX_LISTED)
+    .map((f) => `${f.message} (${f.rule})`)
+    .join('; ');
   const more = findings.length > MAX_LISTED ? `; and ${findings.length - MAX_LISTED} more` : '';
   return `denied by the safe defaults: ${shown}${more}; the security team can allow it with spec.grants of CertificateAuthorityBinding ${quote(binding)} (see docs/security.md)`;
 }
@@ -168,16 +206,26 @@ export interface NameConstraints {
  * `*` elsewhere cannot be expressed and are left out), granted CIDRs, granted e-mail domains, no URIs.
  */
 export function caNameConstraints(binding: BindingForOwnership, scope: OwnershipScope): NameConstraints {
-  const ns = scope.namespace, cd = scope.clusterDomain.toLowerCase();
+  const ns = scope.namespace,
+    cd = scope.clusterDomain.toLowerCase();
   const grants = selectedGrants(binding, scope);
-  const dns = new Set([`${ns}.svc`, `${ns}.svc.${cd}`, `${ns}.pod.${cd}`, ...grants.flatMap((g) => grantedDnsSubtrees(g, ns))]);
+  const dns = new Set([
+    `${ns}.svc`,
+    `${ns}.svc.${cd}`,
+    `${ns}.pod.${cd}`,
+    ...grants.flatMap((g) => grantedDnsSubtrees(g, ns)),
+  ]);
   const excludedDNS = ns === 'default' ? ['kubernetes.default.svc', `kubernetes.default.svc.${cd}`] : [];
   const permittedIP = [...new Set(grants.flatMap((g) => g.cidrs.filter((x) => x.valid).map((x) => x.source)))];
   const emails = new Set(grants.flatMap((g) => grantedEmailConstraints(g, ns)));
   emails.delete('');
   return {
-    permittedDNS: [...dns], excludedDNS, permittedIP, excludedIP: permittedIP.length === 0 ? ['0.0.0.0/0', '::/0'] : [],
-    permittedEmail: emails.size > 0 ? [...emails] : ['invalid'], permittedURI: ['invalid'],
+    permittedDNS: [...dns],
+    excludedDNS,
+    permittedIP,
+    excludedIP: permittedIP.length === 0 ? ['0.0.0.0/0', '::/0'] : [],
+    permittedEmail: emails.size > 0 ? [...emails] : ['invalid'],
+    permittedURI: ['invalid'],
   };
 }
 

@@ -49,8 +49,11 @@ export interface DnsPattern {
 export function compileDnsPattern(source: string): DnsPattern {
   const p = source.endsWith('.') ? source.slice(0, -1) : source;
   const labels = p.toLowerCase().split('.');
-  const valid = p.length > 0 && p.length <= 253 && PRINTABLE.test(p)
-    && labels.every((l) => l === '*' || validLabel(l.replaceAll(NAMESPACE_TOKEN, 'a')));
+  const valid =
+    p.length > 0 &&
+    p.length <= 253 &&
+    PRINTABLE.test(p) &&
+    labels.every((l) => l === '*' || validLabel(l.replaceAll(NAMESPACE_TOKEN, 'a')));
   return { source, labels, valid, usesNamespace: p.includes(NAMESPACE_TOKEN) };
 }
 
@@ -83,10 +86,21 @@ export function showPattern(source: string, namespace: string): string {
 
 /** `*` matches any run of characters (no separators are ever passed in). O(|p|·|t|), no regex. */
 export function glob(p: string, t: string): boolean {
-  let pi = 0, ti = 0, star = -1, mark = 0;
+  let pi = 0,
+    ti = 0,
+    star = -1,
+    mark = 0;
   while (ti < t.length) {
-    if (pi < p.length && p[pi] === '*') { star = pi++; mark = ti; continue; }
-    if (pi < p.length && p[pi] === t[ti]) { pi++; ti++; continue; }
+    if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = ti;
+      continue;
+    }
+    if (pi < p.length && p[pi] === t[ti]) {
+      pi++;
+      ti++;
+      continue;
+    }
     if (star < 0) return false;
     pi = star + 1;
     ti = ++mark;
@@ -121,7 +135,13 @@ function splitTail(rest: string): { rest: string; tail: string } {
 function splitAuthority(rest: string): { authority?: string[]; path: string } {
   if (!rest.startsWith('//')) return { path: rest };
   const end = rest.indexOf('/', 2);
-  return { authority: rest.slice(2, end < 0 ? undefined : end).toLowerCase().split('@'), path: end < 0 ? '' : rest.slice(end) };
+  return {
+    authority: rest
+      .slice(2, end < 0 ? undefined : end)
+      .toLowerCase()
+      .split('@'),
+    path: end < 0 ? '' : rest.slice(end),
+  };
 }
 
 /** `.`/`..` segments and empty interior segments (`a//b`) are normalisation tricks: never match. */
@@ -144,7 +164,11 @@ export function parseUri(uri: string): UriParts | undefined {
   return parts;
 }
 
-export interface UriPattern { source: string; parts?: UriParts; usesNamespace: boolean }
+export interface UriPattern {
+  source: string;
+  parts?: UriParts;
+  usesNamespace: boolean;
+}
 
 export function compileUriPattern(source: string): UriPattern {
   const parts = parseUri(source);
@@ -188,13 +212,23 @@ export function matchesUriPattern(pattern: string | UriPattern, uri: string, nam
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
 
-export interface EmailPattern { source: string; local: string; domain: DnsPattern; valid: boolean; usesNamespace: boolean }
+export interface EmailPattern {
+  source: string;
+  local: string;
+  domain: DnsPattern;
+  valid: boolean;
+  usesNamespace: boolean;
+}
 
 export function compileEmailPattern(source: string): EmailPattern {
   const at = source.indexOf('@');
   const local = at < 0 ? '' : source.slice(0, at);
   const domain = compileDnsPattern(at < 0 ? '' : source.slice(at + 1));
-  const valid = at > 0 && source.indexOf('@', at + 1) < 0 && LOCAL_PART.test(local.replaceAll(NAMESPACE_TOKEN, 'a')) && domain.valid;
+  const valid =
+    at > 0 &&
+    source.indexOf('@', at + 1) < 0 &&
+    LOCAL_PART.test(local.replaceAll(NAMESPACE_TOKEN, 'a')) &&
+    domain.valid;
   return { source, local, domain, valid, usesNamespace: source.includes(NAMESPACE_TOKEN) };
 }
 

@@ -20,7 +20,10 @@ export interface RequestDefaults {
   byPolicy: boolean;
 }
 
-interface SpecView { duration?: string | undefined; privateKey?: { algorithm?: string | undefined; size?: number | undefined } | undefined }
+interface SpecView {
+  duration?: string | undefined;
+  privateKey?: { algorithm?: string | undefined; size?: number | undefined } | undefined;
+}
 
 export function resolveDefaults(spec: SpecView, selected: readonly CompiledPolicy[]): RequestDefaults {
   const d = resolveDuration(spec.duration, selected);
@@ -30,10 +33,16 @@ export function resolveDefaults(spec: SpecView, selected: readonly CompiledPolic
   return out;
 }
 
-function resolveDuration(explicit: string | undefined, selected: readonly CompiledPolicy[]): { duration: string; ms: number; byPolicy: boolean } {
-  if (explicit !== undefined) return { duration: explicit, ms: parseDuration(explicit) ?? Number.POSITIVE_INFINITY, byPolicy: false };
+function resolveDuration(
+  explicit: string | undefined,
+  selected: readonly CompiledPolicy[],
+): { duration: string; ms: number; byPolicy: boolean } {
+  if (explicit !== undefined)
+    return { duration: explicit, ms: parseDuration(explicit) ?? Number.POSITIVE_INFINITY, byPolicy: false };
   const ms = defaultDurationMs(selected);
-  return ms === DEFAULT_MS ? { duration: DEFAULT_DURATION, ms, byPolicy: false } : { duration: formatDuration(ms), ms, byPolicy: true };
+  return ms === DEFAULT_MS
+    ? { duration: DEFAULT_DURATION, ms, byPolicy: false }
+    : { duration: formatDuration(ms), ms, byPolicy: true };
 }
 
 /** The default lifetime capped at the tightest maxDuration and raised to the largest minDuration. */
@@ -56,17 +65,22 @@ function higherFloor(floor: number, min: number | undefined): number {
   return min !== undefined && Number.isFinite(min) && min > floor ? min : floor;
 }
 
-function resolveKeySize(algorithm: string, explicit: number | undefined, selected: readonly CompiledPolicy[]): { size?: number; byPolicy: boolean } {
+function resolveKeySize(
+  algorithm: string,
+  explicit: number | undefined,
+  selected: readonly CompiledPolicy[],
+): { size?: number; byPolicy: boolean } {
   if (explicit !== undefined) return { size: explicit, byPolicy: false };
   const sizes = (KEY_SIZES as Record<string, readonly number[] | undefined>)[algorithm] ?? [];
   const first = sizes[0];
   if (first === undefined) return { byPolicy: false };
-  const fits = (size: number): boolean => selected.every((p) => {
-    const pk = p.spec.rules?.privateKey;
-    if (!pk) return true;
-    if (algorithm === 'RSA') return pk.minRSASize === undefined || size >= pk.minRSASize;
-    return pk.allowedECDSACurves === undefined || pk.allowedECDSACurves.includes(ECDSA_CURVE_OF_SIZE[size] as never);
-  });
+  const fits = (size: number): boolean =>
+    selected.every((p) => {
+      const pk = p.spec.rules?.privateKey;
+      if (!pk) return true;
+      if (algorithm === 'RSA') return pk.minRSASize === undefined || size >= pk.minRSASize;
+      return pk.allowedECDSACurves === undefined || pk.allowedECDSACurves.includes(ECDSA_CURVE_OF_SIZE[size] as never);
+    });
   const size = sizes.find(fits) ?? first;
   return { size, byPolicy: size !== first };
 }

@@ -23,5 +23,9 @@ export type RuleCheck = (rules: CompiledRules, t: RuleTarget) => readonly Findin
 
 /** Parses a target's names once, for every policy it is checked against. */
 export function parseNames(shape: Pick<CertificateShape, 'dnsNames' | 'uris' | 'ipAddresses'>): RuleTarget['parsed'] {
-  return { dnsNames: shape.dnsNames.map(dnsNameLabels), uris: shape.uris.map(parseUri), ips: shape.ipAddresses.map(parseIp) };
+  return {
+    dnsNames: shape.dnsNames.map(dnsNameLabels),
+    uris: shape.uris.map(parseUri),
+    ips: shape.ipAddresses.map(parseIp),
+  };
 }

@@ -11,9 +11,18 @@ import { ECDSA_CURVE_OF_SIZE } from './types.ts';
 export const allowedAuthorities: RuleCheck = (r, t) => {
   const allowed = r.raw.allowedAuthorities;
   if (!allowed || allowed.includes(t.authority ?? '')) return NONE;
-  if (t.source === 'request') return [finding('allowedAuthorities', 'authorityRef.name', t.authority ?? '', noneOf(allowed, 'is not one of'))];
-  return [finding('allowedAuthorities', 'issuer', t.issuer ?? '', allowed.length === 0
-    ? 'is not allowed: allowedAuthorities is empty' : `is not the CA of any of ${allowed.join(', ')}`)];
+  if (t.source === 'request')
+    return [finding('allowedAuthorities', 'authorityRef.name', t.authority ?? '', noneOf(allowed, 'is not one of'))];
+  return [
+    finding(
+      'allowedAuthorities',
+      'issuer',
+      t.issuer ?? '',
+      allowed.length === 0
+        ? 'is not allowed: allowedAuthorities is empty'
+        : `is not the CA of any of ${allowed.join(', ')}`,
+    ),
+  ];
 };
 
 const isRsa = (alg: string): boolean => alg === 'RSA' || alg === 'RSASSA-PSS';
@@ -22,27 +31,51 @@ type PrivateKeyRules = NonNullable<CompiledRules['raw']['privateKey']>;
 
 function keyAlgorithmFindings(pk: PrivateKeyRules, algorithm: string): readonly Finding[] {
   if (!pk.allowedAlgorithms || (pk.allowedAlgorithms as string[]).includes(algorithm)) return NONE;
-  return [finding('privateKey.allowedAlgorithms', 'privateKey.algorithm', algorithm, noneOf(pk.allowedAlgorithms, 'is not one of'))];
+  return [
+    finding(
+      'privateKey.allowedAlgorithms',
+      'privateKey.algorithm',
+      algorithm,
+      noneOf(pk.allowedAlgorithms, 'is not one of'),
+    ),
+  ];
 }
 
 function rsaSizeFindings(pk: PrivateKeyRules, algorithm: string, size: number | undefined): readonly Finding[] {
   if (pk.minRSASize === undefined || !isRsa(algorithm) || (size ?? 0) >= pk.minRSASize) return NONE;
-  return [finding('privateKey.minRSASize', 'privateKey.size', String(size ?? 'unknown'), `is below minRSASize ${pk.minRSASize}`)];
+  return [
+    finding(
+      'privateKey.minRSASize',
+      'privateKey.size',
+      String(size ?? 'unknown'),
+      `is below minRSASize ${pk.minRSASize}`,
+    ),
+  ];
 }
 
 function curveFindings(pk: PrivateKeyRules, algorithm: string, size: number | undefined): readonly Finding[] {
   if (!pk.allowedECDSACurves || algorithm !== 'ECDSA') return NONE;
   const curve = size === undefined ? undefined : ECDSA_CURVE_OF_SIZE[size];
   if (curve !== undefined && (pk.allowedECDSACurves as string[]).includes(curve)) return NONE;
-  return [finding('privateKey.allowedECDSACurves', 'privateKey.size', curve ?? String(size ?? 'unknown'),
-    noneOf(pk.allowedECDSACurves, 'is not one of'))];
+  return [
+    finding(
+      'privateKey.allowedECDSACurves',
+      'privateKey.size',
+      curve ?? String(size ?? 'unknown'),
+      noneOf(pk.allowedECDSACurves, 'is not one of'),
+    ),
+  ];
 }
 
 export const privateKey: RuleCheck = (r, t) => {
   const pk = r.raw.privateKey;
   if (!pk) return NONE;
   const { algorithm, size } = t.key;
-  return [...keyAlgorithmFindings(pk, algorithm), ...rsaSizeFindings(pk, algorithm, size), ...curveFindings(pk, algorithm, size)];
+  return [
+    ...keyAlgorithmFindings(pk, algorithm),
+    ...rsaSizeFindings(pk, algorithm, size),
+    ...curveFindings(pk, algorithm, size),
+  ];
 };
 
 /** How far a certificate's lifetime may exceed maxDuration: the back-dating issuers allow for clock skew (the API server's PCR window). */
@@ -51,16 +84,32 @@ export const LIFETIME_SLACK_MS = 5 * 60_000;
 export const duration: RuleCheck = (r, t) => {
   const field = t.source === 'request' ? 'duration' : 'lifetime';
   if (!Number.isFinite(t.durationMs) || t.durationMs < 0) {
-    return r.maxDurationMs === undefined ? [] : [finding('maxDuration', field, String(t.durationMs), 'is not a valid duration')];
+    return r.maxDurationMs === undefined
+      ? []
+      : [finding('maxDuration', field, String(t.durationMs), 'is not a valid duration')];
   }
   const shown = formatDuration(t.durationMs);
   // issuers back-date notBefore for clock skew, so a certificate's lifetime may exceed what was requested by that much
   const slack = t.source === 'certificate' ? LIFETIME_SLACK_MS : 0;
   if (r.maxDurationMs !== undefined && t.durationMs > r.maxDurationMs + slack) {
-    return [finding('maxDuration', field, shown, `exceeds maxDuration ${r.raw.maxDuration ?? formatDuration(r.maxDurationMs)}`)];
+    return [
+      finding(
+        'maxDuration',
+        field,
+        shown,
+        `exceeds maxDuration ${r.raw.maxDuration ?? formatDuration(r.maxDurationMs)}`,
+      ),
+    ];
   }
   if (r.minDurationMs !== undefined && t.durationMs < r.minDurationMs) {
-    return [finding('minDuration', field, shown, `is below minDuration ${r.raw.minDuration ?? formatDuration(r.minDurationMs)}`)];
+    return [
+      finding(
+        'minDuration',
+        field,
+        shown,
+        `is below minDuration ${r.raw.minDuration ?? formatDuration(r.minDurationMs)}`,
+      ),
+    ];
   }
   return NONE;
 };
@@ -68,7 +117,13 @@ export const duration: RuleCheck = (r, t) => {
 export const usages: RuleCheck = (r, t) => {
   const allowed = r.raw.usages?.allowed as string[] | undefined;
   if (!allowed) return NONE;
-  return eachValue(t.usages, 'usages', 'usages.allowed', (v) => allowed.includes(v), () => noneOf(allowed, 'is not one of'));
+  return eachValue(
+    t.usages,
+    'usages',
+    'usages.allowed',
+    (v) => allowed.includes(v),
+    () => noneOf(allowed, 'is not one of'),
+  );
 };
 
 export const allowCA: RuleCheck = (r, t) =>
@@ -84,20 +139,45 @@ export const requireOwner: RuleCheck = (r, t) =>
 /** Discovered certificates only: a self-signed leaf (not a CA) is a violation. */
 export const forbidSelfSigned: RuleCheck = (r, t) =>
   r.raw.forbidSelfSigned === true && t.source === 'certificate' && t.selfSigned === true && !t.isCA
-    ? [{ rule: 'forbidSelfSigned', field: 'selfSigned', value: 'true', message: 'selfSigned true: a self-signed leaf certificate is not allowed' }]
+    ? [
+        {
+          rule: 'forbidSelfSigned',
+          field: 'selfSigned',
+          value: 'true',
+          message: 'selfSigned true: a self-signed leaf certificate is not allowed',
+        },
+      ]
     : NONE;
 
 /** Discovered certificates only. */
 export const allowedSignatureAlgorithms: RuleCheck = (r, t) => {
   const allowed = r.raw.allowedSignatureAlgorithms as string[] | undefined;
   if (!allowed || t.source !== 'certificate' || allowed.includes(t.signatureAlgorithm ?? '')) return NONE;
-  return [finding('allowedSignatureAlgorithms', 'signatureAlgorithm', t.signatureAlgorithm ?? '', noneOf(allowed, 'is not one of'))];
+  return [
+    finding(
+      'allowedSignatureAlgorithms',
+      'signatureAlgorithm',
+      t.signatureAlgorithm ?? '',
+      noneOf(allowed, 'is not one of'),
+    ),
+  ];
 };
 
 /** Every rule, in the contract's order (the order violations are reported in). */
 export const RULES: readonly RuleCheck[] = [
-  allowedAuthorities, privateKey, duration, dnsNames, ipAddresses, uris, emailAddresses, subject, usages, allowCA, requireOwner,
-  forbidSelfSigned, allowedSignatureAlgorithms,
+  allowedAuthorities,
+  privateKey,
+  duration,
+  dnsNames,
+  ipAddresses,
+  uris,
+  emailAddresses,
+  subject,
+  usages,
+  allowCA,
+  requireOwner,
+  forbidSelfSigned,
+  allowedSignatureAlgorithms,
 ];
 
 export function checkRules(r: CompiledRules, t: RuleTarget): Finding[] {

@@ -88,7 +88,11 @@ export interface Verdict {
   reason?: string;
 }
 
-interface ObjectMetaLike { name?: string; namespace?: string; labels?: Record<string, string> | null }
+interface ObjectMetaLike {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string> | null;
+}
 
 /** The ECDSA curve of a key size (the size a KeyView carries for an ECDSA key). */
 export const ECDSA_CURVE_OF_SIZE: Readonly<Record<number, string>> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };
@@ -121,7 +125,10 @@ function subjectView(s: MachineIdentitySpec): SubjectView {
 }
 
 /** Adapter from a (zod-parsed, defaults applied) MachineIdentity. */
-export function requestFromMachineIdentity(mi: { metadata: ObjectMetaLike; spec: MachineIdentitySpec }): IdentityRequest {
+export function requestFromMachineIdentity(mi: {
+  metadata: ObjectMetaLike;
+  spec: MachineIdentitySpec;
+}): IdentityRequest {
   const { metadata: m, spec: s } = mi;
   const req: IdentityRequest = {
     namespace: m.namespace ?? '',
@@ -166,7 +173,10 @@ export function certificateFromFacts(facts: CertFacts, where: CertificateLocatio
     emailAddresses: [...facts.emailAddresses],
     usages: [...new Set([...facts.keyUsage, ...facts.extKeyUsage])],
     isCA: facts.isCA,
-    key: facts.keySize === undefined ? { algorithm: facts.keyAlgorithm } : { algorithm: facts.keyAlgorithm, size: facts.keySize },
+    key:
+      facts.keySize === undefined
+        ? { algorithm: facts.keyAlgorithm }
+        : { algorithm: facts.keyAlgorithm, size: facts.keySize },
     signatureAlgorithm: facts.signatureAlgorithm,
     selfSigned: facts.selfSigned,
     lifetimeMs: facts.notAfter.getTime() - facts.notBefore.getTime(),
@@ -207,5 +217,7 @@ function splitRdnAttributes(dn: string): string[] {
 }
 
 function unescapeDn(v: string): string {
-  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_m, g: string) => (g.length === 2 ? String.fromCharCode(parseInt(g, 16)) : g));
+  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_m, g: string) =>
+    g.length === 2 ? String.fromCharCode(parseInt(g, 16)) : g,
+  );
 }

@@ -8,7 +8,8 @@ export function callHandlers<A extends unknown[]>(log: Logger, handlers: readonl
   for (const h of handlers) {
     try {
       const r = h(...args);
-      if (r && typeof r.then === 'function') r.then(undefined, (err: unknown) => log.error({ err }, 'informer handler failed'));
+      if (r && typeof r.then === 'function')
+        r.then(undefined, (err: unknown) => log.error({ err }, 'informer handler failed'));
     } catch (err) {
       log.error({ err }, 'informer handler failed');
     }

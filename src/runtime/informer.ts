@@ -38,7 +38,12 @@ export interface InformerOptions {
   transform?: (obj: k8s.KubernetesObject) => k8s.KubernetesObject;
 }
 
-interface ObjectList<T> { apiVersion?: string; kind?: string; metadata?: { resourceVersion?: string; continue?: string }; items: T[] }
+interface ObjectList<T> {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
 
 export class Informer<T extends k8s.KubernetesObject> {
   /** Resolves once the first complete list is in the store; never rejects. */
@@ -59,23 +64,49 @@ export class Informer<T extends k8s.KubernetesObject> {
     this.o = o;
     this.resource = o.resource ?? o.path.split('/').filter(Boolean).pop() ?? o.path;
     this.log = o.logger.child({ informer: this.resource });
-    this.synced = new Promise((resolve) => { this.resolveSynced = resolve; });
+    this.synced = new Promise((resolve) => {
+      this.resolveSynced = resolve;
+    });
     this.m = {
-      relists: counter(o.registry, 'informer_relists_total', 'Full relists after the first list (410 Gone)', ['resource']),
-      restarts: counter(o.registry, 'informer_watch_restarts_total', 'Watch restarts by reason', ['resource', 'reason']),
+      relists: counter(o.registry, 'informer_relists_total', 'Full relists after the first list (410 Gone)', [
+        'resource',
+      ]),
+      restarts: counter(o.registry, 'informer_watch_restarts_total', 'Watch restarts by reason', [
+        'resource',
+        'reason',
+      ]),
     };
     this.m.relists.inc({ resource: this.resource }, 0);
   }
 
-  onAdd(fn: Handler<[T]>): this { this.handlers.add.push(fn); return this; }
-  onUpdate(fn: Handler<[T, T]>): this { this.handlers.update.push(fn); return this; }
-  onDelete(fn: Handler<[T]>): this { this.handlers.del.push(fn); return this; }
+  onAdd(fn: Handler<[T]>): this {
+    this.handlers.add.push(fn);
+    return this;
+  }
+  onUpdate(fn: Handler<[T, T]>): this {
+    this.handlers.update.push(fn);
+    return this;
+  }
+  onDelete(fn: Handler<[T]>): this {
+    this.handlers.del.push(fn);
+    return this;
+  }
 
-  hasSynced(): boolean { return this.isSynced; }
-  get(key: string): T | undefined { return this.store.get(key); }
-  list(): T[] { return [...this.store.values()]; }
-  keys(): string[] { return [...this.store.keys()]; }
-  lastResourceVersion(): string { return this.rv; }
+  hasSynced(): boolean {
+    return this.isSynced;
+  }
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+  list(): T[] {
+    return [...this.store.values()];
+  }
+  keys(): string[] {
+    return [...this.store.keys()];
+  }
+  lastResourceVersion(): string {
+    return this.rv;
+  }
 
   start(): this {
     this.loop ??= this.run();
@@ -96,14 +127,19 @@ export class Informer<T extends k8s.KubernetesObject> {
   private keepListed(fresh: Map<string, T>, item: k8s.KubernetesObject): void {
     const key = keyOf(item);
     const prev = this.store.get(key);
-    fresh.set(key, prev && prev.metadata?.resourceVersion === item.metadata?.resourceVersion ? prev : this.project(item));
+    fresh.set(
+      key,
+      prev && prev.metadata?.resourceVersion === item.metadata?.resourceVersion ? prev : this.project(item),
+    );
   }
 
   private project(obj: k8s.KubernetesObject): T {
     return (this.o.transform ? this.o.transform(obj) : stripManagedFields(obj)) as T;
   }
 
-  private get stopped(): boolean { return this.stopper.signal.aborted; }
+  private get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
 
   // list → watch → (restart | relist on 410), forever. Every failure is retried with jittered
   // exponential backoff; a healthy watch (it delivered something) resets the backoff.
@@ -130,7 +166,10 @@ export class Informer<T extends k8s.KubernetesObject> {
       }
       const { outcome, events } = await this.watchOnce();
       if (outcome === 'stopped') return undefined;
-      return { reason: outcome, state: { needList: outcome === 'gone', failures: failuresAfterWatch(s.failures, outcome, events) } };
+      return {
+        reason: outcome,
+        state: { needList: outcome === 'gone', failures: failuresAfterWatch(s.failures, outcome, events) },
+      };
     } catch (err) {
       if (this.stopped) return undefined;
       const failures = s.failures + 1;
@@ -163,9 +202,17 @@ export class Informer<T extends k8s.KubernetesObject> {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await getJson<ObjectList<T>>(this.o.kc, this.o.path, {
-        limit: this.o.pageSize ?? 500, continue: cont, labelSelector: this.o.labelSelector, fieldSelector: this.o.fieldSelector,
-      }, AbortSignal.any([this.stopper.signal, AbortSignal.timeout(60_000)]));
+      const page = await getJson<ObjectList<T>>(
+        this.o.kc,
+        this.o.path,
+        {
+          limit: this.o.pageSize ?? 500,
+          continue: cont,
+          labelSelector: this.o.labelSelector,
+          fieldSelector: this.o.fieldSelector,
+        },
+        AbortSignal.any([this.stopper.signal, AbortSignal.timeout(60_000)]),
+      );
       const kind = page.kind?.replace(/List$/, '');
       for (const item of page.items ?? []) this.keepListed(fresh, { apiVersion: page.apiVersion, kind, ...item });
       cont = page.metadata?.continue || undefined;
@@ -177,7 +224,12 @@ export class Informer<T extends k8s.KubernetesObject> {
   private watchOnce(): Promise<{ outcome: WatchOutcome; events: number }> {
     return watchOnce({
       kc: this.o.kc,
-      request: { path: this.o.path, resourceVersion: this.rv, labelSelector: this.o.labelSelector, fieldSelector: this.o.fieldSelector },
+      request: {
+        path: this.o.path,
+        resourceVersion: this.rv,
+        labelSelector: this.o.labelSelector,
+        fieldSelector: this.o.fieldSelector,
+      },
       inactivityMs: this.o.inactivityMs ?? 120_000,
       stop: this.stopper.signal,
       onEvent: (line) => this.handleEvent(line),
@@ -221,7 +273,6 @@ export class Informer<T extends k8s.KubernetesObject> {
     if (prev) callHandlers(this.log, this.handlers.update, prev, stored);
     else callHandlers(this.log, this.handlers.add, stored);
   }
-
 }
 
 /**

@@ -3,10 +3,17 @@ import { toKubeError } from './kube.ts';
 import { propertyOf } from './narrow.ts';
 import type { WatchOutcome } from './watch-once.ts';
 
-export interface LoopState { failures: number; needList: boolean }
+export interface LoopState {
+  failures: number;
+  needList: boolean;
+}
 
 /** A watch that delivered events, or ended in 410 Gone, was healthy; one that closed empty counts as a failure. */
-export function failuresAfterWatch(failures: number, outcome: Exclude<WatchOutcome, 'stopped'>, events: number): number {
+export function failuresAfterWatch(
+  failures: number,
+  outcome: Exclude<WatchOutcome, 'stopped'>,
+  events: number,
+): number {
   if (events > 0 || outcome === 'gone') return 0;
   return failures + (outcome === 'closed' ? 1 : 0);
 }

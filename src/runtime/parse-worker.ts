@@ -4,7 +4,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { propertyOf } from './narrow.ts';
 
 type Handlers = Record<string, ((input: never) => unknown) | undefined>;
-interface Task { id: number; op: string; input: unknown }
+interface Task {
+  id: number;
+  op: string;
+  input: unknown;
+}
 
 const port = parentPort;
 if (!port) throw new Error('parse-worker runs only as a worker thread');

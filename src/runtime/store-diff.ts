@@ -2,13 +2,13 @@
 // new one. Pure.
 import type * as k8s from '@kubernetes/client-node';
 
-export type StoreChange<T> =
-  | { type: 'add'; obj: T }
-  | { type: 'update'; prev: T; obj: T }
-  | { type: 'delete'; obj: T };
+export type StoreChange<T> = { type: 'add'; obj: T } | { type: 'update'; prev: T; obj: T } | { type: 'delete'; obj: T };
 
 /** Adds and updates (resourceVersion changed) in the new store's order, then deletes in the old store's order. */
-export function storeChanges<T extends k8s.KubernetesObject>(old: ReadonlyMap<string, T>, fresh: ReadonlyMap<string, T>): StoreChange<T>[] {
+export function storeChanges<T extends k8s.KubernetesObject>(
+  old: ReadonlyMap<string, T>,
+  fresh: ReadonlyMap<string, T>,
+): StoreChange<T>[] {
   const out: StoreChange<T>[] = [];
   for (const [k, obj] of fresh) {
     const prev = old.get(k);

@@ -25,7 +25,10 @@ export async function watchOnce(o: WatchOnceOptions): Promise<{ outcome: WatchOu
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(timer);
-    timer = setTimeout(() => { timedOut = true; ac.abort(); }, o.inactivityMs);
+    timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, o.inactivityMs);
     timer.unref();
   };
   const onStop = (): void => ac.abort();
@@ -44,7 +47,12 @@ export async function watchOnce(o: WatchOnceOptions): Promise<{ outcome: WatchOu
   }
 }
 
-async function readWatch(o: WatchOnceOptions, signal: AbortSignal, onChunk: () => void, counted: { events: number }): Promise<WatchOutcome> {
+async function readWatch(
+  o: WatchOnceOptions,
+  signal: AbortSignal,
+  onChunk: () => void,
+  counted: { events: number },
+): Promise<WatchOutcome> {
   const res = await openWatch(o.kc, o.request, signal);
   const stream = res.body.stream();
   if (!stream) return 'closed';

@@ -12,16 +12,23 @@ export interface WatchRequest {
 /** The watch URL's query: empty values left out. */
 export function watchQuery(r: WatchRequest, timeoutSeconds: number): URLSearchParams {
   const q: Record<string, string | undefined> = {
-    watch: 'true', allowWatchBookmarks: 'true', resourceVersion: r.resourceVersion,
+    watch: 'true',
+    allowWatchBookmarks: 'true',
+    resourceVersion: r.resourceVersion,
     timeoutSeconds: String(timeoutSeconds),
-    labelSelector: r.labelSelector, fieldSelector: r.fieldSelector,
+    labelSelector: r.labelSelector,
+    fieldSelector: r.fieldSelector,
   };
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) if (v) params.set(k, v);
   return params;
 }
 
-export async function openWatch(kc: k8s.KubeConfig, r: WatchRequest, signal: AbortSignal): Promise<k8s.ResponseContext> {
+export async function openWatch(
+  kc: k8s.KubeConfig,
+  r: WatchRequest,
+  signal: AbortSignal,
+): Promise<k8s.ResponseContext> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const url = new URL(cluster.server + r.path);
