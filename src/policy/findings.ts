@@ -46,8 +46,9 @@ export function eachValue(
 ): readonly Finding[] {
   let out: Finding[] | undefined;
   let text: string | undefined; // built only when something fails
-  values.forEach((v, i) => {
-    if (!ok(v, i)) (out ??= []).push(finding(rule, `${field}[${i}]`, v, (text ??= why())));
-  });
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== undefined && !ok(v, i)) (out ??= []).push(finding(rule, `${field}[${i}]`, v, (text ??= why())));
+  }
   return out ?? NONE;
 }

@@ -27,9 +27,12 @@ export function dnsNameLabels(name: string): string[] | undefined {
   const n = name.endsWith('.') ? name.slice(0, -1) : name;
   if (n.length === 0 || n.length > 253 || !PRINTABLE.test(n)) return undefined;
   const labels = n.toLowerCase().split('.');
-  const wildcardAllowed = labels.length >= 2;
-  const ok = labels.every((l, i) => (l === '*' && i === 0 && wildcardAllowed) || validLabel(l));
-  return ok ? labels : undefined;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i] ?? '';
+    if (l === '*' && i === 0 && labels.length >= 2) continue;
+    if (!validLabel(l)) return undefined;
+  }
+  return labels;
 }
 
 /** Whether a requested name asks for a wildcard certificate (any `*`, valid or not). */
@@ -179,7 +182,11 @@ export function compileUriPattern(source: string): UriPattern {
 
 function globAll(ps: readonly string[], ts: readonly string[], ns: string | undefined): boolean {
   if (ps.length !== ts.length) return false;
-  return ps.every((p, i) => glob(ns === undefined ? p : p.replaceAll(NAMESPACE_TOKEN, ns), ts[i] ?? ''));
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i] ?? '';
+    if (!glob(ns === undefined ? p : p.replaceAll(NAMESPACE_TOKEN, ns), ts[i] ?? '')) return false;
+  }
+  return true;
 }
 
 /** Both absent, or both present and matching. */

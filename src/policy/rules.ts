@@ -71,11 +71,11 @@ export const privateKey: RuleCheck = (r, t) => {
   const pk = r.raw.privateKey;
   if (!pk) return NONE;
   const { algorithm, size } = t.key;
-  return [
-    ...keyAlgorithmFindings(pk, algorithm),
-    ...rsaSizeFindings(pk, algorithm, size),
-    ...curveFindings(pk, algorithm, size),
-  ];
+  const out: Finding[] = [];
+  for (const f of keyAlgorithmFindings(pk, algorithm)) out.push(f);
+  for (const f of rsaSizeFindings(pk, algorithm, size)) out.push(f);
+  for (const f of curveFindings(pk, algorithm, size)) out.push(f);
+  return out;
 };
 
 /** How far a certificate's lifetime may exceed maxDuration: the back-dating issuers allow for clock skew (the API server's PCR window). */
