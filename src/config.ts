@@ -9,7 +9,8 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDurationMs(s: string): number {
   if (!DURATION.test(s)) throw new Error(`invalid duration ${JSON.stringify(s)} (expected e.g. 15s, 1h30m)`);
   let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  for (const [, n, unit = ''] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(n) * (UNIT_MS[unit] ?? Number.NaN);
   return total;
 }
 
@@ -20,7 +21,10 @@ const EnvSchema = z.object({
   MIO_NAMESPACE: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().min(1).optional(),
   POD_NAME: z.string().min(1).optional(),
-  MIO_HTTP_ADDR: z.string().regex(/^[^:]*:\d{1,5}$/, 'host:port').default('0.0.0.0:8080'),
+  MIO_HTTP_ADDR: z
+    .string()
+    .regex(/^[^:]*:\d{1,5}$/, 'host:port')
+    .default('0.0.0.0:8080'),
   MIO_LEADER_ELECT: bool.default(true),
   MIO_LEASE_NAME: z.string().min(1).default('machine-identity-operator'),
   MIO_LEASE_DURATION: duration.default(15_000),
@@ -28,12 +32,20 @@ const EnvSchema = z.object({
   MIO_RETRY_PERIOD: duration.default(2_000),
   MIO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   MIO_POLICY_DEFAULT_ACTION: z.enum(['Allow', 'Deny']).default('Allow'),
-  MIO_CLUSTER_DOMAIN: z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a DNS domain').default('cluster.local'),
+  MIO_CLUSTER_DOMAIN: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a DNS domain')
+    .default('cluster.local'),
   MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   MIO_DURABLE_KEYS: bool.default(false),
   MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
   /** host:port of the admission webhook, or "off". */
-  MIO_WEBHOOK_ADDR: z.string().regex(/^(off|[^:]*:\d{1,5})$/, 'host:port or off').default('0.0.0.0:9443'),
+  MIO_WEBHOOK_ADDR: z
+    .string()
+    .regex(/^(off|[^:]*:\d{1,5})$/, 'host:port or off')
+    .default('0.0.0.0:9443'),
   MIO_WEBHOOK_SECRET: z.string().min(1).max(253).default('machine-identity-operator-webhook-tls'),
   /** Names (and IPs) the serving certificate is for, comma-separated: the webhook Service's DNS names. */
   MIO_WEBHOOK_HOSTS: z.string().max(4096).default(''),
@@ -46,7 +58,12 @@ const EnvSchema = z.object({
   /** Act as the Kubernetes signer machineidentity.io/<binding> for bindings that ask (PodCertificateRequests, CSRs). */
   MIO_SIGNER: bool.default(true),
   // where the operator answers ACME HTTP-01 challenges (every replica answers those it presented)
-  MIO_ACME_HTTP01_SERVICE: z.string().min(1).max(63).regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).default('machine-identity-operator-acme-http01'),
+  MIO_ACME_HTTP01_SERVICE: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/)
+    .default('machine-identity-operator-acme-http01'),
   MIO_POD_IP: z.string().max(64).optional(),
   /** Worker threads that parse Secret/ConfigMap bytes from the cluster (each has its own heap: keep it small). */
   MIO_PARSE_WORKERS: z.coerce.number().int().min(1).max(8).default(1),
@@ -56,14 +73,23 @@ const EnvSchema = z.object({
   MIO_PARSE_WORKER_HEAP_MB: z.coerce.number().int().min(16).max(1024).default(64),
   /** PBKDF2 iterations one PKCS#12 file may cost (MAC and every encrypted section summed), checked before deriving. */
   MIO_PARSE_MAX_KDF_ITERATIONS: z.coerce.number().int().min(1).max(100_000_000).default(1_000_000),
-  MIO_ACME_HTTP01_ADDR: z.string().regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off').default('0.0.0.0:8089'),
+  MIO_ACME_HTTP01_ADDR: z
+    .string()
+    .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off')
+    .default('0.0.0.0:8089'),
 });
 
 export interface OperatorConfig {
   namespace: string;
   identity: string;
   http: { host: string; port: number };
-  leaderElection: { enabled: boolean; leaseName: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
   logLevel: string;
   policyDefaultAction: 'Allow' | 'Deny';
   /** The cluster's DNS domain: which names a namespace owns by default (`<svc>.<ns>.svc.<clusterDomain>`). */
@@ -94,32 +120,60 @@ function hostPort(addr: string): { host: string; port: number } {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const r = EnvSchema.safeParse(env);
   if (!r.success) {
-    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const e = r.data;
-  if (e.MIO_RENEW_DEADLINE >= e.MIO_LEASE_DURATION) throw new Error('invalid configuration: MIO_RENEW_DEADLINE must be shorter than MIO_LEASE_DURATION');
+  if (e.MIO_RENEW_DEADLINE >= e.MIO_LEASE_DURATION)
+    throw new Error('invalid configuration: MIO_RENEW_DEADLINE must be shorter than MIO_LEASE_DURATION');
   const config: OperatorConfig = {
     namespace: e.MIO_NAMESPACE ?? e.POD_NAMESPACE ?? 'machine-identity-system',
     identity: e.POD_NAME ?? hostname(),
     http: hostPort(e.MIO_HTTP_ADDR),
-    leaderElection: { enabled: e.MIO_LEADER_ELECT, leaseName: e.MIO_LEASE_NAME, leaseDurationMs: e.MIO_LEASE_DURATION,
-      renewDeadlineMs: e.MIO_RENEW_DEADLINE, retryPeriodMs: e.MIO_RETRY_PERIOD },
+    leaderElection: {
+      enabled: e.MIO_LEADER_ELECT,
+      leaseName: e.MIO_LEASE_NAME,
+      leaseDurationMs: e.MIO_LEASE_DURATION,
+      renewDeadlineMs: e.MIO_RENEW_DEADLINE,
+      retryPeriodMs: e.MIO_RETRY_PERIOD,
+    },
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
     clusterDomain: e.MIO_CLUSTER_DOMAIN,
     workers: e.MIO_WORKERS,
     signer: { enabled: e.MIO_SIGNER },
-    inventory: { enabled: e.MIO_INVENTORY, ownerKeys: e.MIO_OWNER_KEYS.split(',').map((k) => k.trim()).filter(Boolean) },
+    inventory: {
+      enabled: e.MIO_INVENTORY,
+      ownerKeys: e.MIO_OWNER_KEYS.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
-    parse: { workers: e.MIO_PARSE_WORKERS, timeoutMs: e.MIO_PARSE_TIMEOUT, heapMb: e.MIO_PARSE_WORKER_HEAP_MB, maxKdfIterations: e.MIO_PARSE_MAX_KDF_ITERATIONS },
+    parse: {
+      workers: e.MIO_PARSE_WORKERS,
+      timeoutMs: e.MIO_PARSE_TIMEOUT,
+      heapMb: e.MIO_PARSE_WORKER_HEAP_MB,
+      maxKdfIterations: e.MIO_PARSE_MAX_KDF_ITERATIONS,
+    },
   };
   if (e.MIO_ACME_HTTP01_ADDR !== 'off') {
-    config.acmeHttp01 = { ...hostPort(e.MIO_ACME_HTTP01_ADDR), serviceName: e.MIO_ACME_HTTP01_SERVICE, ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}) };
+    config.acmeHttp01 = {
+      ...hostPort(e.MIO_ACME_HTTP01_ADDR),
+      serviceName: e.MIO_ACME_HTTP01_SERVICE,
+      ...(e.MIO_POD_IP ? { podIP: e.MIO_POD_IP } : {}),
+    };
   }
   if (e.MIO_WEBHOOK_ADDR !== 'off') {
-    const hosts = e.MIO_WEBHOOK_HOSTS.split(',').map((h) => h.trim()).filter(Boolean);
-    config.webhook = { ...hostPort(e.MIO_WEBHOOK_ADDR), secretName: e.MIO_WEBHOOK_SECRET,
-      hosts: hosts.length ? hosts : ['localhost'], configName: e.MIO_WEBHOOK_CONFIG_NAME };
+    const hosts = e.MIO_WEBHOOK_HOSTS.split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    config.webhook = {
+      ...hostPort(e.MIO_WEBHOOK_ADDR),
+      secretName: e.MIO_WEBHOOK_SECRET,
+      hosts: hosts.length ? hosts : ['localhost'],
+      configName: e.MIO_WEBHOOK_CONFIG_NAME,
+    };
   }
   return config;
 }

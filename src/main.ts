@@ -15,10 +15,20 @@ try {
 }
 const log = createLogger({ level: config.logLevel });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception'); process.exit(1); });
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception');
+  process.exit(1);
+});
 
 const kc = kubeConfigFromEnv();
-log.info({ server: kc.getCurrentCluster()?.server, namespace: config.namespace, leaderElection: config.leaderElection.enabled }, 'starting');
+log.info(
+  {
+    server: kc.getCurrentCluster()?.server,
+    namespace: config.namespace,
+    leaderElection: config.leaderElection.enabled,
+  },
+  'starting',
+);
 const operator = await startOperator(config, kc, log);
 const shutdown = (signal: string): void => {
   log.info({ signal }, 'shutting down');

@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { readManifestFiles } from './manifests.ts';
 import { checkManifests, exitCode, formatText } from './policy-check.ts';
-import { collectInventory, formatCsv, formatTable, toRow } from './inventory.ts';
+import { collectInventory } from './inventory.ts';
+import { formatCsv, formatTable, toRow, type InventoryRow } from './inventory-format.ts';
 import { formatStatus, identityStatus } from './status.ts';
 import { kubeConfigFromEnv } from '../runtime/kube.ts';
 import { parseDuration } from '../crds/index.ts';
@@ -33,69 +34,131 @@ function fail(message: string): never {
 export function policyCheck(argv: string[]): number {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      policies: { type: 'string', multiple: true },
-      output: { type: 'string', short: 'o', default: 'text' },
-      'default-action': { type: 'string', default: 'Allow' },
-      namespace: { type: 'string', short: 'n', default: 'default' },
-      'cluster-domain': { type: 'string', default: 'cluster.local' },
-    }, strict: true }));
-  } catch (e) { fail((e as Error).message); }
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        filename: { type: 'string', short: 'f', multiple: true },
+        policies: { type: 'string', multiple: true },
+        output: { type: 'string', short: 'o', default: 'text' },
+        'default-action': { type: 'string', default: 'Allow' },
+        namespace: { type: 'string', short: 'n', default: 'default' },
+        'cluster-domain': { type: 'string', default: 'cluster.local' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
   if (!values.filename?.length) fail('policy check needs -f <file|dir>');
-  if (values.output !== 'text' && values.output !== 'json') fail(`-o must be text or json, not ${JSON.stringify(values.output)}`);
+  if (values.output !== 'text' && values.output !== 'json')
+    fail(`-o must be text or json, not ${JSON.stringify(values.output)}`);
   const action = values['default-action'];
-  if (action !== 'Allow' && action !== 'Deny') fail(`--default-action must be Allow or Deny, not ${JSON.stringify(action)}`);
+  if (action !== 'Allow' && action !== 'Deny')
+    fail(`--default-action must be Allow or Deny, not ${JSON.stringify(action)}`);
   const targets = readManifestFiles(values.filename);
   const policies = readManifestFiles(values.policies ?? []);
-  const report = checkManifests(targets.manifests, policies.manifests, [...targets.errors, ...policies.errors],
-    { defaultAction: action, defaultNamespace: values.namespace, clusterDomain: values['cluster-domain'] });
+  const report = checkManifests(targets.manifests, policies.manifests, [...targets.errors, ...policies.errors], {
+    defaultAction: action,
+    defaultNamespace: values.namespace,
+    clusterDomain: values['cluster-domain'],
+  });
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
   return exitCode(report);
 }
 
-export async function inventory(argv: string[]): Promise<number> {
-  let values;
+function parseInventoryArgs(argv: string[]) {
   try {
-    ({ values } = parseArgs({ args: argv, options: {
-      'all-namespaces': { type: 'boolean', short: 'A', default: false },
-      namespace: { type: 'string', short: 'n' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      'expiring-within': { type: 'string' },
-      'non-compliant': { type: 'boolean', default: false },
-      kubeconfig: { type: 'string' },
-      'owner-keys': { type: 'string', default: 'machineidentity.io/owner,owner,team' },
-    }, strict: true }));
-  } catch (e) { fail((e as Error).message); }
-  if (!['table', 'json', 'csv'].includes(values.output)) fail(`-o must be table, json or csv, not ${JSON.stringify(values.output)}`);
-  const within = values['expiring-within'] === undefined ? undefined : parseDuration(values['expiring-within']);
-  if (values['expiring-within'] !== undefined && within === undefined) fail(`--expiring-within takes a duration such as 720h, not ${JSON.stringify(values['expiring-within'])}`);
-  const kc = kubeConfigFromEnv(values.kubeconfig ? { ...process.env, KUBECONFIG: values.kubeconfig } : process.env);
-  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default');
-  const entries = await collectInventory(kc, { namespace, ownerKeys: values['owner-keys'].split(',').map((k) => k.trim()).filter(Boolean),
-    warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    return parseArgs({
+      args: argv,
+      options: {
+        'all-namespaces': { type: 'boolean', short: 'A', default: false },
+        namespace: { type: 'string', short: 'n' },
+        output: { type: 'string', short: 'o', default: 'table' },
+        'expiring-within': { type: 'string' },
+        'non-compliant': { type: 'boolean', default: false },
+        kubeconfig: { type: 'string' },
+        'owner-keys': { type: 'string', default: 'machineidentity.io/owner,owner,team' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+/** --expiring-within in milliseconds; undefined when not given. */
+function expiringWithinMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  return ms ?? fail(`--expiring-within takes a duration such as 720h, not ${JSON.stringify(text)}`);
+}
+
+function kubeConfigFor(path: string | undefined): ReturnType<typeof kubeConfigFromEnv> {
+  return kubeConfigFromEnv(path ? { ...process.env, KUBECONFIG: path } : process.env);
+}
+
+function contextNamespace(kc: ReturnType<typeof kubeConfigFromEnv>): string {
+  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+}
+
+function renderRows(output: string, rows: InventoryRow[]): string {
+  if (output === 'json') return `${JSON.stringify({ certificates: rows }, null, 2)}\n`;
+  return output === 'csv' ? formatCsv(rows) : formatTable(rows);
+}
+
+export async function inventory(argv: string[]): Promise<number> {
+  const values = parseInventoryArgs(argv);
+  if (!['table', 'json', 'csv'].includes(values.output))
+    fail(`-o must be table, json or csv, not ${JSON.stringify(values.output)}`);
+  const within = expiringWithinMs(values['expiring-within']);
+  const kc = kubeConfigFor(values.kubeconfig);
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace(kc));
+  const entries = await collectInventory(kc, {
+    namespace,
+    ownerKeys: values['owner-keys']
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  });
   const now = Date.now();
-  const rows = entries.map((e) => toRow(e, now))
+  const rows = entries
+    .map((e) => toRow(e, now))
     .filter((r) => within === undefined || r.expiresInSeconds * 1000 <= within)
     .filter((r) => !values['non-compliant'] || !r.compliant)
     .sort((a, b) => a.expiresInSeconds - b.expiresInSeconds);
-  const out = values.output === 'json' ? `${JSON.stringify({ certificates: rows }, null, 2)}\n` : values.output === 'csv' ? formatCsv(rows) : formatTable(rows);
-  process.stdout.write(out);
+  process.stdout.write(renderRows(values.output, rows));
   return 0;
 }
 
-export async function status(argv: string[]): Promise<number> {
-  let values, positionals;
+function parseStatusArgs(argv: string[]) {
   try {
-    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-      namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o', default: 'text' }, kubeconfig: { type: 'string' },
-    }, strict: true }));
-  } catch (e) { fail((e as Error).message); }
-  if (positionals.length !== 1) fail('status takes one MachineIdentity name');
-  const kc = kubeConfigFromEnv(values.kubeconfig ? { ...process.env, KUBECONFIG: values.kubeconfig } : process.env);
-  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  const r = await identityStatus(kc, namespace, positionals[0]!);
-  if (!r) { process.stderr.write(`error: MachineIdentity ${namespace}/${positionals[0]} not found\n`); return 1; }
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        output: { type: 'string', short: 'o', default: 'text' },
+        kubeconfig: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+export async function status(argv: string[]): Promise<number> {
+  const { values, positionals } = parseStatusArgs(argv);
+  const [name] = positionals;
+  if (positionals.length !== 1 || name === undefined) fail('status takes one MachineIdentity name');
+  const kc = kubeConfigFor(values.kubeconfig);
+  const namespace = values.namespace ?? contextNamespace(kc);
+  const r = await identityStatus(kc, namespace, name);
+  if (!r) {
+    process.stderr.write(`error: MachineIdentity ${namespace}/${name} not found\n`);
+    return 1;
+  }
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(r, null, 2)}\n` : formatStatus(r));
   const ready = r.identity.status?.conditions?.find((c) => c.type === 'Ready');
   return ready?.status === 'True' ? 0 : 3;
@@ -103,14 +166,22 @@ export async function status(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') { process.stdout.write(USAGE); return 0; }
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (cmd === 'policy' && sub === 'check') return policyCheck(rest);
   if (cmd === 'inventory') return inventory(argv.slice(1));
   if (cmd === 'status') return status(argv.slice(1));
   return fail(`unknown command ${JSON.stringify([cmd, sub].filter(Boolean).join(' '))}`);
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

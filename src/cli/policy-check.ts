@@ -6,11 +6,19 @@ import { decideIdentity } from '../policy/decide.ts';
 import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { DefaultAction, Violation } from '../policy/types.ts';
 import type { Manifest, ReadError } from './manifests.ts';
+import { propertyOf } from '../runtime/narrow.ts';
 
-export interface CheckOptions { defaultAction: DefaultAction; defaultNamespace: string; /** The cluster's DNS domain (names a namespace owns); default cluster.local. */ clusterDomain?: string }
+export interface CheckOptions {
+  defaultAction: DefaultAction;
+  defaultNamespace: string;
+  /** The cluster's DNS domain (names a namespace owns); default cluster.local. */ clusterDomain?: string;
+}
 
 export interface IdentityResult {
-  source: string; doc: number; namespace: string; name: string;
+  source: string;
+  doc: number;
+  namespace: string;
+  name: string;
   /** allowed: issued; denied: an Enforce policy (or the Deny default) refuses it; invalid: the API server would reject it. */
   verdict: 'allowed' | 'denied' | 'invalid';
   compliant: boolean;
@@ -26,7 +34,9 @@ export interface CheckReport {
   summary: { identities: number; allowed: number; denied: number; invalid: number; audited: number; compliant: number };
 }
 
-const isKind = (m: Manifest, kind: string): boolean => m.object.kind === kind && String(m.object.apiVersion ?? '').startsWith(kind === 'Namespace' ? 'v1' : 'machineidentity.io/');
+const isKind = (m: Manifest, kind: string): boolean =>
+  m.object.kind === kind &&
+  String(m.object.apiVersion ?? '').startsWith(kind === 'Namespace' ? 'v1' : 'machineidentity.io/');
 
 function namespaceLabels(all: readonly Manifest[]): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
@@ -42,7 +52,10 @@ function loadBindings(all: readonly Manifest[], errors: CheckReport['errors']): 
   const out = new Map<string, BindingForOwnership>();
   for (const m of all.filter((x) => isKind(x, 'CertificateAuthorityBinding'))) {
     const b = parseCertificateAuthorityBinding(m.object);
-    if (!b.success) { errors.push({ source: m.source, doc: m.doc, message: b.error.message }); continue; }
+    if (!b.success) {
+      errors.push({ source: m.source, doc: m.doc, message: b.error.message });
+      continue;
+    }
     const name = b.data.metadata?.name ?? '';
     if (!out.has(name)) out.set(name, { name, spec: b.data.spec });
   }
@@ -54,7 +67,10 @@ function loadPolicies(all: readonly Manifest[], errors: CheckReport['errors']): 
   const seen = new Set<string>();
   for (const m of all.filter((x) => isKind(x, 'IssuancePolicy'))) {
     const p = parseIssuancePolicy(m.object);
-    if (!p.success) { errors.push({ source: m.source, doc: m.doc, message: p.error.message }); continue; }
+    if (!p.success) {
+      errors.push({ source: m.source, doc: m.doc, message: p.error.message });
+      continue;
+    }
     const name = p.data.metadata?.name ?? '';
     if (seen.has(name)) continue; // the same file given in -f and --policies
     seen.add(name);
@@ -63,35 +79,85 @@ function loadPolicies(all: readonly Manifest[], errors: CheckReport['errors']): 
   return compilePolicies(inputs);
 }
 
-function checkIdentity(m: Manifest, policies: readonly CompiledPolicy[], nsLabels: Map<string, Record<string, string>>, bindings: Map<string, BindingForOwnership>,
-  o: CheckOptions): IdentityResult {
-  const meta = (m.object.metadata ?? {}) as { name?: string; namespace?: string };
-  const namespace = meta.namespace || o.defaultNamespace;
-  const base = { source: m.source, doc: m.doc, namespace, name: String(meta.name ?? '') };
+function checkIdentity(
+  m: Manifest,
+  policies: readonly CompiledPolicy[],
+  nsLabels: Map<string, Record<string, string>>,
+  bindings: Map<string, BindingForOwnership>,
+  o: CheckOptions,
+): IdentityResult {
+  const meta = m.object.metadata;
+  const namespace = stringField(meta, 'namespace') || o.defaultNamespace;
+  const base = { source: m.source, doc: m.doc, namespace, name: String(propertyOf(meta, 'name') ?? '') };
   const parsed = parseMachineIdentity(m.object, { strict: true });
-  if (!parsed.success) return { ...base, verdict: 'invalid', compliant: false, matchedPolicies: [], violations: [], message: parsed.error.message };
+  if (!parsed.success)
+    return {
+      ...base,
+      verdict: 'invalid',
+      compliant: false,
+      matchedPolicies: [],
+      violations: [],
+      message: parsed.error.message,
+    };
   const authority = parsed.data.spec.authorityRef.name;
-  const d = decideIdentity({ metadata: { ...parsed.data.metadata, namespace }, spec: parsed.data.spec }, policies,
-    { namespaceLabels: nsLabels.get(namespace) ?? {}, defaultAction: o.defaultAction,
-      ownership: { binding: bindings.get(authority) ?? { name: authority, spec: {} }, clusterDomain: o.clusterDomain ?? 'cluster.local' } });
+  const d = decideIdentity({ metadata: { ...parsed.data.metadata, namespace }, spec: parsed.data.spec }, policies, {
+    namespaceLabels: nsLabels.get(namespace) ?? {},
+    defaultAction: o.defaultAction,
+    ownership: {
+      binding: bindings.get(authority) ?? { name: authority, spec: {} },
+      clusterDomain: o.clusterDomain ?? 'cluster.local',
+    },
+  });
   const v = d.verdict;
-  const ok = v.matchedPolicies.length ? `complies with IssuancePolicy ${v.matchedPolicies.join(', ')}` : `no IssuancePolicy selects it; policy.defaultAction is ${o.defaultAction}`;
-  return { ...base, verdict: v.allowed ? 'allowed' : 'denied', compliant: v.compliant && v.allowed, matchedPolicies: v.matchedPolicies,
-    violations: v.violations, message: !v.allowed ? d.denial : d.audit || ok };
+  return {
+    ...base,
+    verdict: v.allowed ? 'allowed' : 'denied',
+    compliant: v.compliant && v.allowed,
+    matchedPolicies: v.matchedPolicies,
+    violations: v.violations,
+    message: !v.allowed ? d.denial : d.audit || complianceMessage(v.matchedPolicies, o.defaultAction),
+  };
 }
 
-export function checkManifests(targets: readonly Manifest[], policySources: readonly Manifest[], readErrors: readonly ReadError[], o: CheckOptions): CheckReport {
+function complianceMessage(matchedPolicies: readonly string[], defaultAction: string): string {
+  return matchedPolicies.length
+    ? `complies with IssuancePolicy ${matchedPolicies.join(', ')}`
+    : `no IssuancePolicy selects it; policy.defaultAction is ${defaultAction}`;
+}
+
+/** A string field of a manifest's object; '' when absent or not a string (the parse reports what is wrong). */
+function stringField(o: unknown, key: string): string {
+  const v = propertyOf(o, key);
+  return typeof v === 'string' ? v : '';
+}
+
+export function checkManifests(
+  targets: readonly Manifest[],
+  policySources: readonly Manifest[],
+  readErrors: readonly ReadError[],
+  o: CheckOptions,
+): CheckReport {
   const errors: CheckReport['errors'] = [...readErrors];
   const all = [...targets, ...policySources];
   const nsLabels = namespaceLabels(all);
   const policies = loadPolicies(all, errors);
   const bindings = loadBindings(all, errors);
-  const results = targets.filter((x) => isKind(x, 'MachineIdentity')).map((m) => checkIdentity(m, policies, nsLabels, bindings, o));
+  const results = targets
+    .filter((x) => isKind(x, 'MachineIdentity'))
+    .map((m) => checkIdentity(m, policies, nsLabels, bindings, o));
   const count = (f: (r: IdentityResult) => boolean): number => results.filter(f).length;
   return {
-    policies: policies.map((p) => p.name), results, errors,
-    summary: { identities: results.length, allowed: count((r) => r.verdict === 'allowed'), denied: count((r) => r.verdict === 'denied'),
-      invalid: count((r) => r.verdict === 'invalid'), audited: count((r) => r.verdict === 'allowed' && !r.compliant), compliant: count((r) => r.compliant) },
+    policies: policies.map((p) => p.name),
+    results,
+    errors,
+    summary: {
+      identities: results.length,
+      allowed: count((r) => r.verdict === 'allowed'),
+      denied: count((r) => r.verdict === 'denied'),
+      invalid: count((r) => r.verdict === 'invalid'),
+      audited: count((r) => r.verdict === 'allowed' && !r.compliant),
+      compliant: count((r) => r.compliant),
+    },
   };
 }
 
@@ -110,8 +176,11 @@ export function formatText(r: CheckReport): string {
     lines.push(`${label} ${x.namespace}/${x.name} (${x.source}#${x.doc}): ${x.message}`);
   }
   const s = r.summary;
-  lines.push('', `${s.identities} MachineIdentities checked against ${r.policies.length} IssuancePolicies: `
-    + `${s.denied} denied, ${s.invalid} invalid, ${s.audited} with audit findings, ${s.compliant} compliant`
-    + (r.errors.length ? `; ${r.errors.length} errors` : ''));
+  lines.push(
+    '',
+    `${s.identities} MachineIdentities checked against ${r.policies.length} IssuancePolicies: ` +
+      `${s.denied} denied, ${s.invalid} invalid, ${s.audited} with audit findings, ${s.compliant} compliant` +
+      (r.errors.length ? `; ${r.errors.length} errors` : ''),
+  );
   return `${lines.join('\n')}\n`;
 }

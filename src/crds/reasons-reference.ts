@@ -1,6 +1,8 @@
 // The "Reasons" section of docs/api-reference.md, generated from src/crds/reasons.ts: every reason
 // constant, the condition, Event or refusal it appears in, and its text (kept as data there).
 import {
+  AdmissionReason,
+  AdmissionReasonHelp,
   BindingReason,
   BindingReasonHelp,
   IssuerReason,
@@ -56,6 +58,12 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
     use: 'IssuancePolicy `Ready` condition (the policy status controller).',
     values: PolicyReason,
     help: PolicyReasonHelp,
+  },
+  {
+    name: 'AdmissionReason',
+    use: 'The admission webhook: the metav1.Status reason of a refused `kubectl apply` of a MachineIdentity.',
+    values: AdmissionReason,
+    help: AdmissionReasonHelp,
   },
   {
     name: 'SignReason',

@@ -367,3 +367,14 @@ export const PolicyReasonHelp: HelpFor<typeof PolicyReason> = {
   PatternNeverMatches:
     'Valid, but some pattern can never match: the policy is applied and those entries allow nothing.',
 };
+
+// The admission webhook's refusal: the metav1.Status reason of an AdmissionReview response that
+// denies a MachineIdentity (Kubernetes' own StatusReasonForbidden; kubectl shows it).
+export const AdmissionReason = {
+  Forbidden: 'Forbidden',
+} as const;
+export type AdmissionReason = (typeof AdmissionReason)[keyof typeof AdmissionReason];
+export const AdmissionReasonHelp: HelpFor<typeof AdmissionReason> = {
+  Forbidden:
+    'kubectl apply was refused by the validating webhook: the message names the IssuancePolicy or safe-default rule and the field.',
+};

@@ -3,10 +3,16 @@
 // APIServices and CRD conversion webhooks. Pure and total: hostile content becomes a counted
 // problem, never an exception, and only the parsed facts are kept (never key material or raw data).
 // Runs in the parse pool's worker (src/parsing/tasks.ts), within a per-object budget; the main
-// thread only calls slimForParse, which decides cheaply what (if anything) needs parsing.
+// thread only calls slimForParse (slim.ts), which decides cheaply what (if anything) needs parsing.
 import { parseCertificateDer, type CertFacts } from '../pki/certs.ts';
 import { hasPemMarker, pemBlocks } from '../pki/pem.ts';
-import { DEFAULT_PKCS12_BUDGET, looksLikePkcs12, Pkcs12BudgetError, pkcs12Certificates, type Pkcs12Budget } from '../pki/pkcs12-read.ts';
+import {
+  DEFAULT_PKCS12_BUDGET,
+  looksLikePkcs12,
+  Pkcs12BudgetError,
+  pkcs12Certificates,
+  type Pkcs12Budget,
+} from '../pki/pkcs12-read.ts';
 
 /** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
 export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {
@@ -23,10 +29,25 @@ export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 
  * byte budget), `too_many_certificates`, `pkcs12_budget` (sections, bags or key-derivation iterations),
  * and what the parse pool reports when it had to stop a worker (`timeout`, `worker_memory`, `worker_crashed`).
  */
-export const PROBLEM_CODES = ['unreadable', 'oversize', 'too_many_certificates', 'pkcs12_budget', 'timeout', 'worker_memory', 'worker_crashed'] as const;
-export type ProblemCode = typeof PROBLEM_CODES[number];
-export interface ParseProblem { key: string; reason: string; code?: ProblemCode }
-export interface Extracted { certs: CertRecord[]; problems: ParseProblem[] }
+export const PROBLEM_CODES = [
+  'unreadable',
+  'oversize',
+  'too_many_certificates',
+  'pkcs12_budget',
+  'timeout',
+  'worker_memory',
+  'worker_crashed',
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+export interface ParseProblem {
+  key: string;
+  reason: string;
+  code?: ProblemCode;
+}
+export interface Extracted {
+  certs: CertRecord[];
+  problems: ParseProblem[];
+}
 
 export const MAX_SANS_KEPT = 100;
 /** Values larger than this are not certificates anyone mounts; skipped as a problem. */
@@ -42,23 +63,42 @@ export interface ParseBudget {
   pkcs12: Pkcs12Budget;
 }
 // 512 KiB: Mozilla's whole root store is ~220 KB of PEM; a Java truststore of it about as much
-export const DEFAULT_PARSE_BUDGET: ParseBudget = { maxObjectBytes: 512 * 1024, maxCertificates: 500, pkcs12: DEFAULT_PKCS12_BUDGET };
+export const DEFAULT_PARSE_BUDGET: ParseBudget = {
+  maxObjectBytes: 512 * 1024,
+  maxCertificates: 500,
+  pkcs12: DEFAULT_PKCS12_BUDGET,
+};
 let budget: ParseBudget = DEFAULT_PARSE_BUDGET;
 /** Sets the budget of this thread's extractors (the worker gets it from the pool's first task). */
-export function setParseBudget(b: ParseBudget): void { budget = b; }
+export function setParseBudget(b: ParseBudget): void {
+  budget = b;
+}
 
 const PKCS12_KEY = /\.(p12|pfx)$/i;
 const DER_KEY = /\.(crt|cer|der|pem|cert)$/i;
-const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
+export const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
 export const PKCS12_PASSWORD_ANNOTATION = 'machineidentity.io/pkcs12-password-key';
 
 export function recordOf(f: CertFacts, key: string): CertRecord {
   const cap = (xs: string[]): string[] => (xs.length > MAX_SANS_KEPT ? xs.slice(0, MAX_SANS_KEPT) : xs);
   const r: CertRecord = {
-    key, serialNumber: f.serialNumber, fingerprintSHA256: f.fingerprintSHA256, subjectDN: f.subjectDN, issuerDN: f.issuerDN,
-    notBefore: f.notBefore.getTime(), notAfter: f.notAfter.getTime(), isCA: f.isCA, keyAlgorithm: f.keyAlgorithm,
-    keyUsage: f.keyUsage, extKeyUsage: f.extKeyUsage, signatureAlgorithm: f.signatureAlgorithm, selfSigned: f.selfSigned,
-    dnsNames: cap(f.dnsNames), ipAddresses: cap(f.ipAddresses), uris: cap(f.uris), emailAddresses: cap(f.emailAddresses),
+    key,
+    serialNumber: f.serialNumber,
+    fingerprintSHA256: f.fingerprintSHA256,
+    subjectDN: f.subjectDN,
+    issuerDN: f.issuerDN,
+    notBefore: f.notBefore.getTime(),
+    notAfter: f.notAfter.getTime(),
+    isCA: f.isCA,
+    keyAlgorithm: f.keyAlgorithm,
+    keyUsage: f.keyUsage,
+    extKeyUsage: f.extKeyUsage,
+    signatureAlgorithm: f.signatureAlgorithm,
+    selfSigned: f.selfSigned,
+    dnsNames: cap(f.dnsNames),
+    ipAddresses: cap(f.ipAddresses),
+    uris: cap(f.uris),
+    emailAddresses: cap(f.emailAddresses),
     sanCount: f.dnsNames.length + f.ipAddresses.length + f.uris.length + f.emailAddresses.length,
   };
   if (f.commonName !== undefined) r.commonName = f.commonName;
@@ -69,57 +109,98 @@ export function recordOf(f: CertFacts, key: string): CertRecord {
 }
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : 'unreadable').slice(0, 200);
-const problem = (key: string, e: unknown): ParseProblem => ({ key, reason: msg(e), code: e instanceof Pkcs12BudgetError ? 'pkcs12_budget' : 'unreadable' });
+const problem = (key: string, e: unknown): ParseProblem => ({
+  key,
+  reason: msg(e),
+  code: e instanceof Pkcs12BudgetError ? 'pkcs12_budget' : 'unreadable',
+});
 
 /** Parses a list of DER certificates found under one key; each failure is a problem, the rest still count. */
 function addAll(out: Extracted, key: string, ders: Buffer[]): void {
   const room = Math.min(MAX_CERTS_PER_VALUE, budget.maxCertificates - out.certs.length);
   if (ders.length > room) {
-    out.problems.push({ key, reason: `${ders.length} certificates, more than ${Math.max(room, 0)} left in the budget; the first ${Math.max(room, 0)} kept`, code: 'too_many_certificates' });
+    out.problems.push({
+      key,
+      reason: `${ders.length} certificates, more than ${Math.max(room, 0)} left in the budget; the first ${Math.max(room, 0)} kept`,
+      code: 'too_many_certificates',
+    });
     ders = ders.slice(0, Math.max(room, 0));
   }
   ders.forEach((der, i) => {
-    try { out.certs.push(recordOf(parseCertificateDer(der), i === 0 ? key : `${key}#${i}`)); } catch (e) { out.problems.push(problem(i === 0 ? key : `${key}#${i}`, e)); }
+    try {
+      out.certs.push(recordOf(parseCertificateDer(der), i === 0 ? key : `${key}#${i}`));
+    } catch (e) {
+      out.problems.push(problem(i === 0 ? key : `${key}#${i}`, e));
+    }
   });
 }
 
 /** PEM text: every CERTIFICATE block (a malformed block is one problem and stops that value). */
 function fromPem(out: Extracted, key: string, text: string): void {
   let ders: Buffer[];
-  try { ders = pemBlocks(text, ['CERTIFICATE', 'TRUSTED CERTIFICATE']); } catch (e) { out.problems.push(problem(key, e)); return; }
+  try {
+    ders = pemBlocks(text, ['CERTIFICATE', 'TRUSTED CERTIFICATE']);
+  } catch (e) {
+    out.problems.push(problem(key, e));
+    return;
+  }
   addAll(out, key, ders);
 }
 
 /** One value (bytes) of a Secret or ConfigMap binaryData. */
 function fromBytes(out: Extracted, key: string, b: Buffer, password: () => string | undefined): void {
   if (b.length > MAX_VALUE_BYTES) {
-    if (hasPemMarker(b.subarray(0, 4096)) || PKCS12_KEY.test(key) || DER_KEY.test(key)) out.problems.push({ key, reason: `value of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
+    if (hasPemMarker(b.subarray(0, 4096)) || namedLikeCertificates(key))
+      out.problems.push({ key, reason: `value of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
     return;
   }
-  if (hasPemMarker(b)) { fromPem(out, key, b.toString('latin1')); return; }
-  if (PKCS12_KEY.test(key) || (b[0] === 0x30 && looksLikePkcs12(b) && !DER_KEY.test(key))) {
-    try { addAll(out, key, pkcs12Certificates(b, password(), budget.pkcs12)); } catch (e) {
-      // a sniffed PFX under another key name is reported only when it is over the budget (a bomb, whatever its name)
-      if (PKCS12_KEY.test(key) || e instanceof Pkcs12BudgetError) out.problems.push(problem(key, e));
-    }
-    return;
-  }
-  if (DER_KEY.test(key) && b[0] === 0x30) addAll(out, key, [b]);
+  if (hasPemMarker(b)) fromPem(out, key, b.toString('latin1'));
+  else if (PKCS12_KEY.test(key) || (b[0] === 0x30 && looksLikePkcs12(b) && !DER_KEY.test(key)))
+    fromPkcs12(out, key, b, password);
+  else if (DER_KEY.test(key) && b[0] === 0x30) addAll(out, key, [b]);
 }
 
-interface ObjectLike { metadata?: { annotations?: Record<string, string> | null; labels?: Record<string, string> | null } | undefined }
+export function namedLikeCertificates(key: string): boolean {
+  return PKCS12_KEY.test(key) || DER_KEY.test(key);
+}
+
+function fromPkcs12(out: Extracted, key: string, b: Buffer, password: () => string | undefined): void {
+  try {
+    addAll(out, key, pkcs12Certificates(b, password(), budget.pkcs12));
+  } catch (e) {
+    // a sniffed PFX under another key name is reported only when it is over the budget (a bomb, whatever its name)
+    if (PKCS12_KEY.test(key) || e instanceof Pkcs12BudgetError) out.problems.push(problem(key, e));
+  }
+}
+
+export interface ObjectLike {
+  metadata?: { annotations?: Record<string, string> | null; labels?: Record<string, string> | null } | undefined;
+}
 
 export function extractFromSecret(s: ObjectLike & { data?: Record<string, string> | null }): Extracted {
   const out: Extracted = { certs: [], problems: [] };
   const data = s.data ?? {};
   const managed = Boolean(s.metadata?.labels?.['machineidentity.io/identity']);
   const password = (): string | undefined => {
-    const keys = [s.metadata?.annotations?.[PKCS12_PASSWORD_ANNOTATION], ...PASSWORD_KEYS].filter((k): k is string => Boolean(k));
-    for (const k of keys) if (data[k] !== undefined) return Buffer.from(data[k], 'base64').toString('utf8').replace(/\r?\n$/, '');
+    const keys = [s.metadata?.annotations?.[PKCS12_PASSWORD_ANNOTATION], ...PASSWORD_KEYS].filter((k): k is string =>
+      Boolean(k),
+    );
+    for (const k of keys)
+      if (data[k] !== undefined)
+        return Buffer.from(data[k], 'base64')
+          .toString('utf8')
+          .replace(/\r?\n$/, '');
     return '';
   };
-  const total = Object.values(data).reduce((n, v) => n + (typeof v === 'string' ? Math.floor(v.length * 3 / 4) : 0), 0);
-  if (total > budget.maxObjectBytes) return { certs: [], problems: [{ key: '', reason: `${total} bytes to parse, over ${budget.maxObjectBytes}`, code: 'oversize' }] };
+  const total = Object.values(data).reduce(
+    (n, v) => n + (typeof v === 'string' ? Math.floor((v.length * 3) / 4) : 0),
+    0,
+  );
+  if (total > budget.maxObjectBytes)
+    return {
+      certs: [],
+      problems: [{ key: '', reason: `${total} bytes to parse, over ${budget.maxObjectBytes}`, code: 'oversize' }],
+    };
   for (const [key, b64] of Object.entries(data)) {
     // the keystores the operator writes hold the same certificates as tls.crt and ca.crt
     if (managed && (key === 'keystore.p12' || key === 'truststore.p12')) continue;
@@ -129,13 +210,31 @@ export function extractFromSecret(s: ObjectLike & { data?: Record<string, string
   return out;
 }
 
-export function extractFromConfigMap(cm: ObjectLike & { data?: Record<string, string> | null; binaryData?: Record<string, string> | null }): Extracted {
+export function extractFromConfigMap(
+  cm: ObjectLike & { data?: Record<string, string> | null; binaryData?: Record<string, string> | null },
+): Extracted {
   const out: Extracted = { certs: [], problems: [] };
-  const total = [...Object.values(cm.data ?? {}), ...Object.values(cm.binaryData ?? {})].reduce((n, v) => n + (typeof v === 'string' ? v.length : 0), 0);
-  if (total > budget.maxObjectBytes * 4 / 3) return { certs: [], problems: [{ key: '', reason: `${total} characters to parse, over the budget of ${budget.maxObjectBytes} bytes`, code: 'oversize' }] };
+  const total = [...Object.values(cm.data ?? {}), ...Object.values(cm.binaryData ?? {})].reduce(
+    (n, v) => n + (typeof v === 'string' ? v.length : 0),
+    0,
+  );
+  if (total > (budget.maxObjectBytes * 4) / 3)
+    return {
+      certs: [],
+      problems: [
+        {
+          key: '',
+          reason: `${total} characters to parse, over the budget of ${budget.maxObjectBytes} bytes`,
+          code: 'oversize',
+        },
+      ],
+    };
   for (const [key, text] of Object.entries(cm.data ?? {})) {
     if (typeof text !== 'string' || !hasPemMarker(text)) continue;
-    if (text.length > MAX_VALUE_BYTES) { out.problems.push({ key, reason: `value of ${text.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' }); continue; }
+    if (text.length > MAX_VALUE_BYTES) {
+      out.problems.push({ key, reason: `value of ${text.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
+      continue;
+    }
     fromPem(out, key, text);
   }
   for (const [key, b64] of Object.entries(cm.binaryData ?? {})) {
@@ -148,14 +247,26 @@ export function extractFromConfigMap(cm: ObjectLike & { data?: Record<string, st
 function fromCaBundle(out: Extracted, key: string, b64: string | undefined): void {
   if (!b64) return;
   const b = Buffer.from(b64, 'base64');
-  if (b.length > MAX_VALUE_BYTES) { out.problems.push({ key, reason: `caBundle of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' }); return; }
-  if (!hasPemMarker(b)) { out.problems.push({ key, reason: 'caBundle holds no PEM certificate', code: 'unreadable' }); return; }
+  if (b.length > MAX_VALUE_BYTES) {
+    out.problems.push({ key, reason: `caBundle of ${b.length} bytes, over ${MAX_VALUE_BYTES}`, code: 'oversize' });
+    return;
+  }
+  if (!hasPemMarker(b)) {
+    out.problems.push({ key, reason: 'caBundle holds no PEM certificate', code: 'unreadable' });
+    return;
+  }
   fromPem(out, key, b.toString('latin1'));
 }
 
-interface WebhookConfigLike { webhooks?: { name?: string; clientConfig?: { caBundle?: string } }[] | null }
-interface ApiServiceLike { spec?: { caBundle?: string } }
-interface CrdLike { spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } } }
+export interface WebhookConfigLike {
+  webhooks?: { name?: string; clientConfig?: { caBundle?: string } }[] | null;
+}
+export interface ApiServiceLike {
+  spec?: { caBundle?: string };
+}
+export interface CrdLike {
+  spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } };
+}
 
 export function extractFromWebhookConfiguration(o: WebhookConfigLike): Extracted {
   const out: Extracted = { certs: [], problems: [] };
@@ -174,76 +285,10 @@ export function extractFromCrd(o: CrdLike): Extracted {
 }
 
 export const EXTRACTORS: Record<string, (o: never) => Extracted> = {
-  Secret: extractFromSecret, ConfigMap: extractFromConfigMap,
-  ValidatingWebhookConfiguration: extractFromWebhookConfiguration, MutatingWebhookConfiguration: extractFromWebhookConfiguration,
-  APIService: extractFromApiService, CustomResourceDefinition: extractFromCrd,
+  Secret: extractFromSecret,
+  ConfigMap: extractFromConfigMap,
+  ValidatingWebhookConfiguration: extractFromWebhookConfiguration,
+  MutatingWebhookConfiguration: extractFromWebhookConfiguration,
+  APIService: extractFromApiService,
+  CustomResourceDefinition: extractFromCrd,
 };
-
-/** Cheap sniffing on the main thread (no certificate parsing, no key derivation): might this value hold certificates? */
-function candidate(key: string, b64: string): boolean {
-  if (PKCS12_KEY.test(key) || DER_KEY.test(key)) return true;
-  // a PEM marker anywhere, or a PFX header: the decode is native and linear, the value at most ~1.5 MB (the API server's limit)
-  const b = Buffer.from(b64, 'base64');
-  return hasPemMarker(b) || (b[0] === 0x30 && looksLikePkcs12(b));
-}
-
-type Slim = Record<string, unknown> | undefined;
-function keepValues(data: Record<string, string> | null | undefined, test: (k: string, v: string) => boolean): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data ?? {})) if (typeof v === 'string' && v.length > 0 && test(k, v)) out[k] = v;
-  return Object.keys(out).length ? out : undefined;
-}
-
-function slimSecret(o: Record<string, unknown>): Slim {
-  const meta = o.metadata as ObjectLike['metadata'];
-  const all = o.data as Record<string, string> | null | undefined;
-  const data = keepValues(all, candidate);
-  if (!data) return undefined;
-  const pwKey = meta?.annotations?.[PKCS12_PASSWORD_ANNOTATION];
-  for (const k of [pwKey, ...PASSWORD_KEYS]) if (k && all?.[k] !== undefined) data[k] = all[k];
-  return { metadata: { labels: meta?.labels ?? {}, annotations: pwKey ? { [PKCS12_PASSWORD_ANNOTATION]: pwKey } : {} }, data };
-}
-
-function slimConfigMap(o: Record<string, unknown>): Slim {
-  const data = keepValues(o.data as Record<string, string> | undefined, (_k, v) => hasPemMarker(v));
-  const binaryData = keepValues(o.binaryData as Record<string, string> | undefined, candidate);
-  return data || binaryData ? { ...(data ? { data } : {}), ...(binaryData ? { binaryData } : {}) } : undefined;
-}
-
-function slimWebhooks(o: Record<string, unknown>): Slim {
-  const webhooks = ((o as WebhookConfigLike).webhooks ?? []).filter((w) => w.clientConfig?.caBundle).map((w) => ({ name: w.name, clientConfig: { caBundle: w.clientConfig!.caBundle } }));
-  return webhooks.length ? { webhooks } : undefined;
-}
-
-const SLIMMERS: Record<string, (o: Record<string, unknown>) => Slim> = {
-  Secret: slimSecret, ConfigMap: slimConfigMap, ValidatingWebhookConfiguration: slimWebhooks, MutatingWebhookConfiguration: slimWebhooks,
-  APIService: (o) => { const ca = (o as ApiServiceLike).spec?.caBundle; return ca ? { spec: { caBundle: ca } } : undefined; },
-  CustomResourceDefinition: (o) => {
-    const ca = (o as CrdLike).spec?.conversion?.webhook?.clientConfig?.caBundle;
-    return ca ? { spec: { conversion: { webhook: { clientConfig: { caBundle: ca } } } } } : undefined;
-  },
-};
-
-/**
- * What of an object the worker needs: only the values that may hold certificates (and a PKCS#12
- * password when one is set), or undefined when there is nothing to parse. The worker gets a copy
- * of these; the informer's cache never keeps them.
- */
-export function slimForParse(kind: string, o: Record<string, unknown>): Slim {
-  return SLIMMERS[kind]?.(o);
-}
-
-/** Bytes the worker would decode for a slimmed object (base64 values count 3/4 of their length); 0 when there is nothing. */
-export function slimBytes(kind: string, slim: Slim): number {
-  let n = 0;
-  const add = (m: unknown, ratio: number): void => { for (const v of Object.values((m ?? {}) as Record<string, unknown>)) if (typeof v === 'string') n += Math.floor(v.length * ratio); };
-  if (!slim) return 0;
-  if (kind === 'Secret') add(slim.data, 3 / 4);
-  if (kind === 'ConfigMap') { add(slim.data, 1); add(slim.binaryData, 3 / 4); }
-  return n;
-}
-
-/** The finding for an object over the byte budget, decided on the main thread so its bytes are not even handed to a worker. */
-export function oversizeFinding(bytes: number, max: number): Extracted {
-  return { certs: [], problems: [{ key: '', reason: `${bytes} bytes to parse, over ${max}`, code: 'oversize' }] };
-}

@@ -5,6 +5,7 @@
 import { identityFields } from '../crds/index.ts';
 import { X509Certificate } from 'node:crypto';
 import { Controller } from '../runtime/reconcile-loop.ts';
+import { Reason } from '../crds/reasons.ts';
 import { recordEvent } from '../controllers/events.ts';
 import type { OperatorContext } from '../controllers/context.ts';
 import { pemBlocks } from '../pki/pem.ts';
@@ -17,28 +18,31 @@ import type { InventorySources } from './sources.ts';
 const KEY = 'inventory';
 const RESYNC_MS = 60_000;
 const DEBOUNCE_MS = 2_000;
-const API_VERSION: Record<string, string> = { Secret: 'v1', ConfigMap: 'v1', ValidatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
-  MutatingWebhookConfiguration: 'admissionregistration.k8s.io/v1', APIService: 'apiregistration.k8s.io/v1', CustomResourceDefinition: 'apiextensions.k8s.io/v1' };
+const API_VERSION: Record<string, string> = {
+  Secret: 'v1',
+  ConfigMap: 'v1',
+  ValidatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
+  MutatingWebhookConfiguration: 'admissionregistration.k8s.io/v1',
+  APIService: 'apiregistration.k8s.io/v1',
+  CustomResourceDefinition: 'apiextensions.k8s.io/v1',
+};
 
-export interface InventoryController { controller: Controller; snapshot(): readonly InventoryEntry[] | undefined }
+export interface InventoryController {
+  controller: Controller;
+  snapshot(): readonly InventoryEntry[] | undefined;
+}
 
 /** CA certificates of every authority the operator runs (its trust bundle), parsed once per bundle. */
 function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
   const out: KnownCa[] = [];
   for (const b of ctx.informers.bindings.list()) {
-    const name = b.metadata!.name!;
+    const name = b.metadata?.name ?? '';
     const pem = ctx.issuers.get(name)?.health.caBundlePem;
     if (!pem) continue;
     const k = `${name}\0${pem}`;
     let cas = memo.get(k);
     if (!cas) {
-      cas = [];
-      try {
-        for (const der of pemBlocks(pem, ['CERTIFICATE'])) {
-          const f = parseCertificateDer(der);
-          cas.push({ authority: name, subjectDN: f.subjectDN, fingerprintSHA256: new X509Certificate(der).fingerprint256, ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}) });
-        }
-      } catch { /* the binding controller reports an unusable CA */ }
+      cas = bundleCas(name, pem);
       if (memo.size > 256) memo.clear();
       memo.set(k, cas);
     }
@@ -47,20 +51,42 @@ function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[]
   return out;
 }
 
+function bundleCas(authority: string, pem: string): KnownCa[] {
+  const cas: KnownCa[] = [];
+  try {
+    for (const der of pemBlocks(pem, ['CERTIFICATE'])) {
+      const f = parseCertificateDer(der);
+      cas.push({
+        authority,
+        subjectDN: f.subjectDN,
+        fingerprintSHA256: new X509Certificate(der).fingerprint256,
+        ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}),
+      });
+    }
+  } catch {
+    /* the binding controller reports an unusable CA */
+  }
+  return cas;
+}
+
 function identityMap(ctx: OperatorContext): Map<string, ManagedIdentity> {
   const m = new Map<string, ManagedIdentity>();
   for (const mi of ctx.informers.identities.list()) {
     const s = identityFields(mi);
     if (!s.secretName) continue;
-    const v: ManagedIdentity = { name: mi.metadata!.name! };
+    const v: ManagedIdentity = { name: mi.metadata?.name ?? '' };
     if (s.owner?.team) v.ownerTeam = s.owner.team;
     if (s.authorityRef?.name) v.authority = s.authorityRef.name;
-    m.set(`${mi.metadata!.namespace}/${s.secretName}`, v);
+    m.set(`${mi.metadata?.namespace}/${s.secretName}`, v);
   }
   return m;
 }
 
-export function inventoryController(ctx: OperatorContext, sources: InventorySources, ownerKeys: readonly string[]): InventoryController {
+export function inventoryController(
+  ctx: OperatorContext,
+  sources: InventorySources,
+  ownerKeys: readonly string[],
+): InventoryController {
   let snapshot: InventoryEntry[] | undefined;
   const verdicts = new Map<string, Violation[]>();
   const caMemo = new Map<string, KnownCa[]>();
@@ -68,19 +94,44 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
   const announced = new Map<string, string>();
 
   const controller = new Controller({
-    name: 'inventory', logger: ctx.log, registry: ctx.registry, workers: 1,
-    informers: [...sources.all(), ctx.informers.identities, ctx.informers.namespaces, ctx.informers.bindings, ctx.policies.informer],
+    name: 'inventory',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 1,
+    informers: [
+      ...sources.all(),
+      ctx.informers.identities,
+      ctx.informers.namespaces,
+      ctx.informers.bindings,
+      ctx.policies.informer,
+    ],
     reconcile: async () => {
-      const namespaces = new Map(ctx.informers.namespaces.list().map((n) => [n.metadata!.name!, { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} }]));
+      const namespaces = new Map(
+        ctx.informers.namespaces
+          .list()
+          .map((n) => [
+            n.metadata?.name ?? '',
+            { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} },
+          ]),
+      );
       const entries = buildEntries({
-        objects: sources.holders.flatMap((i) => i.list()), pods: sources.pods.list(), tls: sources.tls.flatMap((i) => i.list()),
-        knownCas: knownCas(ctx, caMemo), identities: identityMap(ctx), namespaces, ownerKeys, policies: ctx.policies.compiled(), verdicts,
+        objects: sources.holders.flatMap((i) => i.list()),
+        pods: sources.pods.list(),
+        tls: sources.tls.flatMap((i) => i.list()),
+        knownCas: knownCas(ctx, caMemo),
+        identities: identityMap(ctx),
+        namespaces,
+        ownerKeys,
+        policies: ctx.policies.compiled(),
+        verdicts,
       });
       snapshot = entries;
       if (verdicts.size > 4 * entries.length + 1000) verdicts.clear(); // stale resourceVersions
       // managed certificates are reported on their MachineIdentity (PolicyCompliant) by the issuance controller
       const discovered = entries.filter((e) => !e.managed && e.violations.length > 0);
-      ctx.findings.setDiscovered(discovered.map((e) => ({ namespace: e.namespace, kind: e.kind, name: e.name, violations: e.violations })));
+      ctx.findings.setDiscovered(
+        discovered.map((e) => ({ namespace: e.namespace, kind: e.kind, name: e.name, violations: e.violations })),
+      );
       await announce(discovered);
       return { requeueAfterMs: RESYNC_MS };
     },
@@ -95,8 +146,18 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
       if (announced.get(k) === sig) continue;
       announced.set(k, sig);
       const message = `${e.cert.key} (${e.cert.subjectDN || 'no subject'}, serial ${e.cert.serialNumber}): ${formatViolations(e.violations, 'violates')}`;
-      await recordEvent(ctx, { apiVersion: API_VERSION[e.kind] ?? 'v1', kind: e.kind, name: e.name, ...(e.namespace ? { namespace: e.namespace } : {}) },
-        'Warning', 'PolicyViolation', message);
+      await recordEvent(
+        ctx,
+        {
+          apiVersion: API_VERSION[e.kind] ?? 'v1',
+          kind: e.kind,
+          name: e.name,
+          ...(e.namespace ? { namespace: e.namespace } : {}),
+        },
+        'Warning',
+        Reason.PolicyViolation,
+        message,
+      );
     }
     for (const k of announced.keys()) if (!seen.has(k)) announced.delete(k);
   }
@@ -106,11 +167,20 @@ export function inventoryController(ctx: OperatorContext, sources: InventorySour
   sources.onParsed(poke); // a pending projection got its facts
   ctx.informers.identities.onAdd(poke).onUpdate(poke).onDelete(poke);
   ctx.informers.bindings.onAdd(poke).onUpdate(poke).onDelete(poke);
-  ctx.issuers.onChange(() => { verdicts.clear(); poke(); }); // which CA signed what may change
+  ctx.issuers.onChange(() => {
+    verdicts.clear();
+    poke();
+  }); // which CA signed what may change
   // policies or namespace labels changed: every cached verdict may be wrong
-  const reset = (): void => { verdicts.clear(); poke(); };
+  const reset = (): void => {
+    verdicts.clear();
+    poke();
+  };
   ctx.policies.onChange(reset);
-  ctx.informers.namespaces.onAdd(reset).onUpdate((o, n) => { if (JSON.stringify(o.metadata?.labels) !== JSON.stringify(n.metadata?.labels)) reset(); else poke(); });
+  ctx.informers.namespaces.onAdd(reset).onUpdate((o, n) => {
+    if (JSON.stringify(o.metadata?.labels) !== JSON.stringify(n.metadata?.labels)) reset();
+    else poke();
+  });
   controller.queue.add(KEY);
   return { controller, snapshot: () => snapshot };
 }

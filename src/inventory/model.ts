@@ -10,7 +10,14 @@ import type { Violation } from '../policy/types.ts';
 export interface InventoryObject {
   apiVersion?: string;
   kind: string;
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   certs: CertRecord[];
   problems: ParseProblem[];
   /** Handed to the parse pool; certs and problems are attached when it answers. */
@@ -33,9 +40,19 @@ export interface TlsRefs {
   secrets: string[];
 }
 
-export interface KnownCa { authority: string; subjectDN: string; subjectKeyId?: string; fingerprintSHA256: string }
+export interface KnownCa {
+  authority: string;
+  subjectDN: string;
+  subjectKeyId?: string;
+  fingerprintSHA256: string;
+}
 
-export interface Location { pods: string[]; workloads: string[]; ingresses: string[]; gateways: string[] }
+export interface Location {
+  pods: string[];
+  workloads: string[];
+  ingresses: string[];
+  gateways: string[];
+}
 
 export interface InventoryEntry {
   namespace: string;
@@ -55,7 +72,11 @@ export interface InventoryEntry {
   compliant: boolean;
 }
 
-export interface ManagedIdentity { name: string; ownerTeam?: string; authority?: string }
+export interface ManagedIdentity {
+  name: string;
+  ownerTeam?: string;
+  authority?: string;
+}
 
 export interface ModelInput {
   objects: readonly InventoryObject[];
@@ -81,15 +102,14 @@ function locations(pods: readonly PodRefs[], tls: readonly TlsRefs[]): Map<strin
     if (!l) out.set(k, (l = { pods: [], workloads: [], ingresses: [], gateways: [] }));
     return l;
   };
+  const mountedBy = (l: Location, p: PodRefs): void => {
+    l.pods.push(p.metadata.name);
+    if (p.workload && !l.workloads.includes(p.workload)) l.workloads.push(p.workload);
+  };
   for (const p of pods) {
     const ns = p.metadata.namespace ?? '';
-    for (const [kind, names] of [['Secret', p.secrets], ['ConfigMap', p.configMaps]] as const) {
-      for (const n of names) {
-        const l = at(`${kind}/${ns}/${n}`);
-        l.pods.push(p.metadata.name);
-        if (p.workload && !l.workloads.includes(p.workload)) l.workloads.push(p.workload);
-      }
-    }
+    for (const n of p.secrets) mountedBy(at(`Secret/${ns}/${n}`), p);
+    for (const n of p.configMaps) mountedBy(at(`ConfigMap/${ns}/${n}`), p);
   }
   for (const t of tls) {
     for (const n of t.secrets) {
@@ -104,7 +124,10 @@ function ownerOf(o: InventoryObject, identity: ManagedIdentity | undefined, inpu
   if (identity?.ownerTeam) return identity.ownerTeam;
   const ns = input.namespaces.get(o.metadata.namespace ?? '');
   for (const src of [o.metadata.labels, o.metadata.annotations, ns?.labels, ns?.annotations]) {
-    for (const k of input.ownerKeys) { const v = src?.[k]; if (v) return v; }
+    for (const k of input.ownerKeys) {
+      const v = src?.[k];
+      if (v) return v;
+    }
   }
   return undefined;
 }
@@ -112,37 +135,73 @@ function ownerOf(o: InventoryObject, identity: ManagedIdentity | undefined, inpu
 const caKey = (dn: string, ski?: string): string => `${dn}\0${ski ?? ''}`;
 
 /** The authority whose CA signed `c` (issuer DN and, when both sides have one, key identifier), if any. */
-function signer(c: CertRecord, cas: ReadonlyMap<string, string>, byDn: ReadonlyMap<string, string>): string | undefined {
+function signer(
+  c: CertRecord,
+  cas: ReadonlyMap<string, string>,
+  byDn: ReadonlyMap<string, string>,
+): string | undefined {
   if (c.authorityKeyId) return cas.get(caKey(c.issuerDN, c.authorityKeyId)) ?? cas.get(caKey(c.issuerDN));
   return byDn.get(c.issuerDN);
 }
 
 /** Per certificate of one object: the authority it chains to (through chain certificates in the same object too). */
 function chainAuthorities(o: InventoryObject, known: readonly KnownCa[]): (string | undefined)[] {
-  const cas = new Map<string, string>(), byDn = new Map<string, string>(), byFp = new Map<string, string>();
+  const cas = new Map<string, string>(),
+    byDn = new Map<string, string>(),
+    byFp = new Map<string, string>();
   for (const k of known) {
-    cas.set(caKey(k.subjectDN, k.subjectKeyId), k.authority); cas.set(caKey(k.subjectDN), k.authority);
-    byDn.set(k.subjectDN, k.authority); byFp.set(k.fingerprintSHA256, k.authority);
+    cas.set(caKey(k.subjectDN, k.subjectKeyId), k.authority);
+    cas.set(caKey(k.subjectDN), k.authority);
+    byDn.set(k.subjectDN, k.authority);
+    byFp.set(k.fingerprintSHA256, k.authority);
   }
   const out = o.certs.map((c) => byFp.get(c.fingerprintSHA256) ?? signer(c, cas, byDn));
   // an intermediate in the same object that chains makes what it signed chain too
   for (let pass = 0; pass < 3; pass++) {
-    o.certs.forEach((c, i) => { const a = out[i]; if (a && c.isCA) { cas.set(caKey(c.subjectDN, c.subjectKeyId), a); cas.set(caKey(c.subjectDN), a); byDn.set(c.subjectDN, a); } });
-    o.certs.forEach((c, i) => { out[i] ??= signer(c, cas, byDn); });
+    o.certs.forEach((c, i) => {
+      const a = out[i];
+      if (a && c.isCA) {
+        cas.set(caKey(c.subjectDN, c.subjectKeyId), a);
+        cas.set(caKey(c.subjectDN), a);
+        byDn.set(c.subjectDN, a);
+      }
+    });
+    o.certs.forEach((c, i) => {
+      out[i] ??= signer(c, cas, byDn);
+    });
   }
   return out;
 }
 
-function violationsOf(o: InventoryObject, c: CertRecord, authority: string | undefined, input: ModelInput): Violation[] {
+/** One certificate of one version of an object: its verdict cannot change while the policies and namespace labels do not. */
+function verdictKey(o: InventoryObject, c: CertRecord): string {
+  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}/${o.metadata.resourceVersion ?? ''}/${c.key}`;
+}
+
+function violationsOf(
+  o: InventoryObject,
+  c: CertRecord,
+  authority: string | undefined,
+  input: ModelInput,
+): Violation[] {
   // CA certificates (bundles, chains) are inventoried and reported, but identity rules apply to leaves
   if (c.isCA || input.policies.length === 0) return [];
-  const ck = `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}/${o.metadata.resourceVersion ?? ''}/${c.key}`;
+  const ck = verdictKey(o, c);
   const hit = input.verdicts?.get(ck);
   if (hit) return hit;
   const ns = o.metadata.namespace ?? '';
   const facts = { ...c, notBefore: new Date(c.notBefore), notAfter: new Date(c.notAfter) } as never;
-  const where = { namespace: ns, kind: o.kind, name: o.metadata.name, dataKey: c.key, labels: o.metadata.labels ?? {}, ...(authority ? { authority } : {}) };
-  const v = evaluateCertificate(certificateFromFacts(facts, where), input.policies, { namespaceLabels: input.namespaces.get(ns)?.labels ?? {} }).violations;
+  const where = {
+    namespace: ns,
+    kind: o.kind,
+    name: o.metadata.name,
+    dataKey: c.key,
+    labels: o.metadata.labels ?? {},
+    ...(authority ? { authority } : {}),
+  };
+  const v = evaluateCertificate(certificateFromFacts(facts, where), input.policies, {
+    namespaceLabels: input.namespaces.get(ns)?.labels ?? {},
+  }).violations;
   input.verdicts?.set(ck, v);
   return v;
 }
@@ -161,10 +220,20 @@ export function buildEntries(input: ModelInput): InventoryEntry[] {
     o.certs.forEach((cert, i) => {
       const authority = chains[i] ?? (managed ? identity?.authority : undefined);
       const violations = violationsOf(o, cert, authority, input);
-      const e: InventoryEntry = { namespace: ns, kind: o.kind, name: o.metadata.name, cert, managed, trusted: chains[i] !== undefined,
-        location, violations, compliant: violations.length === 0 };
+      const e: InventoryEntry = {
+        namespace: ns,
+        kind: o.kind,
+        name: o.metadata.name,
+        cert,
+        managed,
+        trusted: chains[i] !== undefined,
+        location,
+        violations,
+        compliant: violations.length === 0,
+      };
       if (identity) e.identity = identity.name;
-      else if (o.metadata.labels?.['machineidentity.io/identity']) e.identity = o.metadata.labels['machineidentity.io/identity'];
+      else if (o.metadata.labels?.['machineidentity.io/identity'])
+        e.identity = o.metadata.labels['machineidentity.io/identity'];
       if (authority) e.authority = authority;
       if (owner) e.owner = owner;
       out.push(e);

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../runtime/informer.ts';
 import { apiServes } from '../runtime/kube.ts';
-import { oversizeFinding, slimBytes, slimForParse, type Extracted } from './extract.ts';
+import type { Extracted } from './extract.ts';
+import { oversizeFinding, slimBytes, slimForParse } from './slim.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
 import type { Parser } from '../parsing/parser.ts';
 
@@ -25,25 +26,53 @@ export interface InventorySources {
 type Meta = k8s.V1ObjectMeta;
 
 function slimMeta(m: Meta | undefined, keepAnnotations: readonly string[]): InventoryObject['metadata'] {
-  const out: InventoryObject['metadata'] = { name: m?.name ?? '' };
+  const out: InventoryObject['metadata'] = { name: m?.name ?? '', ...identityMeta(m) };
+  if (m?.labels && Object.keys(m.labels).length) out.labels = m.labels;
+  const ann = keptAnnotations(m?.annotations, keepAnnotations);
+  if (ann) out.annotations = ann;
+  return out;
+}
+
+/** namespace, uid and resourceVersion when set. */
+function identityMeta(m: Meta | undefined): Omit<InventoryObject['metadata'], 'name'> {
+  const out: Omit<InventoryObject['metadata'], 'name'> = {};
   if (m?.namespace) out.namespace = m.namespace;
   if (m?.uid) out.uid = m.uid;
   if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
-  if (m?.labels && Object.keys(m.labels).length) out.labels = m.labels;
-  const ann: Record<string, string> = {};
-  for (const k of keepAnnotations) { const v = m?.annotations?.[k]; if (v !== undefined) ann[k] = v.slice(0, 256); }
-  if (Object.keys(ann).length) out.annotations = ann;
   return out;
+}
+
+/** The annotations the inventory reads (owner keys), each cut to 256 characters; undefined when none is set. */
+function keptAnnotations(
+  annotations: Record<string, string> | undefined,
+  keys: readonly string[],
+): Record<string, string> | undefined {
+  const ann: Record<string, string> = {};
+  for (const k of keys) {
+    const v = annotations?.[k];
+    if (v !== undefined) ann[k] = v.slice(0, 256);
+  }
+  return Object.keys(ann).length ? ann : undefined;
 }
 
 type Holder = InventoryObject & k8s.KubernetesObject;
 /** Parse answers remembered by content digest (facts only, shared with the projections that hold them). */
 const MAX_ANSWERS = 1_000;
 
-export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger; ownerKeys: readonly string[]; hasGateways: boolean; parser: Parser }): InventorySources {
-  const parseErrors = new Counter({ name: 'machine_identity_inventory_parse_errors_total',
+export function createSources(o: {
+  kc: k8s.KubeConfig;
+  registry: Registry;
+  logger: Logger;
+  ownerKeys: readonly string[];
+  hasGateways: boolean;
+  parser: Parser;
+}): InventorySources {
+  const parseErrors = new Counter({
+    name: 'machine_identity_inventory_parse_errors_total',
     help: 'Values that looked like certificates but could not be read, by reason (over a budget, malformed, parse stopped); logged once per object version',
-    labelNames: ['kind', 'reason'] as const, registers: [o.registry] });
+    labelNames: ['kind', 'reason'] as const,
+    registers: [o.registry],
+  });
   parseErrors.inc({ kind: 'Secret', reason: 'unreadable' }, 0);
   const log = o.logger.child({ component: 'inventory' });
   const parsed: (() => void)[] = [];
@@ -56,7 +85,8 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
     if (!answer) {
       answer = o.parser.extract(kind, slim);
       answers.set(digest, answer);
-      if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+      const oldest = answers.keys().next();
+      if (answers.size > MAX_ANSWERS && !oldest.done) answers.delete(oldest.value);
     }
     return answer;
   };
@@ -66,24 +96,57 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
     delete p.pending;
     if (x.problems.length) {
       for (const pr of x.problems) parseErrors.inc({ kind: p.kind, reason: pr.code ?? 'unreadable' });
-      log.warn({ kind: p.kind, namespace: meta?.namespace, name: meta?.name, resourceVersion: meta?.resourceVersion, problems: x.problems.slice(0, 5) }, 'unreadable certificate content');
+      log.warn(
+        {
+          kind: p.kind,
+          namespace: meta?.namespace,
+          name: meta?.name,
+          resourceVersion: meta?.resourceVersion,
+          problems: x.problems.slice(0, 5),
+        },
+        'unreadable certificate content',
+      );
     }
     for (const fn of parsed) fn();
   };
   const holder = (kind: string, path: string): Informer<Holder> =>
-    new Informer({ kc: o.kc, path, registry: o.registry, logger: o.logger, resource: `inventory-${kind.toLowerCase()}`, transform: (raw) => {
-      const p: Holder = { apiVersion: raw.apiVersion, kind, metadata: slimMeta(raw.metadata, o.ownerKeys), certs: [], problems: [] };
-      let slim: Record<string, unknown> | undefined;
-      try { slim = slimForParse(kind, raw as unknown as Record<string, unknown>); } catch { slim = undefined; }
-      if (!slim) return p;
-      const meta = { namespace: raw.metadata?.namespace, name: raw.metadata?.name, resourceVersion: raw.metadata?.resourceVersion };
-      const bytes = slimBytes(kind, slim);
-      if (bytes > o.parser.budget.maxObjectBytes) { attach(p, oversizeFinding(bytes, o.parser.budget.maxObjectBytes), meta); return p; }
-      p.pending = true;
-      // only the slimmed copy and the metadata needed to report are held until the worker answers
-      void answerFor(kind, slim).then((x) => attach(p, x, meta));
-      return p;
-    } });
+    new Informer({
+      kc: o.kc,
+      path,
+      registry: o.registry,
+      logger: o.logger,
+      resource: `inventory-${kind.toLowerCase()}`,
+      transform: (raw) => {
+        const p: Holder = {
+          apiVersion: raw.apiVersion,
+          kind,
+          metadata: slimMeta(raw.metadata, o.ownerKeys),
+          certs: [],
+          problems: [],
+        };
+        let slim: Record<string, unknown> | undefined;
+        try {
+          slim = slimForParse(kind, raw as unknown as Record<string, unknown>);
+        } catch {
+          slim = undefined;
+        }
+        if (!slim) return p;
+        const meta = {
+          namespace: raw.metadata?.namespace,
+          name: raw.metadata?.name,
+          resourceVersion: raw.metadata?.resourceVersion,
+        };
+        const bytes = slimBytes(kind, slim);
+        if (bytes > o.parser.budget.maxObjectBytes) {
+          attach(p, oversizeFinding(bytes, o.parser.budget.maxObjectBytes), meta);
+          return p;
+        }
+        p.pending = true;
+        // only the slimmed copy and the metadata needed to report are held until the worker answers
+        void answerFor(kind, slim).then((x) => attach(p, x, meta));
+        return p;
+      },
+    });
   const holders = [
     holder('Secret', '/api/v1/secrets'),
     holder('ConfigMap', '/api/v1/configmaps'),
@@ -92,15 +155,45 @@ export function createSources(o: { kc: k8s.KubeConfig; registry: Registry; logge
     holder('APIService', '/apis/apiregistration.k8s.io/v1/apiservices'),
     holder('CustomResourceDefinition', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions'),
   ];
-  const pods = new Informer<PodRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/api/v1/pods', registry: o.registry, logger: o.logger, resource: 'inventory-pods',
-    transform: (raw) => podRefs(raw as k8s.V1Pod) as PodRefs & k8s.KubernetesObject });
-  const tls = [new Informer<TlsRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/apis/networking.k8s.io/v1/ingresses', registry: o.registry, logger: o.logger,
-    resource: 'inventory-ingresses', transform: (raw) => ingressRefs(raw as k8s.V1Ingress) as TlsRefs & k8s.KubernetesObject })];
+  const pods = new Informer<PodRefs & k8s.KubernetesObject>({
+    kc: o.kc,
+    path: '/api/v1/pods',
+    registry: o.registry,
+    logger: o.logger,
+    resource: 'inventory-pods',
+    transform: (raw) => podRefs(raw as k8s.V1Pod) as PodRefs & k8s.KubernetesObject,
+  });
+  const tls = [
+    new Informer<TlsRefs & k8s.KubernetesObject>({
+      kc: o.kc,
+      path: '/apis/networking.k8s.io/v1/ingresses',
+      registry: o.registry,
+      logger: o.logger,
+      resource: 'inventory-ingresses',
+      transform: (raw) => ingressRefs(raw as k8s.V1Ingress) as TlsRefs & k8s.KubernetesObject,
+    }),
+  ];
   if (o.hasGateways) {
-    tls.push(new Informer<TlsRefs & k8s.KubernetesObject>({ kc: o.kc, path: '/apis/gateway.networking.k8s.io/v1/gateways', registry: o.registry, logger: o.logger,
-      resource: 'inventory-gateways', transform: (raw) => gatewayRefs(raw as GatewayLike) as TlsRefs & k8s.KubernetesObject }));
+    tls.push(
+      new Informer<TlsRefs & k8s.KubernetesObject>({
+        kc: o.kc,
+        path: '/apis/gateway.networking.k8s.io/v1/gateways',
+        registry: o.registry,
+        logger: o.logger,
+        resource: 'inventory-gateways',
+        transform: (raw) => gatewayRefs(raw as GatewayLike) as TlsRefs & k8s.KubernetesObject,
+      }),
+    );
   }
-  return { holders, pods, tls, all: () => [...holders, pods, ...tls] as unknown as Informer<k8s.KubernetesObject>[], onParsed: (fn) => { parsed.push(fn); } };
+  return {
+    holders,
+    pods,
+    tls,
+    all: () => [...holders, pods, ...tls] as unknown as Informer<k8s.KubernetesObject>[],
+    onParsed: (fn) => {
+      parsed.push(fn);
+    },
+  };
 }
 
 /** True when the Gateway API is served (it is an add-on). */
@@ -108,63 +201,90 @@ export function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
   return apiServes(kc, '/apis/gateway.networking.k8s.io/v1', 'gateways');
 }
 
-const refMeta = (m: Meta | undefined): PodRefs['metadata'] => ({ name: m?.name ?? '', ...(m?.namespace ? { namespace: m.namespace } : {}),
-  ...(m?.resourceVersion ? { resourceVersion: m.resourceVersion } : {}), ...(m?.uid ? { uid: m.uid } : {}) });
+const refMeta = (m: Meta | undefined): PodRefs['metadata'] => ({
+  name: m?.name ?? '',
+  ...(m?.namespace ? { namespace: m.namespace } : {}),
+  ...(m?.resourceVersion ? { resourceVersion: m.resourceVersion } : {}),
+  ...(m?.uid ? { uid: m.uid } : {}),
+});
 
 /** The workload a Pod belongs to: its controller, with a ReplicaSet's hash suffix dropped for Deployments. */
 function workloadOf(p: k8s.V1Pod): string | undefined {
   const c = p.metadata?.ownerReferences?.find((r) => r.controller) ?? p.metadata?.ownerReferences?.[0];
   if (!c) return undefined;
   const hash = p.metadata?.labels?.['pod-template-hash'];
-  if (c.kind === 'ReplicaSet' && hash && c.name.endsWith(`-${hash}`)) return `Deployment/${c.name.slice(0, -hash.length - 1)}`;
+  if (c.kind === 'ReplicaSet' && hash && c.name.endsWith(`-${hash}`))
+    return `Deployment/${c.name.slice(0, -hash.length - 1)}`;
   return `${c.kind}/${c.name}`;
+}
+
+function addName(names: Set<string>, name: string | undefined): void {
+  if (name) names.add(name);
 }
 
 function volumeRefs(p: k8s.V1Pod, secrets: Set<string>, configMaps: Set<string>): void {
   for (const v of p.spec?.volumes ?? []) {
-    if (v.secret?.secretName) secrets.add(v.secret.secretName);
-    if (v.configMap?.name) configMaps.add(v.configMap.name);
+    addName(secrets, v.secret?.secretName);
+    addName(configMaps, v.configMap?.name);
     for (const s of v.projected?.sources ?? []) {
-      if (s.secret?.name) secrets.add(s.secret.name);
-      if (s.configMap?.name) configMaps.add(s.configMap.name);
+      addName(secrets, s.secret?.name);
+      addName(configMaps, s.configMap?.name);
     }
   }
 }
 
 function envRefs(c: k8s.V1Container, secrets: Set<string>, configMaps: Set<string>): void {
   for (const e of c.env ?? []) {
-    if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
-    if (e.valueFrom?.configMapKeyRef?.name) configMaps.add(e.valueFrom.configMapKeyRef.name);
+    addName(secrets, e.valueFrom?.secretKeyRef?.name);
+    addName(configMaps, e.valueFrom?.configMapKeyRef?.name);
   }
   for (const e of c.envFrom ?? []) {
-    if (e.secretRef?.name) secrets.add(e.secretRef.name);
-    if (e.configMapRef?.name) configMaps.add(e.configMapRef.name);
+    addName(secrets, e.secretRef?.name);
+    addName(configMaps, e.configMapRef?.name);
   }
 }
 
 export function podRefs(p: k8s.V1Pod): PodRefs {
-  const secrets = new Set<string>(), configMaps = new Set<string>();
+  const secrets = new Set<string>(),
+    configMaps = new Set<string>();
   volumeRefs(p, secrets, configMaps);
   for (const c of [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])]) envRefs(c, secrets, configMaps);
-  const out: PodRefs = { kind: 'Pod', metadata: refMeta(p.metadata), secrets: [...secrets], configMaps: [...configMaps] };
+  const out: PodRefs = {
+    kind: 'Pod',
+    metadata: refMeta(p.metadata),
+    secrets: [...secrets],
+    configMaps: [...configMaps],
+  };
   const w = workloadOf(p);
   if (w) out.workload = w;
   return out;
 }
 
 export function ingressRefs(i: k8s.V1Ingress): TlsRefs {
-  return { kind: 'Ingress', metadata: refMeta(i.metadata), secrets: [...new Set((i.spec?.tls ?? []).map((t) => t.secretName).filter((s): s is string => Boolean(s)))] };
+  return {
+    kind: 'Ingress',
+    metadata: refMeta(i.metadata),
+    secrets: [...new Set((i.spec?.tls ?? []).map((t) => t.secretName).filter((s): s is string => Boolean(s)))],
+  };
 }
 
-interface GatewayLike { metadata?: Meta; spec?: { listeners?: { tls?: { certificateRefs?: { kind?: string; name?: string; namespace?: string }[] } }[] } }
+interface GatewayLike {
+  metadata?: Meta;
+  spec?: { listeners?: { tls?: { certificateRefs?: CertificateRef[] } }[] };
+}
+
+type CertificateRef = { kind?: string; name?: string; namespace?: string };
 
 export function gatewayRefs(g: GatewayLike): TlsRefs {
   const secrets = new Set<string>();
   for (const l of g.spec?.listeners ?? []) {
-    for (const r of l.tls?.certificateRefs ?? []) {
-      // refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local
-      if ((r.kind ?? 'Secret') === 'Secret' && r.name && (!r.namespace || r.namespace === g.metadata?.namespace)) secrets.add(r.name);
-    }
+    for (const r of l.tls?.certificateRefs ?? []) addName(secrets, localSecretName(r, g.metadata?.namespace));
   }
   return { kind: 'Gateway', metadata: refMeta(g.metadata), secrets: [...secrets] };
+}
+
+/** refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local */
+function localSecretName(r: CertificateRef, namespace: string | undefined): string | undefined {
+  const local = !r.namespace || r.namespace === namespace;
+  return (r.kind ?? 'Secret') === 'Secret' && local ? r.name : undefined;
 }

@@ -8,12 +8,16 @@ export function eventLoopDelayMetrics(registry: Registry): { stop(): void } {
   const h = monitorEventLoopDelay({ resolution: 20 });
   h.enable();
   const s = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
-  new Gauge({ name: 'machine_identity_event_loop_delay_seconds', help: 'Event-loop delay since the process started, by quantile (p50, p99, max)',
-    labelNames: ['quantile'] as const, registers: [registry],
+  new Gauge({
+    name: 'machine_identity_event_loop_delay_seconds',
+    help: 'Event-loop delay since the process started, by quantile (p50, p99, max)',
+    labelNames: ['quantile'] as const,
+    registers: [registry],
     collect() {
       this.set({ quantile: '0.5' }, s(h.percentile(50)));
       this.set({ quantile: '0.99' }, s(h.percentile(99)));
       this.set({ quantile: '1' }, s(h.max));
-    } });
+    },
+  });
   return { stop: () => h.disable() };
 }

@@ -10,21 +10,36 @@ export const CHART_RULE_TEMPLATE = 'deploy/helm/machine-identity-operator/templa
 export const DASHBOARD_FILE = 'deploy/grafana/machine-identity-operator.json';
 export const CHART_DASHBOARD_FILE = 'deploy/helm/machine-identity-operator/dashboards/machine-identity-operator.json';
 
-const withDefaults = (s: string): string => s.replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => THRESHOLDS[k as keyof typeof THRESHOLDS].value);
+const withDefaults = (s: string): string =>
+  s.replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => THRESHOLDS[k as keyof typeof THRESHOLDS].value);
 
 export function rulesDocument(subst: (s: string) => string = withDefaults): { groups: object[] } {
-  return { groups: [{ name: 'machine-identity-operator', rules: ALERTS.map((a) => ({
-    alert: a.alert, expr: subst(a.expr), ...(a.for ? { for: subst(a.for) } : {}), labels: { severity: a.severity },
-    annotations: { summary: subst(a.summary), description: subst(a.description) },
-  })) }] };
+  return {
+    groups: [
+      {
+        name: 'machine-identity-operator',
+        rules: ALERTS.map((a) => ({
+          alert: a.alert,
+          expr: subst(a.expr),
+          ...(a.for ? { for: subst(a.for) } : {}),
+          labels: { severity: a.severity },
+          annotations: { summary: subst(a.summary), description: subst(a.description) },
+        })),
+      },
+    ],
+  };
 }
 
 function helmTemplate(): string {
-  const helmValue = (k: string): string => (k === 'JOB'
-    ? '{{ .Values.prometheusRule.job | default (printf "%s-metrics" (include "mio.fullname" .)) }}'
-    : `{{ ${THRESHOLDS[k as keyof typeof THRESHOLDS].helm} }}`);
+  const helmValue = (k: string): string =>
+    k === 'JOB'
+      ? '{{ .Values.prometheusRule.job | default (printf "%s-metrics" (include "mio.fullname" .)) }}'
+      : `{{ ${THRESHOLDS[k as keyof typeof THRESHOLDS].helm} }}`;
   // Prometheus's own {{ $labels.x }} templates must pass through Helm untouched
-  const subst = (s: string): string => s.replace(/\{\{([^}]*)\}\}/g, (_m, inner: string) => `{{\`{{${inner}}}\`}}`).replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => helmValue(k));
+  const subst = (s: string): string =>
+    s
+      .replace(/\{\{([^}]*)\}\}/g, (_m, inner: string) => `{{\`{{${inner}}}\`}}`)
+      .replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => helmValue(k));
   const groups = yaml.dump(rulesDocument(subst).groups, { lineWidth: -1, noRefs: true });
   return `${HEADER}{{- if .Values.prometheusRule.enabled }}
 apiVersion: monitoring.coreos.com/v1
@@ -39,7 +54,11 @@ metadata:
     {{- end }}
 spec:
   groups:
-${groups.split('\n').filter(Boolean).map((l) => `    ${l}`).join('\n')}
+${groups
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => `    ${l}`)
+  .join('\n')}
 {{- end }}
 `;
 }

@@ -8,17 +8,36 @@ import { ParseAbort, ParsePool, siblingUrl } from '../runtime/parse-pool.ts';
 import { DEFAULT_PARSE_BUDGET, type Extracted, type ParseBudget } from '../inventory/extract.ts';
 import type { ManagedFacts, ManagedInput } from './tasks.ts';
 
-export interface ParserOptions { workers: number; timeoutMs: number; heapMb: number; maxKdfIterations: number }
-export const DEFAULT_PARSER_OPTIONS: ParserOptions = { workers: 1, timeoutMs: 5000, heapMb: 64, maxKdfIterations: DEFAULT_PARSE_BUDGET.pkcs12.maxIterations };
+export interface ParserOptions {
+  workers: number;
+  timeoutMs: number;
+  heapMb: number;
+  maxKdfIterations: number;
+}
+export const DEFAULT_PARSER_OPTIONS: ParserOptions = {
+  workers: 1,
+  timeoutMs: 5000,
+  heapMb: 64,
+  maxKdfIterations: DEFAULT_PARSE_BUDGET.pkcs12.maxIterations,
+};
 
 export class Parser {
   readonly budget: ParseBudget;
   private readonly pool: ParsePool;
 
   constructor(o: ParserOptions = DEFAULT_PARSER_OPTIONS, registry?: Registry, logger?: Logger) {
-    this.budget = { ...DEFAULT_PARSE_BUDGET, pkcs12: { ...DEFAULT_PARSE_BUDGET.pkcs12, maxIterations: o.maxKdfIterations } };
-    this.pool = new ParsePool({ handlers: siblingUrl(import.meta.url, 'tasks'), size: o.workers, timeoutMs: o.timeoutMs, heapMb: o.heapMb,
-      ...(registry ? { registry } : {}), ...(logger ? { logger } : {}) });
+    this.budget = {
+      ...DEFAULT_PARSE_BUDGET,
+      pkcs12: { ...DEFAULT_PARSE_BUDGET.pkcs12, maxIterations: o.maxKdfIterations },
+    };
+    this.pool = new ParsePool({
+      handlers: siblingUrl(import.meta.url, 'tasks'),
+      size: o.workers,
+      timeoutMs: o.timeoutMs,
+      heapMb: o.heapMb,
+      ...(registry ? { registry } : {}),
+      ...(logger ? { logger } : {}),
+    });
   }
 
   /** Certificates in a (slimmed) object of `kind`; never rejects. */
@@ -28,7 +47,12 @@ export class Parser {
     } catch (e) {
       if (e instanceof ParseAbort && e.reason === 'closed') return { certs: [], problems: [] }; // shutting down
       if (e instanceof ParseAbort) {
-        return { certs: [], problems: [{ key: '', reason: `not read: ${e.message}`, code: e.reason as Exclude<typeof e.reason, 'closed'> }] };
+        return {
+          certs: [],
+          problems: [
+            { key: '', reason: `not read: ${e.message}`, code: e.reason as Exclude<typeof e.reason, 'closed'> },
+          ],
+        };
       }
       return { certs: [], problems: [{ key: '', reason: (e as Error).message.slice(0, 200), code: 'unreadable' }] };
     }
@@ -47,6 +71,10 @@ export class Parser {
     return this.pool.run<KeyObject>('privateKey', b64);
   }
 
-  get pending(): number { return this.pool.pending; }
-  close(): Promise<void> { return this.pool.close(); }
+  get pending(): number {
+    return this.pool.pending;
+  }
+  close(): Promise<void> {
+    return this.pool.close();
+  }
 }

@@ -6,10 +6,21 @@ import { EXTRACTORS, setParseBudget, type Extracted, type ParseBudget } from '..
 import { parseCertificate, splitPem, type CertFacts } from '../pki/certs.ts';
 import { parsePrivateKey, samePublicKey } from '../pki/keys.ts';
 
-export interface ExtractInput { kind: string; obj: Record<string, unknown>; budget: ParseBudget }
+export interface ExtractInput {
+  kind: string;
+  obj: Record<string, unknown>;
+  budget: ParseBudget;
+}
 /** tls.crt and tls.key of a managed Secret, base64 as in the object. */
-export interface ManagedInput { crt?: string; key?: string }
-export interface ManagedFacts { hasData: boolean; leaf?: CertFacts; keyMatches: boolean }
+export interface ManagedInput {
+  crt?: string;
+  key?: string;
+}
+export interface ManagedFacts {
+  hasData: boolean;
+  leaf?: CertFacts;
+  keyMatches: boolean;
+}
 
 function extract({ kind, obj, budget }: ExtractInput): Extracted {
   setParseBudget(budget);
@@ -22,9 +33,21 @@ function extract({ kind, obj, budget }: ExtractInput): Extracted {
 export function managedFacts({ crt, key }: ManagedInput): ManagedFacts {
   if (!crt || !key) return { hasData: false, keyMatches: false };
   let leaf: CertFacts | undefined, priv: KeyObject | undefined;
-  try { leaf = parseCertificate(splitPem(Buffer.from(crt, 'base64').toString('utf8'))[0] ?? ''); } catch { leaf = undefined; }
-  try { priv = parsePrivateKey(Buffer.from(key, 'base64').toString('utf8')); } catch { priv = undefined; }
-  return { hasData: true, ...(leaf ? { leaf } : {}), keyMatches: Boolean(leaf && priv && samePublicKey(leaf.publicKey, priv)) };
+  try {
+    leaf = parseCertificate(splitPem(Buffer.from(crt, 'base64').toString('utf8'))[0] ?? '');
+  } catch {
+    leaf = undefined;
+  }
+  try {
+    priv = parsePrivateKey(Buffer.from(key, 'base64').toString('utf8'));
+  } catch {
+    priv = undefined;
+  }
+  return {
+    hasData: true,
+    ...(leaf ? { leaf } : {}),
+    keyMatches: Boolean(leaf && priv && samePublicKey(leaf.publicKey, priv)),
+  };
 }
 
 /** A private key PEM (base64 as in a Secret) as a KeyObject. */

@@ -1,7 +1,15 @@
 // The one decision the controller, the admission webhook and `kubectl mi policy check` all make
 // about a MachineIdentity, and the controller's remediation decision about its current certificate.
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
-import { auditMessage, denialMessage, evaluate, evaluateCertificate, formatViolations, selectPolicies } from './evaluate.ts';
+import { Reason } from '../crds/reasons.ts';
+import {
+  auditMessage,
+  denialMessage,
+  evaluate,
+  evaluateCertificate,
+  formatViolations,
+  selectPolicies,
+} from './evaluate.ts';
 import type { CompiledPolicy, EvaluateOptions } from './evaluate.ts';
 import { ownershipDenial, ownershipFindings } from './ownership.ts';
 import type { BindingForOwnership, OwnershipFinding } from './ownership.ts';
@@ -10,7 +18,10 @@ import type { RequestDefaults } from './resolve.ts';
 import { requestFromMachineIdentity } from './types.ts';
 import type { DiscoveredCertificate, IdentityRequest, Verdict, Violation } from './types.ts';
 
-interface IdentityLike { metadata: { name?: string; namespace?: string; labels?: Record<string, string> | null }; spec: MachineIdentitySpec }
+interface IdentityLike {
+  metadata: { name?: string; namespace?: string; labels?: Record<string, string> | null };
+  spec: MachineIdentitySpec;
+}
 
 export interface IdentityDecision {
   /** The request as evaluated: the spec with policy-resolved defaults. */
@@ -36,22 +47,51 @@ export interface DecideOptions extends EvaluateOptions {
  * The safe defaults first (names the namespace owns or was granted, CA certificates only when
  * granted), then every selected IssuancePolicy: either can deny, and the message says which.
  */
-export function decideIdentity(mi: IdentityLike, policies: readonly CompiledPolicy[], opts: DecideOptions): IdentityDecision {
+export function decideIdentity(
+  mi: IdentityLike,
+  policies: readonly CompiledPolicy[],
+  opts: DecideOptions,
+): IdentityDecision {
   const base = requestFromMachineIdentity(mi);
   const defaults = resolveDefaults(mi.spec, selectPolicies(policies, base, opts.namespaceLabels));
   const request: IdentityRequest = {
-    ...base, durationMs: defaults.durationMs,
-    key: defaults.keySize === undefined ? { algorithm: base.key.algorithm } : { algorithm: base.key.algorithm, size: defaults.keySize },
+    ...base,
+    durationMs: defaults.durationMs,
+    key:
+      defaults.keySize === undefined
+        ? { algorithm: base.key.algorithm }
+        : { algorithm: base.key.algorithm, size: defaults.keySize },
   };
   const verdict = evaluate(request, policies, opts);
   const { binding, clusterDomain } = opts.ownership;
-  const ownership = ownershipFindings(request, binding, { namespace: request.namespace, namespaceLabels: opts.namespaceLabels, clusterDomain });
+  const ownership = ownershipFindings(request, binding, {
+    namespace: request.namespace,
+    namespaceLabels: opts.namespaceLabels,
+    clusterDomain,
+  });
   const policyDenial = denialMessage(verdict);
-  if (ownership.length === 0) {
-    return { request, defaults, verdict, denial: policyDenial, audit: auditMessage(verdict), ownership, reason: verdict.allowed ? '' : 'PolicyDenied' };
+  const firstBroken = ownership[0];
+  if (firstBroken === undefined) {
+    return {
+      request,
+      defaults,
+      verdict,
+      denial: policyDenial,
+      audit: auditMessage(verdict),
+      ownership,
+      reason: verdict.allowed ? '' : Reason.PolicyDenied,
+    };
   }
   const denial = [ownershipDenial(ownership, binding.name), policyDenial].filter(Boolean).join('; ');
-  return { request, defaults, verdict: { ...verdict, allowed: false, compliant: false }, denial, audit: auditMessage(verdict), ownership, reason: ownership[0]!.rule };
+  return {
+    request,
+    defaults,
+    verdict: { ...verdict, allowed: false, compliant: false },
+    denial,
+    audit: auditMessage(verdict),
+    ownership,
+    reason: firstBroken.rule,
+  };
 }
 
 /** Rules a reissue from a compliant request always fixes (the rest depend on what the CA puts in the certificate). */
@@ -74,7 +114,10 @@ export interface CertificateFindings {
  * (a CA that ignores the requested lifetime would otherwise be asked again and again).
  */
 export function certificateFindings(
-  cert: DiscoveredCertificate, decision: IdentityDecision, policies: readonly CompiledPolicy[], opts: EvaluateOptions,
+  cert: DiscoveredCertificate,
+  decision: IdentityDecision,
+  policies: readonly CompiledPolicy[],
+  opts: EvaluateOptions,
   issuedForDurationMs: number | undefined,
 ): CertificateFindings {
   const v = evaluateCertificate(cert, policies, opts);
@@ -82,8 +125,14 @@ export function certificateFindings(
   const reissue = new Set(policies.filter((p) => p.spec.remediation === 'Reissue').map((p) => p.name));
   const requestComplies = decision.verdict.violations.length === 0;
   const durationChanged = issuedForDurationMs === undefined || issuedForDurationMs !== decision.request.durationMs;
-  const remediable = !requestComplies ? [] : v.violations.filter((x) => reissue.has(x.policy)
-    && (KEY_RULES.has(x.rule) || (DURATION_RULES.has(x.rule) && durationChanged)));
-  return { violations: v.violations, remediable, message: formatViolations(v.violations, 'the current certificate violates') };
+  const remediable = !requestComplies
+    ? []
+    : v.violations.filter(
+        (x) => reissue.has(x.policy) && (KEY_RULES.has(x.rule) || (DURATION_RULES.has(x.rule) && durationChanged)),
+      );
+  return {
+    violations: v.violations,
+    remediable,
+    message: formatViolations(v.violations, 'the current certificate violates'),
+  };
 }
-

@@ -4,9 +4,17 @@
 import type { IssuancePolicySpec } from '../crds/issuance-policy.ts';
 import { matchesSelector } from './label-selector.ts';
 import type { LabelSelector } from './label-selector.ts';
-import { checkRules, compileRules, parseNames } from './rules.ts';
-import type { CompiledRules, RuleTarget } from './rules.ts';
-import type { DefaultAction, DiscoveredCertificate, Enforcement, IdentityRequest, Verdict, Violation } from './types.ts';
+import { compileRules, type CompiledRules } from './compile-rules.ts';
+import { parseNames, type RuleTarget } from './rule-target.ts';
+import { checkRules } from './rules.ts';
+import type {
+  DefaultAction,
+  DiscoveredCertificate,
+  Enforcement,
+  IdentityRequest,
+  Verdict,
+  Violation,
+} from './types.ts';
 
 export interface PolicyInput {
   /** metadata.name of the IssuancePolicy. */
@@ -32,7 +40,13 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
   const { spec } = input;
   const rules = compileRules(spec.rules ?? {});
   // A spec that skipped zod has no default: treat it as Enforce (fail closed).
-  const p: CompiledPolicy = { name: input.name, enforcement: spec.enforcement === 'Audit' ? 'Audit' : 'Enforce', spec, rules, problems: rules.problems };
+  const p: CompiledPolicy = {
+    name: input.name,
+    enforcement: spec.enforcement === 'Audit' ? 'Audit' : 'Enforce',
+    spec,
+    rules,
+    problems: rules.problems,
+  };
   const sel = spec.selector;
   if (sel?.namespaceSelector) p.namespaceSelector = sel.namespaceSelector;
   if (sel?.identitySelector) p.identitySelector = sel.identitySelector;
@@ -46,7 +60,11 @@ export function compilePolicies(inputs: readonly PolicyInput[]): CompiledPolicy[
 }
 
 /** What selection looks at: the namespace, the labels of the identity (or holding object), the authority. */
-export interface Selectable { namespace: string; labels: Record<string, string>; authority?: string }
+export interface Selectable {
+  namespace: string;
+  labels: Record<string, string>;
+  authority?: string;
+}
 
 /** Kubernetes sets kubernetes.io/metadata.name on every namespace; add it when the caller did not. */
 function withNameLabel(namespace: string, labels: Record<string, string>): Record<string, string> {
@@ -61,13 +79,17 @@ function withNameLabel(namespace: string, labels: Record<string, string>): Recor
  * empty authorities list selects any authority, a non-empty one only targets with that authority.
  */
 export function selectPolicies<P extends CompiledPolicy>(
-  policies: readonly P[], target: Selectable, namespaceLabels: Record<string, string>,
+  policies: readonly P[],
+  target: Selectable,
+  namespaceLabels: Record<string, string>,
 ): P[] {
   const nsLabels = withNameLabel(target.namespace, namespaceLabels);
-  return policies.filter((p) =>
-    (!p.namespaceSelector || matchesSelector(p.namespaceSelector, nsLabels))
-    && (!p.identitySelector || matchesSelector(p.identitySelector, target.labels))
-    && (!p.authorities || (target.authority !== undefined && p.authorities.has(target.authority))));
+  return policies.filter(
+    (p) =>
+      (!p.namespaceSelector || matchesSelector(p.namespaceSelector, nsLabels)) &&
+      (!p.identitySelector || matchesSelector(p.identitySelector, target.labels)) &&
+      (!p.authorities || (target.authority !== undefined && p.authorities.has(target.authority))),
+  );
 }
 
 export interface EvaluateOptions {
@@ -87,8 +109,18 @@ function collect(selected: readonly CompiledPolicy[], target: RuleTarget): Viola
 
 export function requestTarget(r: IdentityRequest): RuleTarget {
   const t: RuleTarget = {
-    source: 'request', namespace: r.namespace, subject: r.subject, dnsNames: r.dnsNames, ipAddresses: r.ipAddresses, uris: r.uris,
-    emailAddresses: r.emailAddresses, usages: r.usages, isCA: r.isCA, key: r.key, authority: r.authority, durationMs: r.durationMs,
+    source: 'request',
+    namespace: r.namespace,
+    subject: r.subject,
+    dnsNames: r.dnsNames,
+    ipAddresses: r.ipAddresses,
+    uris: r.uris,
+    emailAddresses: r.emailAddresses,
+    usages: r.usages,
+    isCA: r.isCA,
+    key: r.key,
+    authority: r.authority,
+    durationMs: r.durationMs,
     parsed: parseNames(r),
   };
   if (r.ownerTeam !== undefined) t.ownerTeam = r.ownerTeam;
@@ -97,9 +129,21 @@ export function requestTarget(r: IdentityRequest): RuleTarget {
 
 export function certificateTarget(c: DiscoveredCertificate): RuleTarget {
   const t: RuleTarget = {
-    source: 'certificate', namespace: c.namespace, subject: c.subject, dnsNames: c.dnsNames, ipAddresses: c.ipAddresses, uris: c.uris,
-    emailAddresses: c.emailAddresses, usages: c.usages, isCA: c.isCA, key: c.key, durationMs: c.lifetimeMs,
-    signatureAlgorithm: c.signatureAlgorithm, selfSigned: c.selfSigned, issuer: c.issuer, parsed: parseNames(c),
+    source: 'certificate',
+    namespace: c.namespace,
+    subject: c.subject,
+    dnsNames: c.dnsNames,
+    ipAddresses: c.ipAddresses,
+    uris: c.uris,
+    emailAddresses: c.emailAddresses,
+    usages: c.usages,
+    isCA: c.isCA,
+    key: c.key,
+    durationMs: c.lifetimeMs,
+    signatureAlgorithm: c.signatureAlgorithm,
+    selfSigned: c.selfSigned,
+    issuer: c.issuer,
+    parsed: parseNames(c),
   };
   if (c.authority !== undefined) t.authority = c.authority;
   return t;
@@ -110,25 +154,22 @@ export function certificateTarget(c: DiscoveredCertificate): RuleTarget {
  * when no Enforce policy selects it and the default action is Deny. Audit policies never change
  * the outcome (so moving a policy from Audit to Enforce is the only step that changes behaviour).
  */
-export function evaluate(request: IdentityRequest, policies: readonly CompiledPolicy[], opts: EvaluateOptions): Verdict {
+export function evaluate(
+  request: IdentityRequest,
+  policies: readonly CompiledPolicy[],
+  opts: EvaluateOptions,
+): Verdict {
   const selected = selectPolicies(policies, request, opts.namespaceLabels);
-  const violations = collect(selected, requestTarget(request));
-  const denied = violations.filter((v) => v.enforcement === 'Enforce');
-  const verdict: Verdict = {
-    allowed: denied.length === 0,
-    compliant: violations.length === 0,
-    matchedPolicies: selected.map((p) => p.name),
-    violations,
-    denied,
-    audited: violations.filter((v) => v.enforcement === 'Audit'),
-  };
+  const verdict = reportOf(selected, collect(selected, requestTarget(request)));
+  verdict.allowed = verdict.denied.length === 0;
   if (!selected.some((p) => p.enforcement === 'Enforce')) {
     const action = opts.defaultAction ?? 'Allow';
     verdict.defaultApplied = action;
     if (action === 'Deny') {
       verdict.allowed = false;
-      verdict.reason = `no Enforce IssuancePolicy selects MachineIdentity ${request.namespace}/${request.name} `
-        + `(authority ${request.authority}) and policy.defaultAction is Deny`;
+      verdict.reason =
+        `no Enforce IssuancePolicy selects MachineIdentity ${request.namespace}/${request.name} ` +
+        `(authority ${request.authority}) and policy.defaultAction is Deny`;
     }
   }
   return verdict;
@@ -139,9 +180,17 @@ export function evaluate(request: IdentityRequest, policies: readonly CompiledPo
  * whether any selected policy (Enforce or Audit) reports a violation, each tagged with its policy's
  * enforcement; `denied` holds those an Enforce policy would have denied at issuance.
  */
-export function evaluateCertificate(cert: DiscoveredCertificate, policies: readonly CompiledPolicy[], opts: EvaluateOptions): Verdict {
+export function evaluateCertificate(
+  cert: DiscoveredCertificate,
+  policies: readonly CompiledPolicy[],
+  opts: EvaluateOptions,
+): Verdict {
   const selected = selectPolicies(policies, cert, opts.namespaceLabels);
-  const violations = collect(selected, certificateTarget(cert));
+  return reportOf(selected, collect(selected, certificateTarget(cert)));
+}
+
+/** The verdict of the selected policies' violations, allowed (issuance denials are the caller's). */
+function reportOf(selected: readonly CompiledPolicy[], violations: Violation[]): Verdict {
   return {
     allowed: true,
     compliant: violations.length === 0,
@@ -165,7 +214,9 @@ export function formatViolations(violations: readonly Violation[], prefix: strin
     list.push(v.message);
     byPolicy.set(v.policy, list);
   }
-  const text = [...byPolicy].map(([policy, msgs]) => `${prefix} IssuancePolicy ${policy}: ${msgs.join('; ')}`).join('; ');
+  const text = [...byPolicy]
+    .map(([policy, msgs]) => `${prefix} IssuancePolicy ${policy}: ${msgs.join('; ')}`)
+    .join('; ');
   return violations.length > MAX_LISTED ? `${text}; and ${violations.length - MAX_LISTED} more violations` : text;
 }
 

@@ -7,21 +7,18 @@
 import { OwnershipRule } from '../crds/reasons.ts';
 import type { CertificateAuthorityBindingSpec } from '../crds/certificate-authority-binding.ts';
 import { parseDuration } from '../crds/common.ts';
-import { matchesSelector } from './label-selector.ts';
-import {
-  compileCidr, compileDnsPattern, compileEmailPattern, compileUriPattern, dnsNameLabels, ipInCidr, matchDnsLabels,
-  matchesEmailPattern, matchUriParts, parseIp, parseUri,
-} from './patterns.ts';
-import type { Cidr, DnsPattern, EmailPattern, UriParts, UriPattern } from './patterns.ts';
-import { quote } from './rules.ts';
+import { durationConstant } from './duration-constant.ts';
+import { quote } from './findings.ts';
+import { grantsFor, type CompiledGrant } from './grants.ts';
+import { ipInCidr, parseIp } from './ip-ranges.ts';
+import { ownsDnsLabels, ownsUri, reserved } from './owned-names.ts';
+import { dnsNameLabels, matchDnsLabels, matchesEmailPattern, matchUriParts, parseUri } from './patterns.ts';
 import type { CertificateShape } from './types.ts';
 
 /** The lifetime cap of a binding that sets no maxDuration: 90 days, the default lifetime of an identity. */
 export const DEFAULT_LIFETIME_CAP = '2160h';
-const DEFAULT_CAP_MS = parseDuration(DEFAULT_LIFETIME_CAP)!;
+const DEFAULT_CAP_MS = durationConstant(DEFAULT_LIFETIME_CAP);
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-
-/** The rules of the safe defaults; each is also the condition and Event reason of a denial it causes. */
 
 /** Whose names apply: the MachineIdentity's namespace, the pod's, the requesting ServiceAccount's, or the namespace a listed CSR requester is mapped to. */
 export interface OwnershipScope {
@@ -44,42 +41,9 @@ export interface OwnershipFinding {
   message: string;
 }
 
-interface CompiledGrant {
-  namespaceSelector?: CertificateAuthorityBindingSpec['namespaceSelector'];
-  dnsNames: DnsPattern[];
-  cidrs: Cidr[];
-  uris: UriPattern[];
-  emails: EmailPattern[];
-  allowWildcards: boolean;
-  allowCA: boolean;
-}
-
-type Grants = NonNullable<CertificateAuthorityBindingSpec['grants']>;
-const compiledGrants = new WeakMap<Grants, CompiledGrant[]>();
-
-function compileGrants(grants: Grants): CompiledGrant[] {
-  let c = compiledGrants.get(grants);
-  if (!c) {
-    c = grants.map((g) => {
-      const out: CompiledGrant = {
-        dnsNames: (g.dnsNames ?? []).map(compileDnsPattern), cidrs: (g.ipAddresses ?? []).map(compileCidr),
-        uris: (g.uris ?? []).map(compileUriPattern), emails: (g.emailAddresses ?? []).map(compileEmailPattern),
-        allowWildcards: g.allowWildcards === true, allowCA: g.allowCA === true,
-      };
-      if (g.namespaceSelector) out.namespaceSelector = g.namespaceSelector;
-      return out;
-    });
-    compiledGrants.set(grants, c);
-  }
-  return c;
-}
-
-/** The grants of a binding that select the scope's namespace (an absent or empty selector selects every namespace). */
+/** The grants of a binding that select the scope's namespace. */
 function selectedGrants(binding: BindingForOwnership, scope: OwnershipScope): CompiledGrant[] {
-  const grants = binding.spec.grants;
-  if (!grants || grants.length === 0) return [];
-  const labels = { ...scope.namespaceLabels, 'kubernetes.io/metadata.name': scope.namespace };
-  return compileGrants(grants).filter((g) => matchesSelector(g.namespaceSelector ?? {}, labels));
+  return grantsFor(binding.spec.grants, scope.namespace, scope.namespaceLabels);
 }
 
 /** The longest lifetime a binding issues: spec.maxDuration, else DEFAULT_LIFETIME_CAP. */
@@ -92,50 +56,15 @@ export function trustDomainOf(spec: Pick<CertificateAuthorityBindingSpec, 'signe
   return spec.signer?.trustDomain ?? DEFAULT_TRUST_DOMAIN;
 }
 
-// ---- what a namespace owns ---------------------------------------------------------------------
-
-/** Names no namespace owns, whatever its name (the API server's own names, loopback). */
-function reserved(labels: readonly string[], clusterDomain: readonly string[]): boolean {
-  const name = labels.join('.');
-  if (name === 'localhost' || name.endsWith('.localhost') || name === 'kubernetes' || name === 'kubernetes.default') return true;
-  return labels[0] === 'kubernetes' && labels[1] === 'default' && labels[2] === 'svc'
-    && (labels.length === 3 || sameLabels(labels.slice(3), clusterDomain));
-}
-
-function sameLabels(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((l, i) => l === b[i]);
-}
-
-/**
- * `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<cd>`, `<host>.<subdomain>.<ns>.svc.<cd>` (pods behind a headless
- * Service) and `<a-b-c-d>.<ns>.pod.<cd>` (pod A records). Labels are normalised (dnsNameLabels); the
- * first may be `*` (the caller decides whether wildcards are allowed).
- */
-export function ownsDnsLabels(labels: readonly string[], namespace: string, clusterDomain: readonly string[]): boolean {
-  if (labels.slice(1).includes('*')) return false;
-  const n = labels.length, cd = clusterDomain.length;
-  if (n === 3) return labels[1] === namespace && labels[2] === 'svc';
-  const tail = labels.slice(n - cd);
-  if (!sameLabels(tail, clusterDomain)) return false;
-  const head = labels.slice(0, n - cd);
-  if (head.length === 3) return head[1] === namespace && (head[2] === 'svc' || head[2] === 'pod');
-  if (head.length === 4) return head[2] === namespace && head[3] === 'svc';
-  return false;
-}
-
-const SA_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** `spiffe://<trustDomain>/ns/<namespace>/sa/<service account>` exactly. */
-export function ownsUri(uri: UriParts, namespace: string, trustDomain: string): boolean {
-  const s = uri.segments;
-  return uri.scheme === 'spiffe' && uri.tail === '' && uri.authority?.length === 1 && uri.authority[0] === trustDomain
-    && s.length === 5 && s[0] === '' && s[1] === 'ns' && s[2] === namespace && s[3] === 'sa'
-    && s[4]!.length <= 253 && SA_NAME.test(s[4]!);
-}
-
 // ---- the check ---------------------------------------------------------------------------------
 
-interface Ctx { ns: string; cd: string[]; trustDomain: string; grants: CompiledGrant[]; binding: string }
+interface Ctx {
+  ns: string;
+  cd: string[];
+  trustDomain: string;
+  grants: CompiledGrant[];
+  binding: string;
+}
 
 function finding(rule: OwnershipRule, field: string, value: string, why: string): OwnershipFinding {
   return { rule, field, value, message: `${field} ${quote(value)} ${why}` };
@@ -153,8 +82,12 @@ function checkDns(c: Ctx, field: string, value: string): OwnershipFinding | unde
     return finding(OwnershipRule.NameNotOwned, field, value, notOwned(c, 'a name'));
   }
   if (labels[0] === '*' && !c.grants.some((g) => g.allowWildcards)) {
-    return finding(OwnershipRule.WildcardNotGranted, field, value,
-      `is a wildcard name and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowWildcards`);
+    return finding(
+      OwnershipRule.WildcardNotGranted,
+      field,
+      value,
+      `is a wildcard name and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowWildcards`,
+    );
   }
   return undefined;
 }
@@ -167,7 +100,11 @@ function checkIp(c: Ctx, field: string, value: string): OwnershipFinding | undef
 
 function checkUri(c: Ctx, field: string, value: string): OwnershipFinding | undefined {
   const parts = parseUri(value);
-  if (parts && (ownsUri(parts, c.ns, c.trustDomain) || c.grants.some((g) => g.uris.some((p) => matchUriParts(p, parts, c.ns))))) return undefined;
+  if (
+    parts &&
+    (ownsUri(parts, c.ns, c.trustDomain) || c.grants.some((g) => g.uris.some((p) => matchUriParts(p, parts, c.ns))))
+  )
+    return undefined;
   return finding(OwnershipRule.NameNotOwned, field, value, notOwned(c, 'a URI'));
 }
 
@@ -186,23 +123,44 @@ function checkCommonName(c: Ctx, cn: string | undefined): OwnershipFinding | und
   if (parseIp(cn)) return checkIp(c, 'subject.commonName', cn);
   if (/\s/.test(cn)) return undefined;
   const lower = cn.toLowerCase().replace(/\.$/, '');
-  if (lower.includes('.') || lower.includes('*') || lower === 'localhost' || lower === 'kubernetes') return checkDns(c, 'subject.commonName', cn);
+  if (lower.includes('.') || lower.includes('*') || lower === 'localhost' || lower === 'kubernetes')
+    return checkDns(c, 'subject.commonName', cn);
   return undefined;
 }
 
 /** Everything in the request the namespace may not hold under this binding; empty when it may hold it all. */
-export function ownershipFindings(shape: CertificateShape, binding: BindingForOwnership, scope: OwnershipScope): OwnershipFinding[] {
+export function ownershipFindings(
+  shape: CertificateShape,
+  binding: BindingForOwnership,
+  scope: OwnershipScope,
+): OwnershipFinding[] {
   const c: Ctx = {
-    ns: scope.namespace, cd: dnsNameLabels(scope.clusterDomain) ?? ['cluster', 'local'], trustDomain: trustDomainOf(binding.spec),
-    grants: selectedGrants(binding, scope), binding: binding.name,
+    ns: scope.namespace,
+    cd: dnsNameLabels(scope.clusterDomain) ?? ['cluster', 'local'],
+    trustDomain: trustDomainOf(binding.spec),
+    grants: selectedGrants(binding, scope),
+    binding: binding.name,
   };
   const out: OwnershipFinding[] = [];
-  const each = (values: readonly string[], field: string, check: (c: Ctx, f: string, v: string) => OwnershipFinding | undefined): void => {
-    values.forEach((v, i) => { const f = check(c, `${field}[${i}]`, v); if (f) out.push(f); });
+  const each = (
+    values: readonly string[],
+    field: string,
+    check: (c: Ctx, f: string, v: string) => OwnershipFinding | undefined,
+  ): void => {
+    values.forEach((v, i) => {
+      const f = check(c, `${field}[${i}]`, v);
+      if (f) out.push(f);
+    });
   };
   if (shape.isCA && !c.grants.some((g) => g.allowCA)) {
-    out.push(finding(OwnershipRule.CANotGranted, 'isCA', 'true',
-      `asks for a CA certificate and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowCA`));
+    out.push(
+      finding(
+        OwnershipRule.CANotGranted,
+        'isCA',
+        'true',
+        `asks for a CA certificate and no grant of CertificateAuthorityBinding ${quote(c.binding)} for namespace ${quote(c.ns)} sets allowCA`,
+      ),
+    );
   }
   const cn = checkCommonName(c, shape.subject.commonName);
   if (cn) out.push(cn);
@@ -218,7 +176,10 @@ const MAX_LISTED = 10;
 /** The denial message: what was refused and how the security team can allow it. */
 export function ownershipDenial(findings: readonly OwnershipFinding[], binding: string): string {
   if (findings.length === 0) return '';
-  const shown = findings.slice(0, MAX_LISTED).map((f) => `${f.message} (${f.rule})`).join('; ');
+  const shown = findings
+    .slice(0, MAX_LISTED)
+    .map((f) => `${f.message} (${f.rule})`)
+    .join('; ');
   const more = findings.length > MAX_LISTED ? `; and ${findings.length - MAX_LISTED} more` : '';
   return `denied by the safe defaults: ${shown}${more}; the security team can allow it with spec.grants of CertificateAuthorityBinding ${quote(binding)} (see docs/security.md)`;
 }
@@ -245,32 +206,55 @@ export interface NameConstraints {
  * `*` elsewhere cannot be expressed and are left out), granted CIDRs, granted e-mail domains, no URIs.
  */
 export function caNameConstraints(binding: BindingForOwnership, scope: OwnershipScope): NameConstraints {
-  const ns = scope.namespace, cd = scope.clusterDomain.toLowerCase();
+  const ns = scope.namespace,
+    cd = scope.clusterDomain.toLowerCase();
   const grants = selectedGrants(binding, scope);
-  const dns = new Set([`${ns}.svc`, `${ns}.svc.${cd}`, `${ns}.pod.${cd}`]);
-  for (const g of grants) {
-    for (const p of g.dnsNames) {
-      if (!p.valid) continue;
-      const labels = p.labels.map((l) => l.replaceAll('{{namespace}}', ns));
-      const rest = labels[0] === '*' ? labels.slice(1) : labels;
-      if (rest.length > 0 && !rest.includes('*')) dns.add(rest.join('.'));
-    }
-  }
+  const dns = new Set([
+    `${ns}.svc`,
+    `${ns}.svc.${cd}`,
+    `${ns}.pod.${cd}`,
+    ...grants.flatMap((g) => grantedDnsSubtrees(g, ns)),
+  ]);
   const excludedDNS = ns === 'default' ? ['kubernetes.default.svc', `kubernetes.default.svc.${cd}`] : [];
   const permittedIP = [...new Set(grants.flatMap((g) => g.cidrs.filter((x) => x.valid).map((x) => x.source)))];
-  const emails = new Set<string>();
-  for (const g of grants) {
-    for (const p of g.emails) {
-      if (!p.valid || p.usesNamespace && !/^[a-z0-9-]+$/.test(ns)) continue;
-      const local = p.local.replaceAll('{{namespace}}', ns);
-      const domain = p.domain.labels.map((l) => l.replaceAll('{{namespace}}', ns));
-      if (domain.includes('*')) continue;
-      emails.add(local === '*' ? domain.join('.') : local.includes('*') ? '' : `${local}@${domain.join('.')}`);
-    }
-  }
+  const emails = new Set(grants.flatMap((g) => grantedEmailConstraints(g, ns)));
   emails.delete('');
   return {
-    permittedDNS: [...dns], excludedDNS, permittedIP, excludedIP: permittedIP.length === 0 ? ['0.0.0.0/0', '::/0'] : [],
-    permittedEmail: emails.size > 0 ? [...emails] : ['invalid'], permittedURI: ['invalid'],
+    permittedDNS: [...dns],
+    excludedDNS,
+    permittedIP,
+    excludedIP: permittedIP.length === 0 ? ['0.0.0.0/0', '::/0'] : [],
+    permittedEmail: emails.size > 0 ? [...emails] : ['invalid'],
+    permittedURI: ['invalid'],
   };
+}
+
+/** The DNS subtrees a grant's patterns permit (`*.example.com` is `example.com`); a `*` elsewhere cannot be expressed. */
+function grantedDnsSubtrees(g: CompiledGrant, ns: string): string[] {
+  const out: string[] = [];
+  for (const p of g.dnsNames) {
+    if (!p.valid) continue;
+    const labels = p.labels.map((l) => l.replaceAll('{{namespace}}', ns));
+    const rest = labels[0] === '*' ? labels.slice(1) : labels;
+    if (rest.length > 0 && !rest.includes('*')) out.push(rest.join('.'));
+  }
+  return out;
+}
+
+/** The mailbox or host constraints a grant's e-mail patterns permit; '' for a pattern that cannot be expressed. */
+function grantedEmailConstraints(g: CompiledGrant, ns: string): string[] {
+  const out: string[] = [];
+  for (const p of g.emails) {
+    if (!p.valid || (p.usesNamespace && !/^[a-z0-9-]+$/.test(ns))) continue;
+    const local = p.local.replaceAll('{{namespace}}', ns);
+    const domain = p.domain.labels.map((l) => l.replaceAll('{{namespace}}', ns));
+    if (domain.includes('*')) continue;
+    out.push(emailConstraint(local, domain.join('.')));
+  }
+  return out;
+}
+
+function emailConstraint(local: string, domain: string): string {
+  if (local === '*') return domain;
+  return local.includes('*') ? '' : `${local}@${domain}`;
 }

@@ -4,10 +4,11 @@
 // value is never changed: a spec that asks for too much is denied, not silently rewritten.
 import { DEFAULT_DURATION, KEY_SIZES } from '../crds/machine-identity.ts';
 import { formatDuration, parseDuration } from '../crds/common.ts';
+import { durationConstant } from './duration-constant.ts';
 import type { CompiledPolicy } from './evaluate.ts';
+import { ECDSA_CURVE_OF_SIZE } from './types.ts';
 
-const CURVE_OF_SIZE: Record<number, string> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };
-const DEFAULT_MS = parseDuration(DEFAULT_DURATION)!;
+const DEFAULT_MS = durationConstant(DEFAULT_DURATION);
 
 export interface RequestDefaults {
   /** The spec's duration, or the resolved one when it is unset (a Go duration string). */
@@ -19,7 +20,10 @@ export interface RequestDefaults {
   byPolicy: boolean;
 }
 
-interface SpecView { duration?: string | undefined; privateKey?: { algorithm?: string | undefined; size?: number | undefined } | undefined }
+interface SpecView {
+  duration?: string | undefined;
+  privateKey?: { algorithm?: string | undefined; size?: number | undefined } | undefined;
+}
 
 export function resolveDefaults(spec: SpecView, selected: readonly CompiledPolicy[]): RequestDefaults {
   const d = resolveDuration(spec.duration, selected);
@@ -29,30 +33,54 @@ export function resolveDefaults(spec: SpecView, selected: readonly CompiledPolic
   return out;
 }
 
-function resolveDuration(explicit: string | undefined, selected: readonly CompiledPolicy[]): { duration: string; ms: number; byPolicy: boolean } {
-  if (explicit !== undefined) return { duration: explicit, ms: parseDuration(explicit) ?? Number.POSITIVE_INFINITY, byPolicy: false };
-  let ms = DEFAULT_MS;
-  let floor = 0;
-  for (const p of selected) {
-    const { maxDurationMs: max, minDurationMs: min } = p.rules;
-    if (max !== undefined && max > 0 && max < ms) ms = max;
-    if (min !== undefined && Number.isFinite(min) && min > floor) floor = min;
-  }
-  // conflicting policies (a floor above another's cap) cannot both be met: take the floor; evaluation reports the cap
-  if (floor > ms && floor <= DEFAULT_MS) ms = floor;
-  return ms === DEFAULT_MS ? { duration: DEFAULT_DURATION, ms, byPolicy: false } : { duration: formatDuration(ms), ms, byPolicy: true };
+function resolveDuration(
+  explicit: string | undefined,
+  selected: readonly CompiledPolicy[],
+): { duration: string; ms: number; byPolicy: boolean } {
+  if (explicit !== undefined)
+    return { duration: explicit, ms: parseDuration(explicit) ?? Number.POSITIVE_INFINITY, byPolicy: false };
+  const ms = defaultDurationMs(selected);
+  return ms === DEFAULT_MS
+    ? { duration: DEFAULT_DURATION, ms, byPolicy: false }
+    : { duration: formatDuration(ms), ms, byPolicy: true };
 }
 
-function resolveKeySize(algorithm: string, explicit: number | undefined, selected: readonly CompiledPolicy[]): { size?: number; byPolicy: boolean } {
+/** The default lifetime capped at the tightest maxDuration and raised to the largest minDuration. */
+export function defaultDurationMs(selected: readonly Pick<CompiledPolicy, 'rules'>[]): number {
+  let ms = DEFAULT_MS;
+  let floor = 0;
+  for (const { rules } of selected) {
+    ms = tighterCap(ms, rules.maxDurationMs);
+    floor = higherFloor(floor, rules.minDurationMs);
+  }
+  // conflicting policies (a floor above another's cap) cannot both be met: take the floor; evaluation reports the cap
+  return floor > ms && floor <= DEFAULT_MS ? floor : ms;
+}
+
+function tighterCap(ms: number, max: number | undefined): number {
+  return max !== undefined && max > 0 && max < ms ? max : ms;
+}
+
+function higherFloor(floor: number, min: number | undefined): number {
+  return min !== undefined && Number.isFinite(min) && min > floor ? min : floor;
+}
+
+function resolveKeySize(
+  algorithm: string,
+  explicit: number | undefined,
+  selected: readonly CompiledPolicy[],
+): { size?: number; byPolicy: boolean } {
   if (explicit !== undefined) return { size: explicit, byPolicy: false };
   const sizes = (KEY_SIZES as Record<string, readonly number[] | undefined>)[algorithm] ?? [];
-  if (sizes.length === 0) return { byPolicy: false };
-  const fits = (size: number): boolean => selected.every((p) => {
-    const pk = p.spec.rules?.privateKey;
-    if (!pk) return true;
-    if (algorithm === 'RSA') return pk.minRSASize === undefined || size >= pk.minRSASize;
-    return pk.allowedECDSACurves === undefined || pk.allowedECDSACurves.includes(CURVE_OF_SIZE[size] as never);
-  });
-  const size = sizes.find(fits) ?? sizes[0]!;
-  return { size, byPolicy: size !== sizes[0] };
+  const first = sizes[0];
+  if (first === undefined) return { byPolicy: false };
+  const fits = (size: number): boolean =>
+    selected.every((p) => {
+      const pk = p.spec.rules?.privateKey;
+      if (!pk) return true;
+      if (algorithm === 'RSA') return pk.minRSASize === undefined || size >= pk.minRSASize;
+      return pk.allowedECDSACurves === undefined || pk.allowedECDSACurves.includes(ECDSA_CURVE_OF_SIZE[size] as never);
+    });
+  const size = sizes.find(fits) ?? first;
+  return { size, byPolicy: size !== first };
 }

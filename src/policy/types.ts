@@ -1,5 +1,6 @@
 // Typed inputs and outputs of the IssuancePolicy engine. Pure data: no Kubernetes I/O.
 import type { CertFacts } from '../pki/certs.ts';
+import type { SanLists } from '../pki/names.ts';
 import type { MachineIdentitySpec } from '../crds/machine-identity.ts';
 import { KEY_SIZES } from '../crds/machine-identity.ts';
 import { parseDuration } from '../crds/common.ts';
@@ -20,13 +21,9 @@ export interface KeyView {
 }
 
 /** The SAN lists, subject, key and lifetime that both requests and discovered certificates carry. */
-export interface CertificateShape {
+export interface CertificateShape extends SanLists {
   namespace: string;
   subject: SubjectView;
-  dnsNames: string[];
-  ipAddresses: string[];
-  uris: string[];
-  emailAddresses: string[];
   usages: string[];
   isCA: boolean;
   key: KeyView;
@@ -91,7 +88,14 @@ export interface Verdict {
   reason?: string;
 }
 
-interface ObjectMetaLike { name?: string; namespace?: string; labels?: Record<string, string> | null }
+interface ObjectMetaLike {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string> | null;
+}
+
+/** The ECDSA curve of a key size (the size a KeyView carries for an ECDSA key). */
+export const ECDSA_CURVE_OF_SIZE: Readonly<Record<number, string>> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };
 
 /** The RSA/ECDSA key size an unset `size` means (see KEY_SIZES). */
 function defaultKeySize(algorithm: string, size: number | undefined): number | undefined {
@@ -99,7 +103,7 @@ function defaultKeySize(algorithm: string, size: number | undefined): number | u
   return (KEY_SIZES as Record<string, readonly number[] | undefined>)[algorithm]?.[0];
 }
 
-function sanLists(s: MachineIdentitySpec): Pick<CertificateShape, 'dnsNames' | 'ipAddresses' | 'uris' | 'emailAddresses'> {
+function sanLists(s: MachineIdentitySpec): SanLists {
   return {
     dnsNames: [...(s.dnsNames ?? [])],
     ipAddresses: [...(s.ipAddresses ?? [])],
@@ -108,25 +112,37 @@ function sanLists(s: MachineIdentitySpec): Pick<CertificateShape, 'dnsNames' | '
   };
 }
 
-/** Adapter from a (zod-parsed, defaults applied) MachineIdentity. */
-export function requestFromMachineIdentity(mi: { metadata: ObjectMetaLike; spec: MachineIdentitySpec }): IdentityRequest {
-  const { metadata: m, spec: s } = mi;
+function keyView(s: MachineIdentitySpec): KeyView {
   const algorithm = s.privateKey?.algorithm ?? 'ECDSA';
   const size = defaultKeySize(algorithm, s.privateKey?.size);
+  return size === undefined ? { algorithm } : { algorithm, size };
+}
+
+function subjectView(s: MachineIdentitySpec): SubjectView {
+  const subject: SubjectView = { organizations: [...(s.subject?.organizations ?? [])] };
+  if (s.subject?.commonName !== undefined) subject.commonName = s.subject.commonName;
+  return subject;
+}
+
+/** Adapter from a (zod-parsed, defaults applied) MachineIdentity. */
+export function requestFromMachineIdentity(mi: {
+  metadata: ObjectMetaLike;
+  spec: MachineIdentitySpec;
+}): IdentityRequest {
+  const { metadata: m, spec: s } = mi;
   const req: IdentityRequest = {
     namespace: m.namespace ?? '',
     name: m.name ?? '',
     labels: { ...(m.labels ?? {}) },
     authority: s.authorityRef.name,
-    subject: { organizations: [...(s.subject?.organizations ?? [])] },
+    subject: subjectView(s),
     ...sanLists(s),
     usages: [...(s.usages ?? ['serverAuth'])],
     isCA: s.isCA ?? false,
-    key: size === undefined ? { algorithm } : { algorithm, size },
+    key: keyView(s),
     // An unparsable duration becomes +Infinity so that a maxDuration rule fails closed.
     durationMs: parseDuration(s.duration ?? '2160h') ?? Number.POSITIVE_INFINITY,
   };
-  if (s.subject?.commonName !== undefined) req.subject.commonName = s.subject.commonName;
   if (s.owner?.team !== undefined) req.ownerTeam = s.owner.team;
   return req;
 }
@@ -157,7 +173,10 @@ export function certificateFromFacts(facts: CertFacts, where: CertificateLocatio
     emailAddresses: [...facts.emailAddresses],
     usages: [...new Set([...facts.keyUsage, ...facts.extKeyUsage])],
     isCA: facts.isCA,
-    key: facts.keySize === undefined ? { algorithm: facts.keyAlgorithm } : { algorithm: facts.keyAlgorithm, size: facts.keySize },
+    key:
+      facts.keySize === undefined
+        ? { algorithm: facts.keyAlgorithm }
+        : { algorithm: facts.keyAlgorithm, size: facts.keySize },
     signatureAlgorithm: facts.signatureAlgorithm,
     selfSigned: facts.selfSigned,
     lifetimeMs: facts.notAfter.getTime() - facts.notBefore.getTime(),
@@ -172,23 +191,33 @@ export function certificateFromFacts(facts: CertFacts, where: CertificateLocatio
  * unescaped `,` and `+`; hex-escaped values (`O=#0c03...`) are kept as written.
  */
 export function organizationsOf(dn: string): string[] {
+  return splitRdnAttributes(dn).flatMap((attr) => {
+    const eq = attr.indexOf('=');
+    return eq > 0 && attr.slice(0, eq).trim().toUpperCase() === 'O' ? [unescapeDn(attr.slice(eq + 1))] : [];
+  });
+}
+
+/** The `type=value` attributes of a DN string, split on unescaped `,` and `+` (escapes kept). */
+function splitRdnAttributes(dn: string): string[] {
   const out: string[] = [];
   let cur = '';
-  const flush = (): void => {
-    const eq = cur.indexOf('=');
-    if (eq > 0 && cur.slice(0, eq).trim().toUpperCase() === 'O') out.push(unescapeDn(cur.slice(eq + 1)));
-    cur = '';
-  };
   for (let i = 0; i < dn.length; i++) {
-    const c = dn[i]!;
-    if (c === '\\' && i + 1 < dn.length) { cur += c + dn[i + 1]!; i++; continue; }
-    if (c === ',' || c === '+') { flush(); continue; }
-    cur += c;
+    const c = dn.charAt(i);
+    if (c === '\\' && i + 1 < dn.length) {
+      cur += c + dn.charAt(++i);
+    } else if (c === ',' || c === '+') {
+      out.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
   }
-  flush();
+  out.push(cur);
   return out;
 }
 
 function unescapeDn(v: string): string {
-  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_m, g: string) => (g.length === 2 ? String.fromCharCode(parseInt(g, 16)) : g));
+  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_m, g: string) =>
+    g.length === 2 ? String.fromCharCode(parseInt(g, 16)) : g,
+  );
 }

@@ -14,7 +14,13 @@ export interface BackoffOptions {
 }
 
 /** Delay for the n-th retry (n = 0 is the first): base * 2^n capped at max, minus up to `jitter` of it. */
-export function backoffDelay(n: number, baseMs: number, maxMs: number, jitter: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  n: number,
+  baseMs: number,
+  maxMs: number,
+  jitter: number,
+  random: () => number = Math.random,
+): number {
   const raw = Math.min(maxMs, baseMs * 2 ** Math.min(n, 52));
   return raw * (1 - jitter * random());
 }
@@ -50,8 +56,12 @@ export class RateLimiter {
     return Math.max(backoffDelay(n, this.baseMs, this.maxMs, this.jitter, this.random), this.bucketDelay());
   }
 
-  numRequeues(key: string): number { return this.failures.get(key) ?? 0; }
-  forget(key: string): void { this.failures.delete(key); }
+  numRequeues(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
 
   // A reservation like golang.org/x/time/rate: tokens may go negative, the deficit is the wait.
   private bucketDelay(): number {
@@ -68,8 +78,17 @@ export class RateLimiter {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const onAbort = (): void => { clearTimeout(t); resolve(); };
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, Math.max(0, ms));
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     t.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { propertyOf } from './narrow.ts';
 import { withSharedDispatcher } from './shared-dispatcher.ts';
 
 export interface KubeError {
@@ -17,16 +18,25 @@ export interface KubeError {
 export function toKubeError(e: unknown): KubeError {
   if (e instanceof k8s.ApiException) {
     const status = parseStatus(e.body);
-    return { code: e.code, reason: status?.reason, message: status?.message ?? firstLine(e.message), causes: status?.details?.causes ?? [] };
+    return {
+      code: e.code,
+      reason: status?.reason,
+      message: status?.message ?? firstLine(e.message),
+      causes: status?.details?.causes ?? [],
+    };
   }
   if (e instanceof Error) {
-    const code = (e as { statusCode?: unknown; code?: unknown }).statusCode;
+    const code = propertyOf(e, 'statusCode');
     return { code: typeof code === 'number' ? code : undefined, reason: undefined, message: e.message, causes: [] };
   }
   return { code: undefined, reason: undefined, message: String(e), causes: [] };
 }
 
-interface StatusBody { reason?: string; message?: string; details?: { causes?: KubeError['causes'] } }
+interface StatusBody {
+  reason?: string;
+  message?: string;
+  details?: { causes?: KubeError['causes'] };
+}
 
 function parseStatus(body: unknown): StatusBody | undefined {
   if (typeof body === 'object' && body !== null) return body as StatusBody;
@@ -39,34 +49,57 @@ function parseStatus(body: unknown): StatusBody | undefined {
   }
 }
 
-function firstLine(s: string): string { return s.split('\n')[0] ?? s; }
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
 
-const hasCode = (code: number) => (e: unknown): boolean => toKubeError(e).code === code;
+const hasCode =
+  (code: number) =>
+  (e: unknown): boolean =>
+    toKubeError(e).code === code;
 export const isNotFound = hasCode(404);
-export const isConflict = (e: unknown): boolean => { const k = toKubeError(e); return k.code === 409 && k.reason !== 'AlreadyExists'; };
-export const isAlreadyExists = (e: unknown): boolean => { const k = toKubeError(e); return k.code === 409 && k.reason === 'AlreadyExists'; };
+export const isConflict = (e: unknown): boolean => {
+  const k = toKubeError(e);
+  return k.code === 409 && k.reason !== 'AlreadyExists';
+};
+export const isAlreadyExists = (e: unknown): boolean => {
+  const k = toKubeError(e);
+  return k.code === 409 && k.reason === 'AlreadyExists';
+};
 export const isGone = hasCode(410);
 
 /** Per-call options that set the patch Content-Type; auth middleware is kept (it appends). */
 export const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
 export const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-export interface GVR { group: string; version: string; plural: string }
+export interface GVR {
+  group: string;
+  version: string;
+  plural: string;
+}
 
 /**
  * Server-side apply of any object (core or custom). The body must hold only this manager's fields:
  * a field it owned and now omits is removed. `force` takes fields from other managers; use it only
  * on objects this operator owns.
  */
-export async function applyNamespaced<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, obj: T, fieldManager: string,
-  force = true): Promise<T> {
+export async function applyNamespaced<T extends k8s.KubernetesObject>(
+  kc: k8s.KubeConfig,
+  obj: T,
+  fieldManager: string,
+  force = true,
+): Promise<T> {
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   return api.patch(obj, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
 }
 
 /** Server-side apply of the `/status` subresource of a custom object (namespaced or cluster-scoped). */
-export async function applyStatus<T extends k8s.KubernetesObject>(co: k8s.CustomObjectsApi, gvr: GVR, obj: T,
-  fieldManager: string): Promise<T> {
+export async function applyStatus<T extends k8s.KubernetesObject>(
+  co: k8s.CustomObjectsApi,
+  gvr: GVR,
+  obj: T,
+  fieldManager: string,
+): Promise<T> {
   const name = obj.metadata?.name;
   if (!name) throw new Error('applyStatus: metadata.name is required');
   const namespace = obj.metadata?.namespace;
@@ -78,24 +111,36 @@ export async function applyStatus<T extends k8s.KubernetesObject>(co: k8s.Custom
 }
 
 /** JSON merge patch of a custom object (a `null` value deletes the key). */
-export async function mergePatch(co: k8s.CustomObjectsApi, gvr: GVR, ref: { namespace?: string; name: string },
-  body: object): Promise<unknown> {
+export async function mergePatch(
+  co: k8s.CustomObjectsApi,
+  gvr: GVR,
+  ref: { namespace?: string; name: string },
+  body: object,
+): Promise<unknown> {
   return ref.namespace
     ? co.patchNamespacedCustomObject({ ...gvr, namespace: ref.namespace, name: ref.name, body }, MERGE)
     : co.patchClusterCustomObject({ ...gvr, name: ref.name, body }, MERGE);
 }
 
 /** GET of an arbitrary API path (e.g. a list) as parsed JSON; non-2xx throws ApiException. */
-export async function getJson<T>(kc: k8s.KubeConfig, path: string, query: Record<string, string | number | undefined>,
-  signal?: AbortSignal): Promise<T> {
+export async function getJson<T>(
+  kc: k8s.KubeConfig,
+  path: string,
+  query: Record<string, string | number | undefined>,
+  signal?: AbortSignal,
+): Promise<T> {
   const r = await getJsonOrNotFound<T>(kc, path, query, signal);
   if (r === undefined) throw new k8s.ApiException(404, `HTTP-Code: 404 GET ${path}`, '{"reason":"NotFound"}', {});
   return r;
 }
 
 /** Like getJson, but a 404 is `undefined` instead of an exception (existence checks on a hot path). */
-export async function getJsonOrNotFound<T>(kc: k8s.KubeConfig, path: string, query: Record<string, string | number | undefined>,
-  signal?: AbortSignal): Promise<T | undefined> {
+export async function getJsonOrNotFound<T>(
+  kc: k8s.KubeConfig,
+  path: string,
+  query: Record<string, string | number | undefined>,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const url = new URL(cluster.server + path);
@@ -118,11 +163,19 @@ export async function apiServes(kc: k8s.KubeConfig, path: string, resource: stri
   try {
     const r = await getJsonOrNotFound<{ resources?: { name: string }[] }>(kc, path, {});
     return Boolean(r?.resources?.some((x) => x.name === resource));
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** A request with a body to an arbitrary API path; returns the status and text (no exception for non-2xx). */
-export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PUT' | 'DELETE', path: string, body: string, contentType: string): Promise<{ status: number; text: string }> {
+export async function sendRaw(
+  kc: k8s.KubeConfig,
+  method: 'PATCH' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body: string,
+  contentType: string,
+): Promise<{ status: number; text: string }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const ctx = new k8s.RequestContext(cluster.server + path, method as k8s.HttpMethod);
@@ -138,10 +191,11 @@ export async function sendRaw(kc: k8s.KubeConfig, method: 'PATCH' | 'POST' | 'PU
 export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (env.KUBECONFIG) {
-    if (env.KUBECONFIG.includes(delimiter)) kc.loadFromDefault(); // a path list: client-node merges it
+    if (env.KUBECONFIG.includes(delimiter))
+      kc.loadFromDefault(); // a path list: client-node merges it
     else kc.loadFromFile(env.KUBECONFIG);
-  }
-  else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) kc.loadFromCluster();
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))
+    kc.loadFromCluster();
   else kc.loadFromDefault();
   return withSharedDispatcher(kc);
 }

@@ -30,26 +30,45 @@ export function defaultIdentity(): string {
   return `${process.env.POD_NAME || hostname()}_${randomUUID()}`;
 }
 
-const iso = (v: unknown): string | undefined => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : undefined);
+const iso = (v: unknown): string | undefined =>
+  v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : undefined;
 
 function recordOf(lease: k8s.V1Lease): LeaseRecord {
   const s = lease.spec ?? {};
-  return { holderIdentity: s.holderIdentity ?? '', leaseDurationSeconds: s.leaseDurationSeconds, renewTime: iso(s.renewTime),
-    acquireTime: iso(s.acquireTime), leaseTransitions: s.leaseTransitions };
+  return {
+    holderIdentity: s.holderIdentity ?? '',
+    leaseDurationSeconds: s.leaseDurationSeconds,
+    renewTime: iso(s.renewTime),
+    acquireTime: iso(s.acquireTime),
+    leaseTransitions: s.leaseTransitions,
+  };
 }
 
 function specOf(r: LeaseRecord): k8s.V1LeaseSpec {
   const t = (v: string | undefined): k8s.V1MicroTime | undefined => (v ? new k8s.V1MicroTime(v) : undefined);
-  return { holderIdentity: r.holderIdentity || undefined, leaseDurationSeconds: r.leaseDurationSeconds,
-    renewTime: t(r.renewTime), acquireTime: t(r.acquireTime), leaseTransitions: r.leaseTransitions };
+  return {
+    holderIdentity: r.holderIdentity || undefined,
+    leaseDurationSeconds: r.leaseDurationSeconds,
+    renewTime: t(r.renewTime),
+    acquireTime: t(r.acquireTime),
+    leaseTransitions: r.leaseTransitions,
+  };
 }
 
 /** Aborts one API call after `ms`: a hung request must not outlive the renew deadline. */
 function timeoutOptions(ms: number): k8s.ConfigurationOptions {
-  return { middlewareMergeStrategy: 'append', middleware: [{
-    pre: (ctx) => { ctx.setSignal(AbortSignal.timeout(ms)); return new k8s.Observable(Promise.resolve(ctx)); },
-    post: (res) => new k8s.Observable(Promise.resolve(res)),
-  }] };
+  return {
+    middlewareMergeStrategy: 'append',
+    middleware: [
+      {
+        pre: (ctx) => {
+          ctx.setSignal(AbortSignal.timeout(ms));
+          return new k8s.Observable(Promise.resolve(ctx));
+        },
+        post: (res) => new k8s.Observable(Promise.resolve(res)),
+      },
+    ],
+  };
 }
 
 export class LeaderElector {
@@ -67,15 +86,21 @@ export class LeaderElector {
   constructor(o: LeaderElectorOptions) {
     this.identity = o.identity ?? defaultIdentity();
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...o };
-    if (this.o.renewDeadlineMs >= this.o.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
-    if (this.o.retryPeriodMs >= this.o.renewDeadlineMs) throw new Error('retryPeriod must be shorter than renewDeadline');
+    if (this.o.renewDeadlineMs >= this.o.leaseDurationMs)
+      throw new Error('renewDeadline must be shorter than leaseDuration');
+    if (this.o.retryPeriodMs >= this.o.renewDeadlineMs)
+      throw new Error('retryPeriod must be shorter than renewDeadline');
     this.api = o.kc.makeApiClient(k8s.CoordinationV1Api);
     this.log = o.logger.child({ leaderElection: o.name, identity: this.identity });
-    this.status = gauge(o.registry, 'leader_election_master_status', 'Whether this process leads (1) or not (0)', ['name']);
+    this.status = gauge(o.registry, 'leader_election_master_status', 'Whether this process leads (1) or not (0)', [
+      'name',
+    ]);
     this.status.set({ name: o.name }, 0);
   }
 
-  isLeader(): boolean { return this.leading; }
+  isLeader(): boolean {
+    return this.leading;
+  }
 
   /**
    * Campaigns, leads, and resolves once leadership is lost, released or stopped. onStoppedLeading runs
@@ -100,16 +125,24 @@ export class LeaderElector {
     const record = recordOf(this.lease);
     if (record.holderIdentity !== this.identity) return;
     const now = new Date().toISOString();
-    const body: k8s.V1Lease = { ...this.lease, spec: specOf({ ...record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now }) };
+    const body: k8s.V1Lease = {
+      ...this.lease,
+      spec: specOf({ ...record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now }),
+    };
     try {
-      await this.api.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body }, timeoutOptions(this.o.retryPeriodMs));
+      await this.api.replaceNamespacedLease(
+        { name: this.o.name, namespace: this.o.namespace, body },
+        timeoutOptions(this.o.retryPeriodMs),
+      );
       this.log.info('lease released');
     } catch (err) {
       this.log.warn({ err: toKubeError(err) }, 'lease release failed; others take over after leaseDuration');
     }
   }
 
-  private get stopped(): boolean { return this.stopper.signal.aborted; }
+  private get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
 
   private async loop(): Promise<void> {
     try {
@@ -148,37 +181,53 @@ export class LeaderElector {
       }
       const holder = this.observation?.record.holderIdentity;
       if (holder && holder !== this.identity) return void this.log.warn({ holder }, 'lease taken by another candidate');
-      if (Date.now() - lastSuccess >= this.o.renewDeadlineMs) return void this.log.error('failed to renew lease within renewDeadline');
+      if (Date.now() - lastSuccess >= this.o.renewDeadlineMs)
+        return void this.log.error('failed to renew lease within renewDeadline');
     }
   }
 
   /** One read-decide-write round; true if we hold the lease afterwards. */
   private async tryAcquireOrRenew(budgetMs = this.o.renewDeadlineMs): Promise<boolean> {
     const opts = timeoutOptions(Math.max(100, Math.min(budgetMs, this.o.renewDeadlineMs)));
-    const leaseSeconds = Math.max(1, Math.round(this.o.leaseDurationMs / 1000));
-    const ref = { name: this.o.name, namespace: this.o.namespace };
     try {
-      let current: k8s.V1Lease | undefined;
-      try {
-        current = await this.api.readNamespacedLease(ref, opts);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-      const now = Date.now();
-      this.observation = current ? observe(this.observation, recordOf(current), now) : undefined;
-      const d = decide(this.observation, this.identity, now, leaseSeconds);
-      if (d.action === 'wait') return false;
-      const spec = specOf(nextRecord(this.observation?.record, d.action, this.identity, new Date(now).toISOString(), leaseSeconds));
-      this.lease = d.action === 'create'
-        ? await this.api.createNamespacedLease({ namespace: ref.namespace, body: { metadata: { ...ref }, spec } }, opts)
-        : await this.api.replaceNamespacedLease({ ...ref, body: { ...current, spec } }, opts);
-      this.observation = observe(this.observation, recordOf(this.lease), Date.now());
-      if (d.action === 'takeover') this.log.info({ previous: current?.spec?.holderIdentity }, 'took over lease');
-      return true;
+      return await this.acquireOrRenew(opts);
     } catch (err) {
       if (isConflict(err) || isAlreadyExists(err)) this.log.debug('lost the lease race');
       else this.log.warn({ err: toKubeError(err) }, 'lease read/write failed');
       return false;
+    }
+  }
+
+  private async acquireOrRenew(opts: k8s.ConfigurationOptions): Promise<boolean> {
+    const leaseSeconds = Math.max(1, Math.round(this.o.leaseDurationMs / 1000));
+    const ref = { name: this.o.name, namespace: this.o.namespace };
+    const current = await this.readLease(ref, opts);
+    const now = Date.now();
+    this.observation = current ? observe(this.observation, recordOf(current), now) : undefined;
+    const d = decide(this.observation, this.identity, now, leaseSeconds);
+    if (d.action === 'wait') return false;
+    const spec = specOf(
+      nextRecord(this.observation?.record, d.action, this.identity, new Date(now).toISOString(), leaseSeconds),
+    );
+    this.lease =
+      d.action === 'create'
+        ? await this.api.createNamespacedLease({ namespace: ref.namespace, body: { metadata: { ...ref }, spec } }, opts)
+        : await this.api.replaceNamespacedLease({ ...ref, body: { ...current, spec } }, opts);
+    this.observation = observe(this.observation, recordOf(this.lease), Date.now());
+    if (d.action === 'takeover') this.log.info({ previous: current?.spec?.holderIdentity }, 'took over lease');
+    return true;
+  }
+
+  /** The lease, or undefined when it does not exist yet. */
+  private async readLease(
+    ref: { name: string; namespace: string },
+    opts: k8s.ConfigurationOptions,
+  ): Promise<k8s.V1Lease | undefined> {
+    try {
+      return await this.api.readNamespacedLease(ref, opts);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return undefined;
     }
   }
 
@@ -190,7 +239,8 @@ export class LeaderElector {
   private callback(fn: () => void | Promise<void>, what: string): void {
     try {
       const r = fn();
-      if (r && typeof r.then === 'function') r.then(undefined, (err: unknown) => this.log.error({ err }, `${what} failed`));
+      if (r && typeof r.then === 'function')
+        r.then(undefined, (err: unknown) => this.log.error({ err }, `${what} failed`));
     } catch (err) {
       this.log.error({ err }, `${what} failed`);
     }

@@ -12,7 +12,10 @@ export interface LeaseRecord {
 }
 
 /** What we last saw, and when (local ms) it last changed. */
-export interface Observation { record: LeaseRecord; observedAtMs: number }
+export interface Observation {
+  record: LeaseRecord;
+  observedAtMs: number;
+}
 
 export type Decision =
   | { action: 'create' }
@@ -21,8 +24,13 @@ export type Decision =
   | { action: 'wait'; holder: string; expiresInMs: number };
 
 function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
-  return a.holderIdentity === b.holderIdentity && a.renewTime === b.renewTime && a.leaseDurationSeconds === b.leaseDurationSeconds
-    && a.leaseTransitions === b.leaseTransitions && a.acquireTime === b.acquireTime;
+  return (
+    a.holderIdentity === b.holderIdentity &&
+    a.renewTime === b.renewTime &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds &&
+    a.leaseTransitions === b.leaseTransitions &&
+    a.acquireTime === b.acquireTime
+  );
 }
 
 /** Records a freshly read lease: the observation time moves only when the record changed. */
@@ -36,7 +44,12 @@ export function observe(prev: Observation | undefined, record: LeaseRecord, nowM
  * An empty holder (released) can be taken at once; another holder's lease only once
  * `leaseDurationSeconds` has passed on our clock since we saw it change.
  */
-export function decide(obs: Observation | undefined, identity: string, nowMs: number, defaultLeaseSeconds: number): Decision {
+export function decide(
+  obs: Observation | undefined,
+  identity: string,
+  nowMs: number,
+  defaultLeaseSeconds: number,
+): Decision {
   if (!obs) return { action: 'create' };
   const holder = obs.record.holderIdentity ?? '';
   if (holder === identity) return { action: 'renew' };
@@ -47,14 +60,29 @@ export function decide(obs: Observation | undefined, identity: string, nowMs: nu
 }
 
 /** The spec to write for a create, renew or takeover. */
-export function nextRecord(current: LeaseRecord | undefined, decision: 'create' | 'renew' | 'takeover', identity: string,
-  nowIso: string, leaseDurationSeconds: number): LeaseRecord {
+export function nextRecord(
+  current: LeaseRecord | undefined,
+  decision: 'create' | 'renew' | 'takeover',
+  identity: string,
+  nowIso: string,
+  leaseDurationSeconds: number,
+): LeaseRecord {
   const transitions = current?.leaseTransitions ?? 0;
   if (decision === 'renew') {
-    return { ...current, holderIdentity: identity, leaseDurationSeconds, renewTime: nowIso, acquireTime: current?.acquireTime ?? nowIso, leaseTransitions: transitions };
+    return {
+      ...current,
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      renewTime: nowIso,
+      acquireTime: current?.acquireTime ?? nowIso,
+      leaseTransitions: transitions,
+    };
   }
   return {
-    holderIdentity: identity, leaseDurationSeconds, acquireTime: nowIso, renewTime: nowIso,
+    holderIdentity: identity,
+    leaseDurationSeconds,
+    acquireTime: nowIso,
+    renewTime: nowIso,
     // A takeover from a real previous holder is a transition; a fresh Lease starts at 0.
     leaseTransitions: decision === 'create' ? 0 : transitions + 1,
   };

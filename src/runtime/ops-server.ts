@@ -15,7 +15,10 @@ export interface OpsServerOptions {
   maxEventLoopStallMs?: number;
 }
 
-export interface OpsServer { url: string; close(): Promise<void> }
+export interface OpsServer {
+  url: string;
+  close(): Promise<void>;
+}
 
 export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   const maxStall = o.maxEventLoopStallMs ?? 10_000;
@@ -42,8 +45,12 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
     switch (path) {
       case '/metrics': {
         // ?name=<family> (repeatable) renders only those families: cheap polling of one figure
-        const names = new URL(req.url ?? '/', 'http://x').searchParams.getAll('name').filter((n) => o.registry.getSingleMetric(n));
-        const body = names.length ? (await Promise.all(names.map((n) => o.registry.getSingleMetricAsString(n)))).join('\n') + '\n' : await o.registry.metrics();
+        const names = new URL(req.url ?? '/', 'http://x').searchParams
+          .getAll('name')
+          .filter((n) => o.registry.getSingleMetric(n));
+        const body = names.length
+          ? (await Promise.all(names.map((n) => o.registry.getSingleMetricAsString(n)))).join('\n') + '\n'
+          : await o.registry.metrics();
         return send(res, 200, body, o.registry.contentType);
       }
       case '/healthz': {
@@ -68,7 +75,10 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   const host = o.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
+    server.listen(o.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -76,10 +86,11 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   o.logger?.info({ url }, 'ops server listening');
   return {
     url,
-    close: () => new Promise<void>((resolve) => {
-      clearInterval(ticker);
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(ticker);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -28,12 +28,27 @@ export interface ParsePoolOptions {
 export type AbortReason = 'timeout' | 'worker_memory' | 'worker_crashed' | 'closed';
 export class ParseAbort extends Error {
   readonly reason: AbortReason;
-  constructor(reason: AbortReason, message: string) { super(message); this.name = 'ParseAbort'; this.reason = reason; }
+  constructor(reason: AbortReason, message: string) {
+    super(message);
+    this.name = 'ParseAbort';
+    this.reason = reason;
+  }
 }
 
-interface Task { id: number; op: string; input: unknown; resolve(v: unknown): void; reject(e: Error): void }
-interface Slot { worker: Worker; task?: Task; timer?: NodeJS.Timeout }
-type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string } };
+interface Task {
+  id: number;
+  op: string;
+  input: unknown;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+interface Slot {
+  worker: Worker;
+  task?: Task;
+  timer?: NodeJS.Timeout;
+}
+type Answer =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string } };
 
 /** The worker entry beside this file, in the same flavour (.ts from sources, .js from dist/). */
 export function siblingUrl(base: string, name: string): URL {
@@ -53,7 +68,12 @@ export class ParsePool {
     this.o = { size: 1, timeoutMs: 5000, heapMb: 64, ...o };
     if (o.registry) {
       this.m = {
-        aborted: counter(o.registry, 'machine_identity_parse_aborted_total', 'Parse tasks stopped by the pool (time or memory limit, crash)', ['reason']),
+        aborted: counter(
+          o.registry,
+          'machine_identity_parse_aborted_total',
+          'Parse tasks stopped by the pool (time or memory limit, crash)',
+          ['reason'],
+        ),
         queued: gauge(o.registry, 'machine_identity_parse_queue_depth', 'Parse tasks waiting for a worker', []),
       };
       this.m.aborted.inc({ reason: 'timeout' }, 0);
@@ -71,24 +91,29 @@ export class ParsePool {
   }
 
   /** Tasks waiting or running. */
-  get pending(): number { return this.queue.length + this.slots.filter((s) => s.task).length; }
+  get pending(): number {
+    return this.queue.length + this.slots.filter((s) => s.task).length;
+  }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
-    await Promise.all(this.slots.map(async (s) => {
-      s.task?.reject(new ParseAbort('closed', 'parse pool closed'));
-      s.task = undefined;
-      clearTimeout(s.timer);
-      await s.worker.terminate();
-    }));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        s.task?.reject(new ParseAbort('closed', 'parse pool closed'));
+        s.task = undefined;
+        clearTimeout(s.timer);
+        await s.worker.terminate();
+      }),
+    );
   }
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, {
       workerData: { handlers: this.o.handlers.href },
       resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb, maxYoungGenerationSizeMb: 4 }, // a small young generation: one object at a time
-      stdout: false, stderr: false,
+      stdout: false,
+      stderr: false,
     });
     worker.unref(); // the pool never keeps the process alive by itself
     const slot: Slot = { worker };
@@ -97,7 +122,9 @@ export class ParsePool {
       const reason: AbortReason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'worker_memory' : 'worker_crashed';
       this.replace(slot, reason, err.message);
     });
-    worker.on('exit', () => { if (!this.closed && this.slots.includes(slot)) this.replace(slot, 'worker_crashed', 'parse worker exited'); });
+    worker.on('exit', () => {
+      if (!this.closed && this.slots.includes(slot)) this.replace(slot, 'worker_crashed', 'parse worker exited');
+    });
     return slot;
   }
 
@@ -136,7 +163,10 @@ export class ParsePool {
       const t = this.queue.shift();
       if (!t) break;
       slot.task = t;
-      slot.timer = setTimeout(() => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`), this.o.timeoutMs);
+      slot.timer = setTimeout(
+        () => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`),
+        this.o.timeoutMs,
+      );
       slot.timer.unref();
       slot.worker.postMessage({ id: t.id, op: t.op, input: t.input });
     }

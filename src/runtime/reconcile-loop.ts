@@ -10,8 +10,13 @@ import { WorkQueue } from './workqueue.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { counter, gauge, histogram } from './metric-registry.ts';
 
-export interface ReconcileResult { requeueAfterMs?: number }
-export interface ReconcileContext { log: Logger; reconcileID: string }
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+export interface ReconcileContext {
+  log: Logger;
+  reconcileID: string;
+}
 export type Reconcile = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
 
 /** An error that retrying cannot fix (invalid spec, policy violation): no requeue. */
@@ -20,7 +25,9 @@ export class TerminalError extends Error {
 }
 
 /** Anything with a `synced` promise (an Informer). */
-export interface Syncable { readonly synced: Promise<void> }
+export interface Syncable {
+  readonly synced: Promise<void>;
+}
 
 /** Something a controller can watch: key-only handlers that enqueue. */
 export interface EventSource<T> {
@@ -52,12 +59,38 @@ const TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 1
 
 function controllerMetrics(r: Registry) {
   return {
-    total: counter(r, 'controller_runtime_reconcile_total', 'Total number of reconciliations per controller', ['controller', 'result']),
-    errors: counter(r, 'controller_runtime_reconcile_errors_total', 'Total number of reconciliation errors per controller', ['controller']),
-    terminal: counter(r, 'controller_runtime_terminal_reconcile_errors_total', 'Total number of terminal reconciliation errors per controller', ['controller']),
-    time: histogram(r, 'controller_runtime_reconcile_time_seconds', 'Length of time per reconciliation per controller', ['controller'], TIME_BUCKETS),
-    active: gauge(r, 'controller_runtime_active_workers', 'Number of currently used workers per controller', ['controller']),
-    maxWorkers: gauge(r, 'controller_runtime_max_concurrent_reconciles', 'Maximum number of concurrent reconciles per controller', ['controller']),
+    total: counter(r, 'controller_runtime_reconcile_total', 'Total number of reconciliations per controller', [
+      'controller',
+      'result',
+    ]),
+    errors: counter(
+      r,
+      'controller_runtime_reconcile_errors_total',
+      'Total number of reconciliation errors per controller',
+      ['controller'],
+    ),
+    terminal: counter(
+      r,
+      'controller_runtime_terminal_reconcile_errors_total',
+      'Total number of terminal reconciliation errors per controller',
+      ['controller'],
+    ),
+    time: histogram(
+      r,
+      'controller_runtime_reconcile_time_seconds',
+      'Length of time per reconciliation per controller',
+      ['controller'],
+      TIME_BUCKETS,
+    ),
+    active: gauge(r, 'controller_runtime_active_workers', 'Number of currently used workers per controller', [
+      'controller',
+    ]),
+    maxWorkers: gauge(
+      r,
+      'controller_runtime_max_concurrent_reconciles',
+      'Maximum number of concurrent reconciles per controller',
+      ['controller'],
+    ),
   };
 }
 
@@ -89,7 +122,10 @@ export class Controller {
   }
 
   /** Enqueues the key of every added, changed or deleted object (optionally mapped to another key). */
-  watch<T extends KubernetesObject>(source: EventSource<T>, map: (obj: T) => string | string[] | undefined = keyOf): this {
+  watch<T extends KubernetesObject>(
+    source: EventSource<T>,
+    map: (obj: T) => string | string[] | undefined = keyOf,
+  ): this {
     const enqueue = (obj: T): void => {
       const keys = map(obj);
       for (const k of Array.isArray(keys) ? keys : keys === undefined ? [] : [keys]) this.queue.add(k);
@@ -104,7 +140,9 @@ export class Controller {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const stopped = new Promise<void>((resolve) => this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const stopped = new Promise<void>((resolve) =>
+      this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     await Promise.race([Promise.all(this.informers.map((i) => i.synced)), stopped]);
     if (this.stopSignal.signal.aborted) return;
     this.log.info({ workers: this.workers }, 'starting workers');

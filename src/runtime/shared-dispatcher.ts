@@ -19,9 +19,14 @@ export function withSharedDispatcher(kc: k8s.KubeConfig): k8s.KubeConfig {
     const fresh = context.getDispatcher();
     if (!fresh) return;
     // rotated credentials (a new client certificate) give a new key, so a new pool
-    const key = createHash('sha256').update(JSON.stringify([kc.getCurrentCluster(), kc.getCurrentUser()])).digest('hex');
+    const key = createHash('sha256')
+      .update(JSON.stringify([kc.getCurrentCluster(), kc.getCurrentUser()]))
+      .digest('hex');
     const pooled = pools.get(key);
-    if (pooled) { context.setDispatcher(pooled); return; }
+    if (pooled) {
+      context.setDispatcher(pooled);
+      return;
+    }
     if (pools.size >= 4) pools.clear();
     pools.set(key, fresh);
   };

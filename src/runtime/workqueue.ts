@@ -26,8 +26,20 @@ function queueMetrics(r: Registry) {
     depth: gauge(r, 'workqueue_depth', 'Current depth of workqueue', ['name']),
     adds: counter(r, 'workqueue_adds_total', 'Total number of adds handled by workqueue', ['name']),
     retries: counter(r, 'workqueue_retries_total', 'Total number of retries handled by workqueue', ['name']),
-    queueDuration: histogram(r, 'workqueue_queue_duration_seconds', 'How long in seconds an item stays in workqueue before being requested', ['name'], DURATION_BUCKETS),
-    workDuration: histogram(r, 'workqueue_work_duration_seconds', 'How long in seconds processing an item from workqueue takes', ['name'], DURATION_BUCKETS),
+    queueDuration: histogram(
+      r,
+      'workqueue_queue_duration_seconds',
+      'How long in seconds an item stays in workqueue before being requested',
+      ['name'],
+      DURATION_BUCKETS,
+    ),
+    workDuration: histogram(
+      r,
+      'workqueue_work_duration_seconds',
+      'How long in seconds processing an item from workqueue takes',
+      ['name'],
+      DURATION_BUCKETS,
+    ),
   };
 }
 
@@ -58,8 +70,12 @@ export class WorkQueue {
     this.m.retries.inc({ name: this.name }, 0);
   }
 
-  get length(): number { return this.queue.length; }
-  isShuttingDown(): boolean { return this.shuttingDown; }
+  get length(): number {
+    return this.queue.length;
+  }
+  isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
@@ -79,7 +95,10 @@ export class WorkQueue {
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;
     if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => { this.timers.delete(key); this.add(key); }, delay);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delay);
     timer.unref();
     this.timers.set(key, { at, timer });
   }
@@ -90,8 +109,12 @@ export class WorkQueue {
     this.addAfter(key, this.rateLimiter.when(key));
   }
 
-  forget(key: string): void { this.rateLimiter.forget(key); }
-  numRequeues(key: string): number { return this.rateLimiter.numRequeues(key); }
+  forget(key: string): void {
+    this.rateLimiter.forget(key);
+  }
+  numRequeues(key: string): number {
+    return this.rateLimiter.numRequeues(key);
+  }
 
   /** Next key; waits while the queue is empty. `undefined` once the queue is shut down. */
   get(): Promise<string | undefined> {

@@ -2,6 +2,7 @@
 // (src/policy/decide.ts), answered in the AdmissionReview a kube-apiserver sends. Pure.
 import { z } from 'zod';
 import { parseIssuancePolicy, parseMachineIdentity } from '../crds/index.ts';
+import { AdmissionReason } from '../crds/reasons.ts';
 import { compilePolicy, type CompiledPolicy } from '../policy/evaluate.ts';
 import { decideIdentity } from '../policy/decide.ts';
 import type { BindingForOwnership } from '../policy/ownership.ts';
@@ -39,33 +40,45 @@ export interface AdmissionDeps {
 }
 
 /** kubectl prints each warning on its own line; the API server drops what goes past 4 KiB in total. */
-const MAX_WARNING = 240, MAX_WARNINGS = 10;
+const MAX_WARNING = 240,
+  MAX_WARNINGS = 10;
 const cut = (s: string): string => (s.length > MAX_WARNING ? `${s.slice(0, MAX_WARNING - 1)}…` : s);
 
 export function review(r: AdmissionReviewRequest['request'], deps: AdmissionDeps): AdmissionResponse {
-  const allow = (warnings?: string[]): AdmissionResponse => ({ uid: r.uid, allowed: true, ...(warnings?.length ? { warnings: warnings.slice(0, MAX_WARNINGS).map(cut) } : {}) });
+  const allow = (warnings?: string[]): AdmissionResponse => ({
+    uid: r.uid,
+    allowed: true,
+    ...(warnings?.length ? { warnings: warnings.slice(0, MAX_WARNINGS).map(cut) } : {}),
+  });
   if (r.operation !== 'CREATE' && r.operation !== 'UPDATE') return allow();
   if (r.kind.group !== 'machineidentity.io') return allow();
   if (r.kind.kind === 'IssuancePolicy') return reviewPolicy(r, allow);
   if (r.kind.kind !== 'MachineIdentity') return allow();
   const parsed = parseMachineIdentity(r.object);
   // the API server validated the schema before calling; a difference is ours to report in status, not to block on
-  if (!parsed.success) return allow([`machine-identity-operator could not read this MachineIdentity: ${parsed.error.message}`]);
+  if (!parsed.success)
+    return allow([`machine-identity-operator could not read this MachineIdentity: ${parsed.error.message}`]);
   const mi = parsed.data;
   // the request names the namespace; the object may not (kubectl create -n leaves metadata.namespace empty)
   const namespace = r.namespace || mi.metadata?.namespace || '';
   const labels = deps.namespaceLabels(namespace) ?? {};
-  const d = decideIdentity({ metadata: { ...mi.metadata, namespace }, spec: mi.spec }, deps.policies(), { namespaceLabels: labels, defaultAction: deps.defaultAction,
-    ownership: { binding: deps.binding(mi.spec.authorityRef.name), clusterDomain: deps.clusterDomain } });
+  const d = decideIdentity({ metadata: { ...mi.metadata, namespace }, spec: mi.spec }, deps.policies(), {
+    namespaceLabels: labels,
+    defaultAction: deps.defaultAction,
+    ownership: { binding: deps.binding(mi.spec.authorityRef.name), clusterDomain: deps.clusterDomain },
+  });
   if (!d.verdict.allowed) {
-    return { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: d.denial } };
+    return { uid: r.uid, allowed: false, status: { code: 403, reason: AdmissionReason.Forbidden, message: d.denial } };
   }
   // issued, but the person applying it should know: kubectl prints each warning
   return allow(d.verdict.audited.map((v) => `audit: IssuancePolicy ${v.policy}: ${v.message}`));
 }
 
 /** IssuancePolicies are never blocked here (the CRD schema validates them); entries that can never match are warned about. */
-function reviewPolicy(r: AdmissionReviewRequest['request'], allow: (w?: string[]) => AdmissionResponse): AdmissionResponse {
+function reviewPolicy(
+  r: AdmissionReviewRequest['request'],
+  allow: (w?: string[]) => AdmissionResponse,
+): AdmissionResponse {
   const parsed = parseIssuancePolicy(r.object);
   if (!parsed.success) return allow();
   const p = compilePolicy({ name: parsed.data.metadata?.name ?? '', spec: parsed.data.spec });

@@ -11,9 +11,15 @@ export function caBundlePatch(vwc: Vwc, caPem: string): object[] {
   const ops: object[] = [];
   (vwc.webhooks ?? []).forEach((w, i) => {
     if (w.clientConfig?.caBundle === want) return;
-    ops.push({ op: w.clientConfig?.caBundle === undefined ? 'add' : 'replace', path: `/webhooks/${i}/clientConfig/caBundle`, value: want });
+    ops.push({
+      op: w.clientConfig?.caBundle === undefined ? 'add' : 'replace',
+      path: `/webhooks/${i}/clientConfig/caBundle`,
+      value: want,
+    });
   });
-  return ops.length ? [{ op: 'test', path: '/metadata/resourceVersion', value: vwc.metadata?.resourceVersion }, ...ops] : [];
+  return ops.length
+    ? [{ op: 'test', path: '/metadata/resourceVersion', value: vwc.metadata?.resourceVersion }, ...ops]
+    : [];
 }
 
 /** Returns whether it patched; a missing configuration is not an error (the webhook may be disabled in the chart). */
@@ -27,7 +33,8 @@ export async function injectCaBundle(kc: k8s.KubeConfig, name: string, caPem: st
     const res = await sendRaw(kc, 'PATCH', path, JSON.stringify(ops), 'application/json-patch+json');
     if (res.status >= 200 && res.status < 300) return true;
     // a failed test op (someone else wrote in between) is 422; a conflict 409: re-read and retry
-    if (res.status !== 409 && res.status !== 422) throw new Error(`patch ValidatingWebhookConfiguration ${name}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+    if (res.status !== 409 && res.status !== 422)
+      throw new Error(`patch ValidatingWebhookConfiguration ${name}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
   }
   return false;
 }

@@ -11,42 +11,102 @@ import type { ServingMaterial } from './serving-cert.ts';
 const MAX_BODY = 3 * 1024 * 1024;
 export const VALIDATE_PATH = '/validate';
 
-export interface WebhookServer { readonly port: number; setMaterial(m: ServingMaterial): void; close(): Promise<void> }
+export interface WebhookServer {
+  readonly port: number;
+  setMaterial(m: ServingMaterial): void;
+  close(): Promise<void>;
+}
 
-export async function startWebhookServer(o: { host: string; port: number; material: ServingMaterial; deps: AdmissionDeps; logger: Logger; registry: Registry }): Promise<WebhookServer> {
-  const requests = new Counter({ name: 'machine_identity_webhook_requests_total', help: 'Admission requests answered by the webhook',
-    labelNames: ['kind', 'operation', 'allowed'] as const, registers: [o.registry] });
-  const latency = new Histogram({ name: 'machine_identity_webhook_duration_seconds', help: 'Time to answer an admission request',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [o.registry] });
-  const server = https.createServer({ cert: o.material.certPem, key: o.material.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    void handle(req, res).catch((e: unknown) => { o.logger.error({ err: e }, 'webhook request failed'); reply(res, 500, { message: 'internal error' }); });
+export async function startWebhookServer(o: {
+  host: string;
+  port: number;
+  material: ServingMaterial;
+  deps: AdmissionDeps;
+  logger: Logger;
+  registry: Registry;
+}): Promise<WebhookServer> {
+  const requests = new Counter({
+    name: 'machine_identity_webhook_requests_total',
+    help: 'Admission requests answered by the webhook',
+    labelNames: ['kind', 'operation', 'allowed'] as const,
+    registers: [o.registry],
   });
+  const latency = new Histogram({
+    name: 'machine_identity_webhook_duration_seconds',
+    help: 'Time to answer an admission request',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [o.registry],
+  });
+  const server = https.createServer(
+    { cert: o.material.certPem, key: o.material.keyPem, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      void handle(req, res).catch((e: unknown) => {
+        o.logger.error({ err: e }, 'webhook request failed');
+        reply(res, 500, { message: 'internal error' });
+      });
+    },
+  );
   server.requestTimeout = 10_000;
   server.headersTimeout = 10_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST' || req.url?.split('?')[0] !== VALIDATE_PATH) { reply(res, 404, { message: 'not found' }); return; }
-    if (!o.deps.ready()) { reply(res, 503, { message: 'IssuancePolicies not loaded yet' }); return; }
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== VALIDATE_PATH) {
+      reply(res, 404, { message: 'not found' });
+      return;
+    }
+    if (!o.deps.ready()) {
+      reply(res, 503, { message: 'IssuancePolicies not loaded yet' });
+      return;
+    }
     const stop = latency.startTimer();
     const body = await readBody(req);
-    if (body === undefined) { reply(res, 413, { message: `request body over ${MAX_BODY} bytes` }); return; }
+    if (body === undefined) {
+      reply(res, 413, { message: `request body over ${MAX_BODY} bytes` });
+      return;
+    }
     let parsed: AdmissionReviewRequest;
-    try { parsed = AdmissionReviewRequest.parse(JSON.parse(body)); } catch (e) {
-      reply(res, 400, { message: `not an admission.k8s.io/v1 AdmissionReview: ${(e as Error).message.slice(0, 500)}` }); return;
+    try {
+      parsed = AdmissionReviewRequest.parse(JSON.parse(body));
+    } catch (e) {
+      reply(res, 400, { message: `not an admission.k8s.io/v1 AdmissionReview: ${(e as Error).message.slice(0, 500)}` });
+      return;
     }
     const response = review(parsed.request, o.deps);
-    requests.inc({ kind: parsed.request.kind.kind, operation: parsed.request.operation, allowed: String(response.allowed) });
-    if (!response.allowed) o.logger.info({ kind: parsed.request.kind.kind, namespace: parsed.request.namespace, uid: parsed.request.uid, message: response.status?.message }, 'admission denied');
+    requests.inc({
+      kind: parsed.request.kind.kind,
+      operation: parsed.request.operation,
+      allowed: String(response.allowed),
+    });
+    if (!response.allowed)
+      o.logger.info(
+        {
+          kind: parsed.request.kind.kind,
+          namespace: parsed.request.namespace,
+          uid: parsed.request.uid,
+          message: response.status?.message,
+        },
+        'admission denied',
+      );
     reply(res, 200, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
     stop();
   }
 
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); }); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : o.port,
     setMaterial: (m) => server.setSecureContext({ cert: m.certPem, key: m.keyPem, minVersion: 'TLSv1.2' }),
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

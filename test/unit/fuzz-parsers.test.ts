@@ -19,8 +19,8 @@ import {
   extractFromConfigMap,
   setParseBudget,
   DEFAULT_PARSE_BUDGET,
-  slimForParse,
 } from '../../src/inventory/extract.ts';
+import { slimForParse } from '../../src/inventory/slim.ts';
 import { Parser } from '../../src/parsing/parser.ts';
 import { newKey, makeCsr, request } from './issuers-fixtures.ts';
 import { stubCsr } from '../harness/stub-csr.ts';

@@ -5,7 +5,7 @@ import { describe, expect, it, afterAll } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { ParseAbort, ParsePool } from '../../src/runtime/parse-pool.ts';
 import { Parser } from '../../src/parsing/parser.ts';
-import { slimForParse } from '../../src/inventory/extract.ts';
+import { slimForParse } from '../../src/inventory/slim.ts';
 import { pkcs12Bomb } from '../harness/pkcs12-bomb.ts';
 
 const handlers = new URL('./fixtures/parse-handlers.ts', import.meta.url);

@@ -2,20 +2,18 @@ import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { BlockList } from 'node:net';
 import {
-  compileCidr,
   compileDnsPattern,
   compileEmailPattern,
   compileUriPattern,
   dnsNameLabels,
   glob,
   isValidNamespace,
-  matchesCidr,
   matchesDnsPattern,
   matchesEmailPattern,
   matchesUriPattern,
-  parseIp,
   parseUri,
 } from '../../src/policy/patterns.ts';
+import { compileCidr, matchesCidr, parseIp } from '../../src/policy/ip-ranges.ts';
 
 const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
 const namespace = label;

@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import type { PolicyRules } from '../../src/crds/issuance-policy.ts';
-import { checkRules, compileRules, quote } from '../../src/policy/rules.ts';
+import { checkRules } from '../../src/policy/rules.ts';
+import { compileRules } from '../../src/policy/compile-rules.ts';
+import { quote } from '../../src/policy/findings.ts';
 import { certificateTarget, requestTarget } from '../../src/policy/evaluate.ts';
 import type { DiscoveredCertificate, IdentityRequest } from '../../src/policy/types.ts';
 

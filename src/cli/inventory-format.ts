@@ -1,0 +1,160 @@
+// `kubectl mi inventory` output: one row per certificate, as a table, JSON or CSV.
+import type { InventoryEntry } from '../inventory/model.ts';
+
+export interface InventoryRow {
+  namespace: string;
+  kind: string;
+  name: string;
+  key: string;
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  fingerprintSHA256: string;
+  notBefore: string;
+  notAfter: string;
+  expiresInSeconds: number;
+  keyAlgorithm: string;
+  keySize?: number;
+  signatureAlgorithm: string;
+  isCA: boolean;
+  selfSigned: boolean;
+  dnsNames: string[];
+  ipAddresses: string[];
+  uris: string[];
+  emailAddresses: string[];
+  sanCount: number;
+  managed: boolean;
+  identity?: string;
+  authority?: string;
+  trusted: boolean;
+  owner?: string;
+  location: InventoryEntry['location'];
+  compliant: boolean;
+  violations: { policy: string; enforcement: string; rule: string; message: string }[];
+}
+
+export function toRow(e: InventoryEntry, now: number): InventoryRow {
+  const c = e.cert;
+  const row: InventoryRow = {
+    namespace: e.namespace,
+    kind: e.kind,
+    name: e.name,
+    key: c.key,
+    subject: c.subjectDN,
+    issuer: c.issuerDN,
+    serialNumber: c.serialNumber,
+    fingerprintSHA256: c.fingerprintSHA256,
+    notBefore: new Date(c.notBefore).toISOString(),
+    notAfter: new Date(c.notAfter).toISOString(),
+    expiresInSeconds: Math.round((c.notAfter - now) / 1000),
+    keyAlgorithm: c.keyAlgorithm,
+    signatureAlgorithm: c.signatureAlgorithm,
+    isCA: c.isCA,
+    selfSigned: c.selfSigned,
+    dnsNames: c.dnsNames,
+    ipAddresses: c.ipAddresses,
+    uris: c.uris,
+    emailAddresses: c.emailAddresses,
+    sanCount: c.sanCount,
+    managed: e.managed,
+    trusted: e.trusted,
+    location: e.location,
+    compliant: e.compliant,
+    violations: e.violations.map((v) => ({
+      policy: v.policy,
+      enforcement: v.enforcement,
+      rule: v.rule,
+      message: v.message,
+    })),
+  };
+  if (c.keySize !== undefined) row.keySize = c.keySize;
+  if (e.identity) row.identity = e.identity;
+  if (e.authority) row.authority = e.authority;
+  if (e.owner) row.owner = e.owner;
+  return row;
+}
+
+function age(seconds: number): string {
+  const a = Math.abs(seconds);
+  const s =
+    a >= 86_400 ? `${Math.floor(a / 86_400)}d` : a >= 3600 ? `${Math.floor(a / 3600)}h` : `${Math.floor(a / 60)}m`;
+  return seconds < 0 ? `expired ${s} ago` : s;
+}
+
+export function formatTable(rows: readonly InventoryRow[]): string {
+  const head = [
+    'NAMESPACE',
+    'KIND',
+    'NAME',
+    'KEY',
+    'SUBJECT',
+    'EXPIRES IN',
+    'KEY ALG',
+    'SIGNATURE',
+    'MANAGED',
+    'TRUSTED',
+    'COMPLIANT',
+    'OWNER',
+  ];
+  const body = rows.map((r) => [
+    r.namespace || '-',
+    r.kind,
+    r.name,
+    r.key,
+    r.subject.slice(0, 60) || '-',
+    age(r.expiresInSeconds),
+    `${r.keyAlgorithm}${r.keySize ? `-${r.keySize}` : ''}`,
+    r.signatureAlgorithm,
+    String(r.managed),
+    String(r.trusted),
+    String(r.compliant),
+    r.owner ?? '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  return (
+    [head, ...body]
+      .map((cols) =>
+        cols
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+const csvCell = (v: unknown): string => {
+  const s = Array.isArray(v) ? v.join(' ') : v === undefined ? '' : String(v);
+  // a cell starting with = + - @ is a formula in spreadsheets: neutralise it
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+export function formatCsv(rows: readonly InventoryRow[]): string {
+  const cols = [
+    'namespace',
+    'kind',
+    'name',
+    'key',
+    'subject',
+    'issuer',
+    'serialNumber',
+    'fingerprintSHA256',
+    'notBefore',
+    'notAfter',
+    'expiresInSeconds',
+    'keyAlgorithm',
+    'keySize',
+    'signatureAlgorithm',
+    'isCA',
+    'selfSigned',
+    'dnsNames',
+    'managed',
+    'identity',
+    'authority',
+    'trusted',
+    'owner',
+    'compliant',
+  ] as const;
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+}
