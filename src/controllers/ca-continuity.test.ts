@@ -6,7 +6,7 @@ import {
   bundleContent, carries, classifyCaChange, fingerprintOfPem, onMissingCaSecret, prunePrevious, reissueNotBefore, retire, splitPem, startOverlap,
   MAX_PREVIOUS, type CaRecord, type PreviousCa,
 } from './ca-continuity.ts';
-import { caChangeHoldMs } from './issuance/issuance-controller.ts';
+import { caChangeHoldMs } from './issuance/gate.ts';
 
 const A = 'AA:'.repeat(31) + 'AA';
 const B = 'BB:'.repeat(31) + 'BB';

@@ -6,11 +6,11 @@ const day = 86_400_000;
 const base = (): TriggerInput => ({
   now,
   desired: { commonName: 'web', dnsNames: ['web.example.com'], ipAddresses: [], uris: [], emailAddresses: [], isCA: false,
-    keyAlgorithm: 'ECDSA', keySize: 256, authority: 'corp', duration: '2160h' },
+    keyAlgorithm: 'ECDSA', keySize: 256, authority: 'corp', durationMs: 2160 * 3_600_000 },
   secretExists: true, hasData: true, keyMatches: true,
   cert: { serialNumber: '01', notBefore: new Date(now.getTime() - day), notAfter: new Date(now.getTime() + 89 * day), commonName: 'web',
     dnsNames: ['web.example.com'], ipAddresses: [], uris: [], emailAddresses: [], isCA: false, keyAlgorithm: 'ECDSA', keySize: 256 },
-  record: { revision: 3, authority: 'corp', authorityFingerprint: 'AA', requestedDuration: '2160h', issuedAt: new Date(now.getTime() - day) },
+  record: { revision: 3, authority: 'corp', authorityFingerprint: 'AA', requestedDuration: '2160h', requestedDurationMs: 2160 * 3_600_000, issuedAt: new Date(now.getTime() - day) },
   statusRevision: 3, renewalTime: new Date(now.getTime() + 59 * day), authorityFingerprint: 'AA', distrusted: new Set(),
 });
 type Mod = (i: TriggerInput) => void;
@@ -38,8 +38,9 @@ const cases: [string, Mod, string | undefined, boolean?][] = [
   ['isCA flipped', (i) => { i.desired.isCA = true; }, 'SpecChanged'],
   ['key algorithm changed', (i) => { i.desired.keyAlgorithm = 'RSA'; i.desired.keySize = 2048; }, 'SpecChanged'],
   ['key size changed', (i) => { i.desired.keySize = 384; }, 'SpecChanged'],
-  ['duration changed', (i) => { i.desired.duration = '24h'; }, 'SpecChanged'],
-  ['duration left to policy: a recorded duration is not a change', (i) => { i.desired.duration = undefined; i.record.requestedDuration = '720h'; }, undefined],
+  ['duration changed', (i) => { i.desired.durationMs = 24 * 3_600_000; }, 'SpecChanged'],
+  ['duration left to policy: a recorded duration is not a change', (i) => { i.desired.durationMs = undefined; i.record.requestedDuration = '720h'; i.record.requestedDurationMs = 720 * 3_600_000; }, undefined],
+  ['the same duration written differently (90m in the record, 1h30m in the spec) is no change', (i) => { i.desired.durationMs = 90 * 60_000; i.record.requestedDuration = '90m'; i.record.requestedDurationMs = 90 * 60_000; }, undefined],
   ['key size left to policy: any size matches', (i) => { i.desired.keySize = undefined; i.cert!.keySize = 384; }, undefined],
   ['unset key size still checks the algorithm', (i) => { i.desired.keySize = undefined; i.desired.keyAlgorithm = 'RSA'; }, 'SpecChanged'],
   ['policy remediation', (i) => { i.policyRemediation = 'the current certificate violates IssuancePolicy p: lifetime "2160h" exceeds maxDuration 720h'; }, 'PolicyRemediation', true],

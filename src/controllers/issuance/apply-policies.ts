@@ -5,7 +5,6 @@ import type { IssuableSpec, ResolvedMachineIdentitySpec } from '../../crds/index
 import type { CertFacts } from '../../pki/certs.ts';
 import { certificateFindings, decideIdentity, type CertificateFindings, type IdentityDecision } from '../../policy/decide.ts';
 import { certificateFromFacts } from '../../policy/types.ts';
-import { parseDuration } from '../../crds/index.ts';
 import type { ConditionInput } from '../status/conditions.ts';
 import { Reason } from '../../crds/reasons.ts';
 import type { OperatorContext } from '../context.ts';
@@ -26,13 +25,13 @@ export function effectiveSpec(spec: ResolvedMachineIdentitySpec, d: IdentityDeci
 }
 
 export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentityModel, d: IdentityDecision, leaf: CertFacts,
-  secretName: string, requestedDuration: string | undefined): CertificateFindings {
+  secretName: string, requestedDurationMs: number | undefined): CertificateFindings {
   const ns = mi.metadata!.namespace!;
   const cert = certificateFromFacts(leaf, { namespace: ns, kind: 'Secret', name: secretName, dataKey: 'tls.crt',
     labels: mi.metadata?.labels ?? {}, authority: d.request.authority });
   return certificateFindings(cert, d, ctx.policies.compiled(), {
     namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction,
-  }, requestedDuration === undefined ? undefined : parseDuration(requestedDuration));
+  }, requestedDurationMs);
 }
 
 /** Remembers what the policies said about the identity (request and current certificate), for policy status and metrics. */

@@ -12,16 +12,16 @@ import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
 import type { NameConstraintLists } from '../../pki/certificate.ts';
 import { Reason } from '../../crds/reasons.ts';
-import type { IssuableSpec, MachineIdentitySpec, ResolvedMachineIdentitySpec } from '../../crds/index.ts';
+import type { IssuableSpec, MachineIdentitySpec } from '../../crds/index.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
-import { durableKey, cleanupNextKeys, NextKeyIndex } from './next-key.ts';
+import { durableKey } from './next-key.ts';
 import { renewalTime } from './schedule.ts';
 import { certStatus, FIELD_MANAGER } from './status.ts';
 import { crashPoint } from './fault.ts';
 import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
-import { readSecret } from './issuance-controller.ts';
+import { readSecret } from './read-secret.ts';
 import type { OperatorContext } from '../context.ts';
 
 export interface IssueInput {
@@ -77,7 +77,7 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const caPem = caCrtFor(i.entry, res.caPem);
   const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, caPem);
   if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
-  const renewal = renewalTime(leaf.notBefore, leaf.notAfter, renewalSpec(spec), mi.metadata!.uid!);
+  const renewal = renewalTime(leaf.notBefore, leaf.notAfter, spec, mi.metadata!.uid!);
   const body = desiredSecret({
     identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
@@ -160,10 +160,6 @@ function notIssued(res: Exclude<SignResult, { status: 'issued' }>, backend: stri
   return { kind: res.status, reason: res.reason, message: `${backend}: ${res.message}`, ...(res.status === 'failed' && res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}) };
 }
 
-export function renewalSpec(spec: ResolvedMachineIdentitySpec): { renewBeforeMs?: number; renewBeforePercentage?: number } {
-  return { renewBeforeMs: spec.renewBeforeMs, renewBeforePercentage: spec.renewBeforePercentage };
-}
-
 async function keystores(ctx: OperatorContext, mi: MachineIdentityModel, spec: MachineIdentitySpec, key: KeyObject, leafPem: string, chainPem: string[], caPem: string): Promise<{ keystore?: Buffer; truststore?: Buffer } | { error: string }> {
   const ref = spec.keystores?.pkcs12?.passwordSecretRef;
   if (!ref) return {};
@@ -180,7 +176,6 @@ async function keystores(ctx: OperatorContext, mi: MachineIdentityModel, spec: M
   };
 }
 
-export { cleanupNextKeys, NextKeyIndex };
 
 /** What a returned certificate lacks or adds compared with the spec (isCA, SAN lists); undefined when it matches. */
 export function certificateMismatch(spec: MachineIdentitySpec, leaf: CertFacts): string | undefined {

@@ -10,7 +10,7 @@ import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret, metadataDrift, ANN, type readRecord } from './secret.ts';
 import { FIELD_MANAGER } from './status.ts';
-import { readSecret } from './issuance-controller.ts';
+import { readSecret } from './read-secret.ts';
 import type { SecretView } from './inspect.ts';
 import type { OperatorContext } from '../context.ts';
 

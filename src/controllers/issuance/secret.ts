@@ -3,6 +3,7 @@
 import { dataDigests, type ProjectedSecret } from './inspect.ts';
 import type * as k8s from '@kubernetes/client-node';
 import type { SecretRecord } from './triggers.ts';
+import { parseDuration } from '../../crds/index.ts';
 
 export const LABEL_IDENTITY = 'machineidentity.io/identity';
 export const ANN = {
@@ -79,11 +80,14 @@ export function readRecord(secret: k8s.V1Secret | undefined): SecretRecord {
   const rev = Number(a[ANN.revision]);
   const issuedAt = a[ANN.issuedAt];
   const issued = issuedAt ? new Date(issuedAt) : undefined;
+  // the annotation is the string the spec asked for: compared in ms, so 90m and 1h30m are the same request
+  const requested = a[ANN.requestedDuration];
   return {
     revision: Number.isInteger(rev) ? rev : undefined,
     authority: a[ANN.authority],
     authorityFingerprint: a[ANN.authorityFingerprint],
-    requestedDuration: a[ANN.requestedDuration],
+    requestedDuration: requested,
+    requestedDurationMs: requested === undefined ? undefined : parseDuration(requested),
     issuedAt: issued && !Number.isNaN(issued.getTime()) ? issued : undefined,
   };
 }

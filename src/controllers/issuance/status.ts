@@ -7,6 +7,7 @@ import type { CertFacts } from '../../pki/certs.ts';
 import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext } from '../context.ts';
+import { Reason } from '../../crds/reasons.ts';
 
 export const FIELD_MANAGER = 'mio-issuance';
 const OWNED_CONDITIONS = new Set(['Ready', 'Issuing', 'PolicyCompliant']);
@@ -109,4 +110,9 @@ export async function writeStatus(ctx: OperatorContext, cachedMi: MachineIdentit
     if (isNotFound(e)) return false;
     throw new Error('apply MachineIdentity status failed', { cause: e });
   }
+}
+
+/** Ready=True for a valid certificate that matches the spec. */
+export function readyTrue(notAfter: Date): ConditionInput & { status: 'True' } {
+  return { type: 'Ready', status: 'True', reason: Reason.Ready, message: `the certificate is up to date and valid until ${notAfter.toISOString()}` };
 }

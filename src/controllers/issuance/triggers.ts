@@ -22,7 +22,9 @@ export interface SecretRecord {
   revision?: number;
   authority?: string;
   authorityFingerprint?: string;
+  /** As written in the Secret (the spec's string); requestedDurationMs is what is compared. */
   requestedDuration?: string;
+  requestedDurationMs?: number;
   issuedAt?: Date;
 }
 
@@ -36,8 +38,8 @@ export interface DesiredIdentity {
   keyAlgorithm: string;
   keySize?: number;
   authority: string;
-  /** Undefined when the spec leaves it to policy (then only remediation reissues for it). */
-  duration?: string;
+  /** spec.duration in ms; undefined when the spec leaves it to policy (then only remediation reissues for it). */
+  durationMs?: number;
 }
 
 export interface TriggerInput {
@@ -124,7 +126,8 @@ function specMismatch(i: TriggerInput): Trigger | undefined {
   if (!sameSet(d.emailAddresses, c.emailAddresses)) diffs.push('emailAddresses');
   if (d.isCA !== c.isCA) diffs.push('isCA');
   if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize)) diffs.push('privateKey');
-  if (d.duration !== undefined && i.record.requestedDuration !== undefined && i.record.requestedDuration !== d.duration) diffs.push('duration');
+  // compared in ms: the same lifetime written differently (90m, 1h30m) is no change
+  if (d.durationMs !== undefined && i.record.requestedDurationMs !== undefined && i.record.requestedDurationMs !== d.durationMs) diffs.push('duration');
   return diffs.length ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`) : undefined;
 }
 
