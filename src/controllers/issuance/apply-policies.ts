@@ -11,8 +11,8 @@ import type { OperatorContext } from '../context.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 
 export function decideForIdentity(ctx: OperatorContext, mi: MachineIdentityModel, spec: ResolvedMachineIdentitySpec): IdentityDecision {
-  const ns = mi.metadata!.namespace!;
-  return decideIdentity({ metadata: mi.metadata!, spec }, ctx.policies.compiled(), {
+  const ns = mi.metadata.namespace;
+  return decideIdentity({ metadata: mi.metadata, spec }, ctx.policies.compiled(), {
     namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, defaultAction: ctx.config.policyDefaultAction,
     ownership: { binding: bindingForOwnership(ctx, spec.authorityRef.name), clusterDomain: ctx.config.clusterDomain },
   });
@@ -26,7 +26,7 @@ export function effectiveSpec(spec: ResolvedMachineIdentitySpec, d: IdentityDeci
 
 export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentityModel, d: IdentityDecision, leaf: CertFacts,
   secretName: string, requestedDurationMs: number | undefined): CertificateFindings {
-  const ns = mi.metadata!.namespace!;
+  const ns = mi.metadata.namespace;
   const cert = certificateFromFacts(leaf, { namespace: ns, kind: 'Secret', name: secretName, dataKey: 'tls.crt',
     labels: mi.metadata?.labels ?? {}, authority: d.request.authority });
   return certificateFindings(cert, d, ctx.policies.compiled(), {
@@ -36,7 +36,7 @@ export function findingsForCertificate(ctx: OperatorContext, mi: MachineIdentity
 
 /** Remembers what the policies said about the identity (request and current certificate), for policy status and metrics. */
 export function recordFindings(ctx: OperatorContext, mi: MachineIdentityModel, d: IdentityDecision, cert?: CertificateFindings): void {
-  const namespace = mi.metadata!.namespace!, name = mi.metadata!.name!;
+  const namespace = mi.metadata.namespace, name = mi.metadata.name;
   ctx.findings.set(`${namespace}/${name}`, { namespace, name, matched: d.verdict.matchedPolicies,
     violations: cert ? [...d.verdict.violations, ...cert.violations] : d.verdict.violations });
 }

@@ -6,7 +6,7 @@ import { describeKey } from '../../pki/keys.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
 import { findingsForCertificate, policyCondition, recordFindings } from './apply-policies.ts';
 import type { SecretView } from './inspect.ts';
-import { chainsTo, provenanceProblem } from './provenance.ts';
+import { chainsTo, provenanceProblem, type ProvenanceInput } from './provenance.ts';
 import { readSecret } from './read-secret.ts';
 import type { Ready, Run } from './run.ts';
 import { renewalTime } from './schedule.ts';
@@ -28,18 +28,26 @@ export function evaluate(run: Run, p: Ready, replaced: string | undefined): Eval
 
 function triggerInput(run: Run, p: Ready, o: { record: SecretRecord; renewal?: Date; replaced?: string; remediation?: string }): TriggerInput {
   const { mi, ctx } = run;
-  const leaf = p.view?.leaf;
-  const requested = Date.parse(mi.metadata.annotations?.[RENEW_REQUESTED_AT] ?? '');
-  const key = leaf ? describeKey(leaf.publicKey) : undefined;
   return {
-    now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), hasData: p.view?.hasData ?? false,
-    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: p.view?.keyMatches ?? false, record: o.record,
+    now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), ...secretFacts(p.view), record: o.record,
     ...(o.replaced ? { replaced: o.replaced } : {}),
-    statusRevision: mi.status?.revision, renewalTime: o.renewal,
-    renewRequestedAt: Number.isNaN(requested) ? undefined : new Date(requested),
+    statusRevision: mi.status?.revision, renewalTime: o.renewal, renewRequestedAt: renewRequestedAt(run),
     authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
     policyRemediation: o.remediation,
   };
+}
+
+/** What the Secret holds, as the trigger chain reads it. */
+function secretFacts(view: SecretView | undefined): Pick<TriggerInput, 'hasData' | 'cert' | 'keyMatches'> {
+  const leaf = view?.leaf;
+  const key = leaf ? describeKey(leaf.publicKey) : undefined;
+  return { hasData: view?.hasData ?? false, cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: view?.keyMatches ?? false };
+}
+
+/** The renew-requested-at annotation, when it holds a time. */
+function renewRequestedAt(run: Run): Date | undefined {
+  const requested = Date.parse(run.mi.metadata.annotations?.[RENEW_REQUESTED_AT] ?? '');
+  return Number.isNaN(requested) ? undefined : new Date(requested);
 }
 
 /**
@@ -56,11 +64,17 @@ export async function provenance(run: Run, p: Ready): Promise<string | undefined
   const selfSigned = p.entry.issuer.backend === 'selfSigned';
   const live = selfSigned ? undefined : await readSecret(ctx, mi.metadata.namespace, p.spec.secretName);
   const tlsCrt = Buffer.from(live?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-  const secretRevision = readRecord(p.secret).revision;
-  const statusRevision = mi.status?.revision;
-  return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...(statusFingerprint ? { statusFingerprint } : {}),
-    ...(secretRevision !== undefined ? { secretRevision } : {}), ...(statusRevision !== undefined ? { statusRevision } : {}),
+  return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...revisions(run, p),
     chainsToAuthority: !selfSigned && chainsTo(tlsCrt, p.entry.health.caBundlePem ?? ''), selfSigned });
+}
+
+/** What status and the Secret record of the certificate (fingerprint, revisions), the fields that are set. */
+function revisions(run: Run, p: Ready): Pick<ProvenanceInput, 'statusFingerprint' | 'secretRevision' | 'statusRevision'> {
+  const statusFingerprint = run.mi.status?.fingerprintSHA256;
+  const secretRevision = readRecord(p.secret).revision;
+  const statusRevision = run.mi.status?.revision;
+  return { ...(statusFingerprint ? { statusFingerprint } : {}), ...(secretRevision !== undefined ? { secretRevision } : {}),
+    ...(statusRevision !== undefined ? { statusRevision } : {}) };
 }
 
 /** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */

@@ -56,7 +56,7 @@ function remember(uid: string, rv: string, view: Promise<SecretView>): Promise<S
 }
 
 /** A Secret as the cache keeps it: metadata, type, digests and sizes, no data. */
-export function projectSecret(raw: k8s.V1Secret): ProjectedSecret {
+export function projectSecret(raw: k8s.V1Secret): ProjectedSecret & { mio: SecretDigests } {
   const bytes = bytesOf(raw.data);
   const oversize = bytes > MANAGED_SECRET_MAX_BYTES;
   const { managedFields: _drop, ...metadata } = raw.metadata ?? {};
@@ -72,7 +72,7 @@ export function primeView(written: k8s.V1Secret, view: SecretView): void {
 /** The informer's transform: the projection to keep, with the parse of its certificate started in the pool. */
 export function projectManagedSecret(raw: k8s.V1Secret, parser: Parser): ProjectedSecret {
   const out = projectSecret(raw);
-  const { oversize } = out.mio!;
+  const { oversize } = out.mio;
   const uid = out.metadata?.uid, rv = out.metadata?.resourceVersion ?? '';
   if (uid && cache.get(uid)?.rv !== rv) void remember(uid, rv, parseView(parser, oversize ? undefined : raw.data).then((v) => (oversize ? { hasData: true, keyMatches: false, oversize } : v)));
   return out;
@@ -86,9 +86,13 @@ export async function inspectSecret(parser: Parser, secret: ProjectedSecret, liv
   const uid = secret.metadata?.uid ?? '';
   const rv = secret.metadata?.resourceVersion ?? '';
   const hit = cache.get(uid);
-  if (hit && hit.rv === rv) return hit.view;
+  if (hit?.rv === rv) return hit.view;
   if (secret.mio?.oversize) return remember(uid, rv, Promise.resolve({ hasData: true, keyMatches: false, oversize: true }));
-  const full = secret.mio ? await live() : secret;
+  return parseFull(parser, secret.mio ? await live() : secret, uid, rv);
+}
+
+/** The parse of a full Secret (its bytes at hand), remembered for the resourceVersion it was read at. */
+function parseFull(parser: Parser, full: k8s.V1Secret | undefined, uid: string, rv: string): Promise<SecretView> {
   return remember(uid, full?.metadata?.resourceVersion ?? rv, parseView(parser, full?.data));
 }
 

@@ -67,6 +67,11 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const run = newRun(ctx, { nextKeys, written }, mi, log);
     const pre = await prerequisites(run, () => m.total.inc({ authority, result: 'denied' }));
     if (!pre || !('spec' in pre)) return pre;
+    return decide(run, pre);
+  }
+
+  /** Evaluate, then maintain, hold, or attempt an issuance. */
+  async function decide(run: Run, pre: Ready): Promise<ReconcileResult> {
     const { trigger, renewal, leaf } = evaluate(run, pre, await provenance(run, pre));
     const held = pre.secret && pre.view && leaf ? { secret: pre.secret, view: pre.view, leaf } : undefined;
     if (!trigger && held && renewal) return maintain(run, pre, held, renewal);

@@ -11,7 +11,7 @@ import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import type { AuthorityEntry } from '../../issuers/cache.ts';
 import type { SignResult } from '../../issuers/types.ts';
 import type { NameConstraintLists } from '../../pki/certificate.ts';
-import { Reason } from '../../crds/reasons.ts';
+import { IssuanceReason, Reason } from '../../crds/reasons.ts';
 import type { IssuableSpec, MachineIdentitySpec } from '../../crds/index.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret } from './secret.ts';
@@ -53,18 +53,12 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   const unsupported = caConstraintsUnsupported(i);
   if (unsupported) return unsupported;
   const pk = spec.privateKey;
-  const keySpec = { algorithm: pk.algorithm, size: pk.size };
-  const reuse = pk.rotationPolicy === 'Never' && i.current?.keyMatches ? await currentKey(ctx, mi, spec.secretName, keySpec) : undefined;
-  const fresh = (): Promise<KeyObject> => generateKey(keySpec);
-  let key: KeyObject;
-  if (reuse) key = reuse;
-  else if (i.durableKeys || !i.entry.issuer.inProcess) { key = await durableKey(ctx, mi, i.revision, fresh); crashPoint('after-key-stored'); }
-  else key = await fresh();
+  const { key, reused } = await keyFor(ctx, i);
   crashPoint('after-keygen');
 
   const csrPem = await buildCsr(key, { subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris,
     emailAddresses: spec.emailAddresses, usages: spec.usages, isCA: spec.isCA });
-  const requestId = `${mi.metadata!.uid}-${i.revision}`;
+  const requestId = `${mi.metadata.uid}-${i.revision}`;
   const res = await askCa(i, { csrPem, requestId, durationMs: spec.durationMs, key });
   crashPoint('after-sign');
   if (res.status !== 'issued') return notIssued(res, i.entry.issuer.backend, requestId);
@@ -76,10 +70,10 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
 
   const caPem = caCrtFor(i.entry, res.caPem);
   const stores = await keystores(ctx, mi, spec, key, res.certificatePem, res.chainPem, caPem);
-  if ('error' in stores) return { kind: 'failed', reason: 'KeystorePasswordUnavailable', message: stores.error };
-  const renewal = renewalTime(leaf.notBefore, leaf.notAfter, spec, mi.metadata!.uid!);
+  if ('error' in stores) return { kind: 'failed', reason: IssuanceReason.KeystorePasswordUnavailable, message: stores.error };
+  const renewal = renewalTime(leaf.notBefore, leaf.notAfter, spec, mi.metadata.uid);
   const body = desiredSecret({
-    identity: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace!, uid: mi.metadata!.uid! }, secretName: spec.secretName,
+    identity: { name: mi.metadata.name, namespace: mi.metadata.namespace, uid: mi.metadata.uid }, secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy, template: spec.secretTemplate, ownerTeam: spec.owner?.team,
     keyPem: encodePrivateKey(key, pk.encoding), keyEncoding: pk.encoding, leafPem: res.certificatePem, chainPem: res.chainPem, caPem,
     ...stores, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter, issuerDN: leaf.issuerDN, revision: i.revision,
@@ -89,8 +83,21 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   if ('refused' in w) return w.refused;
   const written = w.secret;
   crashPoint('after-secret-write');
-  return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reuse,
+  return { kind: 'issued', cert: certStatus(leaf, res.authorityFingerprintSHA256, renewal, i.revision), leaf, keyRotated: !reused,
     notAfter: leaf.notAfter, renewal, written };
+}
+
+/** The key to certify: the Secret's own (rotationPolicy Never), a durable new one (CAs outside this process), or a new one. */
+async function keyFor(ctx: OperatorContext, i: IssueInput): Promise<{ key: KeyObject; reused: boolean }> {
+  const pk = i.spec.privateKey;
+  const keySpec = { algorithm: pk.algorithm, size: pk.size };
+  const reuse = pk.rotationPolicy === 'Never' && i.current?.keyMatches ? await currentKey(ctx, i.mi, i.spec.secretName, keySpec) : undefined;
+  if (reuse) return { key: reuse, reused: true };
+  const fresh = (): Promise<KeyObject> => generateKey(keySpec);
+  if (!i.durableKeys && i.entry.issuer.inProcess) return { key: await fresh(), reused: false };
+  const key = await durableKey(ctx, i.mi, i.revision, fresh);
+  crashPoint('after-key-stored');
+  return { key, reused: false };
 }
 
 /** The Secret written, or why it was not: a Secret that appeared or changed meanwhile (409), RBAC that refuses the namespace (403). */
@@ -98,11 +105,12 @@ async function writeOrRefuse(kc: k8s.KubeConfig, body: k8s.V1Secret, i: IssueInp
   try {
     return { secret: await writeSecret(kc, body, i.secretResourceVersion) };
   } catch (e) {
-    const code = (e as { code?: number }).code;
+    // the HTTP status of the API's answer (client-node's ApiException carries it as `code`)
+    const code = e instanceof Error && 'code' in e ? e.code : undefined;
     if (code === 403) {
       // the chart's rbac.secrets does not cover this namespace: say so instead of a generic failure (backoff limits re-signing)
       return { refused: { kind: 'failed', reason: Reason.SecretForbidden,
-        message: `the operator may not write Secrets in namespace ${JSON.stringify(i.mi.metadata!.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` } };
+        message: `the operator may not write Secrets in namespace ${JSON.stringify(i.mi.metadata.namespace)}: add it to the chart's rbac.secrets.namespaces (or use rbac.secrets.scope: cluster)` } };
     }
     if (code !== 409) throw e;
     return { refused: { kind: 'failed', reason: Reason.SecretConflict, retryAfterMs: 1000,
@@ -130,7 +138,7 @@ export async function writeSecret(kc: k8s.KubeConfig, body: k8s.V1Secret, resour
 
 /** rotationPolicy Never: the key the Secret holds now, read from the API (the cache keeps no key) and parsed in the pool. */
 async function currentKey(ctx: OperatorContext, mi: MachineIdentityModel, secretName: string, keySpec: { algorithm: MachineIdentitySpec['privateKey']['algorithm']; size?: number | undefined }): Promise<KeyObject | undefined> {
-  const live = await readSecret(ctx, mi.metadata!.namespace!, secretName);
+  const live = await readSecret(ctx, mi.metadata.namespace, secretName);
   const b64 = live?.data?.['tls.key'], crt = live?.data?.['tls.crt'];
   if (!b64 || !crt) return undefined;
   const key = await ctx.parser.privateKey(b64).catch(() => undefined);
@@ -143,15 +151,15 @@ async function currentKey(ctx: OperatorContext, mi: MachineIdentityModel, secret
 /** One call to the backend: a request already at the CA (saved in status while pending) is resumed. */
 async function askCa(i: IssueInput, r: { csrPem: string; requestId: string; durationMs: number; key: KeyObject }): Promise<SignResult> {
   const { mi, spec } = i;
-  const prior = mi.status?.pendingRequest as { id?: string; state?: string } | undefined;
+  const prior = mi.status?.pendingRequest;
   const state = prior?.id === r.requestId ? prior.state : undefined;
   try {
     return await i.entry.issuer.sign({ csrPem: r.csrPem, requestId: r.requestId,
-      identity: { namespace: mi.metadata!.namespace!, name: mi.metadata!.name!, uid: mi.metadata!.uid! },
+      identity: { namespace: mi.metadata.namespace, name: mi.metadata.name, uid: mi.metadata.uid },
       durationMs: r.durationMs, isCA: spec.isCA, usages: spec.usages, privateKey: r.key, ...(state ? { state } : {}),
       ...(i.caConstraints ? { caConstraints: i.caConstraints } : {}) });
   } catch (e) {
-    return { status: 'failed', reason: 'CAError', message: (e as Error).message };
+    return { status: 'failed', reason: IssuanceReason.CAError, message: (e as Error).message };
   }
 }
 
@@ -165,13 +173,13 @@ async function keystores(ctx: OperatorContext, mi: MachineIdentityModel, spec: M
   if (!ref) return {};
   let password: string | undefined;
   try {
-    const s = await ctx.kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: mi.metadata!.namespace! });
+    const s = await ctx.kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: mi.metadata.namespace });
     const v = s.data?.[ref.key];
     password = v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
   } catch { password = undefined; }
   if (password === undefined) return { error: `keystores.pkcs12.passwordSecretRef: key ${JSON.stringify(ref.key)} of Secret ${JSON.stringify(ref.name)} is not readable; create it` };
   return {
-    keystore: buildKeystore({ key, certificatePem: leafPem, chainPem, password, friendlyName: mi.metadata!.name! }),
+    keystore: buildKeystore({ key, certificatePem: leafPem, chainPem, password, friendlyName: mi.metadata.name }),
     truststore: buildTruststore({ caPems: [caPem], password }),
   };
 }
@@ -191,10 +199,10 @@ export function certificateMismatch(spec: MachineIdentitySpec, leaf: CertFacts):
 
 /** Never store what would not work: a certificate for another key, one already expired, or one that is not what was asked. */
 function checkReturned(pem: string, leaf: CertFacts, key: KeyObject, spec: MachineIdentitySpec, now: Date, backend: string): IssueOutcome | undefined {
-  if (!certificateMatchesKey(pem, key)) return { kind: 'failed', reason: 'InvalidCertificate', message: 'the CA returned a certificate for a different public key' };
-  if (leaf.notAfter <= now) return { kind: 'failed', reason: 'InvalidCertificate', message: `the CA returned a certificate that expired at ${leaf.notAfter.toISOString()}` };
+  if (!certificateMatchesKey(pem, key)) return { kind: 'failed', reason: Reason.InvalidCertificate, message: 'the CA returned a certificate for a different public key' };
+  if (leaf.notAfter <= now) return { kind: 'failed', reason: Reason.InvalidCertificate, message: `the CA returned a certificate that expired at ${leaf.notAfter.toISOString()}` };
   // a CA that silently drops part of the request (CA:TRUE, a SAN) would otherwise be asked again forever
   const mismatch = certificateMismatch(spec, leaf);
-  if (mismatch) return { kind: 'denied', reason: 'CertificateMismatch', message: `${backend} returned a certificate that does not match the request: ${mismatch}; the previous certificate is kept` };
+  if (mismatch) return { kind: 'denied', reason: IssuanceReason.CertificateMismatch, message: `${backend} returned a certificate that does not match the request: ${mismatch}; the previous certificate is kept` };
   return undefined;
 }

@@ -22,7 +22,7 @@ export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): P
   const { ctx, mi } = run;
   const rec = readRecord(held.secret);
   const revision = currentRevision(mi, held.secret);
-  await repairMetadata(ctx, mi, p.spec, p.authority, held.secret, held.view, revision, rec, run.log, p.entry.trustBundlePem);
+  await repairMetadata(ctx, mi, p.spec, p.authority, held.secret, held.leaf, revision, rec, run.log, p.entry.trustBundlePem);
   await run.write({ ready: readyTrue(held.leaf.notAfter), cert: certStatus(held.leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
   if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
@@ -39,6 +39,6 @@ export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): P
 export async function holdForTrustBundles(run: Run, p: Ready, held: Held, holdMs: number): Promise<ReconcileResult> {
   const rec = readRecord(held.secret);
   const revision = currentRevision(run.mi, held.secret);
-  if (p.entry.trustBundlePem) await repairMetadata(run.ctx, run.mi, p.spec, rec.authority ?? p.authority, held.secret, held.view, revision, rec, run.log, p.entry.trustBundlePem);
+  if (p.entry.trustBundlePem) await repairMetadata(run.ctx, run.mi, p.spec, rec.authority ?? p.authority, held.secret, held.leaf, revision, rec, run.log, p.entry.trustBundlePem);
   return { requeueAfterMs: holdMs };
 }

@@ -84,9 +84,9 @@ const lastApplied = new Map<string, { rv: number; status: MachineIdentityStatus 
 
 /** The identity with the newest status known to this process (ours, if the informer has not caught up). */
 export function freshest(mi: MachineIdentityModel): MachineIdentityModel {
-  const rec = lastApplied.get(mi.metadata?.uid ?? '');
+  const rec = lastApplied.get(mi.metadata.uid ?? '');
   if (!rec) return mi;
-  if (Number(mi.metadata?.resourceVersion) >= rec.rv) { lastApplied.delete(mi.metadata!.uid!); return mi; }
+  if (Number(mi.metadata?.resourceVersion) >= rec.rv) { lastApplied.delete(mi.metadata.uid); return mi; }
   return { ...mi, status: rec.status };
 }
 
@@ -99,7 +99,7 @@ export async function writeStatus(ctx: OperatorContext, cachedMi: MachineIdentit
   if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
   try {
     const res: k8s.KubernetesObject = await applyStatus(ctx.co, IDENTITY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
-      metadata: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace! }, status: want }, FIELD_MANAGER);
+      metadata: { name: mi.metadata.name, namespace: mi.metadata.namespace }, status: want }, FIELD_MANAGER);
     const rv = Number(res.metadata?.resourceVersion);
     if (mi.metadata.uid && Number.isFinite(rv)) {
       if (lastApplied.size > 10_000) lastApplied.clear();

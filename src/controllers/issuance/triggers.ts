@@ -69,6 +69,8 @@ export interface TriggerInput {
 export interface Trigger { reason: string; message: string; /** The current certificate is still good to serve meanwhile. */ stillValid: boolean }
 
 type Check = (i: TriggerInput) => Trigger | undefined;
+/** A check that runs once tls.crt parsed: it gets the certificate. */
+type CertCheck = (i: TriggerInput, cert: CurrentCertificate) => Trigger | undefined;
 const t = (reason: string, message: string, stillValid = false): Trigger => ({ reason, message, stillValid });
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
   const x = new Set(a.map((s) => s.toLowerCase()));
@@ -80,12 +82,15 @@ const checks: Check[] = [
   (i) => (i.secretExists ? undefined : t(Reason.DoesNotExist, 'the Secret does not exist')),
   (i) => (i.hasData ? undefined : t(Reason.MissingData, 'the Secret lacks tls.crt or tls.key')),
   (i) => (i.cert ? undefined : t(Reason.InvalidCertificate, 'tls.crt does not hold a parsable certificate')),
+];
+
+const certChecks: CertCheck[] = [
   (i) => (i.keyMatches ? undefined : t(Reason.InvalidKeyPair, 'tls.key does not match the certificate in tls.crt')),
   (i) => (i.replaced ? t(Reason.CertificateReplaced, i.replaced) : undefined),
   (i) => (i.statusRevision !== undefined && (i.record.revision ?? 0) < i.statusRevision
     ? t(Reason.SecretRolledBack, `the Secret holds revision ${i.record.revision ?? 0}, older than issued revision ${i.statusRevision}`) : undefined),
-  (i) => (i.now >= i.cert!.notAfter ? t(Reason.Expired, `the certificate expired at ${i.cert!.notAfter.toISOString()}`) : undefined),
-  (i) => specMismatch(i),
+  (i, c) => (i.now >= c.notAfter ? t(Reason.Expired, `the certificate expired at ${c.notAfter.toISOString()}`) : undefined),
+  (i, c) => specMismatch(i.desired, c, i.record),
   (i) => (i.record.authority !== undefined && i.record.authority !== i.desired.authority
     ? t(Reason.AuthorityChanged, `spec.authorityRef changed from ${i.record.authority} to ${i.desired.authority}`, true) : undefined),
   (i) => (i.record.authorityFingerprint && i.distrusted.has(i.record.authorityFingerprint)
@@ -110,31 +115,43 @@ export function sameNames(desired: readonly string[], got: readonly string[], co
 /** The common name asked for; without one, a CA may put one of the SANs there (step-ca and ACME CAs do). */
 function sameCommonName(d: DesiredIdentity, c: CurrentCertificate): boolean {
   // an ACME CA may drop a common name that only repeats a SAN (Let's Encrypt's tlsserver profile, Pebble)
-  if (d.commonName) return d.commonName === c.commonName || (!c.commonName && [...d.dnsNames, ...d.ipAddresses].some((n) => n.toLowerCase() === d.commonName!.toLowerCase()));
+  const want = d.commonName;
+  if (want) return want === c.commonName || (!c.commonName && [...d.dnsNames, ...d.ipAddresses].some((n) => n.toLowerCase() === want.toLowerCase()));
   if (!c.commonName) return true;
   const cn = c.commonName.toLowerCase();
   return [...d.dnsNames, ...d.ipAddresses, ...d.uris, ...d.emailAddresses].some((n) => n.toLowerCase() === cn);
 }
 
-function specMismatch(i: TriggerInput): Trigger | undefined {
-  const c = i.cert!, d = i.desired;
+/** The spec fields whose names in the certificate differ. */
+function nameDiffs(d: DesiredIdentity, c: CurrentCertificate): string[] {
   const diffs: string[] = [];
   if (!sameCommonName(d, c)) diffs.push('subject.commonName');
   if (!sameNames(d.dnsNames, c.dnsNames, d.commonName)) diffs.push('dnsNames');
   if (!sameSet(d.ipAddresses, c.ipAddresses)) diffs.push('ipAddresses');
   if (!sameSet(d.uris, c.uris)) diffs.push('uris');
   if (!sameSet(d.emailAddresses, c.emailAddresses)) diffs.push('emailAddresses');
+  return diffs;
+}
+
+function specMismatch(d: DesiredIdentity, c: CurrentCertificate, record: SecretRecord): Trigger | undefined {
+  const diffs = nameDiffs(d, c);
   if (d.isCA !== c.isCA) diffs.push('isCA');
   if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize)) diffs.push('privateKey');
   // compared in ms: the same lifetime written differently (90m, 1h30m) is no change
-  if (d.durationMs !== undefined && i.record.requestedDurationMs !== undefined && i.record.requestedDurationMs !== d.durationMs) diffs.push('duration');
+  if (d.durationMs !== undefined && record.requestedDurationMs !== undefined && record.requestedDurationMs !== d.durationMs) diffs.push('duration');
   return diffs.length ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`) : undefined;
 }
 
 /** The first reason to issue, or undefined when the current certificate is fine. */
 export function issuanceTrigger(i: TriggerInput): Trigger | undefined {
-  for (const c of checks) {
-    const r = c(i);
+  for (const check of checks) {
+    const r = check(i);
+    if (r) return r;
+  }
+  const cert = i.cert;
+  if (!cert) return undefined; // unreachable: the last check above answers for a missing certificate
+  for (const check of certChecks) {
+    const r = check(i, cert);
     if (r) return r;
   }
   return undefined;
