@@ -40,15 +40,22 @@ function structural(node: JSONSchemaProps, path: string): JSONSchemaProps {
 
 function tidy(out: JSONSchemaProps, path: string): JSONSchemaProps {
   if (out.type === undefined) throw new Error(`${path || '<root>'}: every node needs a type`);
-  if (out.type === 'integer') {
-    if (out.minimum === -SAFE_INT) delete out.minimum;
-    if (out.maximum === SAFE_INT) delete out.maximum;
-  }
-  if (out.format === 'date-time') delete out.pattern; // the API server checks the format itself
-  if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   if (out.type === 'object' && out.properties && out.additionalProperties) {
     throw new Error(`${path}: properties and additionalProperties are mutually exclusive`);
   }
+  dropImplied(out);
+  return sortKeys(dropEmpty(out));
+}
+
+/** What zod writes that a CRD schema implies anyway: the safe-integer bounds, a date-time pattern. */
+function dropImplied(out: JSONSchemaProps): void {
+  if (out.type === 'integer' && out.minimum === -SAFE_INT) delete out.minimum;
+  if (out.type === 'integer' && out.maximum === SAFE_INT) delete out.maximum;
+  if (out.format === 'date-time') delete out.pattern; // the API server checks the format itself
+}
+
+function dropEmpty(out: JSONSchemaProps): JSONSchemaProps {
+  if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   if (out['x-kubernetes-preserve-unknown-fields'] === true) {
     delete out.properties;
     delete out.additionalProperties;
@@ -58,7 +65,7 @@ function tidy(out: JSONSchemaProps, path: string): JSONSchemaProps {
   if (Array.isArray(out['x-kubernetes-validations']) && out['x-kubernetes-validations'].length === 0) {
     delete out['x-kubernetes-validations'];
   }
-  return sortKeys(out);
+  return out;
 }
 
 function mapValues<T, U>(o: Record<string, T>, f: (v: T, k: string) => U): Record<string, U> {
