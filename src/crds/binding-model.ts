@@ -3,7 +3,8 @@
 // the status parsed leniently. The one place a binding is parsed.
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION } from './common.ts';
-import { CertificateAuthorityBindingSpec, CertificateAuthorityBindingStatus } from './certificate-authority-binding.ts';
+import { CertificateAuthorityBindingSpec } from './certificate-authority-binding.ts';
+import { CertificateAuthorityBindingStatus } from './certificate-authority-binding-status.ts';
 import { durationMs, lenientStatus, metadataOf, rawParts, validFields, type Model } from './model.ts';
 import { formatPath, ValidationError } from './parse.ts';
 

@@ -3,7 +3,15 @@
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION } from './common.ts';
 import { DEFAULT_DURATION, MachineIdentitySpec, MachineIdentityStatus } from './machine-identity.ts';
-import { durationMs, lenientStatus, metadataOf, rawParts, validFields, type Model, type ModelMetadata } from './model.ts';
+import {
+  durationMs,
+  lenientStatus,
+  metadataOf,
+  rawParts,
+  validFields,
+  type Model,
+  type ModelMetadata,
+} from './model.ts';
 import { parseMachineIdentity } from './parse.ts';
 
 /** What an unset spec.duration means when no IssuancePolicy shortens it. */
@@ -28,7 +36,12 @@ export interface IdentityMetadata extends ModelMetadata {
   uid: string;
 }
 
-export type MachineIdentityModel = Model<ResolvedMachineIdentitySpec, MachineIdentityStatus, Partial<MachineIdentitySpec>, IdentityMetadata>;
+export type MachineIdentityModel = Model<
+  ResolvedMachineIdentitySpec,
+  MachineIdentityStatus,
+  Partial<MachineIdentitySpec>,
+  IdentityMetadata
+>;
 
 /** The spec, or of an invalid one the fields valid on their own: for references (authority, Secret), never for issuing. */
 export function identityFields(mi: MachineIdentityModel): Partial<MachineIdentitySpec> {

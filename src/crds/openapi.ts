@@ -7,16 +7,36 @@ import { z } from 'zod';
 export type JSONSchemaProps = { [key: string]: unknown };
 
 const PASSTHROUGH = new Set([
-  'type', 'format', 'description', 'default', 'enum', 'pattern', 'nullable',
-  'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minItems', 'maxItems', 'minProperties', 'maxProperties', 'required',
+  'type',
+  'format',
+  'description',
+  'default',
+  'enum',
+  'pattern',
+  'nullable',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+  'required',
 ]);
 const DROPPED = new Set(['$schema', 'title', 'examples', 'id']);
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
 
 /** The structural OpenAPI schema of a zod schema. */
 export function toOpenAPI(schema: z.ZodType): JSONSchemaProps {
-  const raw = z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'throw' }) as JSONSchemaProps;
+  const raw = z.toJSONSchema(schema, {
+    io: 'input',
+    target: 'openapi-3.0',
+    unrepresentable: 'throw',
+  }) as JSONSchemaProps;
   return structural(raw, '');
 }
 
@@ -25,7 +45,8 @@ function structural(node: JSONSchemaProps, path: string): JSONSchemaProps {
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
     if (PASSTHROUGH.has(key) || key.startsWith('x-kubernetes-')) out[key] = value;
-    else if (key === 'properties') out.properties = mapValues(value as Record<string, JSONSchemaProps>, (v, k) => structural(v, `${path}.${k}`));
+    else if (key === 'properties')
+      out.properties = mapValues(value as Record<string, JSONSchemaProps>, (v, k) => structural(v, `${path}.${k}`));
     else if (key === 'items') out.items = structural(value as JSONSchemaProps, `${path}[]`);
     else if (key === 'additionalProperties') {
       if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {

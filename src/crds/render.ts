@@ -27,7 +27,10 @@ export function renderGeneratedFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const crd of buildCrds()) {
     const plural = crd.metadata.name.split('.')[0] ?? ''; // a CRD is named <plural>.<group>
-    files.set(`config/crd/${crd.metadata.name.replace(/^([^.]+)\.(.*)$/, '$2_$1')}.yaml`, GENERATED_HEADER + crdYaml(crd));
+    files.set(
+      `config/crd/${crd.metadata.name.replace(/^([^.]+)\.(.*)$/, '$2_$1')}.yaml`,
+      GENERATED_HEADER + crdYaml(crd),
+    );
     files.set(`${HELM_CRD_DIR}/${plural}.yaml`, helmCrdYaml(crd));
   }
   files.set('docs/api-reference.md', renderApiReference());

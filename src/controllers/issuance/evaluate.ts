@@ -11,9 +11,19 @@ import { readSecret } from './read-secret.ts';
 import type { Ready, Run } from './run.ts';
 import { renewalTime } from './schedule.ts';
 import { readRecord, RENEW_REQUESTED_AT } from './secret.ts';
-import { issuanceTrigger, type DesiredIdentity, type SecretRecord, type Trigger, type TriggerInput } from './triggers.ts';
+import {
+  issuanceTrigger,
+  type DesiredIdentity,
+  type SecretRecord,
+  type Trigger,
+  type TriggerInput,
+} from './triggers.ts';
 
-export interface Evaluation { trigger?: Trigger; renewal?: Date; leaf?: SecretView['leaf'] }
+export interface Evaluation {
+  trigger?: Trigger;
+  renewal?: Date;
+  leaf?: SecretView['leaf'];
+}
 
 export function evaluate(run: Run, p: Ready, replaced: string | undefined): Evaluation {
   const leaf = p.view?.leaf;
@@ -26,13 +36,24 @@ export function evaluate(run: Run, p: Ready, replaced: string | undefined): Eval
   return { trigger, renewal, leaf };
 }
 
-function triggerInput(run: Run, p: Ready, o: { record: SecretRecord; renewal?: Date; replaced?: string; remediation?: string }): TriggerInput {
+function triggerInput(
+  run: Run,
+  p: Ready,
+  o: { record: SecretRecord; renewal?: Date; replaced?: string; remediation?: string },
+): TriggerInput {
   const { mi, ctx } = run;
   return {
-    now: ctx.now(), desired: desiredIdentity(p.raw, p.authority), secretExists: Boolean(p.secret), ...secretFacts(p.view), record: o.record,
+    now: ctx.now(),
+    desired: desiredIdentity(p.raw, p.authority),
+    secretExists: Boolean(p.secret),
+    ...secretFacts(p.view),
+    record: o.record,
     ...(o.replaced ? { replaced: o.replaced } : {}),
-    statusRevision: mi.status?.revision, renewalTime: o.renewal, renewRequestedAt: renewRequestedAt(run),
-    authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256, distrusted: p.entry.distrusted,
+    statusRevision: mi.status?.revision,
+    renewalTime: o.renewal,
+    renewRequestedAt: renewRequestedAt(run),
+    authorityFingerprint: p.entry.issuer.backend === 'selfSigned' ? undefined : p.entry.health.caFingerprintSHA256,
+    distrusted: p.entry.distrusted,
     policyRemediation: o.remediation,
   };
 }
@@ -41,7 +62,11 @@ function triggerInput(run: Run, p: Ready, o: { record: SecretRecord; renewal?: D
 function secretFacts(view: SecretView | undefined): Pick<TriggerInput, 'hasData' | 'cert' | 'keyMatches'> {
   const leaf = view?.leaf;
   const key = leaf ? describeKey(leaf.publicKey) : undefined;
-  return { hasData: view?.hasData ?? false, cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size }, keyMatches: view?.keyMatches ?? false };
+  return {
+    hasData: view?.hasData ?? false,
+    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size },
+    keyMatches: view?.keyMatches ?? false,
+  };
 }
 
 /** The renew-requested-at annotation, when it holds a time. */
@@ -64,31 +89,58 @@ export async function provenance(run: Run, p: Ready): Promise<string | undefined
   const selfSigned = p.entry.issuer.backend === 'selfSigned';
   const live = selfSigned ? undefined : await readSecret(ctx, mi.metadata.namespace, p.spec.secretName);
   const tlsCrt = Buffer.from(live?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-  return provenanceProblem({ leafFingerprint: leaf.fingerprintSHA256, ...revisions(run, p),
-    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, p.entry.health.caBundlePem ?? ''), selfSigned });
+  return provenanceProblem({
+    leafFingerprint: leaf.fingerprintSHA256,
+    ...revisions(run, p),
+    chainsToAuthority: !selfSigned && chainsTo(tlsCrt, p.entry.health.caBundlePem ?? ''),
+    selfSigned,
+  });
 }
 
 /** What status and the Secret record of the certificate (fingerprint, revisions), the fields that are set. */
-function revisions(run: Run, p: Ready): Pick<ProvenanceInput, 'statusFingerprint' | 'secretRevision' | 'statusRevision'> {
+function revisions(
+  run: Run,
+  p: Ready,
+): Pick<ProvenanceInput, 'statusFingerprint' | 'secretRevision' | 'statusRevision'> {
   const statusFingerprint = run.mi.status?.fingerprintSHA256;
   const secretRevision = readRecord(p.secret).revision;
   const statusRevision = run.mi.status?.revision;
-  return { ...(statusFingerprint ? { statusFingerprint } : {}), ...(secretRevision !== undefined ? { secretRevision } : {}),
-    ...(statusRevision !== undefined ? { statusRevision } : {}) };
+  return {
+    ...(statusFingerprint ? { statusFingerprint } : {}),
+    ...(secretRevision !== undefined ? { secretRevision } : {}),
+    ...(statusRevision !== undefined ? { statusRevision } : {}),
+  };
 }
 
 /** Policy findings on the current certificate: sets the run's PolicyCompliant condition, returns why to remediate (if so). */
-export function checkCertificate(run: Run, p: Ready, leaf: CertFacts, requestedDurationMs: number | undefined): string | undefined {
+export function checkCertificate(
+  run: Run,
+  p: Ready,
+  leaf: CertFacts,
+  requestedDurationMs: number | undefined,
+): string | undefined {
   const findings = findingsForCertificate(run.ctx, run.mi, p.decision, leaf, p.spec.secretName, requestedDurationMs);
   recordFindings(run.ctx, run.mi, p.decision, findings);
   run.policy = policyCondition(p.decision, findings, findings.remediable.length > 0);
-  return findings.remediable.length > 0 ? formatViolations(findings.remediable, 'the current certificate violates') : undefined;
+  return findings.remediable.length > 0
+    ? formatViolations(findings.remediable, 'the current certificate violates')
+    : undefined;
 }
 
 /** What the certificate must match, from the spec as written: an unset key size or duration matches any (policy resolves them). */
 export function desiredIdentity(spec: ResolvedMachineIdentitySpec, authority: string): DesiredIdentity {
   const pk = spec.privateKey;
   const size = pk.algorithm === 'Ed25519' ? undefined : pk.size;
-  return { commonName: spec.subject?.commonName, dnsNames: spec.dnsNames ?? [], ipAddresses: spec.ipAddresses ?? [], uris: spec.uris ?? [],
-    emailAddresses: spec.emailAddresses ?? [], isCA: spec.isCA, keyAlgorithm: pk.algorithm, keySize: size, authority, durationMs: spec.durationMs };
+  return {
+    commonName: spec.subject?.commonName,
+    dnsNames: spec.dnsNames ?? [],
+    ipAddresses: spec.ipAddresses ?? [],
+    uris: spec.uris ?? [],
+    emailAddresses: spec.emailAddresses ?? [],
+    isCA: spec.isCA,
+    keyAlgorithm: pk.algorithm,
+    keySize: size,
+    authority,
+    durationMs: spec.durationMs,
+  };
 }

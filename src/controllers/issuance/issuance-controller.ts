@@ -32,7 +32,10 @@ import { nextRevision } from './revision.ts';
 import { recordOutcome } from './record-outcome.ts';
 import type { Trigger } from './triggers.ts';
 
-export interface IssuanceOptions { durableKeys?: boolean; reissueRatePerSecond?: number }
+export interface IssuanceOptions {
+  durableKeys?: boolean;
+  reissueRatePerSecond?: number;
+}
 
 export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions = {}): Controller {
   const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
@@ -49,13 +52,18 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   };
 
   const c = new Controller({
-    name: 'issuance', logger: ctx.log, registry: ctx.registry, workers: ctx.config.workers,
+    name: 'issuance',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: ctx.config.workers,
     // policies too: nothing is issued before every IssuancePolicy is known
     informers: [identities, bindings, namespaces, managedSecrets, ctx.policies.informer],
     reconcile: async (key, { log }) => {
       const cached = identities.get(key);
       if (!cached?.metadata.uid) return undefined;
-      return cached.metadata.deletionTimestamp ? revokeOnDeletion(ctx, cached, ctx.issuers.get(identityFields(cached).authorityRef?.name ?? '')?.issuer) : live(cached, log);
+      return cached.metadata.deletionTimestamp
+        ? revokeOnDeletion(ctx, cached, ctx.issuers.get(identityFields(cached).authorityRef?.name ?? '')?.issuer)
+        : live(cached, log);
     },
   });
 
@@ -81,7 +89,12 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   }
 
   /** Gate (backoff, pacing, fair share), issue, and record the outcome. */
-  async function attempt(run: Run, pre: Ready, trigger: Trigger | undefined, currentNotAfter: Date | undefined): Promise<ReconcileResult> {
+  async function attempt(
+    run: Run,
+    pre: Ready,
+    trigger: Trigger | undefined,
+    currentNotAfter: Date | undefined,
+  ): Promise<ReconcileResult> {
     const { mi } = run;
     const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
     const wait = gate(mi, t, pre.authority, pace);
@@ -92,10 +105,22 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const stop = m.duration.startTimer({ authority: pre.authority });
     try {
       run.event('Normal', Reason.Issuing, `issuing: ${t.message}`);
-      out = await issue(run.ctx, { mi, spec: pre.spec, authority: pre.authority, entry: pre.entry, current: pre.view, revision, durableKeys: opts.durableKeys ?? false,
-        ...(pre.secret?.metadata?.resourceVersion ? { secretResourceVersion: pre.secret.metadata.resourceVersion } : {}),
-        ...(pre.spec.isCA ? { caConstraints: caConstraintsFor(run.ctx, mi, pre.authority) } : {}) });
-    } finally { share.release(pre.authority); }
+      out = await issue(run.ctx, {
+        mi,
+        spec: pre.spec,
+        authority: pre.authority,
+        entry: pre.entry,
+        current: pre.view,
+        revision,
+        durableKeys: opts.durableKeys ?? false,
+        ...(pre.secret?.metadata?.resourceVersion
+          ? { secretResourceVersion: pre.secret.metadata.resourceVersion }
+          : {}),
+        ...(pre.spec.isCA ? { caConstraints: caConstraintsFor(run.ctx, mi, pre.authority) } : {}),
+      });
+    } finally {
+      share.release(pre.authority);
+    }
     if (out.kind === 'issued') stop();
     countOutcome(pre, out);
     return recordOutcome(run, pre, { trigger: t, revision, currentNotAfter }, out);
@@ -103,27 +128,52 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
 
   function countOutcome(pre: Ready, out: IssueOutcome): void {
     // a CA still working (pending) is not an attempt's result: the attempt is counted when it ends
-    if (out.kind !== 'pending') m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
-    if (out.kind === 'failed' || out.kind === 'denied') m.caErrors.inc({ authority: pre.authority, backend: pre.entry.issuer.backend, reason: out.reason });
+    if (out.kind !== 'pending')
+      m.total.inc({ authority: pre.authority, result: out.kind === 'issued' ? 'success' : out.kind });
+    if (out.kind === 'failed' || out.kind === 'denied')
+      m.caErrors.inc({ authority: pre.authority, backend: pre.entry.issuer.backend, reason: out.reason });
   }
 
   const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata.namespace}/${o.metadata.name}`);
-  identities.onAdd(enqueue).onUpdate((_o, n) => enqueue(n)).onDelete((o) => {
-    forgetApplied(o.metadata.uid); ctx.findings.delete(`${o.metadata.namespace}/${o.metadata.name}`); enqueue(o);
-  });
+  identities
+    .onAdd(enqueue)
+    .onUpdate((_o, n) => enqueue(n))
+    .onDelete((o) => {
+      forgetApplied(o.metadata.uid);
+      ctx.findings.delete(`${o.metadata.namespace}/${o.metadata.name}`);
+      enqueue(o);
+    });
   // a policy change may deny, allow, reshape or remediate any identity
-  ctx.policies.onChange(() => { for (const mi of identities.list()) enqueue(mi); });
+  ctx.policies.onChange(() => {
+    for (const mi of identities.list()) enqueue(mi);
+  });
   // a stored next key wakes its identity too, so one that appears after its cleanup ran is removed
   const bySecret = (s: k8s.V1Secret): void => {
     const owner = s.metadata?.labels?.[LABEL_IDENTITY];
     if (owner) c.queue.add(`${s.metadata?.namespace}/${owner}`);
   };
-  managedSecrets.onAdd((s) => { nextKeys.add(s); bySecret(s); }).onUpdate((_o, s) => { nextKeys.add(s); bySecret(s); })
-    .onDelete((s) => { nextKeys.remove(s); forgetSecret(s.metadata?.uid); written.forget(`${s.metadata?.namespace}/${s.metadata?.name}`); bySecret(s); });
+  managedSecrets
+    .onAdd((s) => {
+      nextKeys.add(s);
+      bySecret(s);
+    })
+    .onUpdate((_o, s) => {
+      nextKeys.add(s);
+      bySecret(s);
+    })
+    .onDelete((s) => {
+      nextKeys.remove(s);
+      forgetSecret(s.metadata?.uid);
+      written.forget(`${s.metadata?.namespace}/${s.metadata?.name}`);
+      bySecret(s);
+    });
   const byAuthority = (name: string | undefined): void => {
     for (const mi of identities.list()) if (identityFields(mi).authorityRef?.name === name) enqueue(mi);
   };
-  bindings.onAdd((b) => byAuthority(b.metadata.name)).onUpdate((_o, b) => byAuthority(b.metadata.name)).onDelete((b) => byAuthority(b.metadata.name));
+  bindings
+    .onAdd((b) => byAuthority(b.metadata.name))
+    .onUpdate((_o, b) => byAuthority(b.metadata.name))
+    .onDelete((b) => byAuthority(b.metadata.name));
   ctx.issuers.onChange(byAuthority);
   namespaces.onUpdate((o, n) => {
     if (JSON.stringify(o.metadata?.labels ?? {}) === JSON.stringify(n.metadata?.labels ?? {})) return;
@@ -135,6 +185,9 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
 /** The name constraints of a CA certificate for this identity: what its namespace may hold under the binding. */
 function caConstraintsFor(ctx: OperatorContext, mi: MachineIdentityModel, authority: string): NameConstraintLists {
   const ns = mi.metadata.namespace;
-  return caNameConstraints(bindingForOwnership(ctx, authority),
-    { namespace: ns, namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {}, clusterDomain: ctx.config.clusterDomain });
+  return caNameConstraints(bindingForOwnership(ctx, authority), {
+    namespace: ns,
+    namespaceLabels: ctx.informers.namespaces.get(ns)?.metadata?.labels ?? {},
+    clusterDomain: ctx.config.clusterDomain,
+  });
 }

@@ -15,15 +15,34 @@ import { certStatus, readyTrue } from './status.ts';
 export const RESYNC_MS = 10 * 60 * 60_000;
 
 /** The Secret holds a certificate: the Secret, what was read of it, and its leaf. */
-export interface Held { secret: k8s.V1Secret; view: SecretView; leaf: CertFacts }
+export interface Held {
+  secret: k8s.V1Secret;
+  view: SecretView;
+  leaf: CertFacts;
+}
 
 /** Nothing to issue: adopt what the Secret holds (also after a crash between the Secret and status writes), repair drift, schedule. */
 export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): Promise<ReconcileResult> {
   const { ctx, mi } = run;
   const rec = readRecord(held.secret);
   const revision = currentRevision(mi, held.secret);
-  await repairMetadata(ctx, mi, p.spec, p.authority, held.secret, held.leaf, revision, rec, run.log, p.entry.trustBundlePem);
-  await run.write({ ready: readyTrue(held.leaf.notAfter), cert: certStatus(held.leaf, rec.authorityFingerprint ?? '', renewal, revision), failures: { count: 0 } });
+  await repairMetadata(
+    ctx,
+    mi,
+    p.spec,
+    p.authority,
+    held.secret,
+    held.leaf,
+    revision,
+    rec,
+    run.log,
+    p.entry.trustBundlePem,
+  );
+  await run.write({
+    ready: readyTrue(held.leaf.notAfter),
+    cert: certStatus(held.leaf, rec.authorityFingerprint ?? '', renewal, revision),
+    failures: { count: 0 },
+  });
   if (await cleanupNextKeys(ctx, run.nextKeys, mi)) run.log.debug('removed stored next keys');
   const now = ctx.now().getTime();
   const requested = Date.parse(mi.metadata.annotations?.[RENEW_REQUESTED_AT] ?? '');
@@ -39,6 +58,18 @@ export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): P
 export async function holdForTrustBundles(run: Run, p: Ready, held: Held, holdMs: number): Promise<ReconcileResult> {
   const rec = readRecord(held.secret);
   const revision = currentRevision(run.mi, held.secret);
-  if (p.entry.trustBundlePem) await repairMetadata(run.ctx, run.mi, p.spec, rec.authority ?? p.authority, held.secret, held.leaf, revision, rec, run.log, p.entry.trustBundlePem);
+  if (p.entry.trustBundlePem)
+    await repairMetadata(
+      run.ctx,
+      run.mi,
+      p.spec,
+      rec.authority ?? p.authority,
+      held.secret,
+      held.leaf,
+      revision,
+      rec,
+      run.log,
+      p.entry.trustBundlePem,
+    );
   return { requeueAfterMs: holdMs };
 }

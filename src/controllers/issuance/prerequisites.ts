@@ -14,14 +14,20 @@ import type { Ready, Run } from './run.ts';
 function authorityAccess(run: Run, authority: string): AuthorityDecision {
   const { bindings, namespaces } = run.ctx.informers;
   const ns = run.mi.metadata.namespace;
-  const views = new Map<string, BindingView>(bindings.list().map((b) => [b.metadata.name, { name: b.metadata.name, namespaceSelector: bindingFields(b).namespaceSelector }]));
+  const views = new Map<string, BindingView>(
+    bindings
+      .list()
+      .map((b) => [b.metadata.name, { name: b.metadata.name, namespaceSelector: bindingFields(b).namespaceSelector }]),
+  );
   return decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
 }
 
 /** The policies deny the request: the current certificate, if any, is left as it is; a spec that violates is reported, never touched. */
 async function denied(run: Run, decision: IdentityDecision, countDenial: () => void): Promise<undefined> {
   run.policy = policyCondition(decision, undefined, false);
-  if (await run.write({ ready: { type: 'Ready', status: 'False', reason: decision.reason, message: decision.denial } })) {
+  if (
+    await run.write({ ready: { type: 'Ready', status: 'False', reason: decision.reason, message: decision.denial } })
+  ) {
     run.event('Warning', decision.reason, decision.denial);
     countDenial();
   }
@@ -30,14 +36,18 @@ async function denied(run: Run, decision: IdentityDecision, countDenial: () => v
 
 /** Why the binding is not Ready, from its status. */
 function notReadyWhy(run: Run, authority: string): string {
-  return run.ctx.informers.bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ?? 'not reconciled yet';
+  return (
+    run.ctx.informers.bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ??
+    'not reconciled yet'
+  );
 }
 
 /** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
 export async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
   const { ctx, mi } = run;
   const notReady: NotReady = async (reason, message) => {
-    if (await run.write({ ready: { type: 'Ready', status: 'False', reason, message } })) run.event('Warning', reason, message);
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason, message } }))
+      run.event('Warning', reason, message);
     return undefined;
   };
   if (!mi.spec) return notReady(Reason.InvalidSpec, mi.invalid.message);
@@ -51,7 +61,11 @@ export async function prerequisites(run: Run, countDenial: () => void): Promise<
   if (!decision.verdict.allowed) return denied(run, decision, countDenial);
   const spec = effectiveSpec(raw, decision);
   const entry = ctx.issuers.get(authority);
-  if (!entry) return notReady(Reason.AuthorityNotReady, `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${notReadyWhy(run, authority)}`);
+  if (!entry)
+    return notReady(
+      Reason.AuthorityNotReady,
+      `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${notReadyWhy(run, authority)}`,
+    );
   await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
   const held = await currentSecret(run, spec.secretName, notReady);
   if (!held || 'requeueAfterMs' in held) return held;

@@ -25,7 +25,7 @@ export function provenanceProblem(i: ProvenanceInput): string | undefined {
   const ownCa = i.selfSigned || i.chainsToAuthority;
   if (adopted(i, ownCa)) return undefined;
   const was = i.statusFingerprint ? `status records ${i.statusFingerprint}` : 'no certificate was recorded for it';
-  return `the Secret holds a certificate (SHA-256 ${i.leafFingerprint}) that was not issued for this identity (${was}${ownCa ? '' : '; it does not chain to the authority\'s CA'})`;
+  return `the Secret holds a certificate (SHA-256 ${i.leafFingerprint}) that was not issued for this identity (${was}${ownCa ? '' : "; it does not chain to the authority's CA"})`;
 }
 
 /** The certificate is the recorded one, or one a crash left between the Secret and the status write. */
@@ -48,7 +48,9 @@ export function chainsTo(tlsCrt: string, caBundle: string): boolean {
   if (tlsCrt.length > MAX_CHAIN_BYTES) return false;
   try {
     // tls.crt is tenant-writable: a leaf and a few intermediates are all a chain needs (bounds the work)
-    const chain = splitPem(tlsCrt).slice(0, MAX_CHAIN).map((p) => new X509Certificate(p));
+    const chain = splitPem(tlsCrt)
+      .slice(0, MAX_CHAIN)
+      .map((p) => new X509Certificate(p));
     const roots = splitPem(caBundle).map((p) => new X509Certificate(p));
     const [leaf, ...intermediates] = chain;
     return leaf !== undefined && roots.length > 0 && reachesRoot(leaf, intermediates, roots);

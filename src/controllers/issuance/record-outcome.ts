@@ -18,15 +18,26 @@ type Issued = Extract<IssueOutcome, { kind: 'issued' }>;
 type Refused = Extract<IssueOutcome, { kind: 'denied' | 'failed' }>;
 
 /** What an attempt was for: the trigger, the revision it issues, and the current certificate's notAfter (if any). */
-export interface Attempt { trigger: Trigger; revision: number; currentNotAfter?: Date }
+export interface Attempt {
+  trigger: Trigger;
+  revision: number;
+  currentNotAfter?: Date;
+}
 
 /** Status, Events and the next wake-up for an issuance outcome. */
 export async function recordOutcome(run: Run, pre: Ready, a: Attempt, out: IssueOutcome): Promise<ReconcileResult> {
   if (out.kind === 'issued') return recordIssued(run, pre, a, out);
   const t = a.trigger;
-  const ready: ConditionInput = t.stillValid && a.currentNotAfter ? readyTrue(a.currentNotAfter) : { type: 'Ready', status: 'False', reason: t.reason, message: t.message };
+  const ready: ConditionInput =
+    t.stillValid && a.currentNotAfter
+      ? readyTrue(a.currentNotAfter)
+      : { type: 'Ready', status: 'False', reason: t.reason, message: t.message };
   if (out.kind === 'pending') {
-    await run.write({ ready, issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message }, pendingRequest: out.pendingRequest ?? null });
+    await run.write({
+      ready,
+      issuing: { type: 'Issuing', status: 'True', reason: Reason.Pending, message: out.message },
+      pendingRequest: out.pendingRequest ?? null,
+    });
     crashPoint('after-pending-status');
     return { requeueAfterMs: out.retryAfterMs };
   }
@@ -44,8 +55,13 @@ async function recordIssued(run: Run, pre: Ready, a: Attempt, out: Issued): Prom
   await run.write({ ready: readyTrue(out.notAfter), cert: out.cert, failures: { count: 0 }, pendingRequest: null });
   crashPoint('after-status-write');
   const verb = revision > 1 ? 'renewed' : 'issued';
-  run.event('Normal', revision > 1 ? Reason.Renewed : Reason.Issued, `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`);
-  if (revision > 1 && out.keyRotated) run.event('Normal', Reason.KeyRotated, `new private key for revision ${revision}`);
+  run.event(
+    'Normal',
+    revision > 1 ? Reason.Renewed : Reason.Issued,
+    `${verb} revision ${revision}, serial ${out.cert.serialNumber}, valid until ${out.cert.notAfter} (${t.reason})`,
+  );
+  if (revision > 1 && out.keyRotated)
+    run.event('Normal', Reason.KeyRotated, `new private key for revision ${revision}`);
   await cleanupNextKeys(ctx, run.nextKeys, mi);
   return { requeueAfterMs: Math.min(RESYNC_MS, Math.max(1000, out.renewal.getTime() - now.getTime() + 1000)) };
 }
@@ -55,8 +71,19 @@ async function recordRefused(run: Run, t: Trigger, ready: ConditionInput, out: R
   const reason = out.kind === 'denied' ? Reason.Denied : Reason.Failed;
   const change: StatusChange = {
     ready: t.stillValid ? ready : { type: 'Ready', status: 'False', reason, message: out.message },
-    issuing: { type: 'Issuing', status: 'False', reason, message: `${out.reason}: ${out.message}; retrying in ${Math.round(failureBackoffMs(count) / 1000)}s` },
-    failures: { count, lastFailureTime: run.ctx.now().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    issuing: {
+      type: 'Issuing',
+      status: 'False',
+      reason,
+      message: `${out.reason}: ${out.message}; retrying in ${Math.round(failureBackoffMs(count) / 1000)}s`,
+    },
+    failures: {
+      count,
+      lastFailureTime: run.ctx
+        .now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+    },
     // a refusal ends the request; a failure (CA unreachable) keeps it to resume
     ...(out.kind === 'denied' ? { pendingRequest: null } : {}),
   };

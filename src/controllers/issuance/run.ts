@@ -38,11 +38,19 @@ export interface Ready {
   view?: SecretView;
 }
 
-export function newRun(ctx: OperatorContext, state: Pick<Run, 'nextKeys' | 'written'>, mi: MachineIdentityModel, log: Logger): Run {
+export function newRun(
+  ctx: OperatorContext,
+  state: Pick<Run, 'nextKeys' | 'written'>,
+  mi: MachineIdentityModel,
+  log: Logger,
+): Run {
   const { name, namespace, uid } = mi.metadata;
   const ref = { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name, namespace, uid };
   const run: Run = {
-    ctx, ...state, mi, log,
+    ctx,
+    ...state,
+    mi,
+    log,
     event: (type, reason, message) => void recordEvent(ctx, ref, type, reason, message),
     write: (change) => writeStatus(ctx, mi, run.policy && !change.policy ? { ...change, policy: run.policy } : change),
   };

@@ -66,7 +66,11 @@ export interface TriggerInput {
   policyRemediation?: string;
 }
 
-export interface Trigger { reason: string; message: string; /** The current certificate is still good to serve meanwhile. */ stillValid: boolean }
+export interface Trigger {
+  reason: string;
+  message: string;
+  /** The current certificate is still good to serve meanwhile. */ stillValid: boolean;
+}
 
 type Check = (i: TriggerInput) => Trigger | undefined;
 /** A check that runs once tls.crt parsed: it gets the certificate. */
@@ -87,21 +91,49 @@ const checks: Check[] = [
 const certChecks: CertCheck[] = [
   (i) => (i.keyMatches ? undefined : t(Reason.InvalidKeyPair, 'tls.key does not match the certificate in tls.crt')),
   (i) => (i.replaced ? t(Reason.CertificateReplaced, i.replaced) : undefined),
-  (i) => (i.statusRevision !== undefined && (i.record.revision ?? 0) < i.statusRevision
-    ? t(Reason.SecretRolledBack, `the Secret holds revision ${i.record.revision ?? 0}, older than issued revision ${i.statusRevision}`) : undefined),
-  (i, c) => (i.now >= c.notAfter ? t(Reason.Expired, `the certificate expired at ${c.notAfter.toISOString()}`) : undefined),
+  (i) =>
+    i.statusRevision !== undefined && (i.record.revision ?? 0) < i.statusRevision
+      ? t(
+          Reason.SecretRolledBack,
+          `the Secret holds revision ${i.record.revision ?? 0}, older than issued revision ${i.statusRevision}`,
+        )
+      : undefined,
+  (i, c) =>
+    i.now >= c.notAfter ? t(Reason.Expired, `the certificate expired at ${c.notAfter.toISOString()}`) : undefined,
   (i, c) => specMismatch(i.desired, c, i.record),
-  (i) => (i.record.authority !== undefined && i.record.authority !== i.desired.authority
-    ? t(Reason.AuthorityChanged, `spec.authorityRef changed from ${i.record.authority} to ${i.desired.authority}`, true) : undefined),
-  (i) => (i.record.authorityFingerprint && i.distrusted.has(i.record.authorityFingerprint)
-    ? t(Reason.AuthorityDistrusted, `the certificate was signed by a distrusted CA (${i.record.authorityFingerprint})`) : undefined),
-  (i) => (i.authorityFingerprint && i.record.authorityFingerprint && i.record.authorityFingerprint !== i.authorityFingerprint
-    ? t(Reason.AuthorityChanged, `the authority now issues from CA ${i.authorityFingerprint}; the certificate is from ${i.record.authorityFingerprint}`, true) : undefined),
+  (i) =>
+    i.record.authority !== undefined && i.record.authority !== i.desired.authority
+      ? t(
+          Reason.AuthorityChanged,
+          `spec.authorityRef changed from ${i.record.authority} to ${i.desired.authority}`,
+          true,
+        )
+      : undefined,
+  (i) =>
+    i.record.authorityFingerprint && i.distrusted.has(i.record.authorityFingerprint)
+      ? t(
+          Reason.AuthorityDistrusted,
+          `the certificate was signed by a distrusted CA (${i.record.authorityFingerprint})`,
+        )
+      : undefined,
+  (i) =>
+    i.authorityFingerprint && i.record.authorityFingerprint && i.record.authorityFingerprint !== i.authorityFingerprint
+      ? t(
+          Reason.AuthorityChanged,
+          `the authority now issues from CA ${i.authorityFingerprint}; the certificate is from ${i.record.authorityFingerprint}`,
+          true,
+        )
+      : undefined,
   (i) => (i.policyRemediation ? t(Reason.PolicyRemediation, i.policyRemediation, true) : undefined),
   // a request dated in the future schedules a renewal at that time (the controller requeues for it)
-  (i) => (i.renewRequestedAt && i.renewRequestedAt <= i.now && (!i.record.issuedAt || i.renewRequestedAt > i.record.issuedAt)
-    ? t(Reason.ManuallyTriggered, `renewal requested at ${i.renewRequestedAt.toISOString()}`, true) : undefined),
-  (i) => (i.renewalTime && i.now >= i.renewalTime ? t(Reason.Renewing, `renewal time ${i.renewalTime.toISOString()} reached`, true) : undefined),
+  (i) =>
+    i.renewRequestedAt && i.renewRequestedAt <= i.now && (!i.record.issuedAt || i.renewRequestedAt > i.record.issuedAt)
+      ? t(Reason.ManuallyTriggered, `renewal requested at ${i.renewRequestedAt.toISOString()}`, true)
+      : undefined,
+  (i) =>
+    i.renewalTime && i.now >= i.renewalTime
+      ? t(Reason.Renewing, `renewal time ${i.renewalTime.toISOString()} reached`, true)
+      : undefined,
 ];
 
 /** The certificate has every name asked for and no other, except the common name a CA may copy into the SANs (step-ca, ACME CAs do). */
@@ -116,7 +148,11 @@ export function sameNames(desired: readonly string[], got: readonly string[], co
 function sameCommonName(d: DesiredIdentity, c: CurrentCertificate): boolean {
   // an ACME CA may drop a common name that only repeats a SAN (Let's Encrypt's tlsserver profile, Pebble)
   const want = d.commonName;
-  if (want) return want === c.commonName || (!c.commonName && [...d.dnsNames, ...d.ipAddresses].some((n) => n.toLowerCase() === want.toLowerCase()));
+  if (want)
+    return (
+      want === c.commonName ||
+      (!c.commonName && [...d.dnsNames, ...d.ipAddresses].some((n) => n.toLowerCase() === want.toLowerCase()))
+    );
   if (!c.commonName) return true;
   const cn = c.commonName.toLowerCase();
   return [...d.dnsNames, ...d.ipAddresses, ...d.uris, ...d.emailAddresses].some((n) => n.toLowerCase() === cn);
@@ -136,10 +172,18 @@ function nameDiffs(d: DesiredIdentity, c: CurrentCertificate): string[] {
 function specMismatch(d: DesiredIdentity, c: CurrentCertificate, record: SecretRecord): Trigger | undefined {
   const diffs = nameDiffs(d, c);
   if (d.isCA !== c.isCA) diffs.push('isCA');
-  if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize)) diffs.push('privateKey');
+  if (d.keyAlgorithm !== c.keyAlgorithm || (d.keySize !== undefined && d.keySize !== c.keySize))
+    diffs.push('privateKey');
   // compared in ms: the same lifetime written differently (90m, 1h30m) is no change
-  if (d.durationMs !== undefined && record.requestedDurationMs !== undefined && record.requestedDurationMs !== d.durationMs) diffs.push('duration');
-  return diffs.length ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`) : undefined;
+  if (
+    d.durationMs !== undefined &&
+    record.requestedDurationMs !== undefined &&
+    record.requestedDurationMs !== d.durationMs
+  )
+    diffs.push('duration');
+  return diffs.length
+    ? t(Reason.SpecChanged, `the certificate does not match spec: ${diffs.join(', ')} changed`)
+    : undefined;
 }
 
 /** The first reason to issue, or undefined when the current certificate is fine. */
