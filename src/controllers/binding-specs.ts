@@ -4,7 +4,7 @@ import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { OperatorContext } from './context.ts';
 
 /** The binding named `name` when its spec is valid. */
-export function validBinding(ctx: Pick<OperatorContext, 'informers'>, name: string): ValidBindingModel | undefined {
+function validBinding(ctx: Pick<OperatorContext, 'informers'>, name: string): ValidBindingModel | undefined {
   const b = ctx.informers.bindings.get(name);
   return b?.spec ? b : undefined;
 }

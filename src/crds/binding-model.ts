@@ -16,7 +16,7 @@ type SignerSpec = NonNullable<Spec['signer']>;
 /** caRotation when the spec leaves it out (the schema's own field defaults). */
 export const DEFAULT_CA_ROTATION = { propagationDelay: '5m', overlap: '24h' } as const;
 
-export interface ResolvedCaRotation {
+interface ResolvedCaRotation {
   propagationDelay: string;
   overlap: string;
   propagationDelayMs: number;
@@ -42,7 +42,7 @@ function resolveCa(ca: CaSpec): NonNullable<ResolvedBindingSpec['ca']> {
 }
 
 /** Durations in milliseconds and caRotation defaulted; nothing else changes. */
-export function resolveBindingSpec(spec: Spec): ResolvedBindingSpec {
+function resolveBindingSpec(spec: Spec): ResolvedBindingSpec {
   const { ca, signer, caRotation, ...rest } = spec;
   const rotation = caRotation ?? DEFAULT_CA_ROTATION;
   const out: ResolvedBindingSpec = {

@@ -31,7 +31,7 @@ export interface ResolvedMachineIdentitySpec extends MachineIdentitySpec {
 export type IssuableSpec = ResolvedMachineIdentitySpec & { duration: string; durationMs: number };
 
 /** A namespaced object from the API always has a namespace and a uid. */
-export interface IdentityMetadata extends ModelMetadata {
+interface IdentityMetadata extends ModelMetadata {
   namespace: string;
   uid: string;
 }
@@ -49,7 +49,7 @@ export function identityFields(mi: MachineIdentityModel): Partial<MachineIdentit
 }
 
 /** Durations of a parsed spec in milliseconds; nothing else changes. */
-export function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineIdentitySpec {
+function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineIdentitySpec {
   const out: ResolvedMachineIdentitySpec = { ...spec };
   if (spec.duration !== undefined) out.durationMs = durationMs(spec.duration);
   if (spec.renewBefore !== undefined) out.renewBeforeMs = durationMs(spec.renewBefore);
