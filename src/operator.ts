@@ -21,7 +21,11 @@ import { http01Responder } from './issuers/acme/http01.ts';
 import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
-import { podCertificateController, podCertificateInformer, podCertificatesServed } from './controllers/signer/pod-certificate-controller.ts';
+import {
+  podCertificateController,
+  podCertificateInformer,
+  podCertificatesServed,
+} from './controllers/signer/pod-certificate-controller.ts';
 import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
 import { trustBundleController, trustBundlesServed } from './controllers/signer/trust-bundles.ts';
 import { PolicyStore, type PolicyObject } from './controllers/issuance-policies/store.ts';
@@ -38,77 +42,183 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const loopDelay = eventLoopDelayMetrics(registry);
-  const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
-  const informer = <T extends k8s.KubernetesObject>(path: string, transform?: (obj: k8s.KubernetesObject) => T): Informer<T> =>
-    new Informer<T>({ kc, path, registry, logger: log, ...(transform ? { transform } : {}) });
-  const ctx: OperatorContext = {
-    kc, co: kc.makeApiClient(k8s.CustomObjectsApi), config, registry, log, now: () => new Date(), parser,
+/** What the operator starts and stops besides the core: informers (hot on every replica) and controllers (leader only). */
+interface Parts {
+  informers: { start(): unknown; stop(): Promise<void>; hasSynced(): boolean }[];
+  controllers: Controller[];
+}
+
+function buildContext(
+  config: OperatorConfig,
+  kc: k8s.KubeConfig,
+  log: Logger,
+  registry: Registry,
+  parser: Parser,
+): OperatorContext {
+  const informer = <T extends k8s.KubernetesObject>(
+    path: string,
+    transform?: (obj: k8s.KubernetesObject) => T,
+  ): Informer<T> => new Informer<T>({ kc, path, registry, logger: log, ...(transform ? { transform } : {}) });
+  return {
+    kc,
+    co: kc.makeApiClient(k8s.CustomObjectsApi),
+    config,
+    registry,
+    log,
+    now: () => new Date(),
+    parser,
     informers: {
       // our own kinds are parsed once per resourceVersion, in the informer: every controller gets typed values
-      identities: informer<MachineIdentityModel>('/apis/machineidentity.io/v1alpha1/machineidentities', toMachineIdentityModel),
-      bindings: informer<BindingModel>('/apis/machineidentity.io/v1alpha1/certificateauthoritybindings', toBindingModel),
+      identities: informer<MachineIdentityModel>(
+        '/apis/machineidentity.io/v1alpha1/machineidentities',
+        toMachineIdentityModel,
+      ),
+      bindings: informer<BindingModel>(
+        '/apis/machineidentity.io/v1alpha1/certificateauthoritybindings',
+        toBindingModel,
+      ),
       namespaces: informer<k8s.V1Namespace>('/api/v1/namespaces'),
       operatorSecrets: informer<k8s.V1Secret>(`/api/v1/namespaces/${config.namespace}/secrets`),
-      managedSecrets: new Informer<ProjectedSecret>({ kc, path: '/api/v1/secrets', labelSelector: 'machineidentity.io/identity', registry, logger: log,
-        resource: 'secrets', transform: (raw) => projectManagedSecret(raw as k8s.V1Secret, parser) }),
+      managedSecrets: new Informer<ProjectedSecret>({
+        kc,
+        path: '/api/v1/secrets',
+        labelSelector: 'machineidentity.io/identity',
+        registry,
+        logger: log,
+        resource: 'secrets',
+        transform: (raw) => projectManagedSecret(raw as k8s.V1Secret, parser),
+      }),
     },
     issuers: new IssuerCache(),
     policies: new PolicyStore(informer<PolicyObject>('/apis/machineidentity.io/v1alpha1/issuancepolicies')),
     findings: new PolicyFindings(registry),
   };
-  const inventorySources = config.inventory.enabled
-    ? createSources({ kc, registry, logger: log, ownerKeys: config.inventory.ownerKeys, hasGateways: await gatewayApiServed(kc), parser }) : undefined;
-  const inventory = inventorySources ? inventoryController(ctx, inventorySources, config.inventory.ownerKeys) : undefined;
-  if (inventory) registerInventoryMetrics(registry, inventory.snapshot);
-  // Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (a beta API: only when served),
-  // CertificateSigningRequests, and a ClusterTrustBundle per signer
-  const pcrs = config.signer.enabled && await podCertificatesServed(kc) ? podCertificateInformer(ctx) : undefined;
-  const csrs = config.signer.enabled ? csrInformer(ctx) : undefined;
-  const signerControllers: Controller[] = [
-    ...(pcrs ? [podCertificateController(ctx, pcrs)] : []), ...(csrs ? [csrController(ctx, csrs)] : []),
-    ...(config.signer.enabled && await trustBundlesServed(ctx) ? [trustBundleController(ctx)] : []),
-  ];
-  const informers = [...Object.values(ctx.informers), ctx.policies.informer, ...(inventorySources?.all() ?? []), ...(pcrs ? [pcrs] : []), ...(csrs ? [csrs] : [])];
+}
+
+/** The discovery inventory, when enabled. */
+async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
+  const { config, kc, registry, log, parser } = ctx;
+  if (!config.inventory.enabled) return { informers: [], controllers: [] };
+  const sources = createSources({
+    kc,
+    registry,
+    logger: log,
+    ownerKeys: config.inventory.ownerKeys,
+    hasGateways: await gatewayApiServed(kc),
+    parser,
+  });
+  const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys);
+  registerInventoryMetrics(registry, inventory.snapshot);
+  return { informers: sources.all(), controllers: [inventory.controller] };
+}
+
+/**
+ * Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (a beta API: only when served),
+ * CertificateSigningRequests, and a ClusterTrustBundle per signer.
+ */
+async function signerParts(ctx: OperatorContext): Promise<Parts> {
+  if (!ctx.config.signer.enabled) return { informers: [], controllers: [] };
+  const pcrs = (await podCertificatesServed(ctx.kc)) ? podCertificateInformer(ctx) : undefined;
+  const csrs = csrInformer(ctx);
   const controllers: Controller[] = [
-    issuanceController(ctx, { durableKeys: config.issuance.durableKeys, reissueRatePerSecond: config.issuance.reissueRatePerSecond }),
-    bindingUsageController(ctx), authorityBindingController(ctx), rolloutController(ctx),
+    ...(pcrs ? [podCertificateController(ctx, pcrs)] : []),
+    csrController(ctx, csrs),
+    ...((await trustBundlesServed(ctx)) ? [trustBundleController(ctx)] : []),
+  ];
+  return { informers: [...(pcrs ? [pcrs] : []), csrs], controllers };
+}
+
+/** With leader election, controllers start on the leader only; a replica that lost its lease exits (client-go practice). */
+function elect(ctx: OperatorContext, startControllers: () => void, lost: () => void): LeaderElector | undefined {
+  const { config, kc, log, registry } = ctx;
+  if (!config.leaderElection.enabled) {
+    startControllers();
+    return undefined;
+  }
+  const le = config.leaderElection;
+  const elector = new LeaderElector({
+    kc,
+    namespace: config.namespace,
+    name: le.leaseName,
+    identity: undefined,
+    leaseDurationMs: le.leaseDurationMs,
+    renewDeadlineMs: le.renewDeadlineMs,
+    retryPeriodMs: le.retryPeriodMs,
+    logger: log,
+    registry,
+    onStartedLeading: () => {
+      log.info('became leader; starting controllers');
+      startControllers();
+    },
+    // so that no two leaders ever act
+    onStoppedLeading: lost,
+  });
+  void elector.run();
+  return elector;
+}
+
+export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const loopDelay = eventLoopDelayMetrics(registry);
+  const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
+  const ctx = buildContext(config, kc, log, registry, parser);
+  const inventory = await inventoryParts(ctx);
+  const signer = await signerParts(ctx);
+  const informers = [
+    ...Object.values(ctx.informers),
+    ctx.policies.informer,
+    ...inventory.informers,
+    ...signer.informers,
+  ];
+  const controllers: Controller[] = [
+    issuanceController(ctx, {
+      durableKeys: config.issuance.durableKeys,
+      reissueRatePerSecond: config.issuance.reissueRatePerSecond,
+    }),
+    bindingUsageController(ctx),
+    authorityBindingController(ctx),
+    rolloutController(ctx),
     policyStatusController(ctx, ctx.policies, ctx.findings),
-    ...(inventory ? [inventory.controller] : []),
-    ...signerControllers,
+    ...inventory.controllers,
+    ...signer.controllers,
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();
 
-  const ops: OpsServer = await startOpsServer({ host: config.http.host, port: config.http.port, registry, logger: log,
-    ready: () => informers.every((i) => i.hasSynced()) });
+  const ops: OpsServer = await startOpsServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry,
+    logger: log,
+    ready: () => informers.every((i) => i.hasSynced()),
+  });
   log.info({ url: ops.url, metrics: `${ops.url}/metrics` }, 'ops server listening');
   // every replica answers admission requests from its own warm caches, leader or not
   const webhook = await startWebhook(ctx);
-  if (config.acmeHttp01) log.info({ url: await http01Responder.listen(config.acmeHttp01.host, config.acmeHttp01.port) }, 'ACME HTTP-01 listener');
+  if (config.acmeHttp01)
+    log.info(
+      { url: await http01Responder.listen(config.acmeHttp01.host, config.acmeHttp01.port) },
+      'ACME HTTP-01 listener',
+    );
 
-  let finish!: (code: number) => void;
-  const done = new Promise<number>((r) => { finish = r; });
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => {
+    finish = r;
+  });
   let stopping = false;
-  const startControllers = (): void => { for (const c of controllers) void c.start(); };
-
-  let elector: LeaderElector | undefined;
-  if (config.leaderElection.enabled) {
-    const le = config.leaderElection;
-    elector = new LeaderElector({ kc, namespace: config.namespace, name: le.leaseName, identity: undefined,
-      leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs,
-      logger: log, registry,
-      onStartedLeading: () => { log.info('became leader; starting controllers'); startControllers(); },
-      // client-go practice: a replica that lost its lease exits, so that no two leaders ever act
-      onStoppedLeading: () => { if (!stopping) { log.error('leadership lost; exiting'); finish(1); } },
-    });
-    void elector.run();
-  } else {
-    startControllers();
-  }
+  const elector = elect(
+    ctx,
+    () => {
+      for (const c of controllers) void c.start();
+    },
+    () => {
+      if (!stopping) {
+        log.error('leadership lost; exiting');
+        finish(1);
+      }
+    },
+  );
 
   return {
     url: ops.url,

@@ -43,5 +43,9 @@ export interface OperatorContext {
 }
 
 export const IDENTITY_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
-export const BINDING_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' } as const;
+export const BINDING_GVR = {
+  group: 'machineidentity.io',
+  version: 'v1alpha1',
+  plural: 'certificateauthoritybindings',
+} as const;
 export const POLICY_GVR = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;

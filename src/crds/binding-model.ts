@@ -3,7 +3,8 @@
 // the status parsed leniently. The one place a binding is parsed.
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION } from './common.ts';
-import { CertificateAuthorityBindingSpec, CertificateAuthorityBindingStatus } from './certificate-authority-binding.ts';
+import { CertificateAuthorityBindingSpec } from './certificate-authority-binding.ts';
+import { CertificateAuthorityBindingStatus } from './certificate-authority-binding-status.ts';
 import { durationMs, lenientStatus, metadataOf, rawParts, validFields, type Model } from './model.ts';
 import { formatPath, ValidationError } from './parse.ts';
 
@@ -15,7 +16,7 @@ type SignerSpec = NonNullable<Spec['signer']>;
 /** caRotation when the spec leaves it out (the schema's own field defaults). */
 export const DEFAULT_CA_ROTATION = { propagationDelay: '5m', overlap: '24h' } as const;
 
-export interface ResolvedCaRotation {
+interface ResolvedCaRotation {
   propagationDelay: string;
   overlap: string;
   propagationDelayMs: number;
@@ -41,7 +42,7 @@ function resolveCa(ca: CaSpec): NonNullable<ResolvedBindingSpec['ca']> {
 }
 
 /** Durations in milliseconds and caRotation defaulted; nothing else changes. */
-export function resolveBindingSpec(spec: Spec): ResolvedBindingSpec {
+function resolveBindingSpec(spec: Spec): ResolvedBindingSpec {
   const { ca, signer, caRotation, ...rest } = spec;
   const rotation = caRotation ?? DEFAULT_CA_ROTATION;
   const out: ResolvedBindingSpec = {

@@ -58,13 +58,17 @@ export function labelName(description: string): z.ZodString {
 }
 
 /** A key inside a Secret or ConfigMap. */
-export const DataKey = z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/);
+export const DataKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/);
 
 // ---- durations -----------------------------------------------------------------------------
 
 // Go's time.ParseDuration syntax, positive values only (no sign, no bare "0").
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 /** The largest duration CEL accepts (int64 nanoseconds, ~292 years). */
 const MAX_DURATION_NS = 9_223_372_036_854_775_807n;
 
@@ -94,24 +98,40 @@ export function formatDuration(ms: number): string {
 export function duration(description: string, min?: string): z.ZodString {
   const base = z.string().min(2).max(32).regex(GO_DURATION).describe(description);
   const minMs = min === undefined ? undefined : parseDuration(min);
-  return withRules(base, [{
-    rule: min === undefined ? `duration(self) > duration('0s')` : `duration(self) >= duration('${min}')`,
-    message: min === undefined ? 'must be a positive Go duration such as 90m, 24h or 1h30m' : `must be a Go duration of at least ${min}`,
-    check: (v) => { const ms = parseDuration(v); return ms !== undefined && ms > 0 && (minMs === undefined || ms >= minMs); },
-  }]);
+  return withRules(base, [
+    {
+      rule: min === undefined ? `duration(self) > duration('0s')` : `duration(self) >= duration('${min}')`,
+      message:
+        min === undefined
+          ? 'must be a positive Go duration such as 90m, 24h or 1h30m'
+          : `must be a Go duration of at least ${min}`,
+      check: (v) => {
+        const ms = parseDuration(v);
+        return ms !== undefined && ms > 0 && (minMs === undefined || ms >= minMs);
+      },
+    },
+  ]);
 }
 
 // ---- addresses -----------------------------------------------------------------------------
 
 export const DNS_NAME = /^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
 
-export const IPAddress = withRules(z.string().max(45), [{
-  rule: 'isIP(self)', message: 'must be an IPv4 or IPv6 address', check: (v) => isIP(v) !== 0,
-}]);
+export const IPAddress = withRules(z.string().max(45), [
+  {
+    rule: 'isIP(self)',
+    message: 'must be an IPv4 or IPv6 address',
+    check: (v) => isIP(v) !== 0,
+  },
+]);
 
-export const CIDR = withRules(z.string().max(49), [{
-  rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/8', check: isCidr,
-}]);
+export const CIDR = withRules(z.string().max(49), [
+  {
+    rule: 'isCIDR(self)',
+    message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/8',
+    check: isCidr,
+  },
+]);
 
 function isCidr(v: string): boolean {
   const [ip, bits, ...rest] = v.split('/');
@@ -127,7 +147,11 @@ export const patternList = (description: string, max = 64, itemMax = 512): z.Zod
   z.array(namePattern(itemMax)).max(max).optional().describe(description);
 
 export function pemBundle(description: string): z.ZodString {
-  return z.string().max(65536).regex(/^\s*-----BEGIN CERTIFICATE-----/).describe(description);
+  return z
+    .string()
+    .max(65536)
+    .regex(/^\s*-----BEGIN CERTIFICATE-----/)
+    .describe(description);
 }
 
 /** A SHA-256 fingerprint: 64 hex digits, optionally colon-separated in pairs. */
@@ -137,37 +161,61 @@ export const SHA256_FINGERPRINT = /^([0-9A-Fa-f]{64}|([0-9A-Fa-f]{2}:){31}[0-9A-
 
 /** A list of unique scalars (`x-kubernetes-list-type: set`; the API server rejects duplicates). */
 export function setList<T extends z.ZodType>(item: T, maxItems: number): z.ZodArray<T> {
-  return z.array(item).max(maxItems).superRefine((list, ctx) => {
-    const seen = new Set<unknown>();
-    list.forEach((v, i) => {
-      if (seen.has(v)) ctx.addIssue({ code: 'custom', message: `duplicate value ${JSON.stringify(v)}`, path: [i] });
-      seen.add(v);
-    });
-  }).meta({ 'x-kubernetes-list-type': 'set' });
+  return z
+    .array(item)
+    .max(maxItems)
+    .superRefine((list, ctx) => {
+      const seen = new Set<unknown>();
+      list.forEach((v, i) => {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', message: `duplicate value ${JSON.stringify(v)}`, path: [i] });
+        seen.add(v);
+      });
+    })
+    .meta({ 'x-kubernetes-list-type': 'set' });
 }
 
 /** A list of objects unique by `keys` (`x-kubernetes-list-type: map`: server-side apply merges per key). */
-export function mapList<T extends z.ZodObject>(item: T, maxItems: number, keys: ReadonlyArray<keyof z.output<T> & string>): z.ZodArray<T> {
-  return z.array(item).max(maxItems).superRefine((list, ctx) => {
-    const seen = new Set<string>();
-    list.forEach((v, i) => {
-      const id = JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k]));
-      if (seen.has(id)) ctx.addIssue({ code: 'custom', message: `duplicate entry for ${keys.join(', ')} ${id}`, path: [i] });
-      seen.add(id);
-    });
-  }).meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [...keys] });
+export function mapList<T extends z.ZodObject>(
+  item: T,
+  maxItems: number,
+  keys: ReadonlyArray<keyof z.output<T> & string>,
+): z.ZodArray<T> {
+  return z
+    .array(item)
+    .max(maxItems)
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((v, i) => {
+        const id = JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k]));
+        if (seen.has(id))
+          ctx.addIssue({ code: 'custom', message: `duplicate entry for ${keys.join(', ')} ${id}`, path: [i] });
+        seen.add(id);
+      });
+    })
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [...keys] });
 }
 
 // ---- maps ----------------------------------------------------------------------------------
 
 /** A string-to-string map (labels, annotations) with bounded size, key length and value length. */
-export function stringMap(maxProperties: number, maxValueLength: number, description: string): z.ZodRecord<z.ZodString, z.ZodString> {
+export function stringMap(
+  maxProperties: number,
+  maxValueLength: number,
+  description: string,
+): z.ZodRecord<z.ZodString, z.ZodString> {
   const base = z.record(z.string(), z.string().max(maxValueLength)).describe(description);
   return withRules(base, [
-    { rule: 'self.all(k, size(k) <= 317)', message: 'keys must be at most 317 characters', check: (m) => Object.keys(m).every((k) => k.length <= 317) },
-  ]).meta({ maxProperties }).superRefine((m, ctx) => {
-    if (Object.keys(m).length > maxProperties) ctx.addIssue({ code: 'custom', message: `must have at most ${maxProperties} entries` });
-  });
+    {
+      rule: 'self.all(k, size(k) <= 317)',
+      message: 'keys must be at most 317 characters',
+      check: (m) => Object.keys(m).every((k) => k.length <= 317),
+    },
+  ])
+    .meta({ maxProperties })
+    .superRefine((m, ctx) => {
+      if (Object.keys(m).length > maxProperties)
+        ctx.addIssue({ code: 'custom', message: `must have at most ${maxProperties} entries` });
+    });
 }
 
 // ---- references ----------------------------------------------------------------------------
@@ -176,56 +224,26 @@ export const LocalObjectReference = z.object({ name: objectName('Name of the ref
 
 export const SecretKeySelector = z.object({
   name: objectName('Name of the Secret.'),
-  key: DataKey.describe('Key in the Secret\'s data.'),
+  key: DataKey.describe("Key in the Secret's data."),
 });
 
-export const LabelSelector = z.object({
-  matchLabels: stringMap(64, 63, 'Labels that must all match, as in a Kubernetes label selector.').optional(),
-  matchExpressions: z.array(z.object({
-    key: z.string().min(1).max(317).describe('The label key.'),
-    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
-    values: z.array(z.string().max(63)).max(64).optional().describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
-  })).max(32).optional().describe('Label expressions that must all match.'),
-}).describe('A Kubernetes label selector; an empty selector matches everything.');
-
-// ---- metav1.Condition ----------------------------------------------------------------------
-
-export const Condition = z.object({
-  type: z.string().min(1).max(316)
-    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
-    .describe('Type of condition in CamelCase, e.g. Ready.'),
-  status: z.enum(['True', 'False', 'Unknown']).describe('Status of the condition.'),
-  observedGeneration: z.int().min(0).optional().meta({ format: 'int64' })
-    .describe('The .metadata.generation the condition was set from.'),
-  lastTransitionTime: z.iso.datetime({ offset: true }).describe('When the condition last changed status.'),
-  reason: z.string().min(1).max(1024).regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
-    .describe('A programmatic CamelCase identifier for the last transition.'),
-  message: z.string().max(32768).describe('A human-readable message about the last transition.'),
-});
-
-/** `conditions` as a list-map keyed by type, so server-side apply merges them per type. */
-export function conditions(description: string): z.ZodOptional<z.ZodArray<typeof Condition>> {
-  return mapList(Condition, 32, ['type']).optional().describe(description);
-}
-
-export const ObservedGeneration = z.int().min(0).optional().meta({ format: 'int64' })
-  .describe('The .metadata.generation this status was computed from.');
-
-/** A timestamp written by the controller (RFC 3339). */
-export function timestamp(description: string): z.ZodOptional<z.ZodISODateTime> {
-  return z.iso.datetime({ offset: true }).optional().describe(description);
-}
-
-/** Object metadata as far as in-process parsing cares; the API server validates the rest. */
-export const ObjectMeta = z.looseObject({
-  name: z.string().min(1).max(253),
-  namespace: z.string().max(63).optional(),
-  uid: z.string().optional(),
-  resourceVersion: z.string().optional(),
-  generation: z.int().optional(),
-  creationTimestamp: z.union([z.string(), z.date()]).optional(),
-  deletionTimestamp: z.union([z.string(), z.date()]).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-  finalizers: z.array(z.string()).optional(),
-});
+export const LabelSelector = z
+  .object({
+    matchLabels: stringMap(64, 63, 'Labels that must all match, as in a Kubernetes label selector.').optional(),
+    matchExpressions: z
+      .array(
+        z.object({
+          key: z.string().min(1).max(317).describe('The label key.'),
+          operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
+          values: z
+            .array(z.string().max(63))
+            .max(64)
+            .optional()
+            .describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
+        }),
+      )
+      .max(32)
+      .optional()
+      .describe('Label expressions that must all match.'),
+  })
+  .describe('A Kubernetes label selector; an empty selector matches everything.');

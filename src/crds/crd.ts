@@ -5,7 +5,10 @@ import type { KindDefinition } from './kinds.ts';
 import { sortKeys, toOpenAPI } from './openapi.ts';
 import type { JSONSchemaProps } from './openapi.ts';
 
-export const CRD_LABELS = { 'app.kubernetes.io/name': 'machine-identity-operator', 'app.kubernetes.io/part-of': 'machine-identity-operator' };
+export const CRD_LABELS = {
+  'app.kubernetes.io/name': 'machine-identity-operator',
+  'app.kubernetes.io/part-of': 'machine-identity-operator',
+};
 
 const cache = new Map<string, JSONSchemaProps>();
 
@@ -22,8 +25,14 @@ function computeOpenAPI(def: KindDefinition): JSONSchemaProps {
     description: def.description,
     required: ['spec'],
     properties: {
-      apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+      apiVersion: {
+        type: 'string',
+        description: 'APIVersion defines the versioned schema of this representation of an object.',
+      },
+      kind: {
+        type: 'string',
+        description: 'Kind is a string value representing the REST resource this object represents.',
+      },
       metadata: def.maxNameLength
         ? { type: 'object', properties: { name: { type: 'string', maxLength: def.maxNameLength } } }
         : { type: 'object' },
@@ -48,18 +57,24 @@ export function buildCrd(def: KindDefinition): CustomResourceDefinition {
     spec: {
       group: GROUP,
       names: {
-        kind: def.kind, listKind: def.listKind, plural: def.plural, singular: def.singular,
-        shortNames: def.shortNames, categories: def.categories,
+        kind: def.kind,
+        listKind: def.listKind,
+        plural: def.plural,
+        singular: def.singular,
+        shortNames: def.shortNames,
+        categories: def.categories,
       },
       scope: def.scope,
-      versions: [{
-        name: VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: def.printerColumns,
-        schema: { openAPIV3Schema: JSON.parse(JSON.stringify(objectOpenAPI(def))) as JSONSchemaProps }, // not structuredClone: jest realms
-      }],
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: def.printerColumns,
+          schema: { openAPIV3Schema: JSON.parse(JSON.stringify(objectOpenAPI(def))) as JSONSchemaProps }, // not structuredClone: jest realms
+        },
+      ],
     },
   };
 }

@@ -3,7 +3,15 @@
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION } from './common.ts';
 import { DEFAULT_DURATION, MachineIdentitySpec, MachineIdentityStatus } from './machine-identity.ts';
-import { durationMs, lenientStatus, metadataOf, rawParts, validFields, type Model, type ModelMetadata } from './model.ts';
+import {
+  durationMs,
+  lenientStatus,
+  metadataOf,
+  rawParts,
+  validFields,
+  type Model,
+  type ModelMetadata,
+} from './model.ts';
 import { parseMachineIdentity } from './parse.ts';
 
 /** What an unset spec.duration means when no IssuancePolicy shortens it. */
@@ -23,12 +31,17 @@ export interface ResolvedMachineIdentitySpec extends MachineIdentitySpec {
 export type IssuableSpec = ResolvedMachineIdentitySpec & { duration: string; durationMs: number };
 
 /** A namespaced object from the API always has a namespace and a uid. */
-export interface IdentityMetadata extends ModelMetadata {
+interface IdentityMetadata extends ModelMetadata {
   namespace: string;
   uid: string;
 }
 
-export type MachineIdentityModel = Model<ResolvedMachineIdentitySpec, MachineIdentityStatus, Partial<MachineIdentitySpec>, IdentityMetadata>;
+export type MachineIdentityModel = Model<
+  ResolvedMachineIdentitySpec,
+  MachineIdentityStatus,
+  Partial<MachineIdentitySpec>,
+  IdentityMetadata
+>;
 
 /** The spec, or of an invalid one the fields valid on their own: for references (authority, Secret), never for issuing. */
 export function identityFields(mi: MachineIdentityModel): Partial<MachineIdentitySpec> {
@@ -36,7 +49,7 @@ export function identityFields(mi: MachineIdentityModel): Partial<MachineIdentit
 }
 
 /** Durations of a parsed spec in milliseconds; nothing else changes. */
-export function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineIdentitySpec {
+function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineIdentitySpec {
   const out: ResolvedMachineIdentitySpec = { ...spec };
   if (spec.duration !== undefined) out.durationMs = durationMs(spec.duration);
   if (spec.renewBefore !== undefined) out.renewBeforeMs = durationMs(spec.renewBefore);

@@ -17,7 +17,7 @@ export interface ModelMetadata extends k8s.V1ObjectMeta {
  * are valid on their own (`partial`: what a reference needs, such as the authority an invalid identity
  * names or the Secret to revoke; never a basis for issuing).
  */
-export type SpecOrError<Spec, Partial> =
+type SpecOrError<Spec, Partial> =
   | { spec: Spec; invalid?: undefined; partial?: undefined }
   | { spec?: undefined; invalid: ValidationError; partial: Partial };
 

@@ -7,16 +7,36 @@ import { z } from 'zod';
 export type JSONSchemaProps = { [key: string]: unknown };
 
 const PASSTHROUGH = new Set([
-  'type', 'format', 'description', 'default', 'enum', 'pattern', 'nullable',
-  'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minItems', 'maxItems', 'minProperties', 'maxProperties', 'required',
+  'type',
+  'format',
+  'description',
+  'default',
+  'enum',
+  'pattern',
+  'nullable',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+  'required',
 ]);
 const DROPPED = new Set(['$schema', 'title', 'examples', 'id']);
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
 
 /** The structural OpenAPI schema of a zod schema. */
 export function toOpenAPI(schema: z.ZodType): JSONSchemaProps {
-  const raw = z.toJSONSchema(schema, { io: 'input', target: 'openapi-3.0', unrepresentable: 'throw' }) as JSONSchemaProps;
+  const raw = z.toJSONSchema(schema, {
+    io: 'input',
+    target: 'openapi-3.0',
+    unrepresentable: 'throw',
+  }) as JSONSchemaProps;
   return structural(raw, '');
 }
 
@@ -25,7 +45,8 @@ function structural(node: JSONSchemaProps, path: string): JSONSchemaProps {
   for (const [key, value] of Object.entries(node)) {
     if (DROPPED.has(key)) continue;
     if (PASSTHROUGH.has(key) || key.startsWith('x-kubernetes-')) out[key] = value;
-    else if (key === 'properties') out.properties = mapValues(value as Record<string, JSONSchemaProps>, (v, k) => structural(v, `${path}.${k}`));
+    else if (key === 'properties')
+      out.properties = mapValues(value as Record<string, JSONSchemaProps>, (v, k) => structural(v, `${path}.${k}`));
     else if (key === 'items') out.items = structural(value as JSONSchemaProps, `${path}[]`);
     else if (key === 'additionalProperties') {
       if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {
@@ -40,15 +61,22 @@ function structural(node: JSONSchemaProps, path: string): JSONSchemaProps {
 
 function tidy(out: JSONSchemaProps, path: string): JSONSchemaProps {
   if (out.type === undefined) throw new Error(`${path || '<root>'}: every node needs a type`);
-  if (out.type === 'integer') {
-    if (out.minimum === -SAFE_INT) delete out.minimum;
-    if (out.maximum === SAFE_INT) delete out.maximum;
-  }
-  if (out.format === 'date-time') delete out.pattern; // the API server checks the format itself
-  if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   if (out.type === 'object' && out.properties && out.additionalProperties) {
     throw new Error(`${path}: properties and additionalProperties are mutually exclusive`);
   }
+  dropImplied(out);
+  return sortKeys(dropEmpty(out));
+}
+
+/** What zod writes that a CRD schema implies anyway: the safe-integer bounds, a date-time pattern. */
+function dropImplied(out: JSONSchemaProps): void {
+  if (out.type === 'integer' && out.minimum === -SAFE_INT) delete out.minimum;
+  if (out.type === 'integer' && out.maximum === SAFE_INT) delete out.maximum;
+  if (out.format === 'date-time') delete out.pattern; // the API server checks the format itself
+}
+
+function dropEmpty(out: JSONSchemaProps): JSONSchemaProps {
+  if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   if (out['x-kubernetes-preserve-unknown-fields'] === true) {
     delete out.properties;
     delete out.additionalProperties;
@@ -58,7 +86,7 @@ function tidy(out: JSONSchemaProps, path: string): JSONSchemaProps {
   if (Array.isArray(out['x-kubernetes-validations']) && out['x-kubernetes-validations'].length === 0) {
     delete out['x-kubernetes-validations'];
   }
-  return sortKeys(out);
+  return out;
 }
 
 function mapValues<T, U>(o: Record<string, T>, f: (v: T, k: string) => U): Record<string, U> {

@@ -1,8 +1,12 @@
 // In-process validation at the edges: typed objects or a readable error that lists field paths.
 import type { z } from 'zod';
 import {
-  CERTIFICATE_AUTHORITY_BINDING, CertificateAuthorityBindingSchema, ISSUANCE_POLICY, IssuancePolicySchema,
-  MACHINE_IDENTITY, MachineIdentitySchema,
+  CERTIFICATE_AUTHORITY_BINDING,
+  CertificateAuthorityBindingSchema,
+  ISSUANCE_POLICY,
+  IssuancePolicySchema,
+  MACHINE_IDENTITY,
+  MachineIdentitySchema,
 } from './kinds.ts';
 import type { CertificateAuthorityBinding, IssuancePolicy, KindDefinition, MachineIdentity } from './kinds.ts';
 import { objectOpenAPI } from './crd.ts';
@@ -43,7 +47,12 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function parseWith<S extends z.ZodType>(def: KindDefinition, schema: S, obj: unknown, opts: ParseOptions): ParseResult<z.output<S>> {
+function parseWith<S extends z.ZodType>(
+  def: KindDefinition,
+  schema: S,
+  obj: unknown,
+  opts: ParseOptions,
+): ParseResult<z.output<S>> {
   const name = (obj as { metadata?: { name?: unknown } } | null)?.metadata?.name;
   const displayName = typeof name === 'string' ? name : undefined;
   const issues: FieldIssue[] = [];
@@ -56,7 +65,8 @@ function parseWith<S extends z.ZodType>(def: KindDefinition, schema: S, obj: unk
   if (!result.success) {
     for (const i of result.error.issues) issues.push({ path: formatPath(i.path), message: i.message });
   }
-  if (issues.length > 0 || !result.success) return { success: false, error: new ValidationError(def.kind, displayName, issues) };
+  if (issues.length > 0 || !result.success)
+    return { success: false, error: new ValidationError(def.kind, displayName, issues) };
   return { success: true, data: result.data };
 }
 
@@ -64,7 +74,10 @@ export function parseMachineIdentity(obj: unknown, opts: ParseOptions = {}): Par
   return parseWith(MACHINE_IDENTITY, MachineIdentitySchema, obj, opts);
 }
 
-export function parseCertificateAuthorityBinding(obj: unknown, opts: ParseOptions = {}): ParseResult<CertificateAuthorityBinding> {
+export function parseCertificateAuthorityBinding(
+  obj: unknown,
+  opts: ParseOptions = {},
+): ParseResult<CertificateAuthorityBinding> {
   return parseWith(CERTIFICATE_AUTHORITY_BINDING, CertificateAuthorityBindingSchema, obj, opts);
 }
 
@@ -78,10 +91,19 @@ export type AnyResource = MachineIdentity | CertificateAuthorityBinding | Issuan
 export function parseResource(obj: unknown, opts: ParseOptions = {}): ParseResult<AnyResource> {
   const kind = (obj as { kind?: unknown } | null)?.kind;
   switch (kind) {
-    case 'MachineIdentity': return parseMachineIdentity(obj, opts);
-    case 'CertificateAuthorityBinding': return parseCertificateAuthorityBinding(obj, opts);
-    case 'IssuancePolicy': return parseIssuancePolicy(obj, opts);
-    default: return { success: false, error: new ValidationError('resource', undefined, [{ path: 'kind', message: `unknown kind ${JSON.stringify(kind)}` }]) };
+    case 'MachineIdentity':
+      return parseMachineIdentity(obj, opts);
+    case 'CertificateAuthorityBinding':
+      return parseCertificateAuthorityBinding(obj, opts);
+    case 'IssuancePolicy':
+      return parseIssuancePolicy(obj, opts);
+    default:
+      return {
+        success: false,
+        error: new ValidationError('resource', undefined, [
+          { path: 'kind', message: `unknown kind ${JSON.stringify(kind)}` },
+        ]),
+      };
   }
 }
 

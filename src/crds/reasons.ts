@@ -378,3 +378,19 @@ export const AdmissionReasonHelp: HelpFor<typeof AdmissionReason> = {
   Forbidden:
     'kubectl apply was refused by the validating webhook: the message names the IssuancePolicy or safe-default rule and the field.',
 };
+
+// Issuance attempts that end without a certificate (issuance/issue.ts: the Issuing condition's message
+// and the Failed/Denied Event name them) and the revocation Events (issuance/revocation.ts).
+export const IssuanceReason = {
+  /** keystores.pkcs12.passwordSecretRef names a Secret key that cannot be read. */
+  KeystorePasswordUnavailable: 'KeystorePasswordUnavailable',
+  /** The CA backend threw instead of answering. */
+  CAError: 'CAError',
+  /** The CA returned a certificate that does not match the request; the previous certificate is kept. */
+  CertificateMismatch: 'CertificateMismatch',
+  /** The certificate was revoked at the CA before the identity was deleted. */
+  Revoked: 'Revoked',
+  /** Revoking at the CA failed (retried, then given up after 10 minutes). */
+  RevocationFailed: 'RevocationFailed',
+} as const;
+export type IssuanceReason = (typeof IssuanceReason)[keyof typeof IssuanceReason];

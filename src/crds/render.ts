@@ -26,8 +26,11 @@ export function helmCrdYaml(crd: CustomResourceDefinition): string {
 export function renderGeneratedFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const crd of buildCrds()) {
-    const plural = (crd.spec.names as { plural: string }).plural;
-    files.set(`config/crd/${crd.metadata.name.replace(/^([^.]+)\.(.*)$/, '$2_$1')}.yaml`, GENERATED_HEADER + crdYaml(crd));
+    const plural = crd.metadata.name.split('.')[0] ?? ''; // a CRD is named <plural>.<group>
+    files.set(
+      `config/crd/${crd.metadata.name.replace(/^([^.]+)\.(.*)$/, '$2_$1')}.yaml`,
+      GENERATED_HEADER + crdYaml(crd),
+    );
     files.set(`${HELM_CRD_DIR}/${plural}.yaml`, helmCrdYaml(crd));
   }
   files.set('docs/api-reference.md', renderApiReference());

@@ -18,7 +18,7 @@ import { freePort, waitFor } from '../harness/processes.ts';
 import { localWebhookConfiguration } from '../harness/webhook.ts';
 import { generateCa } from '../../src/issuers/ca-material.ts';
 import { parseCertificate } from '../../src/pki/certs.ts';
-import { writeSecret } from '../../src/controllers/issuance/issue.ts';
+import { writeSecret } from '../../src/controllers/issuance/write-secret.ts';
 
 const env = new IssuanceEnv();
 let tenantNs = '',

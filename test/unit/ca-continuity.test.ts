@@ -17,7 +17,7 @@ import {
   type CaRecord,
   type PreviousCa,
 } from '../../src/controllers/authority-binding/ca-continuity.ts';
-import { caChangeHoldMs } from '../../src/controllers/issuance/issuance-controller.ts';
+import { caChangeHoldMs } from '../../src/controllers/issuance/gate.ts';
 
 const A = 'AA:'.repeat(31) + 'AA';
 const B = 'BB:'.repeat(31) + 'BB';

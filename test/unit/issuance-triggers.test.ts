@@ -15,7 +15,7 @@ const base = (): TriggerInput => ({
     keyAlgorithm: 'ECDSA',
     keySize: 256,
     authority: 'corp',
-    duration: '2160h',
+    durationMs: 2160 * 3_600_000,
   },
   secretExists: true,
   hasData: true,
@@ -38,6 +38,7 @@ const base = (): TriggerInput => ({
     authority: 'corp',
     authorityFingerprint: 'AA',
     requestedDuration: '2160h',
+    requestedDurationMs: 2160 * 3_600_000,
     issuedAt: new Date(now.getTime() - day),
   },
   statusRevision: 3,
@@ -214,15 +215,25 @@ const cases: [string, Mod, string | undefined, boolean?][] = [
   [
     'duration changed',
     (i) => {
-      i.desired.duration = '24h';
+      i.desired.durationMs = 24 * 3_600_000;
     },
     'SpecChanged',
   ],
   [
     'duration left to policy: a recorded duration is not a change',
     (i) => {
-      i.desired.duration = undefined;
+      i.desired.durationMs = undefined;
       i.record.requestedDuration = '720h';
+      i.record.requestedDurationMs = 720 * 3_600_000;
+    },
+    undefined,
+  ],
+  [
+    'the same duration written differently (90m in the record, 1h30m in the spec) is no change',
+    (i) => {
+      i.desired.durationMs = 90 * 60_000;
+      i.record.requestedDuration = '90m';
+      i.record.requestedDurationMs = 90 * 60_000;
     },
     undefined,
   ],

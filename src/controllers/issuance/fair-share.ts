@@ -5,9 +5,13 @@ export class FairShare {
   private readonly inFlight = new Map<string, number>();
   readonly limit: number;
 
-  constructor(workers: number) { this.limit = Math.max(1, workers - Math.max(1, Math.floor(workers / 4))); }
+  constructor(workers: number) {
+    this.limit = Math.max(1, workers - Math.max(1, Math.floor(workers / 4)));
+  }
 
-  hasRoom(authority: string): boolean { return (this.inFlight.get(authority) ?? 0) < this.limit; }
+  hasRoom(authority: string): boolean {
+    return (this.inFlight.get(authority) ?? 0) < this.limit;
+  }
 
   /** Takes a slot for `authority`, or returns false when it already has `limit` in flight. */
   tryAcquire(authority: string): boolean {
@@ -19,6 +23,7 @@ export class FairShare {
 
   release(authority: string): void {
     const n = (this.inFlight.get(authority) ?? 1) - 1;
-    if (n <= 0) this.inFlight.delete(authority); else this.inFlight.set(authority, n);
+    if (n <= 0) this.inFlight.delete(authority);
+    else this.inFlight.set(authority, n);
   }
 }

@@ -22,7 +22,11 @@ export interface SecretView {
 }
 
 /** What the managed-Secret informer keeps instead of `data`. */
-export interface SecretDigests { digests: Record<string, string>; bytes: number; oversize: boolean }
+export interface SecretDigests {
+  digests: Record<string, string>;
+  bytes: number;
+  oversize: boolean;
+}
 export type ProjectedSecret = k8s.V1Secret & { mio?: SecretDigests };
 
 const sha256 = (b64: string): string => createHash('sha256').update(b64).digest('base64');
@@ -31,20 +35,26 @@ const sha256 = (b64: string): string => createHash('sha256').update(b64).digest(
 export function dataDigests(s: ProjectedSecret): Record<string, string> {
   if (s.mio) return s.mio.digests;
   // an empty value counts as absent, as `Boolean(data[k])` did
-  return Object.fromEntries(Object.entries(s.data ?? {}).filter(([, v]) => typeof v === 'string' && v.length > 0).map(([k, v]) => [k, sha256(v)]));
+  return Object.fromEntries(
+    Object.entries(s.data ?? {})
+      .filter(([, v]) => typeof v === 'string' && v.length > 0)
+      .map(([k, v]) => [k, sha256(v)]),
+  );
 }
 
 const cache = new Map<string, { rv: string; view: Promise<SecretView> }>();
 
 function bytesOf(data: Record<string, string> | undefined): number {
   let n = 0;
-  for (const v of Object.values(data ?? {})) n += Math.floor(v.length * 3 / 4);
+  for (const v of Object.values(data ?? {})) n += Math.floor((v.length * 3) / 4);
   return n;
 }
 
 function parseView(parser: Parser, data: Record<string, string> | undefined): Promise<SecretView> {
-  if (bytesOf(data) > MANAGED_SECRET_MAX_BYTES) return Promise.resolve({ hasData: true, keyMatches: false, oversize: true });
-  const crt = data?.['tls.crt'], key = data?.['tls.key'];
+  if (bytesOf(data) > MANAGED_SECRET_MAX_BYTES)
+    return Promise.resolve({ hasData: true, keyMatches: false, oversize: true });
+  const crt = data?.['tls.crt'],
+    key = data?.['tls.key'];
   if (!crt || !key) return Promise.resolve({ hasData: false, keyMatches: false });
   return parser.managedFacts({ crt, key });
 }
@@ -56,11 +66,17 @@ function remember(uid: string, rv: string, view: Promise<SecretView>): Promise<S
 }
 
 /** A Secret as the cache keeps it: metadata, type, digests and sizes, no data. */
-export function projectSecret(raw: k8s.V1Secret): ProjectedSecret {
+export function projectSecret(raw: k8s.V1Secret): ProjectedSecret & { mio: SecretDigests } {
   const bytes = bytesOf(raw.data);
   const oversize = bytes > MANAGED_SECRET_MAX_BYTES;
   const { managedFields: _drop, ...metadata } = raw.metadata ?? {};
-  return { apiVersion: raw.apiVersion ?? 'v1', kind: 'Secret', metadata, type: raw.type, mio: { digests: oversize ? {} : dataDigests(raw), bytes, oversize } };
+  return {
+    apiVersion: raw.apiVersion ?? 'v1',
+    kind: 'Secret',
+    metadata,
+    type: raw.type,
+    mio: { digests: oversize ? {} : dataDigests(raw), bytes, oversize },
+  };
 }
 
 /** What a Secret we just wrote holds is known without parsing it: remembered for its resourceVersion. */
@@ -72,9 +88,17 @@ export function primeView(written: k8s.V1Secret, view: SecretView): void {
 /** The informer's transform: the projection to keep, with the parse of its certificate started in the pool. */
 export function projectManagedSecret(raw: k8s.V1Secret, parser: Parser): ProjectedSecret {
   const out = projectSecret(raw);
-  const { oversize } = out.mio!;
-  const uid = out.metadata?.uid, rv = out.metadata?.resourceVersion ?? '';
-  if (uid && cache.get(uid)?.rv !== rv) void remember(uid, rv, parseView(parser, oversize ? undefined : raw.data).then((v) => (oversize ? { hasData: true, keyMatches: false, oversize } : v)));
+  const { oversize } = out.mio;
+  const uid = out.metadata?.uid,
+    rv = out.metadata?.resourceVersion ?? '';
+  if (uid && cache.get(uid)?.rv !== rv)
+    void remember(
+      uid,
+      rv,
+      parseView(parser, oversize ? undefined : raw.data).then((v) =>
+        oversize ? { hasData: true, keyMatches: false, oversize } : v,
+      ),
+    );
   return out;
 }
 
@@ -82,13 +106,22 @@ export function projectManagedSecret(raw: k8s.V1Secret, parser: Parser): Project
  * What the Secret's certificate and key hold, parsed once per resourceVersion (in the pool).
  * `live` reads the full Secret when only a projection is at hand and its parse was forgotten.
  */
-export async function inspectSecret(parser: Parser, secret: ProjectedSecret, live: () => Promise<k8s.V1Secret | undefined>): Promise<SecretView> {
+export async function inspectSecret(
+  parser: Parser,
+  secret: ProjectedSecret,
+  live: () => Promise<k8s.V1Secret | undefined>,
+): Promise<SecretView> {
   const uid = secret.metadata?.uid ?? '';
   const rv = secret.metadata?.resourceVersion ?? '';
   const hit = cache.get(uid);
-  if (hit && hit.rv === rv) return hit.view;
-  if (secret.mio?.oversize) return remember(uid, rv, Promise.resolve({ hasData: true, keyMatches: false, oversize: true }));
-  const full = secret.mio ? await live() : secret;
+  if (hit?.rv === rv) return hit.view;
+  if (secret.mio?.oversize)
+    return remember(uid, rv, Promise.resolve({ hasData: true, keyMatches: false, oversize: true }));
+  return parseFull(parser, secret.mio ? await live() : secret, uid, rv);
+}
+
+/** The parse of a full Secret (its bytes at hand), remembered for the resourceVersion it was read at. */
+function parseFull(parser: Parser, full: k8s.V1Secret | undefined, uid: string, rv: string): Promise<SecretView> {
   return remember(uid, full?.metadata?.resourceVersion ?? rv, parseView(parser, full?.data));
 }
 

@@ -22,14 +22,18 @@ export interface ProvenanceInput {
 
 /** undefined when the certificate is ours; otherwise why it is not (the CertificateReplaced message). */
 export function provenanceProblem(i: ProvenanceInput): string | undefined {
-  const fp = i.leafFingerprint.toUpperCase();
-  if (i.statusFingerprint && i.statusFingerprint.toUpperCase() === fp) return undefined;
-  const newer = i.statusRevision === undefined || (i.secretRevision ?? 0) > i.statusRevision;
   const ownCa = i.selfSigned || i.chainsToAuthority;
-  if (!i.statusFingerprint && ownCa) return undefined; // issued before any status write (a crash): adopt
-  if (i.statusFingerprint && newer && ownCa && !i.selfSigned) return undefined; // a newer revision from our CA: adopt
+  if (adopted(i, ownCa)) return undefined;
   const was = i.statusFingerprint ? `status records ${i.statusFingerprint}` : 'no certificate was recorded for it';
-  return `the Secret holds a certificate (SHA-256 ${i.leafFingerprint}) that was not issued for this identity (${was}${ownCa ? '' : '; it does not chain to the authority\'s CA'})`;
+  return `the Secret holds a certificate (SHA-256 ${i.leafFingerprint}) that was not issued for this identity (${was}${ownCa ? '' : "; it does not chain to the authority's CA"})`;
+}
+
+/** The certificate is the recorded one, or one a crash left between the Secret and the status write. */
+function adopted(i: ProvenanceInput, ownCa: boolean): boolean {
+  if (i.statusFingerprint === undefined || i.statusFingerprint === '') return ownCa; // issued before any status write (a crash): adopt
+  if (i.statusFingerprint.toUpperCase() === i.leafFingerprint.toUpperCase()) return true;
+  const newer = i.statusRevision === undefined || (i.secretRevision ?? 0) > i.statusRevision;
+  return newer && ownCa && !i.selfSigned; // a newer revision from our CA: adopt
 }
 
 /**
@@ -44,19 +48,27 @@ export function chainsTo(tlsCrt: string, caBundle: string): boolean {
   if (tlsCrt.length > MAX_CHAIN_BYTES) return false;
   try {
     // tls.crt is tenant-writable: a leaf and a few intermediates are all a chain needs (bounds the work)
-    const chain = splitPem(tlsCrt).slice(0, MAX_CHAIN).map((p) => new X509Certificate(p));
+    const chain = splitPem(tlsCrt)
+      .slice(0, MAX_CHAIN)
+      .map((p) => new X509Certificate(p));
     const roots = splitPem(caBundle).map((p) => new X509Certificate(p));
-    if (chain.length === 0 || roots.length === 0) return false;
-    let cur = chain[0]!;
-    for (let depth = 0; depth < 8; depth++) {
-      if (roots.some((r) => cur.checkIssued(r) && cur.verify(r.publicKey))) return true;
-      if (roots.some((r) => r.fingerprint256 === cur.fingerprint256) && depth > 0) return true;
-      const next = chain.slice(1).find((c) => cur.checkIssued(c) && cur.verify(c.publicKey));
-      if (!next || next === cur) return false;
-      cur = next;
-    }
-    return false;
+    const [leaf, ...intermediates] = chain;
+    return leaf !== undefined && roots.length > 0 && reachesRoot(leaf, intermediates, roots);
   } catch {
     return false;
   }
+}
+
+/** Follows issuers from the leaf through the intermediates (at most 8 steps) until one is signed by, or is, a root. */
+function reachesRoot(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): boolean {
+  let cur = leaf;
+  for (let depth = 0; depth < 8; depth++) {
+    const at = cur;
+    if (roots.some((r) => at.checkIssued(r) && at.verify(r.publicKey))) return true;
+    if (roots.some((r) => r.fingerprint256 === at.fingerprint256) && depth > 0) return true;
+    const next = intermediates.find((c) => at.checkIssued(c) && at.verify(c.publicKey));
+    if (!next || next === at) return false;
+    cur = next;
+  }
+  return false;
 }

@@ -1,7 +1,10 @@
 // When to renew and how long to back off: pure functions of the certificate and the spec.
 import { createHash } from 'node:crypto';
 
-export interface RenewalSpec { renewBeforeMs?: number; renewBeforePercentage?: number }
+export interface RenewalSpec {
+  renewBeforeMs?: number;
+  renewBeforePercentage?: number;
+}
 
 /** At most this much jitter, so that identities issued together do not all renew in the same second. */
 export const MAX_JITTER_MS = 5 * 60_000;
@@ -18,13 +21,18 @@ export function jitterFraction(uid: string): number {
  */
 export function renewalTime(notBefore: Date, notAfter: Date, spec: RenewalSpec, uid: string): Date {
   const lifetime = Math.max(0, notAfter.getTime() - notBefore.getTime());
-  let before = spec.renewBeforeMs ?? (spec.renewBeforePercentage !== undefined ? (lifetime * spec.renewBeforePercentage) / 100 : lifetime / 3);
+  let before =
+    spec.renewBeforeMs ??
+    (spec.renewBeforePercentage !== undefined ? (lifetime * spec.renewBeforePercentage) / 100 : lifetime / 3);
   if (before >= lifetime) before = lifetime / 3; // an authority capped the lifetime below renewBefore
   const jitter = Math.min(before * 0.05, MAX_JITTER_MS) * jitterFraction(uid);
   return new Date(Math.max(notBefore.getTime(), notAfter.getTime() - before - jitter));
 }
 
-export interface BackoffPolicy { baseMs: number; maxMs: number }
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+}
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 60 * 60_000 };
 
 /** Delay before retry number `failures + 1`: base·2^(failures−1), capped. */

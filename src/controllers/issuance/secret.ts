@@ -3,6 +3,7 @@
 import { dataDigests, type ProjectedSecret } from './inspect.ts';
 import type * as k8s from '@kubernetes/client-node';
 import type { SecretRecord } from './triggers.ts';
+import { parseDuration } from '../../crds/index.ts';
 
 export const LABEL_IDENTITY = 'machineidentity.io/identity';
 export const ANN = {
@@ -56,20 +57,35 @@ export function desiredSecret(c: SecretContents): k8s.V1Secret {
   if (c.truststore) data['truststore.p12'] = b64(c.truststore);
   const annotations: Record<string, string> = {
     ...(c.template?.annotations ?? {}),
-    [ANN.serial]: c.serialNumber, [ANN.notAfter]: second(c.notAfter), [ANN.issuer]: c.issuerDN,
-    [ANN.revision]: String(c.revision), [ANN.authority]: c.authority, [ANN.authorityFingerprint]: c.authorityFingerprint,
-    [ANN.requestedDuration]: c.requestedDuration, [ANN.issuedAt]: c.issuedAt.toISOString(), [ANN.keyEncoding]: c.keyEncoding,
+    [ANN.serial]: c.serialNumber,
+    [ANN.notAfter]: second(c.notAfter),
+    [ANN.issuer]: c.issuerDN,
+    [ANN.revision]: String(c.revision),
+    [ANN.authority]: c.authority,
+    [ANN.authorityFingerprint]: c.authorityFingerprint,
+    [ANN.requestedDuration]: c.requestedDuration,
+    [ANN.issuedAt]: c.issuedAt.toISOString(),
+    [ANN.keyEncoding]: c.keyEncoding,
   };
   if (c.ownerTeam) annotations[ANN.ownerTeam] = c.ownerTeam;
   const metadata: k8s.V1ObjectMeta = {
-    name: c.secretName, namespace: c.identity.namespace,
+    name: c.secretName,
+    namespace: c.identity.namespace,
     labels: { ...(c.template?.labels ?? {}), [LABEL_IDENTITY]: c.identity.name },
     annotations,
   };
   if (c.deletionPolicy === 'Delete') {
     // garbage-collected with the MachineIdentity by kube-controller-manager
-    metadata.ownerReferences = [{ apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: c.identity.name,
-      uid: c.identity.uid, controller: true, blockOwnerDeletion: false }];
+    metadata.ownerReferences = [
+      {
+        apiVersion: 'machineidentity.io/v1alpha1',
+        kind: 'MachineIdentity',
+        name: c.identity.name,
+        uid: c.identity.uid,
+        controller: true,
+        blockOwnerDeletion: false,
+      },
+    ];
   }
   return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata, data };
 }
@@ -79,11 +95,14 @@ export function readRecord(secret: k8s.V1Secret | undefined): SecretRecord {
   const rev = Number(a[ANN.revision]);
   const issuedAt = a[ANN.issuedAt];
   const issued = issuedAt ? new Date(issuedAt) : undefined;
+  // the annotation is the string the spec asked for: compared in ms, so 90m and 1h30m are the same request
+  const requested = a[ANN.requestedDuration];
   return {
     revision: Number.isInteger(rev) ? rev : undefined,
     authority: a[ANN.authority],
     authorityFingerprint: a[ANN.authorityFingerprint],
-    requestedDuration: a[ANN.requestedDuration],
+    requestedDuration: requested,
+    requestedDurationMs: requested === undefined ? undefined : parseDuration(requested),
     issuedAt: issued && !Number.isNaN(issued.getTime()) ? issued : undefined,
   };
 }
@@ -94,14 +113,25 @@ export function isOwnedBy(secret: k8s.V1Secret, identityName: string): boolean {
 }
 
 /** Whether the live Secret's metadata and non-key data drifted from what we would write (no reissue needed). */
-export function metadataDrift(live: k8s.V1Secret, want: k8s.V1Secret, o: { compareCa?: boolean } = {}): string | undefined {
-  return mapDrift('label', live.metadata?.labels, want.metadata?.labels)
-    ?? mapDrift('annotation', live.metadata?.annotations, want.metadata?.annotations, ANN.issuedAt)
-    ?? ownerDrift(live, want)
-    ?? dataDrift(live, want, o.compareCa ?? true);
+export function metadataDrift(
+  live: k8s.V1Secret,
+  want: k8s.V1Secret,
+  o: { compareCa?: boolean } = {},
+): string | undefined {
+  return (
+    mapDrift('label', live.metadata?.labels, want.metadata?.labels) ??
+    mapDrift('annotation', live.metadata?.annotations, want.metadata?.annotations, ANN.issuedAt) ??
+    ownerDrift(live, want) ??
+    dataDrift(live, want, o.compareCa ?? true)
+  );
 }
 
-function mapDrift(what: string, live: Record<string, string> | undefined, want: Record<string, string> | undefined, ignore?: string): string | undefined {
+function mapDrift(
+  what: string,
+  live: Record<string, string> | undefined,
+  want: Record<string, string> | undefined,
+  ignore?: string,
+): string | undefined {
   for (const [k, v] of Object.entries(want ?? {})) if (k !== ignore && live?.[k] !== v) return `${what} ${k}`;
   return undefined;
 }
@@ -115,7 +145,8 @@ function ownerDrift(live: k8s.V1Secret, want: k8s.V1Secret): string | undefined 
 
 /** `live` may be the cache's projection (digests instead of data). */
 function dataDrift(live: ProjectedSecret, want: k8s.V1Secret, compareCa: boolean): string | undefined {
-  const have = dataDigests(live), wanted = dataDigests(want);
+  const have = dataDigests(live),
+    wanted = dataDigests(want);
   for (const k of ['keystore.p12', 'truststore.p12']) if (Boolean(have[k]) !== Boolean(wanted[k])) return `data ${k}`;
   if (compareCa && have['ca.crt'] !== wanted['ca.crt']) return 'data ca.crt';
   return live.type === 'kubernetes.io/tls' ? undefined : 'type';

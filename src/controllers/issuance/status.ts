@@ -7,13 +7,20 @@ import type { CertFacts } from '../../pki/certs.ts';
 import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext } from '../context.ts';
+import { Reason } from '../../crds/reasons.ts';
 
 export const FIELD_MANAGER = 'mio-issuance';
 const OWNED_CONDITIONS = new Set(['Ready', 'Issuing', 'PolicyCompliant']);
 
 export interface CertStatus {
-  serialNumber: string; fingerprintSHA256: string; issuer: string; authorityFingerprintSHA256: string;
-  notBefore: string; notAfter: string; renewalTime: string; revision: number;
+  serialNumber: string;
+  fingerprintSHA256: string;
+  issuer: string;
+  authorityFingerprintSHA256: string;
+  notBefore: string;
+  notAfter: string;
+  renewalTime: string;
+  revision: number;
 }
 export interface StatusChange {
   ready: ConditionInput;
@@ -30,12 +37,28 @@ export interface StatusChange {
 const sec = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function certStatus(leaf: CertFacts, authorityFingerprint: string, renewal: Date, revision: number): CertStatus {
-  return { serialNumber: leaf.serialNumber, fingerprintSHA256: leaf.fingerprintSHA256, issuer: leaf.issuerDN,
-    authorityFingerprintSHA256: authorityFingerprint, notBefore: sec(leaf.notBefore), notAfter: sec(leaf.notAfter),
-    renewalTime: sec(renewal), revision };
+  return {
+    serialNumber: leaf.serialNumber,
+    fingerprintSHA256: leaf.fingerprintSHA256,
+    issuer: leaf.issuerDN,
+    authorityFingerprintSHA256: authorityFingerprint,
+    notBefore: sec(leaf.notBefore),
+    notAfter: sec(leaf.notAfter),
+    renewalTime: sec(renewal),
+    revision,
+  };
 }
 
-const CERT_KEYS = ['serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256', 'notBefore', 'notAfter', 'renewalTime', 'revision'] as const;
+const CERT_KEYS = [
+  'serialNumber',
+  'fingerprintSHA256',
+  'issuer',
+  'authorityFingerprintSHA256',
+  'notBefore',
+  'notAfter',
+  'renewalTime',
+  'revision',
+] as const;
 
 /** The fields of `src` named in `keys` that are set. */
 function pickDefined<T extends object, K extends keyof T>(src: T, keys: readonly K[]): Partial<Pick<T, K>> {
@@ -44,9 +67,16 @@ function pickDefined<T extends object, K extends keyof T>(src: T, keys: readonly
   return out;
 }
 
-function nextConditions(cur: Condition[] | undefined, c: StatusChange, gen: number | undefined, now: Date): Condition[] {
+function nextConditions(
+  cur: Condition[] | undefined,
+  c: StatusChange,
+  gen: number | undefined,
+  now: Date,
+): Condition[] {
   let conditions: Condition[] = setCondition(cur, c.ready, gen, now);
-  conditions = c.issuing ? setCondition(conditions, c.issuing, gen, now) : conditions.filter((x) => x.type !== 'Issuing');
+  conditions = c.issuing
+    ? setCondition(conditions, c.issuing, gen, now)
+    : conditions.filter((x) => x.type !== 'Issuing');
   if (c.policy) conditions = setCondition(conditions, c.policy, gen, now);
   return conditions.filter((x) => OWNED_CONDITIONS.has(x.type));
 }
@@ -55,9 +85,15 @@ function nextConditions(cur: Condition[] | undefined, c: StatusChange, gen: numb
 export function nextStatus(mi: MachineIdentityModel, c: StatusChange, now: Date): MachineIdentityStatus {
   const cur = mi.status ?? {};
   const gen = mi.metadata.generation;
-  const s: MachineIdentityStatus = { observedGeneration: gen, conditions: nextConditions(cur.conditions, c, gen, now),
-    ...(c.cert ? pickDefined(c.cert, CERT_KEYS) : pickDefined(cur, CERT_KEYS)) };
-  const failures = c.failures ?? { count: cur.failedIssuanceAttempts ?? 0, lastFailureTime: cur.lastFailureTime ?? undefined };
+  const s: MachineIdentityStatus = {
+    observedGeneration: gen,
+    conditions: nextConditions(cur.conditions, c, gen, now),
+    ...(c.cert ? pickDefined(c.cert, CERT_KEYS) : pickDefined(cur, CERT_KEYS)),
+  };
+  const failures = c.failures ?? {
+    count: cur.failedIssuanceAttempts ?? 0,
+    lastFailureTime: cur.lastFailureTime ?? undefined,
+  };
   s.failedIssuanceAttempts = failures.count;
   if (failures.count > 0 && failures.lastFailureTime) s.lastFailureTime = failures.lastFailureTime;
   const pending = c.pendingRequest === undefined ? cur.pendingRequest : c.pendingRequest;
@@ -65,8 +101,21 @@ export function nextStatus(mi: MachineIdentityModel, c: StatusChange, now: Date)
   return s;
 }
 
-const OWNED_KEYS = ['observedGeneration', 'conditions', 'serialNumber', 'fingerprintSHA256', 'issuer', 'authorityFingerprintSHA256',
-  'notBefore', 'notAfter', 'renewalTime', 'revision', 'failedIssuanceAttempts', 'lastFailureTime', 'pendingRequest'] as const;
+const OWNED_KEYS = [
+  'observedGeneration',
+  'conditions',
+  'serialNumber',
+  'fingerprintSHA256',
+  'issuer',
+  'authorityFingerprintSHA256',
+  'notBefore',
+  'notAfter',
+  'renewalTime',
+  'revision',
+  'failedIssuanceAttempts',
+  'lastFailureTime',
+  'pendingRequest',
+] as const;
 
 function owned(s: MachineIdentityStatus | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -83,30 +132,61 @@ const lastApplied = new Map<string, { rv: number; status: MachineIdentityStatus 
 
 /** The identity with the newest status known to this process (ours, if the informer has not caught up). */
 export function freshest(mi: MachineIdentityModel): MachineIdentityModel {
-  const rec = lastApplied.get(mi.metadata?.uid ?? '');
+  const rec = lastApplied.get(mi.metadata.uid ?? '');
   if (!rec) return mi;
-  if (Number(mi.metadata?.resourceVersion) >= rec.rv) { lastApplied.delete(mi.metadata!.uid!); return mi; }
+  if (Number(mi.metadata?.resourceVersion) >= rec.rv) {
+    lastApplied.delete(mi.metadata.uid);
+    return mi;
+  }
   return { ...mi, status: rec.status };
 }
 
-export function forgetApplied(uid: string | undefined): void { if (uid) lastApplied.delete(uid); }
+export function forgetApplied(uid: string | undefined): void {
+  if (uid) lastApplied.delete(uid);
+}
 
 /** Writes the status when it differs from the newest known one; returns whether it wrote. */
-export async function writeStatus(ctx: OperatorContext, cachedMi: MachineIdentityModel, c: StatusChange): Promise<boolean> {
+export async function writeStatus(
+  ctx: OperatorContext,
+  cachedMi: MachineIdentityModel,
+  c: StatusChange,
+): Promise<boolean> {
   const mi = freshest(cachedMi);
   const want = nextStatus(mi, c, ctx.now());
   if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
   try {
-    const res: k8s.KubernetesObject = await applyStatus(ctx.co, IDENTITY_GVR, { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity',
-      metadata: { name: mi.metadata!.name!, namespace: mi.metadata!.namespace! }, status: want }, FIELD_MANAGER);
+    const res: k8s.KubernetesObject = await applyStatus(
+      ctx.co,
+      IDENTITY_GVR,
+      {
+        apiVersion: 'machineidentity.io/v1alpha1',
+        kind: 'MachineIdentity',
+        metadata: { name: mi.metadata.name, namespace: mi.metadata.namespace },
+        status: want,
+      },
+      FIELD_MANAGER,
+    );
     const rv = Number(res.metadata?.resourceVersion);
     if (mi.metadata.uid && Number.isFinite(rv)) {
       if (lastApplied.size > 10_000) lastApplied.clear();
-      lastApplied.set(mi.metadata.uid, { rv, status: lenientStatus(MachineIdentityStatus, rawParts(res).status) ?? want });
+      lastApplied.set(mi.metadata.uid, {
+        rv,
+        status: lenientStatus(MachineIdentityStatus, rawParts(res).status) ?? want,
+      });
     }
     return true;
   } catch (e) {
     if (isNotFound(e)) return false;
     throw new Error('apply MachineIdentity status failed', { cause: e });
   }
+}
+
+/** Ready=True for a valid certificate that matches the spec. */
+export function readyTrue(notAfter: Date): ConditionInput & { status: 'True' } {
+  return {
+    type: 'Ready',
+    status: 'True',
+    reason: Reason.Ready,
+    message: `the certificate is up to date and valid until ${notAfter.toISOString()}`,
+  };
 }

@@ -20,7 +20,10 @@ export class TokenBucket {
   take(now = Date.now()): number {
     this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens >= 1) { this.tokens -= 1; return 0; }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
     const untilNext = ((1 - this.tokens) / this.rate) * 1000;
     return Math.ceil(untilNext + this.random() * (this.burst / this.rate) * 1000);
   }

@@ -18,11 +18,16 @@ export class RecentlyWritten {
     const e = this.m.get(key);
     if (!e) return cached;
     const newer = cached && Number(cached.metadata?.resourceVersion) >= Number(e.secret.metadata?.resourceVersion);
-    if (newer || Date.now() - e.at > TTL_MS) { this.m.delete(key); return cached; }
+    if (newer || Date.now() - e.at > TTL_MS) {
+      this.m.delete(key);
+      return cached;
+    }
     return e.secret;
   }
 
-  forget(key: string): void { this.m.delete(key); }
+  forget(key: string): void {
+    this.m.delete(key);
+  }
 
   private prune(): void {
     const now = Date.now();

@@ -1,0 +1,73 @@
+// The first step of a reconcile: a valid spec that policy allows, an authority that serves this
+// namespace and is Ready, and a Secret that is ours or absent. Anything else is a Ready=False reason.
+import type { ReconcileResult } from '../../runtime/reconcile-loop.ts';
+import { bindingFields } from '../../crds/index.ts';
+import { Reason } from '../../crds/reasons.ts';
+import { decideAuthority, type AuthorityDecision, type BindingView } from '../authority-access.ts';
+import type { IdentityDecision } from '../../policy/decide.ts';
+import { decideForIdentity, effectiveSpec, policyCondition, recordFindings } from './apply-policies.ts';
+import { currentSecret, type NotReady } from './current-secret.ts';
+import { syncRevocationFinalizer } from './revocation.ts';
+import type { Ready, Run } from './run.ts';
+
+/** Whether the identity's namespace may use the authority (the binding's namespaceSelector). */
+function authorityAccess(run: Run, authority: string): AuthorityDecision {
+  const { bindings, namespaces } = run.ctx.informers;
+  const ns = run.mi.metadata.namespace;
+  const views = new Map<string, BindingView>(
+    bindings
+      .list()
+      .map((b) => [b.metadata.name, { name: b.metadata.name, namespaceSelector: bindingFields(b).namespaceSelector }]),
+  );
+  return decideAuthority(authority, ns, namespaces.get(ns)?.metadata?.labels, views);
+}
+
+/** The policies deny the request: the current certificate, if any, is left as it is; a spec that violates is reported, never touched. */
+async function denied(run: Run, decision: IdentityDecision, countDenial: () => void): Promise<undefined> {
+  run.policy = policyCondition(decision, undefined, false);
+  if (
+    await run.write({ ready: { type: 'Ready', status: 'False', reason: decision.reason, message: decision.denial } })
+  ) {
+    run.event('Warning', decision.reason, decision.denial);
+    countDenial();
+  }
+  return undefined;
+}
+
+/** Why the binding is not Ready, from its status. */
+function notReadyWhy(run: Run, authority: string): string {
+  return (
+    run.ctx.informers.bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ??
+    'not reconciled yet'
+  );
+}
+
+/** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
+export async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
+  const { ctx, mi } = run;
+  const notReady: NotReady = async (reason, message) => {
+    if (await run.write({ ready: { type: 'Ready', status: 'False', reason, message } }))
+      run.event('Warning', reason, message);
+    return undefined;
+  };
+  if (!mi.spec) return notReady(Reason.InvalidSpec, mi.invalid.message);
+  const raw = mi.spec;
+  const authority = raw.authorityRef.name;
+  // the authority first: what the namespace may hold depends on the binding's grants
+  const access = authorityAccess(run, authority);
+  if (!access.allowed) return notReady(access.reason, access.message);
+  const decision = decideForIdentity(ctx, mi, raw);
+  recordFindings(ctx, mi, decision);
+  if (!decision.verdict.allowed) return denied(run, decision, countDenial);
+  const spec = effectiveSpec(raw, decision);
+  const entry = ctx.issuers.get(authority);
+  if (!entry)
+    return notReady(
+      Reason.AuthorityNotReady,
+      `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${notReadyWhy(run, authority)}`,
+    );
+  await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
+  const held = await currentSecret(run, spec.secretName, notReady);
+  if (!held || 'requeueAfterMs' in held) return held;
+  return { spec, raw, decision, authority, entry, ...held };
+}
