@@ -1,6 +1,8 @@
 // The "Reasons" section of docs/api-reference.md, generated from src/crds/reasons.ts: every reason
 // constant, the condition, Event or refusal it appears in, and its text (kept as data there).
 import {
+  IssuanceReason,
+  IssuanceReasonHelp,
   AdmissionReason,
   AdmissionReasonHelp,
   BindingReason,
@@ -64,6 +66,12 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
     use: 'The admission webhook: the metav1.Status reason of a refused `kubectl apply` of a MachineIdentity.',
     values: AdmissionReason,
     help: AdmissionReasonHelp,
+  },
+  {
+    name: 'IssuanceReason',
+    use: 'The issuance controller: Issuing/Ready reasons and Events that are not about the spec (keystore password, CA answers, revocation on deletion).',
+    values: IssuanceReason,
+    help: IssuanceReasonHelp,
   },
   {
     name: 'SignReason',

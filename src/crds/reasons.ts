@@ -394,3 +394,13 @@ export const IssuanceReason = {
   RevocationFailed: 'RevocationFailed',
 } as const;
 export type IssuanceReason = (typeof IssuanceReason)[keyof typeof IssuanceReason];
+export const IssuanceReasonHelp: HelpFor<typeof IssuanceReason> = {
+  KeystorePasswordUnavailable:
+    'keystores.pkcs12.passwordSecretRef names a Secret key that cannot be read: create it, or fix the reference.',
+  CAError: 'The CA backend threw instead of answering: retried with backoff; the operator log has the error.',
+  CertificateMismatch:
+    'The CA returned a certificate that does not match the request; the previous certificate is kept and the request retried.',
+  Revoked: 'Event: the certificate was revoked at the CA before the identity was deleted.',
+  RevocationFailed:
+    'Event: revoking at the CA failed (retried, then given up after 10 minutes); the deletion goes ahead.',
+};
