@@ -214,23 +214,36 @@ describe('equal durations written differently', () => {
   it('editing spec.duration from 90m to 1h30m does not reissue; 2h does (SpecChanged)', async () => {
     const first = await issued('dur', { duration: '90m' });
     const serial = first.metadata?.annotations?.['machineidentity.io/serial'];
-    await env.co.patchNamespacedCustomObject({ ...MI, namespace: ns, name: 'dur', body: { spec: { duration: '1h30m' } } }, MERGE);
+    await env.co.patchNamespacedCustomObject(
+      { ...MI, namespace: ns, name: 'dur', body: { spec: { duration: '1h30m' } } },
+      MERGE,
+    );
     // the controller has seen the edit once it reports the new generation
-    await waitFor('status for the edited generation', async () => {
-      const mi = await env.identity(ns, 'dur');
-      return mi.metadata?.generation === 2 && mi.status?.observedGeneration === 2;
-    }, 15_000, 100);
+    await waitFor(
+      'status for the edited generation',
+      async () => {
+        const mi = await env.identity(ns, 'dur');
+        return mi.metadata?.generation === 2 && mi.status?.observedGeneration === 2;
+      },
+      15_000,
+      100,
+    );
     await sleep(2000);
     const mi = await env.identity(ns, 'dur');
     expect(mi.status?.revision).toBe(1);
     expect((await env.secret(ns, 'dur-tls')).metadata?.annotations?.['machineidentity.io/serial']).toBe(serial);
-    const events = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=dur' })).items;
+    const events = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=dur' }))
+      .items;
     expect(events.filter((e) => /SpecChanged|duration changed/.test(`${e.reason} ${e.message}`))).toEqual([]);
     expect(events.map((e) => e.reason)).not.toContain('Renewed');
     // a different lifetime still is a change
-    await env.co.patchNamespacedCustomObject({ ...MI, namespace: ns, name: 'dur', body: { spec: { duration: '2h' } } }, MERGE);
+    await env.co.patchNamespacedCustomObject(
+      { ...MI, namespace: ns, name: 'dur', body: { spec: { duration: '2h' } } },
+      MERGE,
+    );
     await env.ready(ns, 'dur', 2);
-    const after = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=dur' })).items;
+    const after = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=dur' }))
+      .items;
     expect(after.some((e) => e.reason === 'Renewed' && e.message?.includes('(SpecChanged)'))).toBe(true);
   });
 });

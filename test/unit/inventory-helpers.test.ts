@@ -19,10 +19,17 @@ describe('namedLikeCertificates', () => {
 
 describe('gatewayRefs: which certificateRefs name a local Secret', () => {
   const gw = (refs: { kind?: string; name?: string; namespace?: string }[]) =>
-    gatewayRefs({ metadata: { name: 'gw', namespace: 'payments' }, spec: { listeners: [{ tls: { certificateRefs: refs } }] } }).secrets;
+    gatewayRefs({
+      metadata: { name: 'gw', namespace: 'payments' },
+      spec: { listeners: [{ tls: { certificateRefs: refs } }] },
+    }).secrets;
   it.each([
     { name: 'a bare name', refs: [{ name: 'a' }], want: ['a'] },
-    { name: 'an explicit Secret in the same namespace', refs: [{ kind: 'Secret', name: 'a', namespace: 'payments' }], want: ['a'] },
+    {
+      name: 'an explicit Secret in the same namespace',
+      refs: [{ kind: 'Secret', name: 'a', namespace: 'payments' }],
+      want: ['a'],
+    },
     { name: 'another namespace', refs: [{ name: 'a', namespace: 'other' }], want: [] },
     { name: 'another kind', refs: [{ kind: 'ConfigMap', name: 'a' }], want: [] },
     { name: 'no name', refs: [{ kind: 'Secret' }], want: [] },
@@ -32,12 +39,34 @@ describe('gatewayRefs: which certificateRefs name a local Secret', () => {
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const entry = (over: Partial<InventoryEntry> = {}, notAfter = NOW + 40 * 86_400_000): InventoryEntry => ({
-  namespace: 'payments', kind: 'Secret', name: 'web-tls', managed: false, trusted: false, compliant: true, violations: [],
+  namespace: 'payments',
+  kind: 'Secret',
+  name: 'web-tls',
+  managed: false,
+  trusted: false,
+  compliant: true,
+  violations: [],
   location: { pods: [], workloads: [], ingresses: [], gateways: [] },
   cert: {
-    key: 'tls.crt', serialNumber: '01', fingerprintSHA256: 'AA', subjectDN: 'CN=web', issuerDN: 'CN=ca', notBefore: NOW - 86_400_000, notAfter,
-    isCA: false, keyAlgorithm: 'ECDSA', keySize: 256, keyUsage: [], extKeyUsage: [], signatureAlgorithm: 'ECDSAWithSHA256', selfSigned: false,
-    dnsNames: ['web'], ipAddresses: [], uris: [], emailAddresses: [], sanCount: 1,
+    key: 'tls.crt',
+    serialNumber: '01',
+    fingerprintSHA256: 'AA',
+    subjectDN: 'CN=web',
+    issuerDN: 'CN=ca',
+    notBefore: NOW - 86_400_000,
+    notAfter,
+    isCA: false,
+    keyAlgorithm: 'ECDSA',
+    keySize: 256,
+    keyUsage: [],
+    extKeyUsage: [],
+    signatureAlgorithm: 'ECDSAWithSHA256',
+    selfSigned: false,
+    dnsNames: ['web'],
+    ipAddresses: [],
+    uris: [],
+    emailAddresses: [],
+    sanCount: 1,
   },
   ...over,
 });
@@ -53,14 +82,17 @@ describe('toRow and formatTable', () => {
     expect(table.split('\n')[1]).toContain(want);
   });
   it('aligns columns and shows the key size with the algorithm', () => {
-    const lines = formatTable([toRow(entry(), NOW), toRow(entry({ namespace: 'a-much-longer-namespace' }), NOW)]).trimEnd().split('\n');
+    const lines = formatTable([toRow(entry(), NOW), toRow(entry({ namespace: 'a-much-longer-namespace' }), NOW)])
+      .trimEnd()
+      .split('\n');
     expect(lines[0]?.indexOf('KIND')).toBe(lines[2]?.indexOf('Secret'));
     expect(lines[1]).toContain('ECDSA-256');
   });
 });
 
 describe('formatCsv', () => {
-  const csv = (over: Partial<InventoryRow>): string => (formatCsv([{ ...toRow(entry(), NOW), ...over }]).split('\n')[1] ?? '').split(',')[0] ?? '';
+  const csv = (over: Partial<InventoryRow>): string =>
+    (formatCsv([{ ...toRow(entry(), NOW), ...over }]).split('\n')[1] ?? '').split(',')[0] ?? '';
   it.each([
     { name: 'plain', namespace: 'payments', want: 'payments' },
     { name: 'a formula is neutralised', namespace: '=cmd()', want: "'=cmd()" },

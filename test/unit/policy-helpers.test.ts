@@ -22,12 +22,28 @@ describe('defaultDurationMs', () => {
   const rules = (r: Partial<CompiledRules>): { rules: CompiledRules } => ({ rules: { raw: {}, problems: [], ...r } });
   it.each([
     { name: 'no policy: the default', policies: [], want: 2160 * H },
-    { name: 'the tightest maxDuration caps it', policies: [rules({ maxDurationMs: 720 * H }), rules({ maxDurationMs: 24 * H })], want: 24 * H },
-    { name: 'a maxDuration above the default does not raise it', policies: [rules({ maxDurationMs: 9000 * H })], want: 2160 * H },
+    {
+      name: 'the tightest maxDuration caps it',
+      policies: [rules({ maxDurationMs: 720 * H }), rules({ maxDurationMs: 24 * H })],
+      want: 24 * H,
+    },
+    {
+      name: 'a maxDuration above the default does not raise it',
+      policies: [rules({ maxDurationMs: 9000 * H })],
+      want: 2160 * H,
+    },
     { name: 'a maxDuration of 0 (unparsable) is ignored', policies: [rules({ maxDurationMs: 0 })], want: 2160 * H },
-    { name: 'a floor above the cap wins', policies: [rules({ maxDurationMs: 24 * H }), rules({ minDurationMs: 48 * H })], want: 48 * H },
+    {
+      name: 'a floor above the cap wins',
+      policies: [rules({ maxDurationMs: 24 * H }), rules({ minDurationMs: 48 * H })],
+      want: 48 * H,
+    },
     { name: 'a floor above the default is not taken', policies: [rules({ minDurationMs: 9000 * H })], want: 2160 * H },
-    { name: 'an infinite floor (unparsable) is ignored', policies: [rules({ minDurationMs: Infinity, maxDurationMs: H })], want: H },
+    {
+      name: 'an infinite floor (unparsable) is ignored',
+      policies: [rules({ minDurationMs: Infinity, maxDurationMs: H })],
+      want: H,
+    },
   ])('$name', ({ policies, want }) => expect(defaultDurationMs(policies)).toBe(want));
 });
 
@@ -50,7 +66,11 @@ describe('reserved', () => {
     { name: 'localhost', labels: ['localhost'], want: true },
     { name: 'below localhost', labels: ['a', 'localhost'], want: true },
     { name: 'kubernetes.default.svc', labels: ['kubernetes', 'default', 'svc'], want: true },
-    { name: 'kubernetes.default.svc in the cluster domain', labels: ['kubernetes', 'default', 'svc', 'cluster', 'local'], want: true },
+    {
+      name: 'kubernetes.default.svc in the cluster domain',
+      labels: ['kubernetes', 'default', 'svc', 'cluster', 'local'],
+      want: true,
+    },
     { name: 'another Service in default', labels: ['web', 'default', 'svc'], want: false },
   ])('$name', ({ labels, want }) => expect(reserved(labels, CD)).toBe(want));
 });
@@ -78,9 +98,33 @@ describe('grantsFor', () => {
   ];
   it.each<{ name: string; g: unknown; ns: string; labels: Record<string, string>; want: boolean[][] }>([
     { name: 'no grants', g: undefined, ns: 'team-a', labels: {}, want: [] },
-    { name: 'a grant without a selector selects every namespace', g: [grants[0]], ns: 'x', labels: {}, want: [[false, false]] },
-    { name: 'selected by labels', g: grants, ns: 'x', labels: { team: 'pay' }, want: [[false, false], [false, true]] },
-    { name: 'selected by the namespace name label', g: grants, ns: 'team-a', labels: {}, want: [[false, false], [true, false]] },
+    {
+      name: 'a grant without a selector selects every namespace',
+      g: [grants[0]],
+      ns: 'x',
+      labels: {},
+      want: [[false, false]],
+    },
+    {
+      name: 'selected by labels',
+      g: grants,
+      ns: 'x',
+      labels: { team: 'pay' },
+      want: [
+        [false, false],
+        [false, true],
+      ],
+    },
+    {
+      name: 'selected by the namespace name label',
+      g: grants,
+      ns: 'team-a',
+      labels: {},
+      want: [
+        [false, false],
+        [true, false],
+      ],
+    },
   ])('$name', ({ g, ns, labels, want }) => {
     const got = grantsFor(g as never, ns, labels).map((x) => [x.allowWildcards, x.allowCA]);
     expect(got).toEqual(want);

@@ -6,7 +6,11 @@ import { REASON_GROUPS, reasonRows, renderReasons } from '../../src/crds/reasons
 
 /** The exported reason groups: objects of strings whose name does not end in Help. */
 const groups = Object.entries(reasons).filter(
-  ([name, v]) => !name.endsWith('Help') && typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string'),
+  ([name, v]) =>
+    !name.endsWith('Help') &&
+    typeof v === 'object' &&
+    v !== null &&
+    Object.values(v).every((x) => typeof x === 'string'),
 );
 
 describe('reasons', () => {
@@ -21,11 +25,14 @@ describe('reasons', () => {
     expect(groups.map(([name]) => name).sort()).toEqual(REASON_GROUPS.map((g) => g.name).sort());
   });
 
-  it.each(REASON_GROUPS.map((g) => [g.name, g] as const))('%s: its texts name only its reasons, and every reason is listed', (_name, g) => {
-    for (const key of Object.keys(g.help)) expect(Object.keys(g.values)).toContain(key);
-    const section = renderReasons([g]);
-    for (const value of Object.values(g.values)) expect(section).toContain(`| \`${value}\` |`);
-  });
+  it.each(REASON_GROUPS.map((g) => [g.name, g] as const))(
+    '%s: its texts name only its reasons, and every reason is listed',
+    (_name, g) => {
+      for (const key of Object.keys(g.help)) expect(Object.keys(g.values)).toContain(key);
+      const section = renderReasons([g]);
+      for (const value of Object.values(g.values)) expect(section).toContain(`| \`${value}\` |`);
+    },
+  );
 
   it.each<[string, Record<string, string>, Record<string, string | undefined>, string[]]>([
     ['a reason with its text', { A: 'A' }, { A: 'does a' }, ['| `A` | does a |']],

@@ -23,12 +23,18 @@ describe('LineSplitter', () => {
 
 describe('storeChanges', () => {
   const o = (name: string, rv: string): k8s.KubernetesObject => ({ metadata: { name, resourceVersion: rv } });
-  const m = (...xs: k8s.KubernetesObject[]): Map<string, k8s.KubernetesObject> => new Map(xs.map((x) => [x.metadata?.name ?? '', x]));
+  const m = (...xs: k8s.KubernetesObject[]): Map<string, k8s.KubernetesObject> =>
+    new Map(xs.map((x) => [x.metadata?.name ?? '', x]));
   it.each([
     { name: 'first list: all adds', old: m(), fresh: m(o('a', '1'), o('b', '1')), want: ['add a', 'add b'] },
     { name: 'unchanged resourceVersion: nothing', old: m(o('a', '1')), fresh: m(o('a', '1')), want: [] },
     { name: 'changed resourceVersion: update', old: m(o('a', '1')), fresh: m(o('a', '2')), want: ['update a'] },
-    { name: 'gone: delete, after adds and updates', old: m(o('a', '1'), o('b', '1')), fresh: m(o('c', '1'), o('a', '2')), want: ['add c', 'update a', 'delete b'] },
+    {
+      name: 'gone: delete, after adds and updates',
+      old: m(o('a', '1'), o('b', '1')),
+      fresh: m(o('c', '1'), o('a', '2')),
+      want: ['add c', 'update a', 'delete b'],
+    },
   ])('$name', ({ old, fresh, want }) => {
     expect(storeChanges(old, fresh).map((c) => `${c.type} ${c.obj.metadata?.name ?? ''}`)).toEqual(want);
   });
@@ -36,9 +42,16 @@ describe('storeChanges', () => {
 
 describe('watchQuery', () => {
   it.each([
-    { name: 'no selectors, no resourceVersion', r: { path: '/x', resourceVersion: '' }, want: 'watch=true&allowWatchBookmarks=true&timeoutSeconds=300' },
-    { name: 'from a resourceVersion with selectors', r: { path: '/x', resourceVersion: '42', labelSelector: 'a=b', fieldSelector: 'c=d' },
-      want: 'watch=true&allowWatchBookmarks=true&resourceVersion=42&timeoutSeconds=300&labelSelector=a%3Db&fieldSelector=c%3Dd' },
+    {
+      name: 'no selectors, no resourceVersion',
+      r: { path: '/x', resourceVersion: '' },
+      want: 'watch=true&allowWatchBookmarks=true&timeoutSeconds=300',
+    },
+    {
+      name: 'from a resourceVersion with selectors',
+      r: { path: '/x', resourceVersion: '42', labelSelector: 'a=b', fieldSelector: 'c=d' },
+      want: 'watch=true&allowWatchBookmarks=true&resourceVersion=42&timeoutSeconds=300&labelSelector=a%3Db&fieldSelector=c%3Dd',
+    },
   ])('$name', ({ r, want }) => expect(watchQuery(r, 300).toString()).toBe(want));
 });
 
@@ -48,7 +61,9 @@ describe('failuresAfterWatch', () => {
     { name: 'gone resets the count', failures: 3, outcome: 'gone' as const, events: 0, want: 0 },
     { name: 'an empty close is a failure', failures: 3, outcome: 'closed' as const, events: 0, want: 4 },
     { name: 'an empty timeout keeps the count', failures: 3, outcome: 'timeout' as const, events: 0, want: 3 },
-  ])('$name', ({ failures, outcome, events, want }) => expect(failuresAfterWatch(failures, outcome, events)).toBe(want));
+  ])('$name', ({ failures, outcome, events, want }) =>
+    expect(failuresAfterWatch(failures, outcome, events)).toBe(want),
+  );
 });
 
 describe('errorReason and errForLog', () => {
@@ -58,13 +73,16 @@ describe('errorReason and errForLog', () => {
     { name: 'HTTP 403', err: new k8s.ApiException(403, 'x', '{}', {}), want: 'http_4xx' },
     { name: 'a connection error', err: refused, want: 'connection_error' },
   ])('$name', ({ err, want }) => expect(errorReason(err)).toBe(want));
-  it('keeps the cause code of a fetch failure', () => expect(errForLog(refused)).toEqual({ message: 'fetch failed', code: 'ECONNREFUSED' }));
+  it('keeps the cause code of a fetch failure', () =>
+    expect(errForLog(refused)).toEqual({ message: 'fetch failed', code: 'ECONNREFUSED' }));
 });
 
 describe('watchError', () => {
   it('410 asks for a relist', () => expect(watchError({ code: 410 })).toBe('gone'));
   it('anything else fails the watch with its code', () => {
-    expect(() => watchError({ code: 500, reason: 'InternalError', message: 'boom' })).toThrow(/watch error: InternalError boom/);
+    expect(() => watchError({ code: 500, reason: 'InternalError', message: 'boom' })).toThrow(
+      /watch error: InternalError boom/,
+    );
   });
 });
 
