@@ -32,7 +32,7 @@ export class KeyMaterial {
   }
 }
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'privateKey',
   '*.privateKey',
   'keyPem',
@@ -93,5 +93,3 @@ export function createLogger(o: LoggerOptions = {}): Logger {
   };
   return o.destination ? pino(opts, o.destination) : pino(opts);
 }
-
-export const log: Logger = createLogger();

@@ -18,7 +18,7 @@ const MANIFEST = /\.(ya?ml|json)$/i;
 /** A manifest larger than this is not a Kubernetes object anyone applies (etcd's limit is 1.5 MiB). */
 const MAX_FILE = 8 * 1024 * 1024;
 
-export function listFiles(path: string): string[] {
+function listFiles(path: string): string[] {
   const st = statSync(path);
   if (!st.isDirectory()) return [path];
   return readdirSync(path, { withFileTypes: true })

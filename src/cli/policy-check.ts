@@ -14,7 +14,7 @@ export interface CheckOptions {
   /** The cluster's DNS domain (names a namespace owns); default cluster.local. */ clusterDomain?: string;
 }
 
-export interface IdentityResult {
+interface IdentityResult {
   source: string;
   doc: number;
   namespace: string;

@@ -58,7 +58,7 @@ export function labelName(description: string): z.ZodString {
 }
 
 /** A key inside a Secret or ConfigMap. */
-export const DataKey = z
+const DataKey = z
   .string()
   .min(1)
   .max(253)

@@ -5,7 +5,7 @@ import type { KindDefinition } from './kinds.ts';
 import { sortKeys, toOpenAPI } from './openapi.ts';
 import type { JSONSchemaProps } from './openapi.ts';
 
-export const CRD_LABELS = {
+const CRD_LABELS = {
   'app.kubernetes.io/name': 'machine-identity-operator',
   'app.kubernetes.io/part-of': 'machine-identity-operator',
 };
@@ -49,7 +49,7 @@ export interface CustomResourceDefinition {
   spec: JSONSchemaProps;
 }
 
-export function buildCrd(def: KindDefinition): CustomResourceDefinition {
+function buildCrd(def: KindDefinition): CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -4,7 +4,7 @@ import { CIDR, setList, duration, LabelSelector, objectName, parseDuration, patt
 import { conditions, ObservedGeneration } from './meta.ts';
 import { KeyAlgorithm, KeyUsage } from './machine-identity.ts';
 
-export const SignatureAlgorithm = z.enum([
+const SignatureAlgorithm = z.enum([
   'SHA256WithRSA',
   'SHA384WithRSA',
   'SHA512WithRSA',
@@ -19,9 +19,9 @@ export const SignatureAlgorithm = z.enum([
   'ECDSAWithSHA1',
   'MD5WithRSA',
 ]);
-export type SignatureAlgorithm = z.infer<typeof SignatureAlgorithm>;
+type SignatureAlgorithm = z.infer<typeof SignatureAlgorithm>;
 
-export const ECDSACurve = z.enum(['P-256', 'P-384', 'P-521']);
+const ECDSACurve = z.enum(['P-256', 'P-384', 'P-521']);
 
 const rulesShape = {
   allowedAuthorities: z

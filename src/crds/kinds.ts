@@ -1,14 +1,14 @@
 // The three kinds: everything that makes a CRD besides the schema bodies (names, scope, printer columns)
 // plus the whole-object zod schemas used for in-process parsing.
 import { z } from 'zod';
-import { API_VERSION, GROUP, VERSION } from './common.ts';
+import { API_VERSION } from './common.ts';
 import { ObjectMeta } from './meta.ts';
 import { MachineIdentitySpec, MachineIdentityStatus } from './machine-identity.ts';
 import { CertificateAuthorityBindingSpec } from './certificate-authority-binding.ts';
 import { CertificateAuthorityBindingStatus } from './certificate-authority-binding-status.ts';
 import { IssuancePolicySpec, IssuancePolicyStatus } from './issuance-policy.ts';
 
-export interface PrinterColumn {
+interface PrinterColumn {
   name: string;
   type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   jsonPath: string;
@@ -193,14 +193,3 @@ export const IssuancePolicySchema = objectSchema(ISSUANCE_POLICY, IssuancePolicy
 export type MachineIdentity = z.infer<typeof MachineIdentitySchema>;
 export type CertificateAuthorityBinding = z.infer<typeof CertificateAuthorityBindingSchema>;
 export type IssuancePolicy = z.infer<typeof IssuancePolicySchema>;
-
-export const GVK = {
-  MachineIdentity: { group: GROUP, version: VERSION, kind: 'MachineIdentity', plural: MACHINE_IDENTITY.plural },
-  CertificateAuthorityBinding: {
-    group: GROUP,
-    version: VERSION,
-    kind: 'CertificateAuthorityBinding',
-    plural: CERTIFICATE_AUTHORITY_BINDING.plural,
-  },
-  IssuancePolicy: { group: GROUP, version: VERSION, kind: 'IssuancePolicy', plural: ISSUANCE_POLICY.plural },
-} as const;

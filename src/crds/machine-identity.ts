@@ -20,8 +20,8 @@ import type { Rule } from './common.ts';
 import { USAGE_NAMES } from '../pki/usages.ts';
 
 export const DEFAULT_DURATION = '2160h';
-export const MIN_DURATION = '10m';
-export const MIN_RENEW_BEFORE = '5m';
+const MIN_DURATION = '10m';
+const MIN_RENEW_BEFORE = '5m';
 
 export const KeyAlgorithm = z.enum(['ECDSA', 'RSA', 'Ed25519']);
 export type KeyAlgorithm = z.infer<typeof KeyAlgorithm>;
@@ -54,7 +54,7 @@ export const keySizeField = z
     'Key size: ECDSA 256 (default), 384 or 521 (P-256, P-384, P-521); RSA 2048 (default), 3072 or 4096; unset for Ed25519.',
   );
 
-export const PrivateKey = withRules(
+const PrivateKey = withRules(
   z.object({
     algorithm: keyAlgorithmField,
     size: keySizeField,
@@ -87,7 +87,7 @@ export const PrivateKey = withRules(
 const names = (max: number, item: z.ZodString, description: string) =>
   z.array(item).max(max).optional().meta({ 'x-kubernetes-list-type': 'atomic' }).describe(description);
 
-export const Subject = z
+const Subject = z
   .object({
     commonName: z
       .string()
@@ -103,7 +103,7 @@ export const Subject = z
   })
   .describe('X.509 subject of the certificate.');
 
-export const Workload = z.object({
+const Workload = z.object({
   kind: z
     .enum(['Deployment', 'StatefulSet', 'DaemonSet'])
     .describe('Workload kind: Deployment, StatefulSet or DaemonSet.'),
@@ -287,4 +287,4 @@ export const MachineIdentityStatus = z
 export type MachineIdentitySpec = z.infer<typeof MachineIdentitySpec>;
 export type MachineIdentitySpecInput = z.input<typeof MachineIdentitySpec>;
 export type MachineIdentityStatus = z.infer<typeof MachineIdentityStatus>;
-export type PrivateKey = z.infer<typeof PrivateKey>;
+type PrivateKey = z.infer<typeof PrivateKey>;

@@ -29,16 +29,14 @@ export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 
  * byte budget), `too_many_certificates`, `pkcs12_budget` (sections, bags or key-derivation iterations),
  * and what the parse pool reports when it had to stop a worker (`timeout`, `worker_memory`, `worker_crashed`).
  */
-export const PROBLEM_CODES = [
-  'unreadable',
-  'oversize',
-  'too_many_certificates',
-  'pkcs12_budget',
-  'timeout',
-  'worker_memory',
-  'worker_crashed',
-] as const;
-export type ProblemCode = (typeof PROBLEM_CODES)[number];
+type ProblemCode =
+  | 'unreadable'
+  | 'oversize'
+  | 'too_many_certificates'
+  | 'pkcs12_budget'
+  | 'timeout'
+  | 'worker_memory'
+  | 'worker_crashed';
 export interface ParseProblem {
   key: string;
   reason: string;
@@ -51,8 +49,8 @@ export interface Extracted {
 
 export const MAX_SANS_KEPT = 100;
 /** Values larger than this are not certificates anyone mounts; skipped as a problem. */
-export const MAX_VALUE_BYTES = 1024 * 1024;
-export const MAX_CERTS_PER_VALUE = 100;
+const MAX_VALUE_BYTES = 1024 * 1024;
+const MAX_CERTS_PER_VALUE = 100;
 
 /** What reading one object may cost (the wall-time limit is the parse pool's). */
 export interface ParseBudget {
@@ -79,7 +77,7 @@ const DER_KEY = /\.(crt|cer|der|pem|cert)$/i;
 export const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
 export const PKCS12_PASSWORD_ANNOTATION = 'machineidentity.io/pkcs12-password-key';
 
-export function recordOf(f: CertFacts, key: string): CertRecord {
+function recordOf(f: CertFacts, key: string): CertRecord {
   const cap = (xs: string[]): string[] => (xs.length > MAX_SANS_KEPT ? xs.slice(0, MAX_SANS_KEPT) : xs);
   const r: CertRecord = {
     key,

@@ -47,7 +47,7 @@ export interface KnownCa {
   fingerprintSHA256: string;
 }
 
-export interface Location {
+interface Location {
   pods: string[];
   workloads: string[];
   ingresses: string[];

@@ -46,7 +46,7 @@ export interface PublicKeySignRequest {
   notAfter: Date;
 }
 
-export interface IssuedCertificate {
+interface IssuedCertificate {
   status: 'issued';
   /** The leaf certificate (PEM). */
   certificatePem: string;

@@ -5,15 +5,15 @@ import { ALERTS, THRESHOLDS } from './alerts.ts';
 import { dashboard } from './dashboard.ts';
 
 const HEADER = '# Generated from src/monitoring/alerts.ts by `npm run gen`: edit that file, not this one.\n';
-export const RULES_FILE = 'deploy/prometheus/machine-identity-operator.rules.yaml';
-export const CHART_RULE_TEMPLATE = 'deploy/helm/machine-identity-operator/templates/prometheusrule.yaml';
-export const DASHBOARD_FILE = 'deploy/grafana/machine-identity-operator.json';
-export const CHART_DASHBOARD_FILE = 'deploy/helm/machine-identity-operator/dashboards/machine-identity-operator.json';
+const RULES_FILE = 'deploy/prometheus/machine-identity-operator.rules.yaml';
+const CHART_RULE_TEMPLATE = 'deploy/helm/machine-identity-operator/templates/prometheusrule.yaml';
+const DASHBOARD_FILE = 'deploy/grafana/machine-identity-operator.json';
+const CHART_DASHBOARD_FILE = 'deploy/helm/machine-identity-operator/dashboards/machine-identity-operator.json';
 
 const withDefaults = (s: string): string =>
   s.replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => THRESHOLDS[k as keyof typeof THRESHOLDS].value);
 
-export function rulesDocument(subst: (s: string) => string = withDefaults): { groups: object[] } {
+function rulesDocument(subst: (s: string) => string = withDefaults): { groups: object[] } {
   return {
     groups: [
       {

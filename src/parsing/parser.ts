@@ -14,7 +14,7 @@ export interface ParserOptions {
   heapMb: number;
   maxKdfIterations: number;
 }
-export const DEFAULT_PARSER_OPTIONS: ParserOptions = {
+const DEFAULT_PARSER_OPTIONS: ParserOptions = {
   workers: 1,
   timeoutMs: 5000,
   heapMb: 64,

@@ -23,7 +23,7 @@ function showItem(s: string): string {
   return /^[\x21-\x7e]+$/.test(s) && !/[,;"]/.test(s) ? s : quote(s);
 }
 
-export function showList(items: readonly string[]): string {
+function showList(items: readonly string[]): string {
   const shown = items.slice(0, 10).map(showItem).join(', ');
   return items.length > 10 ? `${shown}, … (${items.length - 10} more)` : shown;
 }

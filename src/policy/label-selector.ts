@@ -1,5 +1,5 @@
 // Kubernetes LabelSelector semantics (matchLabels AND matchExpressions), as a pure function.
-export interface LabelSelectorRequirement {
+interface LabelSelectorRequirement {
   key: string;
   operator: string;
   values?: string[];

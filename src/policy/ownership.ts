@@ -16,9 +16,9 @@ import { dnsNameLabels, matchDnsLabels, matchesEmailPattern, matchUriParts, pars
 import type { CertificateShape } from './types.ts';
 
 /** The lifetime cap of a binding that sets no maxDuration: 90 days, the default lifetime of an identity. */
-export const DEFAULT_LIFETIME_CAP = '2160h';
+const DEFAULT_LIFETIME_CAP = '2160h';
 const DEFAULT_CAP_MS = durationConstant(DEFAULT_LIFETIME_CAP);
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 /** Whose names apply: the MachineIdentity's namespace, the pod's, the requesting ServiceAccount's, or the namespace a listed CSR requester is mapped to. */
 export interface OwnershipScope {

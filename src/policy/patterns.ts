@@ -2,7 +2,7 @@
 // ip-ranges.ts). Pure and total:
 // no input throws, and anything malformed (empty labels, spaces, non-ASCII, dot segments) never matches.
 
-export const NAMESPACE_TOKEN = '{{namespace}}';
+const NAMESPACE_TOKEN = '{{namespace}}';
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const PRINTABLE = /^[\x21-\x7e]+$/;
 

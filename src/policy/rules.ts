@@ -8,7 +8,7 @@ import type { RuleCheck, RuleTarget } from './rule-target.ts';
 import { ECDSA_CURVE_OF_SIZE } from './types.ts';
 
 /** Requests name their authority; a discovered certificate must chain to the CA of one of them. */
-export const allowedAuthorities: RuleCheck = (r, t) => {
+const allowedAuthorities: RuleCheck = (r, t) => {
   const allowed = r.raw.allowedAuthorities;
   if (!allowed || allowed.includes(t.authority ?? '')) return NONE;
   if (t.source === 'request')
@@ -67,7 +67,7 @@ function curveFindings(pk: PrivateKeyRules, algorithm: string, size: number | un
   ];
 }
 
-export const privateKey: RuleCheck = (r, t) => {
+const privateKey: RuleCheck = (r, t) => {
   const pk = r.raw.privateKey;
   if (!pk) return NONE;
   const { algorithm, size } = t.key;
@@ -79,9 +79,9 @@ export const privateKey: RuleCheck = (r, t) => {
 };
 
 /** How far a certificate's lifetime may exceed maxDuration: the back-dating issuers allow for clock skew (the API server's PCR window). */
-export const LIFETIME_SLACK_MS = 5 * 60_000;
+const LIFETIME_SLACK_MS = 5 * 60_000;
 
-export const duration: RuleCheck = (r, t) => {
+const duration: RuleCheck = (r, t) => {
   const field = t.source === 'request' ? 'duration' : 'lifetime';
   if (!Number.isFinite(t.durationMs) || t.durationMs < 0) {
     return r.maxDurationMs === undefined
@@ -114,7 +114,7 @@ export const duration: RuleCheck = (r, t) => {
   return NONE;
 };
 
-export const usages: RuleCheck = (r, t) => {
+const usages: RuleCheck = (r, t) => {
   const allowed = r.raw.usages?.allowed as string[] | undefined;
   if (!allowed) return NONE;
   return eachValue(
@@ -126,18 +126,18 @@ export const usages: RuleCheck = (r, t) => {
   );
 };
 
-export const allowCA: RuleCheck = (r, t) =>
+const allowCA: RuleCheck = (r, t) =>
   r.raw.allowCA === false && t.isCA
     ? [{ rule: 'allowCA', field: 'isCA', value: 'true', message: 'isCA true is not allowed (allowCA is false)' }]
     : NONE;
 
-export const requireOwner: RuleCheck = (r, t) =>
+const requireOwner: RuleCheck = (r, t) =>
   r.raw.requireOwner === true && t.source === 'request' && !t.ownerTeam
     ? [{ rule: 'requireOwner', field: 'owner.team', value: '', message: 'owner.team is required' }]
     : NONE;
 
 /** Discovered certificates only: a self-signed leaf (not a CA) is a violation. */
-export const forbidSelfSigned: RuleCheck = (r, t) =>
+const forbidSelfSigned: RuleCheck = (r, t) =>
   r.raw.forbidSelfSigned === true && t.source === 'certificate' && t.selfSigned === true && !t.isCA
     ? [
         {
@@ -150,7 +150,7 @@ export const forbidSelfSigned: RuleCheck = (r, t) =>
     : NONE;
 
 /** Discovered certificates only. */
-export const allowedSignatureAlgorithms: RuleCheck = (r, t) => {
+const allowedSignatureAlgorithms: RuleCheck = (r, t) => {
   const allowed = r.raw.allowedSignatureAlgorithms as string[] | undefined;
   if (!allowed || t.source !== 'certificate' || allowed.includes(t.signatureAlgorithm ?? '')) return NONE;
   return [
@@ -164,7 +164,7 @@ export const allowedSignatureAlgorithms: RuleCheck = (r, t) => {
 };
 
 /** Every rule, in the contract's order (the order violations are reported in). */
-export const RULES: readonly RuleCheck[] = [
+const RULES: readonly RuleCheck[] = [
   allowedAuthorities,
   privateKey,
   duration,

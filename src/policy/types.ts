@@ -8,12 +8,12 @@ import { parseDuration } from '../crds/common.ts';
 export type Enforcement = 'Enforce' | 'Audit';
 export type DefaultAction = 'Allow' | 'Deny';
 
-export interface SubjectView {
+interface SubjectView {
   commonName?: string;
   organizations: string[];
 }
 
-export interface KeyView {
+interface KeyView {
   /** ECDSA, RSA, Ed25519 (discovered certificates may also show RSASSA-PSS, Ed448, ...). */
   algorithm: string;
   /** RSA modulus bits or ECDSA curve size; unset for Ed25519. */

@@ -110,18 +110,6 @@ export async function applyStatus<T extends k8s.KubernetesObject>(
   return res as T;
 }
 
-/** JSON merge patch of a custom object (a `null` value deletes the key). */
-export async function mergePatch(
-  co: k8s.CustomObjectsApi,
-  gvr: GVR,
-  ref: { namespace?: string; name: string },
-  body: object,
-): Promise<unknown> {
-  return ref.namespace
-    ? co.patchNamespacedCustomObject({ ...gvr, namespace: ref.namespace, name: ref.name, body }, MERGE)
-    : co.patchClusterCustomObject({ ...gvr, name: ref.name, body }, MERGE);
-}
-
 /** GET of an arbitrary API path (e.g. a list) as parsed JSON; non-2xx throws ApiException. */
 export async function getJson<T>(
   kc: k8s.KubeConfig,

@@ -26,7 +26,7 @@ export interface LeaderElectorOptions {
   registry: Registry;
 }
 
-export function defaultIdentity(): string {
+function defaultIdentity(): string {
   return `${process.env.POD_NAME || hostname()}_${randomUUID()}`;
 }
 

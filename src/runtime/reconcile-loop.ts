@@ -13,7 +13,7 @@ import { counter, gauge, histogram } from './metric-registry.ts';
 export interface ReconcileResult {
   requeueAfterMs?: number;
 }
-export interface ReconcileContext {
+interface ReconcileContext {
   log: Logger;
   reconcileID: string;
 }

@@ -8,7 +8,7 @@ import { counter, gauge, histogram } from './metric-registry.ts';
 /** Node timers overflow above 2^31-1 ms (fire at once); longer waits are clamped and re-checked on wake. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Default cap for addAfter: cert-manager's resync period; callers re-check on wake-up. */
-export const DEFAULT_MAX_DELAY_MS = 10 * 60 * 60 * 1000;
+const DEFAULT_MAX_DELAY_MS = 10 * 60 * 60 * 1000;
 
 export interface WorkQueueOptions {
   name: string;

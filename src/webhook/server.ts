@@ -9,7 +9,7 @@ import type { ServingMaterial } from './serving-cert.ts';
 
 /** An AdmissionReview with a large MachineIdentity is well under 1 MiB; the API server's own request limit is 3 MiB. */
 const MAX_BODY = 3 * 1024 * 1024;
-export const VALIDATE_PATH = '/validate';
+const VALIDATE_PATH = '/validate';
 
 export interface WebhookServer {
   readonly port: number;

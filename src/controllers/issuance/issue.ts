@@ -215,7 +215,7 @@ async function keystores(
 }
 
 /** What a returned certificate lacks or adds compared with the spec (isCA, SAN lists); undefined when it matches. */
-export function certificateMismatch(spec: MachineIdentitySpec, leaf: CertFacts): string | undefined {
+function certificateMismatch(spec: MachineIdentitySpec, leaf: CertFacts): string | undefined {
   const diffs: string[] = [];
   if (spec.isCA !== leaf.isCA) diffs.push(`isCA ${leaf.isCA} instead of ${spec.isCA}`);
   const cn = spec.subject?.commonName;

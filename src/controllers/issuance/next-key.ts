@@ -10,10 +10,10 @@ import { isAlreadyExists, isNotFound } from '../../runtime/kube.ts';
 import { LABEL_IDENTITY } from './secret.ts';
 import type { OperatorContext } from '../context.ts';
 
-export const LABEL_ROLE = 'machineidentity.io/role';
-export const ROLE_NEXT_KEY = 'next-key';
+const LABEL_ROLE = 'machineidentity.io/role';
+const ROLE_NEXT_KEY = 'next-key';
 
-export function nextKeyName(identity: string, revision: number): string {
+function nextKeyName(identity: string, revision: number): string {
   return `${identity}-mio-next-key-${revision}`.slice(0, 253);
 }
 

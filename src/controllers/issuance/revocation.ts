@@ -10,7 +10,7 @@ import { IssuanceReason } from '../../crds/reasons.ts';
 import type { OperatorContext } from '../context.ts';
 import type { Issuer } from '../../issuers/types.ts';
 
-export const REVOKE_FINALIZER = 'machineidentity.io/revoke-on-delete';
+const REVOKE_FINALIZER = 'machineidentity.io/revoke-on-delete';
 const GIVE_UP_MS = 10 * 60_000;
 
 const path = (mi: MachineIdentityModel): string =>

@@ -33,7 +33,7 @@ export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;
 }
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 60 * 60_000 };
+const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 60 * 60_000 };
 
 /** Delay before retry number `failures + 1`: base·2^(failures−1), capped. */
 export function failureBackoffMs(failures: number, p: BackoffPolicy = DEFAULT_BACKOFF): number {

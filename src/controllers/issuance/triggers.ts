@@ -3,7 +3,7 @@
 import { Reason } from '../../crds/reasons.ts';
 
 /** What the controller knows about the current Secret's certificate. */
-export interface CurrentCertificate {
+interface CurrentCertificate {
   serialNumber: string;
   notBefore: Date;
   notAfter: Date;

@@ -23,7 +23,7 @@ export const RCODE: Readonly<Record<number, string>> = {
   18: 'BADTIME',
   22: 'BADTRUNC',
 };
-export const TSIG_ALGORITHMS = {
+const TSIG_ALGORITHMS = {
   HMACMD5: ['hmac-md5.sig-alg.reg.int', 'md5'],
   HMACSHA1: ['hmac-sha1', 'sha1'],
   HMACSHA256: ['hmac-sha256', 'sha256'],
@@ -83,7 +83,7 @@ export function txtRdata(value: string): Buffer {
   return Buffer.concat(parts);
 }
 
-export function encodeRecord(r: Record_): Buffer {
+function encodeRecord(r: Record_): Buffer {
   return Buffer.concat([encodeName(r.name), u16(r.type), u16(r.cls), u32(r.ttl), u16(r.rdata.length), r.rdata]);
 }
 

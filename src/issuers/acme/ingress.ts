@@ -26,7 +26,7 @@ const LABELS = {
 /** A challenge's Ingress or HTTPRoute: always named (challengeIngressName). */
 export type ChallengeRoute = k8s.KubernetesObject & { kind: string; metadata: { name: string; namespace: string } };
 
-export function challengeIngressName(host: string, token: string): string {
+function challengeIngressName(host: string, token: string): string {
   return `mio-acme-${createHash('sha256').update(`${host}/${token}`).digest('hex').slice(0, 16)}`;
 }
 

@@ -40,7 +40,7 @@ export function parseNameserver(s: string): { host: string; port: number } {
 }
 
 /** One DNS message over TCP (RFC 7766 length-prefixed) and its answer. */
-export function exchange(nameserver: string, msg: Buffer, timeoutMs: number): Promise<Buffer> {
+function exchange(nameserver: string, msg: Buffer, timeoutMs: number): Promise<Buffer> {
   const { host, port } = parseNameserver(nameserver);
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
