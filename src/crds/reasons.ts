@@ -1,3 +1,4 @@
+// over 300 lines: a table of data (every reason constant and its help text), one group after another
 // Condition and Event reasons, in one place: they are part of the user-facing contract
 // (alerts and `kubectl wait` read them), so they never change once released.
 
