@@ -26,18 +26,7 @@ export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): P
   const { ctx, mi } = run;
   const rec = readRecord(held.secret);
   const revision = currentRevision(mi, held.secret);
-  await repairMetadata(
-    ctx,
-    mi,
-    p.spec,
-    p.authority,
-    held.secret,
-    held.leaf,
-    revision,
-    rec,
-    run.log,
-    p.entry.trustBundlePem,
-  );
+  await repairFrom(run, p, held, p.authority);
   await run.write({
     ready: readyTrue(held.leaf.notAfter),
     cert: certStatus(held.leaf, rec.authorityFingerprint ?? '', renewal, revision),
@@ -56,20 +45,24 @@ export async function maintain(run: Run, p: Ready, held: Held, renewal: Date): P
  * trusts peers that move first.
  */
 export async function holdForTrustBundles(run: Run, p: Ready, held: Held, holdMs: number): Promise<ReconcileResult> {
+  if (p.entry.trustBundlePem) await repairFrom(run, p, held, readRecord(held.secret).authority ?? p.authority);
+  return { requeueAfterMs: holdMs };
+}
+
+/** Re-applies the Secret's metadata and CA bundle from what it already holds (same key and certificate). */
+async function repairFrom(run: Run, p: Ready, held: Held, authority: string): Promise<void> {
   const rec = readRecord(held.secret);
   const revision = currentRevision(run.mi, held.secret);
-  if (p.entry.trustBundlePem)
-    await repairMetadata(
-      run.ctx,
-      run.mi,
-      p.spec,
-      rec.authority ?? p.authority,
-      held.secret,
-      held.leaf,
-      revision,
-      rec,
-      run.log,
-      p.entry.trustBundlePem,
-    );
-  return { requeueAfterMs: holdMs };
+  await repairMetadata(
+    run.ctx,
+    run.mi,
+    p.spec,
+    authority,
+    held.secret,
+    held.leaf,
+    revision,
+    rec,
+    run.log,
+    p.entry.trustBundlePem,
+  );
 }

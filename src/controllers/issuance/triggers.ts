@@ -2,11 +2,8 @@
 // its reason is the Issuing condition's reason and the Event's reason.
 import { Reason } from '../../crds/reasons.ts';
 
-/** What the controller knows about the current Secret's certificate. */
-interface CurrentCertificate {
-  serialNumber: string;
-  notBefore: Date;
-  notAfter: Date;
+/** The names and key a certificate carries, and an identity asks for: compared field by field. */
+interface CertificateShape {
   commonName?: string;
   dnsNames: string[];
   ipAddresses: string[];
@@ -15,6 +12,13 @@ interface CurrentCertificate {
   isCA: boolean;
   keyAlgorithm: string;
   keySize?: number;
+}
+
+/** What the controller knows about the current Secret's certificate. */
+interface CurrentCertificate extends CertificateShape {
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 /** Facts recorded on the Secret when it was written (annotations), so changes can be told apart. */
@@ -28,15 +32,7 @@ export interface SecretRecord {
   issuedAt?: Date;
 }
 
-export interface DesiredIdentity {
-  commonName?: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  uris: string[];
-  emailAddresses: string[];
-  isCA: boolean;
-  keyAlgorithm: string;
-  keySize?: number;
+export interface DesiredIdentity extends CertificateShape {
   authority: string;
   /** spec.duration in ms; undefined when the spec leaves it to policy (then only remediation reissues for it). */
   durationMs?: number;

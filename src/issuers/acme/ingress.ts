@@ -30,6 +30,20 @@ function challengeIngressName(host: string, token: string): string {
   return `mio-acme-${createHash('sha256').update(`${host}/${token}`).digest('hex').slice(0, 16)}`;
 }
 
+/** The metadata of either route kind: named for the challenge, labelled as ours, with the host it answers for. */
+function challengeMetadata(
+  namespace: string,
+  host: string,
+  token: string,
+): ChallengeRoute['metadata'] & k8s.V1ObjectMeta {
+  return {
+    name: challengeIngressName(host, token),
+    namespace,
+    labels: LABELS,
+    annotations: { 'machineidentity.io/acme-challenge-host': host },
+  };
+}
+
 export function challengeIngress(
   r: Pick<IngressRouting, 'namespace' | 'serviceName'>,
   host: string,
@@ -39,12 +53,7 @@ export function challengeIngress(
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: {
-      name: challengeIngressName(host, token),
-      namespace: r.namespace,
-      labels: LABELS,
-      annotations: { 'machineidentity.io/acme-challenge-host': host },
-    },
+    metadata: challengeMetadata(r.namespace, host, token),
     spec: {
       ...(ingressClassName ? { ingressClassName } : {}),
       rules: [
@@ -140,12 +149,7 @@ export function challengeHTTPRoute(
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: {
-      name: challengeIngressName(host, token),
-      namespace: r.namespace,
-      labels: LABELS,
-      annotations: { 'machineidentity.io/acme-challenge-host': host },
-    },
+    metadata: challengeMetadata(r.namespace, host, token),
     spec: {
       parentRefs: parentRefs.map((p) => ({
         group: 'gateway.networking.k8s.io',
