@@ -30,7 +30,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         SRC_LIMITS,
         {
-          selector: 'TSAsExpression > TSTypeLiteral',
+          selector:
+            'TSAsExpression > TSTypeLiteral, TSAsExpression > TSUnionType > TSTypeLiteral, TSAsExpression > TSIntersectionType > TSTypeLiteral',
           message: 'an object type assertion (as {…}) hides a missing parse: type the value (zod) or narrow it',
         },
       ],

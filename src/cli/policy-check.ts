@@ -7,6 +7,10 @@ import type { BindingForOwnership } from '../policy/ownership.ts';
 import type { DefaultAction, Violation } from '../policy/types.ts';
 import type { Manifest, ReadError } from './manifests.ts';
 import { propertyOf } from '../runtime/narrow.ts';
+import { z } from 'zod';
+
+/** What a Namespace manifest read from a file contributes: its name and labels. */
+const NamespaceMeta = z.object({ name: z.string().min(1), labels: z.record(z.string(), z.string()).optional() });
 
 export interface CheckOptions {
   defaultAction: DefaultAction;
@@ -41,8 +45,8 @@ const isKind = (m: Manifest, kind: string): boolean =>
 function namespaceLabels(all: readonly Manifest[]): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
   for (const m of all.filter((x) => isKind(x, 'Namespace'))) {
-    const meta = m.object.metadata as { name?: string; labels?: Record<string, string> } | undefined;
-    if (meta?.name) out.set(meta.name, { ...(meta.labels ?? {}) });
+    const meta = NamespaceMeta.safeParse(propertyOf(m.object, 'metadata'));
+    if (meta.success) out.set(meta.data.name, { ...(meta.data.labels ?? {}) });
   }
   return out;
 }

@@ -1,4 +1,5 @@
 // In-process validation at the edges: typed objects or a readable error that lists field paths.
+import { propertyOf } from '../runtime/narrow.ts';
 import type { z } from 'zod';
 import {
   CERTIFICATE_AUTHORITY_BINDING,
@@ -53,7 +54,7 @@ function parseWith<S extends z.ZodType>(
   obj: unknown,
   opts: ParseOptions,
 ): ParseResult<z.output<S>> {
-  const name = (obj as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  const name = propertyOf(propertyOf(obj, 'metadata'), 'name');
   const displayName = typeof name === 'string' ? name : undefined;
   const issues: FieldIssue[] = [];
   if (opts.strict) {
@@ -89,7 +90,7 @@ export type AnyResource = MachineIdentity | CertificateAuthorityBinding | Issuan
 
 /** Dispatches on `kind`; for manifests read from files (the CLI's policy check). */
 export function parseResource(obj: unknown, opts: ParseOptions = {}): ParseResult<AnyResource> {
-  const kind = (obj as { kind?: unknown } | null)?.kind;
+  const kind = propertyOf(obj, 'kind');
   switch (kind) {
     case 'MachineIdentity':
       return parseMachineIdentity(obj, opts);

@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 
-const PATCHED = Symbol.for('mio.sharedDispatcher');
+/** KubeConfigs already patched (patching twice would wrap the wrapper). */
+const patched = new WeakSet<k8s.KubeConfig>();
 type Dispatcher = ReturnType<k8s.RequestContext['getDispatcher']>;
 
 export function withSharedDispatcher(kc: k8s.KubeConfig): k8s.KubeConfig {
-  const target = kc as k8s.KubeConfig & { [PATCHED]?: true };
-  if (target[PATCHED]) return kc;
+  if (patched.has(kc)) return kc;
   const original = kc.applySecurityAuthentication.bind(kc);
   const pools = new Map<string, Dispatcher>();
   kc.applySecurityAuthentication = async (context: k8s.RequestContext): Promise<void> => {
@@ -30,6 +30,6 @@ export function withSharedDispatcher(kc: k8s.KubeConfig): k8s.KubeConfig {
     if (pools.size >= 4) pools.clear();
     pools.set(key, fresh);
   };
-  target[PATCHED] = true;
+  patched.add(kc);
   return kc;
 }
