@@ -154,7 +154,8 @@ describe('account', () => {
       eab: { keyID: pebble.eab.keyID, hmacKey: Buffer.from(pebble.eab.hmacKeyB64u, 'base64url') },
     });
     const kid = await c.account();
-    for (let i = 0; i < 80; i++) await c.get(kid, 'account');
+    // at 5% a run of 80 requests sees no refusal 1.7% of the time: ask until one came (0.95^400 < 1e-8), all answered
+    for (let i = 0; i < 400 && c.counters.badNonceRetries === 0; i++) await c.get(kid, 'account');
     expect(c.counters.badNonceRetries).toBeGreaterThan(0);
   }, 60_000);
 });
