@@ -26,11 +26,13 @@ const env = {
 };
 let passed = 0,
   failed = 0;
-const step = (name, cmd, cmdArgs) => {
+// Every step has a deadline: a hung step must end the run with a failure, never outlive CI's budget.
+const step = (name, cmd, cmdArgs, timeoutMs = 15 * 60_000) => {
   const t0 = Date.now();
-  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env });
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env, timeout: timeoutMs, killSignal: 'SIGKILL' });
   const ok = r.status === 0;
-  console.log(`[test] ${name}: ${ok ? 'ok' : 'FAILED'} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  const why = r.error?.code === 'ETIMEDOUT' ? ` after its deadline of ${timeoutMs / 60_000} min` : '';
+  console.log(`[test] ${name}: ${ok ? 'ok' : 'FAILED'}${why} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   return ok;
 };
 
@@ -51,13 +53,16 @@ if (!args.includes('--no-static')) {
     else failed++;
   }
 }
+// --forceExit: once the run is complete, a handle some test leaked must not keep jest (and CI) waiting;
+// the leftover check below still reports any process the tests left behind.
 const jestArgs = [
   '--experimental-vm-modules',
   'node_modules/jest/bin/jest.js',
   '--runInBand',
+  '--forceExit',
   ...args.filter((a) => a !== '--no-static'),
 ];
-const jestOk = step('jest', process.execPath, jestArgs);
+const jestOk = step('jest', process.execPath, jestArgs, Number(process.env.MIO_JEST_DEADLINE_MIN ?? 60) * 60_000);
 if (existsSync(env.MIO_SUMMARY_FILE)) {
   const s = JSON.parse(readFileSync(env.MIO_SUMMARY_FILE, 'utf8'));
   passed += s.passed;
@@ -92,7 +97,15 @@ if (leftovers.length === 0) {
   console.log('[test] no process started by the tests is left running: ok');
 } else {
   failed++;
-  console.log(`[test] processes left running after the tests:\n  ${leftovers.join('\n  ')}`);
+  console.log(`[test] processes left running after the tests (now killed):\n  ${leftovers.join('\n  ')}`);
+  // killed so that none of them holds CI's output pipe open after this script exits
+  for (const l of leftovers) {
+    try {
+      process.kill(Number(l.split(' ')[0]), 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
 }
 rmSync(work, { recursive: true, force: true });
 console.log(`\nTests: ${passed} passed, ${failed} failed`);
