@@ -14,7 +14,9 @@ import { freePort, waitFor, sleep } from '../test/harness/processes.ts';
 import { installCrds, applyManifests, readManifests } from '../test/harness/manifests.ts';
 import { clusterUp, KUBECONFIG } from './lib/local-cluster.ts';
 
-const log = (l: string): void => void process.stdout.write(`[dev] ${l}\n`);
+const t0 = Date.now();
+// each line says when it happened (seconds since start), so a slow step shows in the output
+const log = (l: string): void => void process.stdout.write(`[dev] ${l} (+${((Date.now() - t0) / 1000).toFixed(1)}s)\n`);
 const NAMESPACE = 'machine-identity-system';
 const READY_TIMEOUT_MS = Number(process.env.MIO_DEV_READY_TIMEOUT_MS ?? 60_000);
 

@@ -1,9 +1,11 @@
 // Kubernetes Events (core/v1) for transitions, with client-go's two protections: the same object +
 // reason within 10 minutes bumps `count` on the existing Event instead of creating a new one, and a
-// global token bucket caps the write rate. Recording never throws: an Event is best effort.
+// global token bucket caps the write rate. Recording never throws: an Event is best effort, but a
+// write the API server refused for a passing reason (429, 5xx, a dropped connection) is tried again in
+// the background a few times, as client-go's broadcaster does, so a busy API server does not lose it.
 import * as k8s from '@kubernetes/client-node';
 import type { OperatorContext } from './context.ts';
-import { MERGE } from '../runtime/kube.ts';
+import { MERGE, toKubeError } from '../runtime/kube.ts';
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -19,6 +21,9 @@ const BURST = 100;
 const REFILL_PER_SEC = 10;
 const MAX_MESSAGE = 1024;
 const COMPONENT = 'machine-identity-operator';
+const RETRY_DELAYS_MS = [1000, 3000, 9000];
+/** Retries waiting at once, at most: beyond it a failed write is dropped (bounded memory under an outage). */
+const MAX_PENDING_RETRIES = 100;
 
 interface Recent {
   name: string;
@@ -31,6 +36,7 @@ interface State {
   recent: Map<string, Recent>;
   tokens: number;
   refilledAt: number;
+  pendingRetries: number;
 }
 
 const states = new WeakMap<OperatorContext, State>();
@@ -38,7 +44,13 @@ const states = new WeakMap<OperatorContext, State>();
 function stateOf(ctx: OperatorContext): State {
   let s = states.get(ctx);
   if (!s) {
-    s = { core: ctx.kc.makeApiClient(k8s.CoreV1Api), recent: new Map(), tokens: BURST, refilledAt: Date.now() };
+    s = {
+      core: ctx.kc.makeApiClient(k8s.CoreV1Api),
+      recent: new Map(),
+      tokens: BURST,
+      refilledAt: Date.now(),
+      pendingRetries: 0,
+    };
     states.set(ctx, s);
   }
   return s;
@@ -80,13 +92,36 @@ export async function recordEvent(
     ctx.log.debug({ kind: o.kind, name: o.name, reason }, 'event dropped by rate limit');
     return;
   }
-  const prev = s.recent.get(key);
+  const write = (): Promise<void> => writeEvent(s, ctx, o, { key, type, reason, note, now, ts });
+  try {
+    await write();
+  } catch (err) {
+    retryLater(s, ctx, write, err, 0, { kind: o.kind, name: o.name, reason });
+  }
+}
+
+interface EventWrite {
+  key: string;
+  type: EventType;
+  reason: string;
+  note: string;
+  now: Date;
+  ts: string;
+}
+
+/** Creates the Event, or bumps the one recorded for `key` within DEDUPE_MS. Throws what the API server said. */
+async function writeEvent(s: State, ctx: OperatorContext, o: InvolvedObject, w: EventWrite): Promise<void> {
+  const prev = s.recent.get(w.key);
   try {
     if (prev) {
       prev.count++;
-      prev.at = nowMs;
+      prev.at = w.now.getTime();
       await s.core.patchNamespacedEvent(
-        { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: ts, message: note } },
+        {
+          name: prev.name,
+          namespace: prev.namespace,
+          body: { count: prev.count, lastTimestamp: w.ts, message: w.note },
+        },
         MERGE,
       );
       return;
@@ -97,23 +132,50 @@ export async function recordEvent(
       body: {
         metadata: { generateName: `${o.name}.`, namespace },
         involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
-        type,
-        reason,
-        message: note,
+        type: w.type,
+        reason: w.reason,
+        message: w.note,
         count: 1,
-        firstTimestamp: now,
-        lastTimestamp: now,
+        firstTimestamp: w.now,
+        lastTimestamp: w.now,
         source: { component: COMPONENT },
         reportingComponent: COMPONENT,
         reportingInstance: ctx.config.identity,
       },
     });
-    s.recent.set(key, { name: created.metadata?.name ?? '', namespace, count: 1, at: nowMs });
+    s.recent.set(w.key, { name: created.metadata?.name ?? '', namespace, count: 1, at: w.now.getTime() });
   } catch (err) {
-    if (prev) s.recent.delete(key); // the Event is gone (TTL): the next one is created afresh
+    if (prev) s.recent.delete(w.key); // the Event is gone (TTL) or unknown: the next write creates it afresh
+    throw err;
+  }
+}
+
+/** A refusal for a passing reason: no status (connection), 429, or 5xx. */
+function passing(err: unknown): boolean {
+  const code = toKubeError(err).code;
+  return code === undefined || code === 429 || code >= 500;
+}
+
+/** Tries `write` again after the next delay in the background (timers unref'd), or logs why the Event is lost. */
+function retryLater(
+  s: State,
+  ctx: OperatorContext,
+  write: () => Promise<void>,
+  err: unknown,
+  attempt: number,
+  about: { kind: string; name: string; reason: string },
+): void {
+  const delay = RETRY_DELAYS_MS[attempt];
+  if (delay === undefined || !passing(err) || s.pendingRetries >= MAX_PENDING_RETRIES) {
     ctx.log.warn(
-      { err: { message: (err as Error).message }, kind: o.kind, name: o.name, reason },
+      { err: { message: toKubeError(err).message }, ...about, attempts: attempt + 1 },
       'recording event failed',
     );
+    return;
   }
+  s.pendingRetries++;
+  setTimeout(() => {
+    s.pendingRetries--;
+    write().catch((e: unknown) => retryLater(s, ctx, write, e, attempt + 1, about));
+  }, delay).unref();
 }

@@ -12,6 +12,8 @@ export interface OperatorProcess {
   logs(): string;
   /** JSON log lines parsed. */
   logLines(): Record<string, unknown>[];
+  /** The operator's warnings and errors, and what it said about Events: for a failing wait's message. */
+  trouble(): string;
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -46,16 +48,24 @@ export async function startOperator(
     60_000,
     200,
   );
+  const logLines = (): Record<string, unknown>[] =>
+    logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     proc,
     port,
     url,
     logs,
-    logLines: () =>
-      logs()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logLines,
+    trouble: () => {
+      const lines = logLines().filter((l) => Number(l.level) >= 40 || /event/i.test(String(l.msg)));
+      return `--- operator warnings/errors and Event notes (${lines.length}, last 40) ---\n${lines
+        .slice(-40)
+        .map((l) => JSON.stringify(l).slice(0, 400))
+        .join('\n')}`;
+    },
     async metric(name, labels = {}) {
       const text = await (await fetch(`${url}/metrics?name=${encodeURIComponent(name)}`)).text();
       let sum: number | undefined;

@@ -155,7 +155,9 @@ describe('CA continuity', () => {
       async () => (await events('CASecretMissing')).some((e) => e.type === 'Warning'),
       20_000,
       200,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${env.operator?.trouble() ?? ''}`);
+    });
     await new Promise((r) => setTimeout(r, 3000)); // long enough for the old behaviour (a new root in 0.4 s, reissue in 10 s) to show
     await expect(env.core.readNamespacedSecret({ name: ca, namespace: env.opNamespace })).rejects.toThrow();
     expect((await binding()).caFingerprintSHA256).toBe(fp1);

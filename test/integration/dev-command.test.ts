@@ -105,14 +105,17 @@ describe('npm run dev', () => {
         });
         expect(got.metadata?.uid).toBeTruthy();
       }
+    } catch (e) {
+      // the output says where start-up stopped; keep it with the failure (the finally must not replace it)
+      throw new Error(`${(e as Error).message}\n--- npm run dev output ---\n${dev.out().slice(-6000)}`, { cause: e });
     } finally {
       dev.kill();
-      expect(await dev.exited).toBe(0);
-      const pid = operatorPid(dev.out());
-      expect(pid).toBeDefined();
-      expect(isAlive(pid!)).toBe(false);
       await new Promise((r) => (taken ? taken.close(r) : r(undefined)));
     }
+    expect(await dev.exited).toBe(0);
+    const pid = operatorPid(dev.out());
+    expect(pid).toBeDefined();
+    expect(isAlive(pid!)).toBe(false);
   });
 
   it('refuses a taken port it was told to use, naming it, before starting anything', async () => {
