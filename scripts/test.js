@@ -70,6 +70,16 @@ if (existsSync(env.MIO_SUMMARY_FILE)) {
   if (!jestOk && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
 } else failed++;
 
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), undefined once the process is gone. */
+function startTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 // Leftovers: every process that inherited this run's id, and every PID the harness registered.
 const leftovers = [];
 for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -82,14 +92,12 @@ for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
   }
 }
 if (existsSync(env.MIO_PID_REGISTRY)) {
+  // a registered PID counts only while it is the same process (same start time): PIDs are reused
   for (const line of readFileSync(env.MIO_PID_REGISTRY, 'utf8').split('\n').filter(Boolean)) {
-    const pid = Number(line.split(' ')[0]);
-    try {
-      process.kill(pid, 0);
-      if (!leftovers.some((l) => l.startsWith(`${pid} `))) leftovers.push(line);
-    } catch {
-      /* stopped */
-    }
+    const [pid, , ticks] = line.split(' ');
+    const now = startTicks(pid);
+    if (now !== undefined && (!ticks || now === ticks) && !leftovers.some((l) => l.startsWith(`${pid} `)))
+      leftovers.push(line);
   }
 }
 if (leftovers.length === 0) {

@@ -1,7 +1,7 @@
 // Starts child processes with their output in log files, and records every PID in a registry file
 // so that teardown (and the leftover check after `npm test`) can stop them by PID, never by name.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, openSync, closeSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Proc {
@@ -10,6 +10,16 @@ export interface Proc {
   child: ChildProcess;
   logFile: string;
   exited: Promise<number | null>;
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot (undefined once gone). */
+export function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The file every started PID is appended to; scripts/test.js checks them all after the run. */
@@ -33,7 +43,9 @@ export function startProcess(
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`failed to start ${name} (${bin})`);
   const reg = pidRegistry();
-  if (reg) appendFileSync(reg, `${child.pid} ${name}\n`);
+  // with the process's start time: PIDs are reused (pid_max is often 32768), and the leftover check
+  // must never take an unrelated process that later got the same PID for ours
+  if (reg) appendFileSync(reg, `${child.pid} ${name} ${startTicks(child.pid) ?? ''}\n`);
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
     child.once('exit', (code) => resolve(code));
