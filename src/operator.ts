@@ -22,6 +22,7 @@ import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
 import { podCertificateController, podCertificateRequests } from './controllers/signer/pod-certificate-controller.ts';
+import { podCertificatesNotServedNotice } from './controllers/signer/not-served-notice.ts';
 import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
 import { trustBundleController, trustBundlesServed } from './controllers/signer/trust-bundles.ts';
 import { PolicyStore, type PolicyObject } from './controllers/issuance-policies/store.ts';
@@ -117,7 +118,7 @@ async function signerParts(ctx: OperatorContext): Promise<Parts> {
   const pcrs = await podCertificateRequests(ctx); // undefined when certificates.k8s.io serves neither v1 nor v1beta1
   const csrs = csrInformer(ctx);
   const controllers: Controller[] = [
-    ...(pcrs ? [podCertificateController(ctx, pcrs)] : []),
+    ...(pcrs ? [podCertificateController(ctx, pcrs)] : [podCertificatesNotServedNotice(ctx)]),
     csrController(ctx, csrs),
     ...((await trustBundlesServed(ctx)) ? [trustBundleController(ctx)] : []),
   ];

@@ -291,6 +291,16 @@ describe(`PodCertificateRequest signer (certificates.k8s.io/${PCR_VERSION})`, ()
     ).toBeGreaterThanOrEqual(ISSUE_CASES.length + 3);
   });
 
+  it('reports the certificates.k8s.io version it uses for each resource', async () => {
+    for (const [resource, version] of [
+      ['podcertificaterequests', PCR_VERSION],
+      ['clustertrustbundles', CTB_VERSION],
+    ] as const) {
+      expect(await env.operator!.metric('machine_identity_signer_api_info', { resource, version })).toBe(1);
+      expect(await env.operator!.metric('machine_identity_signer_api_info', { resource, version: 'none' })).toBe(0);
+    }
+  });
+
   it("publishes the signer's CA as a ClusterTrustBundle linked to the signer", async () => {
     const ctb = await waitFor(
       'ClusterTrustBundle',

@@ -12,7 +12,7 @@ import { SIGNER_PREFIX } from './pod-certificate.ts';
 import { certificatesApi, certificatesPath, type CertificatesVersion } from './certificates-api.ts';
 import { reportServed } from './served-report.ts';
 
-export const bundleName = (binding: string): string => `machineidentity.io:${binding}:ca`;
+const bundleName = (binding: string): string => `machineidentity.io:${binding}:ca`;
 
 /** The binding's ClusterTrustBundle path at the served version; undefined when none is served (or discovery failed). */
 export async function trustBundlePath(ctx: Pick<OperatorContext, 'kc'>, binding: string): Promise<string | undefined> {
