@@ -17,6 +17,7 @@ import { waitFor } from '../harness/processes.ts';
 import {
   certificatesVersion,
   createPodCertificateRequest,
+  podCertificateVolumes,
   grantCsrCreate,
   readPodCertificateRequest,
   serviceAccountClient,
@@ -65,6 +66,7 @@ async function pod(namespace: string, name: string, sa: string): Promise<void> {
         serviceAccountName: sa,
         automountServiceAccountToken: false,
         containers: [{ name: 'c', image: 'example.invalid/app' }],
+        volumes: podCertificateVolumes([closed, listing].map((b) => `machineidentity.io/${b}`)),
         tolerations: [{ operator: 'Exists' }],
       },
     },

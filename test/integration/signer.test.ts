@@ -17,6 +17,7 @@ import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import {
   certificatesVersion,
   createPodCertificateRequest,
+  podCertificateVolumes,
   readPodCertificateRequest,
   serviceAccountClient,
 } from '../harness/requesters.ts';
@@ -61,6 +62,7 @@ async function pod(namespace: string, name: string, sa: string): Promise<void> {
         serviceAccountName: sa,
         automountServiceAccountToken: false,
         containers: [{ name: 'c', image: 'example.invalid/app' }],
+        volumes: podCertificateVolumes([signerName]),
         tolerations: [{ operator: 'Exists' }],
       },
     },
