@@ -13,7 +13,7 @@ export interface Proc {
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot (undefined once gone). */
-export function startTicks(pid: number): string | undefined {
+function startTicks(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
