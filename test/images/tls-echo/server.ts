@@ -36,6 +36,8 @@ function describe(cert: string): Record<string, string> {
 export async function startTlsEcho(opts: {
   dir: string;
   port: number;
+  /** all interfaces when not set (in a pod); tests bind 127.0.0.1 */
+  host?: string;
   reloadMs: number;
   log: (fields: Record<string, unknown>) => void;
 }): Promise<TlsEcho> {
@@ -59,7 +61,7 @@ export async function startTlsEcho(opts: {
     }
   }, opts.reloadMs);
   timer.unref();
-  await new Promise<void>((res) => server.listen(opts.port, res));
+  await new Promise<void>((res) => server.listen(opts.port, opts.host, res));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   opts.log({ msg: 'serving', port, ...identity });
