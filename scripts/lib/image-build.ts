@@ -19,10 +19,10 @@ import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { baseTag, buildContext, cacheDecision, inputKey, type Input } from './image-recipe.ts';
 
-export const NODE_VERSION = '24.21.0'; // the repository's own toolchain (package.json devDependency "node")
+const NODE_VERSION = '24.21.0'; // the repository's own toolchain (package.json devDependency "node")
 const NPM_VERSION = '11.19.0'; // the npm that Node 24.21.0 bundles (its CHANGELOG: "upgrade npm to 11.19.0")
 const RECIPE_VERSION = '1'; // bump to rebuild every cached artifact after changing this file's recipe
-export const CACHE_DIR =
+const CACHE_DIR =
   process.env.MIO_IMAGE_CACHE ??
   join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'machine-identity-operator', 'image');
 /** crun fails here ("cgroups in hybrid mode not supported"); without CAP_SYS_RESOURCE the defaults cannot be raised. */
@@ -149,6 +149,23 @@ export interface Base {
   key: string;
 }
 
+/**
+ * Bases of older recipes go, with their cache directory, and so do the images and build layers made on
+ * them (untagged, they are dangling): podman's storage does not grow with every recipe change.
+ */
+function dropStaleBases(keepTag: string, keepDir: string): void {
+  const stale = capture('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', 'localhost/mio-node-base'])
+    .out.split('\n')
+    .filter((t) => t !== '' && t !== keepTag);
+  for (const t of stale) capture('podman', ['untag', t]);
+  for (const d of readdirSync(join(CACHE_DIR, 'base'))) {
+    if (join(CACHE_DIR, 'base', d) !== keepDir) rmSync(join(CACHE_DIR, 'base', d), { recursive: true, force: true });
+  }
+  if (stale.length === 0) return;
+  capture('podman', ['image', 'prune', '--force']);
+  log(`removed the stale base images ${stale.join(', ')} and the images built on them`);
+}
+
 /** The local node:24-bookworm-slim: a cached rootfs tar, imported into podman's storage under a per-recipe tag. */
 export function ensureBase(force = false): Base {
   const key = inputKey(baseInputs());
@@ -168,10 +185,10 @@ export function ensureBase(force = false): Base {
       rmSync(tmp, { recursive: true, force: true });
     }
     writeFileSync(join(dir, 'key'), key);
-    run('podman', ['rmi', '--force', tag]);
     log(`base rootfs built in ${elapsed(t0)}: ${tar}`);
   }
-  if (!capture('podman', ['image', 'exists', tag]).ok) {
+  dropStaleBases(tag, dir);
+  if (decision.action === 'build' || !capture('podman', ['image', 'exists', tag]).ok) {
     const changes = BASE_CHANGES.flatMap((c) => ['--change', c]);
     run('podman', ['import', '--quiet', ...changes, '--message', `mio base, recipe ${key}`, tar, tag]);
     log(`base imported into podman as ${tag}`);

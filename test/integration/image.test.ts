@@ -21,9 +21,11 @@ import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { makePki, type Pem } from '../harness/pki.ts';
 import { startTlsEcho } from '../images/tls-echo/server.ts';
+import { RUN_FLAGS } from '../../scripts/lib/image-build.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const RUN = ['run', '--rm', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+const PODMAN = process.env.MIO_PODMAN ?? 'podman';
+const RUN = ['run', '--rm', ...RUN_FLAGS];
 // --read-only-tmpfs=false: no writable /tmp or /run either, as a pod with readOnlyRootFilesystem and no emptyDir
 const CHART_LIKE = [...RUN, '--read-only', '--read-only-tmpfs=false', '--user', '65532', '--network', 'none'];
 
@@ -101,14 +103,14 @@ function buildImages(): { operator: string; echo: string; stderr: string; ms: nu
 
 /** The image in podman's storage (it is gone when the archive was cached but the storage was reset). */
 function ensureLoaded(tag: string, archive: string): void {
-  if (spawnSync('podman', ['image', 'exists', tag]).status !== 0)
-    expect(spawnSync('podman', ['load', '-q', '-i', archive]).status).toBe(0);
+  if (spawnSync(PODMAN, ['image', 'exists', tag]).status !== 0)
+    expect(spawnSync(PODMAN, ['load', '-q', '-i', archive]).status).toBe(0);
 }
 
 /** Runs a container and resolves with its first stdout line that satisfies `want`, and how long it took. */
 function firstLine(args: string[], want: (l: string) => boolean): Promise<{ line: string; ms: number }> {
   const t0 = performance.now();
-  const child = spawn('podman', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PODMAN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   return new Promise((res, rej) => {
@@ -126,7 +128,7 @@ function firstLine(args: string[], want: (l: string) => boolean): Promise<{ line
 }
 
 const podman = (args: string[]): string => {
-  const r = spawnSync('podman', args, { encoding: 'utf8' });
+  const r = spawnSync(PODMAN, args, { encoding: 'utf8' });
   return `${r.stdout}${r.stderr}`;
 };
 
