@@ -17,7 +17,7 @@ import {
 import { writeFileSync, cpSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
-import { baseTag, buildContext, cacheDecision, inputKey, type Input } from './image-recipe.ts';
+import { baseTag, buildContext, cacheDecision, inputKey, removalOrder, type Input } from './image-recipe.ts';
 
 const NODE_VERSION = '24.21.0'; // the repository's own toolchain (package.json devDependency "node")
 const NPM_VERSION = '11.19.0'; // the npm that Node 24.21.0 bundles (its CHANGELOG: "upgrade npm to 11.19.0")
@@ -44,15 +44,19 @@ function capture(cmd: string, args: readonly string[]): { ok: boolean; out: stri
 
 const onPath = (bin: string): boolean => capture('sh', ['-c', `command -v ${bin}`]).ok;
 
-/** podman and runc (crun does not work here) and mmdebstrap, from Debian, when missing. */
+/**
+ * podman (with runc: crun does not work here) and mmdebstrap, from Debian, when missing. As root podman
+ * uses kernel overlayfs, so uidmap and fuse-overlayfs are not needed; the CNI plugins keep podman's
+ * network setup quiet although builds use the host network and checks none.
+ */
 export function ensureTools(): void {
-  const missing = [
-    ['podman', 'podman'],
-    ['runc', 'runc'],
-    ['mmdebstrap', 'mmdebstrap'],
-  ].filter(([bin]) => !onPath(bin ?? ''));
-  if (missing.length === 0) return;
-  const pkgs = missing.map(([, pkg]) => pkg ?? '');
+  const need: Record<string, string[]> = {
+    podman: ['podman', 'containernetworking-plugins'],
+    runc: ['runc'],
+    mmdebstrap: ['mmdebstrap'],
+  };
+  const pkgs = Object.entries(need).flatMap(([bin, p]) => (onPath(bin) ? [] : p));
+  if (pkgs.length === 0) return;
   if (process.getuid?.() !== 0) throw new Error(`missing ${pkgs.join(', ')}: run as root or apt-get install them`);
   log(`installing ${pkgs.join(' ')} from Debian`);
   run('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs]);
@@ -149,21 +153,30 @@ export interface Base {
   key: string;
 }
 
+const lines = (out: string): string[] => out.split('\n').filter((l) => l !== '');
+const bareId = (id: string): string => id.replace(/^sha256:/, '');
+
 /**
- * Bases of older recipes go, with their cache directory, and so do the images and build layers made on
- * them (untagged, they are dangling): podman's storage does not grow with every recipe change.
+ * Bases of older recipes go, with their cache directory and every image and build layer made on them,
+ * so podman's storage does not grow with each recipe change.
  */
 function dropStaleBases(keepTag: string, keepDir: string): void {
-  const stale = capture('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', 'localhost/mio-node-base'])
-    .out.split('\n')
-    .filter((t) => t !== '' && t !== keepTag);
-  for (const t of stale) capture('podman', ['untag', t]);
   for (const d of readdirSync(join(CACHE_DIR, 'base'))) {
     if (join(CACHE_DIR, 'base', d) !== keepDir) rmSync(join(CACHE_DIR, 'base', d), { recursive: true, force: true });
   }
+  const format = ['--format', '{{.Repository}}:{{.Tag}}'];
+  const stale = lines(capture('podman', ['images', ...format, 'localhost/mio-node-base']).out).filter(
+    (t) => t !== keepTag,
+  );
   if (stale.length === 0) return;
-  capture('podman', ['image', 'prune', '--force']);
-  log(`removed the stale base images ${stale.join(', ')} and the images built on them`);
+  const roots = stale.map((t) => bareId(capture('podman', ['image', 'inspect', '--format', '{{.Id}}', t]).out.trim()));
+  const ids = lines(capture('podman', ['images', '--all', '--quiet', '--no-trunc']).out).map(bareId);
+  const parents = lines(capture('podman', ['image', 'inspect', '--format', '{{.Id}} {{.Parent}}', ...ids]).out)
+    .map((l) => l.split(' '))
+    .filter((p): p is [string, string] => p.length === 2 && p[1] !== '');
+  const order = removalOrder(roots, new Map(parents.map(([id, parent]) => [bareId(id), bareId(parent)])));
+  capture('podman', ['rmi', '--force', ...order]);
+  log(`removed the stale bases ${stale.join(', ')} and ${order.length - roots.length} images built on them`);
 }
 
 /** The local node:24-bookworm-slim: a cached rootfs tar, imported into podman's storage under a per-recipe tag. */

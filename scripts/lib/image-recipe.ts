@@ -90,3 +90,22 @@ export function cacheDecision(
 export function baseTag(nodeVersion: string, key: string): string {
   return `localhost/mio-node-base:${nodeVersion}-bookworm-slim-${key.slice(0, 12)}`;
 }
+
+/**
+ * The images to remove with the stale bases `roots`: every image whose parent chain reaches a root (the
+ * images and build layers made on it), children before parents so each removal is of a leaf.
+ */
+export function removalOrder(roots: readonly string[], parentOf: ReadonlyMap<string, string>): string[] {
+  const depth = new Map<string, number>();
+  for (const id of new Set([...roots, ...parentOf.keys()])) {
+    const seen = new Set<string>();
+    for (let at: string | undefined = id, d = 0; at !== undefined && !seen.has(at); at = parentOf.get(at), d++) {
+      seen.add(at);
+      if (roots.includes(at)) {
+        depth.set(id, d);
+        break;
+      }
+    }
+  }
+  return [...depth.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baseTag, buildContext, cacheDecision, inputKey } from '../../scripts/lib/image-recipe.ts';
+import { baseTag, buildContext, cacheDecision, inputKey, removalOrder } from '../../scripts/lib/image-recipe.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -94,4 +94,35 @@ describe('cacheDecision', () => {
 
 it('baseTag names the Node version and the recipe, so a changed recipe never reuses a stale base', () => {
   expect(baseTag('24.21.0', 'abcdef0123456789')).toBe('localhost/mio-node-base:24.21.0-bookworm-slim-abcdef012345');
+});
+
+describe('removalOrder (a stale base and what was built on it)', () => {
+  // old -> a -> b (a build chain), old -> c; keep -> k (the current base's chain); x has no parent
+  const parents = new Map([
+    ['a', 'old'],
+    ['b', 'a'],
+    ['c', 'old'],
+    ['k', 'keep'],
+  ]);
+
+  it.each([
+    ['children before parents, the root last', ['old'], ['b', 'a', 'c', 'old']],
+    ['the current base and its chain are left alone', ['old'], expect.not.arrayContaining(['keep', 'k', 'x'])],
+    ['no stale base: nothing', [], []],
+    ['a root with nothing built on it', ['x'], ['x']],
+  ])('%s', (_name, roots, want) => {
+    expect(removalOrder(roots, parents)).toEqual(want);
+  });
+
+  it('a parent cycle (never made by podman) ends the walk instead of looping', () => {
+    expect(
+      removalOrder(
+        ['r'],
+        new Map([
+          ['p', 'q'],
+          ['q', 'p'],
+        ]),
+      ),
+    ).toEqual(['r']);
+  });
 });
