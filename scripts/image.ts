@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBase, ensureImage, ensureTools, importIntoContainerd, log } from './lib/image-build.ts';
+import { ensureBase } from './lib/image-base.ts';
+import { ensureImage, importIntoContainerd } from './lib/image-build.ts';
+import { ensureTools, log } from './lib/image-exec.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OPERATOR_TAG = 'localhost/machine-identity-operator:dev';

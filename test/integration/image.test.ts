@@ -21,7 +21,7 @@ import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { makePki, type Pem } from '../harness/pki.ts';
 import { startTlsEcho } from '../images/tls-echo/server.ts';
-import { RUN_FLAGS } from '../../scripts/lib/image-build.ts';
+import { RUN_FLAGS } from '../../scripts/lib/image-exec.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PODMAN = process.env.MIO_PODMAN ?? 'podman';
