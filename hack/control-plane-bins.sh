@@ -31,6 +31,11 @@ grep -qE "^[[:space:]]*(require )?k8s\.io/kubernetes $K8S( |\$)" "$WRAPPER/go.mo
   || { echo "$WRAPPER/go.mod does not pin k8s.io/kubernetes $K8S: run K8S=$K8S bash hack/k8s-bins/gen-gomod.sh" >&2; exit 2; }
 BIN=${MIO_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/bin/k8s-$K8S-etcd-$ETCD-kwok-$KWOK-helm-$HELM}
 mkdir -p "$BIN"
+# one directory holds one version (MIO_BIN_DIR is not keyed by version): refuse to mix
+if [ -f "$BIN/.k8s-version" ] && [ "$(cat "$BIN/.k8s-version")" != "$K8S" ]; then
+  echo "$BIN holds Kubernetes $(cat "$BIN/.k8s-version"), not $K8S: use another MIO_BIN_DIR" >&2; exit 2
+fi
+echo "$K8S" > "$BIN/.k8s-version"
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 log() { printf '[bins %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 t0=$(date +%s)
