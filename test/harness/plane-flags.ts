@@ -4,7 +4,7 @@
 // The versions themselves are built by hack/control-plane-bins.sh (MIO_K8S_VERSION).
 
 /** Which certificates.k8s.io version serves an API on a plane started with these flags; null: not served. */
-export type CertificatesVersion = 'v1' | 'v1beta1' | null;
+type CertificatesVersion = 'v1' | 'v1beta1' | null;
 
 export interface PlaneFlags {
   /** For kube-apiserver, kube-controller-manager and kube-scheduler; empty: pass no --feature-gates. */
