@@ -33,11 +33,13 @@ describe('local control plane', () => {
     );
     const servedAt: Record<string, string[]> = {};
     for (const { version } of group?.versions ?? []) {
-      const api =
-        version === 'v1' ? k8s.CertificatesV1Api : version === 'v1beta1' ? k8s.CertificatesV1beta1Api : undefined;
-      if (!api) continue;
-      for (const r of (await kc.makeApiClient(api).getAPIResources()).resources)
-        (servedAt[r.name] ??= []).push(version);
+      const resources =
+        version === 'v1'
+          ? await kc.makeApiClient(k8s.CertificatesV1Api).getAPIResources()
+          : version === 'v1beta1'
+            ? await kc.makeApiClient(k8s.CertificatesV1beta1Api).getAPIResources()
+            : { resources: [] };
+      for (const r of resources.resources) (servedAt[r.name] ??= []).push(version);
     }
     const expected = (v: string | null): string[] => (v ? [v] : []);
     expect(servedAt['podcertificaterequests'] ?? []).toEqual(expected(flags.podCertificateRequest));
