@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { REPO_ROOT } from '../harness/control-plane.ts';
+import { minorOf, planeFlags } from '../harness/plane-flags.ts';
 import { waitFor } from '../harness/processes.ts';
 
 describe('local control plane', () => {
@@ -18,18 +19,32 @@ describe('local control plane', () => {
     ns = await testNamespace('cp');
   });
 
-  it('runs Kubernetes v1.36 with the version stamped', async () => {
+  it('runs the selected Kubernetes version (MIO_K8S_VERSION) with the version stamped', async () => {
     const v = await kc.makeApiClient(k8s.VersionApi).getCode();
-    expect(v.gitVersion).toMatch(/^v1\.36\.\d+$/);
-    expect(v.minor).toBe('36');
+    expect(v.gitVersion).toMatch(/^v1\.\d+\.\d+$/);
+    expect(v.gitVersion).toBe(sharedCluster().version);
+    expect(v.minor).toBe(String(minorOf(v.gitVersion)));
   });
 
-  it('serves PodCertificateRequest and ClusterTrustBundle (feature gates + runtime config)', async () => {
-    const res = await kc.makeApiClient(k8s.CertificatesV1beta1Api).getAPIResources();
-    const names = res.resources.map((r) => r.name);
-    expect(names).toEqual(
-      expect.arrayContaining(['podcertificaterequests', 'podcertificaterequests/status', 'clustertrustbundles']),
+  it('serves PodCertificateRequest and ClusterTrustBundle in exactly the version plane-flags.ts says', async () => {
+    const flags = planeFlags(sharedCluster().version);
+    const group = (await kc.makeApiClient(k8s.ApisApi).getAPIVersions()).groups.find(
+      (g) => g.name === 'certificates.k8s.io',
     );
+    const servedAt: Record<string, string[]> = {};
+    for (const { version } of group?.versions ?? []) {
+      const resources =
+        version === 'v1'
+          ? await kc.makeApiClient(k8s.CertificatesV1Api).getAPIResources()
+          : version === 'v1beta1'
+            ? await kc.makeApiClient(k8s.CertificatesV1beta1Api).getAPIResources()
+            : { resources: [] };
+      for (const r of resources.resources) (servedAt[r.name] ??= []).push(version);
+    }
+    const expected = (v: string | null): string[] => (v ? [v] : []);
+    expect(servedAt['podcertificaterequests'] ?? []).toEqual(expected(flags.podCertificateRequest));
+    expect(servedAt['podcertificaterequests/status'] ?? []).toEqual(expected(flags.podCertificateRequest));
+    expect(servedAt['clustertrustbundles'] ?? []).toEqual(expected(flags.clusterTrustBundle));
   });
 
   it('schedules a Pod onto the kwok Node, which marks it Running', async () => {
