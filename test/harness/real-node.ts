@@ -5,7 +5,7 @@
 // Service, which is why the control plane must be started with `RealNode.apiServerArgs()`.
 // Teardown stops every process by PID and removes every mount, link, iptables chain and cgroup it made.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -31,7 +31,8 @@ export interface RealNodeOptions {
   nodeName?: string;
   podCidr?: string;
   bridge?: string;
-  /** kubelet and kube-proxy (same version as the control plane); default: the control plane's bin dir. */
+  /** kubelet and kube-proxy (same version as the control plane); default: MIO_KUBELET_BIN /
+   * MIO_KUBE_PROXY_BIN, else the control plane's bin dir. */
   kubeletBin?: string;
   kubeProxyBin?: string;
   log?: (line: string) => void;
@@ -128,7 +129,7 @@ export class RealNode {
     this.log(`containerd ready, images imported in ${secs(t0)}`);
 
     await this.startEndpointSliceController(cp);
-    this.spawn('kubelet', this.opts.kubeletBin ?? join(cp.bin, 'kubelet'), [
+    this.spawn('kubelet', this.opts.kubeletBin ?? process.env.MIO_KUBELET_BIN ?? join(cp.bin, 'kubelet'), [
       `--config=${p.kubeletConfig}`,
       `--kubeconfig=${p.kubeletKubeconfig}`,
       `--root-dir=${p.kubeletRoot}`,
@@ -138,7 +139,7 @@ export class RealNode {
     ]);
     await this.waitReady(cp);
     this.log(`node ${this.nodeName} Ready in ${secs(t0)}`);
-    this.spawn('kube-proxy', this.opts.kubeProxyBin ?? join(cp.bin, 'kube-proxy'), [
+    this.spawn('kube-proxy', this.opts.kubeProxyBin ?? process.env.MIO_KUBE_PROXY_BIN ?? join(cp.bin, 'kube-proxy'), [
       `--config=${p.proxyConfig}`,
       '--v=2',
     ]);
@@ -260,6 +261,8 @@ export class RealNode {
   }
 
   private spawn(name: string, bin: string, args: string[]): Proc {
+    // a missing binary would otherwise surface as an unhandled 'error' event that ends the test process
+    accessSync(bin, constants.X_OK);
     const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`));
     this.procs.set(name, p);
     return p;
