@@ -1,9 +1,18 @@
 // Finds and removes what a real node leaves on the host: processes in its cgroups or talking to its
 // containerd socket, mounts under its directory, its bridge and veths, the iptables chains that appeared
-// while it ran, the kubepods cgroups, and the kubelet's /var/log/containers links. `leftovers` is the same
+// while it ran, the kubepods cgroups, the kubelet's /var/log/containers links and the kernel settings
+// the kubelet rewrote, the fixed host directories that did not exist before. `leftovers` is the same
 // search without removing anything: the real-node test asserts it comes back empty.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -22,13 +31,97 @@ const tryRun = (cmd: string, args: string[]): string => {
   }
 };
 
-/** What existed before the node started, so teardown never removes someone else's chain. */
+/**
+ * The kernel settings the kubelet rewrites at start-up when they differ from what it wants (it logs
+ * "Updating kernel flag"); measured here: panic_on_oops 0->1, overcommit_memory 0->1, panic 1->10.
+ * protectKernelDefaults would make it refuse to start instead, so they are put back after it starts.
+ */
+export const KUBELET_TUNABLES = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+];
+
+/**
+ * Host directories the components create at fixed paths whatever they are told: the kubelet's device-plugin
+ * socket dir, libcni's result cache, containerd's shim socket dir. Another runtime on the host may use them
+ * too (Debian's containerd uses /run/containerd), so only our files in them are removed, and the
+ * directories only when they did not exist before and are left empty.
+ */
+export const HOST_DIRS = ['/var/lib/kubelet', '/var/lib/cni', '/run/containerd'];
+const KUBELET_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock';
+const CNI_RESULTS = '/var/lib/cni/results';
+const CNI_NETWORK = 'mio-pods';
+
+/** What existed before the node started, so teardown never removes someone else's chain or directory. */
 export interface HostSnapshot {
   chains: string[];
+  sysctls: Record<string, string>;
+  hostDirs: string[];
 }
 
 export function snapshotHost(): HostSnapshot {
-  return { chains: listChains() };
+  return { chains: listChains(), sysctls: readSysctls(), hostDirs: HOST_DIRS.filter((d) => existsSync(d)) };
+}
+
+/** Our files in the shared host directories: the kubelet's socket (when it was not there before), CNI results. */
+function ourHostFiles(before: string[]): string[] {
+  const sock = !before.includes('/var/lib/kubelet') && existsSync(KUBELET_SOCKET) ? [KUBELET_SOCKET] : [];
+  const results = existsSync(CNI_RESULTS)
+    ? readdirSync(CNI_RESULTS)
+        .filter((f) => f.startsWith(`${CNI_NETWORK}-`))
+        .map((f) => join(CNI_RESULTS, f))
+    : [];
+  return [...sock, ...results];
+}
+
+/** Directories below d (and d) holding no file at all, deepest first; undefined when d holds a file. */
+function emptyTree(d: string): string[] | undefined {
+  const out: string[] = [];
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    if (!e.isDirectory()) return undefined;
+    const sub = emptyTree(join(d, e.name));
+    if (!sub) return undefined;
+    out.push(...sub);
+  }
+  return [...out, d];
+}
+
+/** New host directories we left empty (a directory holding someone's files is not ours to report). */
+const newHostDirs = (before: string[]): string[] =>
+  HOST_DIRS.filter((d) => !before.includes(d) && existsSync(d) && emptyTree(d) !== undefined);
+
+function readSysctls(): Record<string, string> {
+  return Object.fromEntries(
+    KUBELET_TUNABLES.filter((k) => existsSync(`/proc/sys/${k}`)).map((k) => [
+      k,
+      readFileSync(`/proc/sys/${k}`, 'utf8').trim(),
+    ]),
+  );
+}
+
+/** Sysctls that differ from the snapshot, as "key: now (was before)". */
+function changedSysctls(before: Record<string, string>): string[] {
+  const now = readSysctls();
+  return Object.entries(before)
+    .filter(([k, v]) => now[k] !== v)
+    .map(([k, v]) => `${k}: ${now[k]} (was ${v})`);
+}
+
+/** Puts back the kernel settings the kubelet changed; returns what could not be written. */
+export function restoreSysctls(before: Record<string, string>): string[] {
+  const errors: string[] = [];
+  for (const [k, v] of Object.entries(before)) {
+    try {
+      if (readFileSync(`/proc/sys/${k}`, 'utf8').trim() !== v) writeFileSync(`/proc/sys/${k}`, v);
+    } catch (e) {
+      errors.push(`sysctl ${k}=${v}: ${String(e)}`);
+    }
+  }
+  return errors;
 }
 
 /** `iptables -t T -S` lines `-N NAME` with one of our prefixes, as "iptables/T/NAME". */
@@ -135,6 +228,9 @@ export function leftovers(t: NodeTraces): string[] {
       .map((c) => `chain ${c}`),
     ...kubepodsCgroups().map((c) => `cgroup ${c}`),
     ...containerLogLinks(t.podLogs).map((f) => `symlink ${f}`),
+    ...changedSysctls(t.before.sysctls).map((c) => `sysctl ${c}`),
+    ...ourHostFiles(t.before.hostDirs).map((f) => `file ${f}`),
+    ...newHostDirs(t.before.hostDirs).map((d) => `directory ${d}`),
   ];
 }
 
@@ -191,6 +287,10 @@ export async function removeTraces(t: NodeTraces): Promise<string[]> {
   removeChains(new Set(t.before.chains), attempt);
   for (const c of kubepodsCgroups()) attempt(`rmdir ${c}`, () => rmdirSync(c));
   for (const f of containerLogLinks(t.podLogs)) attempt(`rm ${f}`, () => unlinkSync(f));
+  for (const f of ourHostFiles(t.before.hostDirs)) attempt(`rm ${f}`, () => unlinkSync(f));
+  for (const d of newHostDirs(t.before.hostDirs))
+    for (const e of emptyTree(d) ?? []) attempt(`rmdir ${e}`, () => rmdirSync(e));
+  errors.push(...restoreSysctls(t.before.sysctls));
   return errors;
 }
 

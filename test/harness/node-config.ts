@@ -18,6 +18,8 @@ export interface NodeLayout {
   pauseImage: string;
   cniBinDir: string;
   runc: string;
+  /** Our containerd-shim-runc-v2: Debian's (1.6) may be first on PATH and cannot serve containerd 2. */
+  shim: string;
   kubeletPort: number;
   kubeletHealthzPort: number;
   proxyHealthzPort: number;
@@ -39,6 +41,7 @@ export const nodePaths = (dir: string) => ({
   cniConfDir: join(dir, 'cni', 'net.d'),
   cniIpamDir: join(dir, 'cni', 'ipam'),
   kubeletRoot: join(dir, 'kubelet'),
+  kubeletCerts: join(dir, 'kubelet', 'pki'),
   kubeletConfig: join(dir, 'kubelet.yaml'),
   kubeletKubeconfig: join(dir, 'kubelet.kubeconfig'),
   podLogs: join(dir, 'pod-logs'),

@@ -19,7 +19,7 @@ import {
   nodePaths,
   type NodeLayout,
 } from './node-config.ts';
-import { leftovers, removeTraces, snapshotHost, type NodeTraces } from './node-cleanup.ts';
+import { leftovers, removeTraces, restoreSysctls, snapshotHost, type NodeTraces } from './node-cleanup.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
 export const DEFAULT_POD_CIDR = '10.244.77.0/24';
@@ -133,11 +133,15 @@ export class RealNode {
       `--config=${p.kubeletConfig}`,
       `--kubeconfig=${p.kubeletKubeconfig}`,
       `--root-dir=${p.kubeletRoot}`,
+      `--cert-dir=${p.kubeletCerts}`,
       `--hostname-override=${this.nodeName}`,
       `--node-ip=${this.nodeIp}`,
       '--v=2',
     ]);
     await this.waitReady(cp);
+    // the kubelet rewrites a few kernel settings once, at start-up: put them back at once
+    const errors = restoreSysctls(this.traces.before.sysctls);
+    if (errors.length > 0) throw new Error(errors.join('\n'));
     this.log(`node ${this.nodeName} Ready in ${secs(t0)}`);
     this.spawn('kube-proxy', this.opts.kubeProxyBin ?? process.env.MIO_KUBE_PROXY_BIN ?? join(cp.bin, 'kube-proxy'), [
       `--config=${p.proxyConfig}`,
@@ -183,6 +187,7 @@ export class RealNode {
       pauseImage: this.deps.pauseImage,
       cniBinDir: CNI_BIN_DIR,
       runc: execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim(),
+      shim: join(this.deps.dir, 'containerd-shim-runc-v2'),
       kubeletPort: await freePort(),
       kubeletHealthzPort: await freePort(),
       proxyHealthzPort: await freePort(),
@@ -263,7 +268,10 @@ export class RealNode {
   private spawn(name: string, bin: string, args: string[]): Proc {
     // a missing binary would otherwise surface as an unhandled 'error' event that ends the test process
     accessSync(bin, constants.X_OK);
-    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`));
+    // our shim first on PATH: Debian's containerd 1.6 shim, when installed, does not speak containerd 2's
+    // bootstrap protocol ("start failed: io.containerd.runc.v2: type with url <sandbox id>: not found")
+    const env = { ...process.env, PATH: `${this.deps.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`), { env });
     this.procs.set(name, p);
     return p;
   }

@@ -21,6 +21,7 @@ const layout: NodeLayout = {
   pauseImage: 'localhost/mio-pause:1',
   cniBinDir: '/usr/lib/cni',
   runc: '/usr/sbin/runc',
+  shim: '/cache/containerd-shim-runc-v2',
   kubeletPort: 1,
   kubeletHealthzPort: 2,
   proxyHealthzPort: 3,
@@ -43,6 +44,7 @@ describe('node configuration', () => {
     expect(t).toContain('restrict_oom_score_adj = true');
     expect(t).toContain('netns_mounts_under_state_dir = true');
     expect(t).toContain('SystemdCgroup = false');
+    expect(t).toContain('runtime_path = "/cache/containerd-shim-runc-v2"');
     expect(t).toContain('sandbox = "localhost/mio-pause:1"');
     expect(t).toContain('conf_dir = "/tmp/mio-node-x/cni/net.d"');
     expect(t).not.toMatch(/\/var\/lib|\/run\/containerd|\/etc\//);
