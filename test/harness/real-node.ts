@@ -267,7 +267,14 @@ export class RealNode {
 
   private spawn(name: string, bin: string, args: string[]): Proc {
     // a missing binary would otherwise surface as an unhandled 'error' event that ends the test process
-    accessSync(bin, constants.X_OK);
+    try {
+      accessSync(bin, constants.X_OK);
+    } catch {
+      throw new Error(
+        `${name}: ${bin} is not an executable; kubelet and kube-proxy are built with the control plane by ` +
+          '`hack/control-plane-bins.sh --node` (or set MIO_KUBELET_BIN / MIO_KUBE_PROXY_BIN)',
+      );
+    }
     // our shim first on PATH: Debian's containerd 1.6 shim, when installed, does not speak containerd 2's
     // bootstrap protocol ("start failed: io.containerd.runc.v2: type with url <sandbox id>: not found")
     const env = { ...process.env, PATH: `${this.deps.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };

@@ -3,6 +3,8 @@
 // from inside a pod; teardown leaves no process, mount, link, iptables chain or cgroup behind.
 // It runs its own control plane: the API server must listen where pods can reach it (RealNode.apiServerArgs).
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane } from '../harness/control-plane.ts';
 import { RealNode } from '../harness/real-node.ts';
@@ -15,6 +17,7 @@ describe('real node', () => {
   const node = new RealNode();
   let core: k8s.CoreV1Api;
   let stopped = false;
+  const forwardBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 
   beforeAll(async () => {
     await cp.start();
@@ -67,6 +70,14 @@ describe('real node', () => {
       250,
     );
 
+  it('is a kubelet of the control plane version on containerd 2', async () => {
+    const v = await cp.kubeConfig().makeApiClient(k8s.VersionApi).getCode();
+    const info = (await core.readNode({ name: node.nodeName })).status?.nodeInfo;
+    process.stderr.write(`real node: kubelet ${info?.kubeletVersion}, ${info?.containerRuntimeVersion}\n`);
+    expect(info?.kubeletVersion).toBe(v.gitVersion);
+    expect(info?.containerRuntimeVersion).toMatch(/^containerd:\/\/v?2\./);
+  });
+
   const message = (p: k8s.V1Pod): string => p.status?.containerStatuses?.[0]?.state?.terminated?.message ?? '';
 
   it('runs a pod with an address on the node bridge', async () => {
@@ -98,13 +109,25 @@ describe('real node', () => {
 
   it('reaches the API server through the kubernetes Service', async () => {
     await core.createNamespacedPod({ namespace: NS, body: pod('api-client', ['apiserver']) });
+    const t0 = Date.now();
     const p = await phase('api-client', 'Succeeded');
+    process.stderr.write(`real node: API server answered a pod in ${Date.now() - t0} ms: ${message(p).length} bytes\n`);
     expect(JSON.parse(message(p))).toMatchObject({ gitVersion: expect.stringMatching(/^v1\./) });
+  });
+
+  it("keeps pod traffic on this machine: no masquerade but kube-proxy's marked one, no host-wide forwarding", () => {
+    const nat = execFileSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).split('\n');
+    expect(nat.filter((l) => l.includes('MASQUERADE') && !l.startsWith('-A KUBE-POSTROUTING '))).toEqual([]);
+    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe(forwardBefore);
+    const routes = execFileSync('ip', ['route', 'show', 'dev', node.bridge], { encoding: 'utf8' });
+    expect(routes.trim()).toBe(`10.244.77.0/24 proto kernel scope link src ${node.nodeIp}`);
   });
 
   it('leaves nothing behind when stopped', async () => {
     stopped = true;
     await node.stop();
-    expect(node.leftovers()).toEqual([]);
+    const left = node.leftovers();
+    process.stderr.write(`real node: leftovers after stop: ${JSON.stringify(left)}\n`);
+    expect(left).toEqual([]);
   });
 });
