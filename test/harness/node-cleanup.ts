@@ -4,15 +4,7 @@
 // the kubelet rewrote, the fixed host directories that did not exist before. `leftovers` is the same
 // search without removing anything: the real-node test asserts it comes back empty.
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmdirSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -21,7 +13,8 @@ const CHAIN_PREFIXES = ['KUBE-', 'CNI-', 'MIO-'];
 const TABLES = ['filter', 'nat', 'mangle'];
 const IPTABLES = ['iptables', 'ip6tables'];
 
-const run = (cmd: string, args: string[]): string =>
+/** Runs a host tool (ip, iptables, umount) and returns its stdout; throws with its stderr on failure. */
+export const run = (cmd: string, args: string[]): string =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const tryRun = (cmd: string, args: string[]): string => {
   try {
@@ -36,7 +29,7 @@ const tryRun = (cmd: string, args: string[]): string => {
  * "Updating kernel flag"); measured here: panic_on_oops 0->1, overcommit_memory 0->1, panic 1->10.
  * protectKernelDefaults would make it refuse to start instead, so they are put back after it starts.
  */
-export const KUBELET_TUNABLES = [
+const KUBELET_TUNABLES = [
   'vm/overcommit_memory',
   'vm/panic_on_oom',
   'kernel/panic',
@@ -51,7 +44,7 @@ export const KUBELET_TUNABLES = [
  * too (Debian's containerd uses /run/containerd), so only our files in them are removed, and the
  * directories only when they did not exist before and are left empty.
  */
-export const HOST_DIRS = ['/var/lib/kubelet', '/var/lib/cni', '/run/containerd'];
+const HOST_DIRS = ['/var/lib/kubelet', '/var/lib/cni', '/run/containerd'];
 const KUBELET_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock';
 const CNI_RESULTS = '/var/lib/cni/results';
 const CNI_NETWORK = 'mio-pods';

@@ -19,10 +19,10 @@ import {
   nodePaths,
   type NodeLayout,
 } from './node-config.ts';
-import { leftovers, removeTraces, restoreSysctls, snapshotHost, type NodeTraces } from './node-cleanup.ts';
+import { leftovers, removeTraces, restoreSysctls, run, snapshotHost, type NodeTraces } from './node-cleanup.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
-export const DEFAULT_POD_CIDR = '10.244.77.0/24';
+const DEFAULT_POD_CIDR = '10.244.77.0/24';
 const SERVICE_CIDR = '10.0.0.0/24'; // the control plane's --service-cluster-ip-range
 const CNI_BIN_DIR = '/usr/lib/cni';
 const GUARD_CHAIN = 'MIO-NODE-GUARD';
@@ -46,7 +46,7 @@ export interface NodeDeps {
 }
 
 let depsMemo: NodeDeps | undefined;
-export function ensureNodeDeps(): NodeDeps {
+function ensureNodeDeps(): NodeDeps {
   if (depsMemo) return depsMemo;
   const out = execFileSync('bash', [join(REPO_ROOT, 'hack/node-deps.sh')], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -201,12 +201,12 @@ export class RealNode {
    * guard chain drops anything that would be forwarded from it to another interface.
    */
   private makeBridge(): void {
-    const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8' });
+    const ip = (...a: string[]): string => run('ip', a);
     ip('link', 'add', this.bridge, 'type', 'bridge');
     ip('addr', 'add', `${this.nodeIp}/24`, 'dev', this.bridge);
     ip('link', 'set', this.bridge, 'up');
     writeFileSync(`/proc/sys/net/ipv4/conf/${this.bridge}/forwarding`, '1');
-    const ipt = (...a: string[]): string => execFileSync('iptables', ['-w', ...a], { encoding: 'utf8' });
+    const ipt = (...a: string[]): string => run('iptables', ['-w', ...a]);
     ipt('-N', GUARD_CHAIN);
     ipt('-A', GUARD_CHAIN, '-i', this.bridge, '!', '-o', this.bridge, '-j', 'DROP');
     ipt('-I', 'FORWARD', '1', '-j', GUARD_CHAIN);

@@ -3,11 +3,11 @@
 // from inside a pod; teardown leaves no process, mount, link, iptables chain or cgroup behind.
 // It runs its own control plane: the API server must listen where pods can reach it (RealNode.apiServerArgs).
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane } from '../harness/control-plane.ts';
 import { RealNode } from '../harness/real-node.ts';
+import { run } from '../harness/node-cleanup.ts';
 import { waitFor } from '../harness/processes.ts';
 
 const NS = 'real-node';
@@ -116,10 +116,10 @@ describe('real node', () => {
   });
 
   it("keeps pod traffic on this machine: no masquerade but kube-proxy's marked one, no host-wide forwarding", () => {
-    const nat = execFileSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).split('\n');
+    const nat = run('iptables', ['-w', '-t', 'nat', '-S']).split('\n');
     expect(nat.filter((l) => l.includes('MASQUERADE') && !l.startsWith('-A KUBE-POSTROUTING '))).toEqual([]);
     expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe(forwardBefore);
-    const routes = execFileSync('ip', ['route', 'show', 'dev', node.bridge], { encoding: 'utf8' });
+    const routes = run('ip', ['route', 'show', 'dev', node.bridge]);
     expect(routes.trim()).toBe(`10.244.77.0/24 proto kernel scope link src ${node.nodeIp}`);
   });
 

@@ -44,6 +44,7 @@ describe('node configuration', () => {
     expect(t).toContain('restrict_oom_score_adj = true');
     expect(t).toContain('netns_mounts_under_state_dir = true');
     expect(t).toContain('SystemdCgroup = false');
+    expect(t).toContain('Root = "/tmp/mio-node-x/runc"');
     expect(t).toContain('runtime_path = "/cache/containerd-shim-runc-v2"');
     expect(t).toContain('sandbox = "localhost/mio-pause:1"');
     expect(t).toContain('conf_dir = "/tmp/mio-node-x/cni/net.d"');
