@@ -63,7 +63,8 @@ function ensureNodeDeps(): NodeDeps {
 }
 
 export class RealNode {
-  readonly dir: string;
+  /** The node's directory; made by start(), so a node that never starts leaves no directory. */
+  dir = '';
   readonly nodeName: string;
   readonly podCidr: string;
   readonly bridge: string;
@@ -78,7 +79,6 @@ export class RealNode {
     this.nodeName = opts.nodeName ?? 'mio-real-node';
     this.podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
     this.bridge = opts.bridge ?? 'mio-br0';
-    this.dir = mkdtempSync(join(tmpdir(), 'mio-node-'));
   }
 
   /**
@@ -104,14 +104,24 @@ export class RealNode {
     const t0 = Date.now();
     this.cp = cp;
     this.deps = ensureNodeDeps();
+    this.dir = mkdtempSync(join(tmpdir(), 'mio-node-'));
     const p = this.paths;
     for (const d of [p.logs, p.cniConfDir, p.podLogs, p.kubeletRoot]) mkdirSync(d, { recursive: true });
+    const before = snapshotHost();
+    // creating the bridge is the host-wide lock: the kubelet's and kube-proxy's chains, the kubepods cgroups
+    // and the kernel settings are per host, so a second node must fail here, before it owns (and so would
+    // tear down) anything
+    try {
+      run('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+    } catch (e) {
+      throw new Error(`another real node runs on this host (bridge ${this.bridge} exists): ${String(e)}`);
+    }
     this.traces = {
       dir: this.dir,
       bridge: this.bridge,
       containerdSocket: p.containerdSocket,
       podLogs: p.podLogs,
-      before: snapshotHost(),
+      before,
     };
     this.makeBridge();
     const layout = await this.layout();
@@ -202,7 +212,6 @@ export class RealNode {
    */
   private makeBridge(): void {
     const ip = (...a: string[]): string => run('ip', a);
-    ip('link', 'add', this.bridge, 'type', 'bridge');
     ip('addr', 'add', `${this.nodeIp}/24`, 'dev', this.bridge);
     ip('link', 'set', this.bridge, 'up');
     writeFileSync(`/proc/sys/net/ipv4/conf/${this.bridge}/forwarding`, '1');
@@ -290,17 +299,24 @@ export class RealNode {
    */
   async stop(): Promise<void> {
     const t0 = Date.now();
+    if (!this.traces) {
+      // never got the host (another node held it): nothing on it is ours
+      if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
     if (this.cp && this.procs.get('kubelet')?.child.exitCode === null) await this.drain(this.cp);
+    const drained = secs(t0);
     for (const name of ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd']) {
       const p = this.procs.get(name);
       if (p) await stopProc(p);
     }
     this.procs.clear();
-    const errors = this.traces ? await removeTraces(this.traces) : [];
+    const stopped = secs(t0);
+    const errors = await removeTraces(this.traces);
     if (this.cp) await this.deleteNodeObject(this.cp);
     const left = this.leftovers();
     if (left.length === 0 && !process.env.MIO_KEEP_CLUSTER_DIR) rmSync(this.dir, { recursive: true, force: true });
-    this.log(`stopped in ${secs(t0)}`);
+    this.log(`stopped in ${secs(t0)} (pods gone at ${drained}, processes at ${stopped})`);
     if (errors.length > 0 || left.length > 0)
       throw new Error(`real node teardown left:\n${[...errors, ...left].join('\n')}\n(dir ${this.dir})`);
   }
@@ -324,11 +340,11 @@ export class RealNode {
     }
   }
 
-  /** Running containerd tasks (sandboxes and containers). */
+  /** Running containerd tasks (sandboxes and containers); exited ones are the teardown's to remove. */
   private tasks(): number {
-    return this.ctr(['tasks', 'ls', '-q'])
+    return this.ctr(['tasks', 'ls'])
       .split('\n')
-      .filter((l) => l.trim()).length;
+      .filter((l) => / RUNNING\s*$/.test(l)).length;
   }
 
   private async deleteNodeObject(cp: ControlPlane): Promise<void> {
