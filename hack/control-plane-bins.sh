@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Supported Kubernetes versions, each with its wrapper module hack/k8s-bins/v1.<minor>/ (made by
 # `K8S=<version> bash hack/k8s-bins/gen-gomod.sh`): the oldest (extended support), the previous, the current.
 SUPPORTED_K8S="v1.32.13 v1.36.3 v1.37.2"
-DEFAULT_K8S=v1.36.3
+DEFAULT_K8S=v1.37.2
 K8S=${MIO_K8S_VERSION:-$DEFAULT_K8S}; ETCD=v3.6.14; KWOK=v0.8.0; HELM=v3.21.4
 NODE=${MIO_NODE_BINS:-0}
 for a in "$@"; do

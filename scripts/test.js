@@ -27,9 +27,9 @@ const env = {
 let passed = 0,
   failed = 0;
 // Every step has a deadline: a hung step must end the run with a failure, never outlive CI's budget.
-const step = (name, cmd, cmdArgs, timeoutMs = 15 * 60_000) => {
+const step = (name, cmd, cmdArgs, timeoutMs = 15 * 60_000, stepEnv = env) => {
   const t0 = Date.now();
-  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env, timeout: timeoutMs, killSignal: 'SIGKILL' });
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: stepEnv, timeout: timeoutMs, killSignal: 'SIGKILL' });
   const ok = r.status === 0;
   const why = r.error?.code === 'ETIMEDOUT' ? ` after its deadline of ${timeoutMs / 60_000} min` : '';
   console.log(`[test] ${name}: ${ok ? 'ok' : 'FAILED'}${why} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
@@ -62,13 +62,47 @@ const jestArgs = [
   '--forceExit',
   ...args.filter((a) => a !== '--no-static'),
 ];
-const jestOk = step('jest', process.execPath, jestArgs, Number(process.env.MIO_JEST_DEADLINE_MIN ?? 60) * 60_000);
-if (existsSync(env.MIO_SUMMARY_FILE)) {
-  const s = JSON.parse(readFileSync(env.MIO_SUMMARY_FILE, 'utf8'));
-  passed += s.passed;
-  failed += s.failed;
-  if (!jestOk && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
-} else failed++;
+/** Runs jest with `extra` arguments and environment; adds its totals (a run that failed outside any test counts one). */
+const jest = (name, extra, extraEnv = {}) => {
+  const summary = join(work, `summary-${name.replace(/\W+/g, '-')}.json`);
+  const ok = step(
+    name,
+    process.execPath,
+    [...jestArgs, ...extra],
+    Number(process.env.MIO_JEST_DEADLINE_MIN ?? 60) * 60_000,
+    {
+      ...env,
+      ...extraEnv,
+      MIO_SUMMARY_FILE: summary,
+    },
+  );
+  if (existsSync(summary)) {
+    const s = JSON.parse(readFileSync(summary, 'utf8'));
+    passed += s.passed;
+    failed += s.failed;
+    if (!ok && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
+  } else failed++;
+};
+jest('jest', []);
+
+// Compatibility: the files that show what must hold on every supported Kubernetes version, run again on
+// each older one (the main run above uses the default version, hack/control-plane-bins.sh DEFAULT_K8S).
+// Each run starts a plane of that version in its global setup. Only on a full run (no jest arguments).
+const COMMON = [
+  'test/integration/crd-validation.test.ts', // the CRDs apply with their CEL rules
+  'test/integration/issuance-formats.test.ts', // issuance
+  'test/integration/policy.test.ts', // the admission webhook
+  'test/integration/signer-api.test.ts', // the signer uses the served certificates.k8s.io version, or says none is
+];
+const COMPAT = {
+  'v1.36.3': [...COMMON, 'test/integration/signer.test.ts'], // the v1beta1 signer issuing
+  'v1.32.13': COMMON, // the oldest supported (chart kubeVersion): no PodCertificateRequest API
+};
+const jestFiles = args.filter((a) => a !== '--no-static');
+if (jestFiles.length === 0 && process.env.MIO_COMPAT !== 'off') {
+  for (const [version, files] of Object.entries(COMPAT))
+    jest(`jest on Kubernetes ${version}`, files, { MIO_K8S_VERSION: version });
+}
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), undefined once the process is gone. */
 function startTicks(pid) {

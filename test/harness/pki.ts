@@ -85,12 +85,13 @@ export async function makePki(): Promise<Pki> {
     issue([...groups.map((g) => `O=${escape(g)}`), `CN=${escape(user)}`].join(', '), [
       x509.ExtendedKeyUsage.clientAuth,
     ]);
-  const serving = (dnsNames: string[] = []): Promise<Pem> =>
+  const serving = (dnsNames: string[] = [], ips: string[] = []): Promise<Pem> =>
     issue(
       'CN=localhost',
       [x509.ExtendedKeyUsage.serverAuth],
       [
         { type: 'ip', value: '127.0.0.1' },
+        ...ips.map((value) => ({ type: 'ip' as const, value })),
         { type: 'dns', value: 'localhost' },
         ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
       ],
@@ -98,7 +99,13 @@ export async function makePki(): Promise<Pki> {
   const sa = await generateKeyPair('rsa', { modulusLength: 2048 });
   return {
     ca: { cert: caCert.toString('pem'), key: await keyPem(caKeys.privateKey) },
-    apiserver: await serving(['kubernetes', 'kubernetes.default', 'kubernetes.default.svc']),
+    // in-cluster clients on a real node dial the `kubernetes` Service (10.0.0.1, the first address of the
+    // plane's --service-cluster-ip-range) or the address the API server advertises to them (the real
+    // node's bridge, test/harness/real-node.ts): a real cluster's serving certificate names both
+    apiserver: await serving(
+      ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      ['10.0.0.1', '10.244.77.1'],
+    ),
     admin: await client('admin', ['system:masters']),
     serviceAccount: {
       privateKey: (sa.privateKey as KeyObject).export({ type: 'pkcs8', format: 'pem' }).toString(),

@@ -213,12 +213,12 @@ describe('values.yaml defaults', () => {
 });
 
 describe('Chart.yaml', () => {
-  it('is a v2 application chart for Kubernetes 1.30+ shipping appVersion 0.1.0', () => {
+  it('is a v2 application chart for Kubernetes 1.32+ (the oldest version the compatibility run tests) shipping appVersion 0.1.0', () => {
     expect(chart).toMatchObject({
       apiVersion: 'v2',
       name: 'machine-identity-operator',
       type: 'application',
-      kubeVersion: '>=1.30.0-0',
+      kubeVersion: '>=1.32.0-0',
       appVersion: '0.1.0',
     });
   });
