@@ -17,6 +17,7 @@ import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { sleep, waitFor } from '../harness/processes.ts';
 import { getJsonOrNotFound, sendRaw } from '../../src/runtime/kube.ts';
 import { CAB, MI } from '../harness/identities.ts';
+import { certificatesVersion } from '../harness/requesters.ts';
 
 const RBAC_KINDS = new Set([
   'ServiceAccount',
@@ -27,7 +28,9 @@ const RBAC_KINDS = new Set([
   'ValidatingAdmissionPolicy',
   'ValidatingAdmissionPolicyBinding',
 ]);
-const CTB = '/apis/certificates.k8s.io/v1beta1/clustertrustbundles';
+// the version the API server serves ClusterTrustBundles at (v1 on 1.37, v1beta1 on 1.36), as the publisher picks it
+const CTB_VERSION = await certificatesVersion(sharedCluster().kubeConfig(), 'clustertrustbundles');
+const CTB = `/apis/certificates.k8s.io/${CTB_VERSION}/clustertrustbundles`;
 const JSON_CT = 'application/json';
 const admin = sharedCluster().kubeConfig();
 const CA_PEM = readFileSync(join(sharedCluster().dir, 'pki/ca.crt'), 'utf8');
@@ -111,7 +114,7 @@ const configMapBody = (name: string): string =>
   JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { x: 'x' } });
 const bundleBody = (name: string, signerName?: string): string =>
   JSON.stringify({
-    apiVersion: 'certificates.k8s.io/v1beta1',
+    apiVersion: `certificates.k8s.io/${CTB_VERSION}`,
     kind: 'ClusterTrustBundle',
     metadata: { name },
     spec: { ...(signerName ? { signerName } : {}), trustBundle: CA_PEM },
