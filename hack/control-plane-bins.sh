@@ -1,17 +1,41 @@
 #!/usr/bin/env bash
-# Builds (or reuses) the real control-plane binaries from pinned Go modules, envtest-style:
+# Builds (or reuses) the real Kubernetes binaries from pinned Go modules, envtest-style:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes via the wrapper
-# module in hack/k8s-bins), etcd (hack/etcd-bin), kwok and helm (plain go install).
+# module hack/k8s-bins/v1.<minor>/, one per supported version), etcd (hack/etcd-bin), kwok and helm
+# (plain go install); with --node (or MIO_NODE_BINS=1) also kubelet and kube-proxy, which only the real
+# node needs, so the default (kwok) path does not pay for them.
 # The cache lives outside the repository, keyed by version, so fresh clones reuse it.
 # Prints the bin directory on the last line of stdout.
-# Env: MIO_BIN_DIR (cache dir), KUBEBUILDER_ASSETS (use prebuilt kube-apiserver/etcd/kubectl from there),
-#      MIO_<NAME>_BIN (per-binary override, e.g. MIO_KUBE_APISERVER_BIN), MIO_BINS="apiserver ..." (subset).
+# Env: MIO_K8S_VERSION (one of the supported versions below; default DEFAULT_K8S),
+#      MIO_BIN_DIR (cache dir), KUBEBUILDER_ASSETS (use prebuilt kube-apiserver/etcd/kubectl from there),
+#      MIO_<NAME>_BIN (per-binary override, e.g. MIO_KUBE_APISERVER_BIN, MIO_KUBELET_BIN),
+#      MIO_NODE_BINS=1 (same as --node).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-K8S=v1.36.3; ETCD=v3.6.14; KWOK=v0.8.0; HELM=v3.21.4
+# Supported Kubernetes versions, each with its wrapper module hack/k8s-bins/v1.<minor>/ (made by
+# `K8S=<version> bash hack/k8s-bins/gen-gomod.sh`): the oldest (extended support), the previous, the current.
+SUPPORTED_K8S="v1.32.13 v1.36.3 v1.37.2"
+DEFAULT_K8S=v1.36.3
+K8S=${MIO_K8S_VERSION:-$DEFAULT_K8S}; ETCD=v3.6.14; KWOK=v0.8.0; HELM=v3.21.4
+NODE=${MIO_NODE_BINS:-0}
+for a in "$@"; do
+  case "$a" in
+    --node) NODE=1 ;;
+    *) echo "usage: $0 [--node]" >&2; exit 2 ;;
+  esac
+done
+case " $SUPPORTED_K8S " in *" $K8S "*) ;; *) echo "MIO_K8S_VERSION=$K8S is not one of: $SUPPORTED_K8S" >&2; exit 2 ;; esac
 MINOR=${K8S#v1.}; MINOR=${MINOR%%.*}
+WRAPPER="$here/k8s-bins/v1.$MINOR"
+grep -qE "^[[:space:]]*(require )?k8s\.io/kubernetes $K8S( |\$)" "$WRAPPER/go.mod" 2>/dev/null \
+  || { echo "$WRAPPER/go.mod does not pin k8s.io/kubernetes $K8S: run K8S=$K8S bash hack/k8s-bins/gen-gomod.sh" >&2; exit 2; }
 BIN=${MIO_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/bin/k8s-$K8S-etcd-$ETCD-kwok-$KWOK-helm-$HELM}
 mkdir -p "$BIN"
+# one directory holds one version (MIO_BIN_DIR is not keyed by version): refuse to mix
+if [ -f "$BIN/.k8s-version" ] && [ "$(cat "$BIN/.k8s-version")" != "$K8S" ]; then
+  echo "$BIN holds Kubernetes $(cat "$BIN/.k8s-version"), not $K8S: use another MIO_BIN_DIR" >&2; exit 2
+fi
+echo "$K8S" > "$BIN/.k8s-version"
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 log() { printf '[bins %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 t0=$(date +%s)
@@ -26,23 +50,29 @@ link_override() { # name envvar
 # a marker records the recipe (flags) a binary was built with; a changed recipe rebuilds it
 have() { [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.ok" ] && [ "$(cat "$BIN/.$1.ok")" = "${2:-}" ]; }
 
-k8s_needed=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  envname="MIO_$(echo "$b" | tr 'a-z-' 'A-Z_')_BIN"
-  link_override "$b" "$envname" && continue
-  have "$b" || k8s_needed+=("$b")
+# version stamps, so `--version` and the apiserver's /version say $K8S (a module build has no git tree)
+K8S_LDF="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  K8S_LDF+=" -X $p.gitVersion=$K8S -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean"
 done
-if [ ${#k8s_needed[@]} -gt 0 ]; then
-  log "building ${k8s_needed[*]} $K8S (cold, empty Go caches: ~4 min on 2 cores; warm: seconds)"
-  NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ); LDF="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    LDF+=" -X $p.gitVersion=$K8S -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=$NOW"
+build_k8s() { # what (for the log) recipe-marker binaries...
+  local what=$1 recipe=$2 needed=() pkgs=() b t1
+  shift 2
+  for b in "$@"; do
+    link_override "$b" "MIO_$(echo "$b" | tr 'a-z-' 'A-Z_')_BIN" && continue
+    have "$b" "$recipe" || needed+=("$b")
   done
-  pkgs=(); for b in "${k8s_needed[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  (cd "$here/k8s-bins" && go build -trimpath -tags selinux,notest -ldflags "$LDF" -o "$BIN/" "${pkgs[@]}")
-  for b in "${k8s_needed[@]}"; do touch "$BIN/.$b.ok"; done
-  log "built ${k8s_needed[*]} in $(( $(date +%s) - t0 ))s"
-fi
+  [ ${#needed[@]} -gt 0 ] || return 0
+  log "building ${needed[*]} $K8S ($what; cold, empty Go caches: minutes on 2 cores; warm: seconds)"
+  t1=$(date +%s)
+  for b in "${needed[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  (cd "$WRAPPER" && go build -trimpath -tags selinux,notest -ldflags "$K8S_LDF" -o "$BIN/" "${pkgs[@]}")
+  for b in "${needed[@]}"; do echo "$recipe" > "$BIN/.$b.ok"; done
+  log "built ${needed[*]} in $(( $(date +%s) - t1 ))s"
+}
+build_k8s "control plane" "" kube-apiserver kube-controller-manager kube-scheduler kubectl
+# kubelet and kube-proxy build as static binaries (CGO_ENABLED=0, as upstream releases them)
+if [ "$NODE" = 1 ]; then build_k8s "node" "cgo=$CGO_ENABLED" kubelet kube-proxy; fi
 
 if ! link_override etcd MIO_ETCD_BIN && ! have etcd; then
   log "building etcd $ETCD"

@@ -14,6 +14,8 @@ export interface SharedCluster {
   /** Directory with pki/, logs/ and the binaries' dir in binDir. */
   dir: string;
   binDir: string;
+  /** The Kubernetes version of the shared plane, e.g. "v1.37.2" (see ./plane-flags.ts for what it serves). */
+  version: string;
   kubeConfig(): k8s.KubeConfig;
   /** A kubeconfig file for another user (client certificate from the cluster CA), e.g. a node: system:node:<name>, [system:nodes]. */
   userKubeconfig(user: string, groups?: string[]): Promise<string>;
@@ -30,6 +32,7 @@ export function sharedCluster(): SharedCluster {
     server: process.env.MIO_TEST_SERVER ?? '',
     dir: process.env.MIO_TEST_CLUSTER_DIR ?? '',
     binDir: process.env.MIO_BIN_DIR_RESOLVED ?? '',
+    version: process.env.MIO_K8S_VERSION_RESOLVED ?? '',
     kubeConfig(): k8s.KubeConfig {
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(kubeconfigPath);

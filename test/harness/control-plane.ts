@@ -1,6 +1,7 @@
 // A real local Kubernetes control plane: etcd + kube-apiserver, and on request kube-controller-manager,
 // kube-scheduler and kwok (fake Nodes whose Pods reach Running). Binaries come from
-// hack/control-plane-bins.sh (built from pinned Go modules, cached outside the repo).
+// hack/control-plane-bins.sh (built from pinned Go modules, cached outside the repo). The Kubernetes version
+// is MIO_K8S_VERSION (see that script); the flags that differ per version come from ./plane-flags.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -12,8 +13,8 @@ import * as k8s from '@kubernetes/client-node';
 import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
+import { gateArgs, planeFlags, runtimeConfigArgs, type PlaneFlags } from './plane-flags.ts';
 
-const FEATURE_GATES = 'PodCertificateRequest=true,ClusterTrustBundle=true,ClusterTrustBundleProjection=true';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface ControlPlaneOptions {
@@ -32,20 +33,34 @@ export interface ControlPlaneOptions {
 }
 
 let binDirMemo: string | undefined;
-/** Builds or reuses the binaries; returns their directory. */
-export function ensureBinaries(log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
-  if (binDirMemo) return binDirMemo;
+/**
+ * Builds or reuses the binaries of the Kubernetes version MIO_K8S_VERSION selects; returns their directory.
+ * `node` also builds kubelet and kube-proxy (only the real node needs them).
+ */
+export function ensureBinaries(
+  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+  { node = false }: { node?: boolean } = {},
+): string {
+  const want = node ? ['kube-apiserver', 'kubelet', 'kube-proxy'] : ['kube-apiserver'];
+  const complete = (dir: string | undefined): dir is string => !!dir && want.every((b) => existsSync(join(dir, b)));
+  if (complete(binDirMemo)) return binDirMemo;
   const fromEnv = process.env.MIO_BIN_DIR_RESOLVED;
-  if (fromEnv && existsSync(join(fromEnv, 'kube-apiserver'))) return (binDirMemo = fromEnv);
-  log('control plane: building or reusing binaries (hack/control-plane-bins.sh)');
-  const out = execFileSync('bash', [join(REPO_ROOT, 'hack/control-plane-bins.sh')], {
+  if (complete(fromEnv)) return (binDirMemo = fromEnv);
+  log(`control plane: building or reusing binaries (hack/control-plane-bins.sh${node ? ' --node' : ''})`);
+  const out = execFileSync('bash', [join(REPO_ROOT, 'hack/control-plane-bins.sh'), ...(node ? ['--node'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
   const dir = out.trim().split('\n').pop() ?? '';
-  if (!existsSync(join(dir, 'kube-apiserver'))) throw new Error(`binaries not found in ${dir}`);
+  if (!complete(dir)) throw new Error(`binaries (${want.join(', ')}) not found in ${dir}`);
   process.env.MIO_BIN_DIR_RESOLVED = dir;
   return (binDirMemo = dir);
+}
+
+/** The version a kube-apiserver binary reports, e.g. "v1.37.2". */
+function binaryVersion(bin: string): string {
+  const out = execFileSync(join(bin, 'kube-apiserver'), ['--version'], { encoding: 'utf8' }).trim();
+  return out.replace(/^Kubernetes /, '');
 }
 
 export function kubeconfigYaml(server: string, caPem: string, user: string, cred: Pem): string {
@@ -64,6 +79,10 @@ export class ControlPlane {
   readonly procs = new Map<string, Proc>();
   pki!: Pki;
   bin = '';
+  /** The running Kubernetes version (e.g. "v1.37.2"), known once start() has found the binaries. */
+  version = '';
+  /** The per-version flags this plane was started with (and which certificates.k8s.io versions it serves). */
+  flags!: PlaneFlags;
   etcdPort = 0;
   apiPort = 0;
   private ownsDir: boolean;
@@ -107,6 +126,10 @@ export class ControlPlane {
   async start(): Promise<this> {
     const t0 = Date.now();
     this.bin = ensureBinaries((l) => this.log(l));
+    this.version = binaryVersion(this.bin);
+    this.flags = planeFlags(this.version);
+    // for test workers (sharedCluster().version): the binaries of one run are one version
+    process.env.MIO_K8S_VERSION_RESOLVED = this.version;
     this.pki = await makePki();
     const pkiDir = join(this.dir, 'pki');
     mkdirSync(pkiDir, { recursive: true, mode: 0o700 });
@@ -125,7 +148,9 @@ export class ControlPlane {
     });
     this.startEtcd();
     await this.startApiServer();
-    this.log(`control plane: apiserver ready at ${this.server} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    this.log(
+      `control plane: Kubernetes ${this.version} apiserver ready at ${this.server} in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+    );
     if (this.opts.full) await this.startControllers();
     return this;
   }
@@ -174,8 +199,8 @@ export class ControlPlane {
       '--enable-admission-plugins=NodeRestriction',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
-      `--feature-gates=${FEATURE_GATES}`,
-      '--runtime-config=certificates.k8s.io/v1beta1=true',
+      ...gateArgs(this.flags),
+      ...runtimeConfigArgs(this.flags),
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       '--v=0',
@@ -231,15 +256,12 @@ export class ControlPlane {
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${await freePort()}`,
-      '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,' +
-        'certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,certificatesigningrequest-cleaner-controller,' +
-        'node-lifecycle-controller,deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller,podcertificaterequest-cleaner-controller,' +
-        'clusterrole-aggregation-controller',
+      `--controllers=${this.flags.controllers.join(',')}`,
       `--cluster-signing-cert-file=${pki}/ca.crt`,
       `--cluster-signing-key-file=${pki}/ca.key`,
       `--root-ca-file=${pki}/ca.crt`,
       `--service-account-private-key-file=${pki}/sa.key`,
-      `--feature-gates=${FEATURE_GATES}`,
+      ...gateArgs(this.flags),
       '--kube-api-qps=200',
       '--kube-api-burst=400',
       '--concurrent-gc-syncs=10',
@@ -252,7 +274,7 @@ export class ControlPlane {
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${await freePort()}`,
-      `--feature-gates=${FEATURE_GATES}`,
+      ...gateArgs(this.flags),
       '--v=0',
     ]);
     this.spawn('kwok', [
