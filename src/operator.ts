@@ -21,11 +21,8 @@ import { http01Responder } from './issuers/acme/http01.ts';
 import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
-import {
-  podCertificateController,
-  podCertificateInformer,
-  podCertificatesServed,
-} from './controllers/signer/pod-certificate-controller.ts';
+import { podCertificateController, podCertificateRequests } from './controllers/signer/pod-certificate-controller.ts';
+import { podCertificatesNotServedNotice } from './controllers/signer/not-served-notice.ts';
 import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
 import { trustBundleController, trustBundlesServed } from './controllers/signer/trust-bundles.ts';
 import { PolicyStore, type PolicyObject } from './controllers/issuance-policies/store.ts';
@@ -113,15 +110,15 @@ async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
 }
 
 /**
- * Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (a beta API: only when served),
+ * Kubernetes signer for machineidentity.io/<binding>: PodCertificateRequests (v1 or v1beta1: only when served),
  * CertificateSigningRequests, and a ClusterTrustBundle per signer.
  */
 async function signerParts(ctx: OperatorContext): Promise<Parts> {
   if (!ctx.config.signer.enabled) return { informers: [], controllers: [] };
-  const pcrs = (await podCertificatesServed(ctx.kc)) ? podCertificateInformer(ctx) : undefined;
+  const pcrs = await podCertificateRequests(ctx); // undefined when certificates.k8s.io serves neither v1 nor v1beta1
   const csrs = csrInformer(ctx);
   const controllers: Controller[] = [
-    ...(pcrs ? [podCertificateController(ctx, pcrs)] : []),
+    ...(pcrs ? [podCertificateController(ctx, pcrs)] : [podCertificatesNotServedNotice(ctx)]),
     csrController(ctx, csrs),
     ...((await trustBundlesServed(ctx)) ? [trustBundleController(ctx)] : []),
   ];

@@ -136,6 +136,8 @@ export const SignerReason = {
   BackendCannotSign: 'BackendCannotSign',
   InvalidCertificate: Reason.InvalidCertificate,
   Pending: Reason.Pending,
+  /** Event on a binding with signer.podCertificates when the API server serves no PodCertificateRequest API. */
+  PodCertificatesNotServed: 'PodCertificatesNotServed',
 } as const;
 export type SignerReason = (typeof SignerReason)[keyof typeof SignerReason];
 
@@ -348,6 +350,8 @@ export const SignerReasonHelp: HelpFor<typeof SignerReason> = {
     "A CSR from a requester that is neither a ServiceAccount nor listed in the binding's signer.csrRequesters.",
   PodMismatch:
     "The pod a PodCertificateRequest names does not exist, or its UID, ServiceAccount or node differ from the request's.",
+  PodCertificatesNotServed:
+    'Event on a binding with signer.podCertificates: the API server serves PodCertificateRequests in neither certificates.k8s.io/v1 (Kubernetes 1.37) nor v1beta1 (1.35/1.36 with the PodCertificateRequest gate and runtime-config), so no pod certificate is signed.',
   ...OwnershipRuleHelp,
 };
 /** SignReason: the in-process signer's refusals (ca and selfSigned backends), part of IssuerAnswerReason. */

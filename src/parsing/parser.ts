@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { ParseAbort, ParsePool, siblingUrl } from '../runtime/parse-pool.ts';
 import { DEFAULT_PARSE_BUDGET, type Extracted, type ParseBudget } from '../inventory/extract.ts';
 import type { ManagedFacts, ManagedInput } from './tasks.ts';
+import { SignerReason } from '../crds/reasons.ts';
+import type { KeyFields, Refusal, RequestKey } from '../controllers/signer/pod-certificate.ts';
 
 export interface ParserOptions {
   workers: number;
@@ -64,6 +66,26 @@ export class Parser {
       return await this.pool.run<ManagedFacts>('managedFacts', input);
     } catch {
       return { hasData: true, keyMatches: false };
+    }
+  }
+
+  /**
+   * A PodCertificateRequest's key, read in the pool (the stub CSR is bytes from the cluster). A parse
+   * the pool stopped (time, memory) is a refusal; a closed pool (shutting down) rejects, to be retried.
+   */
+  async podCertificateKey(f: KeyFields): Promise<RequestKey | Refusal> {
+    try {
+      const r = await this.pool.run<RequestKey | Refusal>('podCertificateKey', f);
+      // structured clone turns the Buffer into a plain Uint8Array
+      return r.ok ? { ...r, spkiDer: Buffer.from(r.spkiDer) } : r;
+    } catch (e) {
+      if (e instanceof ParseAbort && e.reason !== 'closed')
+        return {
+          ok: false,
+          reason: SignerReason.InvalidRequest,
+          message: `the request's key was not read: ${e.message}`,
+        };
+      throw e;
     }
   }
 

@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import { EXTRACTORS, setParseBudget, type Extracted, type ParseBudget } from '../inventory/extract.ts';
 import { parseCertificate, splitPem, type CertFacts } from '../pki/certs.ts';
 import { parsePrivateKey, samePublicKey } from '../pki/keys.ts';
+import { requestKey, type KeyFields } from '../controllers/signer/pod-certificate.ts';
 
 export interface ExtractInput {
   kind: string;
@@ -55,5 +56,13 @@ function privateKey(b64: string): KeyObject {
   return parsePrivateKey(Buffer.from(b64, 'base64').toString('utf8'));
 }
 
-export default { extract, managedFacts, privateKey } satisfies Record<string, (input: never) => unknown>;
+/** A PodCertificateRequest's public key (its stub CSR's, or v1beta1's pkixPublicKey with its proof), or why not. */
+function podCertificateKey(f: KeyFields): ReturnType<typeof requestKey> {
+  return requestKey(f);
+}
+
+export default { extract, managedFacts, privateKey, podCertificateKey } satisfies Record<
+  string,
+  (input: never) => unknown
+>;
 export const TASKS_URL = new URL(import.meta.url);

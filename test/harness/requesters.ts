@@ -1,8 +1,16 @@
 // Clients that act as a real requester of the signers: a ServiceAccount with a TokenRequest token (so
 // the API server records system:serviceaccount:<ns>:<name> and its groups in a CSR), allowed by RBAC
-// to create, read and delete CertificateSigningRequests.
+// to create, read and delete CertificateSigningRequests; and a fake kubelet's PodCertificateRequests,
+// at the certificates.k8s.io version the server serves (v1 on 1.37, v1beta1 on 1.35/1.36).
 import * as k8s from '@kubernetes/client-node';
 import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
+import { getJson, sendRaw } from '../../src/runtime/kube.ts';
+import {
+  certificatesApi,
+  certificatesPath,
+  type CertificatesResource,
+  type CertificatesVersion,
+} from '../../src/controllers/signer/certificates-api.ts';
 
 const ROLE = 'mio-test-csr-requester';
 
@@ -58,4 +66,71 @@ export async function serviceAccountClient(
     currentContext: 'sa',
   });
   return withSharedDispatcher(kc);
+}
+
+/**
+ * The certificates.k8s.io version the shared API server serves `resource` at, chosen as the signer
+ * chooses (v1 when served, else v1beta1); throws when it serves neither, so a signer test fails loudly.
+ */
+export async function certificatesVersion(
+  kc: k8s.KubeConfig,
+  resource: CertificatesResource,
+): Promise<CertificatesVersion> {
+  const v = await certificatesApi(kc).version(resource);
+  if (!v) throw new Error(`the API server serves ${resource} in neither certificates.k8s.io/v1 nor v1beta1`);
+  return v;
+}
+
+/**
+ * Creates a PodCertificateRequest as `as` (a node: the kubelet's way) at `version`. In v1 the key is
+ * only in stubPKCS10Request (a spec with pkixPublicKey is a v1beta1 request).
+ */
+export async function createPodCertificateRequest(
+  as: k8s.KubeConfig,
+  version: CertificatesVersion,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<{ status: number; body: string }> {
+  const res = await sendRaw(
+    as,
+    'POST',
+    certificatesPath(version, 'podcertificaterequests', namespace),
+    JSON.stringify({
+      apiVersion: `certificates.k8s.io/${version}`,
+      kind: 'PodCertificateRequest',
+      metadata: { name },
+      spec,
+    }),
+    'application/json',
+  );
+  return { status: res.status, body: res.text };
+}
+
+/** A PodCertificateRequest read at `version` (throws when it does not exist). */
+export async function readPodCertificateRequest<T>(
+  kc: k8s.KubeConfig,
+  version: CertificatesVersion,
+  namespace: string,
+  name: string,
+): Promise<T> {
+  return getJson<T>(
+    kc,
+    `${certificatesPath(version, 'podcertificaterequests', namespace)}/${encodeURIComponent(name)}`,
+    {},
+  );
+}
+
+/**
+ * Pod volumes that project a certificate from each signer: since 1.37 NodeRestriction lets a node
+ * create a PodCertificateRequest only for a signer one of the pod's podCertificate volumes names
+ * (on 1.36 they are accepted and change nothing here; kwok mounts nothing).
+ */
+export function podCertificateVolumes(signerNames: readonly string[]): k8s.V1Volume[] {
+  return signerNames.map((signerName, i) => ({
+    name: `pod-certificate-${i}`,
+    projected: {
+      sources: [{ podCertificate: { signerName, keyType: 'ECDSAP256', credentialBundlePath: 'credentialbundle.pem' } }],
+    },
+  }));
 }

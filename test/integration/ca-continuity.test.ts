@@ -8,10 +8,13 @@ import * as k8s from '@kubernetes/client-node';
 import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, MI, CAB, decode, openssl } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
+import { certificatesVersion } from '../harness/requesters.ts';
 
 const N = 5;
 const DELAY_MS = 3000;
 const env = new IssuanceEnv();
+/** v1 on 1.37, v1beta1 on 1.36: where the signer publishes its ClusterTrustBundle. */
+const CTB_VERSION = await certificatesVersion(env.kc, 'clustertrustbundles');
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 let ns = '';
 let ca = '';
@@ -37,7 +40,7 @@ const ctb = async (): Promise<string> => {
   const r = await env.co
     .getClusterCustomObject({
       group: 'certificates.k8s.io',
-      version: 'v1beta1',
+      version: CTB_VERSION,
       plural: 'clustertrustbundles',
       name: `machineidentity.io:${ca}:ca`,
     })

@@ -14,14 +14,22 @@ import * as k8s from '@kubernetes/client-node';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
-import { grantCsrCreate, serviceAccountClient } from '../harness/requesters.ts';
+import {
+  certificatesVersion,
+  createPodCertificateRequest,
+  podCertificateVolumes,
+  grantCsrCreate,
+  readPodCertificateRequest,
+  serviceAccountClient,
+} from '../harness/requesters.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
 import { buildCsr } from '../../src/pki/csr.ts';
 import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
-import { sendRaw } from '../../src/runtime/kube.ts';
 import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 
 const env = new IssuanceEnv();
+// v1 on 1.37, v1beta1 on 1.35/1.36: the version the signer answers at (stubPKCS10Request in both)
+const PCR_VERSION = await certificatesVersion(sharedCluster().kubeConfig(), 'podcertificaterequests');
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
 const NODE = 'kwok-node-0';
 const STRICT = 'mio-test/strict-signer';
@@ -58,6 +66,7 @@ async function pod(namespace: string, name: string, sa: string): Promise<void> {
         serviceAccountName: sa,
         automountServiceAccountToken: false,
         containers: [{ name: 'c', image: 'example.invalid/app' }],
+        volumes: podCertificateVolumes([closed, listing].map((b) => `machineidentity.io/${b}`)),
         tolerations: [{ operator: 'Exists' }],
       },
     },
@@ -90,32 +99,15 @@ async function requestPodCertificate(
     maxExpirationSeconds: 86400,
     stubPKCS10Request: stubCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey).toString('base64'),
   };
-  const res = await sendRaw(
-    o.as ?? nodeKc,
-    'POST',
-    `/apis/certificates.k8s.io/v1beta1/namespaces/${namespace}/podcertificaterequests`,
-    JSON.stringify({
-      apiVersion: 'certificates.k8s.io/v1beta1',
-      kind: 'PodCertificateRequest',
-      metadata: { name },
-      spec,
-    }),
-    'application/json',
-  );
-  return { name, status: res.status, body: res.text };
+  const res = await createPodCertificateRequest(o.as ?? nodeKc, PCR_VERSION, namespace, name, spec);
+  return { name, ...res };
 }
 
 const answered = (namespace: string, name: string): Promise<Pcr> =>
   waitFor(
     `PCR ${name} answered`,
     async () => {
-      const r = (await env.co.getNamespacedCustomObject({
-        group: 'certificates.k8s.io',
-        version: 'v1beta1',
-        plural: 'podcertificaterequests',
-        namespace,
-        name,
-      })) as Pcr;
+      const r = await readPodCertificateRequest<Pcr>(env.kc, PCR_VERSION, namespace, name);
       return r.status?.conditions?.length ? r : undefined;
     },
     20_000,

@@ -13,11 +13,21 @@ import { waitFor, sleep } from '../harness/processes.ts';
 import { buildCsr } from '../../src/pki/csr.ts';
 import { stubCsr } from '../harness/stub-csr.ts';
 import { parseCertificate, splitPem } from '../../src/pki/certs.ts';
-import { sendRaw } from '../../src/runtime/kube.ts';
 import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
-import { serviceAccountClient } from '../harness/requesters.ts';
+import {
+  certificatesVersion,
+  createPodCertificateRequest,
+  podCertificateVolumes,
+  readPodCertificateRequest,
+  serviceAccountClient,
+} from '../harness/requesters.ts';
 
 const env = new IssuanceEnv();
+// what the server serves, chosen as the signer chooses: v1 on 1.37 (stubPKCS10Request only), v1beta1 on 1.35/1.36
+const PCR_VERSION = await certificatesVersion(sharedCluster().kubeConfig(), 'podcertificaterequests');
+const CTB_VERSION = await certificatesVersion(sharedCluster().kubeConfig(), 'clustertrustbundles');
+/** v1 has no pkixPublicKey/proofOfPossession: there every key is asked for in the stub form. */
+const PKIX = PCR_VERSION === 'v1beta1';
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
 const NODE = 'kwok-node-0';
 let ns = '';
@@ -52,6 +62,7 @@ async function pod(namespace: string, name: string, sa: string): Promise<void> {
         serviceAccountName: sa,
         automountServiceAccountToken: false,
         containers: [{ name: 'c', image: 'example.invalid/app' }],
+        volumes: podCertificateVolumes([signerName]),
         tolerations: [{ operator: 'Exists' }],
       },
     },
@@ -109,32 +120,15 @@ async function requestPodCertificate(
   }
   if (o.annotations) spec.unverifiedUserAnnotations = o.annotations;
   const name = `${podName}-${o.key.toLowerCase()}-${o.form}-${Math.random().toString(36).slice(2, 7)}`;
-  const res = await sendRaw(
-    nodeKc,
-    'POST',
-    `/apis/certificates.k8s.io/v1beta1/namespaces/${namespace}/podcertificaterequests`,
-    JSON.stringify({
-      apiVersion: 'certificates.k8s.io/v1beta1',
-      kind: 'PodCertificateRequest',
-      metadata: { name },
-      spec,
-    }),
-    'application/json',
-  );
-  return { name, publicKey, status: res.status, body: res.text };
+  const res = await createPodCertificateRequest(nodeKc, PCR_VERSION, namespace, name, spec);
+  return { name, publicKey, status: res.status, body: res.body };
 }
 
 async function answered(namespace: string, name: string): Promise<Pcr> {
   return waitFor(
     `PCR ${name} answered`,
     async () => {
-      const r = (await env.co.getNamespacedCustomObject({
-        group: 'certificates.k8s.io',
-        version: 'v1beta1',
-        plural: 'podcertificaterequests',
-        namespace,
-        name,
-      })) as Pcr;
+      const r = await readPodCertificateRequest<Pcr>(env.kc, PCR_VERSION, namespace, name);
       return r.status?.conditions?.length ? r : undefined;
     },
     20_000,
@@ -189,36 +183,43 @@ afterAll(async () => {
   await env.stop();
 });
 
-describe('PodCertificateRequest signer', () => {
-  it.each([
-    { key: 'ECDSA-P256' as const, form: 'stub' as const },
-    { key: 'ECDSA-P384' as const, form: 'pkix' as const },
-    { key: 'RSA-3072' as const, form: 'stub' as const },
-    { key: 'RSA-3072' as const, form: 'pkix' as const },
-    { key: 'Ed25519' as const, form: 'stub' as const },
-    { key: 'Ed25519' as const, form: 'pkix' as const },
-    { key: 'ECDSA-P521' as const, form: 'stub' as const },
-    { key: 'ECDSA-P521' as const, form: 'pkix' as const },
-    { key: 'RSA-4096' as const, form: 'pkix' as const },
-    { key: 'ECDSA-P256' as const, form: 'pkix' as const },
-  ])('issues $key in the $form form, as the node asked, and the API server accepts it', async ({ key, form }) => {
-    const t0 = Date.now();
-    const req = await requestPodCertificate(ns, 'web', 'app', { key, form });
-    expect({ status: req.status, body: req.status === 201 ? '' : req.body }).toEqual({ status: 201, body: '' });
-    const pcr = await answered(ns, req.name);
-    expect(pcr.status!.conditions!.map((c) => [c.type, c.status, c.reason])).toEqual([['Issued', 'True', 'Issued']]);
-    const chain = splitPem(pcr.status!.certificateChain!);
-    expect(chain.length).toBeGreaterThanOrEqual(1);
-    const leaf = parseCertificate(chain[0]!);
-    expect(leaf.uris).toEqual([`spiffe://example.org/ns/${ns}/sa/app`]);
-    expect(leaf.publicKey.equals(req.publicKey)).toBe(true);
-    expect(leaf.extKeyUsage).toEqual(expect.arrayContaining(['clientAuth', 'serverAuth']));
-    expect(leaf.notAfter.getTime() - leaf.notBefore.getTime()).toBe(2 * 3600_000); // min(maxExpirationSeconds 24h, signer 2h)
-    expect(leaf.notBefore.getTime()).toBeLessThan(t0);
-    expect(t0 - leaf.notBefore.getTime()).toBeLessThan(5 * 60_000);
-    expect(Date.parse(pcr.status!.beginRefreshAt!)).toBe(leaf.notBefore.getTime() + 80 * 60_000);
-    expect(pcr.status!.notAfter).toBe(leaf.notAfter.toISOString().replace('.000Z', 'Z'));
-  });
+const FORMS: { key: KeyKind; form: 'stub' | 'pkix' }[] = [
+  { key: 'ECDSA-P256', form: 'stub' },
+  { key: 'ECDSA-P384', form: 'pkix' },
+  { key: 'RSA-3072', form: 'stub' },
+  { key: 'RSA-3072', form: 'pkix' },
+  { key: 'Ed25519', form: 'stub' },
+  { key: 'Ed25519', form: 'pkix' },
+  { key: 'ECDSA-P521', form: 'stub' },
+  { key: 'ECDSA-P521', form: 'pkix' },
+  { key: 'RSA-4096', form: 'pkix' },
+  { key: 'ECDSA-P256', form: 'pkix' },
+];
+/** In v1 every key type once, in the stub form (the pkix rows' keys included). */
+const ISSUE_CASES = PKIX ? FORMS : [...new Set(FORMS.map((f) => f.key))].map((key) => ({ key, form: 'stub' as const }));
+
+describe(`PodCertificateRequest signer (certificates.k8s.io/${PCR_VERSION})`, () => {
+  it.each(ISSUE_CASES)(
+    'issues $key in the $form form, as the node asked, and the API server accepts it',
+    async ({ key, form }) => {
+      const t0 = Date.now();
+      const req = await requestPodCertificate(ns, 'web', 'app', { key, form });
+      expect({ status: req.status, body: req.status === 201 ? '' : req.body }).toEqual({ status: 201, body: '' });
+      const pcr = await answered(ns, req.name);
+      expect(pcr.status!.conditions!.map((c) => [c.type, c.status, c.reason])).toEqual([['Issued', 'True', 'Issued']]);
+      const chain = splitPem(pcr.status!.certificateChain!);
+      expect(chain.length).toBeGreaterThanOrEqual(1);
+      const leaf = parseCertificate(chain[0]!);
+      expect(leaf.uris).toEqual([`spiffe://example.org/ns/${ns}/sa/app`]);
+      expect(leaf.publicKey.equals(req.publicKey)).toBe(true);
+      expect(leaf.extKeyUsage).toEqual(expect.arrayContaining(['clientAuth', 'serverAuth']));
+      expect(leaf.notAfter.getTime() - leaf.notBefore.getTime()).toBe(2 * 3600_000); // min(maxExpirationSeconds 24h, signer 2h)
+      expect(leaf.notBefore.getTime()).toBeLessThan(t0);
+      expect(t0 - leaf.notBefore.getTime()).toBeLessThan(5 * 60_000);
+      expect(Date.parse(pcr.status!.beginRefreshAt!)).toBe(leaf.notBefore.getTime() + 80 * 60_000);
+      expect(pcr.status!.notAfter).toBe(leaf.notAfter.toISOString().replace('.000Z', 'Z'));
+    },
+  );
 
   it('honours maxExpirationSeconds down to the 1-hour minimum', async () => {
     const req = await requestPodCertificate(ns, 'web', 'app', {
@@ -232,7 +233,7 @@ describe('PodCertificateRequest signer', () => {
   });
 
   it('refuses unsupported key types (the API server already, the signer too)', async () => {
-    const req = await requestPodCertificate(ns, 'web', 'app', { key: 'RSA-2048', form: 'pkix' });
+    const req = await requestPodCertificate(ns, 'web', 'app', { key: 'RSA-2048', form: PKIX ? 'pkix' : 'stub' });
     if (req.status === 201) {
       const pcr = await answered(ns, req.name);
       expect(pcr.status!.conditions![0]).toMatchObject({ type: 'Denied', reason: 'UnsupportedKeyType' });
@@ -276,7 +277,7 @@ describe('PodCertificateRequest signer', () => {
         kind: 'PodCertificateRequest',
         result: 'issued',
       }),
-    ).toBeGreaterThanOrEqual(11);
+    ).toBeGreaterThanOrEqual(ISSUE_CASES.length + 1);
     expect(
       await env.operator!.metric('machine_identity_signer_requests_total', {
         signer: signerName,
@@ -289,7 +290,17 @@ describe('PodCertificateRequest signer', () => {
         signer: signerName,
         kind: 'PodCertificateRequest',
       }),
-    ).toBeGreaterThanOrEqual(13);
+    ).toBeGreaterThanOrEqual(ISSUE_CASES.length + 3);
+  });
+
+  it('reports the certificates.k8s.io version it uses for each resource', async () => {
+    for (const [resource, version] of [
+      ['podcertificaterequests', PCR_VERSION],
+      ['clustertrustbundles', CTB_VERSION],
+    ] as const) {
+      expect(await env.operator!.metric('machine_identity_signer_api_info', { resource, version })).toBe(1);
+      expect(await env.operator!.metric('machine_identity_signer_api_info', { resource, version: 'none' })).toBe(0);
+    }
   });
 
   it("publishes the signer's CA as a ClusterTrustBundle linked to the signer", async () => {
@@ -299,7 +310,7 @@ describe('PodCertificateRequest signer', () => {
         const r = await env.co
           .getClusterCustomObject({
             group: 'certificates.k8s.io',
-            version: 'v1beta1',
+            version: CTB_VERSION,
             plural: 'clustertrustbundles',
             name: `machineidentity.io:${binding}:ca`,
           })

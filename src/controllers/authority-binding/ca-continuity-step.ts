@@ -9,7 +9,7 @@ import { recordEvent } from '../events.ts';
 import { involved } from './trust-bundle-configmaps.ts';
 import { BindingReason } from '../../crds/reasons.ts';
 import { getJsonOrNotFound } from '../../runtime/kube.ts';
-import { bundleName, CTB_PATH, trustBundlesServed } from '../signer/trust-bundles.ts';
+import { trustBundlePath } from '../signer/trust-bundles.ts';
 import { isSigner } from '../signer/common.ts';
 import {
   carries,
@@ -195,13 +195,12 @@ export class ContinuityStep {
   /** A signer binding's ClusterTrustBundle (when the API is served) carries every certificate of `want`. */
   private async signerBundleCarries(spec: Spec | undefined, binding: string, want: string): Promise<boolean> {
     if (!isSigner(spec?.signer)) return true;
-    if (!(await trustBundlesServed(this.ctx))) return true;
+    const path = await trustBundlePath(this.ctx, binding);
+    if (!path) return true; // not served
     // unreadable (e.g. RBAC) counts as not carrying it: identities stay on the old CA rather than outrun the bundle
-    const ctb = await getJsonOrNotFound<{ spec?: { trustBundle?: string } }>(
-      this.ctx.kc,
-      `${CTB_PATH}/${encodeURIComponent(bundleName(binding))}`,
-      {},
-    ).catch(() => undefined);
+    const ctb = await getJsonOrNotFound<{ spec?: { trustBundle?: string } }>(this.ctx.kc, path, {}).catch(
+      () => undefined,
+    );
     return carries(ctb?.spec?.trustBundle ?? '', want);
   }
 

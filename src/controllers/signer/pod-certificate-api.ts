@@ -8,6 +8,7 @@ import type { OperatorContext } from '../context.ts';
 import { condition } from './common.ts';
 import { podMismatch } from './boundaries.ts';
 import type { PcrSpec } from './pod-certificate.ts';
+import { certificatesPath, type CertificatesVersion } from './certificates-api.ts';
 
 export interface Pcr extends k8s.KubernetesObject {
   spec?: PcrSpec;
@@ -38,9 +39,13 @@ export async function readPod(kc: k8s.KubeConfig, ns: string, spec: PcrSpec): Pr
   return getJsonOrNotFound<k8s.V1Pod>(kc, path, {});
 }
 
-/** One status update carrying the whole answer; the resourceVersion makes a second writer lose, not overwrite. */
+/**
+ * One status update carrying the whole answer, at `version` (the one the request was read at, so the
+ * body's apiVersion matches the path); the resourceVersion makes a second writer lose, not overwrite.
+ */
 export async function writePcrStatus(
   ctx: Pick<OperatorContext, 'kc' | 'log' | 'now'>,
+  version: CertificatesVersion,
   pcr: Pcr,
   a: Answer,
 ): Promise<'ok' | 'conflict' | 'gone' | 'rejected'> {
@@ -55,9 +60,9 @@ export async function writePcrStatus(
           beginRefreshAt: isoSeconds(a.beginRefreshAt),
         }
       : { conditions: [condition(a.kind, a.reason, a.message, now)] };
-  const body = { ...pcr, status };
+  const body = { ...pcr, apiVersion: `certificates.k8s.io/${version}`, status };
   const { namespace, name } = refOf(pcr);
-  const path = `/apis/certificates.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/podcertificaterequests/${encodeURIComponent(name)}/status`;
+  const path = `${certificatesPath(version, 'podcertificaterequests', namespace)}/${encodeURIComponent(name)}/status`;
   const res = await sendRaw(ctx.kc, 'PUT', path, JSON.stringify(body), 'application/json');
   if (res.status >= 200 && res.status < 300) return 'ok';
   if (res.status === 409) return 'conflict';
@@ -68,7 +73,7 @@ export async function writePcrStatus(
   );
   if (a.kind === 'Issued' && res.status === 422) {
     // the API server's validation is the last word: tell the kubelet instead of leaving it waiting
-    const failed = await writePcrStatus(ctx, pcr, {
+    const failed = await writePcrStatus(ctx, version, pcr, {
       kind: 'Failed',
       reason: SignerReason.InvalidCertificate,
       message: `the API server rejected the issued certificate: ${res.text.slice(0, 500)}`,

@@ -6,15 +6,14 @@
 // ServiceAccount of the pod (checked against the pod), never podName or unverifiedUserAnnotations.
 import type * as k8s from '@kubernetes/client-node';
 import { Controller } from '../../runtime/reconcile-loop.ts';
-import { Informer } from '../../runtime/informer.ts';
-import { apiServes } from '../../runtime/kube.ts';
 import { recordEvent } from '../events.ts';
 import type { OperatorContext } from '../context.ts';
 import { denialMessage, evaluate } from '../../policy/evaluate.ts';
 import {
   annotationsRefusal,
+  keyFields,
+  keyFieldsRefusal,
   podIdentityRequest,
-  requestKey,
   spiffeId,
   validity,
   type PcrSpec,
@@ -27,8 +26,10 @@ import { readPod, refOf, terminal, writePcrStatus, type Answer, type Pcr } from 
 import { namespaceRefusal, ownershipRefusal, podMismatch } from './boundaries.ts';
 import { lifetimeCapMs, trustDomainOf } from '../../policy/ownership.ts';
 import { SignerReason } from '../../crds/reasons.ts';
+import { certificatesApi, type CertificatesVersion } from './certificates-api.ts';
+import { PodCertificateRequests } from './pod-certificate-requests.ts';
+import { reportServed } from './served-report.ts';
 
-const PCR_PATH = '/apis/certificates.k8s.io/v1beta1/podcertificaterequests';
 const KIND = 'PodCertificateRequest';
 /** kube-controller-manager deletes requests after 15 minutes: an authority still not ready after 10 gives up with Failed. */
 const GIVE_UP_MS = 10 * 60_000;
@@ -36,22 +37,25 @@ const GIVE_UP_MS = 10 * 60_000;
 type BindingSpec = NonNullable<ReturnType<typeof signerBinding>>['spec'];
 type IssuerEntry = NonNullable<ReturnType<OperatorContext['issuers']['get']>>;
 
-/** True when the API serves PodCertificateRequests (a beta API behind a feature gate in 1.35/1.36). */
-export function podCertificatesServed(kc: k8s.KubeConfig): Promise<boolean> {
-  return apiServes(kc, '/apis/certificates.k8s.io/v1beta1', 'podcertificaterequests');
+/**
+ * The PodCertificateRequests to answer, at the version the API server serves (v1 on 1.37, v1beta1 on
+ * 1.35/1.36 with the gate), or undefined when it serves neither: logged once and reported by
+ * machine_identity_signer_api_info{resource="podcertificaterequests",version="none"}.
+ */
+export async function podCertificateRequests(
+  ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>,
+): Promise<PodCertificateRequests | undefined> {
+  const version = await certificatesApi(ctx.kc)
+    .version('podcertificaterequests')
+    .catch((err: unknown) => {
+      ctx.log.warn({ err }, 'certificates.k8s.io discovery failed');
+      return undefined;
+    });
+  reportServed(ctx, 'podcertificaterequests', version);
+  return version ? new PodCertificateRequests(ctx, version) : undefined;
 }
 
-export function podCertificateInformer(ctx: Pick<OperatorContext, 'kc' | 'registry' | 'log'>): Informer<Pcr> {
-  return new Informer<Pcr>({
-    kc: ctx.kc,
-    path: PCR_PATH,
-    registry: ctx.registry,
-    logger: ctx.log,
-    resource: 'podcertificaterequests',
-  });
-}
-
-export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pcr>): Controller {
+export function podCertificateController(ctx: OperatorContext, pcrs: PodCertificateRequests): Controller {
   const m = signerMetrics(ctx.registry);
   const c = new Controller({
     // requests arrive in bursts (a Deployment scaling up) and every step waits on the API server: many workers
@@ -79,8 +83,11 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     const started = performance.now();
     const answer = await decide(pcr, spec, bindingName, bspec);
     if (!answer) return { requeueAfterMs: 2000 };
-    const wrote = await writePcrStatus(ctx, pcr, answer);
+    const version = pcrs.version;
+    const wrote = await writePcrStatus(ctx, version, pcr, answer);
     if (wrote === 'conflict') return { requeueAfterMs: 100 };
+    // deleted, or (after an upgrade) a version no longer served: discovery tells which
+    if (wrote === 'gone') pcrs.notFound();
     if (wrote !== 'ok') return undefined;
     observeAnswer(
       m,
@@ -92,7 +99,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
     if (answer.kind !== 'Issued') {
       void recordEvent(
         ctx,
-        { apiVersion: 'certificates.k8s.io/v1beta1', kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
+        { apiVersion: apiVersionOf(version), kind: KIND, ...refOf(pcr), uid: pcr.metadata?.uid },
         'Warning',
         answer.reason,
         `${answer.kind} for pod ${spec.podName}: ${answer.message}`,
@@ -104,7 +111,7 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
   /** The answer, or undefined to try again shortly (the authority or the namespace cache is not ready yet). */
   async function decide(pcr: Pcr, spec: PcrSpec, bindingName: string, bspec: BindingSpec): Promise<Answer | undefined> {
     const ns = refOf(pcr).namespace;
-    const admitted = admit(ns, spec, bindingName, bspec);
+    const admitted = await admit(ns, spec, bindingName, bspec);
     if (!admitted || 'kind' in admitted) return admitted;
     const pod = await readPod(ctx.kc, ns, spec);
     const mismatch = podMismatch(ns, spec, pod);
@@ -200,15 +207,15 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
 
   /**
    * The checks that need no API call: unverifiedUserAnnotations, the binding's namespaceSelector on
-   * the request's namespace, the key. A denial, the key and the namespace's labels, or undefined
-   * when the namespace is not in the cache yet (it exists: the request is in it).
+   * the request's namespace, the key (read in the parse pool). A denial, the key and the namespace's
+   * labels, or undefined when the namespace is not in the cache yet (it exists: the request is in it).
    */
-  function admit(
+  async function admit(
     ns: string,
     spec: PcrSpec,
     bindingName: string,
     bspec: BindingSpec,
-  ): Answer | { key: RequestKey; nsLabels: Record<string, string> } | undefined {
+  ): Promise<Answer | { key: RequestKey; nsLabels: Record<string, string> } | undefined> {
     const refusal = annotationsRefusal(spec, spec.signerName);
     if (refusal) return { kind: 'Denied', reason: refusal.reason, message: refusal.message };
     const namespace = ctx.informers.namespaces.get(ns);
@@ -221,11 +228,13 @@ export function podCertificateController(ctx: OperatorContext, pcrs: Informer<Pc
       'PodCertificateRequests',
     );
     if (outside) return { kind: 'Denied', reason: outside.reason, message: outside.message };
-    const key = requestKey(spec);
+    const fields = keyFields(spec);
+    const key = keyFieldsRefusal(fields) ?? (await ctx.parser.podCertificateKey(fields));
     if (!key.ok) return { kind: 'Denied', reason: key.reason, message: key.message };
     return { key, nsLabels };
   }
 
+  const apiVersionOf = (v: CertificatesVersion): string => `certificates.k8s.io/${v}`;
   const enqueue = (p: Pcr): void => c.queue.add(`${p.metadata?.namespace}/${p.metadata?.name}`);
   pcrs.onAdd(enqueue).onUpdate((_o, p) => enqueue(p));
   const pending = (): void => {

@@ -1,6 +1,8 @@
-// Decisions of the PodCertificateRequest signer (certificates.k8s.io/v1beta1), pure: which public key
-// a request carries (stubPKCS10Request, or the deprecated pkixPublicKey + proofOfPossession), whether
-// the signer supports it, the validity the API server accepts, and the identity request policy sees.
+// Decisions of the PodCertificateRequest signer (certificates.k8s.io v1 and v1beta1), pure: which
+// public key a request carries (stubPKCS10Request, the only form in v1; in v1beta1 also the deprecated
+// pkixPublicKey + proofOfPossession), whether the signer supports it, the validity the API server
+// accepts, and the identity request policy sees. requestKey reads untrusted bytes: it runs in the parse
+// pool (src/parsing/tasks.ts), after keyFieldsRefusal bounded their size.
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { describeKey } from '../../pki/keys.ts';
 import { csrOutline } from '../../pki/outlines.ts';
@@ -12,6 +14,11 @@ export const SIGNER_PREFIX = 'machineidentity.io/';
 const MIN_LIFETIME_MS = 3600_000;
 const DEFAULT_MAX_EXPIRATION_SECONDS = 86_400;
 const BACKDATE_MS = 2 * 60_000;
+/**
+ * Largest base64 key field handed to the parser. The biggest key the API allows (RSA 4096) makes a
+ * stub CSR of about 1.2 KiB; anything much larger is not a kubelet's request.
+ */
+export const MAX_KEY_FIELD_CHARS = 16 * 1024;
 
 export interface PcrSpec {
   signerName: string;
@@ -81,8 +88,35 @@ function proofVerifies(key: KeyObject, podUID: string, proof: Buffer): boolean {
   }
 }
 
-/** The public key of a request: the stub CSR's (its signature checked again), else pkixPublicKey with a valid proof. */
-export function requestKey(spec: PcrSpec): RequestKey | Refusal {
+/** What requestKey reads of a request (all the parse pool is sent). */
+export type KeyFields = Pick<PcrSpec, 'podUID' | 'stubPKCS10Request' | 'pkixPublicKey' | 'proofOfPossession'>;
+
+export function keyFields(spec: PcrSpec): KeyFields {
+  const { podUID, stubPKCS10Request, pkixPublicKey, proofOfPossession } = spec;
+  return {
+    podUID,
+    ...(stubPKCS10Request !== undefined ? { stubPKCS10Request } : {}),
+    ...(pkixPublicKey !== undefined ? { pkixPublicKey } : {}),
+    ...(proofOfPossession !== undefined ? { proofOfPossession } : {}),
+  };
+}
+
+/** Refusal for a key field too large to be a request the API server admitted from a kubelet (the parse budget). */
+export function keyFieldsRefusal(f: KeyFields): Refusal | undefined {
+  for (const name of ['stubPKCS10Request', 'pkixPublicKey', 'proofOfPossession'] as const) {
+    const len = f[name]?.length ?? 0;
+    if (len > MAX_KEY_FIELD_CHARS)
+      return {
+        ok: false,
+        reason: SignerReason.InvalidRequest,
+        message: `${name} is ${len} base64 characters; this signer reads at most ${MAX_KEY_FIELD_CHARS}`,
+      };
+  }
+  return undefined;
+}
+
+/** The public key of a request: the stub CSR's, else (v1beta1) pkixPublicKey with a valid proof. */
+export function requestKey(spec: KeyFields): RequestKey | Refusal {
   if (spec.stubPKCS10Request) {
     // the API server checked the stub's signature when it admitted the request: only its key matters here
     let spkiDer: Buffer, publicKey: KeyObject;
@@ -102,7 +136,7 @@ export function requestKey(spec: PcrSpec): RequestKey | Refusal {
     return {
       ok: false,
       reason: SignerReason.InvalidRequest,
-      message: 'neither stubPKCS10Request nor pkixPublicKey is set',
+      message: 'the request carries no stubPKCS10Request (nor, in v1beta1, pkixPublicKey)',
     };
   const spkiDer = Buffer.from(spec.pkixPublicKey, 'base64');
   let publicKey: KeyObject;
