@@ -1,0 +1,3 @@
+module local.test/nodeimages
+
+go 1.26.0
