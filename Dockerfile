@@ -5,7 +5,17 @@
 #   docker build -t machine-identity-operator:0.1.0 \
 #     --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
 #     --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) .
-
+#
+# Without Docker or a registry, `npm run image` builds this same file with podman on a locally made
+# node:24-bookworm-slim equivalent (NODE_IMAGE=localhost/mio-node-base:...) into an OCI archive.
+#
+# NODE_IMAGE is a tag, not yet a digest: pin it where you build, e.g.
+#   --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest>
+# with the multi-platform index digest printed by
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+# (or `crane digest node:24-bookworm-slim`); refresh it the same way when the tag moves (Node or Debian
+# security releases). The default stays a tag because no registry was reachable where this was written
+# and a digest that cannot be checked is worse than none.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: compile src/ to dist/ (tsc rewrites the ./x.ts import specifiers to ./x.js) ----
