@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT, kubeconfigYaml, type ControlPlane } from './control-plane.ts';
 import {
@@ -35,6 +36,8 @@ export interface RealNodeOptions {
    * MIO_KUBE_PROXY_BIN, else the control plane's bin dir. */
   kubeletBin?: string;
   kubeProxyBin?: string;
+  /** KubeletConfiguration fields laid over the harness's (e.g. syncFrequency back to the kubelet default). */
+  kubeletConfig?: Record<string, unknown>;
   log?: (line: string) => void;
 }
 
@@ -106,6 +109,9 @@ export class RealNode {
     this.deps = ensureNodeDeps();
     const p = this.paths;
     for (const d of [p.logs, p.cniConfDir, p.podLogs, p.kubeletRoot]) mkdirSync(d, { recursive: true });
+    // before any trace is recorded: stop() removes the recorded bridge, which must never be another node's
+    if (linkExists(this.bridge))
+      throw new Error(`bridge ${this.bridge} exists: another real node runs on this machine (one at a time)`);
     this.traces = {
       dir: this.dir,
       bridge: this.bridge,
@@ -117,7 +123,7 @@ export class RealNode {
     const layout = await this.layout();
     writeFileSync(p.containerdConfig, containerdConfig(layout));
     writeFileSync(join(p.cniConfDir, '10-mio-pods.conflist'), cniConflist(layout));
-    writeFileSync(p.kubeletConfig, kubeletConfig(layout));
+    writeFileSync(p.kubeletConfig, withOverrides(kubeletConfig(layout), this.opts.kubeletConfig));
     writeFileSync(p.proxyConfig, kubeProxyConfig(layout));
     writeFileSync(p.caFile, cp.pki.ca.cert);
     await this.writeKubeconfig(p.kubeletKubeconfig, `system:node:${this.nodeName}`, ['system:nodes']);
@@ -335,6 +341,21 @@ export class RealNode {
     const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     await core.deleteNode({ name: this.nodeName }).catch(() => undefined);
   }
+}
+
+/** Whether a network interface of that name exists. */
+export function linkExists(name: string): boolean {
+  try {
+    execFileSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A YAML document with some top-level fields replaced. */
+function withOverrides(doc: string, overrides: Record<string, unknown> | undefined): string {
+  return overrides ? yaml.dump({ ...(yaml.load(doc) as Record<string, unknown>), ...overrides }) : doc;
 }
 
 const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
