@@ -17,7 +17,7 @@ import { DEFAULT_POD_CIDR, RealNode } from './real-node.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-export const E2E_K8S_VERSION = 'v1.37.2';
+const E2E_K8S_VERSION = 'v1.37.2';
 const KUBERNETES_SERVICE_IP = '10.0.0.1'; // first address of the plane's --service-cluster-ip-range
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 

@@ -110,7 +110,7 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
     const t0 = Date.now();
     try {
       if (prom) await stopProc(prom);
-      if (installed) await saveOperatorLogs();
+      if (installed && process.env.MIO_KEEP_CLUSTER_DIR) await saveOperatorLogs();
       // the app's Deployment first: its ReplicaSet would recreate the pods the node's drain deletes
       if (apps) await apps.deleteNamespacedDeployment({ name: 'web', namespace: APP }).catch(() => undefined);
       if (installed) {
@@ -676,6 +676,20 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
       expect(ev.items.length).toBeGreaterThan(0);
       expect(took).toBeLessThan(ROLLOUT_BOUND_S);
     }, 300_000);
+  });
+
+  it("the operator's logs (both pods, the killed instance's too) hold no private key or token", async () => {
+    let bytes = 0;
+    for (const p of await operatorPods())
+      for (const previous of [false, true]) {
+        const r = await kubectl('logs', '-n', SYS, podName(p), '-c', 'operator', `--previous=${previous}`);
+        if (r.code !== 0 && previous) continue; // no previous instance
+        const text = ok(r, 'kubectl logs');
+        bytes += text.length;
+        expect(text).not.toMatch(/PRIVATE KEY|eyJhbGciOi/);
+      }
+    log(`operator logs read through the kubelet: ${bytes} bytes, no key or token`);
+    expect(bytes).toBeGreaterThan(0);
   });
 });
 
