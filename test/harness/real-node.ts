@@ -109,9 +109,15 @@ export class RealNode {
     this.deps = ensureNodeDeps();
     const p = this.paths;
     for (const d of [p.logs, p.cniConfDir, p.podLogs, p.kubeletRoot]) mkdirSync(d, { recursive: true });
-    // before any trace is recorded: stop() removes the recorded bridge, which must never be another node's
-    if (linkExists(this.bridge))
-      throw new Error(`bridge ${this.bridge} exists: another real node runs on this machine (one at a time)`);
+    // one real node per machine, and before any trace is recorded: stop() removes the recorded bridge, which must
+    // never be another node's. Another test's node (its bridge, or its guard chain, which goes last) is waited for.
+    await waitFor('no other real node on this machine', async () => !otherNodeTrace(this.bridge), 600_000, 1000).catch(
+      () => {
+        throw new Error(
+          `${otherNodeTrace(this.bridge)} exists: another real node runs on this machine (one at a time)`,
+        );
+      },
+    );
     this.traces = {
       dir: this.dir,
       bridge: this.bridge,
@@ -343,14 +349,18 @@ export class RealNode {
   }
 }
 
-/** Whether a network interface of that name exists. */
-export function linkExists(name: string): boolean {
-  try {
-    execFileSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+/** What of a running (or stopping) real node is on this host: its bridge or its guard chain; '' when none. */
+function otherNodeTrace(bridge: string): string {
+  const ok = (cmd: string, args: string[]): boolean => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (ok('ip', ['link', 'show', 'dev', bridge])) return `bridge ${bridge}`;
+  return ok('iptables', ['-w', '-S', GUARD_CHAIN]) ? `iptables chain ${GUARD_CHAIN}` : '';
 }
 
 /** A YAML document with some top-level fields replaced. */

@@ -17,7 +17,7 @@ import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import type { ControlPlane } from '../harness/control-plane.ts';
 import { REPO_ROOT } from '../harness/control-plane.ts';
-import { RealNode, linkExists } from '../harness/real-node.ts';
+import { RealNode } from '../harness/real-node.ts';
 import { CHART } from '../harness/helm.ts';
 import { startProcess, stopProc, freePort, waitFor, sleep, type Proc } from '../harness/processes.ts';
 import { helmFor, kubectlFor, ok, startE2ePlane, type Run } from '../harness/e2e-plane.ts';
@@ -84,8 +84,7 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
     cp = await startE2ePlane();
     // the kubelet's default sync period (the harness shortens it), so the Secret-volume figure is a user's
     node = new RealNode({ kubeletConfig: { syncFrequency: '1m0s' } });
-    // one real node per machine: wait for another test's node (same bridge) to finish
-    await waitFor('no other real node on this machine', async () => !linkExists(node.bridge), 600_000, 2000);
+    // one real node per machine: start() waits for another test's node to finish
     await node.start(cp);
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
