@@ -6,8 +6,7 @@
 // Both need the plane's CA, which exists only once the plane started: the API server is restarted once with them.
 import { execFile, execFileSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -122,9 +121,8 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv, timeout = 240_
   });
 }
 
-/** helm (from the plane's bin dir) against this plane, with a private home. */
-export function helmFor(cp: ControlPlane): (...args: string[]) => Promise<Run> {
-  const home = mkdtempSync(join(tmpdir(), 'mio-helm-e2e-'));
+/** helm (from the plane's bin dir) against this plane, with a private home (a directory the caller removes). */
+export function helmFor(cp: ControlPlane, home: string): (...args: string[]) => Promise<Run> {
   const env = {
     ...process.env,
     HELM_CACHE_HOME: join(home, 'cache'),

@@ -9,7 +9,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -78,6 +78,8 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
   let kubectl: (...args: string[]) => Promise<Run>;
   let prom: Proc | undefined;
   let installed = false;
+  /** helm's home, Prometheus's config and data: removed at the end. */
+  const work = mkdtempSync(join(tmpdir(), 'mio-e2e-'));
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -89,7 +91,7 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
     co = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
-    helm = helmFor(cp);
+    helm = helmFor(cp, join(work, 'helm'));
     kubectl = kubectlFor(cp);
     // npm run image: a cache hit unless the Dockerfile's inputs changed
     execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/image.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -119,13 +121,15 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
       if (node) await node.stop();
     } finally {
       if (cp) await cp.stop();
+      if (!process.env.MIO_KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
       log(`teardown in ${secondsSince(t0)} s; file total ${secondsSince(fileStart)} s`);
     }
   }, 300_000);
 
   /** The operator containers' logs (and those of a previous, killed instance) for the record. */
   const saveOperatorLogs = async (): Promise<void> => {
-    const dir = mkdtempSync(join(tmpdir(), 'mio-e2e-operator-logs-'));
+    const dir = join(work, 'operator-logs');
+    mkdirSync(dir);
     for (const p of await operatorPods().catch(() => []))
       for (const previous of [false, true]) {
         const r = await kubectl('logs', '-n', SYS, podName(p), '-c', 'operator', `--previous=${previous}`);
@@ -357,7 +361,8 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
     it("Debian's Prometheus scrapes the pods' /metrics at their pod IPs", async () => {
       const pods = await operatorPods();
       const targets = pods.map((p) => `${p.status?.podIP}:8080`);
-      const dir = mkdtempSync(join(tmpdir(), 'mio-prom-e2e-'));
+      const dir = join(work, 'prometheus');
+      mkdirSync(dir);
       const port = await freePort();
       writeFileSync(
         join(dir, 'prometheus.yml'),
