@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT, kubeconfigYaml, type ControlPlane } from './control-plane.ts';
 import {
@@ -22,7 +23,7 @@ import {
 import { leftovers, removeTraces, restoreSysctls, run, snapshotHost, type NodeTraces } from './node-cleanup.ts';
 import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
 
-const DEFAULT_POD_CIDR = '10.244.77.0/24';
+export const DEFAULT_POD_CIDR = '10.244.77.0/24';
 const SERVICE_CIDR = '10.0.0.0/24'; // the control plane's --service-cluster-ip-range
 const CNI_BIN_DIR = '/usr/lib/cni';
 const GUARD_CHAIN = 'MIO-NODE-GUARD';
@@ -35,6 +36,8 @@ export interface RealNodeOptions {
    * MIO_KUBE_PROXY_BIN, else the control plane's bin dir. */
   kubeletBin?: string;
   kubeProxyBin?: string;
+  /** KubeletConfiguration fields laid over the harness's (e.g. syncFrequency back to the kubelet default). */
+  kubeletConfig?: Record<string, unknown>;
   log?: (line: string) => void;
 }
 
@@ -107,6 +110,15 @@ export class RealNode {
     this.dir = mkdtempSync(join(tmpdir(), 'mio-node-'));
     const p = this.paths;
     for (const d of [p.logs, p.cniConfDir, p.podLogs, p.kubeletRoot]) mkdirSync(d, { recursive: true });
+    // one real node per machine, and before any trace is recorded: stop() removes the recorded bridge, which must
+    // never be another node's. Another test's node (its bridge, or its guard chain, which goes last) is waited for.
+    await waitFor('no other real node on this machine', async () => !otherNodeTrace(this.bridge), 600_000, 1000).catch(
+      () => {
+        throw new Error(
+          `${otherNodeTrace(this.bridge)} exists: another real node runs on this machine (one at a time)`,
+        );
+      },
+    );
     const before = snapshotHost();
     // creating the bridge is the host-wide lock: the kubelet's and kube-proxy's chains, the kubepods cgroups
     // and the kernel settings are per host, so a second node must fail here, before it owns (and so would
@@ -127,7 +139,7 @@ export class RealNode {
     const layout = await this.layout();
     writeFileSync(p.containerdConfig, containerdConfig(layout));
     writeFileSync(join(p.cniConfDir, '10-mio-pods.conflist'), cniConflist(layout));
-    writeFileSync(p.kubeletConfig, kubeletConfig(layout));
+    writeFileSync(p.kubeletConfig, withOverrides(kubeletConfig(layout), this.opts.kubeletConfig));
     writeFileSync(p.proxyConfig, kubeProxyConfig(layout));
     writeFileSync(p.caFile, cp.pki.ca.cert);
     await this.writeKubeconfig(p.kubeletKubeconfig, `system:node:${this.nodeName}`, ['system:nodes']);
@@ -351,6 +363,25 @@ export class RealNode {
     const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     await core.deleteNode({ name: this.nodeName }).catch(() => undefined);
   }
+}
+
+/** What of a running (or stopping) real node is on this host: its bridge or its guard chain; '' when none. */
+function otherNodeTrace(bridge: string): string {
+  const ok = (cmd: string, args: string[]): boolean => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (ok('ip', ['link', 'show', 'dev', bridge])) return `bridge ${bridge}`;
+  return ok('iptables', ['-w', '-S', GUARD_CHAIN]) ? `iptables chain ${GUARD_CHAIN}` : '';
+}
+
+/** A YAML document with some top-level fields replaced. */
+function withOverrides(doc: string, overrides: Record<string, unknown> | undefined): string {
+  return overrides ? yaml.dump({ ...(yaml.load(doc) as Record<string, unknown>), ...overrides }) : doc;
 }
 
 const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
