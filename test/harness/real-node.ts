@@ -5,7 +5,7 @@
 // Service, which is why the control plane must be started with `RealNode.apiServerArgs()`.
 // Teardown stops every process by PID and removes every mount, link, iptables chain and cgroup it made.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -20,7 +20,7 @@ import {
   type NodeLayout,
 } from './node-config.ts';
 import { leftovers, removeTraces, restoreSysctls, run, snapshotHost, type NodeTraces } from './node-cleanup.ts';
-import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
+import { startProcess, stopProc, stopPid, freePort, waitFor, type Proc } from './processes.ts';
 
 const DEFAULT_POD_CIDR = '10.244.77.0/24';
 const SERVICE_CIDR = '10.0.0.0/24'; // the control plane's --service-cluster-ip-range
@@ -36,6 +36,33 @@ export interface RealNodeOptions {
   kubeletBin?: string;
   kubeProxyBin?: string;
   log?: (line: string) => void;
+  /** Start the node's processes in their own session so they outlive this process (cluster:up); stop such a
+   * node later from its `state()` with `RealNode.fromState(...).stop()`. */
+  detached?: boolean;
+}
+
+/** Everything needed to stop a detached node from another process and remove its traces (cluster:down). */
+export interface RealNodeState {
+  nodeName: string;
+  podCidr: string;
+  bridge: string;
+  dir: string;
+  deps: NodeDeps;
+  /** name -> PID and the binary it runs, so a PID reused by another program is never signalled */
+  procs: Record<string, { pid: number; bin: string }>;
+  traces: NodeTraces;
+}
+
+/** The order the node's processes are stopped in. */
+const STOP_ORDER = ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd'];
+
+/** True when PID `pid` still runs `bin` (its /proc/<pid>/cmdline starts with it). */
+function runs(pid: number, bin: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === bin;
+  } catch {
+    return false;
+  }
 }
 
 /** What hack/node-deps.sh built: containerd, shim, ctr, the pause and netcheck image archives. */
@@ -72,6 +99,12 @@ export class RealNode {
   deps!: NodeDeps;
   private traces?: NodeTraces;
   private cp?: ControlPlane;
+  /** the binary each process runs (recorded in state()) */
+  private readonly bins = new Map<string, string>();
+  /** the processes of a node restored by fromState(): stopped by PID */
+  private recorded: RealNodeState['procs'] = {};
+  /** admin access to the API server of a node restored by fromState() (drain, Node deletion) */
+  private adminKc?: k8s.KubeConfig;
   private readonly opts: RealNodeOptions;
 
   constructor(opts: RealNodeOptions = {}) {
@@ -88,6 +121,35 @@ export class RealNode {
    */
   static apiServerArgs(podCidr = DEFAULT_POD_CIDR): string[] {
     return ['--bind-address=0.0.0.0', `--advertise-address=${bridgeIp(podCidr)}`, '--endpoint-reconciler-type=lease'];
+  }
+
+  /** What `fromState` needs to stop this node from another process. */
+  state(): RealNodeState {
+    if (!this.traces) throw new Error('real node: not started');
+    return {
+      nodeName: this.nodeName,
+      podCidr: this.podCidr,
+      bridge: this.bridge,
+      dir: this.dir,
+      deps: this.deps,
+      procs: Object.fromEntries([...this.procs].map(([n, p]) => [n, { pid: p.pid, bin: this.bins.get(n) ?? '' }])),
+      traces: this.traces,
+    };
+  }
+
+  /**
+   * A started node (possibly started by another process, detached) known only by its `state()`: its `stop()`
+   * drains its pods through `kc` when the API server still answers, stops each recorded process by PID (only
+   * while that PID still runs the recorded binary) and removes every trace, as for a node this process started.
+   */
+  static fromState(state: RealNodeState, kc?: k8s.KubeConfig, log?: (line: string) => void): RealNode {
+    const node = new RealNode({ nodeName: state.nodeName, podCidr: state.podCidr, bridge: state.bridge, log });
+    node.dir = state.dir;
+    node.deps = state.deps;
+    node.traces = state.traces;
+    node.recorded = state.procs;
+    node.adminKc = kc;
+    return node;
   }
 
   get paths(): ReturnType<typeof nodePaths> {
@@ -287,8 +349,12 @@ export class RealNode {
     // our shim first on PATH: Debian's containerd 1.6 shim, when installed, does not speak containerd 2's
     // bootstrap protocol ("start failed: io.containerd.runc.v2: type with url <sandbox id>: not found")
     const env = { ...process.env, PATH: `${this.deps.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
-    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`), { env });
+    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`), {
+      env,
+      detached: this.opts.detached,
+    });
     this.procs.set(name, p);
+    this.bins.set(name, bin);
     return p;
   }
 
@@ -304,16 +370,20 @@ export class RealNode {
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });
       return;
     }
-    if (this.cp && this.procs.get('kubelet')?.child.exitCode === null) await this.drain(this.cp);
+    const kc = this.adminKc ?? this.cp?.kubeConfig();
+    if (kc && this.kubeletRunning()) await this.drain(kc);
     const drained = secs(t0);
-    for (const name of ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd']) {
+    for (const name of STOP_ORDER) {
       const p = this.procs.get(name);
+      const r = this.recorded[name];
       if (p) await stopProc(p);
+      else if (r && runs(r.pid, r.bin)) await stopPid(r.pid);
     }
     this.procs.clear();
+    this.recorded = {};
     const stopped = secs(t0);
     const errors = await removeTraces(this.traces);
-    if (this.cp) await this.deleteNodeObject(this.cp);
+    if (kc) await this.deleteNodeObject(kc);
     const left = this.leftovers();
     if (left.length === 0 && !process.env.MIO_KEEP_CLUSTER_DIR) rmSync(this.dir, { recursive: true, force: true });
     this.log(`stopped in ${secs(t0)} (pods gone at ${drained}, processes at ${stopped})`);
@@ -326,8 +396,13 @@ export class RealNode {
     return this.traces ? leftovers(this.traces) : [];
   }
 
-  private async drain(cp: ControlPlane): Promise<void> {
-    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+  private kubeletRunning(): boolean {
+    const r = this.recorded.kubelet;
+    return this.procs.get('kubelet')?.child.exitCode === null || (r !== undefined && runs(r.pid, r.bin));
+  }
+
+  private async drain(kc: k8s.KubeConfig): Promise<void> {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     try {
       const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` });
       for (const pod of pods.items) {
@@ -347,8 +422,8 @@ export class RealNode {
       .filter((l) => / RUNNING\s*$/.test(l)).length;
   }
 
-  private async deleteNodeObject(cp: ControlPlane): Promise<void> {
-    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+  private async deleteNodeObject(kc: k8s.KubeConfig): Promise<void> {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     await core.deleteNode({ name: this.nodeName }).catch(() => undefined);
   }
 }
