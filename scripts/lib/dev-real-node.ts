@@ -75,19 +75,20 @@ function helmInstall(bin: string, log: (l: string) => void): void {
 }
 
 /** Prints how to watch the real kubelet get a pod certificate signed by the operator. */
-function printDemo(kubectl: string, signerEnabled: boolean, log: (l: string) => void): void {
+function printDemo(bin: string, signerEnabled: boolean, log: (l: string) => void): void {
   const manifestPath = join(LOCAL_DIR, 'pod-certificate-demo.yaml');
-  const k = `KUBECONFIG=${KUBECONFIG} ${kubectl}`;
   const demo = podCertificateDemo({
     binding: EXAMPLE_BINDING,
     namespace: 'demo',
     image: ECHO_TAG,
     signerEnabled,
-    kubectl: k,
+    kubectl: 'kubectl',
     manifestPath,
   });
   writeFileSync(manifestPath, yaml.dump(demo.pod));
   log(`watch a pod receive its certificate from ${demo.signerName} (the kubelet makes the key and request):`);
+  // the kubectl built with the plane, so its version matches the cluster's
+  log(`  export KUBECONFIG=${KUBECONFIG} PATH=${bin}:$PATH`);
   for (const s of demo.steps) log(`  ${s}`);
 }
 
@@ -167,7 +168,7 @@ export async function devOnRealNode(log: (l: string) => void): Promise<never> {
     1000,
   );
   log('applied examples/');
-  printDemo(kubectl, await bindingIsPodSigner(kc), log);
+  printDemo(bin, await bindingIsPodSigner(kc), log);
   process.off('SIGINT', early);
   process.off('SIGTERM', early);
   log(`operator logs follow; Ctrl-C leaves the cluster and the operator running (npm run cluster:down stops them)`);

@@ -5,9 +5,9 @@ import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, copyFileSyn
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane, REPO_ROOT, ensureBinaries } from '../../test/harness/control-plane.ts';
-import { RealNode, type RealNodeState } from '../../test/harness/real-node.ts';
+import { RealNode, bridgeIndex, type RealNodeState } from '../../test/harness/real-node.ts';
 import { isAlive, stopPid } from '../../test/harness/processes.ts';
-import { upAction, type NodeMode } from './node-mode.ts';
+import { mayTearDownNode, upAction, type NodeMode } from './node-mode.ts';
 
 export const LOCAL_DIR = process.env.MIO_LOCAL_DIR ?? join(REPO_ROOT, '.local');
 export const KUBECONFIG = join(LOCAL_DIR, 'kubeconfig');
@@ -115,6 +115,12 @@ export async function clusterDown(log: (l: string) => void): Promise<void> {
   let nodeError: unknown;
   if (s.node) {
     try {
+      const now = bridgeIndex(s.node.bridge);
+      if (!mayTearDownNode(s.node.bridgeIndex, now))
+        throw new Error(
+          `the bridge ${s.node.bridge} now belongs to another real node (ifindex ${now}, ours was ${s.node.bridgeIndex}): ` +
+            `not touching the host; delete ${STATE} once you have stopped that node`,
+        );
       await RealNode.fromState(s.node, adminKubeConfig(), log).stop();
       log(`stopped real node ${s.node.nodeName}: no process, mount, link, iptables chain or cgroup left`);
     } catch (e) {

@@ -32,3 +32,12 @@ export function upAction(running: NodeMode | undefined, up: boolean, want: NodeM
     message: `a local cluster with ${running === 'real' ? 'a real node' : 'kwok nodes'} is running; \`npm run cluster:down\` first, then start it with --node=${want}`,
   };
 }
+
+/**
+ * May cluster:down tear down the recorded real node? The bridge is the host-wide lock: when a bridge of that
+ * name exists with another ifindex than recorded, another real node holds the host now (its kubepods
+ * cgroups and chains look like ours), and nothing may be touched. No bridge: ours is gone, the rest is ours.
+ */
+export function mayTearDownNode(recordedIndex: number, currentIndex: number | undefined): boolean {
+  return currentIndex === undefined || currentIndex === recordedIndex;
+}

@@ -50,11 +50,22 @@ export interface RealNodeState {
   deps: NodeDeps;
   /** name -> PID and the binary it runs, so a PID reused by another program is never signalled */
   procs: Record<string, { pid: number; bin: string }>;
+  /** the bridge's ifindex: a bridge of the same name with another index is another node's (the host lock) */
+  bridgeIndex: number;
   traces: NodeTraces;
 }
 
 /** The order the node's processes are stopped in. */
 const STOP_ORDER = ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd'];
+
+/** The ifindex of a link, undefined when there is no such link. */
+export function bridgeIndex(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
 
 /** True when PID `pid` still runs `bin` (its /proc/<pid>/cmdline starts with it). */
 function runs(pid: number, bin: string): boolean {
@@ -117,10 +128,17 @@ export class RealNode {
   /**
    * kube-apiserver flags the control plane needs for pods to reach it: listen beyond loopback (pods dial the
    * bridge address, which does not exist yet when it starts) and advertise the bridge address, so the
-   * `kubernetes` Service's endpoint is one kube-proxy can DNAT pod traffic to.
+   * `kubernetes` Service's endpoint is one kube-proxy can DNAT pod traffic to. The API server reaches the
+   * kubelet (logs, exec) at its InternalIP: its hostname resolves nowhere, and looking it up would ask the
+   * host's DNS server, off this machine.
    */
   static apiServerArgs(podCidr = DEFAULT_POD_CIDR): string[] {
-    return ['--bind-address=0.0.0.0', `--advertise-address=${bridgeIp(podCidr)}`, '--endpoint-reconciler-type=lease'];
+    return [
+      '--bind-address=0.0.0.0',
+      `--advertise-address=${bridgeIp(podCidr)}`,
+      '--endpoint-reconciler-type=lease',
+      '--kubelet-preferred-address-types=InternalIP',
+    ];
   }
 
   /** What `fromState` needs to stop this node from another process. */
@@ -133,6 +151,7 @@ export class RealNode {
       dir: this.dir,
       deps: this.deps,
       procs: Object.fromEntries([...this.procs].map(([n, p]) => [n, { pid: p.pid, bin: this.bins.get(n) ?? '' }])),
+      bridgeIndex: bridgeIndex(this.bridge) ?? -1,
       traces: this.traces,
     };
   }
@@ -404,6 +423,11 @@ export class RealNode {
   private async drain(kc: k8s.KubeConfig): Promise<void> {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     try {
+      // cordoned first: a Deployment's pods (the helm-installed operator's) would otherwise come straight back
+      await core.patchNode(
+        { name: this.nodeName, body: { spec: { unschedulable: true } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
       const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` });
       for (const pod of pods.items) {
         const { name = '', namespace = '' } = pod.metadata ?? {};

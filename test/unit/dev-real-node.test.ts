@@ -1,7 +1,7 @@
 // `npm run cluster:up / dev -- --node=real`: the flag, what cluster:up does with a cluster already running,
 // and the pod-certificate recipe dev prints.
 import { describe, it, expect } from '@jest/globals';
-import { parseNodeFlag, upAction } from '../../scripts/lib/node-mode.ts';
+import { mayTearDownNode, parseNodeFlag, upAction } from '../../scripts/lib/node-mode.ts';
 import { podCertificateDemo } from '../../scripts/lib/pod-certificate-demo.ts';
 
 describe('--node', () => {
@@ -76,4 +76,14 @@ describe('the pod certificate recipe', () => {
     expect(show).toContain("sed -n '/BEGIN CERTIFICATE/,$p' /var/run/mio/credentialbundle.pem");
     expect(show).not.toMatch(/exec \S+ -- cat /);
   });
+});
+
+describe('cluster:down and the host lock', () => {
+  it.each([
+    [7, undefined, true],
+    [7, 7, true],
+    [7, 9, false],
+  ])('recorded bridge ifindex %s, now %s -> tear down %s', (rec, now, ok) =>
+    expect(mayTearDownNode(rec, now)).toBe(ok),
+  );
 });
