@@ -27,7 +27,7 @@ export interface ClusterState {
   node?: RealNodeState;
 }
 
-export function readClusterState(): ClusterState | undefined {
+function readClusterState(): ClusterState | undefined {
   return existsSync(STATE) ? (JSON.parse(readFileSync(STATE, 'utf8')) as ClusterState) : undefined;
 }
 
