@@ -4,7 +4,7 @@
 // the operator's logs; Ctrl-C stops only that: the cluster (and the operator in it) stay up until
 // `npm run cluster:down`.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
@@ -48,10 +48,15 @@ const DEV_HELM_VALUES = [
   'rbac.rollout.scope=cluster',
 ];
 
-function helmInstall(bin: string, log: (l: string) => void): void {
+/**
+ * helm upgrade --install. The tag stays `dev` whatever was built, so the pods carry the image's input key as
+ * an annotation: a rebuilt image rolls them on the next `npm run dev -- --node=real`.
+ */
+function helmInstall(bin: string, imageKey: string, log: (l: string) => void): void {
   const home = join(LOCAL_DIR, 'helm');
   const args = ['upgrade', '--install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace'];
-  args.push(...DEV_HELM_VALUES.flatMap((v) => ['--set', v]), '--wait', '--timeout', HELM_TIMEOUT);
+  args.push(...DEV_HELM_VALUES.flatMap((v) => ['--set', v]));
+  args.push('--set-string', `podAnnotations.mio-dev-image-key=${imageKey}`, '--wait', '--timeout', HELM_TIMEOUT);
   log(`helm ${args.join(' ').replace(REPO_ROOT + '/', '')}`);
   const r = spawnSync(join(bin, 'helm'), args, {
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -153,7 +158,7 @@ export async function devOnRealNode(log: (l: string) => void): Promise<never> {
   importIntoContainerd(images.echo, ECHO_TAG, node.traces.containerdSocket, ctr);
   log(`images imported into the real node's containerd (${node.traces.containerdSocket})`);
   mkdirSync(join(LOCAL_DIR, 'helm'), { recursive: true });
-  helmInstall(bin, log);
+  helmInstall(bin, readFileSync(`${images.operator}.key`, 'utf8').trim().slice(0, 12), log);
   log(`operator installed by helm: deployment ${RELEASE} in ${NAMESPACE} Ready on ${node.nodeName}`);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(KUBECONFIG);
