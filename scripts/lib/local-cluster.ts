@@ -69,15 +69,18 @@ export async function clusterUp(log: (l: string) => void, mode: NodeMode = 'kwok
   mkdirSync(CLUSTER_DIR, { recursive: true });
   // the real node's kubelet and kube-proxy come from the same build as the plane
   if (mode === 'real') ensureBinaries(log, { node: true });
+  // kubectl logs / exec: the API server calls the kubelet with a client certificate the node accepts
+  const kubeletClient =
+    mode === 'real' ? await RealNode.kubeletClientCredentials(join(CLUSTER_DIR, 'kubelet-client')) : undefined;
   const cp = new ControlPlane({
     dir: CLUSTER_DIR,
     full: true,
     detached: true,
     fakeNodes: mode === 'real' ? [] : ['kwok-node-0'],
     log,
-    apiServerArgs: mode === 'real' ? RealNode.apiServerArgs() : undefined,
+    apiServerArgs: kubeletClient ? [...RealNode.apiServerArgs(), ...kubeletClient.apiServerArgs] : undefined,
   });
-  const node = mode === 'real' ? new RealNode({ detached: true, log }) : undefined;
+  const node = kubeletClient ? new RealNode({ detached: true, log, kubeletClientCa: kubeletClient.ca }) : undefined;
   try {
     await cp.start();
     await node?.start(cp);

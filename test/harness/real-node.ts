@@ -19,6 +19,7 @@ import {
   nodePaths,
   type NodeLayout,
 } from './node-config.ts';
+import { makePki } from './pki.ts';
 import { leftovers, removeTraces, restoreSysctls, run, snapshotHost, type NodeTraces } from './node-cleanup.ts';
 import { startProcess, stopProc, stopPid, freePort, waitFor, type Proc } from './processes.ts';
 
@@ -39,6 +40,8 @@ export interface RealNodeOptions {
   /** Start the node's processes in their own session so they outlive this process (cluster:up); stop such a
    * node later from its `state()` with `RealNode.fromState(...).stop()`. */
   detached?: boolean;
+  /** Another CA the kubelet accepts client certificates from: the API server's, from `kubeletClientCredentials`. */
+  kubeletClientCa?: string;
 }
 
 /** Everything needed to stop a detached node from another process and remove its traces (cluster:down). */
@@ -171,6 +174,26 @@ export class RealNode {
     return node;
   }
 
+  /**
+   * A client certificate for the API server to call kubelets with (kubectl logs, exec, port-forward), written
+   * under `dir` before the plane starts (its CA does not exist yet): its own CA, which the node must accept
+   * (option kubeletClientCa), and a system:masters client, which the kubelet's webhook authorization allows.
+   * Without it the kubelet answers the API server "the server has asked for the client to provide credentials".
+   */
+  static async kubeletClientCredentials(dir: string): Promise<{ apiServerArgs: string[]; ca: string }> {
+    const pki = await makePki();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const cert = join(dir, 'kubelet-client.crt');
+    const key = join(dir, 'kubelet-client.key');
+    const cred = await pki.client('kube-apiserver-kubelet-client', ['system:masters']);
+    writeFileSync(cert, cred.cert, { mode: 0o600 });
+    writeFileSync(key, cred.key, { mode: 0o600 });
+    return {
+      apiServerArgs: [`--kubelet-client-certificate=${cert}`, `--kubelet-client-key=${key}`],
+      ca: pki.ca.cert,
+    };
+  }
+
   get paths(): ReturnType<typeof nodePaths> {
     return nodePaths(this.dir);
   }
@@ -210,7 +233,7 @@ export class RealNode {
     writeFileSync(join(p.cniConfDir, '10-mio-pods.conflist'), cniConflist(layout));
     writeFileSync(p.kubeletConfig, kubeletConfig(layout));
     writeFileSync(p.proxyConfig, kubeProxyConfig(layout));
-    writeFileSync(p.caFile, cp.pki.ca.cert);
+    writeFileSync(p.caFile, cp.pki.ca.cert + (this.opts.kubeletClientCa ?? ''));
     await this.writeKubeconfig(p.kubeletKubeconfig, `system:node:${this.nodeName}`, ['system:nodes']);
     await this.writeKubeconfig(p.proxyKubeconfig, 'system:kube-proxy', []);
 

@@ -6,7 +6,7 @@
 // Only one real node fits on a host: this file fails at once, touching nothing, when another one runs.
 import { afterAll, describe, it, expect } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -24,8 +24,10 @@ interface Run {
   out: () => string;
   exited: Promise<number | null>;
   kill: () => void;
+  done: () => boolean;
 }
 
+/** Each command's output also goes to <MIO_LOCAL_DIR>/<script>.out, to read while the test still runs. */
 function runScript(script: string, args: string[]): Run {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', script), ...args], {
     env,
@@ -34,11 +36,18 @@ function runScript(script: string, args: string[]): Run {
   let out = '';
   const add = (d: Buffer): void => {
     out += d.toString();
+    appendFileSync(join(local, `${script}.out`), d);
   };
   child.stdout.on('data', add);
   child.stderr.on('data', add);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { out: () => out, exited, kill: () => void child.kill('SIGTERM') };
+  let done = false;
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      done = true;
+      r(code);
+    }),
+  );
+  return { out: () => out, exited, kill: () => void child.kill('SIGTERM'), done: () => done };
 }
 
 async function finished(script: string, args: string[]): Promise<{ code: number | null; out: string; ms: number }> {
@@ -99,15 +108,18 @@ describe('npm run cluster:up / dev -- --node=real', () => {
     const t0 = Date.now();
     const dev = runScript('dev.ts', ['--node=real']);
     try {
+      // waitFor retries what throws: a dev that exited must end the wait, not be retried for 15 minutes
+      let failed = false;
       await waitFor(
         'dev to finish start-up',
         async () => {
-          if (/\[dev\] error:/.test(dev.out())) throw new Error('dev failed');
-          return dev.out().includes('operator logs follow');
+          failed ||= dev.done();
+          return failed || dev.out().includes('operator logs follow');
         },
         900_000,
         500,
       );
+      if (failed) throw new Error('dev exited before it finished start-up');
       log(`dev --node=real ready in ${Date.now() - t0} ms`);
       const kc = kubeConfig();
       const apps = kc.makeApiClient(k8s.AppsV1Api);
