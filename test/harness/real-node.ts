@@ -233,7 +233,8 @@ export class RealNode {
     writeFileSync(join(p.cniConfDir, '10-mio-pods.conflist'), cniConflist(layout));
     writeFileSync(p.kubeletConfig, kubeletConfig(layout));
     writeFileSync(p.proxyConfig, kubeProxyConfig(layout));
-    writeFileSync(p.caFile, cp.pki.ca.cert + (this.opts.kubeletClientCa ?? ''));
+    // one PEM per line block: a bundle whose blocks run together is refused ("data does not contain any valid ... certificates")
+    writeFileSync(p.caFile, [cp.pki.ca.cert, this.opts.kubeletClientCa ?? ''].map((c) => c.trim()).join('\n') + '\n');
     await this.writeKubeconfig(p.kubeletKubeconfig, `system:node:${this.nodeName}`, ['system:nodes']);
     await this.writeKubeconfig(p.proxyKubeconfig, 'system:kube-proxy', []);
 
