@@ -160,7 +160,7 @@ describe('npm run cluster:up / dev -- --node=real', () => {
   }, 1_200_000);
 
   it('cluster:down stops every process and leaves nothing on the host', async () => {
-    const s = recorded!;
+    const s = state();
     const down = await finished('cluster.ts', ['down']);
     log(`cluster:down took ${down.ms} ms:\n${down.out}`);
     expect(down.code).toBe(0);
