@@ -1,6 +1,8 @@
 // npm run dev: brings the local control plane up if needed, installs the CRDs, starts the operator
 // against it (printing its metrics URL) and applies examples/. Ctrl-C stops the operator; the
 // cluster keeps running until `npm run cluster:down`.
+// npm run dev -- --node=real: the cluster gets a real node and the operator runs in it, installed by helm
+// from the image built here (scripts/lib/dev-real-node.ts; docs/real-node.md).
 // Every port is a free loopback port unless set (MIO_DEV_PORT, MIO_ACME_HTTP01_ADDR): a port that is
 // taken stops the command with a message naming it before anything starts, and a failure after the
 // operator started stops the operator too (never an orphan) and exits non-zero.
@@ -13,6 +15,8 @@ import { localWebhookConfiguration } from '../test/harness/webhook.ts';
 import { freePort, waitFor, sleep } from '../test/harness/processes.ts';
 import { installCrds, applyManifests, readManifests } from '../test/harness/manifests.ts';
 import { clusterUp, KUBECONFIG } from './lib/local-cluster.ts';
+import { devOnRealNode } from './lib/dev-real-node.ts';
+import { parseNodeFlag, type NodeMode } from './lib/node-mode.ts';
 
 const t0 = Date.now();
 // each line says when it happened (seconds since start), so a slow step shows in the output
@@ -38,6 +42,20 @@ function splitAddr(addr: string): { host: string; port: number } {
 function fail(message: string): never {
   process.stderr.write(`[dev] error: ${message}\n`);
   process.exit(1);
+}
+
+let nodeMode: NodeMode = 'kwok';
+try {
+  nodeMode = parseNodeFlag(process.argv.slice(2));
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}
+if (nodeMode === 'real') {
+  try {
+    await devOnRealNode(log);
+  } catch (e) {
+    fail(`${e instanceof Error ? e.message : String(e)}; the cluster stays up (npm run cluster:down stops it)`);
+  }
 }
 
 async function checkFree(what: string, addr: string): Promise<void> {

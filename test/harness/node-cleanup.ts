@@ -276,7 +276,15 @@ export async function removeTraces(t: NodeTraces): Promise<string[]> {
         run('umount', ['-l', m]);
       }
     });
-  for (const l of links(t.bridge)) attempt(`ip link del ${l}`, () => run('ip', ['link', 'del', l]));
+  // a veth goes by itself when its pod's network namespace is freed: one that vanished meanwhile is no error
+  for (const l of links(t.bridge))
+    attempt(`ip link del ${l}`, () => {
+      try {
+        run('ip', ['link', 'del', l]);
+      } catch (e) {
+        if (links(t.bridge).includes(l)) throw e;
+      }
+    });
   removeChains(new Set(t.before.chains), attempt);
   for (const c of kubepodsCgroups()) attempt(`rmdir ${c}`, () => rmdirSync(c));
   for (const f of containerLogLinks(t.podLogs)) attempt(`rm ${f}`, () => unlinkSync(f));

@@ -5,7 +5,7 @@
 // Service, which is why the control plane must be started with `RealNode.apiServerArgs()`.
 // Teardown stops every process by PID and removes every mount, link, iptables chain and cgroup it made.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -20,8 +20,9 @@ import {
   nodePaths,
   type NodeLayout,
 } from './node-config.ts';
+import { makePki } from './pki.ts';
 import { leftovers, removeTraces, restoreSysctls, run, snapshotHost, type NodeTraces } from './node-cleanup.ts';
-import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
+import { startProcess, stopProc, stopPid, freePort, waitFor, type Proc } from './processes.ts';
 
 export const DEFAULT_POD_CIDR = '10.244.77.0/24';
 const SERVICE_CIDR = '10.0.0.0/24'; // the control plane's --service-cluster-ip-range
@@ -39,6 +40,46 @@ export interface RealNodeOptions {
   /** KubeletConfiguration fields laid over the harness's (e.g. syncFrequency back to the kubelet default). */
   kubeletConfig?: Record<string, unknown>;
   log?: (line: string) => void;
+  /** Start the node's processes in their own session so they outlive this process (cluster:up); stop such a
+   * node later from its `state()` with `RealNode.fromState(...).stop()`. */
+  detached?: boolean;
+  /** Another CA the kubelet accepts client certificates from: the API server's, from `kubeletClientCredentials`. */
+  kubeletClientCa?: string;
+}
+
+/** Everything needed to stop a detached node from another process and remove its traces (cluster:down). */
+export interface RealNodeState {
+  nodeName: string;
+  podCidr: string;
+  bridge: string;
+  dir: string;
+  deps: NodeDeps;
+  /** name -> PID and the binary it runs, so a PID reused by another program is never signalled */
+  procs: Record<string, { pid: number; bin: string }>;
+  /** the bridge's ifindex: a bridge of the same name with another index is another node's (the host lock) */
+  bridgeIndex: number;
+  traces: NodeTraces;
+}
+
+/** The order the node's processes are stopped in. */
+const STOP_ORDER = ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd'];
+
+/** The ifindex of a link, undefined when there is no such link. */
+export function bridgeIndex(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when PID `pid` still runs `bin` (its /proc/<pid>/cmdline starts with it). */
+function runs(pid: number, bin: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === bin;
+  } catch {
+    return false;
+  }
 }
 
 /** What hack/node-deps.sh built: containerd, shim, ctr, the pause and netcheck image archives. */
@@ -75,6 +116,12 @@ export class RealNode {
   deps!: NodeDeps;
   private traces?: NodeTraces;
   private cp?: ControlPlane;
+  /** the binary each process runs (recorded in state()) */
+  private readonly bins = new Map<string, string>();
+  /** the processes of a node restored by fromState(): stopped by PID */
+  private recorded: RealNodeState['procs'] = {};
+  /** admin access to the API server of a node restored by fromState() (drain, Node deletion) */
+  private adminKc?: k8s.KubeConfig;
   private readonly opts: RealNodeOptions;
 
   constructor(opts: RealNodeOptions = {}) {
@@ -87,10 +134,67 @@ export class RealNode {
   /**
    * kube-apiserver flags the control plane needs for pods to reach it: listen beyond loopback (pods dial the
    * bridge address, which does not exist yet when it starts) and advertise the bridge address, so the
-   * `kubernetes` Service's endpoint is one kube-proxy can DNAT pod traffic to.
+   * `kubernetes` Service's endpoint is one kube-proxy can DNAT pod traffic to. The API server reaches the
+   * kubelet (logs, exec) at its InternalIP: its hostname resolves nowhere, and looking it up would ask the
+   * host's DNS server, off this machine.
    */
   static apiServerArgs(podCidr = DEFAULT_POD_CIDR): string[] {
-    return ['--bind-address=0.0.0.0', `--advertise-address=${bridgeIp(podCidr)}`, '--endpoint-reconciler-type=lease'];
+    return [
+      '--bind-address=0.0.0.0',
+      `--advertise-address=${bridgeIp(podCidr)}`,
+      '--endpoint-reconciler-type=lease',
+      '--kubelet-preferred-address-types=InternalIP',
+    ];
+  }
+
+  /** What `fromState` needs to stop this node from another process. */
+  state(): RealNodeState {
+    if (!this.traces) throw new Error('real node: not started');
+    return {
+      nodeName: this.nodeName,
+      podCidr: this.podCidr,
+      bridge: this.bridge,
+      dir: this.dir,
+      deps: this.deps,
+      procs: Object.fromEntries([...this.procs].map(([n, p]) => [n, { pid: p.pid, bin: this.bins.get(n) ?? '' }])),
+      bridgeIndex: bridgeIndex(this.bridge) ?? -1,
+      traces: this.traces,
+    };
+  }
+
+  /**
+   * A started node (possibly started by another process, detached) known only by its `state()`: its `stop()`
+   * drains its pods through `kc` when the API server still answers, stops each recorded process by PID (only
+   * while that PID still runs the recorded binary) and removes every trace, as for a node this process started.
+   */
+  static fromState(state: RealNodeState, kc?: k8s.KubeConfig, log?: (line: string) => void): RealNode {
+    const node = new RealNode({ nodeName: state.nodeName, podCidr: state.podCidr, bridge: state.bridge, log });
+    node.dir = state.dir;
+    node.deps = state.deps;
+    node.traces = state.traces;
+    node.recorded = state.procs;
+    node.adminKc = kc;
+    return node;
+  }
+
+  /**
+   * A client certificate for the API server to call kubelets with (kubectl logs, exec, port-forward), written
+   * under `dir` before the plane starts (its CA does not exist yet): its own CA, which the node must accept
+   * (option kubeletClientCa), and a system:masters client, which the kubelet's webhook authorization allows.
+   * Without it the kubelet answers the API server "the server has asked for the client to provide credentials".
+   */
+  static async kubeletClientCredentials(dir: string): Promise<{ apiServerArgs: string[]; ca: string }> {
+    const pki = await makePki();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const cert = join(dir, 'kubelet-client.crt');
+    const key = join(dir, 'kubelet-client.key');
+    const cred = await pki.client('kube-apiserver-kubelet-client', ['system:masters']);
+    writeFileSync(cert, cred.cert, { mode: 0o600 });
+    writeFileSync(key, cred.key, { mode: 0o600 });
+    return {
+      apiServerArgs: [`--kubelet-client-certificate=${cert}`, `--kubelet-client-key=${key}`],
+      ca: pki.ca.cert,
+    };
   }
 
   get paths(): ReturnType<typeof nodePaths> {
@@ -141,7 +245,8 @@ export class RealNode {
     writeFileSync(join(p.cniConfDir, '10-mio-pods.conflist'), cniConflist(layout));
     writeFileSync(p.kubeletConfig, withOverrides(kubeletConfig(layout), this.opts.kubeletConfig));
     writeFileSync(p.proxyConfig, kubeProxyConfig(layout));
-    writeFileSync(p.caFile, cp.pki.ca.cert);
+    // one PEM per line block: a bundle whose blocks run together is refused ("data does not contain any valid ... certificates")
+    writeFileSync(p.caFile, [cp.pki.ca.cert, this.opts.kubeletClientCa ?? ''].map((c) => c.trim()).join('\n') + '\n');
     await this.writeKubeconfig(p.kubeletKubeconfig, `system:node:${this.nodeName}`, ['system:nodes']);
     await this.writeKubeconfig(p.proxyKubeconfig, 'system:kube-proxy', []);
 
@@ -299,8 +404,12 @@ export class RealNode {
     // our shim first on PATH: Debian's containerd 1.6 shim, when installed, does not speak containerd 2's
     // bootstrap protocol ("start failed: io.containerd.runc.v2: type with url <sandbox id>: not found")
     const env = { ...process.env, PATH: `${this.deps.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
-    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`), { env });
+    const p = startProcess(name, bin, args, join(this.paths.logs, `${name}.log`), {
+      env,
+      detached: this.opts.detached,
+    });
     this.procs.set(name, p);
+    this.bins.set(name, bin);
     return p;
   }
 
@@ -316,16 +425,20 @@ export class RealNode {
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });
       return;
     }
-    if (this.cp && this.procs.get('kubelet')?.child.exitCode === null) await this.drain(this.cp);
+    const kc = this.adminKc ?? this.cp?.kubeConfig();
+    if (kc && this.kubeletRunning()) await this.drain(kc);
     const drained = secs(t0);
-    for (const name of ['kube-proxy', 'kubelet', 'endpointslice-controller', 'containerd']) {
+    for (const name of STOP_ORDER) {
       const p = this.procs.get(name);
+      const r = this.recorded[name];
       if (p) await stopProc(p);
+      else if (r && runs(r.pid, r.bin)) await stopPid(r.pid);
     }
     this.procs.clear();
+    this.recorded = {};
     const stopped = secs(t0);
     const errors = await removeTraces(this.traces);
-    if (this.cp) await this.deleteNodeObject(this.cp);
+    if (kc) await this.deleteNodeObject(kc);
     const left = this.leftovers();
     if (left.length === 0 && !process.env.MIO_KEEP_CLUSTER_DIR) rmSync(this.dir, { recursive: true, force: true });
     this.log(`stopped in ${secs(t0)} (pods gone at ${drained}, processes at ${stopped})`);
@@ -338,9 +451,19 @@ export class RealNode {
     return this.traces ? leftovers(this.traces) : [];
   }
 
-  private async drain(cp: ControlPlane): Promise<void> {
-    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+  private kubeletRunning(): boolean {
+    const r = this.recorded.kubelet;
+    return this.procs.get('kubelet')?.child.exitCode === null || (r !== undefined && runs(r.pid, r.bin));
+  }
+
+  private async drain(kc: k8s.KubeConfig): Promise<void> {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     try {
+      // cordoned first: a Deployment's pods (the helm-installed operator's) would otherwise come straight back
+      await core.patchNode(
+        { name: this.nodeName, body: { spec: { unschedulable: true } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
       const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` });
       for (const pod of pods.items) {
         const { name = '', namespace = '' } = pod.metadata ?? {};
@@ -359,8 +482,8 @@ export class RealNode {
       .filter((l) => / RUNNING\s*$/.test(l)).length;
   }
 
-  private async deleteNodeObject(cp: ControlPlane): Promise<void> {
-    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+  private async deleteNodeObject(kc: k8s.KubeConfig): Promise<void> {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     await core.deleteNode({ name: this.nodeName }).catch(() => undefined);
   }
 }
