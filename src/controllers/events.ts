@@ -1,6 +1,9 @@
 // Kubernetes Events (core/v1) for transitions, with client-go's two protections: the same object +
 // reason within 10 minutes bumps `count` on the existing Event instead of creating a new one, and a
-// global token bucket caps the write rate. Recording never throws: an Event is best effort, but a
+// token bucket caps the write rate. The bucket is per involved kind: after a restart, hundreds of
+// MachineIdentities reporting at once (say, their binding is gone) must not use up the budget of the
+// one CertificateAuthorityBinding Event that says why (seen: its CASecretMissing was dropped). The few
+// kinds bound the total rate at a small multiple of one bucket's. Recording never throws: an Event is best effort, but a
 // write the API server refused for a passing reason (429, 5xx, a dropped connection) is tried again in
 // the background a few times, as client-go's broadcaster does, so a busy API server does not lose it.
 import * as k8s from '@kubernetes/client-node';
@@ -31,11 +34,15 @@ interface Recent {
   count: number;
   at: number;
 }
+interface Bucket {
+  tokens: number;
+  refilledAt: number;
+}
 interface State {
   core: k8s.CoreV1Api;
   recent: Map<string, Recent>;
-  tokens: number;
-  refilledAt: number;
+  /** One token bucket per involved kind (a handful: the operator's kinds, CSRs, PCRs, workloads). */
+  buckets: Map<string, Bucket>;
   pendingRetries: number;
 }
 
@@ -47,8 +54,7 @@ function stateOf(ctx: OperatorContext): State {
     s = {
       core: ctx.kc.makeApiClient(k8s.CoreV1Api),
       recent: new Map(),
-      tokens: BURST,
-      refilledAt: Date.now(),
+      buckets: new Map(),
       pendingRetries: 0,
     };
     states.set(ctx, s);
@@ -56,11 +62,13 @@ function stateOf(ctx: OperatorContext): State {
   return s;
 }
 
-function takeToken(s: State, now: number): boolean {
-  s.tokens = Math.min(BURST, s.tokens + ((now - s.refilledAt) / 1000) * REFILL_PER_SEC);
-  s.refilledAt = now;
-  if (s.tokens < 1) return false;
-  s.tokens -= 1;
+function takeToken(s: State, kind: string, now: number): boolean {
+  let b = s.buckets.get(kind);
+  if (!b) s.buckets.set(kind, (b = { tokens: BURST, refilledAt: now }));
+  b.tokens = Math.min(BURST, b.tokens + ((now - b.refilledAt) / 1000) * REFILL_PER_SEC);
+  b.refilledAt = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
   return true;
 }
 
@@ -88,7 +96,7 @@ export async function recordEvent(
   const note = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
   const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   for (const [k, r] of s.recent) if (nowMs - r.at > DEDUPE_MS) s.recent.delete(k);
-  if (!takeToken(s, nowMs)) {
+  if (!takeToken(s, o.kind, nowMs)) {
     ctx.log.debug({ kind: o.kind, name: o.name, reason }, 'event dropped by rate limit');
     return;
   }

@@ -79,3 +79,31 @@ describe('recordEvent', () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe('recordEvent rate limit', () => {
+  it("is per involved kind: a flood of one kind's Events does not drop another kind's", async () => {
+    seen.length = 0;
+    answers = [];
+    const ctx = context();
+    for (let i = 0; i < 150; i++)
+      await recordEvent(
+        ctx,
+        { apiVersion: 'machineidentity.io/v1alpha1', kind: 'MachineIdentity', name: `id-${i}`, namespace: 'default' },
+        'Warning',
+        'AuthorityNotFound',
+        'no such binding',
+      );
+    expect(seen.length).toBeGreaterThanOrEqual(100); // the burst (plus what refilled meanwhile)
+    expect(seen.length).toBeLessThan(150); // the rest dropped
+    const before = seen.length;
+    await recordEvent(
+      ctx,
+      { apiVersion: 'machineidentity.io/v1alpha1', kind: 'CertificateAuthorityBinding', name: 'ca' },
+      'Warning',
+      'CASecretMissing',
+      'the CA Secret is gone',
+    );
+    expect(seen.length).toBe(before + 1);
+    expect(seen.at(-1)?.reason).toBe('CASecretMissing');
+  });
+});
