@@ -15,6 +15,7 @@ import { withSharedDispatcher } from '../src/runtime/shared-dispatcher.ts';
 import { stubCsr } from '../test/harness/stub-csr.ts';
 import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import { startOperator } from '../test/harness/operator.ts';
+import { certificatesVersion, podCertificateVolumes } from '../test/harness/requesters.ts';
 import type { Bench } from './run.ts';
 
 async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<unknown>): Promise<void> {
@@ -58,6 +59,8 @@ const bench: Bench = {
               serviceAccountName: 'app',
               automountServiceAccountToken: false,
               containers: [{ name: 'c', image: 'example.invalid/x' }],
+              // since 1.37 a node may request a pod certificate only for a signer the pod mounts
+              volumes: podCertificateVolumes(['machineidentity.io/pods']),
             },
           },
         }),
@@ -107,11 +110,14 @@ const bench: Bench = {
       }
       const nodeKc = withSharedDispatcher(new k8s.KubeConfig());
       nodeKc.loadFromFile(await cp.userKubeconfig(`system:node:${node}`, ['system:nodes']));
-      log(`generating ${n} ECDSA P-256 keys and stub CSRs`);
+      // the version the server serves (v1 on 1.37, v1beta1 on 1.36), as the signer picks it
+      const version = await certificatesVersion(kc, 'podcertificaterequests');
+      const pcrPath = `/apis/certificates.k8s.io/${version}/namespaces/bench-signer/podcertificaterequests`;
+      log(`generating ${n} ECDSA P-256 keys and stub CSRs (certificates.k8s.io/${version})`);
       const bodies = Array.from({ length: n }, (_v, i) => {
         const p = pods[i % pods.length]!;
         return JSON.stringify({
-          apiVersion: 'certificates.k8s.io/v1beta1',
+          apiVersion: `certificates.k8s.io/${version}`,
           kind: 'PodCertificateRequest',
           metadata: { name: `r-${i}` },
           spec: {
@@ -134,7 +140,7 @@ const bench: Bench = {
       let lastIssued = 0;
       const watch = new Informer<Pcr>({
         kc,
-        path: '/apis/certificates.k8s.io/v1beta1/namespaces/bench-signer/podcertificaterequests',
+        path: pcrPath,
         registry: new Registry(),
         logger: pino({ level: 'warn' }),
       });
@@ -156,13 +162,7 @@ const bench: Bench = {
       let failures = 0;
       await pool([...bodies.keys()], conc, async (i) => {
         created.set(`r-${i}`, performance.now());
-        const r = await sendRaw(
-          nodeKc,
-          'POST',
-          '/apis/certificates.k8s.io/v1beta1/namespaces/bench-signer/podcertificaterequests',
-          bodies[i]!,
-          'application/json',
-        );
+        const r = await sendRaw(nodeKc, 'POST', pcrPath, bodies[i]!, 'application/json');
         if (r.status !== 201) {
           failures++;
           created.delete(`r-${i}`);
