@@ -73,6 +73,20 @@ const EnvSchema = z.object({
   MIO_PARSE_WORKER_HEAP_MB: z.coerce.number().int().min(16).max(1024).default(64),
   /** PBKDF2 iterations one PKCS#12 file may cost (MAC and every encrypted section summed), checked before deriving. */
   MIO_PARSE_MAX_KDF_ITERATIONS: z.coerce.number().int().min(1).max(100_000_000).default(1_000_000),
+  /** Probe the endpoints that should serve each certificate (TLS handshakes to ready Pod addresses) and look for anomalies. */
+  MIO_VALIDATION: bool.default(true),
+  /** How often an endpoint that serves the current certificate is probed again. */
+  MIO_VALIDATION_INTERVAL: duration.default(3_600_000),
+  /** After a renewal an endpoint may serve the previous certificate this long (the kubelet's Secret volume update) before it is Stale. */
+  MIO_VALIDATION_STALE_GRACE: duration.default(120_000),
+  /** TLS handshakes in flight at once. */
+  MIO_VALIDATION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** A handshake not done within this is Unreachable (timeout). */
+  MIO_VALIDATION_TIMEOUT: duration.default(5_000),
+  /** Comma-separated CIDRs whose EndpointSlice addresses may be dialled without a Pod behind them (default none). */
+  MIO_VALIDATION_ALLOWED_CIDRS: z.string().max(4096).default(''),
+  /** More issuances of one identity within an hour is a ReissueLoop anomaly. */
+  MIO_VALIDATION_REISSUE_LOOP_THRESHOLD: z.coerce.number().int().min(2).max(10_000).default(6),
   MIO_ACME_HTTP01_ADDR: z
     .string()
     .regex(/^(off|(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5})$/, 'host:port, [IPv6]:port or off')
@@ -99,6 +113,16 @@ export interface OperatorConfig {
   /** The parse pool (off the event loop) and the per-object budget of what it parses. */
   parse: { workers: number; timeoutMs: number; heapMb: number; maxKdfIterations: number };
   signer: { enabled: boolean };
+  /** Validation of what is served, and anomalies (src/validation/). */
+  validation: {
+    enabled: boolean;
+    intervalMs: number;
+    staleGraceMs: number;
+    concurrency: number;
+    timeoutMs: number;
+    allowedCidrs: string[];
+    reissueLoopThreshold: number;
+  };
   /** Undefined when MIO_ACME_HTTP01_ADDR is off. */
   acmeHttp01?: { host: string; port: number; serviceName: string; podIP?: string };
   /** Undefined when MIO_WEBHOOK_ADDR is off. */
@@ -150,6 +174,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
         .filter(Boolean),
     },
     issuance: { durableKeys: e.MIO_DURABLE_KEYS, reissueRatePerSecond: e.MIO_REISSUE_RATE },
+    validation: {
+      enabled: e.MIO_VALIDATION,
+      intervalMs: e.MIO_VALIDATION_INTERVAL,
+      staleGraceMs: e.MIO_VALIDATION_STALE_GRACE,
+      concurrency: e.MIO_VALIDATION_CONCURRENCY,
+      timeoutMs: e.MIO_VALIDATION_TIMEOUT,
+      allowedCidrs: e.MIO_VALIDATION_ALLOWED_CIDRS.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+      reissueLoopThreshold: e.MIO_VALIDATION_REISSUE_LOOP_THRESHOLD,
+    },
     parse: {
       workers: e.MIO_PARSE_WORKERS,
       timeoutMs: e.MIO_PARSE_TIMEOUT,

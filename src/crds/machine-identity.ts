@@ -199,6 +199,10 @@ const specShape = {
       workloads: mapList(Workload, 32, ['kind', 'name'])
         .optional()
         .describe('Workloads restarted (rolling) after each renewal.'),
+      restartWhenStaleAfter: duration(
+        'Restart the workload of an endpoint that still serves a replaced certificate this long after the renewal (validation, the Served condition); at most once per renewal and endpoint workload. Needs the chart value rbac.rollout. Unset: report only.',
+        '1m',
+      ).optional(),
     })
     .optional()
     .describe('Restart workloads that do not reload certificates by themselves.'),
@@ -232,10 +236,46 @@ export const MachineIdentitySpec = withRules(z.object(specShape), [
   },
 ]).describe('Desired state of a MachineIdentity.');
 
+const ServedEndpoint = z.object({
+  source: z
+    .enum([
+      'Service',
+      'Ingress',
+      'Gateway',
+      'ValidatingWebhookConfiguration',
+      'MutatingWebhookConfiguration',
+      'APIService',
+    ])
+    .describe('The object that says this endpoint serves the Secret.'),
+  object: z
+    .string()
+    .max(512)
+    .describe('namespace/name of that object (a Gateway listener: namespace/gateway#listener).'),
+  address: z.string().max(64).describe('The endpoint address dialled (a ready EndpointSlice address of a Pod).'),
+  port: z.int().min(1).max(65535).meta({ format: 'int32' }).describe('The port dialled.'),
+  sni: z.string().max(253).optional().describe('The server name sent.'),
+  servedSerialNumber: z.string().max(128).optional().describe('Serial number of the certificate it served.'),
+  verdict: z
+    .enum(['Current', 'Stale', 'AwaitingReload', 'Expired', 'IncompleteChain', 'Unreachable', 'Pending'])
+    .describe('What it served compared with the Secret.'),
+  message: z.string().max(1024).optional().describe('Why, when not Current.'),
+});
+
+const ServedStatus = z.object({
+  lastProbeTime: timestamp('When the endpoints were last probed.'),
+  endpointCount: z.int().min(0).meta({ format: 'int32' }).optional().describe('How many endpoints were probed in all.'),
+  endpoints: z
+    .array(ServedEndpoint)
+    .max(32)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'atomic' })
+    .describe('Up to 32 endpoints, those not serving the current certificate first.'),
+});
+
 export const MachineIdentityStatus = z
   .object({
     conditions: conditions(
-      'Ready, Issuing and PolicyCompliant; reason and message say why, in words a user can act on.',
+      'Ready, Issuing, PolicyCompliant and Served; reason and message say why, in words a user can act on.',
     ),
     observedGeneration: ObservedGeneration,
     serialNumber: z.string().max(128).optional().describe('Serial number of the current certificate (hex).'),
@@ -281,6 +321,9 @@ export const MachineIdentityStatus = z
       .describe(
         'A request a CA is still working on: a restarted operator resumes it instead of starting over (and cleans up what it presented).',
       ),
+    served: ServedStatus.optional().describe(
+      'Where the certificate should be served and what each endpoint served at the last probe (the validation controller).',
+    ),
   })
   .describe('Observed state of a MachineIdentity, written only by the controller.');
 

@@ -19,6 +19,10 @@ import {
   SignerReasonHelp,
   SignReason,
   SignReasonHelp,
+  ServedReason,
+  ServedReasonHelp,
+  AnomalyReason,
+  AnomalyReasonHelp,
 } from './reasons.ts';
 
 interface ReasonGroup {
@@ -84,6 +88,18 @@ export const REASON_GROUPS: readonly ReasonGroup[] = [
     use: 'The Kubernetes signers: PodCertificateRequest and CertificateSigningRequest conditions and their Events.',
     values: SignerReason,
     help: SignerReasonHelp,
+  },
+  {
+    name: 'ServedReason',
+    use: 'MachineIdentity `Served` condition (the validation controller: is the current certificate the one being served?) and its Events.',
+    values: ServedReason,
+    help: ServedReasonHelp,
+  },
+  {
+    name: 'AnomalyReason',
+    use: 'Anomalies found by the inventory and the validation probes: a Warning Event on the object, `machine_identity_anomalies`, `kubectl mi inventory`. Muted per namespace by the annotation `machineidentity.io/mute-anomalies`.',
+    values: AnomalyReason,
+    help: AnomalyReasonHelp,
   },
 ];
 

@@ -409,3 +409,50 @@ export const IssuanceReasonHelp: HelpFor<typeof IssuanceReason> = {
   RevocationFailed:
     'Event: revoking at the CA failed (retried, then given up after 10 minutes); the deletion goes ahead.',
 };
+
+// MachineIdentity `Served` condition (the validation controller, src/validation/): is the current
+// certificate the one its endpoints serve? Also the reasons of its Events.
+export const ServedReasonHelp = {
+  ServingCurrentCertificate: 'Every endpoint that should serve the identity serves its current certificate.',
+  ServingStaleCertificate:
+    'An endpoint still serves an earlier certificate after the grace period (the workload did not reload the renewed Secret). Restart it, make it reload the mounted file, or set spec.rollout.restartWhenStaleAfter.',
+  ServingIncompleteChain:
+    'An endpoint serves the current leaf without the intermediate certificates a client needs to verify it. Serve tls.crt whole (leaf, then chain).',
+  ServingExpiredCertificate: 'An endpoint serves an expired certificate: clients refuse it. Restart the workload now.',
+  ServingUntrustedCertificate:
+    "A webhook or APIService endpoint serves a certificate its caBundle does not verify: the API server's calls to it fail.",
+  EndpointUnreachable:
+    'No TLS handshake with an endpoint (timeout, refused, not TLS, over the budget); the message says which and why.',
+  NoEndpoints:
+    'No Service, Ingress, Gateway, webhook or APIService was found that serves this Secret (a Service whose ready pods mount it on a TLS port, or a TLS reference to it).',
+  ProbePending: 'Endpoints were found and are about to be probed.',
+  AwaitingReload:
+    'The Secret was renewed moments ago and an endpoint still serves the previous certificate: the kubelet updates mounted Secrets within about a minute. Checked again soon.',
+  /** Event: a stale workload was restarted (spec.rollout.restartWhenStaleAfter). */
+  StaleWorkloadRestarted:
+    'Event: a workload still serving a replaced certificate was restarted (spec.rollout.restartWhenStaleAfter).',
+  /** Event and condition message: restarting needs the chart's rbac.rollout. */
+  RestartForbidden:
+    'spec.rollout.restartWhenStaleAfter is set but the operator may not restart the workload: grant it with the chart value rbac.rollout.',
+} as const;
+export const ServedReason = reasonNames(ServedReasonHelp);
+export type ServedReason = keyof typeof ServedReasonHelp;
+
+// Anomalies (inventory findings and validation results): a Warning Event on the object, the
+// machine_identity_anomalies gauge, and `kubectl mi inventory`. Each can be muted per namespace with
+// the annotation machineidentity.io/mute-anomalies (a comma-separated list of these names).
+export const AnomalyReasonHelp = {
+  KeyReuse:
+    'The same public key is in certificates of Secrets in more than one namespace or under more than one MachineIdentity: one leaked copy exposes all of them.',
+  KeyCopied: "A managed identity's key is in a Secret the operator does not own (copied out of the managed Secret).",
+  UnknownCertificate: 'An endpoint serves a certificate that is in no Secret or ConfigMap the inventory knows.',
+  UnknownAuthority:
+    'An endpoint serves a certificate from a CA that no CertificateAuthorityBinding and no known trust bundle knows.',
+  NameMismatch: 'An endpoint serves a certificate that does not cover the name it was reached by (SNI).',
+  WeakTLS:
+    'An endpoint accepts TLS 1.0 or 1.1, or negotiates a weak cipher (RC4, 3DES, NULL, export, CBC with SHA-1 under TLS 1.0/1.1).',
+  ReissueLoop:
+    'An identity was issued more times in the last hour than validation.reissueLoopThreshold: a reissue loop.',
+} as const;
+export const AnomalyReason = reasonNames(AnomalyReasonHelp);
+export type AnomalyReason = keyof typeof AnomalyReasonHelp;
