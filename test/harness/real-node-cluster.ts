@@ -56,7 +56,7 @@ export async function startRealNodeCluster(work: string, nodeOpts: RealNodeOptio
 }
 
 /** npm run image (a cache hit unless the Dockerfile's or tls-echo's inputs changed), then both into containerd. */
-export function importTestImages(node: RealNode): void {
+function importTestImages(node: RealNode): void {
   execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/image.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
   const ctr = join(node.deps.dir, 'ctr');
   const socket = node.paths.containerdSocket;
@@ -95,11 +95,11 @@ export async function installChart(
   );
 }
 
-export interface PromSample {
+interface PromSample {
   metric: Record<string, string>;
   value: [number, string];
 }
-export interface PromAlert {
+interface PromAlert {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   state: string;

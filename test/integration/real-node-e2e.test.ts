@@ -7,20 +7,26 @@
 // Its own plane and node (test/harness/e2e-plane.ts); the kubelet runs with its default sync period (1m) so the
 // Secret-volume figure is the one users see. Network: only loopback, this test's pod/Service IPs and its API server.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import type { ControlPlane } from '../harness/control-plane.ts';
-import { REPO_ROOT } from '../harness/control-plane.ts';
-import { RealNode } from '../harness/real-node.ts';
+import type { RealNode } from '../harness/real-node.ts';
 import { CHART } from '../harness/helm.ts';
-import { startProcess, stopProc, freePort, waitFor, sleep, type Proc } from '../harness/processes.ts';
-import { helmFor, kubectlFor, ok, startE2ePlane, type Run } from '../harness/e2e-plane.ts';
+import { waitFor, sleep } from '../harness/processes.ts';
+import { ok, type Run } from '../harness/e2e-plane.ts';
+import {
+  ECHO_IMAGE,
+  OPERATOR_IMAGE,
+  installChart,
+  startPrometheus,
+  startRealNodeCluster,
+  stopRealNodeCluster,
+  type Prometheus,
+} from '../harness/real-node-cluster.ts';
 import {
   CREDENTIAL_BUNDLE,
   IDENTITY_DIR,
@@ -28,8 +34,6 @@ import {
   parseVerdict,
   podCheckProgram,
 } from '../harness/e2e-pod-check.ts';
-import { importIntoContainerd } from '../../scripts/lib/image-build.ts';
-import { CACHE_DIR } from '../../scripts/lib/image-exec.ts';
 
 const RELEASE = 'mio';
 const SYS = 'mio-system';
@@ -38,9 +42,6 @@ const FULLNAME = 'mio-machine-identity-operator';
 const BINDING = 'e2e-ca';
 const SIGNER = `machineidentity.io/${BINDING}`;
 const TRUST_DOMAIN = 'example.org';
-const OPERATOR_IMAGE = 'localhost/machine-identity-operator:dev';
-const ECHO_IMAGE = 'localhost/mio-tls-echo:dev';
-const PROMETHEUS = process.env.MIO_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' } as const;
 const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' } as const;
 const IPOL = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'issuancepolicies' } as const;
@@ -76,33 +77,18 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
   let co: k8s.CustomObjectsApi;
   let helm: (...args: string[]) => Promise<Run>;
   let kubectl: (...args: string[]) => Promise<Run>;
-  let prom: Proc | undefined;
+  let prom: Prometheus | undefined;
   let installed = false;
   /** helm's home, Prometheus's config and data: removed at the end. */
   const work = mkdtempSync(join(tmpdir(), 'mio-e2e-'));
 
   beforeAll(async () => {
     const t0 = Date.now();
-    cp = await startE2ePlane();
-    // the kubelet's default sync period (the harness shortens it), so the Secret-volume figure is a user's
-    node = new RealNode({ kubeletConfig: { syncFrequency: '1m0s' } });
-    // one real node per machine: start() waits for another test's node to finish
-    await node.start(cp);
-    core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
-    apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
-    co = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
-    helm = helmFor(cp, join(work, 'helm'));
-    kubectl = kubectlFor(cp);
-    // npm run image: a cache hit unless the Dockerfile's inputs changed
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/image.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const ctr = join(node.deps.dir, 'ctr');
-    importIntoContainerd(
-      join(CACHE_DIR, 'machine-identity-operator-dev.oci.tar'),
-      OPERATOR_IMAGE,
-      node.paths.containerdSocket,
-      ctr,
-    );
-    importIntoContainerd(join(CACHE_DIR, 'mio-tls-echo-dev.oci.tar'), ECHO_IMAGE, node.paths.containerdSocket, ctr);
+    // the kubelet's default sync period (the harness shortens it), so the Secret-volume figure is a user's;
+    // one real node per machine: its start() waits for another test's node to finish
+    ({ cp, node, core, apps, co, helm, kubectl } = await startRealNodeCluster(work, {
+      kubeletConfig: { syncFrequency: '1m0s' },
+    }));
     await core.createNamespace({ body: { metadata: { name: APP } } });
     log(`plane ${cp.version} + real node + images in ${secondsSince(t0)} s`);
   }, 900_000);
@@ -110,7 +96,7 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
   afterAll(async () => {
     const t0 = Date.now();
     try {
-      if (prom) await stopProc(prom);
+      if (prom) await prom.stop();
       if (installed && process.env.MIO_KEEP_CLUSTER_DIR) await saveOperatorLogs();
       // the app's Deployment first: its ReplicaSet would recreate the pods the node's drain deletes
       if (apps) await apps.deleteNamespacedDeployment({ name: 'web', namespace: APP }).catch(() => undefined);
@@ -118,11 +104,13 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
         const r = await helm('uninstall', RELEASE, '-n', SYS, '--wait', '--timeout', '2m');
         if (r.code !== 0) log(`helm uninstall: ${r.stderr}`);
       }
-      if (node) await node.stop();
     } finally {
-      if (cp) await cp.stop();
-      if (!process.env.MIO_KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
-      log(`teardown in ${secondsSince(t0)} s; file total ${secondsSince(fileStart)} s`);
+      try {
+        if (cp) await stopRealNodeCluster({ cp, node });
+      } finally {
+        if (!process.env.MIO_KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
+        log(`teardown in ${secondsSince(t0)} s; file total ${secondsSince(fileStart)} s`);
+      }
     }
   }, 300_000);
 
@@ -171,23 +159,7 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
   describe('helm install with the locally built image', () => {
     it('installs: 2 replicas Running and Ready through their probes', async () => {
       const t0 = Date.now();
-      const r = await helm(
-        'install',
-        RELEASE,
-        CHART,
-        '-n',
-        SYS,
-        '--create-namespace',
-        '--set',
-        'image.repository=localhost/machine-identity-operator',
-        '--set',
-        'image.tag=dev',
-        '--set',
-        'image.pullPolicy=Never',
-        '--wait',
-        '--timeout',
-        '4m',
-      );
+      const r = await installChart(helm, RELEASE, SYS);
       if (r.code !== 0) throw new Error(`helm install failed: ${r.stderr}\n${diagnose()}`);
       installed = true;
       log(`helm install --wait: ${secondsSince(t0)} s`);
@@ -361,33 +333,8 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
     it("Debian's Prometheus scrapes the pods' /metrics at their pod IPs", async () => {
       const pods = await operatorPods();
       const targets = pods.map((p) => `${p.status?.podIP}:8080`);
-      const dir = join(work, 'prometheus');
-      mkdirSync(dir);
-      const port = await freePort();
-      writeFileSync(
-        join(dir, 'prometheus.yml'),
-        yaml.dump({
-          global: { scrape_interval: '2s', evaluation_interval: '2s' },
-          scrape_configs: [{ job_name: 'mio-e2e', static_configs: [{ targets }] }],
-        }),
-      );
-      prom = startProcess(
-        'prometheus',
-        PROMETHEUS,
-        [
-          `--config.file=${join(dir, 'prometheus.yml')}`,
-          `--storage.tsdb.path=${join(dir, 'data')}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-        ],
-        join(dir, 'prometheus.log'),
-      );
-      const url = `http://127.0.0.1:${port}`;
-      const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-        const r = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
-          data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
-        };
-        return r.data?.result ?? [];
-      };
+      prom = await startPrometheus(join(work, 'prometheus'), 'mio-e2e', targets);
+      const query = prom.query;
       const up = await waitFor(
         'both pods scraped up',
         async () => {

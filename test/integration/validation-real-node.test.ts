@@ -38,7 +38,7 @@ import {
   type RealNodeCluster,
 } from '../harness/real-node-cluster.ts';
 import { AnomalyReason, ServedReason } from '../../src/crds/reasons.ts';
-import { VALIDATE_REQUESTED_AT } from '../../src/validation/types.ts';
+import { CONTROLLER_SERVICE, VALIDATE_REQUESTED_AT } from '../../src/validation/types.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -352,7 +352,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
     const net = kc.makeApiClient(k8s.NetworkingV1Api);
     await net.createIngressClass({
       body: {
-        metadata: { name: 'edge', annotations: { 'machineidentity.io/controller-service': `${APP}/edge:443` } },
+        metadata: { name: 'edge', annotations: { [CONTROLLER_SERVICE]: `${APP}/edge:443` } },
         spec: { controller: 'example.com/stand-in' },
       },
     });
@@ -386,7 +386,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       body: {
         apiVersion: `${GW.group}/${GW.version}`,
         kind: 'GatewayClass',
-        metadata: { name: 'edge', annotations: { 'machineidentity.io/controller-service': `${APP}/edge:443` } },
+        metadata: { name: 'edge', annotations: { [CONTROLLER_SERVICE]: `${APP}/edge:443` } },
         spec: { controllerName: 'example.com/stand-in' },
       },
     });
@@ -450,10 +450,13 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       if (prom) await prom.stop();
       // the Deployments first: their ReplicaSets would recreate the pods the node's drain deletes
       if (c) await c.apps.deleteCollectionNamespacedDeployment({ namespace: APP }).catch(() => undefined);
-      if (c) await stopRealNodeCluster(c);
     } finally {
-      if (!process.env.MIO_KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
-      log(`teardown in ${secondsSince(t0)} s; file total ${secondsSince(fileStart)} s`);
+      try {
+        if (c) await stopRealNodeCluster(c);
+      } finally {
+        if (!process.env.MIO_KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
+        log(`teardown in ${secondsSince(t0)} s; file total ${secondsSince(fileStart)} s`);
+      }
     }
   }, 300_000);
 

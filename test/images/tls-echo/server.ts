@@ -28,7 +28,7 @@ export interface TlsEcho {
 }
 
 /** One served pair: from a directory (reloaded when RELOAD_MS > 0) or given inline (never changes). */
-export interface Source {
+interface Source {
   /** The server name it is served for; undefined = the only pair, served whatever the client asks. */
   host?: string;
   dir: string;
