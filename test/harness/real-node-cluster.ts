@@ -20,7 +20,6 @@ import { CACHE_DIR } from '../../scripts/lib/image-exec.ts';
 export const OPERATOR_IMAGE = 'localhost/machine-identity-operator:dev';
 export const ECHO_IMAGE = 'localhost/mio-tls-echo:dev';
 const PROMETHEUS = process.env.MIO_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-export const RULES = join(REPO_ROOT, 'deploy/prometheus/machine-identity-operator.rules.yaml');
 
 export interface RealNodeCluster {
   cp: ControlPlane;
@@ -114,20 +113,32 @@ export interface Prometheus {
 }
 
 /**
- * The repository's rules file with some alerts' `for` replaced (a test cannot wait the production duration);
- * throws when a named alert is not in the file, so a renamed alert fails here and not as a silent timeout.
+ * The chart's PrometheusRule as `helm template` renders it with `sets` (the alerts' thresholds and `for`s are
+ * Helm values, so a test shortens them as a user would), written as a plain rules file for Prometheus.
  */
-export function rulesWithFor(dir: string, fors: Record<string, string>): string {
-  const doc = yaml.load(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert?: string; for?: string }[] }[] };
-  const rules = doc.groups.flatMap((g) => g.rules);
-  for (const [alert, f] of Object.entries(fors)) {
-    const r = rules.find((x) => x.alert === alert);
-    if (!r) throw new Error(`alert ${alert} is not in ${RULES} (alerts: ${rules.map((x) => x.alert).join(', ')})`);
-    r.for = f;
-  }
-  const file = join(dir, 'rules.yaml');
-  writeFileSync(file, yaml.dump(doc));
+export async function chartRules(helm: RealNodeCluster['helm'], dir: string, sets: string[]): Promise<string> {
+  const r = await helm(
+    'template',
+    'mio',
+    CHART,
+    ...['prometheusRule.enabled=true', ...sets].flatMap((s) => ['--set', s]),
+    '--show-only',
+    'templates/prometheusrule.yaml',
+  );
+  if (r.code !== 0) throw new Error(`helm template of the PrometheusRule failed: ${r.stderr}`);
+  const pr = yaml.load(r.stdout) as { spec?: { groups?: unknown[] } };
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'chart.rules.yaml');
+  writeFileSync(file, yaml.dump({ groups: pr.spec?.groups ?? [] }));
   return file;
+}
+
+/** True when the chart has this top-level value path (e.g. validation.staleGrace), read from its values.yaml. */
+export function chartHasValue(path: string): boolean {
+  const values = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+  let at: unknown = values;
+  for (const k of path.split('.')) at = at && typeof at === 'object' ? (at as Record<string, unknown>)[k] : undefined;
+  return at !== undefined;
 }
 
 /** Debian's Prometheus on loopback, scraping `targets` (host:port) every 2 s under `job`. */

@@ -13,7 +13,7 @@
 // Network: only loopback, this test's pod IPs and its API server.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { webcrypto, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +28,9 @@ import { waitFor } from '../harness/processes.ts';
 import { ok } from '../harness/e2e-plane.ts';
 import {
   ECHO_IMAGE,
+  chartHasValue,
+  chartRules,
   installChart,
-  RULES,
-  rulesWithFor,
   startPrometheus,
   startRealNodeCluster,
   stopRealNodeCluster,
@@ -54,6 +54,10 @@ const GW = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
 const STALE_GRACE_S = 20;
 /** After the grace, a stale endpoint is seen at the next probe: the schedule's retry (1 m) at most, plus load. */
 const STALE_BOUND_S = STALE_GRACE_S + 60 + 20;
+/** The alert's thresholds (chart values prometheusRule.servingStaleAfterSeconds / servingStaleFor), shortened. */
+const ALERT_AFTER_S = STALE_GRACE_S;
+/** spec.rollout.restartWhenStaleAfter of the never-reloading Deployment (the schema's minimum). */
+const RESTART_AFTER = '1m';
 const ALERT_FOR = '4s';
 const fileStart = Date.now();
 
@@ -259,8 +263,10 @@ describe('validation on a real node: what pods actually serve after a renewal, a
     const r = await installChart(c.helm, RELEASE, SYS, [
       'rbac.rollout.scope=namespaces',
       `rbac.rollout.namespaces={${APP}}`,
-      'extraEnv[0].name=MIO_VALIDATION_STALE_GRACE',
-      `extraEnv[0].value=${STALE_GRACE_S}s`,
+      // the chart's value when it has one (the #16 chart), else the variable itself
+      ...(chartHasValue('validation.staleGrace')
+        ? [`validation.staleGrace=${STALE_GRACE_S}s`]
+        : ['extraEnv[0].name=MIO_VALIDATION_STALE_GRACE', `extraEnv[0].value=${STALE_GRACE_S}s`]),
     ]);
     if (r.code !== 0) throw new Error(`helm install failed: ${r.stderr}`);
     log(`helm install --wait: ${secondsSince(t1)} s`);
@@ -297,7 +303,15 @@ describe('validation on a real node: what pods actually serve after a renewal, a
           apiVersion: 'machineidentity.io/v1alpha1',
           kind: 'MachineIdentity',
           metadata: { name },
-          spec: { secretName: `${name}-tls`, authorityRef: { name: BINDING }, dnsNames, duration: '24h' },
+          spec: {
+            secretName: `${name}-tls`,
+            authorityRef: { name: BINDING },
+            dnsNames,
+            duration: '24h',
+            // remediation on from the start (the chart grants rbac.rollout): the restart comes RESTART_AFTER
+            // after a renewal, so the renewal -> Served=True figure is what a user with this setting gets
+            ...(name === 'stale' ? { rollout: { restartWhenStaleAfter: RESTART_AFTER } } : {}),
+          },
         },
       });
     // a certificate from a CA no binding knows, in a Secret the inventory reads (so it is known, its CA is not)
@@ -433,14 +447,21 @@ describe('validation on a real node: what pods actually serve after a renewal, a
     log(`${workloads.length} workloads Ready in ${secondsSince(t2)} s`);
 
     const targets = (await operatorPods()).map((p) => `${p.status?.podIP}:8080`);
-    // the alert's `for` shortened; without the alert (not in the rules yet) only its own test fails
-    let rules = RULES;
+    // the chart's rules with the serving-stale thresholds shortened; without them only the alert's test fails
+    const rules: string[] = [];
     try {
-      rules = rulesWithFor(work, { MachineIdentityServingStale: ALERT_FOR });
+      rules.push(
+        await chartRules(c.helm, work, [
+          `prometheusRule.servingStaleAfterSeconds=${ALERT_AFTER_S}`,
+          `prometheusRule.servingStaleFor=${ALERT_FOR}`,
+        ]),
+      );
+      if (!readFileSync(rules[0] ?? '', 'utf8').includes('alert: MachineIdentityServingStale'))
+        throw new Error('the chart has no MachineIdentityServingStale alert');
     } catch (e) {
       rulesError = String(e);
     }
-    prom = await startPrometheus(join(work, 'prometheus'), 'mio-val-e2e', targets, [rules]);
+    prom = await startPrometheus(join(work, 'prometheus'), 'mio-val-e2e', targets, rules);
     log(`set-up in ${secondsSince(t0)} s`);
   }, 900_000);
 
@@ -606,22 +627,6 @@ describe('validation on a real node: what pods actually serve after a renewal, a
     }, 90_000);
 
     it('with spec.rollout.restartWhenStaleAfter the Deployment is restarted and Served returns to True', async () => {
-      const patched = secondsSince(t0);
-      ok(
-        await c.kubectl(
-          'patch',
-          '-n',
-          APP,
-          'machineidentity/stale',
-          '--type=merge',
-          '-p',
-          JSON.stringify({ spec: { rollout: { restartWhenStaleAfter: '1m' } } }),
-        ),
-        'patch restartWhenStaleAfter',
-      );
-      // 1m after the renewal is the earliest restart: patched before it, the figure is what a user gets
-      if (patched > 60)
-        log(`restartWhenStaleAfter set only ${patched} s after the renewal: the figure below is late by that`);
       const mi = await waitServed('stale', 'True', ServedReason.ServingCurrentCertificate, 240_000);
       const took = secondsSince(t0);
       const pods = await podsOf('stale');
@@ -633,7 +638,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       expect(ev.items.length).toBeGreaterThan(0);
       expect(mi.status?.served?.endpoints?.every((e) => e.verdict === 'Current')).toBe(true);
       process.stderr.write(
-        `[validation-e2e] README: never-reloading Deployment, restartWhenStaleAfter 1m, stale grace ${STALE_GRACE_S} s: renewal -> Served=True in ${took} s (Served=False ServingStaleCertificate, then ${ServedReason.StaleWorkloadRestarted}: ${ev.items[0]?.message})\n`,
+        `[validation-e2e] README: never-reloading Deployment, restartWhenStaleAfter ${RESTART_AFTER}, stale grace ${STALE_GRACE_S} s: renewal -> Served=True in ${took} s (Served=False ServingStaleCertificate, then ${ServedReason.StaleWorkloadRestarted}: ${ev.items[0]?.message})\n`,
       );
     }, 300_000);
 
