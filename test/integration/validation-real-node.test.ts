@@ -663,7 +663,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
   it("the operator's own webhook Service is validated (a discovered Secret's target, in the metrics)", async () => {
     // the chart's webhook serves the Secret <fullname>-webhook-tls, which the operator makes itself (no
     // MachineIdentity): its endpoints are reported by machine_identity_endpoint_info and ..._serving_current
-    const q = `machine_identity_endpoint_serving_current{source="ValidatingWebhookConfiguration", namespace="${SYS}"}`;
+    const q = 'machine_identity_endpoint_serving_current{source="ValidatingWebhookConfiguration"}';
     const r = await waitFor(
       'the webhook endpoints in the metrics',
       async () => {
@@ -700,8 +700,13 @@ describe('validation on a real node: what pods actually serve after a renewal, a
         const ev = await waitFor(
           `a ${reason} Warning Event`,
           async () => {
+            // about this workload's Service, or naming its pod's address
             const l = await c.core.listEventForAllNamespaces({ fieldSelector: `reason=${reason}` });
-            return l.items.find((x) => x.type === 'Warning');
+            return l.items.find(
+              (x) =>
+                x.type === 'Warning' &&
+                (x.involvedObject.name === name || (x.message ?? '').includes(`${podIp.get(name) ?? '-'}:`)),
+            );
           },
           90_000,
           1000,
@@ -709,7 +714,10 @@ describe('validation on a real node: what pods actually serve after a renewal, a
         const gauge = await waitFor(
           `machine_identity_anomalies{anomaly="${reason}"}`,
           async () => {
-            const r = (await prom?.query(`machine_identity_anomalies{anomaly="${reason}"} > 0`)) ?? [];
+            const r =
+              (await prom?.query(
+                `machine_identity_anomalies{anomaly="${reason}", namespace="${APP}", name="${name}"} > 0`,
+              )) ?? [];
             return r.length > 0 ? r : undefined;
           },
           60_000,
@@ -719,7 +727,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
           `${reason} after ${secondsSince(t0)} s: Event on ${ev.involvedObject.kind} ${ev.involvedObject.namespace}/${ev.involvedObject.name}: ${ev.message}; gauge ${JSON.stringify(gauge.map((g) => g.metric))}`,
         );
         expect(ev.message).not.toMatch(/PRIVATE KEY/);
-        expect(gauge.some((g) => g.metric.namespace === APP)).toBe(true);
+        expect(gauge.map((g) => g.metric.kind)).toContain('Service');
       },
       180_000,
     );
