@@ -21,7 +21,7 @@ import {
   type KnownCa,
   type ManagedIdentity,
 } from '../inventory/model.ts';
-import { gatewayRefs, ingressRefs, podRefs } from '../inventory/sources.ts';
+import { gatewayRefs, ingressRefs, podRefs } from '../inventory/refs.ts';
 
 interface List<T> {
   items?: T[];

@@ -570,6 +570,22 @@ describe('helm chart: install into the cluster', () => {
       ],
       ['list pods (inventory: where certificates are mounted)', { group: '', resource: 'pods', verb: 'list' }],
       ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
+      [
+        'watch services (validation: where certificates are served)',
+        { group: '', resource: 'services', verb: 'watch' },
+      ],
+      [
+        'list endpointslices cluster-wide (validation: the addresses to probe)',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'list' },
+      ],
+      [
+        'watch ingressclasses (validation: the controller Service)',
+        { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'watch' },
+      ],
+      [
+        'watch gatewayclasses (validation: the controller Service)',
+        { group: 'gateway.networking.k8s.io', resource: 'gatewayclasses', verb: 'watch' },
+      ],
       ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
       [
         'list customresourcedefinitions (conversion caBundles)',
@@ -657,6 +673,15 @@ describe('helm chart: install into the cluster', () => {
       ],
       ['delete deployments', { group: 'apps', resource: 'deployments', verb: 'delete', namespace: 'payments' }],
       ['create pods', { group: '', resource: 'pods', verb: 'create', namespace: 'payments' }],
+      [
+        'create endpointslices outside the release namespace (validation only reads them)',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'create', namespace: 'payments' },
+      ],
+      [
+        'patch services outside the release namespace',
+        { group: '', resource: 'services', verb: 'patch', namespace: 'payments' },
+      ],
+      ['update ingressclasses', { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'update' }],
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
       [
         'patch another ValidatingWebhookConfiguration',
