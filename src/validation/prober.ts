@@ -26,6 +26,8 @@ export interface ProberOptions {
   maxQueue?: number;
   /** Old-generation heap of the worker, MB. */
   heapMb?: number;
+  /** Bytes the peer may send before the handshake completes (default MAX_HANDSHAKE_BYTES, 256 KiB). */
+  maxHandshakeBytes?: number;
   logger?: Logger;
   registry?: Registry;
 }
@@ -52,7 +54,9 @@ const WORKER_URL = siblingUrl(import.meta.url, 'probe-worker');
 const BACKSTOP_MS = 5000;
 
 export class Prober {
-  private readonly o: Required<Pick<ProberOptions, 'concurrency' | 'timeoutMs' | 'maxQueue' | 'heapMb'>> &
+  private readonly o: Required<
+    Pick<ProberOptions, 'concurrency' | 'timeoutMs' | 'maxQueue' | 'heapMb' | 'maxHandshakeBytes'>
+  > &
     ProberOptions;
   private readonly queue: Pending[] = [];
   private readonly running = new Map<number, Pending>();
@@ -69,7 +73,7 @@ export class Prober {
 
   constructor(o: ProberOptions) {
     const concurrency = Math.max(1, Math.floor(o.concurrency));
-    this.o = { maxQueue: 10 * concurrency, heapMb: 32, ...o, concurrency };
+    this.o = { maxQueue: 10 * concurrency, heapMb: 32, maxHandshakeBytes: MAX_HANDSHAKE_BYTES, ...o, concurrency };
     if (o.registry) {
       this.m = {
         restarts: counter(
@@ -143,7 +147,7 @@ export class Prober {
 
   private spawn(): Worker {
     const w = new Worker(WORKER_URL, {
-      workerData: { maxBytes: MAX_HANDSHAKE_BYTES, maxChain: MAX_CHAIN_RECORDED } satisfies ProbeWorkerData,
+      workerData: { maxBytes: this.o.maxHandshakeBytes, maxChain: MAX_CHAIN_RECORDED } satisfies ProbeWorkerData,
       resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb, maxYoungGenerationSizeMb: 8 },
       stdout: false,
       stderr: false,

@@ -60,7 +60,7 @@ export async function issue(o: IssueOptions): Promise<Issued> {
     extensions,
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { cert, keys, pem: cert.toString('pem'), keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
+  return { cert, keys, pem: `${cert.toString('pem')}\n`, keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
 }
 
 /** A root, an intermediate, and a leaf for `dnsNames` signed by the intermediate. */
