@@ -15,7 +15,7 @@
 // filled on the client by one): TLS 1.0/1.1 requests carry none and are not recognised.
 import { connect, createSecureContext } from 'node:tls';
 import type { CipherNameAndProtocol, DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import { Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { classifyError, sniffTls } from './probe-classify.ts';
 import { servedChain } from './served-cert.ts';
@@ -115,6 +115,9 @@ function answer(seen: Seen | undefined, failure: Failure | undefined, started: n
 
 function handshake(t: ProbeTask): Promise<ProbeResult> {
   const started = performance.now();
+  // the main thread checked it already; a name here would mean a DNS lookup, which the prober never does
+  if (isIP(t.ip) === 0)
+    return Promise.resolve(answer(undefined, { error: 'address_not_allowed', message: 'not an IP literal' }, started));
   return new Promise((resolve) => {
     const raw = new Socket();
     let received = 0;

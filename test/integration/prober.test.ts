@@ -8,7 +8,7 @@ import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import type { TlsOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
-import { Prober } from '../../src/validation/prober.ts';
+import { Prober, ProbeRefused } from '../../src/validation/prober.ts';
 import { chainTruncated } from '../../src/validation/probe-classify.ts';
 import { servedCertFromDer } from '../../src/validation/served-cert.ts';
 import type { ProbeResult } from '../../src/validation/types.ts';
@@ -266,7 +266,10 @@ describe('Prober: bounds', () => {
     await expect(p.probe(req)).rejects.toMatchObject({ name: 'ProbeRefused', reason: 'queue_full' });
     expect([p.inFlight(), p.queued()]).toEqual([1, 2]);
     await p.stop();
-    for (const w of await Promise.all(waiting)) expect(w).toMatchObject({ name: 'ProbeRefused', reason: 'stopped' });
+    for (const w of await Promise.all(waiting)) {
+      expect(w).toBeInstanceOf(ProbeRefused);
+      expect(w).toMatchObject({ reason: 'stopped' });
+    }
     await expect(p.probe(req)).rejects.toMatchObject({ reason: 'stopped' });
   });
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { Prober } from '../../src/validation/prober.ts';
 import type { ProbeResult } from '../../src/validation/types.ts';
-import { cleanupFarm, FARM_NETNS, farmAddresses, startFarm } from '../harness/tls-farm.ts';
+import { cleanupFarm, FARM_NETNS, FARM_RANGE, farmAddresses, startFarm } from '../harness/tls-farm.ts';
 import type { TlsFarm } from '../harness/tls-farm.ts';
 import { issue } from '../harness/tls-certs.ts';
 import type { Issued } from '../harness/tls-certs.ts';
@@ -79,7 +79,7 @@ describe('TLS farm', () => {
     farm = undefined;
     await cleanupFarm();
     expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(FARM_NETNS);
-    expect(execFileSync('ip', ['route', 'show', '10.250.0.0/20']).toString()).toBe('');
+    expect(execFileSync('ip', ['route', 'show', FARM_RANGE]).toString()).toBe('');
     expect(execFileSync('ip', ['-br', 'link']).toString()).not.toContain('mio-farm');
   });
 });
