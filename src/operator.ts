@@ -12,6 +12,7 @@ import type { OperatorContext } from './controllers/context.ts';
 import { toBindingModel, toMachineIdentityModel, type BindingModel, type MachineIdentityModel } from './crds/index.ts';
 import { issuanceController } from './controllers/issuance/issuance-controller.ts';
 import { rolloutController } from './controllers/rollout.ts';
+import { ValidationMetrics } from './validation/validation-metrics.ts';
 import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
 import { authorityBindingController } from './controllers/authority-binding/authority-binding-controller.ts';
@@ -181,6 +182,8 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
     ...signer.controllers,
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
+  // registered from the start so /metrics always lists the endpoint series (the validation controller feeds it)
+  new ValidationMetrics(registry);
   for (const i of informers) i.start();
 
   const ops: OpsServer = await startOpsServer({
