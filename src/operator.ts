@@ -22,6 +22,7 @@ import { http01Responder } from './issuers/acme/http01.ts';
 import { createSources, gatewayApiServed } from './inventory/sources.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
+import { AnomalyStore, eventAnnouncer } from './validation/anomaly-store.ts';
 import { podCertificateController, podCertificateRequests } from './controllers/signer/pod-certificate-controller.ts';
 import { podCertificatesNotServedNotice } from './controllers/signer/not-served-notice.ts';
 import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
@@ -44,6 +45,15 @@ export interface Operator {
 interface Parts {
   informers: { start(): unknown; stop(): Promise<void>; hasSynced(): boolean }[];
   controllers: Controller[];
+}
+
+/** Anomalies of the inventory and of what endpoints serve: the machine_identity_anomalies gauge and Warning Events. */
+function anomalyStore(ctx: OperatorContext): AnomalyStore {
+  return new AnomalyStore({
+    registry: ctx.registry,
+    announce: eventAnnouncer(ctx),
+    namespaceAnnotations: (ns) => ctx.informers.namespaces.get(ns)?.metadata?.annotations,
+  });
 }
 
 function buildContext(
@@ -94,7 +104,7 @@ function buildContext(
 }
 
 /** The discovery inventory, when enabled. */
-async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
+async function inventoryParts(ctx: OperatorContext, anomalies: AnomalyStore): Promise<Parts> {
   const { config, kc, registry, log, parser } = ctx;
   if (!config.inventory.enabled) return { informers: [], controllers: [] };
   const sources = createSources({
@@ -105,7 +115,7 @@ async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
     hasGateways: await gatewayApiServed(kc),
     parser,
   });
-  const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys);
+  const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys, anomalies);
   registerInventoryMetrics(registry, inventory.snapshot);
   return { informers: sources.all(), controllers: [inventory.controller] };
 }
@@ -161,7 +171,8 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   const loopDelay = eventLoopDelayMetrics(registry);
   const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
   const ctx = buildContext(config, kc, log, registry, parser);
-  const inventory = await inventoryParts(ctx);
+  const anomalies = anomalyStore(ctx);
+  const inventory = await inventoryParts(ctx, anomalies);
   const signer = await signerParts(ctx);
   const informers = [
     ...Object.values(ctx.informers),

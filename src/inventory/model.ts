@@ -2,6 +2,8 @@
 // CA the operator knows signed it, and what the IssuancePolicies say about it. Pure: built from the
 // projections the informers keep.
 import type { CertRecord, ParseProblem } from './extract.ts';
+import type { KeyRecord } from './key-facts.ts';
+import type { EntryAnomaly } from '../validation/anomaly-finding.ts';
 import { certificateFromFacts } from '../policy/types.ts';
 import { evaluateCertificate, type CompiledPolicy } from '../policy/evaluate.ts';
 import type { Violation } from '../policy/types.ts';
@@ -20,6 +22,8 @@ export interface InventoryObject {
   };
   certs: CertRecord[];
   problems: ParseProblem[];
+  /** Public-key fingerprints of the private keys a Secret holds (never the keys). */
+  keys?: KeyRecord[];
   /** Handed to the parse pool; certs and problems are attached when it answers. */
   pending?: boolean;
 }
@@ -100,6 +104,8 @@ export interface InventoryEntry {
   location: Location;
   violations: Violation[];
   compliant: boolean;
+  /** Anomalies of the holding object (KeyReuse, KeyCopied) or its identity (ReissueLoop), muted ones too. */
+  anomalies?: EntryAnomaly[];
 }
 
 export interface ManagedIdentity {

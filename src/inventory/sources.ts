@@ -94,6 +94,8 @@ export function createSources(o: {
   const attach = (p: Holder, x: Extracted, meta: k8s.V1ObjectMeta | undefined): void => {
     p.certs = x.certs;
     p.problems = x.problems;
+    if (x.keys?.length) p.keys = x.keys;
+    else delete p.keys;
     delete p.pending;
     if (x.problems.length) {
       for (const pr of x.problems) parseErrors.inc({ kind: p.kind, reason: pr.code ?? 'unreadable' });

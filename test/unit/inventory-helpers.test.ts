@@ -51,6 +51,7 @@ const entry = (over: Partial<InventoryEntry> = {}, notAfter = NOW + 40 * 86_400_
     key: 'tls.crt',
     serialNumber: '01',
     fingerprintSHA256: 'AA',
+    publicKeySHA256: 'BB',
     subjectDN: 'CN=web',
     issuerDN: 'CN=ca',
     notBefore: NOW - 86_400_000,
