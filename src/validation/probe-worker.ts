@@ -55,7 +55,11 @@ const limits = workerData as ProbeWorkerData;
 const context = createSecureContext({ minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0', ca: [] });
 
 port.on('message', (t: ProbeTask) => {
-  void handshake(t).then((result) => port.postMessage({ id: t.id, result } satisfies ProbeAnswer));
+  const started = performance.now();
+  // a throw while setting up one probe (it should not happen) answers that probe, not the whole worker
+  void handshake(t)
+    .catch(() => answer(undefined, { error: 'tls_error', message: 'probe failed to start' }, started))
+    .then((result) => port.postMessage({ id: t.id, result } satisfies ProbeAnswer));
 });
 
 /** Walks the peer's certificates leaf first; Node links them issuer by issuer, the root to itself. */
@@ -140,7 +144,13 @@ function handshake(t: ProbeTask): Promise<ProbeResult> {
       raw.destroy();
     };
     const timer = setTimeout(
-      () => finish({ error: 'timeout', message: `no TLS answer within ${t.timeoutMs} ms` }),
+      // an mTLS server still waiting after it showed its certificate has answered all we ask
+      () =>
+        finish(
+          seen?.clientCertRequested
+            ? undefined
+            : { error: 'timeout', message: `no TLS answer within ${t.timeoutMs} ms` },
+        ),
       t.timeoutMs,
     );
     // registered before tls.connect's own reader saw any byte: over-budget or non-TLS bytes stop here

@@ -54,7 +54,8 @@ describe('TLS farm', () => {
   it('2,000 endpoints probed: figures', async () => {
     const f = farm as TlsFarm;
     const p = prober as Prober;
-    let peakRss = process.memoryUsage().rss;
+    const rss0 = process.memoryUsage().rss;
+    let peakRss = rss0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
     const t0 = performance.now();
     const results = await Promise.all(f.addresses.map((ip) => p.probe({ ip, port: f.port, sni: 'web.farm.test' })));
@@ -66,7 +67,7 @@ describe('TLS farm', () => {
     process.stdout.write(
       `tls-farm: ${results.length} probes (concurrency 16) in ${seconds.toFixed(2)} s = ${(results.length / seconds).toFixed(0)} probes/s; ` +
         `handshake p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${q(1).toFixed(1)} ms; ` +
-        `peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB; failed ${failed.length}\n`,
+        `test process RSS ${(rss0 / 1024 / 1024).toFixed(0)} MB before, peak ${(peakRss / 1024 / 1024).toFixed(0)} MB; failed ${failed.length}\n`,
     );
     expect(failed).toEqual([]);
     expect(new Set(results.map(leafFp)).size).toBe(1);
@@ -81,5 +82,20 @@ describe('TLS farm', () => {
     expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(FARM_NETNS);
     expect(execFileSync('ip', ['route', 'show', FARM_RANGE]).toString()).toBe('');
     expect(execFileSync('ip', ['-br', 'link']).toString()).not.toContain('mio-farm');
+  });
+
+  it('a run that crashed leaves nothing in the way: setup deletes the leftovers first', async () => {
+    const certs = { default: pair(fallback) };
+    const crashed = await startFarm({ count: 10, certs }); // never stopped, as after a crash
+    const again = await startFarm({ count: 10, certs });
+    expect(() => process.kill(crashed.pid, 0)).toThrow(); // the old listener is gone
+    const p = new Prober({ concurrency: 2, timeoutMs: 5000 });
+    try {
+      expect(leafFp(await p.probe({ ip: again.addresses[9] ?? '', port: again.port, sni: '' }))).toBe(fp(fallback));
+    } finally {
+      await p.stop();
+      await again.stop();
+    }
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(FARM_NETNS);
   });
 });
