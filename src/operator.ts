@@ -19,7 +19,8 @@ import { authorityBindingController } from './controllers/authority-binding/auth
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';
-import { createSources, gatewayApiServed } from './inventory/sources.ts';
+import { createRefSources, createSources, gatewayApiServed, type InventorySources } from './inventory/sources.ts';
+import { validationParts } from './validation/validation-parts.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
 import { AnomalyStore, eventAnnouncer } from './validation/anomaly-store.ts';
@@ -103,8 +104,12 @@ function buildContext(
   };
 }
 
-/** The discovery inventory, when enabled. */
-async function inventoryParts(ctx: OperatorContext, anomalies: AnomalyStore): Promise<Parts> {
+/** The discovery inventory, when enabled; `sources` are shared with validation. */
+async function inventoryParts(
+  ctx: OperatorContext,
+  anomalies: AnomalyStore,
+  hasGateways: boolean,
+): Promise<Parts & { sources?: InventorySources }> {
   const { config, kc, registry, log, parser } = ctx;
   if (!config.inventory.enabled) return { informers: [], controllers: [] };
   const sources = createSources({
@@ -112,12 +117,40 @@ async function inventoryParts(ctx: OperatorContext, anomalies: AnomalyStore): Pr
     registry,
     logger: log,
     ownerKeys: config.inventory.ownerKeys,
-    hasGateways: await gatewayApiServed(kc),
+    hasGateways,
     parser,
   });
   const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys, anomalies);
   registerInventoryMetrics(registry, inventory.snapshot);
-  return { informers: sources.all(), controllers: [inventory.controller] };
+  return { informers: sources.all(), controllers: [inventory.controller], sources };
+}
+
+/**
+ * Validation of what is served (src/validation/): it reads the inventory's Pod/Ingress/Gateway caches and
+ * certificate facts; without the inventory it keeps its own Pod/Ingress/Gateway projections and knows no
+ * discovered certificates (only managed identities are validated then).
+ */
+function validationPartsOf(
+  ctx: OperatorContext,
+  inventory: InventorySources | undefined,
+  hasGateways: boolean,
+  anomalies: AnomalyStore,
+): Parts & { close(): Promise<void> } {
+  const metrics = new ValidationMetrics(ctx.registry);
+  if (!ctx.config.validation.enabled) return { informers: [], controllers: [], close: async () => undefined };
+  const refs = inventory ?? createRefSources({ kc: ctx.kc, registry: ctx.registry, logger: ctx.log, hasGateways });
+  const holders = inventory?.holders ?? [];
+  const secrets = holders.find((h) => h.resource === 'inventory-secret');
+  const parts = validationParts(ctx, {
+    refs,
+    holders: () => holders.flatMap((h) => h.list()),
+    secretHolder: (ns, name) => secrets?.get(`${ns}/${name}`),
+    hasGateways,
+    metrics,
+    anomalies,
+  });
+  const own = inventory ? [] : [refs.pods, ...refs.tls];
+  return { ...parts, informers: [...parts.informers, ...own] };
 }
 
 /**
@@ -172,12 +205,15 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
   const ctx = buildContext(config, kc, log, registry, parser);
   const anomalies = anomalyStore(ctx);
-  const inventory = await inventoryParts(ctx, anomalies);
+  const hasGateways = await gatewayApiServed(kc);
+  const inventory = await inventoryParts(ctx, anomalies, hasGateways);
+  const validation = validationPartsOf(ctx, inventory.sources, hasGateways, anomalies);
   const signer = await signerParts(ctx);
   const informers = [
     ...Object.values(ctx.informers),
     ctx.policies.informer,
     ...inventory.informers,
+    ...validation.informers,
     ...signer.informers,
   ];
   const controllers: Controller[] = [
@@ -190,11 +226,10 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
     rolloutController(ctx),
     policyStatusController(ctx, ctx.policies, ctx.findings),
     ...inventory.controllers,
+    ...validation.controllers,
     ...signer.controllers,
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
-  // registered from the start so /metrics always lists the endpoint series (the validation controller feeds it)
-  new ValidationMetrics(registry);
   for (const i of informers) i.start();
 
   const ops: OpsServer = await startOpsServer({
@@ -238,6 +273,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       if (stopping) return;
       stopping = true;
       await Promise.all(controllers.map((c) => c.stop()));
+      await validation.close();
       await elector?.release();
       await webhook?.stop();
       await http01Responder.close();

@@ -37,7 +37,7 @@ export interface InventoryController {
 }
 
 /** CA certificates of every authority the operator runs (its trust bundle), parsed once per bundle. */
-function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
+export function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
   const out: KnownCa[] = [];
   for (const b of ctx.informers.bindings.list()) {
     const name = b.metadata?.name ?? '';

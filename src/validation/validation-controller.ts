@@ -26,6 +26,8 @@ import {
 } from './verdict.ts';
 import { FIRST_PROBE_MS, nextProbeDelay, validateRequested } from './schedule.ts';
 import { remediationPlan } from './remediation.ts';
+import { ProbeRefused } from './prober.ts';
+import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
 import { applyServedStatus, servedStatusChange } from './served-status.ts';
 
 /** What the controller needs from the other parts (wired in src/operator.ts). */
@@ -41,29 +43,12 @@ export interface ValidationDeps {
   chainLength(namespace: string, secretName: string): number;
   /** The CAs of a caBundle (webhook configurations, APIServices). */
   bundleCas(pem: string): BundleCa[];
-  metrics: {
-    setIdentity(key: string, v: IdentityEndpoints, nowMs: number): void;
-    removeIdentity(key: string): void;
-    observeProbe(r: ProbeResult): void;
-  };
+  metrics: Pick<ValidationMetrics, 'setIdentity' | 'removeIdentity' | 'observeProbe'>;
   /** Probe-side anomalies of one endpoint (UnknownCertificate, NameMismatch, ...), keyed by endpoint. */
   servedAnomalies(endpointKey: string, target: ServeTarget, probe: ProbeResult | undefined): void;
   dropServedAnomalies(endpointKey: string): void;
-}
-
-export interface IdentityEndpoints {
-  namespace: string;
-  name: string;
-  ownerTeam?: string;
-  endpoints: {
-    source: string;
-    object: string;
-    address: string;
-    port: number;
-    sni: string;
-    verdict: string;
-    staleSinceMs?: number;
-  }[];
+  /** Why a Secret has no endpoints, when something references it but could not be mapped. */
+  whyNoTargets(namespace: string, secretName: string): string | undefined;
 }
 
 interface IdentityState {
@@ -180,7 +165,7 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
           revisionSeenAt: st.revisionSeenAt,
           verdicts: results.map((r) => r.outcome.verdict),
         });
-    let condition = servedCondition(results);
+    let condition = servedCondition(results, live.size === 0 ? deps.whyNoTargets(ns, secretName) : undefined);
     const remedy = await remediate(mi, st, results, nowMs, log);
     if (remedy.note) condition = { ...condition, message: `${condition.message}; ${remedy.note}` };
     await writeServed(mi, st, condition, results, requested, log);
@@ -202,7 +187,14 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
   async function probeAll(st: IdentityState, toProbe: [string, LiveEndpoint][], nowMs: number): Promise<void> {
     await Promise.all(
       toProbe.map(async ([k, { target, address }]) => {
-        const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni });
+        const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
+          if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
+          throw e;
+        });
+        if (!r) {
+          st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
+          return;
+        }
         deps.metrics.observeProbe(r);
         st.probes.set(k, r);
         deps.servedAnomalies(k, target, r);
@@ -356,11 +348,11 @@ function metricsView(
   ownerTeam: string | undefined,
   results: readonly EndpointResult[],
   replacedAt: number,
-): IdentityEndpoints {
+): IdentityMetric {
   return {
     namespace: mi.metadata.namespace,
     name: mi.metadata.name,
-    ...(ownerTeam ? { ownerTeam } : {}),
+    ownerTeam: ownerTeam ?? '',
     endpoints: results.map((r) => ({
       source: r.target.source,
       object: `${r.target.namespace ? `${r.target.namespace}/` : ''}${r.target.name}`,
