@@ -113,7 +113,8 @@ export function serviceRef(s: k8s.V1Service): ServiceRef {
 }
 
 function sliceEndpoint(e: k8s.V1Endpoint): SliceEndpoint | undefined {
-  const address = e.addresses[0];
+  // a transform sees raw JSON: do not trust the declared shape
+  const address: unknown = Array.isArray(e.addresses) ? e.addresses[0] : undefined;
   if (typeof address !== 'string') return undefined;
   // nil means ready (EndpointSlice API: consumers treat an unknown state as ready)
   const out: SliceEndpoint = { address, ready: e.conditions?.ready !== false };
