@@ -112,14 +112,20 @@ export function serviceRef(s: k8s.V1Service): ServiceRef {
   return out;
 }
 
-function sliceEndpoint(e: k8s.V1Endpoint): SliceEndpoint | undefined {
-  const address = e.addresses[0];
+function sliceEndpoint(e: k8s.V1Endpoint, namespace: string | undefined): SliceEndpoint | undefined {
+  // a transform sees raw JSON: do not trust the declared shape
+  const address: unknown = Array.isArray(e.addresses) ? e.addresses[0] : undefined;
   if (typeof address !== 'string') return undefined;
   // nil means ready (EndpointSlice API: consumers treat an unknown state as ready)
   const out: SliceEndpoint = { address, ready: e.conditions?.ready !== false };
   const t = e.targetRef;
   if (t?.kind && t.name)
-    out.targetRef = { kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) };
+    out.targetRef = {
+      // one shared string for the common kind; the slice's own namespace is implied (kept only when it differs)
+      kind: t.kind === 'Pod' ? 'Pod' : t.kind,
+      name: t.name,
+      ...(t.namespace && t.namespace !== namespace ? { namespace: t.namespace } : {}),
+    };
   return out;
 }
 
@@ -133,7 +139,7 @@ export function sliceRef(s: k8s.V1EndpointSlice): SliceRef {
   const endpoints = ipSlice
     ? (s.endpoints ?? [])
         .slice(0, MAX_ENDPOINTS)
-        .map(sliceEndpoint)
+        .map((e) => sliceEndpoint(e, s.metadata?.namespace))
         .filter((e): e is SliceEndpoint => e !== undefined)
     : [];
   return {

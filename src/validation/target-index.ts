@@ -74,7 +74,7 @@ export interface TargetMap {
   unresolved: Unresolved[];
 }
 
-export interface CertNames {
+interface CertNames {
   dnsNames: readonly string[];
 }
 
@@ -173,7 +173,7 @@ function dialable(
  * The addresses of `svc`'s port to dial: ready endpoints the guard lets through; when `servesSecret`
  * is given, only those whose Pod (the endpoint's targetRef) serves that Secret.
  */
-export function addressesOf(
+function addressesOf(
   ctx: Ctx,
   svc: ServiceRef,
   port: ServicePortRef,
@@ -207,7 +207,7 @@ function isKnown(ctx: Ctx, svc: ServiceRef, secret: string | undefined): boolean
 
 type Ref = SliceRef['endpoints'][number]['targetRef'];
 
-export function podOf(ctx: Ctx, ns: string, ref: Ref): PodRefs | undefined {
+function podOf(ctx: Ctx, ns: string, ref: Ref): PodRefs | undefined {
   if (ref?.kind !== 'Pod' || (ref.namespace !== undefined && ref.namespace !== ns)) return undefined;
   return ctx.pods.get(nsName(ns, ref.name));
 }

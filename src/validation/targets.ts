@@ -2,7 +2,7 @@
 // Pure: the same projections give the same targets, sorted by key. What could not be mapped (an
 // Ingress class without a controller Service, an address the guard refused, ...) is returned beside
 // the targets, so the controller can say why an identity has no endpoints.
-import type { InventoryObject, TlsRefs } from '../inventory/model.ts';
+import type { TlsRefs } from '../inventory/model.ts';
 import type { ClassRef, ServicePortRef, ServiceRef, WebhookRef } from './projections.ts';
 import { hostSni, serviceSni } from './sni.ts';
 import {
@@ -18,7 +18,6 @@ import {
   type TargetInput,
   type TargetMap,
   type TargetOptions,
-  type TargetSecret,
   type Unresolved,
 } from './target-index.ts';
 import { tlsPorts } from './tls-ports.ts';
@@ -268,22 +267,4 @@ export function unresolvedBySecret(unresolved: readonly Unresolved[]): Map<strin
     unresolved.filter((u) => u.secret),
     (u) => nsName(u.secret?.namespace, u.secret?.name ?? ''),
   );
-}
-
-/** The certificate Secrets the inventory found: the leaf of each (tls.crt first), with its names and usage. */
-export function discoveredSecrets(objects: readonly InventoryObject[]): TargetSecret[] {
-  const out: TargetSecret[] = [];
-  for (const o of objects) {
-    if (o.kind !== 'Secret') continue;
-    const leaf = o.certs.find((c) => !c.isCA && c.key === 'tls.crt') ?? o.certs.find((c) => !c.isCA);
-    if (!leaf) continue;
-    out.push({
-      namespace: o.metadata.namespace ?? '',
-      name: o.metadata.name,
-      dnsNames: leaf.dnsNames,
-      ipAddresses: leaf.ipAddresses,
-      serverAuth: leaf.extKeyUsage.length === 0 || leaf.extKeyUsage.includes('serverAuth'),
-    });
-  }
-  return out;
 }

@@ -11,15 +11,17 @@ import {
   serviceRef,
   sliceRef,
   webhookRef,
+  type ServiceCall,
 } from '../../src/validation/projections.ts';
-import {
-  discoveredSecrets,
-  mapTargets,
-  serveTargets,
-  targetsBySecret,
-  unresolvedBySecret,
-} from '../../src/validation/targets.ts';
-import type { TargetInput, TargetOptions } from '../../src/validation/target-index.ts';
+import { discoveredSecrets, ownWebhookServing } from '../../src/validation/target-inputs.ts';
+import { mapTargets, serveTargets, targetsBySecret, unresolvedBySecret } from '../../src/validation/targets.ts';
+import type {
+  KnownServing,
+  TargetIdentity,
+  TargetInput,
+  TargetOptions,
+  UnresolvedReason,
+} from '../../src/validation/target-index.ts';
 import { covers, hostSni, serviceSni } from '../../src/validation/sni.ts';
 import type { InventoryObject } from '../../src/inventory/model.ts';
 import type { CertRecord } from '../../src/inventory/extract.ts';
@@ -112,10 +114,15 @@ interface World {
   identities?: TargetInput['identities'];
   secrets?: TargetInput['secrets'];
 }
+const WEB: TargetIdentity = {
+  namespace: 'web',
+  name: 'web',
+  secretName: 'web-tls',
+  dnsNames: ['web.example.com'],
+  ipAddresses: [],
+};
 const input = (w: World): TargetInput => ({
-  identities: w.identities ?? [
-    { namespace: 'web', name: 'web', secretName: 'web-tls', dnsNames: ['web.example.com'], ipAddresses: [] },
-  ],
+  identities: w.identities ?? [WEB],
   secrets: w.secrets ?? [],
   pods: (w.pods ?? []).map(podRefs),
   tls: [...(w.ingresses ?? []).map(ingressRefs), ...(w.gateways ?? []).map(gatewayRefs)],
@@ -601,7 +608,8 @@ describe('webhook configurations and APIServices', () => {
       metadata: { name: 'm' },
       webhooks: [{ name: 'w', clientConfig: { service: { namespace: 'n', name: 's' }, caBundle: big } }],
     });
-    expect(r.calls).toEqual([{ webhook: 'w', namespace: 'n', name: 's', port: 443 }]);
+    const want: ServiceCall[] = [{ webhook: 'w', namespace: 'n', name: 's', port: 443 }];
+    expect(r.calls).toEqual(want);
   });
 });
 
@@ -614,7 +622,7 @@ describe("the operator's own webhook (chart shape)", () => {
     expect(deployment).toMatch(/MIO_WEBHOOK_SECRET\n\s+value: .*-webhook-tls/);
     expect(deployment).not.toMatch(/secretName: .*webhook-tls/);
   });
-  const own = (knownServing: TargetOptions['knownServing']) => {
+  const own = (knownServing: readonly KnownServing[] | undefined) => {
     const hook = {
       service: { namespace: 'mio', name: 'mio-machine-identity-operator-webhook', port: 443, path: '/validate' },
       caBundle: b64(PEM),
@@ -670,10 +678,35 @@ describe("the operator's own webhook (chart shape)", () => {
       ],
     ]);
   });
+  it('ownWebhookServing: the Services its own configuration calls in its namespace, nothing else', () => {
+    const refs = [
+      webhookRef('ValidatingWebhookConfiguration', {
+        metadata: { name: 'mio-machine-identity-operator' },
+        webhooks: [
+          { name: 'a', clientConfig: { service: { namespace: 'mio', name: 'mio-machine-identity-operator-webhook' } } },
+          { name: 'b', clientConfig: { service: { namespace: 'mio', name: 'mio-machine-identity-operator-webhook' } } },
+          { name: 'c', clientConfig: { service: { namespace: 'tenant', name: 'x' } } },
+        ],
+      }),
+      webhookRef('MutatingWebhookConfiguration', {
+        metadata: { name: 'mio-machine-identity-operator' },
+        webhooks: [{ name: 'm', clientConfig: { service: { namespace: 'mio', name: 'other' } } }],
+      }),
+    ];
+    const own = { configName: 'mio-machine-identity-operator', namespace: 'mio', secretName: 'mio-webhook-tls' };
+    expect(ownWebhookServing(refs, own)).toEqual([
+      {
+        service: { namespace: 'mio', name: 'mio-machine-identity-operator-webhook' },
+        secret: { namespace: 'mio', name: 'mio-webhook-tls' },
+      },
+    ]);
+    expect(ownWebhookServing(refs, { ...own, configName: 'nope' })).toEqual([]);
+  });
   it('without it: no target, and why', () => {
     const m = own(undefined);
     expect(m.targets).toEqual([]);
-    expect(m.unresolved.map((u) => u.reason)).toEqual(['NoServingSecret']);
+    const want: UnresolvedReason[] = ['NoServingSecret'];
+    expect(m.unresolved.map((u) => u.reason)).toEqual(want);
   });
 });
 
@@ -797,7 +830,11 @@ describe('projections', () => {
         { name: 'dns', port: 53, protocol: 'UDP' },
         { name: 'https', port: 8443 },
       ],
-      endpoints: [{ addresses: ['fd00::1', 'fd00::2'], targetRef: { kind: 'Pod', name: 'p' } }],
+      endpoints: [
+        { addresses: ['fd00::1', 'fd00::2'], targetRef: { kind: 'Pod', name: 'p' } },
+        { addresses: undefined as never },
+        { addresses: [] },
+      ],
     });
     expect(s).toEqual({
       kind: 'EndpointSlice',
