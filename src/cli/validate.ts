@@ -100,10 +100,13 @@ export async function runValidate(kc: k8s.KubeConfig, run: ValidateRun): Promise
   const patchErrors = await annotateAll(kc, selected, requestedAt);
   const identities = run.wait ? await waitForProbes(kc, run, selected, requestedAt) : selected;
   const d = decideValidate(identities, { strict: run.strict });
+  const present = new Set(identities.map(keyOf));
+  const gone = selected.map(keyOf).filter((k) => !present.has(k));
   const notProbed = run.wait ? notProbedSince(identities, requestedAt) : [];
   const stderr = [
     ...patchErrors.map((e) => `error: ${e}`),
     ...d.warnings.map((w) => `warning: ${w}`),
+    ...gone.map((k) => `warning: ${k} was deleted while waiting`),
     ...(notProbed.length
       ? [`error: timed out after ${run.timeoutMs / 1000}s waiting for a probe of: ${notProbed.join(', ')}`]
       : []),
