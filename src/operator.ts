@@ -12,15 +12,18 @@ import type { OperatorContext } from './controllers/context.ts';
 import { toBindingModel, toMachineIdentityModel, type BindingModel, type MachineIdentityModel } from './crds/index.ts';
 import { issuanceController } from './controllers/issuance/issuance-controller.ts';
 import { rolloutController } from './controllers/rollout.ts';
+import { ValidationMetrics } from './validation/validation-metrics.ts';
 import { registerIdentityMetrics } from './controllers/identity-metrics.ts';
 import { bindingUsageController } from './controllers/binding-usage.ts';
 import { authorityBindingController } from './controllers/authority-binding/authority-binding-controller.ts';
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';
-import { createSources, gatewayApiServed } from './inventory/sources.ts';
+import { createRefSources, createSources, gatewayApiServed, type InventorySources } from './inventory/sources.ts';
+import { validationParts } from './validation/validation-parts.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
+import { AnomalyStore, eventAnnouncer } from './validation/anomaly-store.ts';
 import { podCertificateController, podCertificateRequests } from './controllers/signer/pod-certificate-controller.ts';
 import { podCertificatesNotServedNotice } from './controllers/signer/not-served-notice.ts';
 import { csrController, csrInformer } from './controllers/signer/csr-controller.ts';
@@ -43,6 +46,15 @@ export interface Operator {
 interface Parts {
   informers: { start(): unknown; stop(): Promise<void>; hasSynced(): boolean }[];
   controllers: Controller[];
+}
+
+/** Anomalies of the inventory and of what endpoints serve: the machine_identity_anomalies gauge and Warning Events. */
+function anomalyStore(ctx: OperatorContext): AnomalyStore {
+  return new AnomalyStore({
+    registry: ctx.registry,
+    announce: eventAnnouncer(ctx),
+    namespaceAnnotations: (ns) => ctx.informers.namespaces.get(ns)?.metadata?.annotations,
+  });
 }
 
 function buildContext(
@@ -92,8 +104,12 @@ function buildContext(
   };
 }
 
-/** The discovery inventory, when enabled. */
-async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
+/** The discovery inventory, when enabled; `sources` are shared with validation. */
+async function inventoryParts(
+  ctx: OperatorContext,
+  anomalies: AnomalyStore,
+  hasGateways: boolean,
+): Promise<Parts & { sources?: InventorySources }> {
   const { config, kc, registry, log, parser } = ctx;
   if (!config.inventory.enabled) return { informers: [], controllers: [] };
   const sources = createSources({
@@ -101,12 +117,40 @@ async function inventoryParts(ctx: OperatorContext): Promise<Parts> {
     registry,
     logger: log,
     ownerKeys: config.inventory.ownerKeys,
-    hasGateways: await gatewayApiServed(kc),
+    hasGateways,
     parser,
   });
-  const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys);
+  const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys, anomalies);
   registerInventoryMetrics(registry, inventory.snapshot);
-  return { informers: sources.all(), controllers: [inventory.controller] };
+  return { informers: sources.all(), controllers: [inventory.controller], sources };
+}
+
+/**
+ * Validation of what is served (src/validation/): it reads the inventory's Pod/Ingress/Gateway caches and
+ * certificate facts; without the inventory it keeps its own Pod/Ingress/Gateway projections and knows no
+ * discovered certificates (only managed identities are validated then).
+ */
+function validationPartsOf(
+  ctx: OperatorContext,
+  inventory: InventorySources | undefined,
+  hasGateways: boolean,
+  anomalies: AnomalyStore,
+): Parts & { close(): Promise<void> } {
+  const metrics = new ValidationMetrics(ctx.registry);
+  if (!ctx.config.validation.enabled) return { informers: [], controllers: [], close: async () => undefined };
+  const refs = inventory ?? createRefSources({ kc: ctx.kc, registry: ctx.registry, logger: ctx.log, hasGateways });
+  const holders = inventory?.holders ?? [];
+  const secrets = holders.find((h) => h.resource === 'inventory-secret');
+  const parts = validationParts(ctx, {
+    refs,
+    holders: () => holders.flatMap((h) => h.list()),
+    secretHolder: (ns, name) => secrets?.get(`${ns}/${name}`),
+    hasGateways,
+    metrics,
+    anomalies,
+  });
+  const own = inventory ? [] : [refs.pods, ...refs.tls];
+  return { ...parts, informers: [...parts.informers, ...own] };
 }
 
 /**
@@ -160,12 +204,16 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   const loopDelay = eventLoopDelayMetrics(registry);
   const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
   const ctx = buildContext(config, kc, log, registry, parser);
-  const inventory = await inventoryParts(ctx);
+  const anomalies = anomalyStore(ctx);
+  const hasGateways = await gatewayApiServed(kc);
+  const inventory = await inventoryParts(ctx, anomalies, hasGateways);
+  const validation = validationPartsOf(ctx, inventory.sources, hasGateways, anomalies);
   const signer = await signerParts(ctx);
   const informers = [
     ...Object.values(ctx.informers),
     ctx.policies.informer,
     ...inventory.informers,
+    ...validation.informers,
     ...signer.informers,
   ];
   const controllers: Controller[] = [
@@ -178,6 +226,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
     rolloutController(ctx),
     policyStatusController(ctx, ctx.policies, ctx.findings),
     ...inventory.controllers,
+    ...validation.controllers,
     ...signer.controllers,
   ];
   registerIdentityMetrics(registry, ctx.informers.identities, log);
@@ -224,6 +273,7 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
       if (stopping) return;
       stopping = true;
       await Promise.all(controllers.map((c) => c.stop()));
+      await validation.close();
       await elector?.release();
       await webhook?.stop();
       await http01Responder.close();

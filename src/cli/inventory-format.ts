@@ -31,6 +31,8 @@ export interface InventoryRow {
   location: InventoryEntry['location'];
   compliant: boolean;
   violations: { policy: string; enforcement: string; rule: string; message: string }[];
+  /** KeyReuse, KeyCopied, ReissueLoop of the object (muted ones too, marked). */
+  anomalies: NonNullable<InventoryEntry['anomalies']>;
 }
 
 export function toRow(e: InventoryEntry, now: number): InventoryRow {
@@ -66,12 +68,19 @@ export function toRow(e: InventoryEntry, now: number): InventoryRow {
       rule: v.rule,
       message: v.message,
     })),
+    anomalies: e.anomalies ?? [],
   };
   if (c.keySize !== undefined) row.keySize = c.keySize;
   if (e.identity) row.identity = e.identity;
   if (e.authority) row.authority = e.authority;
   if (e.owner) row.owner = e.owner;
   return row;
+}
+
+/** KeyReuse,KeyCopied(muted) or '-'. */
+function anomalyCell(list: InventoryRow['anomalies']): string {
+  const names = [...new Set(list.map((a) => `${a.anomaly}${a.muted ? '(muted)' : ''}`))];
+  return names.length ? names.join(',') : '-';
 }
 
 function age(seconds: number): string {
@@ -95,6 +104,7 @@ export function formatTable(rows: readonly InventoryRow[]): string {
     'TRUSTED',
     'COMPLIANT',
     'OWNER',
+    'ANOMALIES',
   ];
   const body = rows.map((r) => [
     r.namespace || '-',
@@ -109,6 +119,7 @@ export function formatTable(rows: readonly InventoryRow[]): string {
     String(r.trusted),
     String(r.compliant),
     r.owner ?? '-',
+    anomalyCell(r.anomalies),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   return (
@@ -124,7 +135,11 @@ export function formatTable(rows: readonly InventoryRow[]): string {
 }
 
 const csvCell = (v: unknown): string => {
-  const s = Array.isArray(v) ? v.join(' ') : v === undefined ? '' : String(v);
+  const s = Array.isArray(v)
+    ? v.map((x) => (typeof x === 'object' && x && 'anomaly' in x ? String(x.anomaly) : String(x))).join(' ')
+    : v === undefined
+      ? ''
+      : String(v);
   // a cell starting with = + - @ is a formula in spreadsheets: neutralise it
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -155,6 +170,7 @@ export function formatCsv(rows: readonly InventoryRow[]): string {
     'trusted',
     'owner',
     'compliant',
+    'anomalies',
   ] as const;
   return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 }

@@ -21,7 +21,9 @@ import {
   type KnownCa,
   type ManagedIdentity,
 } from '../inventory/model.ts';
-import { gatewayRefs, ingressRefs, podRefs } from '../inventory/sources.ts';
+import { gatewayRefs, ingressRefs, podRefs } from '../inventory/refs.ts';
+import { attachAnomalies, keyAnomalies, keyHoldings } from '../inventory/anomalies.ts';
+import { applyMuting } from '../validation/muting.ts';
 
 interface List<T> {
   items?: T[];
@@ -73,6 +75,7 @@ function holder(
     },
     certs: x.certs,
     problems: x.problems,
+    ...(x.keys?.length ? { keys: x.keys } : {}),
   };
 }
 
@@ -137,21 +140,27 @@ export async function collectInventory(kc: k8s.KubeConfig, q: InventoryQuery): P
     const r = parseIssuancePolicy(p);
     if (r.success) inputs.push({ name: r.data.metadata?.name ?? '', spec: r.data.spec });
   }
-  return buildEntries({
+  const idMap = identityMap(identities);
+  const nsMeta = new Map(
+    namespaces.map((n) => [
+      n.metadata?.name ?? '',
+      { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} },
+    ]),
+  );
+  const entries = buildEntries({
     objects,
     pods: pods.map(podRefs),
     tls: [...ingresses.map(ingressRefs), ...gateways.map(gatewayRefs)],
     knownCas: knownCasOf(objects, bindings),
-    identities: identityMap(identities),
-    namespaces: new Map(
-      namespaces.map((n) => [
-        n.metadata?.name ?? '',
-        { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} },
-      ]),
-    ),
+    identities: idMap,
+    namespaces: nsMeta,
     ownerKeys: q.ownerKeys,
     policies: compilePolicies(inputs),
   });
+  // what the CLI can see of key reuse and copies (a reissue loop needs the operator's history)
+  const found = applyMuting(keyAnomalies(keyHoldings(objects, idMap)), (n) => nsMeta.get(n)?.annotations);
+  attachAnomalies(entries, found);
+  return entries;
 }
 
 type IdentityLike = {

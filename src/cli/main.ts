@@ -6,6 +6,7 @@ import { checkManifests, exitCode, formatText } from './policy-check.ts';
 import { collectInventory } from './inventory.ts';
 import { formatCsv, formatTable, toRow, type InventoryRow } from './inventory-format.ts';
 import { formatStatus, identityStatus } from './status.ts';
+import { runValidate } from './validate.ts';
 import { kubeConfigFromEnv } from '../runtime/kube.ts';
 import { parseDuration } from '../crds/index.ts';
 
@@ -18,6 +19,11 @@ Commands:
       Every certificate you may read, managed or not: Secrets (PEM, DER, PKCS#12 with a known
       password), ConfigMaps and, with -A, webhook, APIService and CRD caBundles; where it is used,
       who owns it, whether a CA the operator runs signed it, and what the IssuancePolicies say.
+  validate [<name>] [-n <namespace> | -A] [--wait] [--timeout 2m] [-o table|json] [--strict]
+      Ask the operator to probe now what the identities' endpoints serve (TLS handshakes), and print
+      each endpoint with its served and current serial and verdict. Exit 0 when all serve the current
+      certificate (or nothing serves them), 1 when one is Stale, Expired, IncompleteChain or untrusted
+      (Unreachable and Pending only warn, unless --strict), 3 when --wait timed out (docs/cli.md).
   policy check -f <file|dir> [-f ...] [--policies <file|dir>] [-o text|json]
                [--default-action Allow|Deny] [--cluster-domain cluster.local] [-n <namespace>]
       Evaluate MachineIdentity manifests against IssuancePolicies offline, exactly as the operator
@@ -164,6 +170,53 @@ export async function status(argv: string[]): Promise<number> {
   return ready?.status === 'True' ? 0 : 3;
 }
 
+function parseValidateArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        'all-namespaces': { type: 'boolean', short: 'A', default: false },
+        wait: { type: 'boolean', default: false },
+        timeout: { type: 'string', default: '2m' },
+        output: { type: 'string', short: 'o', default: 'table' },
+        strict: { type: 'boolean', default: false },
+        kubeconfig: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+export async function validate(argv: string[]): Promise<number> {
+  const { values, positionals } = parseValidateArgs(argv);
+  if (positionals.length > 1) fail('validate takes at most one MachineIdentity name');
+  const [name] = positionals;
+  const all = values['all-namespaces'];
+  if (all && (name !== undefined || values.namespace !== undefined))
+    fail('-A selects every identity: give no name and no -n with it');
+  if (values.output !== 'table' && values.output !== 'json')
+    fail(`-o must be table or json, not ${JSON.stringify(values.output)}`);
+  const timeoutMs = parseDuration(values.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0)
+    fail(`--timeout takes a duration such as 2m, not ${JSON.stringify(values.timeout)}`);
+  const kc = kubeConfigFor(values.kubeconfig);
+  const r = await runValidate(kc, {
+    ...(name === undefined ? {} : { name }),
+    ...(all ? {} : { namespace: values.namespace ?? contextNamespace(kc) }),
+    wait: values.wait,
+    timeoutMs,
+    output: values.output,
+    strict: values.strict,
+  });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  return r.exitCode;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -173,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'policy' && sub === 'check') return policyCheck(rest);
   if (cmd === 'inventory') return inventory(argv.slice(1));
   if (cmd === 'status') return status(argv.slice(1));
+  if (cmd === 'validate') return validate(argv.slice(1));
   return fail(`unknown command ${JSON.stringify([cmd, sub].filter(Boolean).join(' '))}`);
 }
 

@@ -2,8 +2,9 @@
 // is not Ready. Reads with the caller's credentials; what it may not read is left out, not fatal.
 import type * as k8s from '@kubernetes/client-node';
 import { getJsonOrNotFound } from '../runtime/kube.ts';
-import { Reason } from '../crds/reasons.ts';
+import { Reason, ServedReasonHelp } from '../crds/reasons.ts';
 import { parseCertificate, splitPem } from '../pki/certs.ts';
+import type { ServedStatus } from './validate-decision.ts';
 
 interface Condition {
   type: string;
@@ -23,6 +24,7 @@ interface Identity {
     serialNumber?: string;
     failedIssuanceAttempts?: number;
     lastFailureTime?: string;
+    served?: ServedStatus;
   };
 }
 
@@ -190,7 +192,9 @@ export function formatStatus(r: StatusReport): string {
     `  Owner:           ${mi.spec?.owner?.team ?? '-'}`,
     ...certificateLines(r.certificate),
     ...scheduleLines(st),
+    ...servedLines(st),
   );
+
   if (r.events.length)
     l.push(
       '',
@@ -204,7 +208,7 @@ function conditionLines(
   conditions: readonly { type: string; status: string; reason?: string; message?: string }[],
 ): string[] {
   return conditions
-    .filter((x) => ['Ready', 'Issuing', 'PolicyCompliant'].includes(x.type))
+    .filter((x) => ['Ready', 'Issuing', 'PolicyCompliant', 'Served'].includes(x.type))
     .map((c) => `  ${`${c.type}:`.padEnd(17)}${c.status}  ${c.reason}  ${c.message}`);
 }
 
@@ -214,4 +218,35 @@ function scheduleLines(st: NonNullable<Identity['status']>): string[] {
   if (st.failedIssuanceAttempts)
     l.push(`  Failed attempts: ${st.failedIssuanceAttempts}, last at ${st.lastFailureTime ?? '?'}`);
   return l;
+}
+
+const servedHelp = (reason: string): string | undefined =>
+  Object.entries(ServedReasonHelp).find(([k]) => k === reason)?.[1];
+
+function endpointLine(e: NonNullable<ServedStatus['endpoints']>[number]): string {
+  const addr = e.address.includes(':') ? `[${e.address}]` : e.address;
+  const sni = e.sni ? ` (SNI ${e.sni})` : '';
+  const serial = e.servedSerialNumber ? ` serial ${e.servedSerialNumber}` : '';
+  const why = e.message ? `: ${e.message}` : '';
+  return `    ${e.verdict.padEnd(15)} ${e.source} ${e.object} ${addr}:${e.port}${sni}${serial}${why}`;
+}
+
+function endpointLines(served: ServedStatus | undefined): string[] {
+  if (!served) return [];
+  const endpoints = served.endpoints ?? [];
+  const total = served.endpointCount ?? endpoints.length;
+  const more = total > endpoints.length ? [`    ... and ${total - endpoints.length} more (not listed in status)`] : [];
+  return [
+    '',
+    `  Served at (${total} endpoint${total === 1 ? '' : 's'}, probed ${served.lastProbeTime ?? 'never'}):`,
+    ...endpoints.map(endpointLine),
+    ...more,
+  ];
+}
+
+/** Where the certificate is served and what each endpoint served at the last probe (status.served), and what to do. */
+function servedLines(st: NonNullable<Identity['status']>): string[] {
+  const c = st.conditions?.find((x) => x.type === 'Served');
+  const help = c && c.status !== 'True' ? servedHelp(c.reason) : undefined;
+  return [...endpointLines(st.served), ...(help ? [`  Served: ${help}`] : [])];
 }

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { Controller } from '../runtime/reconcile-loop.ts';
 import { isNotFound, MERGE, toKubeError } from '../runtime/kube.ts';
 import { recordEvent } from './events.ts';
-import { Reason } from '../crds/reasons.ts';
+import { Reason, ServedReason } from '../crds/reasons.ts';
 import type { OperatorContext } from './context.ts';
 
 const ROLLOUT_ANNOTATION_PREFIX = 'rollout.machineidentity.io/';
@@ -53,50 +53,68 @@ export function rolloutController(ctx: OperatorContext): Controller {
       const plan = mi ? restartPlan(mi) : undefined;
       if (!mi || !plan) return undefined;
       let forbidden = false;
-      for (const w of plan.workloads) if (await restart(mi, w, plan.revision, log)) forbidden = true;
+      for (const w of plan.workloads)
+        if ((await restartWorkload(ctx, apps, mi, w, plan.revision, log, 'after renewal')) === 'forbidden')
+          forbidden = true;
       return forbidden ? { requeueAfterMs: FORBIDDEN_RETRY_MS } : undefined;
     },
   });
 
-  /** Restarts one workload for this revision unless it already was (or does not exist); true when the operator may not. */
-  async function restart(mi: MachineIdentityModel, w: Workload, revision: number, log: Logger): Promise<boolean> {
-    const ns = mi.metadata.namespace ?? '';
-    const involved = {
-      apiVersion: 'machineidentity.io/v1alpha1',
-      kind: 'MachineIdentity',
-      name: mi.metadata.name,
-      namespace: ns,
-      uid: mi.metadata.uid,
-    };
-    const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata.name}`;
-    try {
-      const current = await readTemplateAnnotation(apps, w, ns, annotation);
-      if (current === undefined || current === String(revision)) return false; // absent workload, or already restarted for this revision
-      await patch(apps, w, ns, {
-        spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } },
-      });
-    } catch (e) {
-      const failure = rolloutFailure(e, w, ns);
-      if (!failure) throw e;
-      log.warn({ workload: `${w.kind}/${w.name}`, revision }, 'workload restart forbidden');
-      await recordEvent(ctx, involved, 'Warning', failure.reason, failure.message);
-      return true;
-    }
-    log.info({ workload: `${w.kind}/${w.name}`, revision }, 'workload restarted after renewal');
-    void recordEvent(
-      ctx,
-      involved,
-      'Normal',
-      Reason.WorkloadRestarted,
-      `restarted ${w.kind} ${w.name} for revision ${revision}`,
-    );
-    return false;
-  }
   const enqueue = (o: MachineIdentityModel): void => c.queue.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
   identities.onAdd(enqueue).onUpdate((o, n) => {
     if (o.status?.revision !== n.status?.revision) enqueue(n);
   });
   return c;
+}
+
+export type RestartOutcome = 'restarted' | 'already' | 'absent' | 'forbidden';
+
+/**
+ * Restarts one workload for this revision unless it already was (or does not exist): level-based, the
+ * revision stamped on the pod template, so a re-run or a second reason (spec.rollout.workloads after a
+ * renewal, validation finding it still serves the old certificate) never restarts it twice per revision.
+ */
+export async function restartWorkload(
+  ctx: OperatorContext,
+  apps: k8s.AppsV1Api,
+  mi: MachineIdentityModel,
+  w: Workload,
+  revision: number,
+  log: Logger,
+  why: string,
+): Promise<RestartOutcome> {
+  const ns = mi.metadata.namespace ?? '';
+  const involved = {
+    apiVersion: 'machineidentity.io/v1alpha1',
+    kind: 'MachineIdentity',
+    name: mi.metadata.name,
+    namespace: ns,
+    uid: mi.metadata.uid,
+  };
+  const annotation = `${ROLLOUT_ANNOTATION_PREFIX}${mi.metadata.name}`;
+  try {
+    const current = await readTemplateAnnotation(apps, w, ns, annotation);
+    if (current === undefined) return 'absent';
+    if (current === String(revision)) return 'already';
+    await patch(apps, w, ns, {
+      spec: { template: { metadata: { annotations: { [annotation]: String(revision) } } } },
+    });
+  } catch (e) {
+    const failure = rolloutFailure(e, w, ns);
+    if (!failure) throw e;
+    log.warn({ workload: `${w.kind}/${w.name}`, revision }, 'workload restart forbidden');
+    await recordEvent(ctx, involved, 'Warning', failure.reason, failure.message);
+    return 'forbidden';
+  }
+  log.info({ workload: `${w.kind}/${w.name}`, revision, why }, 'workload restarted');
+  void recordEvent(
+    ctx,
+    involved,
+    'Normal',
+    why === 'after renewal' ? Reason.WorkloadRestarted : ServedReason.StaleWorkloadRestarted,
+    `restarted ${w.kind} ${w.name} for revision ${revision} (${why})`,
+  );
+  return 'restarted';
 }
 
 /** The revision to restart the workloads for: a renewal (revision 2 on) of an identity that names any. */

@@ -25,6 +25,8 @@ export interface ResolvedMachineIdentitySpec extends MachineIdentitySpec {
   durationMs?: number;
   /** spec.renewBefore in ms, when set. */
   renewBeforeMs?: number;
+  /** spec.rollout.restartWhenStaleAfter in ms, when set. */
+  restartWhenStaleAfterMs?: number;
 }
 
 /** The spec an identity is issued from: duration resolved (by the IssuancePolicies when unset). */
@@ -53,6 +55,8 @@ function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineI
   const out: ResolvedMachineIdentitySpec = { ...spec };
   if (spec.duration !== undefined) out.durationMs = durationMs(spec.duration);
   if (spec.renewBefore !== undefined) out.renewBeforeMs = durationMs(spec.renewBefore);
+  const stale = spec.rollout?.restartWhenStaleAfter;
+  if (stale !== undefined) out.restartWhenStaleAfterMs = durationMs(stale);
   return out;
 }
 

@@ -256,7 +256,7 @@ const ServedEndpoint = z.object({
   sni: z.string().max(253).optional().describe('The server name sent.'),
   servedSerialNumber: z.string().max(128).optional().describe('Serial number of the certificate it served.'),
   verdict: z
-    .enum(['Current', 'Stale', 'AwaitingReload', 'Expired', 'IncompleteChain', 'Unreachable', 'Pending'])
+    .enum(['Current', 'Stale', 'AwaitingReload', 'Expired', 'IncompleteChain', 'Untrusted', 'Unreachable', 'Pending'])
     .describe('What it served compared with the Secret.'),
   message: z.string().max(1024).optional().describe('Why, when not Current.'),
 });

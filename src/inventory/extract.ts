@@ -13,6 +13,7 @@ import {
   pkcs12Certificates,
   type Pkcs12Budget,
 } from '../pki/pkcs12-read.ts';
+import { keysFromPem, spkiFingerprint, type KeyRecord } from './key-facts.ts';
 
 /** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
 export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {
@@ -22,6 +23,8 @@ export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 
   notAfter: number;
   /** All SANs, also those past the cap. */
   sanCount: number;
+  /** SHA-256 of the SubjectPublicKeyInfo DER, upper-case colon hex (the same key in two places). */
+  publicKeySHA256: string;
 }
 
 /**
@@ -45,6 +48,8 @@ export interface ParseProblem {
 export interface Extracted {
   certs: CertRecord[];
   problems: ParseProblem[];
+  /** Public-key fingerprints of the private keys in a Secret's values (the keys themselves stay in the worker). */
+  keys?: KeyRecord[];
 }
 
 export const MAX_SANS_KEPT = 100;
@@ -98,6 +103,7 @@ function recordOf(f: CertFacts, key: string): CertRecord {
     uris: cap(f.uris),
     emailAddresses: cap(f.emailAddresses),
     sanCount: f.dnsNames.length + f.ipAddresses.length + f.uris.length + f.emailAddresses.length,
+    publicKeySHA256: spkiFingerprint(f.publicKey),
   };
   if (f.commonName !== undefined) r.commonName = f.commonName;
   if (f.keySize !== undefined) r.keySize = f.keySize;
@@ -135,6 +141,7 @@ function addAll(out: Extracted, key: string, ders: Buffer[]): void {
 
 /** PEM text: every CERTIFICATE block (a malformed block is one problem and stops that value). */
 function fromPem(out: Extracted, key: string, text: string): void {
+  if (out.keys) keysFromPem(out.keys, key, text); // a Secret's: tls.key, or a key next to its certificate
   let ders: Buffer[];
   try {
     ders = pemBlocks(text, ['CERTIFICATE', 'TRUSTED CERTIFICATE']);
@@ -176,7 +183,7 @@ export interface ObjectLike {
 }
 
 export function extractFromSecret(s: ObjectLike & { data?: Record<string, string> | null }): Extracted {
-  const out: Extracted = { certs: [], problems: [] };
+  const out: Extracted = { certs: [], problems: [], keys: [] };
   const data = s.data ?? {};
   const managed = Boolean(s.metadata?.labels?.['machineidentity.io/identity']);
   const password = (): string | undefined => {
@@ -205,6 +212,7 @@ export function extractFromSecret(s: ObjectLike & { data?: Record<string, string
     if (typeof b64 !== 'string' || b64.length === 0) continue;
     fromBytes(out, key, Buffer.from(b64, 'base64'), password);
   }
+  if (!out.keys?.length) delete out.keys;
   return out;
 }
 

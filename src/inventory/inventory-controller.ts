@@ -14,6 +14,10 @@ import { formatViolations } from '../policy/evaluate.ts';
 import type { Violation } from '../policy/types.ts';
 import { buildEntries, type InventoryEntry, type KnownCa, type ManagedIdentity } from './model.ts';
 import type { InventorySources } from './sources.ts';
+import { addIssuance, attachAnomalies, HOUR_MS, keyAnomalies, keyHoldings, reissueLoops } from './anomalies.ts';
+import { applyMuting } from '../validation/muting.ts';
+import type { AnomalyStore } from '../validation/anomaly-store.ts';
+import type { MachineIdentityModel } from '../crds/index.ts';
 
 const KEY = 'inventory';
 const RESYNC_MS = 60_000;
@@ -33,7 +37,7 @@ export interface InventoryController {
 }
 
 /** CA certificates of every authority the operator runs (its trust bundle), parsed once per bundle. */
-function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
+export function knownCas(ctx: OperatorContext, memo: Map<string, KnownCa[]>): KnownCa[] {
   const out: KnownCa[] = [];
   for (const b of ctx.informers.bindings.list()) {
     const name = b.metadata?.name ?? '';
@@ -82,12 +86,31 @@ function identityMap(ctx: OperatorContext): Map<string, ManagedIdentity> {
   return m;
 }
 
+/** Issuance times per identity (`namespace/name`), from the status.revision changes the informer shows. */
+function issuanceTracker(ctx: OperatorContext): Map<string, number[]> {
+  const times = new Map<string, number[]>();
+  const keep = ctx.config.validation.reissueLoopThreshold + 1;
+  const key = (mi: MachineIdentityModel): string => `${mi.metadata.namespace}/${mi.metadata.name}`;
+  ctx.informers.identities
+    .onUpdate((o, n) => {
+      const rev = n.status?.revision;
+      if (rev === undefined || rev === o.status?.revision) return;
+      times.set(key(n), addIssuance(times.get(key(n)) ?? [], ctx.now().getTime(), keep));
+    })
+    .onDelete((mi) => {
+      times.delete(key(mi));
+    });
+  return times;
+}
+
 export function inventoryController(
   ctx: OperatorContext,
   sources: InventorySources,
   ownerKeys: readonly string[],
+  anomalies?: AnomalyStore,
 ): InventoryController {
   let snapshot: InventoryEntry[] | undefined;
+  const issuances = issuanceTracker(ctx);
   const verdicts = new Map<string, Violation[]>();
   const caMemo = new Map<string, KnownCa[]>();
   /** Holder/key/fingerprint → the violations last announced by an Event. */
@@ -114,18 +137,31 @@ export function inventoryController(
             { labels: n.metadata?.labels ?? {}, annotations: n.metadata?.annotations ?? {} },
           ]),
       );
+      const objects = sources.holders.flatMap((i) => i.list());
+      const identities = identityMap(ctx);
       const entries = buildEntries({
-        objects: sources.holders.flatMap((i) => i.list()),
+        objects,
         pods: sources.pods.list(),
         tls: sources.tls.flatMap((i) => i.list()),
         knownCas: knownCas(ctx, caMemo),
-        identities: identityMap(ctx),
+        identities,
         namespaces,
         ownerKeys,
         policies: ctx.policies.compiled(),
         verdicts,
       });
+      const now = ctx.now().getTime();
+      for (const [k, ts] of issuances) if (ts.every((t) => t <= now - HOUR_MS)) issuances.delete(k);
+      const found = applyMuting(
+        [
+          ...keyAnomalies(keyHoldings(objects, identities)),
+          ...reissueLoops(issuances, now, ctx.config.validation.reissueLoopThreshold),
+        ],
+        (n) => namespaces.get(n)?.annotations,
+      );
+      attachAnomalies(entries, found);
       snapshot = entries;
+      await anomalies?.setInventory(found);
       if (verdicts.size > 4 * entries.length + 1000) verdicts.clear(); // stale resourceVersions
       // managed certificates are reported on their MachineIdentity (PolicyCompliant) by the issuance controller
       const discovered = entries.filter((e) => !e.managed && e.violations.length > 0);

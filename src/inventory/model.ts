@@ -2,6 +2,8 @@
 // CA the operator knows signed it, and what the IssuancePolicies say about it. Pure: built from the
 // projections the informers keep.
 import type { CertRecord, ParseProblem } from './extract.ts';
+import type { KeyRecord } from './key-facts.ts';
+import type { EntryAnomaly } from '../validation/anomaly-finding.ts';
 import { certificateFromFacts } from '../policy/types.ts';
 import { evaluateCertificate, type CompiledPolicy } from '../policy/evaluate.ts';
 import type { Violation } from '../policy/types.ts';
@@ -20,6 +22,8 @@ export interface InventoryObject {
   };
   certs: CertRecord[];
   problems: ParseProblem[];
+  /** Public-key fingerprints of the private keys a Secret holds (never the keys). */
+  keys?: KeyRecord[];
   /** Handed to the parse pool; certs and problems are attached when it answers. */
   pending?: boolean;
 }
@@ -28,9 +32,33 @@ export interface InventoryObject {
 export interface PodRefs {
   kind?: string;
   metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
+  /** Every Secret it names (volumes, projected sources, env): where a Secret is used. */
   secrets: string[];
   configMaps: string[];
+  /** The Secrets it mounts as files (`secret` volumes, `projected` secret sources): what it can serve. */
+  mounted: string[];
+  /**
+   * Its own IPs (status.podIPs, else podIP), only while it can serve: not for a finished Pod (its IP may
+   * already be another Pod's) nor a hostNetwork Pod (the IP is the node's, shared with whatever else
+   * listens there). The validation prober dials an EndpointSlice address only when it is one of these.
+   */
+  ips: string[];
   workload?: string;
+}
+
+/** One `spec.tls` entry of an Ingress. */
+export interface IngressTls {
+  hosts: string[];
+  secretName: string;
+}
+
+/** One listener of a Gateway; `secrets` are its certificateRefs to Secrets in the Gateway's namespace. */
+export interface GatewayListener {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  secrets: string[];
 }
 
 /** What the informers keep of an Ingress or Gateway: the Secrets its TLS config names. */
@@ -38,6 +66,12 @@ export interface TlsRefs {
   kind: string;
   metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
   secrets: string[];
+  /** spec.ingressClassName / spec.gatewayClassName. */
+  className?: string;
+  /** Ingress only. */
+  tls?: IngressTls[];
+  /** Gateway only: the listeners that name a local Secret. */
+  listeners?: GatewayListener[];
 }
 
 export interface KnownCa {
@@ -70,6 +104,8 @@ export interface InventoryEntry {
   location: Location;
   violations: Violation[];
   compliant: boolean;
+  /** Anomalies of the holding object (KeyReuse, KeyCopied) or its identity (ReissueLoop), muted ones too. */
+  anomalies?: EntryAnomaly[];
 }
 
 export interface ManagedIdentity {

@@ -12,6 +12,7 @@ import { apiServes } from '../runtime/kube.ts';
 import type { Extracted } from './extract.ts';
 import { oversizeFinding, slimBytes, slimForParse } from './slim.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
+import { gatewayRefs, ingressRefs, podRefs } from './refs.ts';
 import type { Parser } from '../parsing/parser.ts';
 
 export interface InventorySources {
@@ -93,6 +94,8 @@ export function createSources(o: {
   const attach = (p: Holder, x: Extracted, meta: k8s.V1ObjectMeta | undefined): void => {
     p.certs = x.certs;
     p.problems = x.problems;
+    if (x.keys?.length) p.keys = x.keys;
+    else delete p.keys;
     delete p.pending;
     if (x.problems.length) {
       for (const pr of x.problems) parseErrors.inc({ kind: p.kind, reason: pr.code ?? 'unreadable' });
@@ -155,36 +158,7 @@ export function createSources(o: {
     holder('APIService', '/apis/apiregistration.k8s.io/v1/apiservices'),
     holder('CustomResourceDefinition', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions'),
   ];
-  const pods = new Informer<PodRefs & k8s.KubernetesObject>({
-    kc: o.kc,
-    path: '/api/v1/pods',
-    registry: o.registry,
-    logger: o.logger,
-    resource: 'inventory-pods',
-    transform: (raw) => podRefs(raw as k8s.V1Pod) as PodRefs & k8s.KubernetesObject,
-  });
-  const tls = [
-    new Informer<TlsRefs & k8s.KubernetesObject>({
-      kc: o.kc,
-      path: '/apis/networking.k8s.io/v1/ingresses',
-      registry: o.registry,
-      logger: o.logger,
-      resource: 'inventory-ingresses',
-      transform: (raw) => ingressRefs(raw as k8s.V1Ingress) as TlsRefs & k8s.KubernetesObject,
-    }),
-  ];
-  if (o.hasGateways) {
-    tls.push(
-      new Informer<TlsRefs & k8s.KubernetesObject>({
-        kc: o.kc,
-        path: '/apis/gateway.networking.k8s.io/v1/gateways',
-        registry: o.registry,
-        logger: o.logger,
-        resource: 'inventory-gateways',
-        transform: (raw) => gatewayRefs(raw as GatewayLike) as TlsRefs & k8s.KubernetesObject,
-      }),
-    );
-  }
+  const { pods, tls } = createRefSources(o);
   return {
     holders,
     pods,
@@ -201,90 +175,49 @@ export function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
   return apiServes(kc, '/apis/gateway.networking.k8s.io/v1', 'gateways');
 }
 
-const refMeta = (m: Meta | undefined): PodRefs['metadata'] => ({
-  name: m?.name ?? '',
-  ...(m?.namespace ? { namespace: m.namespace } : {}),
-  ...(m?.resourceVersion ? { resourceVersion: m.resourceVersion } : {}),
-  ...(m?.uid ? { uid: m.uid } : {}),
-});
-
-/** The workload a Pod belongs to: its controller, with a ReplicaSet's hash suffix dropped for Deployments. */
-function workloadOf(p: k8s.V1Pod): string | undefined {
-  const c = p.metadata?.ownerReferences?.find((r) => r.controller) ?? p.metadata?.ownerReferences?.[0];
-  if (!c) return undefined;
-  const hash = p.metadata?.labels?.['pod-template-hash'];
-  if (c.kind === 'ReplicaSet' && hash && c.name.endsWith(`-${hash}`))
-    return `Deployment/${c.name.slice(0, -hash.length - 1)}`;
-  return `${c.kind}/${c.name}`;
+export interface RefSources {
+  pods: Informer<PodRefs & k8s.KubernetesObject>;
+  tls: Informer<TlsRefs & k8s.KubernetesObject>[];
 }
 
-function addName(names: Set<string>, name: string | undefined): void {
-  if (name) names.add(name);
-}
-
-function volumeRefs(p: k8s.V1Pod, secrets: Set<string>, configMaps: Set<string>): void {
-  for (const v of p.spec?.volumes ?? []) {
-    addName(secrets, v.secret?.secretName);
-    addName(configMaps, v.configMap?.name);
-    for (const s of v.projected?.sources ?? []) {
-      addName(secrets, s.secret?.name);
-      addName(configMaps, s.configMap?.name);
-    }
-  }
-}
-
-function envRefs(c: k8s.V1Container, secrets: Set<string>, configMaps: Set<string>): void {
-  for (const e of c.env ?? []) {
-    addName(secrets, e.valueFrom?.secretKeyRef?.name);
-    addName(configMaps, e.valueFrom?.configMapKeyRef?.name);
-  }
-  for (const e of c.envFrom ?? []) {
-    addName(secrets, e.secretRef?.name);
-    addName(configMaps, e.configMapRef?.name);
-  }
-}
-
-export function podRefs(p: k8s.V1Pod): PodRefs {
-  const secrets = new Set<string>(),
-    configMaps = new Set<string>();
-  volumeRefs(p, secrets, configMaps);
-  for (const c of [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])]) envRefs(c, secrets, configMaps);
-  const out: PodRefs = {
-    kind: 'Pod',
-    metadata: refMeta(p.metadata),
-    secrets: [...secrets],
-    configMaps: [...configMaps],
-  };
-  const w = workloadOf(p);
-  if (w) out.workload = w;
-  return out;
-}
-
-export function ingressRefs(i: k8s.V1Ingress): TlsRefs {
-  return {
-    kind: 'Ingress',
-    metadata: refMeta(i.metadata),
-    secrets: [...new Set((i.spec?.tls ?? []).map((t) => t.secretName).filter((s): s is string => Boolean(s)))],
-  };
-}
-
-interface GatewayLike {
-  metadata?: Meta;
-  spec?: { listeners?: { tls?: { certificateRefs?: CertificateRef[] } }[] };
-}
-
-type CertificateRef = { kind?: string; name?: string; namespace?: string };
-
-export function gatewayRefs(g: GatewayLike): TlsRefs {
-  const secrets = new Set<string>();
-  for (const l of g.spec?.listeners ?? []) {
-    for (const r of l.tls?.certificateRefs ?? []) addName(secrets, localSecretName(r, g.metadata?.namespace));
-  }
-  return { kind: 'Gateway', metadata: refMeta(g.metadata), secrets: [...secrets] };
-}
-
-/** refs into other namespaces (with a ReferenceGrant) are listed under the Gateway's namespace only when local */
-function localSecretName(r: CertificateRef, namespace: string | undefined): string | undefined {
-  const local = !r.namespace || r.namespace === namespace;
-  return (r.kind ?? 'Secret') === 'Secret' && local ? r.name : undefined;
+/**
+ * The Pod, Ingress and Gateway informers (projections of their references only). The inventory owns
+ * them; validation reads the same stores, and makes its own only when the inventory is off.
+ */
+export function createRefSources(o: {
+  kc: k8s.KubeConfig;
+  registry: Registry;
+  logger: Logger;
+  hasGateways: boolean;
+}): RefSources {
+  const informer = <T extends k8s.KubernetesObject>(path: string, resource: string, transform: (raw: never) => T) =>
+    new Informer<T>({
+      kc: o.kc,
+      path,
+      registry: o.registry,
+      logger: o.logger,
+      resource,
+      transform: (raw) => transform(raw as never),
+    });
+  const pods = informer(
+    '/api/v1/pods',
+    'inventory-pods',
+    (p: k8s.V1Pod) => podRefs(p) as PodRefs & k8s.KubernetesObject,
+  );
+  const tls = [
+    informer(
+      '/apis/networking.k8s.io/v1/ingresses',
+      'inventory-ingresses',
+      (i: k8s.V1Ingress) => ingressRefs(i) as TlsRefs & k8s.KubernetesObject,
+    ),
+  ];
+  if (o.hasGateways)
+    tls.push(
+      informer(
+        '/apis/gateway.networking.k8s.io/v1/gateways',
+        'inventory-gateways',
+        (g: Parameters<typeof gatewayRefs>[0]) => gatewayRefs(g) as TlsRefs & k8s.KubernetesObject,
+      ),
+    );
+  return { pods, tls };
 }

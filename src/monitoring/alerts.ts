@@ -23,6 +23,17 @@ export const THRESHOLDS = {
     helm: '.Values.prometheusRule.notReadyFor',
     description: 'how long an identity may stay not Ready',
   },
+  SERVING_STALE_AFTER: {
+    value: '300',
+    helm: '.Values.prometheusRule.servingStaleAfterSeconds',
+    description:
+      'seconds after a renewal an endpoint may still serve the replaced certificate (keep it above validation.staleGrace)',
+  },
+  SERVING_STALE_FOR: {
+    value: '2m',
+    helm: '.Values.prometheusRule.servingStaleFor',
+    description: 'how long an endpoint must stay past servingStaleAfterSeconds before it alerts',
+  },
   JOB: {
     value: 'machine-identity-operator',
     helm: '.Values.prometheusRule.job',
@@ -44,6 +55,13 @@ const byIdentity = (m: string): string => `max without (instance, pod, endpoint)
 const exp = 'machine_identity_inventory_certificate_expiration_timestamp_seconds';
 const nb = 'machine_identity_inventory_certificate_not_before_timestamp_seconds';
 const owner = '{{ with $labels.owner_team }}owner {{ . }}, {{ end }}managed {{ $labels.managed }}';
+// one alert per identity and object (a Service, Ingress, Gateway listener, webhook), not per pod address
+const byServingObject = (m: string): string =>
+  `max by (namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (${m}))`;
+const servedBy = 'MachineIdentity {{ $labels.namespace }}/{{ $labels.name }}';
+const servedOwner = '{{ with $labels.owner_team }} (owner {{ . }}){{ end }}';
+const validateHint =
+  '`kubectl mi validate {{ $labels.name }} -n {{ $labels.namespace }}` lists the endpoints and what each serves.';
 const where =
   '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} key {{ $labels.key }} ({{ $labels.subject }})';
 
@@ -142,6 +160,30 @@ export const ALERTS: readonly AlertRule[] = [
     summary: 'A self-signed certificate where policy forbids it',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} holds a self-signed leaf certificate; IssuancePolicy {{ $labels.policy }} forbids them.',
+  },
+  {
+    alert: 'MachineIdentityServingStale',
+    severity: 'warning',
+    for: '${SERVING_STALE_FOR}',
+    expr: `${byServingObject('machine_identity_endpoint_stale_seconds')} > \${SERVING_STALE_AFTER}`,
+    summary: 'An endpoint still serves a replaced certificate',
+    description: `${servedBy}${servedOwner}: an endpoint of {{ $labels.source }} {{ $labels.object }} still serves a certificate that was replaced {{ $value | humanizeDuration }} ago (the workload did not reload the renewed Secret). Restart it, make it reload the mounted file, or set spec.rollout.restartWhenStaleAfter. ${validateHint}`,
+  },
+  {
+    alert: 'MachineIdentityServingExpired',
+    severity: 'critical',
+    expr: `count by (namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (machine_identity_endpoint_info{verdict="Expired"})) > 0`,
+    summary: 'An endpoint serves an expired certificate',
+    description: `${servedBy}${servedOwner}: {{ $value }} endpoint(s) of {{ $labels.source }} {{ $labels.object }} serve an expired certificate, which clients refuse. Restart the workload now. ${validateHint}`,
+  },
+  {
+    alert: 'MachineIdentityAnomaly',
+    severity: 'warning',
+    for: '5m',
+    expr: 'max by (anomaly, namespace, kind, name) (machine_identity_anomalies) > 0',
+    summary: 'A certificate or key is used where it should not be',
+    description:
+      '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }}: anomaly {{ $labels.anomaly }} (docs/api-reference.md, AnomalyReason, says what it means). `kubectl describe` shows the Warning Event with the details; a cluster admin can mute the kind in a namespace with the Namespace annotation machineidentity.io/mute-anomalies.',
   },
   {
     // one thread serves the Lease renewals, the admission webhook and every reconcile: a blocked event loop stalls all of them

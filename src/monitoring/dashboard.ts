@@ -1,4 +1,5 @@
-// The Grafana dashboard, defined once: inventory, expiry timeline, policy violations, issuance rate.
+// The Grafana dashboard, defined once: inventory, expiry timeline, policy violations, issuance rate, and
+// what endpoints serve (validation) with the anomalies found.
 // Every query reads only metrics the operator exports (a test checks it).
 
 interface Panel {
@@ -29,11 +30,102 @@ function panel(
     ...extra,
   };
 }
-const stat = (title: string, x: number, expr: string, color = 'blue'): Panel =>
-  panel(title, 'stat', { x, y: 0, w: 4, h: 4 }, [{ expr, instant: true }], {
+const stat = (title: string, x: number, expr: string, color = 'blue', y = 0): Panel =>
+  panel(title, 'stat', { x, y, w: 4, h: 4 }, [{ expr, instant: true }], {
     fieldConfig: { defaults: { color: { mode: 'fixed', fixedColor: color } }, overrides: [] },
     options: { reduceOptions: { calcs: ['lastNotNull'] } },
   });
+
+// endpoint metrics come from the replica that probes; max without drops the scrape labels of a second one
+const endpoints = (m: string, sel = ''): string =>
+  `max without (instance, pod, endpoint) (${m}{namespace=~"$namespace"${sel}})`;
+const SERVED_Y = 45;
+
+/** The "Served" row: do endpoints serve the current certificate, for how long have stale ones, what anomalies. */
+function servedPanels(): Panel[] {
+  const y = SERVED_Y + 1;
+  return [
+    panel('Served', 'row', { x: 0, y: SERVED_Y, w: 24, h: 1 }, [], { collapsed: false, panels: [] }),
+    stat(
+      'Endpoints serving the current certificate',
+      0,
+      `count(${endpoints('machine_identity_endpoint_serving_current')} == 1) or vector(0)`,
+      'green',
+      y,
+    ),
+    stat(
+      'Endpoints serving a replaced certificate',
+      4,
+      `count(${endpoints('machine_identity_endpoint_stale_seconds')} > 0) or vector(0)`,
+      'orange',
+      y,
+    ),
+    stat(
+      'Endpoints serving an expired certificate',
+      8,
+      `count(${endpoints('machine_identity_endpoint_info', ', verdict="Expired"')}) or vector(0)`,
+      'red',
+      y,
+    ),
+    stat('Anomalies', 12, 'sum(machine_identity_anomalies{namespace=~"$namespace"}) or vector(0)', 'purple', y),
+    panel('Endpoints by verdict', 'timeseries', { x: 16, y, w: 8, h: 4 }, [
+      {
+        expr: `count by (verdict) (${endpoints('machine_identity_endpoint_info')})`,
+        legendFormat: '{{verdict}}',
+      },
+    ]),
+    panel(
+      'Stale endpoints: seconds since the certificate they serve was replaced',
+      'table',
+      { x: 0, y: y + 4, w: 12, h: 8 },
+      [
+        {
+          expr: `sort_desc(${endpoints('machine_identity_endpoint_stale_seconds')} > 0)`,
+          instant: true,
+          format: 'table',
+        },
+      ],
+      { fieldConfig: { defaults: { unit: 's' }, overrides: [] } },
+    ),
+    panel(
+      'Anomalies by kind',
+      'barchart',
+      { x: 12, y: y + 4, w: 12, h: 8 },
+      [
+        {
+          expr: 'sum by (anomaly) (machine_identity_anomalies{namespace=~"$namespace"})',
+          instant: true,
+          format: 'table',
+        },
+      ],
+      { options: { xField: 'anomaly' } },
+    ),
+    panel(
+      'Probes by result',
+      'timeseries',
+      { x: 0, y: y + 12, w: 12, h: 6 },
+      [
+        {
+          expr: 'sum by (result) (rate(machine_identity_validation_probes_total[5m]))',
+          legendFormat: '{{result}}',
+        },
+      ],
+      { fieldConfig: { defaults: { unit: 'ops' }, overrides: [] } },
+    ),
+    panel(
+      'Probe duration p99',
+      'timeseries',
+      { x: 12, y: y + 12, w: 12, h: 6 },
+      [
+        {
+          expr: 'histogram_quantile(0.99, sum by (le) (rate(machine_identity_validation_probe_duration_seconds_bucket{result="ok"}[5m])))',
+          legendFormat: 'p99',
+        },
+      ],
+      { fieldConfig: { defaults: { unit: 's' }, overrides: [] } },
+    ),
+  ];
+}
 
 /** The Grafana dashboard as JSON. */
 export function dashboard(): object {
@@ -139,6 +231,7 @@ function buildDashboard(): { panels: Panel[]; [k: string]: unknown } {
         legendFormat: '{{kind}}',
       },
     ]),
+    ...servedPanels(),
   ];
   return {
     title: 'Machine identities',

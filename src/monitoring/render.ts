@@ -10,8 +10,15 @@ const CHART_RULE_TEMPLATE = 'deploy/helm/machine-identity-operator/templates/pro
 const DASHBOARD_FILE = 'deploy/grafana/machine-identity-operator.json';
 const CHART_DASHBOARD_FILE = 'deploy/helm/machine-identity-operator/dashboards/machine-identity-operator.json';
 
-const withDefaults = (s: string): string =>
-  s.replace(/\$\{([A-Z_]+)\}/g, (_m, k: string) => THRESHOLDS[k as keyof typeof THRESHOLDS].value);
+type ThresholdName = keyof typeof THRESHOLDS;
+const withValues =
+  (overrides: Partial<Record<ThresholdName, string>>) =>
+  (s: string): string =>
+    s.replace(
+      /\$\{([A-Z_]+)\}/g,
+      (_m, k: string) => overrides[k as ThresholdName] ?? THRESHOLDS[k as ThresholdName].value,
+    );
+const withDefaults = withValues({});
 
 function rulesDocument(subst: (s: string) => string = withDefaults): { groups: object[] } {
   return {
@@ -61,6 +68,11 @@ ${groups
   .join('\n')}
 {{- end }}
 `;
+}
+
+/** The plain rules file with some thresholds changed (tests shorten MachineIdentityServingStale's wait with it). */
+export function rulesYaml(overrides: Partial<Record<ThresholdName, string>>): string {
+  return HEADER + yaml.dump(rulesDocument(withValues(overrides)), { lineWidth: -1, noRefs: true });
 }
 
 export function renderMonitoringFiles(): Map<string, string> {

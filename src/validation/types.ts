@@ -102,6 +102,7 @@ export type EndpointVerdict =
   | 'AwaitingReload' // serves an earlier one, still inside the grace period after the renewal
   | 'Expired' // serves an expired certificate
   | 'IncompleteChain' // serves the current leaf without the intermediates needed to verify it
+  | 'Untrusted' // a webhook or APIService endpoint whose caBundle does not verify what it serves
   | 'Unreachable' // no handshake
   | 'Pending'; // not probed yet
 

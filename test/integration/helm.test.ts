@@ -239,6 +239,13 @@ describe('helm chart: rendering', () => {
       MIO_SIGNER: 'true',
       MIO_INVENTORY: 'true',
       MIO_OWNER_KEYS: 'machineidentity.io/owner,owner,team',
+      MIO_VALIDATION: 'true',
+      MIO_VALIDATION_INTERVAL: '1h',
+      MIO_VALIDATION_STALE_GRACE: '2m',
+      MIO_VALIDATION_CONCURRENCY: '16',
+      MIO_VALIDATION_TIMEOUT: '5s',
+      MIO_VALIDATION_ALLOWED_CIDRS: '',
+      MIO_VALIDATION_REISSUE_LOOP_THRESHOLD: '6',
       MIO_WEBHOOK_ADDR: '0.0.0.0:9443',
       MIO_WEBHOOK_SECRET: 'mio-machine-identity-operator-webhook-tls',
       MIO_WEBHOOK_HOSTS:
@@ -389,6 +396,15 @@ describe('helm chart: rendering', () => {
     expect(c.env).toContainEqual({ name: 'MIO_POLICY_DEFAULT_ACTION', value: 'Deny' });
     expect(c.env).toContainEqual({ name: 'MIO_HTTP_ADDR', value: '0.0.0.0:9090' });
     expect(c.env).toContainEqual({ name: 'MIO_WEBHOOK_ADDR', value: '0.0.0.0:10443' });
+    for (const [name, value] of [
+      ['MIO_VALIDATION_INTERVAL', '30m'],
+      ['MIO_VALIDATION_STALE_GRACE', '3m'],
+      ['MIO_VALIDATION_CONCURRENCY', '32'],
+      ['MIO_VALIDATION_TIMEOUT', '3s'],
+      ['MIO_VALIDATION_ALLOWED_CIDRS', '10.96.0.0/12,fd00:10:96::/112'],
+      ['MIO_VALIDATION_REISSUE_LOOP_THRESHOLD', '10'],
+    ])
+      expect(c.env).toContainEqual({ name, value });
     expect(
       (
         one(all, 'ValidatingWebhookConfiguration') as unknown as {
@@ -434,6 +450,9 @@ describe('helm chart: rendering', () => {
     expect(rules.find((r) => r.alert === 'MachineIdentityCertificateExpiringSoon')!.expr).toContain('< 21 * 86400');
     expect(rules.find((r) => r.alert === 'MachineIdentityCertificateLifetimeLow')!.expr).toContain('< 0.2 and');
     expect(rules.find((r) => r.alert === 'MachineIdentityNotReady')!.for).toBe('30m');
+    const stale = rules.find((r) => r.alert === 'MachineIdentityServingStale')!;
+    expect(stale.expr).toMatch(/\(machine_identity_endpoint_stale_seconds\)\) > 600$/);
+    expect(stale.for).toBe('5m');
     expect(rules.find((r) => r.alert === 'MachineIdentityOperatorDown')!.expr).toBe(
       'absent(up{job="mio-metrics"} == 1)',
     );
@@ -570,6 +589,22 @@ describe('helm chart: install into the cluster', () => {
       ],
       ['list pods (inventory: where certificates are mounted)', { group: '', resource: 'pods', verb: 'list' }],
       ['watch ingresses', { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' }],
+      [
+        'watch services (validation: where certificates are served)',
+        { group: '', resource: 'services', verb: 'watch' },
+      ],
+      [
+        'list endpointslices cluster-wide (validation: the addresses to probe)',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'list' },
+      ],
+      [
+        'watch ingressclasses (validation: the controller Service)',
+        { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'watch' },
+      ],
+      [
+        'watch gatewayclasses (validation: the controller Service)',
+        { group: 'gateway.networking.k8s.io', resource: 'gatewayclasses', verb: 'watch' },
+      ],
       ['watch apiservices (caBundles)', { group: 'apiregistration.k8s.io', resource: 'apiservices', verb: 'watch' }],
       [
         'list customresourcedefinitions (conversion caBundles)',
@@ -657,6 +692,15 @@ describe('helm chart: install into the cluster', () => {
       ],
       ['delete deployments', { group: 'apps', resource: 'deployments', verb: 'delete', namespace: 'payments' }],
       ['create pods', { group: '', resource: 'pods', verb: 'create', namespace: 'payments' }],
+      [
+        'create endpointslices outside the release namespace (validation only reads them)',
+        { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'create', namespace: 'payments' },
+      ],
+      [
+        'patch services outside the release namespace',
+        { group: '', resource: 'services', verb: 'patch', namespace: 'payments' },
+      ],
+      ['update ingressclasses', { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'update' }],
       ['delete namespaces', { group: '', resource: 'namespaces', verb: 'delete' }],
       [
         'patch another ValidatingWebhookConfiguration',

@@ -6,6 +6,9 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -17,6 +20,8 @@ import { IssuanceEnv, GRANT_EXAMPLE_COM } from '../harness/identities.ts';
 import { freePort, startProcess, stopProc, waitFor, type Proc } from '../harness/processes.ts';
 import { ALERTS, metricNames } from '../../src/monitoring/alerts.ts';
 import { dashboardExpressions } from '../../src/monitoring/dashboard.ts';
+import { rulesYaml } from '../../src/monitoring/render.ts';
+import { ValidationMetrics } from '../../src/validation/validation-metrics.ts';
 
 const PROMETHEUS = process.env.MIO_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const PROMTOOL = process.env.MIO_PROMTOOL_BIN ?? '/usr/bin/promtool';
@@ -80,6 +85,181 @@ describe('alert rules with promtool', () => {
   });
 });
 
+interface PromAlert {
+  labels: Record<string, string>;
+  state: string;
+  annotations: Record<string, string>;
+}
+
+async function startPrometheus(
+  dir: string,
+  rulesFile: string,
+  target: string,
+): Promise<{ proc: Proc; url: string; alerts: () => Promise<PromAlert[]> }> {
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    yaml.dump({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [rulesFile],
+      scrape_configs: [{ job_name: 'machine-identity-operator', static_configs: [{ targets: [target] }] }],
+    }),
+  );
+  const proc = startProcess(
+    'prometheus',
+    PROMETHEUS,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    join(dir, 'prometheus.log'),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    'prometheus ready',
+    async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok,
+    30_000,
+    200,
+  );
+  const alerts = async (): Promise<PromAlert[]> =>
+    ((await (await fetch(`${url}/api/v1/alerts`)).json()) as { data: { alerts: PromAlert[] } }).data.alerts;
+  return { proc, url, alerts };
+}
+
+// Acceptance (#16 item 3): the serving alerts fire in a real Prometheus from the metrics the validation
+// controller exports (the real ValidationMetrics class behind a /metrics endpoint, fed as the controller
+// feeds it), with the stale threshold shortened the way the end-to-end tests shorten it.
+describe('the serving alerts in a real Prometheus, from the validation metrics', () => {
+  let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  let server: Server | undefined;
+  const registry = new Registry();
+  const metrics = new ValidationMetrics(registry);
+  const endpoint = (address: string, verdict: 'Current' | 'Stale' | 'Expired', staleSinceMs?: number) => ({
+    source: 'Service' as const,
+    object: 'shop/web',
+    address,
+    port: 8443,
+    sni: 'web.shop.svc',
+    verdict,
+    ...(staleSinceMs === undefined ? {} : { staleSinceMs }),
+  });
+
+  beforeAll(async () => {
+    const now = Date.now();
+    // stale for 2 s: under the 15 s threshold until the series has grown by itself (no further write)
+    metrics.setIdentity(
+      'shop/web',
+      {
+        namespace: 'shop',
+        name: 'web',
+        ownerTeam: 'storefront',
+        endpoints: [endpoint('10.0.0.1', 'Current'), endpoint('10.0.0.2', 'Stale', now - 2_000)],
+      },
+      now,
+    );
+    metrics.setIdentity(
+      'shop/old',
+      {
+        namespace: 'shop',
+        name: 'old',
+        ownerTeam: '',
+        endpoints: [{ ...endpoint('10.0.0.3', 'Expired'), object: 'shop/old' }],
+      },
+      now,
+    );
+    metrics.setIdentity(
+      'shop/fine',
+      {
+        namespace: 'shop',
+        name: 'fine',
+        ownerTeam: '',
+        endpoints: [{ ...endpoint('10.0.0.4', 'Current'), object: 'shop/fine' }],
+      },
+      now,
+    );
+    server = createServer((_req, res) => {
+      void registry.metrics().then((text) => res.end(text));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'mio-prom-served-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, rulesYaml({ SERVING_STALE_AFTER: '15', SERVING_STALE_FOR: '2s' }));
+    expect((await run(PROMTOOL, ['check', 'rules', rules])).out).toContain(`SUCCESS: ${ALERTS.length} rules found`);
+    prom = await startPrometheus(dir, rules, `127.0.0.1:${(server.address() as AddressInfo).port}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (prom) await stopProc(prom.proc);
+    await new Promise((r) => server?.close(r));
+  });
+
+  it('Expired fires at once; Stale fires once the stale seconds grow past the threshold; Current never', async () => {
+    const p = prom!;
+    const expired = await waitFor(
+      'MachineIdentityServingExpired firing',
+      async () =>
+        (await p.alerts()).find((a) => a.labels.alertname === 'MachineIdentityServingExpired' && a.state === 'firing'),
+      30_000,
+      500,
+    );
+    expect(expired.labels).toEqual({
+      alertname: 'MachineIdentityServingExpired',
+      severity: 'critical',
+      namespace: 'shop',
+      name: 'old', // an empty owner_team is no label in Prometheus
+      source: 'Service',
+      object: 'shop/old',
+    });
+    // the stale series grows in Prometheus between scrapes without a write
+    const q = async (): Promise<number> => {
+      const r = (await (
+        await fetch(
+          `${p.url}/api/v1/query?query=${encodeURIComponent('machine_identity_endpoint_stale_seconds{address="10.0.0.2"}')}`,
+        )
+      ).json()) as { data: { result: { value: [number, string] }[] } };
+      return Number(r.data.result[0]?.value[1] ?? NaN);
+    };
+    const first = await waitFor(
+      'stale series scraped',
+      async () => {
+        const v = await q();
+        return Number.isNaN(v) ? undefined : v;
+      },
+      10_000,
+      500,
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(await q()).toBeGreaterThan(first + 1);
+    const stale = await waitFor(
+      'MachineIdentityServingStale firing',
+      async () =>
+        (await p.alerts()).find((a) => a.labels.alertname === 'MachineIdentityServingStale' && a.state === 'firing'),
+      60_000,
+      500,
+    );
+    expect(stale.labels).toEqual({
+      alertname: 'MachineIdentityServingStale',
+      severity: 'warning',
+      namespace: 'shop',
+      name: 'web',
+      owner_team: 'storefront',
+      source: 'Service',
+      object: 'shop/web',
+    });
+    expect(stale.annotations.description).toMatch(
+      /^MachineIdentity shop\/web \(owner storefront\): an endpoint of Service shop\/web still serves a certificate that was replaced [\d.]+s ago/,
+    );
+    // the current identity and the current endpoint raise nothing
+    const all = await p.alerts();
+    expect(all.filter((a) => a.labels.name === 'fine')).toEqual([]);
+    expect(all.map((a) => `${a.labels.alertname} ${a.labels.name}`).sort()).toEqual([
+      'MachineIdentityServingExpired old',
+      'MachineIdentityServingStale web',
+    ]);
+  }, 120_000);
+});
+
 describe('a real Prometheus scraping the operator', () => {
   const env = new IssuanceEnv();
   let prom: Proc | undefined;
@@ -101,35 +281,9 @@ describe('a real Prometheus scraping the operator', () => {
       dnsNames: ['api.example.com'],
     });
     await env.ready(ns, 'api');
-    const dir = mkdtempSync(join(tmpdir(), 'mio-prom-'));
-    const port = await freePort();
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      yaml.dump({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        rule_files: [RULES],
-        scrape_configs: [
-          { job_name: 'machine-identity-operator', static_configs: [{ targets: [new URL(env.operator!.url).host] }] },
-        ],
-      }),
-    );
-    prom = startProcess(
-      'prometheus',
-      PROMETHEUS,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      join(dir, 'prometheus.log'),
-    );
-    promUrl = `http://127.0.0.1:${port}`;
-    await waitFor(
-      'prometheus ready',
-      async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok,
-      30_000,
-      200,
-    );
+    const p = await startPrometheus(mkdtempSync(join(tmpdir(), 'mio-prom-')), RULES, new URL(env.operator!.url).host);
+    prom = p.proc;
+    promUrl = p.url;
   }, 120_000);
 
   afterAll(async () => {

@@ -158,6 +158,10 @@ describe("chart defaults, as the operator ServiceAccount's token is authorized",
     ],
     ['patch a DaemonSet anywhere', { group: 'apps', resource: 'daemonsets', verb: 'patch' }],
     [
+      'write an EndpointSlice in a tenant namespace (validation only reads them)',
+      { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'create', namespace: 'TENANT' },
+    ],
+    [
       'create a ConfigMap in kube-system (trust-bundle ConfigMaps are off by default)',
       { group: '', resource: 'configmaps', verb: 'create', namespace: 'kube-system' },
     ],
@@ -193,6 +197,11 @@ describe("chart defaults, as the operator ServiceAccount's token is authorized",
       { group: 'certificates.k8s.io', resource: 'signers', verb: 'attest', name: 'machineidentity.io/*' },
     ],
     ['update its Lease', { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'RELEASE' }],
+    [
+      'watch EndpointSlices cluster-wide (validation)',
+      { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'watch' },
+    ],
+    ['list IngressClasses (validation)', { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'list' }],
   ])('may %s', async (_what, attrs) => {
     const ns = attrs.namespace === 'TENANT' ? tenant : attrs.namespace === 'RELEASE' ? r.ns : attrs.namespace;
     expect(await can(r, { ...attrs, ...(ns ? { namespace: ns } : {}) })).toBe(true);

@@ -153,6 +153,25 @@ describe('values.schema.json', () => {
       /rbac.trustBundleConfigMaps.namespaces\[0\]/,
     ],
     ['kubernetesBackend as a string', { rbac: { kubernetesBackend: 'yes' } }, /rbac.kubernetesBackend/],
+    ['a probe concurrency of 0', { validation: { concurrency: 0 } }, /validation.concurrency/],
+    ['a probe concurrency over 256', { validation: { concurrency: 1000 } }, /validation.concurrency/],
+    ['a probe interval without unit', { validation: { interval: '3600' } }, /validation.interval/],
+    [
+      'an allowed CIDR without prefix length',
+      { validation: { allowedEndpointCIDRs: ['10.0.0.1'] } },
+      /allowedEndpointCIDRs\[0\]/,
+    ],
+    [
+      'an allowed "CIDR" that is a host name',
+      { validation: { allowedEndpointCIDRs: ['evil.example.com/32'] } },
+      /allowedEndpointCIDRs\[0\]/,
+    ],
+    ['a reissue-loop threshold of 1', { validation: { reissueLoopThreshold: 1 } }, /validation.reissueLoopThreshold/],
+    [
+      'a stale alert threshold as a string',
+      { prometheusRule: { servingStaleAfterSeconds: '5m' } },
+      /servingStaleAfterSeconds/,
+    ],
   ])('rejects %s', (_name, override, message) => {
     expect(validate(schema, { ...values, ...override }).join('\n')).toMatch(message);
   });
@@ -185,6 +204,17 @@ describe('values.yaml defaults', () => {
       podDisruptionBudget: { enabled: true, minAvailable: 1 },
       priorityClassName: '',
       podAntiAffinity: 'soft',
+      // probing is on, and dials only Pod addresses until a cluster admin allows a range
+      validation: {
+        enabled: true,
+        interval: '1h',
+        staleGrace: '2m',
+        concurrency: 16,
+        timeout: '5s',
+        allowedEndpointCIDRs: [],
+        reissueLoopThreshold: 6,
+      },
+      prometheusRule: { servingStaleAfterSeconds: 300, servingStaleFor: '2m' },
       // least privilege: opt-in features get no grant until asked for (docs/security.md)
       rbac: {
         secrets: { scope: 'cluster', namespaces: [] },
@@ -253,6 +283,13 @@ describe('the Deployment template and the entry point agree', () => {
       'MIO_RENEW_DEADLINE',
       'MIO_RETRY_PERIOD',
       'MIO_SIGNER',
+      'MIO_VALIDATION',
+      'MIO_VALIDATION_ALLOWED_CIDRS',
+      'MIO_VALIDATION_CONCURRENCY',
+      'MIO_VALIDATION_INTERVAL',
+      'MIO_VALIDATION_REISSUE_LOOP_THRESHOLD',
+      'MIO_VALIDATION_STALE_GRACE',
+      'MIO_VALIDATION_TIMEOUT',
       'MIO_WEBHOOK_ADDR',
       'MIO_WEBHOOK_CONFIG_NAME',
       'MIO_WEBHOOK_HOSTS',

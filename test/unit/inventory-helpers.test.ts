@@ -3,7 +3,7 @@ import { describe, it, expect } from '@jest/globals';
 import { formatCsv, formatTable, toRow, type InventoryRow } from '../../src/cli/inventory-format.ts';
 import { namedLikeCertificates } from '../../src/inventory/extract.ts';
 import type { InventoryEntry } from '../../src/inventory/model.ts';
-import { gatewayRefs } from '../../src/inventory/sources.ts';
+import { gatewayRefs } from '../../src/inventory/refs.ts';
 
 describe('namedLikeCertificates', () => {
   it.each([
@@ -51,6 +51,7 @@ const entry = (over: Partial<InventoryEntry> = {}, notAfter = NOW + 40 * 86_400_
     key: 'tls.crt',
     serialNumber: '01',
     fingerprintSHA256: 'AA',
+    publicKeySHA256: 'BB',
     subjectDN: 'CN=web',
     issuerDN: 'CN=ca',
     notBefore: NOW - 86_400_000,

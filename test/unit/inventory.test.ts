@@ -18,7 +18,7 @@ import {
   MAX_SANS_KEPT,
 } from '../../src/inventory/extract.ts';
 import { buildEntries, type InventoryObject, type ModelInput } from '../../src/inventory/model.ts';
-import { gatewayRefs, ingressRefs, podRefs } from '../../src/inventory/sources.ts';
+import { gatewayRefs, ingressRefs, podRefs } from '../../src/inventory/refs.ts';
 import { newKey, makeCsr, request } from './issuers-fixtures.ts';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');

@@ -39,6 +39,9 @@ describe('alerts', () => {
       'MachineIdentityPolicyAuditViolation',
       'MachineIdentityUntrustedCertificate',
       'MachineIdentitySelfSignedCertificate',
+      'MachineIdentityServingStale',
+      'MachineIdentityServingExpired',
+      'MachineIdentityAnomaly',
       'MachineIdentityOperatorEventLoopLag',
       'MachineIdentityOperatorDown',
     ]);
@@ -61,15 +64,28 @@ describe('dashboard', () => {
   it('is a Grafana dashboard with a datasource variable and the panels the issue names', () => {
     const d = dashboard() as {
       uid: string;
-      panels: { title: string; datasource: { uid: string } }[];
+      panels: { title: string; type: string; datasource: { uid: string }; targets: unknown[] }[];
       templating: { list: { name: string }[] };
     };
     expect(d.uid).toBe('machine-identity-operator');
     expect(d.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace']);
     const titles = d.panels.map((p) => p.title).join('\n');
-    for (const t of ['Certificates', 'Expiry timeline', 'Policy violations', 'Issuance rate'])
+    for (const t of [
+      'Certificates',
+      'Expiry timeline',
+      'Policy violations',
+      'Issuance rate',
+      'Served',
+      'Endpoints serving the current certificate',
+      'Endpoints serving a replaced certificate',
+      'Stale endpoints',
+      'Anomalies by kind',
+    ])
       expect(titles).toContain(t);
     for (const p of d.panels) expect(p.datasource.uid).toBe('${datasource}');
-    expect(dashboardExpressions().length).toBeGreaterThanOrEqual(d.panels.length);
+    // every panel but the row headers has a query
+    for (const p of d.panels)
+      expect({ title: p.title, queries: p.targets.length > 0 }).toEqual({ title: p.title, queries: p.type !== 'row' });
+    expect(dashboardExpressions().length).toBeGreaterThanOrEqual(d.panels.filter((p) => p.type !== 'row').length);
   });
 });

@@ -1,0 +1,388 @@
+// Reconciler: is each identity's current certificate the one its endpoints serve? Per identity it
+// finds the endpoints (targets.ts, from the informers' projections), probes them on a schedule
+// (schedule.ts) through the prober's worker (no peer byte is parsed here), judges each (verdict.ts),
+// writes the Served condition and status.served when what they say changes (served-status.ts), records
+// an Event per transition, publishes metrics, feeds the anomaly store, and restarts workloads that keep
+// serving a replaced certificate when the identity asks for it (remediation.ts).
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { identityFields, type MachineIdentityModel } from '../crds/index.ts';
+import { ServedReason } from '../crds/reasons.ts';
+import { Controller } from '../runtime/reconcile-loop.ts';
+import type { Syncable } from '../runtime/reconcile-loop.ts';
+import type { OperatorContext } from '../controllers/context.ts';
+import { recordEvent } from '../controllers/events.ts';
+import { getCondition } from '../controllers/status/conditions.ts';
+import { restartWorkload } from '../controllers/rollout.ts';
+import type { ProbeRequest, ProbeResult, ServeTarget } from './types.ts';
+import { VALIDATE_REQUESTED_AT } from './types.ts';
+import {
+  endpointVerdict,
+  servedCondition,
+  type BundleCa,
+  type CurrentCert,
+  type EndpointResult,
+  type ServedCondition,
+} from './verdict.ts';
+import { FIRST_PROBE_MS, nextProbeDelay, validateRequested } from './schedule.ts';
+import { remediationPlan } from './remediation.ts';
+import { ProbeRefused } from './prober.ts';
+import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
+import { applyServedStatus, servedStatusChange } from './served-status.ts';
+
+/** What the controller needs from the other parts (wired in src/operator.ts). */
+export interface ValidationDeps {
+  probe(req: ProbeRequest): Promise<ProbeResult>;
+  /** Where a Secret should be served, from the informers' projections. */
+  targetsFor(namespace: string, secretName: string): ServeTarget[];
+  /** Informers the targets come from: the workers start after they synced. */
+  informers: Syncable[];
+  /** Called with the Secrets whose targets may have changed (`namespace/name`), or 'all'. */
+  onTargetsChange(fn: (secrets: ReadonlySet<string> | 'all') => void): void;
+  /** Certificates in the Secret's tls.crt (from the inventory), 1 when unknown. */
+  chainLength(namespace: string, secretName: string): number;
+  /** The CAs of a caBundle (webhook configurations, APIServices). */
+  bundleCas(pem: string): BundleCa[];
+  metrics: Pick<ValidationMetrics, 'setIdentity' | 'removeIdentity' | 'observeProbe'>;
+  /** Probe-side anomalies of one endpoint (UnknownCertificate, NameMismatch, ...), keyed by endpoint. */
+  servedAnomalies(endpointKey: string, target: ServeTarget, probe: ProbeResult | undefined): void;
+  dropServedAnomalies(endpointKey: string): void;
+  /** Why a Secret has no endpoints, when something references it but could not be mapped. */
+  whyNoTargets(namespace: string, secretName: string): string | undefined;
+}
+
+interface IdentityState {
+  fingerprint: string;
+  replacedAt: number;
+  revisionSeenAt: number;
+  nextDueMs: number;
+  lastProbeMs?: number;
+  /** endpoint key → last probe */
+  probes: Map<string, ProbeResult>;
+  /** Served status/reason last announced by an Event. */
+  announced?: string;
+}
+
+const MAX_STATES = 200_000;
+const endpointKey = (t: ServeTarget, ip: string, port: number): string => `${t.key}|${ip}:${port}`;
+
+/** Until this process saw the certificate change, its notBefore (backdated a minute) is the best guess. */
+function initialReplacedAt(mi: MachineIdentityModel, nowMs: number): number {
+  const nb = Date.parse(mi.status?.notBefore ?? '');
+  return Number.isFinite(nb) ? Math.min(nowMs, nb + 60_000) : nowMs;
+}
+
+/** A restarted operator probes again when the last recorded probe is an interval old (spread by a jitter). */
+function initialDue(mi: MachineIdentityModel, nowMs: number, intervalMs: number): number {
+  const last = Date.parse(mi.status?.served?.lastProbeTime ?? '');
+  const jitter = Math.floor(Math.random() * Math.min(intervalMs, 10 * 60_000));
+  return Number.isFinite(last)
+    ? Math.max(nowMs + FIRST_PROBE_MS, last + intervalMs)
+    : nowMs + FIRST_PROBE_MS + jitter / 60;
+}
+
+export function validationController(ctx: OperatorContext, deps: ValidationDeps): Controller {
+  const cfg = ctx.config.validation;
+  const { identities } = ctx.informers;
+  const apps = ctx.kc.makeApiClient(k8s.AppsV1Api);
+  const states = new Map<string, IdentityState>();
+  /** `namespace/secretName` → identity keys, to enqueue identities when their targets change. */
+  const bySecret = new Map<string, Set<string>>();
+
+  const c = new Controller({
+    name: 'validation',
+    logger: ctx.log,
+    registry: ctx.registry,
+    workers: 4,
+    informers: [identities, ...deps.informers],
+    reconcile: async (key, { log }) => {
+      const mi = identities.get(key);
+      if (!mi) return forget(key);
+      return reconcileIdentity(key, mi, log);
+    },
+  });
+
+  function forget(key: string): undefined {
+    const st = states.get(key);
+    if (st) for (const k of st.probes.keys()) deps.dropServedAnomalies(k);
+    states.delete(key);
+    deps.metrics.removeIdentity(key);
+    return undefined;
+  }
+
+  function stateFor(key: string, mi: MachineIdentityModel, fingerprint: string, nowMs: number): IdentityState {
+    let st = states.get(key);
+    if (!st) {
+      if (states.size >= MAX_STATES) states.delete(states.keys().next().value ?? '');
+      st = {
+        fingerprint,
+        replacedAt: initialReplacedAt(mi, nowMs),
+        revisionSeenAt: initialReplacedAt(mi, nowMs),
+        nextDueMs: initialDue(mi, nowMs, cfg.intervalMs),
+        probes: new Map(),
+      };
+      states.set(key, st);
+    } else if (st.fingerprint !== fingerprint) {
+      // a new certificate: probe soon, and from now on the grace period runs
+      Object.assign(st, { fingerprint, replacedAt: nowMs, revisionSeenAt: nowMs, nextDueMs: nowMs + FIRST_PROBE_MS });
+    }
+    return st;
+  }
+
+  async function reconcileIdentity(key: string, mi: MachineIdentityModel, log: Logger) {
+    const held = heldCertificate(mi);
+    if (!held) return forget(key);
+    const { ns, secretName } = held;
+    const nowMs = ctx.now().getTime();
+    const st = stateFor(key, mi, held.fingerprintSHA256, nowMs);
+    const live = liveEndpoints(deps.targetsFor(ns, secretName));
+    prune(st, live);
+    const requested = validateRequested(
+      mi.metadata.annotations?.[VALIDATE_REQUESTED_AT],
+      st.lastProbeMs ?? lastProbe(mi),
+    );
+    const due = requested || nowMs >= st.nextDueMs;
+    // nothing judged yet and not due (a new identity, a restarted operator): no probe, no write before it is
+    if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
+    await probeAll(
+      st,
+      [...live].filter(([k]) => due || !st.probes.has(k)),
+      nowMs,
+    );
+    const current: CurrentCert = {
+      serialNumber: held.serialNumber,
+      fingerprintSHA256: held.fingerprintSHA256,
+      replacedAt: st.replacedAt,
+      chainLength: deps.chainLength(ns, secretName),
+    };
+    const results = judge(live, st.probes, current, nowMs, cfg.staleGraceMs, deps.bundleCas);
+    if (due)
+      st.nextDueMs =
+        nowMs +
+        nextProbeDelay({
+          nowMs,
+          intervalMs: cfg.intervalMs,
+          revisionSeenAt: st.revisionSeenAt,
+          verdicts: results.map((r) => r.outcome.verdict),
+        });
+    let condition = servedCondition(results, live.size === 0 ? deps.whyNoTargets(ns, secretName) : undefined);
+    const remedy = await remediate(mi, st, results, nowMs, log);
+    if (remedy.note) condition = { ...condition, message: `${condition.message}; ${remedy.note}` };
+    await writeServed(mi, st, condition, results, requested, log);
+    await announce(mi, st, condition);
+    deps.metrics.setIdentity(key, metricsView(mi, held.ownerTeam, results, st.replacedAt), nowMs);
+    const wait = Math.min(st.nextDueMs - nowMs, remedy.waitMs ?? Number.POSITIVE_INFINITY);
+    return { requeueAfterMs: Math.max(1000, wait) };
+  }
+
+  /** Forgets the probes of endpoints that are gone (and their anomalies). */
+  function prune(st: IdentityState, live: Live): void {
+    for (const k of st.probes.keys())
+      if (!live.has(k)) {
+        st.probes.delete(k);
+        deps.dropServedAnomalies(k);
+      }
+  }
+
+  async function probeAll(st: IdentityState, toProbe: [string, LiveEndpoint][], nowMs: number): Promise<void> {
+    await Promise.all(
+      toProbe.map(async ([k, { target, address }]) => {
+        const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
+          if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
+          throw e;
+        });
+        if (!r) {
+          st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
+          return;
+        }
+        deps.metrics.observeProbe(r);
+        st.probes.set(k, r);
+        deps.servedAnomalies(k, target, r);
+      }),
+    );
+    if (toProbe.length > 0) st.lastProbeMs = nowMs;
+  }
+
+  async function writeServed(
+    mi: MachineIdentityModel,
+    st: IdentityState,
+    condition: ServedCondition,
+    results: EndpointResult[],
+    requested: boolean,
+    log: Logger,
+  ): Promise<void> {
+    const w = { condition, results, answerRequest: requested };
+    const change = servedStatusChange(
+      mi,
+      st.lastProbeMs !== undefined ? { ...w, probedAtMs: st.lastProbeMs } : w,
+      ctx.now(),
+    );
+    if (change && (await applyServedStatus(ctx, mi, change)))
+      log.debug({ served: condition.reason }, 'Served status written');
+  }
+
+  /** Restarts what spec.rollout.restartWhenStaleAfter asks for; a note for the condition when it cannot. */
+  async function remediate(
+    mi: MachineIdentityModel,
+    st: IdentityState,
+    results: EndpointResult[],
+    nowMs: number,
+    log: Logger,
+  ): Promise<{ note?: string; waitMs?: number }> {
+    const afterMs = mi.spec?.restartWhenStaleAfterMs;
+    const plan = remediationPlan({
+      namespace: mi.metadata.namespace ?? '',
+      afterMs,
+      nowMs,
+      replacedAt: st.replacedAt,
+      results,
+    });
+    const revision = mi.status?.revision ?? 0;
+    const notes: string[] = [];
+    for (const w of plan.restart) {
+      const outcome = await restartWorkload(ctx, apps, mi, w, revision, log, 'still serving the replaced certificate');
+      if (outcome === 'forbidden')
+        notes.push(
+          `${ServedReason.RestartForbidden}: the operator may not restart ${w.kind} ${w.name} (chart value rbac.rollout)`,
+        );
+      if (outcome === 'restarted') st.nextDueMs = Math.min(st.nextDueMs, nowMs + FIRST_PROBE_MS * 2);
+    }
+    if (plan.unmanaged.length)
+      notes.push(`not restarted (no Deployment, StatefulSet or DaemonSet): ${plan.unmanaged.slice(0, 3).join(', ')}`);
+    return { ...(notes.length ? { note: notes.join('; ') } : {}), ...(plan.waitMs ? { waitMs: plan.waitMs } : {}) };
+  }
+
+  async function announce(mi: MachineIdentityModel, st: IdentityState, cond: ServedCondition): Promise<void> {
+    const sig = `${cond.status}/${cond.reason}`;
+    if (st.announced === sig) return;
+    const first = st.announced === undefined;
+    st.announced = sig;
+    const prev = getCondition(mi.status?.conditions, 'Served');
+    // a restarted operator does not repeat an Event for what the status already says
+    if (first && prev && `${prev.status}/${prev.reason}` === sig) return;
+    if (cond.reason === ServedReason.ProbePending || cond.reason === ServedReason.NoEndpoints) return;
+    await recordEvent(
+      ctx,
+      {
+        apiVersion: 'machineidentity.io/v1alpha1',
+        kind: 'MachineIdentity',
+        name: mi.metadata.name,
+        namespace: mi.metadata.namespace,
+        uid: mi.metadata.uid,
+      },
+      cond.status === 'False' ? 'Warning' : 'Normal',
+      cond.reason,
+      cond.message,
+    );
+  }
+
+  const index = (mi: MachineIdentityModel, add: boolean): void => {
+    const s = identityFields(mi).secretName;
+    if (!s) return;
+    const sk = `${mi.metadata.namespace}/${s}`;
+    const key = `${mi.metadata.namespace}/${mi.metadata.name}`;
+    const set = bySecret.get(sk) ?? new Set<string>();
+    if (add) set.add(key);
+    else set.delete(key);
+    if (set.size) bySecret.set(sk, set);
+    else bySecret.delete(sk);
+  };
+  const enqueue = (mi: MachineIdentityModel): void => c.queue.add(`${mi.metadata.namespace}/${mi.metadata.name}`);
+  identities
+    .onAdd((mi) => {
+      index(mi, true);
+      enqueue(mi);
+    })
+    .onUpdate((o, n) => {
+      index(o, false);
+      index(n, true);
+      const changed =
+        o.status?.fingerprintSHA256 !== n.status?.fingerprintSHA256 ||
+        o.metadata.annotations?.[VALIDATE_REQUESTED_AT] !== n.metadata.annotations?.[VALIDATE_REQUESTED_AT] ||
+        o.metadata.generation !== n.metadata.generation;
+      if (changed) enqueue(n);
+    })
+    .onDelete((mi) => {
+      index(mi, false);
+      enqueue(mi);
+    });
+  deps.onTargetsChange((secrets) => {
+    if (secrets === 'all') {
+      for (const keys of bySecret.values()) for (const k of keys) c.queue.addAfter(k, 1000);
+      return;
+    }
+    for (const s of secrets) for (const k of bySecret.get(s) ?? []) c.queue.addAfter(k, 1000);
+  });
+  return c;
+}
+
+type LiveEndpoint = { target: ServeTarget; address: ServeTarget['addresses'][number] };
+type Live = Map<string, LiveEndpoint>;
+
+/** Every (target, address) pair by endpoint key. */
+function liveEndpoints(targets: readonly ServeTarget[]): Live {
+  const live: Live = new Map();
+  for (const t of targets)
+    for (const a of t.addresses) live.set(endpointKey(t, a.ip, a.port), { target: t, address: a });
+  return live;
+}
+
+function judge(
+  live: Live,
+  probes: ReadonlyMap<string, ProbeResult>,
+  current: CurrentCert,
+  nowMs: number,
+  graceMs: number,
+  bundleCas: (pem: string) => BundleCa[],
+): EndpointResult[] {
+  return [...live].map(([k, { target, address }]) => {
+    const probe = probes.get(k);
+    const bundle = target.caBundlePem ? bundleCas(target.caBundlePem) : undefined;
+    const outcome = endpointVerdict({ probe, current, nowMs, graceMs, ...(bundle ? { bundle } : {}) });
+    return { target, address, probe, outcome };
+  });
+}
+
+function metricsView(
+  mi: MachineIdentityModel,
+  ownerTeam: string | undefined,
+  results: readonly EndpointResult[],
+  replacedAt: number,
+): IdentityMetric {
+  return {
+    namespace: mi.metadata.namespace,
+    name: mi.metadata.name,
+    ownerTeam: ownerTeam ?? '',
+    endpoints: results.map((r) => ({
+      source: r.target.source,
+      object: `${r.target.namespace ? `${r.target.namespace}/` : ''}${r.target.name}`,
+      address: r.address.ip,
+      port: r.address.port,
+      sni: r.target.sni,
+      verdict: r.outcome.verdict,
+      ...(r.outcome.verdict === 'Stale' || r.outcome.verdict === 'AwaitingReload' ? { staleSinceMs: replacedAt } : {}),
+    })),
+  };
+}
+
+/** The certificate the identity's status says its Secret holds; undefined before the first issuance. */
+function heldCertificate(
+  mi: MachineIdentityModel,
+): { ns: string; secretName: string; serialNumber: string; fingerprintSHA256: string; ownerTeam?: string } | undefined {
+  const spec = identityFields(mi);
+  const s = mi.status;
+  if (!s?.fingerprintSHA256 || !s.serialNumber || !spec.secretName) return undefined;
+  const team = spec.owner?.team;
+  return {
+    ns: mi.metadata.namespace,
+    secretName: spec.secretName,
+    serialNumber: s.serialNumber,
+    fingerprintSHA256: s.fingerprintSHA256,
+    ...(team ? { ownerTeam: team } : {}),
+  };
+}
+
+function lastProbe(mi: MachineIdentityModel): number | undefined {
+  const t = Date.parse(mi.status?.served?.lastProbeTime ?? '');
+  return Number.isFinite(t) ? t : undefined;
+}

@@ -1,0 +1,227 @@
+// Wiring of validation: the informers it reads (its own plus the inventory's shared Pod/Ingress/Gateway
+// caches), the target map rebuilt (debounced) when any of them changes, the prober, and the
+// validation controller with what it needs from the inventory (chain lengths, known certificates and
+// CAs for the probe-side anomalies).
+import { createHash, X509Certificate } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import type { OperatorContext } from '../controllers/context.ts';
+import type { Controller } from '../runtime/reconcile-loop.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { identityFields } from '../crds/index.ts';
+import { pemBlocks } from '../pki/pem.ts';
+import { parseCertificateDer } from '../pki/certs.ts';
+import type { InventoryObject, KnownCa } from '../inventory/model.ts';
+import type { RefSources } from '../inventory/sources.ts';
+import { knownCas } from '../inventory/inventory-controller.ts';
+import { createValidationSources } from './sources.ts';
+import { discoveredSecrets, mapTargets, targetsBySecret, unresolvedBySecret } from './targets.ts';
+import type { KnownServing, TargetIdentity, Unresolved } from './target-index.ts';
+import { Prober } from './prober.ts';
+import { validationController } from './validation-controller.ts';
+import type { ValidationMetrics } from './validation-metrics.ts';
+import type { AnomalyStore } from './anomaly-store.ts';
+import { servedAnomalies, type KnownCertificates } from './served-anomalies.ts';
+import type { BundleCa } from './verdict.ts';
+import type { ServeTarget } from './types.ts';
+
+const REBUILD_DEBOUNCE_MS = 1_000;
+const MAX_BUNDLE_MEMO = 256;
+
+export interface ValidationParts {
+  informers: Informer<k8s.KubernetesObject>[];
+  controllers: Controller[];
+  close(): Promise<void>;
+}
+
+/** The operator's own webhook: its pods read their Secret through the API instead of mounting it. */
+function ownWebhook(ctx: OperatorContext): KnownServing[] {
+  const w = ctx.config.webhook;
+  if (!w) return [];
+  const ns = ctx.config.namespace;
+  const svc = w.hosts.map((h) => new RegExp(`^([a-z0-9-]+)\\.${ns}\\.svc`).exec(h)?.[1]).find(Boolean);
+  return svc ? [{ service: { namespace: ns, name: svc }, secret: { namespace: ns, name: w.secretName } }] : [];
+}
+
+function identities(ctx: OperatorContext): TargetIdentity[] {
+  const out: TargetIdentity[] = [];
+  for (const mi of ctx.informers.identities.list()) {
+    const s = identityFields(mi);
+    if (!s.secretName) continue;
+    out.push({
+      namespace: mi.metadata.namespace,
+      name: mi.metadata.name,
+      secretName: s.secretName,
+      dnsNames: s.dnsNames ?? [],
+      ipAddresses: s.ipAddresses ?? [],
+    });
+  }
+  return out;
+}
+
+/** CA certificates of a caBundle (a cluster-scoped object only cluster admins write, at most 64 KiB), memoized. */
+function bundleParser(): (pem: string) => BundleCa[] {
+  const memo = new Map<string, BundleCa[]>();
+  return (pem) => {
+    const k = createHash('sha256').update(pem).digest('base64');
+    let cas = memo.get(k);
+    if (cas) return cas;
+    cas = [];
+    try {
+      for (const der of pemBlocks(pem, ['CERTIFICATE']).slice(0, 32)) {
+        const f = parseCertificateDer(der);
+        cas.push({
+          subjectDN: f.subjectDN,
+          fingerprintSHA256: new X509Certificate(der).fingerprint256,
+          ...(f.subjectKeyId ? { subjectKeyId: f.subjectKeyId } : {}),
+        });
+      }
+    } catch {
+      /* an unreadable bundle trusts nothing: the endpoint is Untrusted */
+    }
+    if (memo.size >= MAX_BUNDLE_MEMO) memo.clear();
+    memo.set(k, cas);
+    return cas;
+  };
+}
+
+const CLUSTER_KINDS = new Set([
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'APIService',
+  'CustomResourceDefinition',
+]);
+
+/**
+ * What the inventory knows, for the probe-side anomalies: every certificate it found, and as CAs those of
+ * the bindings plus the CA certificates in cluster-scoped caBundles and the cluster's kube-root-ca.crt
+ * (objects only cluster admins and the control plane write; a tenant's ConfigMap does not make a CA known).
+ */
+function knownCertificates(ctx: OperatorContext, holders: () => readonly InventoryObject[]): () => KnownCertificates {
+  const caMemo = new Map<string, KnownCa[]>();
+  let cached: { at: number; known: KnownCertificates } | undefined;
+  return () => {
+    const now = Date.now();
+    if (cached && now - cached.at < 5_000) return cached.known;
+    const fingerprints = new Set<string>();
+    const cas: KnownCa[] = [...knownCas(ctx, caMemo)];
+    for (const o of holders()) {
+      const admin = CLUSTER_KINDS.has(o.kind) || (o.kind === 'ConfigMap' && o.metadata.name === 'kube-root-ca.crt');
+      for (const c of o.certs) {
+        fingerprints.add(c.fingerprintSHA256);
+        if (admin && c.isCA)
+          cas.push({
+            authority: `${o.kind}/${o.metadata.name}`,
+            subjectDN: c.subjectDN,
+            fingerprintSHA256: c.fingerprintSHA256,
+            ...(c.subjectKeyId ? { subjectKeyId: c.subjectKeyId } : {}),
+          });
+      }
+    }
+    cached = { at: now, known: { fingerprints, cas } };
+    return cached.known;
+  };
+}
+
+/** Certificates in a Secret's tls.crt (leaf and chain), from the inventory's facts; 1 when unknown. */
+function chainLengths(
+  secret: (ns: string, name: string) => InventoryObject | undefined,
+): (ns: string, name: string) => number {
+  return (ns, name) => {
+    const o = secret(ns, name);
+    const n = o?.certs.filter((c) => /^tls\.crt(#\d+)?$/.test(c.key)).length ?? 0;
+    return Math.max(1, n);
+  };
+}
+
+export function validationParts(
+  ctx: OperatorContext,
+  o: {
+    refs: RefSources;
+    /** The inventory's Secret/ConfigMap/caBundle holders (empty when the inventory is off). */
+    holders: () => readonly InventoryObject[];
+    secretHolder: (ns: string, name: string) => InventoryObject | undefined;
+    hasGateways: boolean;
+    metrics: ValidationMetrics;
+    anomalies: AnomalyStore;
+  },
+): ValidationParts {
+  const cfg = ctx.config.validation;
+  const sources = createValidationSources({
+    kc: ctx.kc,
+    registry: ctx.registry,
+    logger: ctx.log,
+    hasGateways: o.hasGateways,
+    refs: o.refs,
+  });
+  const prober = new Prober({
+    concurrency: cfg.concurrency,
+    timeoutMs: cfg.timeoutMs,
+    logger: ctx.log.child({ component: 'prober' }),
+    registry: ctx.registry,
+  });
+  let bySecret = new Map<string, ServeTarget[]>();
+  let why = new Map<string, Unresolved[]>();
+  const listeners: ((s: ReadonlySet<string> | 'all') => void)[] = [];
+  const known = knownCertificates(ctx, o.holders);
+  const options = {
+    clusterDomain: ctx.config.clusterDomain,
+    allowedCidrs: cfg.allowedCidrs,
+    knownServing: ownWebhook(ctx),
+  };
+
+  const rebuild = (): void => {
+    const holders = o.holders();
+    const map = mapTargets(
+      {
+        ...sources.snapshot(),
+        identities: identities(ctx),
+        secrets: discoveredSecrets(holders),
+      },
+      options,
+    );
+    const next = targetsBySecret(map.targets);
+    const changed = new Set<string>();
+    for (const [k, v] of next) if (JSON.stringify(v) !== JSON.stringify(bySecret.get(k))) changed.add(k);
+    for (const k of bySecret.keys()) if (!next.has(k)) changed.add(k);
+    bySecret = next;
+    why = unresolvedBySecret(map.unresolved);
+    if (changed.size) for (const fn of listeners) fn(changed);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      rebuild();
+    }, REBUILD_DEBOUNCE_MS);
+  };
+  sources.onChange(schedule);
+  ctx.informers.identities.onAdd(schedule).onUpdate((a, b) => {
+    if (a.metadata.generation !== b.metadata.generation) schedule();
+  });
+  ctx.informers.identities.onDelete(schedule);
+
+  const controller = validationController(ctx, {
+    probe: (req) => prober.probe(req),
+    targetsFor: (ns, secret) => bySecret.get(`${ns}/${secret}`) ?? [],
+    whyNoTargets: (ns, secret) => why.get(`${ns}/${secret}`)?.[0]?.message,
+    informers: [...sources.all(), o.refs.pods, ...o.refs.tls],
+    onTargetsChange: (fn) => listeners.push(fn),
+    chainLength: chainLengths(o.secretHolder),
+    bundleCas: bundleParser(),
+    metrics: o.metrics,
+    servedAnomalies: (key, target, probe) => {
+      const [ip = '', port = '0'] = key.slice(key.lastIndexOf('|') + 1).split(/:(?=\d+$)/);
+      const findings = probe?.ok ? servedAnomalies(target, { ip, port: Number(port) }, probe, known()) : [];
+      void o.anomalies.setServed(key, findings);
+    },
+    dropServedAnomalies: (key) => o.anomalies.dropServed(key),
+  });
+  return {
+    informers: sources.all(),
+    controllers: [controller],
+    close: async () => {
+      clearTimeout(timer);
+      await prober.stop();
+    },
+  };
+}
