@@ -52,6 +52,12 @@ export function keysFromPem(out: KeyRecord[], key: string, text: string): void {
   }
 }
 
+/** `x` without its `keys` when there are none (a Secret without private keys reads as before). */
+export function dropEmptyKeys<T extends { keys?: KeyRecord[] }>(x: T): T {
+  if (!x.keys?.length) delete x.keys;
+  return x;
+}
+
 function fingerprintOfDer(der: Buffer, type: 'pkcs8' | 'pkcs1' | 'sec1'): string | undefined {
   try {
     return spkiFingerprint(createPrivateKey({ key: der, format: 'der', type }));

@@ -21,7 +21,7 @@ export interface AnomalyStoreOptions {
 const INVENTORY = 'inventory';
 const LABEL_MAX = 253;
 const cut = (s: string): string => (s.length > LABEL_MAX ? s.slice(0, LABEL_MAX) : s);
-export const DEFAULT_MAX_FINDINGS = 10_000;
+const DEFAULT_MAX_FINDINGS = 10_000;
 
 export class AnomalyStore {
   /** Source ('inventory' or 'served:<target key>') → its findings, deduplicated, muting applied. */
