@@ -17,6 +17,7 @@ import {
 } from '../../src/inventory/anomalies.ts';
 import { buildEntries, type InventoryObject, type ManagedIdentity } from '../../src/inventory/model.ts';
 import { Parser } from '../../src/parsing/parser.ts';
+import { formatCsv, formatTable, toRow } from '../../src/cli/inventory-format.ts';
 import { newKey, makeCsr, request } from './issuers-fixtures.ts';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
@@ -314,5 +315,34 @@ describe('attachAnomalies', () => {
     ]);
     attachAnomalies(entries, []);
     expect(entries.map((e) => e.anomalies)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('kubectl mi inventory shows anomalies', () => {
+  it('a JSON field, a table column (muted marked) and a CSV column', () => {
+    const tls = extractFromSecret({ data: { 'tls.crt': b64(leafPem) } });
+    const entries = buildEntries({
+      objects: [obj('a', 'web-tls', { certs: tls.certs }), obj('b', 'clean', { certs: tls.certs })],
+      pods: [],
+      tls: [],
+      knownCas: [],
+      identities: new Map(),
+      namespaces: new Map(),
+      ownerKeys: [],
+      policies: [],
+    });
+    attachAnomalies(entries, [
+      { anomaly: 'KeyReuse', namespace: 'a', kind: 'Secret', name: 'web-tls', message: 'm1' },
+      { anomaly: 'KeyCopied', namespace: 'a', kind: 'Secret', name: 'web-tls', message: 'm2', muted: true },
+    ]);
+    const rows = entries.map((e) => toRow(e, Date.now()));
+    expect(rows.map((r) => r.anomalies.map((a) => a.anomaly))).toEqual([['KeyReuse', 'KeyCopied'], []]);
+    const table = formatTable(rows).split('\n');
+    expect(table[0]).toMatch(/ANOMALIES$/);
+    expect(table[1]).toMatch(/KeyReuse,KeyCopied\(muted\)$/);
+    expect(table[2]).toMatch(/ -$/);
+    const csv = formatCsv(rows).split('\n');
+    expect(csv[0]).toMatch(/,anomalies$/);
+    expect(csv[1]).toMatch(/,KeyReuse KeyCopied$/);
   });
 });
