@@ -40,7 +40,7 @@ export function keysFromPem(out: KeyRecord[], key: string, text: string): void {
   for (const label of Object.keys(KEY_LABELS)) {
     let ders: Buffer[];
     try {
-      ders = pemBlocks(text, [label], MAX_KEYS_PER_OBJECT);
+      ders = pemBlocks(text, [label]); // at most 100 blocks (else it throws: a value of that many keys is skipped)
     } catch {
       continue;
     }

@@ -1,7 +1,7 @@
 // Inventory-side anomalies (#16 item 4): public-key fingerprints from the parse worker's extract,
 // KeyReuse / KeyCopied from where keys are held, ReissueLoop from issuance times; table-tested.
 import { describe, it, expect, beforeAll } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { extractFromConfigMap, extractFromSecret } from '../../src/inventory/extract.ts';
@@ -105,6 +105,18 @@ describe('public-key fingerprints (parse worker)', () => {
     });
     expect(x.keys).toHaveLength(MAX_KEYS_PER_OBJECT);
     expect(new Set(x.keys?.map((k) => k.key)).size).toBe(MAX_KEYS_PER_OBJECT);
+  });
+
+  it('the costliest derivation (DH keys, whose public half OpenSSL computes on import) stays far inside the parse timeout', () => {
+    const pem = (generateKeyPairSync as (t: string, o: object) => { privateKey: KeyObject })('dh', { group: 'modp18' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const t0 = performance.now();
+    const x = extractFromSecret({ data: { 'k.pem': b64(pem.repeat(40)) } });
+    const ms = performance.now() - t0;
+    console.log(`${x.keys?.length} DH-8192 private keys (cap): ${ms.toFixed(0)} ms`);
+    expect(x.keys).toHaveLength(MAX_KEYS_PER_OBJECT);
+    expect(ms).toBeLessThan(2000);
   });
 
   it('ConfigMaps never yield keys (only Secrets hold private keys)', () => {
