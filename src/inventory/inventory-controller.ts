@@ -34,8 +34,6 @@ const API_VERSION: Record<string, string> = {
 export interface InventoryController {
   controller: Controller;
   snapshot(): readonly InventoryEntry[] | undefined;
-  /** The CAs of the bindings at the last rebuild (what served-anomalies.ts judges served chains by). */
-  knownCas(): readonly KnownCa[];
 }
 
 /** CA certificates of every authority the operator runs (its trust bundle), parsed once per bundle. */
@@ -112,7 +110,6 @@ export function inventoryController(
   anomalies?: AnomalyStore,
 ): InventoryController {
   let snapshot: InventoryEntry[] | undefined;
-  let lastCas: KnownCa[] = [];
   const issuances = issuanceTracker(ctx);
   const verdicts = new Map<string, Violation[]>();
   const caMemo = new Map<string, KnownCa[]>();
@@ -146,7 +143,7 @@ export function inventoryController(
         objects,
         pods: sources.pods.list(),
         tls: sources.tls.flatMap((i) => i.list()),
-        knownCas: (lastCas = knownCas(ctx, caMemo)),
+        knownCas: knownCas(ctx, caMemo),
         identities,
         namespaces,
         ownerKeys,
@@ -221,5 +218,5 @@ export function inventoryController(
     else poke();
   });
   controller.queue.add(KEY);
-  return { controller, snapshot: () => snapshot, knownCas: () => lastCas };
+  return { controller, snapshot: () => snapshot };
 }

@@ -2,7 +2,7 @@
 // UnknownCertificate (the leaf is in no Secret, ConfigMap or caBundle the inventory read),
 // UnknownAuthority (neither a known self-signed certificate nor issued by a known CA), NameMismatch
 // (the certificate does not cover the SNI it was reached by) and WeakTLS (an old protocol or a weak cipher).
-import type { InventoryEntry, KnownCa } from '../inventory/model.ts';
+import type { KnownCa } from '../inventory/model.ts';
 import type { AnomalyFinding } from './anomaly-finding.ts';
 import type { EndpointAddress, ProbeResult, ServeTarget, ServedCert } from './types.ts';
 
@@ -11,32 +11,6 @@ export interface KnownCertificates {
   fingerprints: ReadonlySet<string>;
   /** CAs of the bindings and trust bundles the operator knows. */
   cas: readonly KnownCa[];
-}
-
-/**
- * What the inventory knows: every certificate it found, and as CAs the bindings' plus the CA
- * certificates it found that chain to one of them (intermediates). A CA certificate that merely sits
- * in some ConfigMap is not "known": a tenant could put its own CA there.
- */
-export function knownFromInventory(
-  entries: readonly InventoryEntry[],
-  bindingCas: readonly KnownCa[],
-): KnownCertificates {
-  const fingerprints = new Set<string>();
-  const cas: KnownCa[] = [...bindingCas];
-  const seen = new Set(bindingCas.map((c) => c.fingerprintSHA256));
-  for (const e of entries) {
-    fingerprints.add(e.cert.fingerprintSHA256);
-    if (!e.cert.isCA || !e.trusted || !e.authority || seen.has(e.cert.fingerprintSHA256)) continue;
-    seen.add(e.cert.fingerprintSHA256);
-    cas.push({
-      authority: e.authority,
-      subjectDN: e.cert.subjectDN,
-      fingerprintSHA256: e.cert.fingerprintSHA256,
-      ...(e.cert.subjectKeyId ? { subjectKeyId: e.cert.subjectKeyId } : {}),
-    });
-  }
-  return { fingerprints, cas };
 }
 
 type OkProbe = Extract<ProbeResult, { ok: true }>;

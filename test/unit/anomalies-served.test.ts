@@ -4,7 +4,6 @@ import {
   coversName,
   dnsNameCovers,
   knownAuthority,
-  knownFromInventory,
   servedAnomalies,
   weakTls,
   type KnownCertificates,
@@ -12,7 +11,6 @@ import {
 import { applyMuting, muting } from '../../src/validation/muting.ts';
 import type { ProbeResult, ServeTarget, ServedCert } from '../../src/validation/types.ts';
 import type { AnomalyFinding } from '../../src/validation/anomaly-finding.ts';
-import type { InventoryEntry } from '../../src/inventory/model.ts';
 
 type Ok = Extract<ProbeResult, { ok: true }>;
 const fp = (n: number): string =>
@@ -318,58 +316,5 @@ describe('muting', () => {
       ['loud', false, undefined],
       ['', false, undefined],
     ]);
-  });
-});
-
-describe('knownFromInventory', () => {
-  const entry = (fpN: number, over: Partial<InventoryEntry['cert']>, e: Partial<InventoryEntry> = {}): InventoryEntry =>
-    ({
-      namespace: 'a',
-      kind: 'ConfigMap',
-      name: 'x',
-      managed: false,
-      trusted: false,
-      compliant: true,
-      violations: [],
-      location: { pods: [], workloads: [], ingresses: [], gateways: [] },
-      cert: {
-        ...cert({ fingerprintSHA256: fp(fpN) }),
-        key: 'k',
-        sanCount: 0,
-        uris: [],
-        emailAddresses: [],
-        keyAlgorithm: 'ECDSA',
-        keyUsage: [],
-        extKeyUsage: [],
-        signatureAlgorithm: 'ECDSAWithSHA256',
-        ...over,
-      },
-      ...e,
-    }) as InventoryEntry;
-  it('every found certificate is known; only CA certificates that chain to a binding become CAs', () => {
-    const k = knownFromInventory(
-      [
-        entry(1, {}),
-        entry(
-          5,
-          { isCA: true, subjectDN: 'CN=Intermediate', subjectKeyId: 'int1' },
-          { trusted: true, authority: 'team-ca' },
-        ),
-        entry(6, { isCA: true, subjectDN: 'CN=Tenant CA', subjectKeyId: 'tenant' }),
-        entry(9, { isCA: true, subjectDN: 'CN=Team CA' }, { trusted: true, authority: 'team-ca' }),
-      ],
-      [CA],
-    );
-    expect([...k.fingerprints].sort()).toEqual([fp(1), fp(5), fp(6), fp(9)].sort());
-    expect(k.cas.map((c) => [c.subjectDN, c.authority])).toEqual([
-      ['CN=Team CA', 'team-ca'],
-      ['CN=Intermediate', 'team-ca'],
-    ]);
-    expect(
-      knownAuthority(probe({ leaf: cert({ issuerDN: 'CN=Tenant CA', authorityKeyId: 'tenant' }) }), k),
-    ).toBeUndefined();
-    expect(knownAuthority(probe({ leaf: cert({ issuerDN: 'CN=Intermediate', authorityKeyId: 'int1' }) }), k)).toBe(
-      'team-ca',
-    );
   });
 });
