@@ -10,6 +10,8 @@ export interface InventoryRow {
   issuer: string;
   serialNumber: string;
   fingerprintSHA256: string;
+  /** SHA-256 of the certificate's public key (SPKI): the same key in two rows is one key in two places. */
+  publicKeySHA256: string;
   notBefore: string;
   notAfter: string;
   expiresInSeconds: number;
@@ -46,6 +48,7 @@ export function toRow(e: InventoryEntry, now: number): InventoryRow {
     issuer: c.issuerDN,
     serialNumber: c.serialNumber,
     fingerprintSHA256: c.fingerprintSHA256,
+    publicKeySHA256: c.publicKeySHA256,
     notBefore: new Date(c.notBefore).toISOString(),
     notAfter: new Date(c.notAfter).toISOString(),
     expiresInSeconds: Math.round((c.notAfter - now) / 1000),
@@ -155,6 +158,7 @@ export function formatCsv(rows: readonly InventoryRow[]): string {
     'issuer',
     'serialNumber',
     'fingerprintSHA256',
+    'publicKeySHA256',
     'notBefore',
     'notAfter',
     'expiresInSeconds',

@@ -13,7 +13,7 @@ import {
   pkcs12Certificates,
   type Pkcs12Budget,
 } from '../pki/pkcs12-read.ts';
-import { keysFromPem, spkiFingerprint, type KeyRecord } from './key-facts.ts';
+import { dropEmptyKeys, keysFromPem, spkiFingerprint, type KeyRecord } from './key-facts.ts';
 
 /** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
 export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {
@@ -212,8 +212,7 @@ export function extractFromSecret(s: ObjectLike & { data?: Record<string, string
     if (typeof b64 !== 'string' || b64.length === 0) continue;
     fromBytes(out, key, Buffer.from(b64, 'base64'), password);
   }
-  if (!out.keys?.length) delete out.keys;
-  return out;
+  return dropEmptyKeys(out);
 }
 
 export function extractFromConfigMap(

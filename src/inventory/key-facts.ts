@@ -40,7 +40,7 @@ export function keysFromPem(out: KeyRecord[], key: string, text: string): void {
   for (const label of Object.keys(KEY_LABELS)) {
     let ders: Buffer[];
     try {
-      ders = pemBlocks(text, [label], MAX_KEYS_PER_OBJECT);
+      ders = pemBlocks(text, [label]); // at most 100 blocks (else it throws: a value of that many keys is skipped)
     } catch {
       continue;
     }
@@ -50,6 +50,12 @@ export function keysFromPem(out: KeyRecord[], key: string, text: string): void {
       if (fp) out.push({ key: out.some((k) => k.key === key) ? `${key}#${out.length}` : key, publicKeySHA256: fp });
     }
   }
+}
+
+/** `x` without its `keys` when there are none (a Secret without private keys reads as before). */
+export function dropEmptyKeys<T extends { keys?: KeyRecord[] }>(x: T): T {
+  if (!x.keys?.length) delete x.keys;
+  return x;
 }
 
 function fingerprintOfDer(der: Buffer, type: 'pkcs8' | 'pkcs1' | 'sec1'): string | undefined {

@@ -2,7 +2,9 @@
 // validation controller (one list per serve target). It publishes machine_identity_anomalies (muted
 // findings are listed, not counted) and announces each finding once with a Warning Event whose reason
 // is the anomaly's name; a finding that goes away and comes back is announced again. Bounded: at most
-// `maxFindings` are kept, the rest counted in machine_identity_anomalies_dropped.
+// `maxFindings` are kept, the rest counted in machine_identity_anomalies_dropped; Events are paced by a
+// token bucket of their own (a new finding waits for a token, it is not lost), so a flood of findings on
+// Secrets does not use up the Event budget events.ts keeps per kind (PolicyViolation shares it).
 import { Gauge, type Registry } from 'prom-client';
 import { recordEvent } from '../controllers/events.ts';
 import type { OperatorContext } from '../controllers/context.ts';
@@ -16,12 +18,18 @@ export interface AnomalyStoreOptions {
   /** The annotations of a Namespace (muting is read from them only), undefined when unknown. */
   namespaceAnnotations(namespace: string): Readonly<Record<string, string>> | undefined;
   maxFindings?: number;
+  /** Events at once and per second after that (default 50 and 2): a flood of findings must not use up the Event budget of their kind. */
+  eventBurst?: number;
+  eventsPerSecond?: number;
+  now?: () => number;
 }
 
 const INVENTORY = 'inventory';
 const LABEL_MAX = 253;
 const cut = (s: string): string => (s.length > LABEL_MAX ? s.slice(0, LABEL_MAX) : s);
-export const DEFAULT_MAX_FINDINGS = 10_000;
+const DEFAULT_MAX_FINDINGS = 10_000;
+const DEFAULT_EVENT_BURST = 50;
+const DEFAULT_EVENTS_PER_SECOND = 2;
 
 export class AnomalyStore {
   /** Source ('inventory' or 'served:<target key>') → its findings, deduplicated, muting applied. */
@@ -29,6 +37,10 @@ export class AnomalyStore {
   /** Finding id → how many sources hold it. */
   private readonly counts = new Map<string, number>();
   private readonly announced = new Set<string>();
+  /** New unmuted findings waiting for an Event token, oldest first. */
+  private readonly pending = new Map<string, AnomalyFinding>();
+  private tokens: number;
+  private refilledAt: number;
   private readonly dropped = new Map<string, number>();
   private total = 0;
   private readonly max: number;
@@ -38,6 +50,8 @@ export class AnomalyStore {
   constructor(o: AnomalyStoreOptions) {
     this.o = o;
     this.max = o.maxFindings ?? DEFAULT_MAX_FINDINGS;
+    this.tokens = o.eventBurst ?? DEFAULT_EVENT_BURST;
+    this.refilledAt = this.now();
     const list = (): AnomalyFinding[] => this.list();
     const dropped = (): number => [...this.dropped.values()].reduce((a, b) => a + b, 0);
     new Gauge({
@@ -98,6 +112,7 @@ export class AnomalyStore {
       else {
         this.counts.delete(id);
         this.announced.delete(id); // gone: announced again when it comes back
+        this.pending.delete(id);
       }
     }
     this.total -= this.sources.get(source)?.length ?? 0;
@@ -118,22 +133,44 @@ export class AnomalyStore {
     // the new list is counted before the old one is forgotten: a finding held on both sides stays announced
     const room = Math.max(0, this.max - (this.total - (this.sources.get(source)?.length ?? 0)));
     const kept = [...unique.values()].slice(0, room);
-    const fresh: AnomalyFinding[] = [];
     for (const f of kept) {
       const id = findingId(f);
       this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-      if (!f.muted && !this.announced.has(id)) fresh.push(f);
+      if (f.muted) this.pending.delete(id);
+      else if (!this.announced.has(id) && !this.pending.has(id)) this.pending.set(id, f);
     }
     this.remove(source);
     this.sources.set(source, kept);
     this.total += kept.length;
     if (unique.size > kept.length) this.dropped.set(source, unique.size - kept.length);
-    for (const f of fresh) {
-      const id = findingId(f);
-      if (this.announced.has(id) || !this.counts.has(id)) continue;
+    await this.drain();
+  }
+
+  /** Announces pending findings while Event tokens last; the rest wait for the next feed. */
+  private async drain(): Promise<void> {
+    for (const [id, f] of this.pending) {
+      if (!this.takeToken()) return;
+      this.pending.delete(id);
       this.announced.add(id);
       await this.o.announce(f);
     }
+  }
+
+  private takeToken(): boolean {
+    const now = this.now();
+    const burst = this.o.eventBurst ?? DEFAULT_EVENT_BURST;
+    this.tokens = Math.min(
+      burst,
+      this.tokens + ((now - this.refilledAt) / 1000) * (this.o.eventsPerSecond ?? DEFAULT_EVENTS_PER_SECOND),
+    );
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
   }
 }
 

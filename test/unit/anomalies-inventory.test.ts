@@ -1,7 +1,7 @@
 // Inventory-side anomalies (#16 item 4): public-key fingerprints from the parse worker's extract,
 // KeyReuse / KeyCopied from where keys are held, ReissueLoop from issuance times; table-tested.
 import { describe, it, expect, beforeAll } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { extractFromConfigMap, extractFromSecret } from '../../src/inventory/extract.ts';
@@ -17,6 +17,7 @@ import {
 } from '../../src/inventory/anomalies.ts';
 import { buildEntries, type InventoryObject, type ManagedIdentity } from '../../src/inventory/model.ts';
 import { Parser } from '../../src/parsing/parser.ts';
+import { formatCsv, formatTable, toRow } from '../../src/cli/inventory-format.ts';
 import { newKey, makeCsr, request } from './issuers-fixtures.ts';
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
@@ -104,6 +105,18 @@ describe('public-key fingerprints (parse worker)', () => {
     });
     expect(x.keys).toHaveLength(MAX_KEYS_PER_OBJECT);
     expect(new Set(x.keys?.map((k) => k.key)).size).toBe(MAX_KEYS_PER_OBJECT);
+  });
+
+  it('the costliest derivation (DH keys, whose public half OpenSSL computes on import) stays far inside the parse timeout', () => {
+    const pem = (generateKeyPairSync as (t: string, o: object) => { privateKey: KeyObject })('dh', { group: 'modp18' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const t0 = performance.now();
+    const x = extractFromSecret({ data: { 'k.pem': b64(pem.repeat(40)) } });
+    const ms = performance.now() - t0;
+    console.log(`${x.keys?.length} DH-8192 private keys (cap): ${ms.toFixed(0)} ms`);
+    expect(x.keys).toHaveLength(MAX_KEYS_PER_OBJECT);
+    expect(ms).toBeLessThan(2000);
   });
 
   it('ConfigMaps never yield keys (only Secrets hold private keys)', () => {
@@ -314,5 +327,34 @@ describe('attachAnomalies', () => {
     ]);
     attachAnomalies(entries, []);
     expect(entries.map((e) => e.anomalies)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('kubectl mi inventory shows anomalies', () => {
+  it('a JSON field, a table column (muted marked) and a CSV column', () => {
+    const tls = extractFromSecret({ data: { 'tls.crt': b64(leafPem) } });
+    const entries = buildEntries({
+      objects: [obj('a', 'web-tls', { certs: tls.certs }), obj('b', 'clean', { certs: tls.certs })],
+      pods: [],
+      tls: [],
+      knownCas: [],
+      identities: new Map(),
+      namespaces: new Map(),
+      ownerKeys: [],
+      policies: [],
+    });
+    attachAnomalies(entries, [
+      { anomaly: 'KeyReuse', namespace: 'a', kind: 'Secret', name: 'web-tls', message: 'm1' },
+      { anomaly: 'KeyCopied', namespace: 'a', kind: 'Secret', name: 'web-tls', message: 'm2', muted: true },
+    ]);
+    const rows = entries.map((e) => toRow(e, Date.now()));
+    expect(rows.map((r) => r.anomalies.map((a) => a.anomaly))).toEqual([['KeyReuse', 'KeyCopied'], []]);
+    const table = formatTable(rows).split('\n');
+    expect(table[0]).toMatch(/ANOMALIES$/);
+    expect(table[1]).toMatch(/KeyReuse,KeyCopied\(muted\)$/);
+    expect(table[2]).toMatch(/ -$/);
+    const csv = formatCsv(rows).split('\n');
+    expect(csv[0]).toMatch(/,anomalies$/);
+    expect(csv[1]).toMatch(/,KeyReuse KeyCopied$/);
   });
 });
