@@ -23,7 +23,7 @@ import * as x509 from '@peculiar/x509';
 import * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT } from '../harness/control-plane.ts';
 import { applyManifests, readManifests } from '../harness/manifests.ts';
-import { makePki, type Pem } from '../harness/pki.ts';
+import type { Pem } from '../harness/pki.ts';
 import { waitFor } from '../harness/processes.ts';
 import { ok } from '../harness/e2e-plane.ts';
 import {
@@ -141,6 +141,45 @@ async function selfSigned(dnsName: string): Promise<Pem> {
   return { cert: cert.toString('pem'), key };
 }
 
+/**
+ * A leaf for `dnsName` from a CA made here, with a name no CA of the cluster has (the harness's own CA,
+ * `CN=mio-local-cluster-ca`, is in every namespace's kube-root-ca.crt: a CA named like it would pass as it).
+ */
+async function foreignLeaf(dnsName: string): Promise<Pem> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const gen = async (): Promise<webcrypto.CryptoKeyPair> =>
+    (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const [caKeys, keys] = [await gen(), await gen()];
+  const validity = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 24 * 3600_000) };
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=Unapproved Test CA, O=validation-real-node',
+    keys: caKeys,
+    ...validity,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0f00d1',
+    subject: `CN=${dnsName}`,
+    issuer: ca.subject,
+    ...validity,
+    publicKey: keys.publicKey,
+    signingKey: caKeys.privateKey,
+    signingAlgorithm: alg,
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(ca),
+      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: dnsName }]),
+    ],
+  });
+  const key = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  return { cert: cert.toString('pem'), key };
+}
+
 interface Mount {
   secret: string;
   path: string;
@@ -193,7 +232,6 @@ describe('validation on a real node: what pods actually serve after a renewal, a
   let prom: Prometheus | undefined;
   let rulesError: string | undefined;
   const work = mkdtempSync(join(tmpdir(), 'mio-val-e2e-'));
-  const foreignPki = makePki();
   /** pod IP by workload name, after they are Ready */
   const podIp = new Map<string, string>();
 
@@ -315,7 +353,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
         },
       });
     // a certificate from a CA no binding knows, in a Secret the inventory reads (so it is known, its CA is not)
-    const foreign = await (await foreignPki).serving([svcName('authority')]);
+    const foreign = await foreignLeaf(svcName('authority'));
     await c.core.createNamespacedSecret({
       namespace: APP,
       body: {
