@@ -5,7 +5,7 @@ import type { EndpointVerdict } from './types.ts';
 
 export const FIRST_PROBE_MS = 15_000;
 /** How often an endpoint that is not serving the current certificate is probed again. */
-export const RETRY_MS = 60_000;
+const RETRY_MS = 60_000;
 
 export interface ScheduleInput {
   nowMs: number;
@@ -27,8 +27,19 @@ export function nextProbeDelay(i: ScheduleInput): number {
   return unsettled ? Math.min(RETRY_MS, backoff) : backoff;
 }
 
-/** True when a validate request (RFC 3339 in the annotation) is newer than the last probe. */
-export function validateRequested(annotation: string | undefined, lastProbeMs: number | undefined): boolean {
+/** A request time further ahead than this (a tenant's or a skewed clock's) is not a request. */
+const MAX_REQUEST_SKEW_MS = 60_000;
+
+/**
+ * The time of a validate request (RFC 3339 in the annotation) newer than the last probe, or undefined.
+ * A time far in the future is ignored: it would otherwise ask again after every probe.
+ */
+export function validateRequested(
+  annotation: string | undefined,
+  lastProbeMs: number | undefined,
+  nowMs: number,
+): number | undefined {
   const at = Date.parse(annotation ?? '');
-  return Number.isFinite(at) && (lastProbeMs === undefined || at > lastProbeMs);
+  if (!Number.isFinite(at) || at > nowMs + MAX_REQUEST_SKEW_MS) return undefined;
+  return lastProbeMs === undefined || at > lastProbeMs ? at : undefined;
 }

@@ -8,9 +8,8 @@ import { applyStatus, isNotFound } from '../runtime/kube.ts';
 import { setCondition, getCondition } from '../controllers/status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext } from '../controllers/context.ts';
 import type { EndpointResult, ServedCondition } from './verdict.ts';
-import { shortSerial } from './verdict.ts';
 
-export const VALIDATION_FIELD_MANAGER = 'mio-validation';
+const VALIDATION_FIELD_MANAGER = 'mio-validation';
 const MAX_ENDPOINTS = 32;
 
 type Served = NonNullable<MachineIdentityStatus['served']>;
@@ -19,7 +18,7 @@ type ServedEndpoint = NonNullable<Served['endpoints']>[number];
 const sec = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The endpoint list: those not Current first, at most 32. */
-export function servedEndpoints(results: readonly EndpointResult[]): ServedEndpoint[] {
+function servedEndpoints(results: readonly EndpointResult[]): ServedEndpoint[] {
   const rank = (r: EndpointResult): number => (r.outcome.verdict === 'Current' ? 1 : 0);
   return [...results]
     .sort((a, b) => rank(a) - rank(b))
@@ -93,10 +92,4 @@ export async function applyServedStatus(
     if (isNotFound(e)) return false;
     throw new Error('apply MachineIdentity Served status failed', { cause: e });
   }
-}
-
-/** For log lines and Events: "serial 0a1b2c… at 10.244.77.5:8443". */
-export function describeEndpoint(r: EndpointResult): string {
-  const served = r.probe?.ok ? ` serial ${shortSerial(r.probe.leaf.serialNumber)}` : '';
-  return `${r.address.ip}:${r.address.port}${served}`;
 }

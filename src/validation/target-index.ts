@@ -138,6 +138,8 @@ export interface Owner {
   source: EndpointSource;
   namespace: string;
   name: string;
+  /** The Secret the addresses are for: a refused address explains that Secret's NoEndpoints. */
+  secret?: { namespace: string; name: string };
 }
 
 /** Does the endpoint count for `servesSecret` (its Pod mounts it, or the Service is a known server of it)? */
@@ -239,7 +241,7 @@ export function push(
   port: ServicePortRef,
   servesSecret?: string,
 ): void {
-  const owner = { source: t.source, namespace: t.namespace, name: t.name };
+  const owner = { source: t.source, namespace: t.namespace, name: t.name, secret: t.secret };
   const key = `${t.source}/${t.namespace}/${t.name}/${port.port}/${t.sni}`;
   ctx.targets.push({ key, ...t, addresses: addressesOf(ctx, svc, port, owner, servesSecret) });
 }

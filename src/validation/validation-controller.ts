@@ -64,6 +64,7 @@ interface IdentityState {
 }
 
 const MAX_STATES = 200_000;
+const REQUEST_GAP_MS = 5_000;
 const endpointKey = (t: ServeTarget, ip: string, port: number): string => `${t.key}|${ip}:${port}`;
 
 /** Until this process saw the certificate change, its notBefore (backdated a minute) is the best guess. */
@@ -137,17 +138,14 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
     const st = stateFor(key, mi, held.fingerprintSHA256, nowMs);
     const live = liveEndpoints(deps.targetsFor(ns, secretName));
     prune(st, live);
-    const requested = validateRequested(
-      mi.metadata.annotations?.[VALIDATE_REQUESTED_AT],
-      st.lastProbeMs ?? lastProbe(mi),
-    );
-    const due = requested || nowMs >= st.nextDueMs;
+    const { requested, requestAt, due } = dueNow(st, mi, nowMs);
     // nothing judged yet and not due (a new identity, a restarted operator): no probe, no write before it is
     if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
+    // a probe that answers a request counts as made at the request's time (the CLI rounds it up to the second)
     await probeAll(
       st,
       [...live].filter(([k]) => due || !st.probes.has(k)),
-      nowMs,
+      Math.max(nowMs, requestAt),
     );
     const current: CurrentCert = {
       serialNumber: held.serialNumber,
@@ -380,6 +378,23 @@ function heldCertificate(
     fingerprintSHA256: s.fingerprintSHA256,
     ...(team ? { ownerTeam: team } : {}),
   };
+}
+
+/** Whether to probe now: the schedule says so, or a validate request (at most every REQUEST_GAP_MS). */
+function dueNow(
+  st: IdentityState,
+  mi: MachineIdentityModel,
+  nowMs: number,
+): { requested: boolean; requestAt: number; due: boolean } {
+  const at = validateRequested(
+    mi.metadata.annotations?.[VALIDATE_REQUESTED_AT],
+    st.lastProbeMs ?? lastProbe(mi),
+    nowMs,
+  );
+  // whoever can annotate the identity can ask: requests are answered at most every REQUEST_GAP_MS
+  const requested = at !== undefined && nowMs - (st.lastProbeMs ?? 0) >= REQUEST_GAP_MS;
+  if (at !== undefined && !requested) st.nextDueMs = Math.min(st.nextDueMs, (st.lastProbeMs ?? 0) + REQUEST_GAP_MS);
+  return { requested, requestAt: requested ? (at ?? 0) : 0, due: requested || nowMs >= st.nextDueMs };
 }
 
 function lastProbe(mi: MachineIdentityModel): number | undefined {

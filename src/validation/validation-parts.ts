@@ -14,8 +14,9 @@ import type { InventoryObject, KnownCa } from '../inventory/model.ts';
 import type { RefSources } from '../inventory/sources.ts';
 import { knownCas } from '../inventory/inventory-controller.ts';
 import { createValidationSources } from './sources.ts';
-import { discoveredSecrets, mapTargets, targetsBySecret, unresolvedBySecret } from './targets.ts';
-import type { KnownServing, TargetIdentity, Unresolved } from './target-index.ts';
+import { mapTargets, targetsBySecret, unresolvedBySecret } from './targets.ts';
+import { discoveredSecrets, ownWebhookServing } from './target-inputs.ts';
+import type { TargetIdentity, Unresolved } from './target-index.ts';
 import { Prober } from './prober.ts';
 import { validationController } from './validation-controller.ts';
 import type { ValidationMetrics } from './validation-metrics.ts';
@@ -31,15 +32,6 @@ export interface ValidationParts {
   informers: Informer<k8s.KubernetesObject>[];
   controllers: Controller[];
   close(): Promise<void>;
-}
-
-/** The operator's own webhook: its pods read their Secret through the API instead of mounting it. */
-function ownWebhook(ctx: OperatorContext): KnownServing[] {
-  const w = ctx.config.webhook;
-  if (!w) return [];
-  const ns = ctx.config.namespace;
-  const svc = w.hosts.map((h) => new RegExp(`^([a-z0-9-]+)\\.${ns}\\.svc`).exec(h)?.[1]).find(Boolean);
-  return svc ? [{ service: { namespace: ns, name: svc }, secret: { namespace: ns, name: w.secretName } }] : [];
 }
 
 function identities(ctx: OperatorContext): TargetIdentity[] {
@@ -163,21 +155,20 @@ export function validationParts(
   let why = new Map<string, Unresolved[]>();
   const listeners: ((s: ReadonlySet<string> | 'all') => void)[] = [];
   const known = knownCertificates(ctx, o.holders);
-  const options = {
-    clusterDomain: ctx.config.clusterDomain,
-    allowedCidrs: cfg.allowedCidrs,
-    knownServing: ownWebhook(ctx),
-  };
+  const w = ctx.config.webhook;
 
   const rebuild = (): void => {
-    const holders = o.holders();
+    const snapshot = sources.snapshot();
+    const own = w?.configName
+      ? ownWebhookServing(snapshot.webhooks, {
+          configName: w.configName,
+          namespace: ctx.config.namespace,
+          secretName: w.secretName,
+        })
+      : [];
     const map = mapTargets(
-      {
-        ...sources.snapshot(),
-        identities: identities(ctx),
-        secrets: discoveredSecrets(holders),
-      },
-      options,
+      { ...snapshot, identities: identities(ctx), secrets: discoveredSecrets(o.holders()) },
+      { clusterDomain: ctx.config.clusterDomain, allowedCidrs: cfg.allowedCidrs, knownServing: own },
     );
     const next = targetsBySecret(map.targets);
     const changed = new Set<string>();

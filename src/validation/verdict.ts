@@ -28,7 +28,7 @@ export interface EndpointOutcome {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-export const shortSerial = (s: string): string => (s.length > 12 ? `${s.slice(0, 12)}…` : s);
+const shortSerial = (s: string): string => (s.length > 12 ? `${s.slice(0, 12)}…` : s);
 
 /** True when a CA of the bundle issued the leaf (key identifiers first, then names) or the leaf is in it. */
 function bundleTrusts(

@@ -161,10 +161,13 @@ describe('nextProbeDelay', () => {
     expect(nextProbeDelay({ nowMs: NOW, intervalMs: hour, revisionSeenAt: NOW - since, verdicts })).toBe(want);
   });
   it('a validate request newer than the last probe', () => {
-    expect(validateRequested('2026-12-07T10:00:00Z', NOW - 1)).toBe(true);
-    expect(validateRequested('2026-12-07T10:00:00Z', NOW + 1)).toBe(false);
-    expect(validateRequested('garbage', undefined)).toBe(false);
-    expect(validateRequested(undefined, undefined)).toBe(false);
+    expect(validateRequested('2026-12-07T10:00:00Z', NOW - 1, NOW)).toBe(NOW);
+    expect(validateRequested('2026-12-07T10:00:00Z', NOW, NOW)).toBeUndefined();
+    expect(validateRequested('2026-12-07T10:00:00Z', NOW + 1, NOW)).toBeUndefined();
+    expect(validateRequested('garbage', undefined, NOW)).toBeUndefined();
+    expect(validateRequested(undefined, undefined, NOW)).toBeUndefined();
+    // a tenant's time far ahead would ask again after every probe: not a request
+    expect(validateRequested('2027-01-01T00:00:00Z', NOW - 1, NOW)).toBeUndefined();
   });
 });
 
