@@ -17,17 +17,29 @@ import { restartWorkload } from '../controllers/rollout.ts';
 import type { ProbeRequest, ProbeResult, ServeTarget } from './types.ts';
 import { VALIDATE_REQUESTED_AT } from './types.ts';
 import {
-  endpointVerdict,
   servedCondition,
   type BundleCa,
   type CurrentCert,
   type EndpointResult,
   type ServedCondition,
 } from './verdict.ts';
-import { FIRST_PROBE_MS, nextProbeDelay, validateRequested } from './schedule.ts';
+import { FIRST_PROBE_MS, nextProbeDelay } from './schedule.ts';
+import {
+  dueNow,
+  heldCertificate,
+  initialDue,
+  initialReplacedAt,
+  judge,
+  liveEndpoints,
+  MAX_STATES,
+  metricsView,
+  type IdentityState,
+  type Live,
+  type LiveEndpoint,
+} from './probe-state.ts';
 import { remediationPlan } from './remediation.ts';
 import { ProbeRefused } from './prober.ts';
-import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
+import type { ValidationMetrics } from './validation-metrics.ts';
 import { applyServedStatus, servedStatusChange } from './served-status.ts';
 
 /** What the controller needs from the other parts (wired in src/operator.ts). */
@@ -49,37 +61,6 @@ export interface ValidationDeps {
   dropServedAnomalies(endpointKey: string): void;
   /** Why a Secret has no endpoints, when something references it but could not be mapped. */
   whyNoTargets(namespace: string, secretName: string): string | undefined;
-}
-
-interface IdentityState {
-  fingerprint: string;
-  replacedAt: number;
-  revisionSeenAt: number;
-  nextDueMs: number;
-  lastProbeMs?: number;
-  /** endpoint key → last probe */
-  probes: Map<string, ProbeResult>;
-  /** Served status/reason last announced by an Event. */
-  announced?: string;
-}
-
-const MAX_STATES = 200_000;
-const REQUEST_GAP_MS = 5_000;
-const endpointKey = (t: ServeTarget, ip: string, port: number): string => `${t.key}|${ip}:${port}`;
-
-/** Until this process saw the certificate change, its notBefore (backdated a minute) is the best guess. */
-function initialReplacedAt(mi: MachineIdentityModel, nowMs: number): number {
-  const nb = Date.parse(mi.status?.notBefore ?? '');
-  return Number.isFinite(nb) ? Math.min(nowMs, nb + 60_000) : nowMs;
-}
-
-/** A restarted operator probes again when the last recorded probe is an interval old (spread by a jitter). */
-function initialDue(mi: MachineIdentityModel, nowMs: number, intervalMs: number): number {
-  const last = Date.parse(mi.status?.served?.lastProbeTime ?? '');
-  const jitter = Math.floor(Math.random() * Math.min(intervalMs, 10 * 60_000));
-  return Number.isFinite(last)
-    ? Math.max(nowMs + FIRST_PROBE_MS, last + intervalMs)
-    : nowMs + FIRST_PROBE_MS + jitter / 60;
 }
 
 export function validationController(ctx: OperatorContext, deps: ValidationDeps): Controller {
@@ -312,92 +293,4 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
     for (const s of secrets) for (const k of bySecret.get(s) ?? []) c.queue.addAfter(k, 1000);
   });
   return c;
-}
-
-type LiveEndpoint = { target: ServeTarget; address: ServeTarget['addresses'][number] };
-type Live = Map<string, LiveEndpoint>;
-
-/** Every (target, address) pair by endpoint key. */
-function liveEndpoints(targets: readonly ServeTarget[]): Live {
-  const live: Live = new Map();
-  for (const t of targets)
-    for (const a of t.addresses) live.set(endpointKey(t, a.ip, a.port), { target: t, address: a });
-  return live;
-}
-
-function judge(
-  live: Live,
-  probes: ReadonlyMap<string, ProbeResult>,
-  current: CurrentCert,
-  nowMs: number,
-  graceMs: number,
-  bundleCas: (pem: string) => BundleCa[],
-): EndpointResult[] {
-  return [...live].map(([k, { target, address }]) => {
-    const probe = probes.get(k);
-    const bundle = target.caBundlePem ? bundleCas(target.caBundlePem) : undefined;
-    const outcome = endpointVerdict({ probe, current, nowMs, graceMs, ...(bundle ? { bundle } : {}) });
-    return { target, address, probe, outcome };
-  });
-}
-
-function metricsView(
-  mi: MachineIdentityModel,
-  ownerTeam: string | undefined,
-  results: readonly EndpointResult[],
-  replacedAt: number,
-): IdentityMetric {
-  return {
-    namespace: mi.metadata.namespace,
-    name: mi.metadata.name,
-    ownerTeam: ownerTeam ?? '',
-    endpoints: results.map((r) => ({
-      source: r.target.source,
-      object: `${r.target.namespace ? `${r.target.namespace}/` : ''}${r.target.name}`,
-      address: r.address.ip,
-      port: r.address.port,
-      sni: r.target.sni,
-      verdict: r.outcome.verdict,
-      ...(r.outcome.verdict === 'Stale' || r.outcome.verdict === 'AwaitingReload' ? { staleSinceMs: replacedAt } : {}),
-    })),
-  };
-}
-
-/** The certificate the identity's status says its Secret holds; undefined before the first issuance. */
-function heldCertificate(
-  mi: MachineIdentityModel,
-): { ns: string; secretName: string; serialNumber: string; fingerprintSHA256: string; ownerTeam?: string } | undefined {
-  const spec = identityFields(mi);
-  const s = mi.status;
-  if (!s?.fingerprintSHA256 || !s.serialNumber || !spec.secretName) return undefined;
-  const team = spec.owner?.team;
-  return {
-    ns: mi.metadata.namespace,
-    secretName: spec.secretName,
-    serialNumber: s.serialNumber,
-    fingerprintSHA256: s.fingerprintSHA256,
-    ...(team ? { ownerTeam: team } : {}),
-  };
-}
-
-/** Whether to probe now: the schedule says so, or a validate request (at most every REQUEST_GAP_MS). */
-function dueNow(
-  st: IdentityState,
-  mi: MachineIdentityModel,
-  nowMs: number,
-): { requested: boolean; requestAt: number; due: boolean } {
-  const at = validateRequested(
-    mi.metadata.annotations?.[VALIDATE_REQUESTED_AT],
-    st.lastProbeMs ?? lastProbe(mi),
-    nowMs,
-  );
-  // whoever can annotate the identity can ask: requests are answered at most every REQUEST_GAP_MS
-  const requested = at !== undefined && nowMs - (st.lastProbeMs ?? 0) >= REQUEST_GAP_MS;
-  if (at !== undefined && !requested) st.nextDueMs = Math.min(st.nextDueMs, (st.lastProbeMs ?? 0) + REQUEST_GAP_MS);
-  return { requested, requestAt: requested ? (at ?? 0) : 0, due: requested || nowMs >= st.nextDueMs };
-}
-
-function lastProbe(mi: MachineIdentityModel): number | undefined {
-  const t = Date.parse(mi.status?.served?.lastProbeTime ?? '');
-  return Number.isFinite(t) ? t : undefined;
 }
