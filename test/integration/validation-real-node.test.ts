@@ -333,25 +333,49 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       'mismatch-other': [svcName('mismatch-other')],
       weak: [svcName('weak')],
     };
-    for (const [name, dnsNames] of Object.entries(identities))
-      await c.co.createNamespacedCustomObject({
-        ...MI,
-        namespace: APP,
-        body: {
-          apiVersion: 'machineidentity.io/v1alpha1',
-          kind: 'MachineIdentity',
-          metadata: { name },
-          spec: {
-            secretName: `${name}-tls`,
-            authorityRef: { name: BINDING },
-            dnsNames,
-            duration: '24h',
-            // remediation on from the start (the chart grants rbac.rollout): the restart comes RESTART_AFTER
-            // after a renewal, so the renewal -> Served=True figure is what a user with this setting gets
-            ...(name === 'stale' ? { rollout: { restartWhenStaleAfter: RESTART_AFTER } } : {}),
+    // the API server calls the webhook through its Service: right after `helm install --wait` kube-proxy may not
+    // route the ClusterIP yet ("connect: connection refused"); the first create is retried until it answers
+    const t3 = Date.now();
+    let first = true;
+    for (const [name, dnsNames] of Object.entries(identities)) {
+      const create = (): Promise<unknown> =>
+        c.co.createNamespacedCustomObject({
+          ...MI,
+          namespace: APP,
+          body: {
+            apiVersion: 'machineidentity.io/v1alpha1',
+            kind: 'MachineIdentity',
+            metadata: { name },
+            spec: {
+              secretName: `${name}-tls`,
+              authorityRef: { name: BINDING },
+              dnsNames,
+              duration: '24h',
+              // remediation on from the start (the chart grants rbac.rollout): the restart comes RESTART_AFTER
+              // after a renewal, so the renewal -> Served=True figure is what a user with this setting gets
+              ...(name === 'stale' ? { rollout: { restartWhenStaleAfter: RESTART_AFTER } } : {}),
+            },
           },
-        },
-      });
+        });
+      if (first)
+        await waitFor(
+          'the webhook to answer',
+          async () => {
+            try {
+              await create();
+              return true;
+            } catch (e) {
+              if (String((e as { body?: unknown }).body ?? e).includes('failed calling webhook')) return false;
+              throw e;
+            }
+          },
+          60_000,
+          500,
+        );
+      else await create();
+      if (first) log(`webhook answered ${secondsSince(t3)} s after helm install --wait returned`);
+      first = false;
+    }
     // a certificate from a CA no binding knows, in a Secret the inventory reads (so it is known, its CA is not)
     const foreign = await foreignLeaf(svcName('authority'));
     await c.core.createNamespacedSecret({
