@@ -6,7 +6,10 @@ import type { ProbeResult, ServeTarget } from './types.ts';
 import { VALIDATE_REQUESTED_AT } from './types.ts';
 import { endpointVerdict, type BundleCa, type CurrentCert, type EndpointResult } from './verdict.ts';
 import { FIRST_PROBE_MS, validateRequested } from './schedule.ts';
-import type { IdentityMetric } from './validation-metrics.ts';
+import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
+import { ProbeRefused } from './prober.ts';
+import type { ProbeRequest } from './types.ts';
+
 export interface IdentityState {
   fingerprint: string;
   replacedAt: number;
@@ -124,4 +127,36 @@ export function dueNow(
 function lastProbe(mi: MachineIdentityModel): number | undefined {
   const t = Date.parse(mi.status?.served?.lastProbeTime ?? '');
   return Number.isFinite(t) ? t : undefined;
+}
+
+/** What probing needs from the other parts. */
+export interface ProbeDeps {
+  probe(req: ProbeRequest): Promise<ProbeResult>;
+  metrics: Pick<ValidationMetrics, 'observeProbe'>;
+  servedAnomalies(endpointKey: string, target: ServeTarget, probe: ProbeResult | undefined): void;
+}
+
+/** Probes the given endpoints (the prober bounds how many at once) and records what each served. */
+export async function probeEndpoints(
+  deps: ProbeDeps,
+  st: IdentityState,
+  toProbe: [string, LiveEndpoint][],
+  nowMs: number,
+): Promise<void> {
+  await Promise.all(
+    toProbe.map(async ([k, { target, address }]) => {
+      const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
+        if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
+        throw e;
+      });
+      if (!r) {
+        st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
+        return;
+      }
+      deps.metrics.observeProbe(r);
+      st.probes.set(k, r);
+      deps.servedAnomalies(k, target, r);
+    }),
+  );
+  if (toProbe.length > 0) st.lastProbeMs = nowMs;
 }

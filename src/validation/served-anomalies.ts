@@ -58,12 +58,14 @@ export function coversName(c: Pick<ServedCert, 'dnsNames' | 'ipAddresses'>, sni:
   return c.dnsNames.some((d) => dnsNameCovers(d, sni));
 }
 
+/**
+ * The known CA that issued `c`: by key identifier when both sides have one (a CA with the same name but
+ * another key is not it: a name is easy to copy), by name otherwise.
+ */
 function caOf(c: ServedCert, cas: readonly KnownCa[]): KnownCa | undefined {
-  if (c.authorityKeyId) {
-    const byKey = cas.find((k) => k.subjectKeyId === c.authorityKeyId);
-    if (byKey) return byKey;
-  }
-  return cas.find((k) => k.subjectDN === c.issuerDN);
+  return cas.find((k) =>
+    c.authorityKeyId && k.subjectKeyId ? k.subjectKeyId === c.authorityKeyId : k.subjectDN === c.issuerDN,
+  );
 }
 
 /** The CA the served leaf chains to through the presented chain (matched by key identifier, then DN), if known. */

@@ -26,6 +26,7 @@ import {
 import { FIRST_PROBE_MS, nextProbeDelay } from './schedule.ts';
 import {
   dueNow,
+  probeEndpoints,
   heldCertificate,
   initialDue,
   initialReplacedAt,
@@ -35,10 +36,8 @@ import {
   metricsView,
   type IdentityState,
   type Live,
-  type LiveEndpoint,
 } from './probe-state.ts';
 import { remediationPlan } from './remediation.ts';
-import { ProbeRefused } from './prober.ts';
 import type { ValidationMetrics } from './validation-metrics.ts';
 import { applyServedStatus, servedStatusChange } from './served-status.ts';
 
@@ -123,7 +122,8 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
     // nothing judged yet and not due (a new identity, a restarted operator): no probe, no write before it is
     if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
     // a probe that answers a request counts as made at the request's time (the CLI rounds it up to the second)
-    await probeAll(
+    await probeEndpoints(
+      deps,
       st,
       [...live].filter(([k]) => due || !st.probes.has(k)),
       Math.max(nowMs, requestAt),
@@ -161,25 +161,6 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
         st.probes.delete(k);
         deps.dropServedAnomalies(k);
       }
-  }
-
-  async function probeAll(st: IdentityState, toProbe: [string, LiveEndpoint][], nowMs: number): Promise<void> {
-    await Promise.all(
-      toProbe.map(async ([k, { target, address }]) => {
-        const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
-          if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
-          throw e;
-        });
-        if (!r) {
-          st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
-          return;
-        }
-        deps.metrics.observeProbe(r);
-        st.probes.set(k, r);
-        deps.servedAnomalies(k, target, r);
-      }),
-    );
-    if (toProbe.length > 0) st.lastProbeMs = nowMs;
   }
 
   async function writeServed(

@@ -19,11 +19,12 @@ import { discoveredSecrets, ownWebhookServing } from './target-inputs.ts';
 import type { TargetIdentity, Unresolved } from './target-index.ts';
 import { Prober } from './prober.ts';
 import { validationController } from './validation-controller.ts';
+import { secretValidationController, type HeldBySecret } from './secret-validation.ts';
 import type { ValidationMetrics } from './validation-metrics.ts';
 import type { AnomalyStore } from './anomaly-store.ts';
 import { servedAnomalies, type KnownCertificates } from './served-anomalies.ts';
 import type { BundleCa } from './verdict.ts';
-import type { ServeTarget } from './types.ts';
+import type { ProbeResult, ServeTarget } from './types.ts';
 
 const REBUILD_DEBOUNCE_MS = 1_000;
 const MAX_BUNDLE_MEMO = 256;
@@ -114,6 +115,21 @@ function knownCertificates(ctx: OperatorContext, holders: () => readonly Invento
   };
 }
 
+/** The leaf a Secret holds (tls.crt first) and its chain length, from the inventory's facts. */
+function heldBy(secret: (ns: string, name: string) => InventoryObject | undefined) {
+  return (ns: string, name: string): HeldBySecret | undefined => {
+    const certs = secret(ns, name)?.certs ?? [];
+    const leaf = certs.find((c) => c.key === 'tls.crt') ?? certs.find((c) => !c.isCA);
+    if (!leaf) return undefined;
+    const chain = certs.filter((c) => /^tls\.crt(#\d+)?$/.test(c.key)).length;
+    return {
+      serialNumber: leaf.serialNumber,
+      fingerprintSHA256: leaf.fingerprintSHA256,
+      chainLength: Math.max(1, chain),
+    };
+  };
+}
+
 /** Certificates in a Secret's tls.crt (leaf and chain), from the inventory's facts; 1 when unknown. */
 function chainLengths(
   secret: (ns: string, name: string) => InventoryObject | undefined,
@@ -157,6 +173,7 @@ export function validationParts(
   const known = knownCertificates(ctx, o.holders);
   const w = ctx.config.webhook;
 
+  let managedSecrets = new Set<string>();
   const rebuild = (): void => {
     const snapshot = sources.snapshot();
     const own = w?.configName
@@ -166,8 +183,10 @@ export function validationParts(
           secretName: w.secretName,
         })
       : [];
+    const ids = identities(ctx);
+    managedSecrets = new Set(ids.map((i) => `${i.namespace}/${i.secretName}`));
     const map = mapTargets(
-      { ...snapshot, identities: identities(ctx), secrets: discoveredSecrets(o.holders()) },
+      { ...snapshot, identities: ids, secrets: discoveredSecrets(o.holders()) },
       { clusterDomain: ctx.config.clusterDomain, allowedCidrs: cfg.allowedCidrs, knownServing: own },
     );
     const next = targetsBySecret(map.targets);
@@ -191,25 +210,41 @@ export function validationParts(
   });
   ctx.informers.identities.onDelete(schedule);
 
+  const served = (key: string, target: ServeTarget, probe: ProbeResult | undefined): void => {
+    const [ip = '', port = '0'] = key.slice(key.lastIndexOf('|') + 1).split(/:(?=\d+$)/);
+    const findings = probe?.ok ? servedAnomalies(target, { ip, port: Number(port) }, probe, known()) : [];
+    void o.anomalies.setServed(key, findings);
+  };
+  const bundleCas = bundleParser();
+  const informers = [ctx.informers.identities, ...sources.all(), o.refs.pods, ...o.refs.tls];
+  const secretsController = secretValidationController(ctx, {
+    probe: (req) => prober.probe(req),
+    targetsFor: (ns, secret) => bySecret.get(`${ns}/${secret}`) ?? [],
+    servedSecrets: () => bySecret.keys(),
+    managed: (ns, secret) => managedSecrets.has(`${ns}/${secret}`),
+    held: heldBy(o.secretHolder),
+    bundleCas,
+    metrics: o.metrics,
+    servedAnomalies: served,
+    dropServedAnomalies: (key) => o.anomalies.dropServed(key),
+    onTargetsChange: (fn) => listeners.push(fn),
+    informers,
+  });
   const controller = validationController(ctx, {
     probe: (req) => prober.probe(req),
     targetsFor: (ns, secret) => bySecret.get(`${ns}/${secret}`) ?? [],
     whyNoTargets: (ns, secret) => why.get(`${ns}/${secret}`)?.[0]?.message,
-    informers: [...sources.all(), o.refs.pods, ...o.refs.tls],
+    informers: informers.slice(1),
     onTargetsChange: (fn) => listeners.push(fn),
     chainLength: chainLengths(o.secretHolder),
-    bundleCas: bundleParser(),
+    bundleCas,
     metrics: o.metrics,
-    servedAnomalies: (key, target, probe) => {
-      const [ip = '', port = '0'] = key.slice(key.lastIndexOf('|') + 1).split(/:(?=\d+$)/);
-      const findings = probe?.ok ? servedAnomalies(target, { ip, port: Number(port) }, probe, known()) : [];
-      void o.anomalies.setServed(key, findings);
-    },
+    servedAnomalies: served,
     dropServedAnomalies: (key) => o.anomalies.dropServed(key),
   });
   return {
     informers: sources.all(),
-    controllers: [controller],
+    controllers: [controller, secretsController],
     close: async () => {
       clearTimeout(timer);
       await prober.stop();

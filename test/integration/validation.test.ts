@@ -209,6 +209,58 @@ describe('an Ingress TLS Secret probed through its controller Service', () => {
   }, 90_000);
 });
 
+describe('a Secret no MachineIdentity manages', () => {
+  it('is validated too: a Warning Event on the Secret, the endpoint metrics and the served anomalies', async () => {
+    const host = `plain.${ns}.svc`;
+    const pair = await (await makePki()).serving([host]);
+    await env.core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'plain-tls' },
+        type: 'kubernetes.io/tls',
+        data: {
+          'tls.crt': Buffer.from(pair.cert).toString('base64'),
+          'tls.key': Buffer.from(pair.key).toString('base64'),
+        },
+      },
+    });
+    await ingress('plain', cls, 'plain-tls', host);
+    // the farm does not know the host: it serves its fallback certificate, which covers another name and
+    // which no Secret holds and no known CA issued
+    const [event] = await waitFor(
+      'ServingStaleCertificate Event on the Secret',
+      async () => {
+        const l = await env.core.listNamespacedEvent({
+          namespace: ns,
+          fieldSelector: 'involvedObject.kind=Secret,involvedObject.name=plain-tls,reason=ServingStaleCertificate',
+        });
+        return l.items.length ? l.items : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(event?.type).toBe('Warning');
+    expect(
+      await env.operator?.metric('machine_identity_endpoint_serving_current', { namespace: ns, name: 'plain-tls' }),
+    ).toBe(0);
+    for (const anomaly of ['UnknownCertificate', 'UnknownAuthority', 'NameMismatch'])
+      expect(
+        await waitFor(
+          `${anomaly} on Ingress ${ns}/plain`,
+          () =>
+            env.operator?.metric('machine_identity_anomalies', {
+              anomaly,
+              namespace: ns,
+              kind: 'Ingress',
+              name: 'plain',
+            }) ?? Promise.resolve(undefined),
+          30_000,
+          1000,
+        ),
+      ).toBe(1);
+  }, 120_000);
+});
+
 describe('boundaries', () => {
   it('an EndpointSlice address outside the allowed CIDRs (a metadata address) is never dialled: NoEndpoints says why', async () => {
     await env.ready(ns, 'lb');
