@@ -23,7 +23,7 @@ import * as x509 from '@peculiar/x509';
 import * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT } from '../harness/control-plane.ts';
 import { applyManifests, readManifests } from '../harness/manifests.ts';
-import type { Pem } from '../harness/pki.ts';
+import { makePki, type Pem } from '../harness/pki.ts';
 import { waitFor } from '../harness/processes.ts';
 import { ok } from '../harness/e2e-plane.ts';
 import {
@@ -332,6 +332,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       mismatch: [svcName('mismatch')],
       'mismatch-other': [svcName('mismatch-other')],
       weak: [svcName('weak')],
+      lookalike: [svcName('lookalike')],
     };
     // the API server calls the webhook through its Service: right after `helm install --wait` kube-proxy may not
     // route the ClusterIP yet ("connect: connection refused"); the first create is retried until it answers
@@ -386,6 +387,16 @@ describe('validation on a real node: what pods actually serve after a renewal, a
         stringData: { 'tls.crt': foreign.cert, 'tls.key': foreign.key },
       },
     });
+    // and one from a CA named like the plane's own (CN=mio-local-cluster-ca, in every kube-root-ca.crt), another key
+    const lookalike = await (await makePki()).serving([svcName('lookalike')]);
+    await c.core.createNamespacedSecret({
+      namespace: APP,
+      body: {
+        metadata: { name: 'lookalike-foreign-tls' },
+        type: 'kubernetes.io/tls',
+        stringData: { 'tls.crt': lookalike.cert, 'tls.key': lookalike.key },
+      },
+    });
     const nobody = await selfSigned(svcName('unknown'));
     await waitFor(
       'every identity Ready',
@@ -415,6 +426,7 @@ describe('validation on a real node: what pods actually serve after a renewal, a
       workload('unknown', [tls('unknown-tls')], { RELOAD_MS: '0', TLS_CERT_PEM: nobody.cert, TLS_KEY_PEM: nobody.key }),
       workload('authority', [tls('authority-tls', '/mounted'), tls('foreign-tls')], { RELOAD_MS: '0' }),
       workload('mismatch', [tls('mismatch-tls', '/mounted'), tls('mismatch-other-tls')], { RELOAD_MS: '0' }),
+      workload('lookalike', [tls('lookalike-tls', '/mounted'), tls('lookalike-foreign-tls')], { RELOAD_MS: '0' }),
       workload('weak', [tls('weak-tls')], {
         TLS_MIN_VERSION: 'TLSv1.1',
         TLS_MAX_VERSION: 'TLSv1.1',
@@ -774,6 +786,11 @@ describe('validation on a real node: what pods actually serve after a renewal, a
     it.each([
       [AnomalyReason.UnknownCertificate, 'unknown', 'a self-signed certificate nobody issued'],
       [AnomalyReason.UnknownAuthority, 'authority', 'a certificate from a CA no binding knows'],
+      [
+        AnomalyReason.UnknownAuthority,
+        'lookalike',
+        "a certificate from a CA named like the cluster's own (another key)",
+      ],
       [AnomalyReason.NameMismatch, 'mismatch', "another identity's certificate (not covering the SNI)"],
       [AnomalyReason.WeakTLS, 'weak', 'a TLS 1.1-only server'],
     ])(
