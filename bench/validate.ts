@@ -13,9 +13,10 @@
 // Burst: `kubectl mi validate -A` in effect (validate-requested-at on every identity): all probed at once.
 // Phase 2: every identity renewed, the farm NOT updated: time until all are Served=False ServingStaleCertificate.
 // Params: identities=200 addresses=10 concurrency=16 (MIO_VALIDATION_CONCURRENCY) grace=5s workers=32
-// entry=src|dist direct=true burst=true renew=true
+// entry=src|dist direct=true burst=true renew=true waitS=300 (how long to wait for Served=True)
+// logLevel=warn keepLog=<file> (the operator's log is written there at the end)
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
@@ -59,10 +60,10 @@ async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<un
   );
 }
 
-async function waitUntil(what: string, ok: () => boolean, timeoutMs: number, tick?: () => Promise<void>) {
+async function waitUntil(what: () => string, ok: () => boolean, timeoutMs: number, tick?: () => Promise<void>) {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${s1(timeoutMs)} s waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${s1(timeoutMs)} s waiting for ${what()}`);
     await (tick ? tick() : sleep(100));
   }
 }
@@ -388,7 +389,7 @@ const bench: Bench = {
         {
           MIO_NAMESPACE: 'mio-bench',
           MIO_LEADER_ELECT: 'false',
-          MIO_LOG_LEVEL: 'warn',
+          MIO_LOG_LEVEL: ctx.params.logLevel ?? 'warn',
           MIO_WORKERS: ctx.params.workers ?? '32',
           MIO_VALIDATION_ALLOWED_CIDRS: farmRange(SLOT),
           MIO_VALIDATION_STALE_GRACE: grace,
@@ -405,6 +406,7 @@ const bench: Bench = {
         await t.stop();
       }
     } finally {
+      if (op && ctx.params.keepLog) writeFileSync(ctx.params.keepLog, op.logs());
       await op?.stop();
       await farm.stop();
       await net.deleteIngressClass({ name: cls }).catch(() => undefined);
@@ -434,7 +436,7 @@ async function phases(ctx: BenchContext, r: Run): Promise<Record<string, number 
   await createIdentities(ctx, ns, n, cls);
   log(`${n} identities and Ingresses applied in ${s1(performance.now() - t0)} s (${endpoints} endpoints)`);
   await waitUntil(
-    'all identities Ready',
+    () => 'all identities Ready',
     () => t.ready.size >= n,
     300_000,
     () => sampler.tick(),
@@ -450,9 +452,9 @@ async function phases(ctx: BenchContext, r: Run): Promise<Record<string, number 
   while (performance.now() - allReady < 3000 && sampler.firstProbeAt === undefined) await sampler.tick();
   const req0 = await apiserverRequests(ctx);
   await waitUntil(
-    `all Served=True (last: ${reasons(t)})`,
+    () => `all Served=True (last: ${reasons(t)}; probes ${sampler.probes}, peak queued ${sampler.peakQueued})`,
     () => countReason(t, 'ServingCurrentCertificate') >= n,
-    300_000,
+    Number(ctx.params.waitS ?? 300) * 1000,
     () => sampler.tick(),
   );
   const allServed = Math.max(...[...t.served.values()].map((s) => s.at));
@@ -490,7 +492,7 @@ async function phases(ctx: BenchContext, r: Run): Promise<Record<string, number 
     const b0 = performance.now();
     await patchAll(ctx, ns, n, { 'machineidentity.io/validate-requested-at': at });
     await waitUntil(
-      `burst: ${endpoints} probes`,
+      () => `burst: ${endpoints} probes`,
       () => sampler.probes - before >= endpoints,
       300_000,
       () => sampler.tick(),
@@ -517,14 +519,14 @@ async function phases(ctx: BenchContext, r: Run): Promise<Record<string, number 
     const r0 = performance.now();
     await patchAll(ctx, ns, n, { 'machineidentity.io/renew-requested-at': new Date().toISOString() });
     await waitUntil(
-      'all renewed',
+      () => 'all renewed',
       () => [...revisions].every(([k, v]) => (t.revision.get(k) ?? 0) > v),
       300_000,
       () => sampler.tick(),
     );
     const renewed = Math.max(...t.ready.values());
     await waitUntil(
-      `all Served=False ServingStaleCertificate (last: ${reasons(t)})`,
+      () => `all Served=False ServingStaleCertificate (last: ${reasons(t)})`,
       () => countReason(t, 'ServingStaleCertificate') >= n,
       300_000,
       () => sampler.tick(),

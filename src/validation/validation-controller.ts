@@ -1,3 +1,4 @@
+// over 300 lines: one reconciler (schedule, probe, judge, write, announce, remediate) shares its per-identity state
 // Reconciler: is each identity's current certificate the one its endpoints serve? Per identity it
 // finds the endpoints (targets.ts, from the informers' projections), probes them on a schedule
 // (schedule.ts) through the prober's worker (no peer byte is parsed here), judges each (verdict.ts),
@@ -27,6 +28,7 @@ import {
 import { FIRST_PROBE_MS, nextProbeDelay, validateRequested } from './schedule.ts';
 import { remediationPlan } from './remediation.ts';
 import { ProbeRefused } from './prober.ts';
+import { boundedEach } from './bounded.ts';
 import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
 import { applyServedStatus, servedStatusChange } from './served-status.ts';
 
@@ -65,6 +67,8 @@ interface IdentityState {
 
 const MAX_STATES = 200_000;
 const REQUEST_GAP_MS = 5_000;
+/** After the prober refused a probe (its queue was full). */
+const REFUSED_RETRY_MS = 5_000;
 const endpointKey = (t: ServeTarget, ip: string, port: number): string => `${t.key}|${ip}:${port}`;
 
 /** Until this process saw the certificate change, its notBefore (backdated a minute) is the best guess. */
@@ -142,7 +146,7 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
     // nothing judged yet and not due (a new identity, a restarted operator): no probe, no write before it is
     if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
     // a probe that answers a request counts as made at the request's time (the CLI rounds it up to the second)
-    await probeAll(
+    const refused = await probeAll(
       st,
       [...live].filter(([k]) => due || !st.probes.has(k)),
       Math.max(nowMs, requestAt),
@@ -163,6 +167,8 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
           revisionSeenAt: st.revisionSeenAt,
           verdicts: results.map((r) => r.outcome.verdict),
         });
+    // the prober was full: look again soon (the schedule above must not push that out to its 30 s or 1 h)
+    if (refused) st.nextDueMs = Math.min(st.nextDueMs, nowMs + REFUSED_RETRY_MS);
     let condition = servedCondition(results, live.size === 0 ? deps.whyNoTargets(ns, secretName) : undefined);
     const remedy = await remediate(mi, st, results, nowMs, log);
     if (remedy.note) condition = { ...condition, message: `${condition.message}; ${remedy.note}` };
@@ -182,23 +188,25 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
       }
   }
 
-  async function probeAll(st: IdentityState, toProbe: [string, LiveEndpoint][], nowMs: number): Promise<void> {
-    await Promise.all(
-      toProbe.map(async ([k, { target, address }]) => {
-        const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
-          if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
-          throw e;
-        });
-        if (!r) {
-          st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
-          return;
-        }
-        deps.metrics.observeProbe(r);
-        st.probes.set(k, r);
-        deps.servedAnomalies(k, target, r);
-      }),
-    );
+  /** Probes the endpoints, at most cfg.concurrency at a time per identity; true when the prober refused any. */
+  async function probeAll(st: IdentityState, toProbe: [string, LiveEndpoint][], nowMs: number): Promise<boolean> {
+    let refused = false;
+    // bounded: the workers together never hand the prober more than its queue takes (4 × concurrency ≤ 10 ×)
+    await boundedEach(toProbe, cfg.concurrency, async ([k, { target, address }]) => {
+      const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
+        if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
+        throw e;
+      });
+      if (!r) {
+        refused = true;
+        return;
+      }
+      deps.metrics.observeProbe(r);
+      st.probes.set(k, r);
+      deps.servedAnomalies(k, target, r);
+    });
     if (toProbe.length > 0) st.lastProbeMs = nowMs;
+    return refused;
   }
 
   async function writeServed(
