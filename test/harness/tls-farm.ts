@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import type { FarmCertFile } from './tls-farm-server.ts';
 
 const run = promisify(execFile);
-export type FarmSlot = 0 | 1;
+type FarmSlot = 0 | 1;
 interface Layout {
   netns: string;
   hostIf: string;
