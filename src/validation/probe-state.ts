@@ -8,6 +8,7 @@ import { endpointVerdict, type BundleCa, type CurrentCert, type EndpointResult }
 import { FIRST_PROBE_MS, validateRequested } from './schedule.ts';
 import type { IdentityMetric, ValidationMetrics } from './validation-metrics.ts';
 import { ProbeRefused } from './prober.ts';
+import { boundedEach } from './bounded.ts';
 import type { ProbeRequest } from './types.ts';
 
 export interface IdentityState {
@@ -136,27 +137,54 @@ export interface ProbeDeps {
   servedAnomalies(endpointKey: string, target: ServeTarget, probe: ProbeResult | undefined): void;
 }
 
-/** Probes the given endpoints (the prober bounds how many at once) and records what each served. */
+/** After the prober refused a probe (its queue was full). */
+export const REFUSED_RETRY_MS = 5_000;
+
+/**
+ * Probes the given endpoints, at most `concurrency` at a time per caller (the workers together never hand
+ * the prober more than its queue takes), and records what each served; true when the prober refused any.
+ */
 export async function probeEndpoints(
   deps: ProbeDeps,
+  concurrency: number,
   st: IdentityState,
   toProbe: [string, LiveEndpoint][],
   nowMs: number,
-): Promise<void> {
-  await Promise.all(
-    toProbe.map(async ([k, { target, address }]) => {
-      const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
-        if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
-        throw e;
-      });
-      if (!r) {
-        st.nextDueMs = Math.min(st.nextDueMs, nowMs + 5_000);
-        return;
-      }
-      deps.metrics.observeProbe(r);
-      st.probes.set(k, r);
-      deps.servedAnomalies(k, target, r);
-    }),
-  );
+): Promise<boolean> {
+  let refused = false;
+  await boundedEach(toProbe, concurrency, async ([k, { target, address }]) => {
+    const r = await deps.probe({ ip: address.ip, port: address.port, sni: target.sni }).catch((e: unknown) => {
+      if (e instanceof ProbeRefused) return undefined; // the prober is full: keep what was known, look again soon
+      throw e;
+    });
+    if (!r) {
+      refused = true;
+      return;
+    }
+    deps.metrics.observeProbe(r);
+    st.probes.set(k, r);
+    deps.servedAnomalies(k, target, r);
+  });
   if (toProbe.length > 0) st.lastProbeMs = nowMs;
+  return refused;
+}
+
+/**
+ * How long to wait before judging at all, or undefined to go on: nothing judged yet and not due (a new
+ * identity, a restarted operator: no probe, no write before it is); or a new identity with no endpoints yet
+ * (a workload usually starts after its Secret exists: NoEndpoints is said once nothing served it for the
+ * grace period, not written and then replaced a minute later).
+ */
+export function waitBeforeJudging(
+  st: IdentityState,
+  endpoints: number,
+  hasServed: boolean,
+  due: boolean,
+  nowMs: number,
+  graceMs: number,
+): number | undefined {
+  if (!due && st.probes.size === 0) return Math.max(1000, st.nextDueMs - nowMs);
+  const settleAt = st.revisionSeenAt + graceMs;
+  if (endpoints === 0 && !hasServed && nowMs < settleAt) return Math.max(1000, settleAt - nowMs);
+  return undefined;
 }

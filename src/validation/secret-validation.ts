@@ -7,7 +7,15 @@ import type { OperatorContext } from '../controllers/context.ts';
 import { recordEvent } from '../controllers/events.ts';
 import { Controller, type Syncable } from '../runtime/reconcile-loop.ts';
 import { FIRST_PROBE_MS, nextProbeDelay } from './schedule.ts';
-import { judge, liveEndpoints, MAX_STATES, probeEndpoints, type IdentityState, type ProbeDeps } from './probe-state.ts';
+import {
+  judge,
+  liveEndpoints,
+  MAX_STATES,
+  probeEndpoints,
+  REFUSED_RETRY_MS,
+  type IdentityState,
+  type ProbeDeps,
+} from './probe-state.ts';
 import { servedCondition, type BundleCa, type EndpointResult } from './verdict.ts';
 import type { ServeTarget } from './types.ts';
 import type { ValidationMetrics } from './validation-metrics.ts';
@@ -123,8 +131,9 @@ export function secretValidationController(ctx: OperatorContext, deps: SecretVal
       for (const k of st.probes.keys()) if (!live.has(k)) st.probes.delete(k);
       const due = nowMs >= st.nextDueMs;
       if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
-      await probeEndpoints(
+      const refused = await probeEndpoints(
         deps,
+        cfg.concurrency,
         st,
         [...live].filter(([k]) => due || !st.probes.has(k)),
         nowMs,
@@ -135,6 +144,7 @@ export function secretValidationController(ctx: OperatorContext, deps: SecretVal
       if (due)
         st.nextDueMs =
           nowMs + nextProbeDelay({ nowMs, intervalMs: cfg.intervalMs, revisionSeenAt: st.revisionSeenAt, verdicts });
+      if (refused) st.nextDueMs = Math.min(st.nextDueMs, nowMs + REFUSED_RETRY_MS);
       await publish(key, held, st, results, nowMs);
       return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
     },

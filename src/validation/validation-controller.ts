@@ -27,6 +27,8 @@ import { FIRST_PROBE_MS, nextProbeDelay } from './schedule.ts';
 import {
   dueNow,
   probeEndpoints,
+  waitBeforeJudging,
+  REFUSED_RETRY_MS,
   heldCertificate,
   initialDue,
   initialReplacedAt,
@@ -119,11 +121,19 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
     const live = liveEndpoints(deps.targetsFor(ns, secretName));
     prune(st, live);
     const { requested, requestAt, due } = dueNow(st, mi, nowMs);
-    // nothing judged yet and not due (a new identity, a restarted operator): no probe, no write before it is
-    if (!due && st.probes.size === 0) return { requeueAfterMs: Math.max(1000, st.nextDueMs - nowMs) };
+    const hold = waitBeforeJudging(
+      st,
+      live.size,
+      Boolean(getCondition(mi.status?.conditions, 'Served')),
+      due,
+      nowMs,
+      cfg.staleGraceMs,
+    );
+    if (hold !== undefined) return { requeueAfterMs: hold };
     // a probe that answers a request counts as made at the request's time (the CLI rounds it up to the second)
-    await probeEndpoints(
+    const refused = await probeEndpoints(
       deps,
+      cfg.concurrency,
       st,
       [...live].filter(([k]) => due || !st.probes.has(k)),
       Math.max(nowMs, requestAt),
@@ -144,6 +154,8 @@ export function validationController(ctx: OperatorContext, deps: ValidationDeps)
           revisionSeenAt: st.revisionSeenAt,
           verdicts: results.map((r) => r.outcome.verdict),
         });
+    // the prober was full: look again soon (the schedule above must not push that out to its 30 s or 1 h)
+    if (refused) st.nextDueMs = Math.min(st.nextDueMs, nowMs + REFUSED_RETRY_MS);
     let condition = servedCondition(results, live.size === 0 ? deps.whyNoTargets(ns, secretName) : undefined);
     const remedy = await remediate(mi, st, results, nowMs, log);
     if (remedy.note) condition = { ...condition, message: `${condition.message}; ${remedy.note}` };

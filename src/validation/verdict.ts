@@ -65,7 +65,8 @@ export function endpointVerdict(i: VerdictInput): EndpointOutcome {
       message: `serves serial ${shortSerial(leaf.serialNumber)}, expired at ${iso(leaf.notAfter)}`,
     };
   if (leaf.fingerprintSHA256 !== i.current.fingerprintSHA256) {
-    const waiting = i.nowMs - i.current.replacedAt < i.graceMs;
+    // a probe made before the renewal says nothing about whether the server reloaded since: wait for one after it
+    const waiting = i.nowMs - i.current.replacedAt < i.graceMs || p.at < i.current.replacedAt;
     return {
       verdict: waiting ? 'AwaitingReload' : 'Stale',
       message: `serves serial ${shortSerial(leaf.serialNumber)}, not the current ${shortSerial(i.current.serialNumber)} (replaced at ${iso(i.current.replacedAt)})`,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { Prober } from '../../src/validation/prober.ts';
 import type { ProbeResult } from '../../src/validation/types.ts';
-import { cleanupFarm, FARM_NETNS, FARM_RANGE, farmAddresses, startFarm } from '../harness/tls-farm.ts';
+import { cleanupFarm, FARM_NETNS, FARM_RANGE, farmAddresses, farmRange, startFarm } from '../harness/tls-farm.ts';
 import type { TlsFarm } from '../harness/tls-farm.ts';
 import { issue } from '../harness/tls-certs.ts';
 import type { Issued } from '../harness/tls-certs.ts';
@@ -38,6 +38,10 @@ describe('TLS farm', () => {
     expect(a[253]).toBe('10.250.0.254');
     expect(a[254]).toBe('10.250.1.1');
     expect(() => farmAddresses(5000)).toThrow();
+    // slot 1 (bench validate) shares no address, range or name with slot 0
+    expect(farmAddresses(255, 1).slice(0, 1)).toEqual(['10.250.32.1']);
+    expect(farmAddresses(255, 1)[254]).toBe('10.250.33.1');
+    expect([farmRange(0), farmRange(1)]).toEqual([FARM_RANGE, '10.250.32.0/20']);
   });
 
   it('serves by SNI, the default otherwise, and new certificates after setCertificates', async () => {

@@ -77,6 +77,14 @@ describe('endpointVerdict', () => {
     expect(o.verdict).toBe('AwaitingReload');
     expect(o.message).toBe('serves serial a1, not the current b2 (replaced at 2026-12-07T09:59:30Z)');
   });
+
+  it.each([
+    ['probed before the renewal, past the grace: no evidence yet', current.replacedAt - 1, 'AwaitingReload'],
+    ['probed at the renewal, past the grace', current.replacedAt, 'Stale'],
+    ['probed after the renewal, past the grace', current.replacedAt + 60_000, 'Stale'],
+  ])('the previous certificate %s', (_name, at, verdict) => {
+    expect(endpointVerdict({ ...base, probe: { ...ok(cert('OLD', 'a1')), at } }).verdict).toBe(verdict);
+  });
 });
 
 const target = (name: string): ServeTarget => ({
