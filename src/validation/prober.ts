@@ -28,6 +28,8 @@ export interface ProberOptions {
   heapMb?: number;
   /** Bytes the peer may send before the handshake completes (default MAX_HANDSHAKE_BYTES, 256 KiB). */
   maxHandshakeBytes?: number;
+  /** A worker with nothing to do for this long is ended (default IDLE_MS, 60 s). */
+  idleMs?: number;
   logger?: Logger;
   registry?: Registry;
 }
@@ -53,14 +55,19 @@ const WORKER_URL = siblingUrl(import.meta.url, 'probe-worker');
 /** How long past its own timeout the worker may keep a probe before it counts as stuck. */
 const BACKSTOP_MS = 5000;
 
+/** A worker with nothing to do for this long is ended; an idle cluster pays no thread. */
+const IDLE_MS = 60_000;
+
 export class Prober {
   private readonly o: Required<
-    Pick<ProberOptions, 'concurrency' | 'timeoutMs' | 'maxQueue' | 'heapMb' | 'maxHandshakeBytes'>
+    Pick<ProberOptions, 'concurrency' | 'timeoutMs' | 'maxQueue' | 'heapMb' | 'maxHandshakeBytes' | 'idleMs'>
   > &
     ProberOptions;
   private readonly queue: Pending[] = [];
   private readonly running = new Map<number, Pending>();
-  private worker: Worker;
+  /** Started with the first probe and retired after IDLE_MS without one: idle clusters pay no thread. */
+  private worker?: Worker;
+  private idle?: NodeJS.Timeout;
   /** Set while a replaced worker is still closing its sockets: nothing new is sent until it is gone. */
   private draining?: Promise<void>;
   private nextId = 1;
@@ -73,7 +80,14 @@ export class Prober {
 
   constructor(o: ProberOptions) {
     const concurrency = Math.max(1, Math.floor(o.concurrency));
-    this.o = { maxQueue: 10 * concurrency, heapMb: 32, maxHandshakeBytes: MAX_HANDSHAKE_BYTES, ...o, concurrency };
+    this.o = {
+      maxQueue: 10 * concurrency,
+      heapMb: 32,
+      maxHandshakeBytes: MAX_HANDSHAKE_BYTES,
+      idleMs: IDLE_MS,
+      ...o,
+      concurrency,
+    };
     if (o.registry) {
       this.m = {
         restarts: counter(
@@ -86,7 +100,6 @@ export class Prober {
         inFlight: gauge(o.registry, 'machine_identity_validation_probes_in_flight', 'Probes with a socket open', []),
       };
     }
-    this.worker = this.spawn();
   }
 
   /**
@@ -142,7 +155,8 @@ export class Prober {
     }
     this.running.clear();
     this.gauges();
-    await this.worker.terminate();
+    clearTimeout(this.idle);
+    await this.worker?.terminate();
   }
 
   private spawn(): Worker {
@@ -181,7 +195,7 @@ export class Prober {
       p.resolve({ at: Date.now(), durationMs: 0, ok: false, error: 'tls_error', message });
     }
     this.running.clear();
-    this.worker = this.spawn();
+    this.worker = undefined; // the next probe starts a fresh one
     // the old worker's sockets close with it: wait, so the bound on open sockets holds across the restart
     this.draining = w.terminate().then(
       () => this.drained(),
@@ -198,13 +212,32 @@ export class Prober {
     while (!this.draining && !this.stopped && this.running.size < this.o.concurrency) {
       const p = this.queue.shift();
       if (!p) break;
+      clearTimeout(this.idle);
       this.running.set(p.task.id, p);
-      const w = this.worker;
+      const w = (this.worker ??= this.spawn());
       p.backstop = setTimeout(() => this.replace(w, 'stuck'), this.o.timeoutMs + BACKSTOP_MS);
       p.backstop.unref();
       w.postMessage(p.task);
     }
+    if (this.running.size === 0 && this.queue.length === 0 && this.worker && !this.stopped) {
+      clearTimeout(this.idle);
+      this.idle = setTimeout(() => this.retire(), this.o.idleMs);
+      this.idle.unref();
+    }
     this.gauges();
+  }
+
+  /** Ends an idle worker (its heap and thread); the next probe starts a new one. */
+  private retire(): void {
+    const w = this.worker;
+    if (!w || this.running.size > 0 || this.queue.length > 0) return;
+    this.worker = undefined;
+    void w.terminate();
+  }
+
+  /** Whether a worker thread exists now (for tests and the metrics of an idle operator). */
+  get hasWorker(): boolean {
+    return this.worker !== undefined;
   }
 
   private gauges(): void {

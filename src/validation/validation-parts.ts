@@ -7,7 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { OperatorContext } from '../controllers/context.ts';
 import type { Controller } from '../runtime/reconcile-loop.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { identityFields } from '../crds/index.ts';
+import { identityFields, type MachineIdentityModel } from '../crds/index.ts';
 import { pemBlocks } from '../pki/pem.ts';
 import { parseCertificateDer } from '../pki/certs.ts';
 import type { InventoryObject, KnownCa } from '../inventory/model.ts';
@@ -27,6 +27,14 @@ import type { BundleCa } from './verdict.ts';
 import type { ProbeResult, ServeTarget } from './types.ts';
 
 const REBUILD_DEBOUNCE_MS = 1_000;
+
+/** Secrets something may serve (`namespace/name`): mounted by a Pod, named by an Ingress or Gateway. */
+function referencedSecrets(refs: RefSources): Set<string> {
+  const out = new Set<string>();
+  for (const p of refs.pods.list()) for (const m of p.mounted) out.add(`${p.metadata.namespace}/${m}`);
+  for (const t of refs.tls.flatMap((i) => i.list())) for (const s of t.secrets) out.add(`${t.metadata.namespace}/${s}`);
+  return out;
+}
 const MAX_BUNDLE_MEMO = 256;
 
 export interface ValidationParts {
@@ -204,11 +212,28 @@ export function validationParts(
       rebuild();
     }, REBUILD_DEBOUNCE_MS);
   };
-  sources.onChange(schedule);
-  ctx.informers.identities.onAdd(schedule).onUpdate((a, b) => {
-    if (a.metadata.generation !== b.metadata.generation) schedule();
+  let refCache: Set<string> | undefined; // dropped whenever a Pod, Ingress, Gateway, Service, ... changes
+  sources.onChange(() => {
+    refCache = undefined;
+    schedule();
   });
-  ctx.informers.identities.onDelete(schedule);
+  // an identity matters to the map only when something references its Secret (a Pod mounts it, an Ingress or
+  // Gateway names it, a webhook serves it): a burst of new identities does not rebuild the map every second
+  const referenced = (mi: MachineIdentityModel): boolean => {
+    const s = identityFields(mi).secretName;
+    refCache ??= referencedSecrets(o.refs);
+    return s !== undefined && refCache.has(`${mi.metadata.namespace}/${s}`);
+  };
+  ctx.informers.identities
+    .onAdd((mi) => {
+      if (referenced(mi)) schedule();
+    })
+    .onUpdate((a, b) => {
+      if (a.metadata.generation !== b.metadata.generation && (referenced(a) || referenced(b))) schedule();
+    })
+    .onDelete((mi) => {
+      if (bySecret.has(`${mi.metadata.namespace}/${identityFields(mi).secretName ?? ''}`) || referenced(mi)) schedule();
+    });
 
   const served = (key: string, target: ServeTarget, probe: ProbeResult | undefined): void => {
     const [ip = '', port = '0'] = key.slice(key.lastIndexOf('|') + 1).split(/:(?=\d+$)/);

@@ -289,6 +289,19 @@ describe('Prober: bounds', () => {
     expect(okResult(await p.probe({ ip: '127.0.0.1', port: good, sni: '' })).leaf.subjectDN).toBe('CN=after.test');
   });
 
+  it('no thread until the first probe; an idle worker is retired after idleMs and the next probe starts one', async () => {
+    const c = await issue({ subject: 'CN=idle.test' });
+    const port = await tlsServer({ key: c.keyPem, cert: c.pem });
+    const p = prober({ idleMs: 300 });
+    expect(p.hasWorker).toBe(false);
+    expect(okResult(await p.probe({ ip: '127.0.0.1', port, sni: '' })).leaf.subjectDN).toBe('CN=idle.test');
+    expect(p.hasWorker).toBe(true);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(p.hasWorker).toBe(false);
+    expect(okResult(await p.probe({ ip: '127.0.0.1', port, sni: '' })).leaf.subjectDN).toBe('CN=idle.test');
+    expect(p.hasWorker).toBe(true);
+  });
+
   it('300 probes at hanging endpoints, concurrency 16: never more than 16 sockets, all timeout on time, memory bounded', async () => {
     const sockets: OpenCount = { open: 0, peak: 0 };
     // resume(): read and drop the ClientHello, so a socket the prober closes is seen closed here
