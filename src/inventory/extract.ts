@@ -4,7 +4,8 @@
 // problem, never an exception, and only the parsed facts are kept (never key material or raw data).
 // Runs in the parse pool's worker (src/parsing/tasks.ts), within a per-object budget; the main
 // thread only calls slimForParse (slim.ts), which decides cheaply what (if anything) needs parsing.
-import { parseCertificateDer, type CertFacts } from '../pki/certs.ts';
+import { parseCertificateDer } from '../pki/certs.ts';
+import { recordOf, type CertRecord } from './cert-record.ts';
 import { hasPemMarker, pemBlocks } from '../pki/pem.ts';
 import {
   DEFAULT_PKCS12_BUDGET,
@@ -13,19 +14,7 @@ import {
   pkcs12Certificates,
   type Pkcs12Budget,
 } from '../pki/pkcs12-read.ts';
-import { dropEmptyKeys, keysFromPem, spkiFingerprint, type KeyRecord } from './key-facts.ts';
-
-/** The facts of one certificate as the inventory keeps them: CertFacts without the key object, times as epoch ms, SAN lists capped. */
-export interface CertRecord extends Omit<CertFacts, 'publicKey' | 'notBefore' | 'notAfter'> {
-  /** Data key, webhook name or `caBundle`; `#n` appended for the n-th certificate (n > 0) of a chain or bundle. */
-  key: string;
-  notBefore: number;
-  notAfter: number;
-  /** All SANs, also those past the cap. */
-  sanCount: number;
-  /** SHA-256 of the SubjectPublicKeyInfo DER, upper-case colon hex (the same key in two places). */
-  publicKeySHA256: string;
-}
+import { dropEmptyKeys, keysFromPem, knownPublicKey, type KeyRecord, type KnownPublicKey } from './key-facts.ts';
 
 /**
  * Why a value could not be read, as a bounded metric label: `unreadable` (malformed), `oversize` (over a
@@ -52,7 +41,6 @@ export interface Extracted {
   keys?: KeyRecord[];
 }
 
-export const MAX_SANS_KEPT = 100;
 /** Values larger than this are not certificates anyone mounts; skipped as a problem. */
 const MAX_VALUE_BYTES = 1024 * 1024;
 const MAX_CERTS_PER_VALUE = 100;
@@ -82,35 +70,18 @@ const DER_KEY = /\.(crt|cer|der|pem|cert)$/i;
 export const PASSWORD_KEYS = ['password', 'keystore-password', 'keystorePassword', 'truststore-password'];
 export const PKCS12_PASSWORD_ANNOTATION = 'machineidentity.io/pkcs12-password-key';
 
-function recordOf(f: CertFacts, key: string): CertRecord {
-  const cap = (xs: string[]): string[] => (xs.length > MAX_SANS_KEPT ? xs.slice(0, MAX_SANS_KEPT) : xs);
-  const r: CertRecord = {
-    key,
-    serialNumber: f.serialNumber,
-    fingerprintSHA256: f.fingerprintSHA256,
-    subjectDN: f.subjectDN,
-    issuerDN: f.issuerDN,
-    notBefore: f.notBefore.getTime(),
-    notAfter: f.notAfter.getTime(),
-    isCA: f.isCA,
-    keyAlgorithm: f.keyAlgorithm,
-    keyUsage: f.keyUsage,
-    extKeyUsage: f.extKeyUsage,
-    signatureAlgorithm: f.signatureAlgorithm,
-    selfSigned: f.selfSigned,
-    dnsNames: cap(f.dnsNames),
-    ipAddresses: cap(f.ipAddresses),
-    uris: cap(f.uris),
-    emailAddresses: cap(f.emailAddresses),
-    sanCount: f.dnsNames.length + f.ipAddresses.length + f.uris.length + f.emailAddresses.length,
-    publicKeySHA256: spkiFingerprint(f.publicKey),
-  };
-  if (f.commonName !== undefined) r.commonName = f.commonName;
-  if (f.keySize !== undefined) r.keySize = f.keySize;
-  if (f.authorityKeyId !== undefined) r.authorityKeyId = f.authorityKeyId;
-  if (f.subjectKeyId !== undefined) r.subjectKeyId = f.subjectKeyId;
-  return r;
+/**
+ * A Secret being read: its private keys are fingerprinted after every value was read, so that a key whose
+ * encoding carries the public key of one of the Secret's certificates (whatever the value names' order) needs
+ * no derivation.
+ */
+interface SecretScan extends Extracted {
+  keyTexts: { key: string; text: string }[];
+  known: KnownPublicKey[];
 }
+const isSecretScan = (out: Extracted): out is SecretScan => 'keyTexts' in out;
+/** Certificates of one Secret whose public keys its private keys are compared with (more are derived). */
+const MAX_KNOWN = 16;
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : 'unreadable').slice(0, 200);
 const problem = (key: string, e: unknown): ParseProblem => ({
@@ -132,7 +103,12 @@ function addAll(out: Extracted, key: string, ders: Buffer[]): void {
   }
   ders.forEach((der, i) => {
     try {
-      out.certs.push(recordOf(parseCertificateDer(der), i === 0 ? key : `${key}#${i}`));
+      const { record, spki } = recordOf(parseCertificateDer(der), i === 0 ? key : `${key}#${i}`);
+      out.certs.push(record);
+      if (isSecretScan(out) && out.known.length < MAX_KNOWN) {
+        const k = knownPublicKey(spki, record.publicKeySHA256);
+        if (k) out.known.push(k);
+      }
     } catch (e) {
       out.problems.push(problem(i === 0 ? key : `${key}#${i}`, e));
     }
@@ -141,7 +117,7 @@ function addAll(out: Extracted, key: string, ders: Buffer[]): void {
 
 /** PEM text: every CERTIFICATE block (a malformed block is one problem and stops that value). */
 function fromPem(out: Extracted, key: string, text: string): void {
-  if (out.keys) keysFromPem(out.keys, key, text); // a Secret's: tls.key, or a key next to its certificate
+  if (isSecretScan(out) && text.includes('PRIVATE KEY-----')) out.keyTexts.push({ key, text }); // tls.key, or a key next to its certificate
   let ders: Buffer[];
   try {
     ders = pemBlocks(text, ['CERTIFICATE', 'TRUSTED CERTIFICATE']);
@@ -183,7 +159,7 @@ export interface ObjectLike {
 }
 
 export function extractFromSecret(s: ObjectLike & { data?: Record<string, string> | null }): Extracted {
-  const out: Extracted = { certs: [], problems: [], keys: [] };
+  const out: SecretScan = { certs: [], problems: [], keyTexts: [], known: [] };
   const data = s.data ?? {};
   const managed = Boolean(s.metadata?.labels?.['machineidentity.io/identity']);
   const password = (): string | undefined => {
@@ -212,7 +188,9 @@ export function extractFromSecret(s: ObjectLike & { data?: Record<string, string
     if (typeof b64 !== 'string' || b64.length === 0) continue;
     fromBytes(out, key, Buffer.from(b64, 'base64'), password);
   }
-  return dropEmptyKeys(out);
+  const keys: KeyRecord[] = [];
+  for (const { key, text } of out.keyTexts) keysFromPem(keys, key, text, out.known);
+  return dropEmptyKeys({ certs: out.certs, problems: out.problems, keys });
 }
 
 export function extractFromConfigMap(

@@ -1,7 +1,8 @@
 // The inventory's view of every certificate found: where it is, who owns it, who issued it, whether a
 // CA the operator knows signed it, and what the IssuancePolicies say about it. Pure: built from the
 // projections the informers keep.
-import type { CertRecord, ParseProblem } from './extract.ts';
+import type { CertRecord } from './cert-record.ts';
+import type { ParseProblem } from './extract.ts';
 import type { KeyRecord } from './key-facts.ts';
 import type { EntryAnomaly } from '../validation/anomaly-finding.ts';
 import { certificateFromFacts } from '../policy/types.ts';

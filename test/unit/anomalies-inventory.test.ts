@@ -69,6 +69,68 @@ describe('public-key fingerprints (parse worker)', () => {
     expect(out).toEqual([{ key: 'key.pem', publicKeySHA256: spkiFingerprint(kp.publicKey) }]);
   });
 
+  describe("a key next to its certificate takes the certificate's fingerprint without being derived", () => {
+    const leafFor = async (key: KeyObject): Promise<string> => {
+      const m = loadCaMaterial({ 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) });
+      if (!m.ok) throw new Error(m.message);
+      const r = await new InClusterCaIssuer(m).sign(request(await makeCsr(key, { subject: 'CN=pair' })));
+      if (r.status !== 'issued') throw new Error('not issued');
+      return r.certificatePem;
+    };
+    it.each([
+      ['ECDSA P-256, PKCS#8', 'ECDSA', 256, 'pkcs8'],
+      ['ECDSA P-256, SEC1', 'ECDSA', 256, 'sec1'],
+      ['ECDSA P-384, SEC1', 'ECDSA', 384, 'sec1'],
+      ['RSA 2048, PKCS#8', 'RSA', 2048, 'pkcs8'],
+      ['RSA 2048, PKCS#1', 'RSA', 2048, 'pkcs1'],
+      ['Ed25519 (its PKCS#8 carries no public key: derived)', 'Ed25519', undefined, 'pkcs8'],
+    ] as const)(
+      '%s: the same fingerprint as the derivation, whatever the order of the values',
+      async (_n, alg, size, format) => {
+        const key = await newKey(alg, size);
+        const pem = key.export({ type: format, format: 'pem' }).toString();
+        const crt = await leafFor(key);
+        const derived: KeyRecord[] = [];
+        keysFromPem(derived, 'tls.key', pem);
+        expect(derived[0]?.publicKeySHA256).toBe(spkiFingerprint(key));
+        const orders: Record<string, string>[] = [
+          { 'tls.crt': b64(crt), 'tls.key': b64(pem) },
+          { 'a.key': b64(pem), 'z.crt': b64(crt) }, // the key is read before the certificate
+        ];
+        for (const data of orders) {
+          const x = extractFromSecret({ data });
+          expect(x.keys?.map((k) => k.publicKeySHA256)).toEqual([spkiFingerprint(key)]);
+          expect(x.certs[0]?.publicKeySHA256).toBe(spkiFingerprint(key));
+        }
+      },
+    );
+
+    it("a key that is not the certificate's, and an EC key whose encoding omits its public key, are derived", async () => {
+      const other = await newKey('ECDSA');
+      const own = await newKey('ECDSA');
+      const crt = await leafFor(own);
+      const x = extractFromSecret({
+        data: { 'tls.crt': b64(crt), 'tls.key': b64(other.export({ type: 'pkcs8', format: 'pem' })) },
+      });
+      expect(x.keys?.[0]?.publicKeySHA256).toBe(spkiFingerprint(other));
+      expect(x.certs[0]?.publicKeySHA256).toBe(spkiFingerprint(own));
+      // SEC1 without the optional [1] publicKey: ECPrivateKey { 1, d, [0] curve } rebuilt from the JWK
+      const jwk = own.export({ format: 'jwk' });
+      const d = Buffer.from(String(jwk.d), 'base64url');
+      const p256 = Buffer.from('06082a8648ce3d030107', 'hex');
+      const body = Buffer.concat([
+        Buffer.from([0x02, 0x01, 0x01, 0x04, d.length]),
+        d,
+        Buffer.from([0xa0, p256.length]),
+        p256,
+      ]);
+      const sec1 = Buffer.concat([Buffer.from([0x30, body.length]), body]);
+      const pem = `-----BEGIN EC PRIVATE KEY-----\n${sec1.toString('base64')}\n-----END EC PRIVATE KEY-----\n`;
+      const y = extractFromSecret({ data: { 'tls.crt': b64(crt), 'tls.key': b64(pem) } });
+      expect(y.keys?.[0]?.publicKeySHA256).toBe(spkiFingerprint(own));
+    });
+  });
+
   it.each([
     [
       'encrypted PKCS#8',

@@ -15,8 +15,8 @@ import {
   extractFromCrd,
   extractFromSecret,
   extractFromWebhookConfiguration,
-  MAX_SANS_KEPT,
 } from '../../src/inventory/extract.ts';
+import { MAX_SANS_KEPT } from '../../src/inventory/cert-record.ts';
 import { buildEntries, type InventoryObject, type ModelInput } from '../../src/inventory/model.ts';
 import { gatewayRefs, ingressRefs, podRefs } from '../../src/inventory/refs.ts';
 import { newKey, makeCsr, request } from './issuers-fixtures.ts';

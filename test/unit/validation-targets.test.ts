@@ -24,7 +24,7 @@ import type {
 } from '../../src/validation/target-index.ts';
 import { covers, hostSni, serviceSni } from '../../src/validation/sni.ts';
 import type { InventoryObject } from '../../src/inventory/model.ts';
-import type { CertRecord } from '../../src/inventory/extract.ts';
+import type { CertRecord } from '../../src/inventory/cert-record.ts';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
