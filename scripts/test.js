@@ -2,8 +2,8 @@
 // `npm test`: the static checks of `npm run lint`, then jest (unit + integration against a real control plane), then a
 // check that no process started by the tests is still running. Ends with CI's closing line
 // `Tests: N passed, N failed` (each static check and the leftover check counts as one test).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -62,19 +62,43 @@ const jestArgs = [
   '--forceExit',
   ...args.filter((a) => a !== '--no-static'),
 ];
+/**
+ * A step that does not block, so that two can run side by side. Its output goes to `logFile` when given (printed
+ * whole when it ends, so two steps' lines never interleave), else straight to ours. Same deadline rule as step().
+ */
+const stepAside = (name, cmd, cmdArgs, timeoutMs, stepEnv, logFile) =>
+  new Promise((resolve) => {
+    const t0 = Date.now();
+    const fd = logFile ? openSync(logFile, 'w') : undefined;
+    const child = spawn(cmd, cmdArgs, { stdio: fd === undefined ? 'inherit' : ['ignore', fd, fd], env: stepEnv });
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (fd !== undefined) {
+        closeSync(fd);
+        process.stdout.write(readFileSync(logFile, 'utf8'));
+      }
+      const ok = code === 0 && !late;
+      const why = late ? ` after its deadline of ${timeoutMs / 60_000} min` : '';
+      console.log(`[test] ${name}: ${ok ? 'ok' : 'FAILED'}${why} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+      resolve(ok);
+    });
+  });
+
 /** Runs jest with `extra` arguments and environment; adds its totals (a run that failed outside any test counts one). */
-const jest = (name, extra, extraEnv = {}) => {
+const jest = async (name, extra, extraEnv = {}, logFile = undefined) => {
   const summary = join(work, `summary-${name.replace(/\W+/g, '-')}.json`);
-  const ok = step(
+  const ok = await stepAside(
     name,
     process.execPath,
     [...jestArgs, ...extra],
     Number(process.env.MIO_JEST_DEADLINE_MIN ?? 60) * 60_000,
-    {
-      ...env,
-      ...extraEnv,
-      MIO_SUMMARY_FILE: summary,
-    },
+    { ...env, ...extraEnv, MIO_SUMMARY_FILE: summary },
+    logFile,
   );
   if (existsSync(summary)) {
     const s = JSON.parse(readFileSync(summary, 'utf8'));
@@ -83,10 +107,9 @@ const jest = (name, extra, extraEnv = {}) => {
     if (!ok && s.failed === 0) failed++; // jest failed outside any test (e.g. global setup)
   } else failed++;
 };
-jest('jest', []);
 
 // Compatibility: the files that show what must hold on every supported Kubernetes version, run again on
-// each older one (the main run above uses the default version, hack/control-plane-bins.sh DEFAULT_K8S).
+// each older one (the main run uses the default version, hack/control-plane-bins.sh DEFAULT_K8S).
 // Each run starts a plane of that version in its global setup. Only on a full run (no jest arguments).
 const COMMON = [
   'test/integration/crd-validation.test.ts', // the CRDs apply with their CEL rules
@@ -98,10 +121,39 @@ const COMPAT = {
   'v1.36.3': [...COMMON, 'test/integration/signer.test.ts'], // the v1beta1 signer issuing
   'v1.32.13': COMMON, // the oldest supported (chart kubeVersion): no PodCertificateRequest API
 };
-const jestFiles = args.filter((a) => a !== '--no-static');
-if (jestFiles.length === 0 && process.env.MIO_COMPAT !== 'off') {
+const compat = async () => {
+  if (process.env.MIO_COMPAT === 'off') return;
   for (const [version, files] of Object.entries(COMPAT))
-    jest(`jest on Kubernetes ${version}`, files, { MIO_K8S_VERSION: version });
+    await jest(
+      `jest on Kubernetes ${version}`,
+      files,
+      { MIO_K8S_VERSION: version },
+      join(work, `compat-${version}.log`),
+    );
+};
+
+// A full run is two streams side by side. The real-node files (each brings its own plane and the one real
+// node; they spend their time waiting for the kubelet, a stale grace, a rollout) and then the compatibility
+// runs go beside the main run on the shared plane. MIO_PARALLEL=off runs everything one after another.
+const jestFiles = args.filter((a) => a !== '--no-static');
+const REAL_NODE = 'real-node';
+if (jestFiles.length > 0) await jest('jest', []);
+else if (process.env.MIO_PARALLEL === 'off') {
+  await jest('jest', []);
+  await compat();
+} else {
+  await Promise.all([
+    jest('jest', ['--testPathIgnorePatterns', REAL_NODE, '/node_modules/']),
+    (async () => {
+      await jest(
+        'jest: real-node files',
+        ['--selectProjects', 'integration', '--', REAL_NODE],
+        { MIO_NO_SHARED_PLANE: '1' },
+        join(work, 'real-node.log'),
+      );
+      await compat();
+    })(),
+  ]);
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), undefined once the process is gone. */
