@@ -137,10 +137,6 @@ function ownerKeys(values: InventoryValues): string[] {
     .filter(Boolean);
 }
 
-const warnLine = (m: string): void => {
-  process.stderr.write(`warning: ${m}\n`);
-};
-
 /** The rows of one cluster: what `kc`'s current context may read, filtered. */
 async function clusterRows(
   kc: ReturnType<typeof kubeConfigFromEnv>,
@@ -165,7 +161,9 @@ export async function inventory(argv: string[]): Promise<number> {
     fail(`-o must be table, wide, json or csv, not ${JSON.stringify(values.output)}`);
   rowFilter(values); // a bad --expiring-within is a usage error before any request
   if (values.context?.length || values['all-contexts']) return fleet(values);
-  const rows = await clusterRows(kubeConfigFor(values.kubeconfig), values, warnLine);
+  const rows = await clusterRows(kubeConfigFor(values.kubeconfig), values, (m) =>
+    process.stderr.write(`warning: ${m}\n`),
+  );
   process.stdout.write(
     renderRows(
       values.output,

@@ -230,7 +230,19 @@ describe('kubectl mi inventory across the fleet', () => {
   }, 150_000);
 
   it('a cluster that does not answer is reported, the others still listed: exit 4', async () => {
-    const r = await cli(['inventory', '--kubeconfig', kubeconfig, '--context', 'a', '--context', 'd', '-o', 'csv']);
+    const r = await cli([
+      'inventory',
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      'a',
+      '--context',
+      'd',
+      '-n',
+      'shop',
+      '-o',
+      'csv',
+    ]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/^error: cluster d could not be read: .*ECONNREFUSED/m);
     const lines = r.stdout.trim().split('\n');
