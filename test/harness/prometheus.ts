@@ -6,9 +6,9 @@ import * as yaml from 'js-yaml';
 import { REPO_ROOT } from './control-plane.ts';
 import { freePort, startProcess, stopProc, waitFor, type Proc } from './processes.ts';
 
-export const PROMETHEUS = process.env.MIO_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+const PROMETHEUS = process.env.MIO_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
-export interface PromAlert {
+interface PromAlert {
   labels: Record<string, string>;
   state: string;
   annotations: Record<string, string>;
