@@ -38,6 +38,12 @@ const EnvSchema = z.object({
     .max(253)
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a DNS domain')
     .default('cluster.local'),
+  /** This cluster's name in a fleet (the chart's clusterName): carried by every Event the operator records. */
+  MIO_CLUSTER_NAME: z
+    .string()
+    .max(63)
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'letters, digits, -, _ and . (a label value)')
+    .default(''),
   MIO_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
   MIO_DURABLE_KEYS: bool.default(false),
   MIO_REISSUE_RATE: z.coerce.number().min(0.1).max(10_000).default(20),
@@ -108,6 +114,8 @@ export interface OperatorConfig {
   policyDefaultAction: 'Allow' | 'Deny';
   /** The cluster's DNS domain: which names a namespace owns by default (`<svc>.<ns>.svc.<clusterDomain>`). */
   clusterDomain: string;
+  /** The cluster's name in a fleet (MIO_CLUSTER_NAME); undefined when not set. */
+  clusterName?: string;
   workers: number;
   inventory: { enabled: boolean; ownerKeys: string[] };
   /** The parse pool (off the event loop) and the per-object budget of what it parses. */
@@ -165,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     logLevel: e.MIO_LOG_LEVEL,
     policyDefaultAction: e.MIO_POLICY_DEFAULT_ACTION,
     clusterDomain: e.MIO_CLUSTER_DOMAIN,
+    ...(e.MIO_CLUSTER_NAME ? { clusterName: e.MIO_CLUSTER_NAME } : {}),
     workers: e.MIO_WORKERS,
     signer: { enabled: e.MIO_SIGNER },
     inventory: {

@@ -1,7 +1,10 @@
-// `kubectl mi inventory` output: one row per certificate, as a table, JSON or CSV.
+// `kubectl mi inventory` output: one row per certificate, as a table (or a wide one), JSON or CSV.
+// Across several clusters (--context, --all-contexts) every row carries its cluster: a first column.
 import type { InventoryEntry } from '../inventory/model.ts';
 
 export interface InventoryRow {
+  /** The kubeconfig context the row was read through; only across several clusters. */
+  cluster?: string;
   namespace: string;
   kind: string;
   name: string;
@@ -93,23 +96,32 @@ function age(seconds: number): string {
   return seconds < 0 ? `expired ${s} ago` : s;
 }
 
-export function formatTable(rows: readonly InventoryRow[]): string {
-  const head = [
-    'NAMESPACE',
-    'KIND',
-    'NAME',
-    'KEY',
-    'SUBJECT',
-    'EXPIRES IN',
-    'KEY ALG',
-    'SIGNATURE',
-    'MANAGED',
-    'TRUSTED',
-    'COMPLIANT',
-    'OWNER',
-    'ANOMALIES',
-  ];
-  const body = rows.map((r) => [
+export interface TableOptions {
+  /** A CLUSTER column first (several clusters). */
+  cluster?: boolean;
+  /** Also ISSUER, NOT AFTER, SERIAL, IDENTITY and AUTHORITY (`-o wide`). */
+  wide?: boolean;
+}
+
+const HEAD = [
+  'NAMESPACE',
+  'KIND',
+  'NAME',
+  'KEY',
+  'SUBJECT',
+  'EXPIRES IN',
+  'KEY ALG',
+  'SIGNATURE',
+  'MANAGED',
+  'TRUSTED',
+  'COMPLIANT',
+  'OWNER',
+  'ANOMALIES',
+];
+const WIDE_HEAD = ['ISSUER', 'NOT AFTER', 'SERIAL', 'IDENTITY', 'AUTHORITY'];
+
+function cells(r: InventoryRow): string[] {
+  return [
     r.namespace || '-',
     r.kind,
     r.name,
@@ -123,6 +135,23 @@ export function formatTable(rows: readonly InventoryRow[]): string {
     String(r.compliant),
     r.owner ?? '-',
     anomalyCell(r.anomalies),
+  ];
+}
+
+const wideCells = (r: InventoryRow): string[] => [
+  r.issuer.slice(0, 60) || '-',
+  r.notAfter,
+  r.serialNumber.length > 16 ? `${r.serialNumber.slice(0, 16)}…` : r.serialNumber || '-',
+  r.identity ?? '-',
+  r.authority ?? '-',
+];
+
+export function formatTable(rows: readonly InventoryRow[], opts: TableOptions = {}): string {
+  const head = [...(opts.cluster ? ['CLUSTER'] : []), ...HEAD, ...(opts.wide ? WIDE_HEAD : [])];
+  const body = rows.map((r) => [
+    ...(opts.cluster ? [r.cluster ?? '-'] : []),
+    ...cells(r),
+    ...(opts.wide ? wideCells(r) : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   return (
@@ -148,8 +177,9 @@ const csvCell = (v: unknown): string => {
   return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
-export function formatCsv(rows: readonly InventoryRow[]): string {
+export function formatCsv(rows: readonly InventoryRow[], opts: { cluster?: boolean } = {}): string {
   const cols = [
+    ...(opts.cluster ? (['cluster'] as const) : []),
     'namespace',
     'kind',
     'name',
@@ -175,6 +205,6 @@ export function formatCsv(rows: readonly InventoryRow[]): string {
     'owner',
     'compliant',
     'anomalies',
-  ] as const;
+  ] as const satisfies readonly (keyof InventoryRow)[];
   return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 }

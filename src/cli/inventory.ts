@@ -2,6 +2,7 @@
 // own code (src/inventory/), straight from the API with the caller's credentials: no operator needed,
 // and RBAC decides what a person sees.
 import type * as k8s from '@kubernetes/client-node';
+import { z } from 'zod';
 import { getJson, getJsonOrNotFound } from '../runtime/kube.ts';
 import { propertyOf } from '../runtime/narrow.ts';
 import { parseIssuancePolicy } from '../crds/index.ts';
@@ -25,26 +26,36 @@ import { gatewayRefs, ingressRefs, podRefs } from '../inventory/refs.ts';
 import { attachAnomalies, keyAnomalies, keyHoldings } from '../inventory/anomalies.ts';
 import { applyMuting } from '../validation/muting.ts';
 
-interface List<T> {
-  items?: T[];
-  metadata?: { continue?: string };
-}
+// What a list answer must look like before anything reads it: items are objects with metadata (each
+// item's content is then read by the extractors, which treat every field as untrusted).
+const ListPage = z.object({
+  items: z.array(z.looseObject({ metadata: z.looseObject({ name: z.string().optional() }).optional() })).nullish(),
+  metadata: z.looseObject({ continue: z.string().optional() }).optional(),
+});
 
-async function listAll<T>(kc: k8s.KubeConfig, path: string): Promise<T[]> {
+async function listAll<T>(kc: k8s.KubeConfig, path: string, signal?: AbortSignal): Promise<T[]> {
   const out: T[] = [];
   let cont: string | undefined;
   do {
-    const page = await getJson<List<T>>(kc, path, { limit: 500, continue: cont });
-    out.push(...(page.items ?? []));
-    cont = page.metadata?.continue || undefined;
+    const raw = await getJson<unknown>(kc, path, { limit: 500, continue: cont }, signal);
+    const page = ListPage.safeParse(raw);
+    if (!page.success) throw new Error(`GET ${path}: not a list (${page.error.issues[0]?.message ?? 'invalid'})`);
+    // the items are the API's own objects, checked above for shape; their fields are read defensively below
+    out.push(...((page.data.items ?? []) as unknown as T[]));
+    cont = page.data.metadata?.continue || undefined;
   } while (cont);
   return out;
 }
 
 /** A list the caller may not be allowed (403) or the cluster may not serve (404) is empty, not fatal. */
-async function listOrEmpty<T>(kc: k8s.KubeConfig, path: string, warn: (m: string) => void): Promise<T[]> {
+async function listOrEmpty<T>(
+  kc: k8s.KubeConfig,
+  path: string,
+  warn: (m: string) => void,
+  signal?: AbortSignal,
+): Promise<T[]> {
   try {
-    return await listAll<T>(kc, path);
+    return await listAll<T>(kc, path, signal);
   } catch (e) {
     const code = propertyOf(e, 'code');
     if (code === 403 || code === 404) {
@@ -83,18 +94,21 @@ export interface InventoryQuery {
   namespace?: string;
   ownerKeys: readonly string[];
   warn(m: string): void;
+  /** Aborts every request (the fleet inventory's per-cluster deadline). */
+  signal?: AbortSignal;
 }
 
 export async function collectInventory(kc: k8s.KubeConfig, q: InventoryQuery): Promise<InventoryEntry[]> {
+  const sig = q.signal;
   const ns = q.namespace ? `/namespaces/${encodeURIComponent(q.namespace)}` : '';
   const [secrets, configMaps, pods, ingresses] = await Promise.all([
-    listOrEmpty<k8s.V1Secret>(kc, `/api/v1${ns}/secrets`, q.warn),
-    listOrEmpty<k8s.V1ConfigMap>(kc, `/api/v1${ns}/configmaps`, q.warn),
-    listOrEmpty<k8s.V1Pod>(kc, `/api/v1${ns}/pods`, q.warn),
-    listOrEmpty<k8s.V1Ingress>(kc, `/apis/networking.k8s.io/v1${ns}/ingresses`, q.warn),
+    listOrEmpty<k8s.V1Secret>(kc, `/api/v1${ns}/secrets`, q.warn, sig),
+    listOrEmpty<k8s.V1ConfigMap>(kc, `/api/v1${ns}/configmaps`, q.warn, sig),
+    listOrEmpty<k8s.V1Pod>(kc, `/api/v1${ns}/pods`, q.warn, sig),
+    listOrEmpty<k8s.V1Ingress>(kc, `/apis/networking.k8s.io/v1${ns}/ingresses`, q.warn, sig),
   ]);
-  const gateways = (await getJsonOrNotFound(kc, '/apis/gateway.networking.k8s.io/v1', {}).catch(() => undefined))
-    ? await listOrEmpty<never>(kc, `/apis/gateway.networking.k8s.io/v1${ns}/gateways`, q.warn)
+  const gateways = (await getJsonOrNotFound(kc, '/apis/gateway.networking.k8s.io/v1', {}, sig).catch(() => undefined))
+    ? await listOrEmpty<never>(kc, `/apis/gateway.networking.k8s.io/v1${ns}/gateways`, q.warn, sig)
     : [];
   const objects: InventoryObject[] = [
     ...secrets.map((s) => holder('Secret', s, extractFromSecret, q.ownerKeys)),
@@ -117,23 +131,26 @@ export async function collectInventory(kc: k8s.KubeConfig, q: InventoryQuery): P
     ];
     for (const [kind, path, fn] of cluster)
       objects.push(
-        ...(await listOrEmpty<k8s.KubernetesObject>(kc, path, q.warn)).map((o) => holder(kind, o, fn, q.ownerKeys)),
+        ...(await listOrEmpty<k8s.KubernetesObject>(kc, path, q.warn, sig)).map((o) =>
+          holder(kind, o, fn, q.ownerKeys),
+        ),
       );
   }
   const [identities, bindings, policyObjs, namespaces] = await Promise.all([
-    listOrEmpty<IdentityLike>(kc, `/apis/machineidentity.io/v1alpha1${ns}/machineidentities`, q.warn),
+    listOrEmpty<IdentityLike>(kc, `/apis/machineidentity.io/v1alpha1${ns}/machineidentities`, q.warn, sig),
     listOrEmpty<{ metadata: k8s.V1ObjectMeta; status?: { caFingerprintSHA256?: string } }>(
       kc,
       '/apis/machineidentity.io/v1alpha1/certificateauthoritybindings',
       q.warn,
+      sig,
     ),
-    listOrEmpty<unknown>(kc, '/apis/machineidentity.io/v1alpha1/issuancepolicies', q.warn),
+    listOrEmpty<unknown>(kc, '/apis/machineidentity.io/v1alpha1/issuancepolicies', q.warn, sig),
     q.namespace
-      ? getJsonOrNotFound<k8s.V1Namespace>(kc, `/api/v1/namespaces/${encodeURIComponent(q.namespace)}`, {}).then(
+      ? getJsonOrNotFound<k8s.V1Namespace>(kc, `/api/v1/namespaces/${encodeURIComponent(q.namespace)}`, {}, sig).then(
           (n) => (n ? [n] : []),
           () => [],
         )
-      : listOrEmpty<k8s.V1Namespace>(kc, '/api/v1/namespaces', q.warn),
+      : listOrEmpty<k8s.V1Namespace>(kc, '/api/v1/namespaces', q.warn, sig),
   ]);
   const inputs: PolicyInput[] = [];
   for (const p of policyObjs) {

@@ -5,6 +5,7 @@ import { readManifestFiles } from './manifests.ts';
 import { checkManifests, exitCode, formatText } from './policy-check.ts';
 import { collectInventory } from './inventory.ts';
 import { formatCsv, formatTable, toRow, type InventoryRow } from './inventory-format.ts';
+import { fleetInventory } from './fleet-inventory.ts';
 import { formatStatus, identityStatus } from './status.ts';
 import { runValidate } from './validate.ts';
 import { kubeConfigFromEnv } from '../runtime/kube.ts';
@@ -15,10 +16,14 @@ const USAGE = `Usage: kubectl mi <command>
 Commands:
   status <name> [-n <namespace>] [-o text|json]
       Everything about one MachineIdentity, and in plain words why it is or is not Ready.
-  inventory [-A | -n <namespace>] [-o table|json|csv] [--expiring-within 720h] [--non-compliant]
+  inventory [-A | -n <namespace>] [-o table|wide|json|csv] [--expiring-within 720h] [--non-compliant]
+            [--context <name> ... | --all-contexts] [--parallel 4] [--cluster-timeout 60s]
       Every certificate you may read, managed or not: Secrets (PEM, DER, PKCS#12 with a known
       password), ConfigMaps and, with -A, webhook, APIService and CRD caBundles; where it is used,
       who owns it, whether a CA the operator runs signed it, and what the IssuancePolicies say.
+      With --context (repeatable) or --all-contexts, several clusters of the kubeconfig are read in
+      parallel and merged with a CLUSTER column (the context name); exit 4 when some could not be
+      read (they are named on stderr and the others listed), 1 when none could.
   validate [<name>] [-n <namespace> | -A] [--wait] [--timeout 2m] [-o table|json] [--strict]
       Ask the operator to probe now what the identities' endpoints serve (TLS handshakes), and print
       each endpoint with its served and current serial and verdict. Exit 0 when all serve the current
@@ -84,6 +89,10 @@ function parseInventoryArgs(argv: string[]) {
         'non-compliant': { type: 'boolean', default: false },
         kubeconfig: { type: 'string' },
         'owner-keys': { type: 'string', default: 'machineidentity.io/owner,owner,team' },
+        context: { type: 'string', multiple: true },
+        'all-contexts': { type: 'boolean', default: false },
+        parallel: { type: 'string', default: '4' },
+        'cluster-timeout': { type: 'string', default: '60s' },
       },
       strict: true,
     }).values;
@@ -109,32 +118,82 @@ function contextNamespace(kc: ReturnType<typeof kubeConfigFromEnv>): string {
 
 function renderRows(output: string, rows: InventoryRow[]): string {
   if (output === 'json') return `${JSON.stringify({ certificates: rows }, null, 2)}\n`;
-  return output === 'csv' ? formatCsv(rows) : formatTable(rows);
+  return output === 'csv' ? formatCsv(rows) : formatTable(rows, { wide: output === 'wide' });
+}
+
+type InventoryValues = ReturnType<typeof parseInventoryArgs>;
+
+/** Which rows to keep: --expiring-within and --non-compliant. */
+function rowFilter(values: InventoryValues): (r: InventoryRow) => boolean {
+  const within = expiringWithinMs(values['expiring-within']);
+  return (r) =>
+    (within === undefined || r.expiresInSeconds * 1000 <= within) && (!values['non-compliant'] || !r.compliant);
+}
+
+function ownerKeys(values: InventoryValues): string[] {
+  return values['owner-keys']
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+}
+
+/** The rows of one cluster: what `kc`'s current context may read, filtered. */
+async function clusterRows(
+  kc: ReturnType<typeof kubeConfigFromEnv>,
+  values: InventoryValues,
+  warn: (m: string) => void,
+  signal?: AbortSignal,
+): Promise<InventoryRow[]> {
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace(kc));
+  const entries = await collectInventory(kc, {
+    namespace,
+    ownerKeys: ownerKeys(values),
+    warn,
+    ...(signal ? { signal } : {}),
+  });
+  const now = Date.now();
+  return entries.map((e) => toRow(e, now)).filter(rowFilter(values));
 }
 
 export async function inventory(argv: string[]): Promise<number> {
   const values = parseInventoryArgs(argv);
-  if (!['table', 'json', 'csv'].includes(values.output))
-    fail(`-o must be table, json or csv, not ${JSON.stringify(values.output)}`);
-  const within = expiringWithinMs(values['expiring-within']);
-  const kc = kubeConfigFor(values.kubeconfig);
-  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace(kc));
-  const entries = await collectInventory(kc, {
-    namespace,
-    ownerKeys: values['owner-keys']
-      .split(',')
-      .map((k) => k.trim())
-      .filter(Boolean),
-    warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  });
-  const now = Date.now();
-  const rows = entries
-    .map((e) => toRow(e, now))
-    .filter((r) => within === undefined || r.expiresInSeconds * 1000 <= within)
-    .filter((r) => !values['non-compliant'] || !r.compliant)
-    .sort((a, b) => a.expiresInSeconds - b.expiresInSeconds);
-  process.stdout.write(renderRows(values.output, rows));
+  if (!['table', 'wide', 'json', 'csv'].includes(values.output))
+    fail(`-o must be table, wide, json or csv, not ${JSON.stringify(values.output)}`);
+  rowFilter(values); // a bad --expiring-within is a usage error before any request
+  if (values.context?.length || values['all-contexts']) return fleet(values);
+  const rows = await clusterRows(kubeConfigFor(values.kubeconfig), values, (m) =>
+    process.stderr.write(`warning: ${m}\n`),
+  );
+  process.stdout.write(
+    renderRows(
+      values.output,
+      rows.sort((a, b) => a.expiresInSeconds - b.expiresInSeconds),
+    ),
+  );
   return 0;
+}
+
+async function fleet(values: InventoryValues): Promise<number> {
+  if (values.context?.length && values['all-contexts']) fail('give --context or --all-contexts, not both');
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64)
+    fail(`--parallel takes a whole number from 1 to 64, not ${JSON.stringify(values.parallel)}`);
+  const timeoutMs = parseDuration(values['cluster-timeout']);
+  if (timeoutMs === undefined || timeoutMs <= 0)
+    fail(`--cluster-timeout takes a duration such as 60s, not ${JSON.stringify(values['cluster-timeout'])}`);
+  const r = await fleetInventory({
+    kubeConfig: () => kubeConfigFor(values.kubeconfig),
+    contexts: values.context ?? [],
+    allContexts: values['all-contexts'],
+    parallel,
+    timeoutMs,
+    output: values.output,
+    read: (kc, warn, signal) => clusterRows(kc, values, warn, signal),
+  });
+  if (r.usageError) fail(r.usageError);
+  process.stderr.write(r.stderr);
+  process.stdout.write(r.stdout);
+  return r.exitCode;
 }
 
 function parseStatusArgs(argv: string[]) {

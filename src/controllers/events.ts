@@ -24,6 +24,8 @@ const BURST = 100;
 const REFILL_PER_SEC = 10;
 const MAX_MESSAGE = 1024;
 const COMPONENT = 'machine-identity-operator';
+/** On every Event when the chart's clusterName is set: which cluster of a fleet recorded it. */
+const CLUSTER_ANNOTATION = 'machineidentity.io/cluster';
 const RETRY_DELAYS_MS = [1000, 3000, 9000];
 /** Retries waiting at once, at most: beyond it a failed write is dropped (bounded memory under an outage). */
 const MAX_PENDING_RETRIES = 100;
@@ -138,7 +140,7 @@ async function writeEvent(s: State, ctx: OperatorContext, o: InvolvedObject, w: 
     const created = await s.core.createNamespacedEvent({
       namespace,
       body: {
-        metadata: { generateName: `${o.name}.`, namespace },
+        metadata: { generateName: `${o.name}.`, namespace, ...clusterAnnotation(ctx) },
         involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
         type: w.type,
         reason: w.reason,
@@ -156,6 +158,11 @@ async function writeEvent(s: State, ctx: OperatorContext, o: InvolvedObject, w: 
     if (prev) s.recent.delete(w.key); // the Event is gone (TTL) or unknown: the next write creates it afresh
     throw err;
   }
+}
+
+/** Which cluster of a fleet recorded the Event (the chart's clusterName), for Event exporters that ship them off-cluster. */
+function clusterAnnotation(ctx: OperatorContext): { annotations?: Record<string, string> } {
+  return ctx.config.clusterName ? { annotations: { [CLUSTER_ANNOTATION]: ctx.config.clusterName } } : {};
 }
 
 /** A refusal for a passing reason: no status (connection), 429, or 5xx. */

@@ -50,19 +50,25 @@ export interface AlertRule {
   description: string;
 }
 
-// identity metrics are exported by every replica: one series per identity whichever replica answers
+// identity metrics are exported by every replica: one series per identity whichever replica answers.
+// Every `by`/`on` list names `cluster` (the external label a fleet's Prometheus servers add, docs/fleet.md):
+// on a federating Prometheus one alert per cluster, and a certificate of the same name in two clusters is two
+// series, not a many-to-many match; where no series has the label it is empty and changes nothing.
 const byIdentity = (m: string): string => `max without (instance, pod, endpoint) (${m})`;
 const exp = 'machine_identity_inventory_certificate_expiration_timestamp_seconds';
 const nb = 'machine_identity_inventory_certificate_not_before_timestamp_seconds';
 const owner = '{{ with $labels.owner_team }}owner {{ . }}, {{ end }}managed {{ $labels.managed }}';
 // one alert per identity and object (a Service, Ingress, Gateway listener, webhook), not per pod address
+// the cluster of a fleet (empty, so nothing, where the series have no `cluster` label)
+const inCluster = '{{ with $labels.cluster }}[cluster {{ . }}] {{ end }}';
 const byServingObject = (m: string): string =>
-  `max by (namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (${m}))`;
-const servedBy = 'MachineIdentity {{ $labels.namespace }}/{{ $labels.name }}';
+  `max by (cluster, namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (${m}))`;
+const servedBy = inCluster + 'MachineIdentity {{ $labels.namespace }}/{{ $labels.name }}';
 const servedOwner = '{{ with $labels.owner_team }} (owner {{ . }}){{ end }}';
 const validateHint =
   '`kubectl mi validate {{ $labels.name }} -n {{ $labels.namespace }}` lists the endpoints and what each serves.';
 const where =
+  inCluster +
   '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} key {{ $labels.key }} ({{ $labels.subject }})';
 
 export const ALERTS: readonly AlertRule[] = [
@@ -70,7 +76,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityCertificateExpiringSoon',
     severity: 'warning',
     for: '10m',
-    expr: `(${exp} - time()) > 0 and (${exp} - time()) < \${EXPIRING_DAYS} * 86400 and on (namespace, kind, name, key, subject, issuer) (${exp} - ${nb}) > 2 * \${EXPIRING_DAYS} * 86400`,
+    expr: `(${exp} - time()) > 0 and (${exp} - time()) < \${EXPIRING_DAYS} * 86400 and on (cluster, namespace, kind, name, key, subject, issuer) (${exp} - ${nb}) > 2 * \${EXPIRING_DAYS} * 86400`,
     summary: 'A certificate expires within ${EXPIRING_DAYS} days',
     description: `${where} expires in {{ $value | humanizeDuration }}; ${owner}.`,
   },
@@ -78,7 +84,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityCertificateLifetimeLow',
     severity: 'warning',
     for: '2m',
-    expr: `(${exp} - time()) / on (namespace, kind, name, key, subject, issuer) group_left () (${exp} - ${nb}) < \${LIFETIME_LEFT} and (${exp} - time()) > 0`,
+    expr: `(${exp} - time()) / on (cluster, namespace, kind, name, key, subject, issuer) group_left () (${exp} - ${nb}) < \${LIFETIME_LEFT} and (${exp} - time()) > 0`,
     summary: 'A certificate has less than ${LIFETIME_LEFT} of its lifetime left',
     description: `${where} has {{ $value | humanizePercentage }} of its lifetime left (short-lived identities included); ${owner}.`,
   },
@@ -102,7 +108,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityIssuanceFailing',
     severity: 'warning',
     for: '15m',
-    expr: 'sum by (authority) (increase(machine_identity_issuance_total{result="failed"}[15m])) > 0 and sum by (authority) (increase(machine_identity_issuance_total{result="success"}[15m])) == 0',
+    expr: 'sum by (cluster, authority) (increase(machine_identity_issuance_total{result="failed"}[15m])) > 0 and sum by (cluster, authority) (increase(machine_identity_issuance_total{result="success"}[15m])) == 0',
     summary: 'Issuance from an authority keeps failing',
     description:
       'Every issuance from authority {{ $labels.authority }} failed in the last 15 minutes ({{ $value }} failures).',
@@ -111,7 +117,7 @@ export const ALERTS: readonly AlertRule[] = [
     // cert-manager users run CertManagerHittingRateLimits for the same reason: a rate-limited account stalls every renewal behind it
     alert: 'MachineIdentityCARateLimited',
     severity: 'warning',
-    expr: 'sum by (authority, backend) (increase(machine_identity_ca_errors_total{reason="RateLimited"}[15m])) > 0',
+    expr: 'sum by (cluster, authority, backend) (increase(machine_identity_ca_errors_total{reason="RateLimited"}[15m])) > 0',
     summary: 'A CA is rate-limiting the operator',
     description:
       "Authority {{ $labels.authority }} ({{ $labels.backend }}) was rate-limited {{ $value }} times in the last 15 minutes: requests wait for the CA's Retry-After; check for identities reissuing in a loop.",
@@ -129,7 +135,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityPolicyViolation',
     severity: 'warning',
     for: '5m',
-    expr: 'sum by (policy, rule, namespace, kind, name) (machine_identity_policy_violations{enforcement="Enforce"}) > 0',
+    expr: 'sum by (cluster, policy, rule, namespace, kind, name) (machine_identity_policy_violations{enforcement="Enforce"}) > 0',
     summary: 'An Enforce IssuancePolicy is violated',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} violates rule {{ $labels.rule }} of IssuancePolicy {{ $labels.policy }}.',
@@ -138,7 +144,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityPolicyAuditViolation',
     severity: 'info',
     for: '15m',
-    expr: 'sum by (policy, rule, namespace, kind, name) (machine_identity_policy_violations{enforcement="Audit"}) > 0',
+    expr: 'sum by (cluster, policy, rule, namespace, kind, name) (machine_identity_policy_violations{enforcement="Audit"}) > 0',
     summary: 'An Audit IssuancePolicy reports a violation',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} violates rule {{ $labels.rule }} of IssuancePolicy {{ $labels.policy }} (Audit).',
@@ -147,7 +153,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityUntrustedCertificate',
     severity: 'warning',
     for: '5m',
-    expr: 'sum by (policy, namespace, kind, name) (machine_identity_policy_violations{rule="allowedAuthorities", kind!="MachineIdentity"}) > 0',
+    expr: 'sum by (cluster, policy, namespace, kind, name) (machine_identity_policy_violations{rule="allowedAuthorities", kind!="MachineIdentity"}) > 0',
     summary: 'A certificate from a CA that policy does not allow',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} holds a certificate that no authority allowed by IssuancePolicy {{ $labels.policy }} issued.',
@@ -156,7 +162,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentitySelfSignedCertificate',
     severity: 'warning',
     for: '5m',
-    expr: 'sum by (policy, namespace, kind, name) (machine_identity_policy_violations{rule="forbidSelfSigned"}) > 0',
+    expr: 'sum by (cluster, policy, namespace, kind, name) (machine_identity_policy_violations{rule="forbidSelfSigned"}) > 0',
     summary: 'A self-signed certificate where policy forbids it',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }} holds a self-signed leaf certificate; IssuancePolicy {{ $labels.policy }} forbids them.',
@@ -172,7 +178,7 @@ export const ALERTS: readonly AlertRule[] = [
   {
     alert: 'MachineIdentityServingExpired',
     severity: 'critical',
-    expr: `count by (namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (machine_identity_endpoint_info{verdict="Expired"})) > 0`,
+    expr: `count by (cluster, namespace, name, owner_team, source, object) (max without (instance, pod, endpoint) (machine_identity_endpoint_info{verdict="Expired"})) > 0`,
     summary: 'An endpoint serves an expired certificate',
     description: `${servedBy}${servedOwner}: {{ $value }} endpoint(s) of {{ $labels.source }} {{ $labels.object }} serve an expired certificate, which clients refuse. Restart the workload now. ${validateHint}`,
   },
@@ -180,7 +186,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityAnomaly',
     severity: 'warning',
     for: '5m',
-    expr: 'max by (anomaly, namespace, kind, name) (machine_identity_anomalies) > 0',
+    expr: 'max by (cluster, anomaly, namespace, kind, name) (machine_identity_anomalies) > 0',
     summary: 'A certificate or key is used where it should not be',
     description:
       '{{ $labels.kind }} {{ $labels.namespace }}/{{ $labels.name }}: anomaly {{ $labels.anomaly }} (docs/api-reference.md, AnomalyReason, says what it means). `kubectl describe` shows the Warning Event with the details; a cluster admin can mute the kind in a namespace with the Namespace annotation machineidentity.io/mute-anomalies.',
@@ -190,7 +196,7 @@ export const ALERTS: readonly AlertRule[] = [
     alert: 'MachineIdentityOperatorEventLoopLag',
     severity: 'warning',
     for: '5m',
-    expr: 'max by (namespace, pod, instance) (nodejs_eventloop_lag_p99_seconds{job="${JOB}"}) > 0.1',
+    expr: 'max by (cluster, namespace, pod, instance) (nodejs_eventloop_lag_p99_seconds{job="${JOB}"}) > 0.1',
     summary: "The operator's event loop is lagging",
     description:
       'Replica {{ $labels.pod }} ({{ $labels.instance }}) has had an event-loop delay p99 of {{ $value | humanizeDuration }} (over 100ms) for 5 minutes: ' +

@@ -1,6 +1,9 @@
 // The Grafana dashboard, defined once: inventory, expiry timeline, policy violations, issuance rate, and
 // what endpoints serve (validation) with the anomalies found.
-// Every query reads only metrics the operator exports (a test checks it).
+// Every query reads only metrics the operator exports (a test checks it), and every metric selector is
+// filtered by the `cluster` variable: the external label each cluster's Prometheus adds (docs/fleet.md), so one
+// dashboard on a federating Prometheus shows one cluster, several or all. Without the label (one cluster, one
+// Prometheus) the variable's "All" (`.*`) matches the empty value and nothing changes.
 
 interface Panel {
   title: string;
@@ -13,6 +16,16 @@ interface Panel {
 const exp = 'machine_identity_inventory_certificate_expiration_timestamp_seconds';
 const ds = { type: 'prometheus', uid: '${datasource}' };
 let nextId = 1;
+
+/** `expr` with `cluster=~"$cluster"` in every selector of our metrics (the operator's and its Node.js ones). */
+function inCluster(expr: string): string {
+  return expr.replace(
+    /\b((?:machine_identity|nodejs)_[a-zA-Z0-9_]+)(\{([^}]*)\})?/g,
+    (_m, name: string, _braces: string | undefined, inner: string | undefined) =>
+      `${name}{cluster=~"$cluster"${inner?.trim() ? `, ${inner.trim()}` : ''}}`,
+  );
+}
+
 function panel(
   title: string,
   type: string,
@@ -26,7 +39,12 @@ function panel(
     type,
     datasource: ds,
     gridPos,
-    targets: targets.map((t, i) => ({ refId: String.fromCharCode(65 + i), datasource: ds, ...t })),
+    targets: targets.map((t, i) => ({
+      refId: String.fromCharCode(65 + i),
+      datasource: ds,
+      ...t,
+      expr: inCluster(t.expr),
+    })),
     ...extra,
   };
 }
@@ -189,7 +207,7 @@ function buildDashboard(): { panels: Panel[]; [k: string]: unknown } {
     ),
     panel('Policy violations', 'table', { x: 0, y: 22, w: 12, h: 9 }, [
       {
-        expr: 'sum by (policy, rule, enforcement, namespace, kind, name) (machine_identity_policy_violations{namespace=~"$namespace"})',
+        expr: 'sum by (cluster, policy, rule, enforcement, namespace, kind, name) (machine_identity_policy_violations{namespace=~"$namespace"})',
         instant: true,
         format: 'table',
       },
@@ -247,10 +265,22 @@ function buildDashboard(): { panels: Panel[]; [k: string]: unknown } {
       list: [
         { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source' },
         {
+          name: 'cluster',
+          type: 'query',
+          datasource: ds,
+          query: 'label_values(machine_identity_inventory_certificates, cluster)',
+          includeAll: true,
+          multi: true,
+          allValue: '.*',
+          current: { text: 'All', value: '$__all' },
+          label: 'Cluster',
+          refresh: 2,
+        },
+        {
           name: 'namespace',
           type: 'query',
           datasource: ds,
-          query: 'label_values(machine_identity_inventory_certificates, namespace)',
+          query: 'label_values(machine_identity_inventory_certificates{cluster=~"$cluster"}, namespace)',
           includeAll: true,
           multi: true,
           allValue: '.*',

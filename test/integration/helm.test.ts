@@ -228,6 +228,7 @@ describe('helm chart: rendering', () => {
       MIO_RENEW_DEADLINE: '10s',
       MIO_RETRY_PERIOD: '2s',
       MIO_CLUSTER_DOMAIN: 'cluster.local',
+      MIO_CLUSTER_NAME: '', // the chart's clusterName: none by default (docs/fleet.md)
       MIO_LOG_LEVEL: 'info',
       MIO_POLICY_DEFAULT_ACTION: 'Allow',
       MIO_WORKERS: '16',

@@ -264,6 +264,7 @@ describe('the Deployment template and the entry point agree', () => {
       'MIO_ACME_HTTP01_ADDR',
       'MIO_ACME_HTTP01_SERVICE',
       'MIO_CLUSTER_DOMAIN',
+      'MIO_CLUSTER_NAME',
       'MIO_DURABLE_KEYS',
       'MIO_HTTP_ADDR',
       'MIO_INVENTORY',

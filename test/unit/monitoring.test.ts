@@ -68,7 +68,7 @@ describe('dashboard', () => {
       templating: { list: { name: string }[] };
     };
     expect(d.uid).toBe('machine-identity-operator');
-    expect(d.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace']);
+    expect(d.templating.list.map((v) => v.name)).toEqual(['datasource', 'cluster', 'namespace']);
     const titles = d.panels.map((p) => p.title).join('\n');
     for (const t of [
       'Certificates',
