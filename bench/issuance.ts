@@ -220,6 +220,8 @@ const bench: Bench = {
         ctx.params.rsa === 'false' ? {} : await phase(ctx, 'RSA', 2048, n, conc, 'bench-ca', undefined, watch);
       ctx.log(`RSA 2048: ${JSON.stringify(rsa)}`);
       const peak = peakRssMb(op.proc.pid);
+      // admission requests the operator's webhook answered: every create goes through it with profile=chart
+      const webhookRequests = (await op.metric('machine_identity_webhook_requests_total')) ?? 0;
       const errors = op.logLines().filter((l) => (l.level as number) >= 50).length;
       const { identities: _i, seconds: _s, ...ecFigures } = ec;
       const { identities: _ri, seconds: _rs, ...rsaFigures } = rsa;
@@ -230,6 +232,7 @@ const bench: Bench = {
         ...ecFigures,
         peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
         ...(ctx.params.rsa === 'false' ? { rsa: 'skipped' } : prefixed('rsa_', rsaFigures)),
+        webhook_requests: webhookRequests,
         operator_errors: errors,
       };
     } finally {
