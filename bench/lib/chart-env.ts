@@ -10,7 +10,7 @@ import * as yaml from 'js-yaml';
 import type * as k8s from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../test/harness/control-plane.ts';
 
-export const CHART = join(REPO_ROOT, 'deploy/helm/machine-identity-operator');
+const CHART = join(REPO_ROOT, 'deploy/helm/machine-identity-operator');
 
 type Obj = { kind?: string; metadata?: { name?: string }; [k: string]: unknown };
 

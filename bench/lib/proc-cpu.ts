@@ -40,7 +40,7 @@ export function statusKb(status: string, field: string): number | undefined {
 
 let ticksMemo: number | undefined;
 /** Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when getconf is missing). */
-export function clockTicks(): number {
+function clockTicks(): number {
   if (ticksMemo === undefined) {
     try {
       ticksMemo = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -52,7 +52,7 @@ export function clockTicks(): number {
 }
 
 /** CPU milliseconds (user + system, all threads) the process has used so far. */
-export function cpuMs(pid: number): number {
+function cpuMs(pid: number): number {
   const t = parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
   return ((t.utime + t.stime) * 1000) / clockTicks();
 }
