@@ -1,20 +1,23 @@
 // Issuance throughput: N MachineIdentities (default 1,000) applied against the real control plane with the
 // in-cluster CA, first with ECDSA P-256 keys, then with RSA 2048. Reports identities/s from apply to Ready,
 // p50/p99 latency, API writes per issuance (from kube-apiserver's own request counters, minus the
-// benchmark's own creates; Events and Leases excluded), and the operator's peak RSS.
-// Params: n=1000 concurrency=32 workers=32 rsa=true entry=src|dist (dist: the compiled operator, as the image runs it;
-// running .ts directly loads Node's type stripper into every isolate, the parse worker's too)
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// benchmark's own creates; Events and Leases excluded), CPU milliseconds per issuance of the operator,
+// kube-apiserver and etcd (/proc/<pid>/stat from the first create to the last Ready), and the operator's
+// peak RSS and its RSS 10 s after the last Ready.
+// Params: n=1000 concurrency=32 rsa=true profile=chart|lean entry=src|dist
+//   profile=chart (default): the operator as the Helm chart installs it (bench/lib/profile-operator.ts), the
+//     chart's values changed only by chart.<key>=<value> (helm --set), e.g. chart.workers=32
+//   profile=lean: the settings before #17 (webhook off, no leader election, log level warn), workers=32 inventory=
+//   entry=dist (chart's default): the compiled operator, as the image runs it; src (lean's default): the .ts
+//     sources, which loads Node's type stripper into every isolate, the parse worker's too
 import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Informer } from '../src/runtime/informer.ts';
-import { startOperator } from '../test/harness/operator.ts';
-import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import type { Bench, BenchContext } from './run.ts';
+import { cpuPerIssuance, cpuSnapshot, peakRssMb, rssMb } from './lib/proc-cpu.ts';
+import { startBenchOperator } from './lib/profile-operator.ts';
 
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' };
 const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
@@ -78,6 +81,8 @@ export async function phase(
   conc: number,
   binding: string,
   dnsName: (name: string, ns: string) => string = (name, ns) => `${name}.${ns}.svc`,
+  /** Processes whose CPU time is charged per issuance (name → pid), and whose RSS is read 10 s after the last Ready. */
+  watch: { pids?: Record<string, number>; steadyRssPid?: number } = {},
 ): Promise<Record<string, number | string>> {
   const { kc, log } = ctx;
   const co = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -101,6 +106,7 @@ export async function phase(
   await inf.synced;
   const writes0 = await apiserverWrites(ctx);
   const mix0 = process.env.MIO_BENCH_REQUEST_MIX ? await apiserverRequests(ctx) : undefined;
+  const cpu0 = watch.pids && cpuSnapshot(watch.pids);
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -130,6 +136,8 @@ export async function phase(
   log(`${algorithm}: ${n} identities applied in ${applySec.toFixed(1)} s; waiting for Ready`);
   const deadline = Date.now() + 15 * 60_000;
   while (readyAt.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const cpu = cpu0 && watch.pids ? cpuPerIssuance(cpu0, cpuSnapshot(watch.pids), readyAt.size) : {};
+  const lastReady = performance.now();
   const total = (Math.max(...readyAt.values()) - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1500)); // let trailing status writes land before counting
   const writes = (await apiserverWrites(ctx)) - writes0 - n; // minus the benchmark's own creates
@@ -142,6 +150,11 @@ export async function phase(
     log(`requests per identity (all clients): ${rows.map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')}`);
   }
   await inf.stop();
+  let steady: Record<string, string> = {};
+  if (watch.steadyRssPid !== undefined) {
+    await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (performance.now() - lastReady))));
+    steady = { steady_rss_mb: rssMb(watch.steadyRssPid)?.toFixed(0) ?? 'n/a' };
+  }
   const lat = [...readyAt].map(([k, t]) => t - created.get(k)!);
   return {
     identities: readyAt.size,
@@ -149,9 +162,24 @@ export async function phase(
     p50_ms: pct(lat, 0.5).toFixed(0),
     p99_ms: pct(lat, 0.99).toFixed(0),
     writes_per_issuance: (writes / readyAt.size).toFixed(2),
+    ...cpu,
+    ...steady,
     seconds: total.toFixed(1),
   };
 }
+
+/** The processes charged per issuance: the operator, and kube-apiserver and etcd when the bench started them. */
+function watchedPids(ctx: BenchContext, operatorPid: number): Record<string, number> {
+  const cp = ctx.cp?.state().pids ?? {};
+  return {
+    operator: operatorPid,
+    ...(cp['kube-apiserver'] ? { apiserver: cp['kube-apiserver'] } : {}),
+    ...(cp.etcd ? { etcd: cp.etcd } : {}),
+  };
+}
+
+const prefixed = (prefix: string, o: Record<string, number | string>): Record<string, number | string> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [`${prefix}${k}`, v]));
 
 const bench: Bench = {
   description: 'issuance: N identities from apply to Ready with the in-cluster CA (ECDSA P-256, then RSA 2048)',
@@ -161,23 +189,8 @@ const bench: Bench = {
     const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
     const opNs = 'mio-bench';
     await core.createNamespace({ body: { metadata: { name: opNs } } });
-    if (ctx.params.entry === 'dist')
-      execFileSync(
-        process.execPath,
-        [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')],
-        { stdio: 'inherit' },
-      );
-    const op = await startOperator(
-      ctx.kubeconfigPath,
-      {
-        MIO_NAMESPACE: opNs,
-        MIO_LEADER_ELECT: 'false',
-        MIO_LOG_LEVEL: 'warn',
-        MIO_WORKERS: ctx.params.workers ?? '32',
-        ...(ctx.params.inventory ? { MIO_INVENTORY: ctx.params.inventory } : {}),
-      },
-      ctx.params.entry === 'dist' ? join(REPO_ROOT, 'dist/main.js') : undefined,
-    );
+    const bo = await startBenchOperator(ctx, opNs);
+    const op = bo.op;
     try {
       const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
       await co.createClusterCustomObject({
@@ -199,27 +212,31 @@ const bench: Bench = {
         if (b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const ec = await phase(ctx, 'ECDSA', 256, n, conc, 'bench-ca');
+      await bo.ready('bench-ca');
+      const watch = { pids: watchedPids(ctx, op.proc.pid), steadyRssPid: op.proc.pid };
+      const ec = await phase(ctx, 'ECDSA', 256, n, conc, 'bench-ca', undefined, watch);
       ctx.log(`ECDSA P-256: ${JSON.stringify(ec)}`);
-      const rsa = ctx.params.rsa === 'false' ? {} : await phase(ctx, 'RSA', 2048, n, conc, 'bench-ca');
+      const rsa =
+        ctx.params.rsa === 'false' ? {} : await phase(ctx, 'RSA', 2048, n, conc, 'bench-ca', undefined, watch);
       ctx.log(`RSA 2048: ${JSON.stringify(rsa)}`);
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`, 'utf8'))?.[1];
+      const peak = peakRssMb(op.proc.pid);
+      // admission requests the operator's webhook answered: every create goes through it with profile=chart
+      const webhookRequests = (await op.metric('machine_identity_webhook_requests_total')) ?? 0;
       const errors = op.logLines().filter((l) => (l.level as number) >= 50).length;
+      const { identities: _i, seconds: _s, ...ecFigures } = ec;
+      const { identities: _ri, seconds: _rs, ...rsaFigures } = rsa;
       return {
+        profile: bo.profile,
+        entry: bo.entry,
         n,
-        identities_per_second: ec.identities_per_second!,
-        p50_ms: ec.p50_ms!,
-        p99_ms: ec.p99_ms!,
-        writes_per_issuance: ec.writes_per_issuance!,
-        peak_rss_mb: hwm ? (Number(hwm) / 1024).toFixed(0) : 'n/a',
-        rsa_identities_per_second: rsa.identities_per_second ?? 'skipped',
-        rsa_p50_ms: rsa.p50_ms ?? 'skipped',
-        rsa_p99_ms: rsa.p99_ms ?? 'skipped',
-        rsa_writes_per_issuance: rsa.writes_per_issuance ?? 'skipped',
+        ...ecFigures,
+        peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
+        ...(ctx.params.rsa === 'false' ? { rsa: 'skipped' } : prefixed('rsa_', rsaFigures)),
+        webhook_requests: webhookRequests,
         operator_errors: errors,
       };
     } finally {
-      await op.stop();
+      await bo.stop();
     }
   },
 };
