@@ -10,6 +10,8 @@ if (!file) {
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
+// MIO_HEAP_MIN_MB: the smallest retained size listed (default 1 MB)
+const MIN = Number(process.env.MIO_HEAP_MIN_MB ?? 1) * 1048576;
 const snap = JSON.parse(readFileSync(file, 'utf8'));
 const { meta } = snap.snapshot;
 const NF = meta.node_fields.length;
@@ -145,11 +147,13 @@ const chain = (po) => {
   for (let p = idom[po], k = 0; p !== rootPo && p !== UNDEF && k < 6; p = idom[p], k++) names.push(label(order[p]));
   return names.reverse().join(' > ');
 };
-process.stdout.write(`\nlargest retainers (objects retaining ≥ 1 MB, outermost first within a chain):\n`);
+process.stdout.write(
+  `\nlargest retainers (objects retaining ≥ ${MIN / 1048576} MB, outermost first within a chain):\n`,
+);
 const big = [];
 for (let po = 0; po < count; po++) {
   const t = typeOf(order[po]);
-  if (po !== rootPo && retained[po] >= 1048576 && (t === 'object' || t === 'closure' || t === 'native')) big.push(po);
+  if (po !== rootPo && retained[po] >= MIN && (t === 'object' || t === 'closure' || t === 'native')) big.push(po);
 }
 big.sort((a, b) => retained[b] - retained[a]);
 for (const po of big.slice(0, top * 2))
