@@ -257,7 +257,8 @@ describe('helm chart: rendering', () => {
       MIO_PARSE_WORKER_HEAP_MB: '64',
       MIO_PARSE_TIMEOUT: '5s',
       MIO_PARSE_MAX_KDF_ITERATIONS: '1000000',
-      NODE_OPTIONS: '--max-old-space-size=192',
+      NODE_OPTIONS: '--max-old-space-size=192 --max-semi-space-size=16',
+      MALLOC_ARENA_MAX: '2',
     });
   });
 
@@ -419,7 +420,8 @@ describe('helm chart: rendering', () => {
       },
     });
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
-    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' }); // heapLimitMB; extraEnv's comes later and wins
+    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=256 --max-semi-space-size=8' }); // heapLimitMB; extraEnv's comes later and wins
+    expect(c.env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '4' });
     expect(podSpec(d).priorityClassName).toBe('system-cluster-critical');
     expect(podSpec(d).imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(podSpec(d).tolerations).toHaveLength(1);
