@@ -7,7 +7,13 @@
 // The prober does not decide which addresses to dial (targets.ts and the address guard do), but it
 // refuses anything that is not an IP literal: it never resolves a name. Untrusted bytes stay in the
 // worker, whose heap is capped; a worker that dies (its heap, a crash) or keeps a probe well past the
-// timeout is replaced, and its probes in flight answer tls_error.
+// timeout is replaced, and its probes in flight answer tls_error. A worker that dies again before it has
+// answered anything is replaced after a growing pause (100 ms doubling, at most 30 s), never in a loop.
+//
+// Budgets (probe-classify.ts): 256 KiB from the peer before the handshake completes (over_budget); at most
+// MAX_CHAIN_RECORDED certificates recorded after the leaf. A peer presenting more is still ok: true, with
+// the leaf, the first 16 and `presented` = the real count (chainTruncated(r) says so): the verdict needs
+// the leaf, and an over-long chain is a finding about the endpoint, not a reason to know nothing of it.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -72,6 +78,8 @@ export class Prober {
   private draining?: Promise<void>;
   private nextId = 1;
   private stopped = false;
+  /** Worker replacements since the last answer: the pause before the next worker grows with them. */
+  private failures = 0;
   private readonly m?: {
     restarts: ReturnType<typeof counter<'reason'>>;
     queued: ReturnType<typeof gauge<never>>;
@@ -179,6 +187,7 @@ export class Prober {
     const p = this.running.get(a.id);
     if (!p) return;
     this.running.delete(a.id);
+    this.failures = 0;
     clearTimeout(p.backstop);
     p.resolve(a.result);
     this.pump();
@@ -196,11 +205,14 @@ export class Prober {
     }
     this.running.clear();
     this.worker = undefined; // the next probe starts a fresh one
+    const pause = this.failures === 0 ? 0 : Math.min(30_000, 100 * 2 ** this.failures);
+    this.failures++;
     // the old worker's sockets close with it: wait, so the bound on open sockets holds across the restart
-    this.draining = w.terminate().then(
-      () => this.drained(),
-      () => this.drained(),
-    );
+    this.draining = w
+      .terminate()
+      .catch(() => 0)
+      .then(() => new Promise<void>((r) => setTimeout(r, pause).unref()))
+      .then(() => this.drained());
   }
 
   private drained(): void {

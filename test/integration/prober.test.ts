@@ -8,6 +8,7 @@ import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import type { TlsOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
 import { Prober, ProbeRefused } from '../../src/validation/prober.ts';
 import { chainTruncated } from '../../src/validation/probe-classify.ts';
 import { servedCertFromDer } from '../../src/validation/served-cert.ts';
@@ -277,7 +278,8 @@ describe('Prober: bounds', () => {
     const { port: hang } = await listen(createNetServer(() => {}));
     const c = await issue({ subject: 'CN=after.test' });
     const good = await tlsServer({ key: c.keyPem, cert: c.pem });
-    const p = prober({ concurrency: 2, timeoutMs: 5000 });
+    const registry = new Registry();
+    const p = prober({ concurrency: 2, timeoutMs: 5000, registry });
     const inflight = [
       p.probe({ ip: '127.0.0.1', port: hang, sni: '' }),
       p.probe({ ip: '127.0.0.1', port: hang, sni: '' }),
@@ -287,6 +289,31 @@ describe('Prober: bounds', () => {
     for (const r of await Promise.all(inflight))
       expect(r).toMatchObject({ ok: false, error: 'tls_error', message: 'worker crashed' });
     expect(okResult(await p.probe({ ip: '127.0.0.1', port: good, sni: '' })).leaf.subjectDN).toBe('CN=after.test');
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/machine_identity_validation_worker_restarts_total\{reason="crash"\} 1/);
+    expect(metrics).toMatch(/machine_identity_validation_probes_in_flight 0/);
+  });
+
+  it('a worker that dies again before answering anything is replaced after a growing pause, not in a loop', async () => {
+    const { port: hang } = await listen(createNetServer(() => {}));
+    const c = await issue({ subject: 'CN=pause.test' });
+    const good = await tlsServer({ key: c.keyPem, cert: c.pem });
+    const p = prober({ concurrency: 1, timeoutMs: 5000 });
+    const kill = async (): Promise<number> => {
+      const r = p.probe({ ip: '127.0.0.1', port: hang, sni: '' });
+      await new Promise((res) => setTimeout(res, 150));
+      await (Reflect.get(p, 'worker') as { terminate(): Promise<number> }).terminate();
+      await r;
+      return Date.now();
+    };
+    await kill(); // the first replacement: no pause
+    const second = await kill(); // again before any answer: 200 ms before the next worker
+    okResult(await p.probe({ ip: '127.0.0.1', port: good, sni: '' }));
+    expect(Date.now() - second).toBeGreaterThanOrEqual(190);
+    const third = Date.now(); // an answer resets the pause
+    await kill();
+    okResult(await p.probe({ ip: '127.0.0.1', port: good, sni: '' }));
+    expect(Date.now() - third).toBeLessThan(3000);
   });
 
   it('no thread until the first probe; an idle worker is retired after idleMs and the next probe starts one', async () => {
