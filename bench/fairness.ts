@@ -1,0 +1,201 @@
+// Fairness at scale: while a noisy namespace creates N MachineIdentities (default 10,000) at once, as fast as
+// the API server takes them (`concurrency` creates in flight), a quiet namespace creates one identity at a
+// time and times it from create to Ready. Quiet samples are taken one after another (a pause of `gap` ms
+// between them) from the noisy burst's start until every noisy identity is Ready, so they cover both the
+// creating phase and the drain of the operator's queue. The operator runs as the chart installs it
+// (bench/lib/profile-operator.ts, profile=chart by default).
+// Prints: noisy_identities, noisy_create_seconds, noisy_issue_seconds, quiet_samples, quiet_ready_seconds_first,
+// quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max.
+// Params: n=10000 concurrency=64 gap=1000 quiet_authority=shared|own (own: the quiet namespace's identities
+//   name a second CA binding; shared, the default and the harder case: both namespaces use the same CA)
+//   and profile=/entry=/chart.<key>= as bench/issuance.ts.
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Informer } from '../src/runtime/informer.ts';
+import type { Bench, BenchContext } from './run.ts';
+import { startBenchOperator } from './lib/profile-operator.ts';
+import { peakRssMb } from './lib/proc-cpu.ts';
+
+const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' };
+const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
+type Status = { conditions?: { type: string; status: string }[] };
+type Identity = k8s.KubernetesObject & { status?: Status };
+
+const isReady = (s?: Status): boolean => !!s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+};
+
+function identity(name: string, binding: string, ns: string): object {
+  return {
+    apiVersion: 'machineidentity.io/v1alpha1',
+    kind: 'MachineIdentity',
+    metadata: { name },
+    spec: {
+      secretName: `${name}-tls`,
+      authorityRef: { name: binding },
+      dnsNames: [`${name}.${ns}.svc`],
+      privateKey: { algorithm: 'ECDSA', size: 256 },
+    },
+  };
+}
+
+async function createBinding(co: k8s.CustomObjectsApi, name: string): Promise<void> {
+  await co.createClusterCustomObject({
+    ...CAB,
+    body: {
+      apiVersion: 'machineidentity.io/v1alpha1',
+      kind: 'CertificateAuthorityBinding',
+      metadata: { name },
+      spec: {
+        ca: {
+          secretRef: { name },
+          generate: { commonName: `Bench CA ${name}`, privateKey: { algorithm: 'ECDSA', size: 256 } },
+        },
+      },
+    },
+  });
+  for (let i = 0; i < 300; i++) {
+    const b = (await co.getClusterCustomObject({ ...CAB, name })) as { status?: Status };
+    if (isReady(b.status)) return;
+    await sleep(100);
+  }
+  throw new Error(`binding ${name} not Ready within 30 s`);
+}
+
+/** Ready times of every identity in the cluster, by "namespace/name" (first time seen Ready). */
+function readyWatcher(ctx: BenchContext): { inf: Informer<Identity>; readyAt: Map<string, number> } {
+  const readyAt = new Map<string, number>();
+  const inf = new Informer<Identity>({
+    kc: ctx.kc,
+    path: '/apis/machineidentity.io/v1alpha1/machineidentities',
+    registry: new Registry(),
+    logger: pino({ level: 'warn' }),
+  });
+  const seen = (o: Identity): void => {
+    const key = `${o.metadata!.namespace}/${o.metadata!.name}`;
+    if (!readyAt.has(key) && isReady(o.status)) readyAt.set(key, performance.now());
+  };
+  inf.onAdd(seen).onUpdate((_o, x) => seen(x));
+  return { inf, readyAt };
+}
+
+interface Burst {
+  /** Resolves with the seconds all creates took. */
+  created: Promise<number>;
+  createdCount(): number;
+}
+
+/** N creates in `noisy`, `conc` at a time, from now on. */
+function noisyBurst(co: k8s.CustomObjectsApi, ns: string, n: number, conc: number, binding: string): Burst {
+  const t0 = performance.now();
+  let next = 0;
+  let done = 0;
+  const created = Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < n) {
+        const name = `id-${next++}`;
+        await co.createNamespacedCustomObject({ ...MI, namespace: ns, body: identity(name, binding, ns) });
+        done++;
+      }
+    }),
+  ).then(() => (performance.now() - t0) / 1000);
+  return { created, createdCount: () => done };
+}
+
+const bench: Bench = {
+  description: 'fairness: one quiet identity Ready while a noisy namespace creates N identities at once',
+  async run(ctx) {
+    const n = Number(ctx.params.n ?? 10_000);
+    const conc = Number(ctx.params.concurrency ?? 64);
+    const gap = Number(ctx.params.gap ?? 1000);
+    const quietOwn = (ctx.params.quiet_authority ?? 'shared') === 'own';
+    const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
+    const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
+    const opNs = 'mio-bench';
+    await core.createNamespace({ body: { metadata: { name: opNs } } });
+    const bo = await startBenchOperator(ctx, opNs);
+    try {
+      await createBinding(co, 'noisy-ca');
+      const quietBinding = quietOwn ? 'quiet-ca' : 'noisy-ca';
+      if (quietOwn) await createBinding(co, quietBinding);
+      await bo.ready('noisy-ca');
+      const noisy = 'noisy',
+        quiet = 'quiet';
+      for (const name of [noisy, quiet]) await core.createNamespace({ body: { metadata: { name } } });
+      const { inf, readyAt } = readyWatcher(ctx);
+      inf.start();
+      await inf.synced;
+      // one quiet identity before the burst: the baseline on an idle operator
+      const idle = await quietSample(ctx, co, quiet, 'quiet-idle', quietBinding, readyAt);
+      ctx.log(`quiet identity on an idle operator: Ready in ${idle.toFixed(2)} s`);
+
+      const t0 = performance.now();
+      const burst = noisyBurst(co, noisy, n, conc, 'noisy-ca');
+      let createSec: number | undefined;
+      void burst.created.then((s) => {
+        createSec = s;
+        ctx.log(`noisy: ${n} identities created in ${s.toFixed(1)} s`);
+      });
+      const noisyReady = (): number => [...readyAt.keys()].filter((k) => k.startsWith(`${noisy}/`)).length;
+      const samples: { at: number; created: number; ready: number; seconds: number }[] = [];
+      const deadline = Date.now() + 20 * 60_000;
+      while ((createSec === undefined || noisyReady() < n) && Date.now() < deadline) {
+        await sleep(gap);
+        const at = (performance.now() - t0) / 1000;
+        const created = burst.createdCount(),
+          ready = noisyReady();
+        const seconds = await quietSample(ctx, co, quiet, `quiet-${samples.length}`, quietBinding, readyAt);
+        samples.push({ at, created, ready, seconds });
+        ctx.log(
+          `t=${at.toFixed(1)} s noisy created=${created} ready=${ready}: quiet identity Ready in ${seconds.toFixed(2)} s`,
+        );
+      }
+      await burst.created;
+      const noisyDone = [...readyAt].filter(([k]) => k.startsWith(`${noisy}/`)).map(([, t]) => t);
+      const issueSec = (Math.max(...noisyDone) - t0) / 1000;
+      await inf.stop();
+      const secs = samples.map((s) => s.seconds);
+      const peak = peakRssMb(bo.op.proc.pid);
+      return {
+        profile: bo.profile,
+        quiet_authority: quietOwn ? 'own' : 'shared',
+        noisy_identities: noisyDone.length,
+        noisy_create_seconds: createSec?.toFixed(1) ?? 'n/a',
+        noisy_issue_seconds: issueSec.toFixed(1),
+        quiet_idle_seconds: idle.toFixed(2),
+        quiet_samples: samples.length,
+        quiet_ready_seconds_first: secs[0]?.toFixed(2) ?? 'n/a',
+        quiet_ready_seconds_middle: secs[secs.length >> 1]?.toFixed(2) ?? 'n/a',
+        quiet_ready_seconds_median: median(secs).toFixed(2),
+        quiet_ready_seconds_max: Math.max(...secs).toFixed(2),
+        peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
+        operator_errors: bo.op.logLines().filter((l) => (l.level as number) >= 50).length,
+      };
+    } finally {
+      await bo.stop();
+    }
+  },
+};
+
+/** Creates one identity in the quiet namespace and returns the seconds from the create call to Ready (60 s cap). */
+async function quietSample(
+  ctx: BenchContext,
+  co: k8s.CustomObjectsApi,
+  ns: string,
+  name: string,
+  binding: string,
+  readyAt: Map<string, number>,
+): Promise<number> {
+  const t = performance.now();
+  await co.createNamespacedCustomObject({ ...MI, namespace: ns, body: identity(name, binding, ns) });
+  const key = `${ns}/${name}`;
+  while (!readyAt.has(key) && performance.now() - t < 60_000) await sleep(20);
+  if (!readyAt.has(key)) ctx.log(`quiet identity ${key} not Ready within 60 s`);
+  return ((readyAt.get(key) ?? performance.now()) - t) / 1000;
+}
+
+export default bench;
