@@ -1,9 +1,11 @@
 // A rate-limited work queue with client-go semantics: a key waits in the queue at most once (dirty
 // set), is handed to one worker at a time (processing set), and a key re-added while a worker holds
-// it is queued again only when that worker calls done().
+// it is queued again only when that worker calls done(). Waiting keys are handed out round-robin across
+// namespaces (fair-queue.ts): one namespace's burst does not hold up another namespace's key.
 import type { Registry } from 'prom-client';
 import { RateLimiter, type BackoffOptions } from './backoff.ts';
 import { counter, gauge, histogram } from './metric-registry.ts';
+import { FairQueue } from './fair-queue.ts';
 
 /** Node timers overflow above 2^31-1 ms (fire at once); longer waits are clamped and re-checked on wake. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -16,6 +18,8 @@ export interface WorkQueueOptions {
   maxDelayMs?: number;
   backoff?: BackoffOptions;
   now?: () => number;
+  /** The tenant a key belongs to, served round-robin (default: the key's namespace). */
+  tenantOf?: (key: string) => string;
 }
 
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -48,7 +52,7 @@ export class WorkQueue {
   readonly rateLimiter: RateLimiter;
   private readonly maxDelayMs: number;
   private readonly now: () => number;
-  private readonly queue: string[] = [];
+  private readonly queue: FairQueue;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly enqueuedAt = new Map<string, number>();
@@ -64,6 +68,7 @@ export class WorkQueue {
     this.maxDelayMs = Math.min(o.maxDelayMs ?? DEFAULT_MAX_DELAY_MS, MAX_TIMER_MS);
     this.now = o.now ?? Date.now;
     this.rateLimiter = new RateLimiter(o.backoff);
+    this.queue = new FairQueue(o.tenantOf);
     this.m = queueMetrics(o.registry);
     this.m.depth.set({ name: this.name }, 0);
     this.m.adds.inc({ name: this.name }, 0);
@@ -139,7 +144,7 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue.clear();
     this.dirty.clear();
     this.m.depth.set({ name: this.name }, 0);
     for (const w of this.waiters.splice(0)) w(undefined);
