@@ -6,7 +6,7 @@
 // This file wires the steps to the informers; each step lives in the file named for it.
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Controller, type ReconcileResult } from '../../runtime/reconcile-loop.ts';
+import { Controller, keyOf, type ReconcileResult } from '../../runtime/reconcile-loop.ts';
 import { identityFields, type MachineIdentityModel } from '../../crds/index.ts';
 import { Reason } from '../../crds/reasons.ts';
 import { caNameConstraints } from '../../policy/ownership.ts';
@@ -41,7 +41,8 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   const { identities, bindings, namespaces, managedSecrets } = ctx.informers;
   const m = issuanceMetrics(ctx.registry);
   const nextKeys = new NextKeyIndex();
-  const share = new FairShare(ctx.config.workers);
+  // a key parked for a full authority is woken into the queue when a slot frees (c is set by then)
+  const share = new FairShare(ctx.config.workers, (key) => c.queue.add(key));
   const written = new RecentlyWritten();
   const buckets = new Map<string, TokenBucket>();
   const rate = opts.reissueRatePerSecond ?? 20;
@@ -71,7 +72,10 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const mi = freshest(cached);
     const authority = identityFields(mi).authorityRef?.name ?? '';
     // a new identity certainly needs an issuance: wait for a slot before doing any I/O for it
-    if (mi.status?.revision === undefined && !share.hasRoom(authority)) return { requeueAfterMs: 100 };
+    if (mi.status?.revision === undefined && !share.hasRoom(authority, keyOf(mi))) {
+      share.park(authority, keyOf(mi));
+      return undefined;
+    }
     const run = newRun(ctx, { nextKeys, written }, mi, log);
     const pre = await prerequisites(run, () => m.total.inc({ authority, result: 'denied' }));
     if (!pre || !('spec' in pre)) return pre;
@@ -99,7 +103,10 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     const t: Trigger = trigger ?? { reason: Reason.DoesNotExist, message: 'no certificate yet', stillValid: false };
     const wait = gate(mi, t, pre.authority, pace);
     if (wait > 0) return { requeueAfterMs: wait };
-    if (!share.tryAcquire(pre.authority)) return { requeueAfterMs: 200 };
+    if (!share.tryAcquire(pre.authority, keyOf(mi))) {
+      share.park(pre.authority, keyOf(mi));
+      return {};
+    }
     let out: IssueOutcome;
     const revision = nextRevision(mi, pre.secret);
     const stop = m.duration.startTimer({ authority: pre.authority });
