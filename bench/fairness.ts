@@ -5,7 +5,7 @@
 // creating phase and the drain of the operator's queue. The operator runs as the chart installs it
 // (bench/lib/profile-operator.ts, profile=chart by default).
 // Prints: noisy_identities, noisy_create_seconds, noisy_issue_seconds, quiet_samples, quiet_ready_seconds_first,
-// quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max.
+// quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max, issuance_reconciles_per_identity.
 // Params: n=10000 concurrency=64 gap=1000 quiet_authority=shared|own (own: the quiet namespace's identities
 //   name a second CA binding; shared, the default and the harder case: both namespaces use the same CA)
 //   and profile=/entry=/chart.<key>= as bench/issuance.ts.
@@ -160,6 +160,8 @@ const bench: Bench = {
       await inf.stop();
       const secs = samples.map((s) => s.seconds);
       const peak = peakRssMb(bo.op.proc.pid);
+      // reconciles per identity: how often keys went round the queue before they were issued
+      const reconciles = (await bo.op.metric('controller_runtime_reconcile_total', { controller: 'issuance' })) ?? NaN;
       return {
         profile: bo.profile,
         quiet_authority: quietOwn ? 'own' : 'shared',
@@ -172,6 +174,7 @@ const bench: Bench = {
         quiet_ready_seconds_middle: secs[secs.length >> 1]?.toFixed(2) ?? 'n/a',
         quiet_ready_seconds_median: median(secs).toFixed(2),
         quiet_ready_seconds_max: Math.max(...secs).toFixed(2),
+        issuance_reconciles_per_identity: (reconciles / (n + samples.length + 1)).toFixed(1),
         peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
         operator_errors: bo.op.logLines().filter((l) => (l.level as number) >= 50).length,
       };
