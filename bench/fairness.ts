@@ -5,7 +5,8 @@
 // creating phase and the drain of the operator's queue. The operator runs as the chart installs it
 // (bench/lib/profile-operator.ts, profile=chart by default).
 // Prints: noisy_identities, noisy_create_seconds, noisy_issue_seconds, quiet_samples, quiet_ready_seconds_first,
-// quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max, issuance_reconciles_per_identity.
+// quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max (and _creating, _draining: while the noisy
+// creates arrive, and after), quiet_create_call_seconds_max, quiet_watch_seconds_max, issuance_reconciles_per_identity.
 // Params: n=10000 concurrency=64 gap=1000 quiet_authority=shared|own (own: the quiet namespace's identities
 //   name a second CA binding; shared, the default and the harder case: both namespaces use the same CA)
 //   and profile=/entry=/chart.<key>= as bench/issuance.ts.
@@ -67,8 +68,16 @@ async function createBinding(co: k8s.CustomObjectsApi, name: string): Promise<vo
 }
 
 /** Ready times of every identity in the cluster, by "namespace/name" (first time seen Ready). */
-function readyWatcher(ctx: BenchContext): { inf: Informer<Identity>; readyAt: Map<string, number> } {
+interface Watched {
+  inf: Informer<Identity>;
+  readyAt: Map<string, number>;
+  /** When the watch first delivered each identity of `track` (what any informer, the operator's too, waits for). */
+  seenAt: Map<string, number>;
+}
+
+function readyWatcher(ctx: BenchContext, track: string): Watched {
   const readyAt = new Map<string, number>();
+  const seenAt = new Map<string, number>();
   const inf = new Informer<Identity>({
     kc: ctx.kc,
     path: '/apis/machineidentity.io/v1alpha1/machineidentities',
@@ -77,10 +86,11 @@ function readyWatcher(ctx: BenchContext): { inf: Informer<Identity>; readyAt: Ma
   });
   const seen = (o: Identity): void => {
     const key = `${o.metadata!.namespace}/${o.metadata!.name}`;
+    if (o.metadata!.namespace === track && !seenAt.has(key)) seenAt.set(key, performance.now());
     if (!readyAt.has(key) && isReady(o.status)) readyAt.set(key, performance.now());
   };
   inf.onAdd(seen).onUpdate((_o, x) => seen(x));
-  return { inf, readyAt };
+  return { inf, readyAt, seenAt };
 }
 
 interface Burst {
@@ -116,6 +126,8 @@ const bench: Bench = {
     const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
     const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
     const opNs = 'mio-bench';
+    const noisy = 'noisy',
+      quiet = 'quiet';
     await core.createNamespace({ body: { metadata: { name: opNs } } });
     const bo = await startBenchOperator(ctx, opNs);
     try {
@@ -123,14 +135,13 @@ const bench: Bench = {
       const quietBinding = quietOwn ? 'quiet-ca' : 'noisy-ca';
       if (quietOwn) await createBinding(co, quietBinding);
       await bo.ready('noisy-ca');
-      const noisy = 'noisy',
-        quiet = 'quiet';
       for (const name of [noisy, quiet]) await core.createNamespace({ body: { metadata: { name } } });
-      const { inf, readyAt } = readyWatcher(ctx);
+      const watched = readyWatcher(ctx, quiet);
+      const { inf, readyAt } = watched;
       inf.start();
       await inf.synced;
       // one quiet identity before the burst: the baseline on an idle operator
-      const idle = await quietSample(ctx, co, quiet, 'quiet-idle', quietBinding, readyAt);
+      const idle = (await quietSample(ctx, co, quiet, 'quiet-idle', quietBinding, watched)).seconds;
       ctx.log(`quiet identity on an idle operator: Ready in ${idle.toFixed(2)} s`);
 
       const t0 = performance.now();
@@ -141,17 +152,18 @@ const bench: Bench = {
         ctx.log(`noisy: ${n} identities created in ${s.toFixed(1)} s`);
       });
       const noisyReady = (): number => [...readyAt.keys()].filter((k) => k.startsWith(`${noisy}/`)).length;
-      const samples: { at: number; created: number; ready: number; seconds: number }[] = [];
+      const samples: ({ at: number; created: number; ready: number } & Sample)[] = [];
       const deadline = Date.now() + 20 * 60_000;
       while ((createSec === undefined || noisyReady() < n) && Date.now() < deadline) {
         await sleep(gap);
         const at = (performance.now() - t0) / 1000;
         const created = burst.createdCount(),
           ready = noisyReady();
-        const seconds = await quietSample(ctx, co, quiet, `quiet-${samples.length}`, quietBinding, readyAt);
-        samples.push({ at, created, ready, seconds });
+        const q = await quietSample(ctx, co, quiet, `quiet-${samples.length}`, quietBinding, watched);
+        samples.push({ at, created, ready, ...q });
         ctx.log(
-          `t=${at.toFixed(1)} s noisy created=${created} ready=${ready}: quiet identity Ready in ${seconds.toFixed(2)} s`,
+          `t=${at.toFixed(1)} s noisy created=${created} ready=${ready}: quiet identity Ready in ${q.seconds.toFixed(2)} s` +
+            ` (create call ${q.createCall.toFixed(2)} s, on the watch after ${q.watched.toFixed(2)} s)`,
         );
       }
       await burst.created;
@@ -174,6 +186,12 @@ const bench: Bench = {
         quiet_ready_seconds_middle: secs[secs.length >> 1]?.toFixed(2) ?? 'n/a',
         quiet_ready_seconds_median: median(secs).toFixed(2),
         quiet_ready_seconds_max: Math.max(...secs).toFixed(2),
+        // while the noisy creates were still arriving, and after (the operator draining its backlog)
+        quiet_ready_seconds_max_creating: phaseMax(samples.filter((x) => x.created < n)),
+        quiet_ready_seconds_max_draining: phaseMax(samples.filter((x) => x.created >= n)),
+        // where the slowest sample's time went: the create call (API server, admission webhook) and the watch
+        quiet_create_call_seconds_max: Math.max(...samples.map((x) => x.createCall)).toFixed(2),
+        quiet_watch_seconds_max: Math.max(...samples.map((x) => x.watched)).toFixed(2),
         issuance_reconciles_per_identity: (reconciles / (n + samples.length + 1)).toFixed(1),
         peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
         operator_errors: bo.op.logLines().filter((l) => (l.level as number) >= 50).length,
@@ -184,21 +202,34 @@ const bench: Bench = {
   },
 };
 
-/** Creates one identity in the quiet namespace and returns the seconds from the create call to Ready (60 s cap). */
+const phaseMax = (xs: Sample[]): string => (xs.length ? Math.max(...xs.map((x) => x.seconds)).toFixed(2) : 'n/a');
+
+interface Sample {
+  /** From the create call to Ready seen on the watch (60 s cap). */
+  seconds: number;
+  /** The create call alone. */
+  createCall: number;
+  /** From the create call to the identity's first watch event. */
+  watched: number;
+}
+
+/** Creates one identity in the quiet namespace and times it to Ready. */
 async function quietSample(
   ctx: BenchContext,
   co: k8s.CustomObjectsApi,
   ns: string,
   name: string,
   binding: string,
-  readyAt: Map<string, number>,
-): Promise<number> {
+  { readyAt, seenAt }: Watched,
+): Promise<Sample> {
   const t = performance.now();
   await co.createNamespacedCustomObject({ ...MI, namespace: ns, body: identity(name, binding, ns) });
+  const createCall = (performance.now() - t) / 1000;
   const key = `${ns}/${name}`;
   while (!readyAt.has(key) && performance.now() - t < 60_000) await sleep(20);
   if (!readyAt.has(key)) ctx.log(`quiet identity ${key} not Ready within 60 s`);
-  return ((readyAt.get(key) ?? performance.now()) - t) / 1000;
+  const since = (at: number | undefined): number => ((at ?? performance.now()) - t) / 1000;
+  return { seconds: since(readyAt.get(key)), createCall, watched: since(seenAt.get(key)) };
 }
 
 export default bench;
