@@ -48,6 +48,10 @@ export async function startWebhookServer(o: {
   );
   server.requestTimeout = 10_000;
   server.headersTimeout = 10_000;
+  // the API server keeps idle connections to a webhook for 90 s; closing one sooner (Node's default is 5 s)
+  // races a request it is sending on it, and the tenant's create fails with "connection reset by peer"
+  // (seen under bench fairness: a create at the end of a burst, the connection idle for just over 5 s)
+  server.keepAliveTimeout = 120_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST' || req.url?.split('?')[0] !== VALIDATE_PATH) {
