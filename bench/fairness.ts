@@ -9,6 +9,9 @@
 // creates arrive, and after), quiet_create_call_seconds_max, quiet_watch_seconds_max, issuance_reconciles_per_identity.
 // Params: n=10000 concurrency=64 gap=1000 quiet_authority=shared|own (own: the quiet namespace's identities
 //   name a second CA binding; shared, the default and the harder case: both namespaces use the same CA)
+//   tenants=users|admin (users, the default: each namespace's creates are made by its own user, allowed by a
+//   Role, so the API server's priority and fairness treats them as in a cluster, two flows of the
+//   global-default level; admin: both as system:masters, which that exempts)
 //   and profile=/entry=/chart.<key>= as bench/issuance.ts.
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -42,6 +45,31 @@ function identity(name: string, binding: string, ns: string): object {
       privateKey: { algorithm: 'ECDSA', size: 256 },
     },
   };
+}
+
+/** A client for `user`, allowed to create and read MachineIdentities in `ns` only (a tenant). */
+async function tenantClient(ctx: BenchContext, user: string, ns: string): Promise<k8s.CustomObjectsApi> {
+  if (!ctx.cp || ctx.params.tenants === 'admin') return ctx.kc.makeApiClient(k8s.CustomObjectsApi);
+  const rbac = ctx.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const metadata = { name: 'identities', namespace: ns };
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: {
+      metadata,
+      rules: [{ apiGroups: [MI.group], resources: [MI.plural], verbs: ['create', 'get', 'list', 'watch'] }],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'identities' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    },
+  });
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(await ctx.cp.userKubeconfig(user));
+  return kc.makeApiClient(k8s.CustomObjectsApi);
 }
 
 async function createBinding(co: k8s.CustomObjectsApi, name: string): Promise<void> {
@@ -136,16 +164,18 @@ const bench: Bench = {
       if (quietOwn) await createBinding(co, quietBinding);
       await bo.ready('noisy-ca');
       for (const name of [noisy, quiet]) await core.createNamespace({ body: { metadata: { name } } });
+      const noisyClient = await tenantClient(ctx, 'noisy-tenant', noisy);
+      const quietClient = await tenantClient(ctx, 'quiet-tenant', quiet);
       const watched = readyWatcher(ctx, quiet);
       const { inf, readyAt } = watched;
       inf.start();
       await inf.synced;
       // one quiet identity before the burst: the baseline on an idle operator
-      const idle = (await quietSample(ctx, co, quiet, 'quiet-idle', quietBinding, watched)).seconds;
+      const idle = (await quietSample(ctx, quietClient, quiet, 'quiet-idle', quietBinding, watched)).seconds;
       ctx.log(`quiet identity on an idle operator: Ready in ${idle.toFixed(2)} s`);
 
       const t0 = performance.now();
-      const burst = noisyBurst(co, noisy, n, conc, 'noisy-ca');
+      const burst = noisyBurst(noisyClient, noisy, n, conc, 'noisy-ca');
       let createSec: number | undefined;
       void burst.created.then((s) => {
         createSec = s;
@@ -159,7 +189,7 @@ const bench: Bench = {
         const at = (performance.now() - t0) / 1000;
         const created = burst.createdCount(),
           ready = noisyReady();
-        const q = await quietSample(ctx, co, quiet, `quiet-${samples.length}`, quietBinding, watched);
+        const q = await quietSample(ctx, quietClient, quiet, `quiet-${samples.length}`, quietBinding, watched);
         samples.push({ at, created, ready, ...q });
         ctx.log(
           `t=${at.toFixed(1)} s noisy created=${created} ready=${ready}: quiet identity Ready in ${q.seconds.toFixed(2)} s` +
@@ -177,6 +207,7 @@ const bench: Bench = {
       return {
         profile: bo.profile,
         quiet_authority: quietOwn ? 'own' : 'shared',
+        tenants: ctx.cp && ctx.params.tenants !== 'admin' ? 'users' : 'admin',
         noisy_identities: noisyDone.length,
         noisy_create_seconds: createSec?.toFixed(1) ?? 'n/a',
         noisy_issue_seconds: issueSec.toFixed(1),
