@@ -6,7 +6,9 @@
 // (bench/lib/profile-operator.ts, profile=chart by default).
 // Prints: noisy_identities, noisy_create_seconds, noisy_issue_seconds, quiet_samples, quiet_ready_seconds_first,
 // quiet_ready_seconds_middle, quiet_ready_seconds_median, quiet_ready_seconds_max (and _creating, _draining: while the noisy
-// creates arrive, and after), quiet_create_call_seconds_max, quiet_watch_seconds_max, issuance_reconciles_per_identity.
+// creates arrive, and after), quiet_create_call_seconds_max, quiet_watch_seconds_max, issuance_reconciles_per_identity,
+// and the operator's mean admission answer, wait in the issuance queue and issuance (webhook_ms_mean,
+// issuance_queue_wait_ms_mean, issuance_ms_mean).
 // Params: n=10000 concurrency=64 gap=1000 quiet_authority=shared|own (own: the quiet namespace's identities
 //   name a second CA binding; shared, the default and the harder case: both namespaces use the same CA)
 //   tenants=users|admin (users, the default: each namespace's creates are made by its own user, allowed by a
@@ -204,6 +206,17 @@ const bench: Bench = {
       const peak = peakRssMb(bo.op.proc.pid);
       // reconciles per identity: how often keys went round the queue before they were issued
       const reconciles = (await bo.op.metric('controller_runtime_reconcile_total', { controller: 'issuance' })) ?? NaN;
+      // the operator's side of the time, averaged over the run: admission answer, wait in the issuance queue, issuance
+      const meanMs = async (name: string, labels: Record<string, string> = {}): Promise<string> => {
+        const sum = await bo.op.metric(`${name}_sum`, labels);
+        const count = await bo.op.metric(`${name}_count`, labels);
+        return sum !== undefined && count ? ((sum / count) * 1000).toFixed(1) : 'n/a';
+      };
+      const operatorMs = {
+        webhook_ms_mean: await meanMs('machine_identity_webhook_duration_seconds'),
+        issuance_queue_wait_ms_mean: await meanMs('workqueue_queue_duration_seconds', { name: 'issuance' }),
+        issuance_ms_mean: await meanMs('machine_identity_issuance_duration_seconds'),
+      };
       return {
         profile: bo.profile,
         quiet_authority: quietOwn ? 'own' : 'shared',
@@ -224,6 +237,7 @@ const bench: Bench = {
         quiet_create_call_seconds_max: Math.max(...samples.map((x) => x.createCall)).toFixed(2),
         quiet_watch_seconds_max: Math.max(...samples.map((x) => x.watched)).toFixed(2),
         issuance_reconciles_per_identity: (reconciles / (n + samples.length + 1)).toFixed(1),
+        ...operatorMs,
         peak_rss_mb: peak === undefined ? 'n/a' : peak.toFixed(0),
         operator_errors: bo.op.logLines().filter((l) => (l.level as number) >= 50).length,
       };
