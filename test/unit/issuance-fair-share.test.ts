@@ -97,6 +97,36 @@ describe('FairShare', () => {
     expect(f.tryAcquire('ca', 'ns/gone')).toBe(false);
   });
 
+  it('a woken key whose reconcile ends without taking the slot hands it on at once (settle)', () => {
+    const { f, woken } = share(2);
+    expect(f.tryAcquire('ca', 'ns/a')).toBe(true);
+    f.park('ca', 'ns/denied');
+    f.park('ca', 'ns/next');
+    f.release('ca');
+    expect(woken).toEqual(['ns/denied']);
+    const ticket = f.ticket(); // the woken key's reconcile starts
+    expect(f.hasRoom('ca', 'ns/next')).toBe(false);
+    f.settle('ns/denied', ticket); // ...and ends without an issuance (policy now denies it)
+    expect(woken).toEqual(['ns/denied', 'ns/next']);
+    expect(f.tryAcquire('ca', 'ns/next')).toBe(true);
+    f.settle('ns/next', f.ticket()); // used its wake: nothing to hand on
+    expect(woken).toEqual(['ns/denied', 'ns/next']);
+  });
+
+  it('settle keeps a wake issued after the reconcile started (it is for the next run of the key)', () => {
+    const { f, woken } = share(2);
+    expect(f.tryAcquire('ca', 'ns/a')).toBe(true);
+    const ticket = f.ticket(); // ns/b's reconcile starts, finds no room and parks
+    f.park('ca', 'ns/b');
+    f.park('ca', 'ns/c');
+    f.release('ca'); // another reconcile ends meanwhile: ns/b is woken
+    expect(woken).toEqual(['ns/b']);
+    f.settle('ns/b', ticket); // the run that parked it ends
+    expect(f.hasRoom('ca', 'ns/c')).toBe(false);
+    expect(f.tryAcquire('ca', 'ns/b')).toBe(true); // its next run takes the held slot
+    expect(woken).toEqual(['ns/b']);
+  });
+
   it('wakes as many parked keys as there are free slots, never more', () => {
     const { f, woken } = share(8); // limit 6
     for (let i = 0; i < 6; i++) expect(f.tryAcquire('ca', `ns/${i}`)).toBe(true);

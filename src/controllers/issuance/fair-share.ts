@@ -5,23 +5,33 @@
 // (a reconcile, a logger, a timer each), starving the event loop that serves the issuances in flight.
 // A release wakes the next parked key, round-robin across namespaces (a noisy namespace's burst does
 // not stand between another namespace's key and the next free slot). A woken key has its slot held
-// for WAKE_TTL_MS; a wake it never uses (the identity was deleted meanwhile) lapses, and a lapsed wake
+// until its reconcile ends (settle): one that ends without taking it (the identity was deleted, or policy
+// now denies it) hands it on at once. As a last resort a wake lapses after WAKE_TTL_MS, and a lapsed wake
 // with nothing in flight to release is recovered by one timer per authority, so no parked key is stranded.
 import { FairQueue } from '../../runtime/fair-queue.ts';
 
-export const WAKE_TTL_MS = 5000;
+export const WAKE_TTL_MS = 30_000;
+
+interface Wake {
+  at: number;
+  /** Orders wakes against tickets: a reconcile settles only a wake issued before it started. */
+  seq: number;
+}
 
 interface AuthorityShare {
   inFlight: number;
   parked: FairQueue;
   parkedKeys: Set<string>;
-  /** Keys woken for a free slot (key → when), holding it until they take it or the wake lapses. */
-  woken: Map<string, number>;
+  /** Keys woken for a free slot, holding it until they take it, settle, or the wake lapses. */
+  woken: Map<string, Wake>;
   timer?: NodeJS.Timeout;
 }
 
 export class FairShare {
   private readonly shares = new Map<string, AuthorityShare>();
+  /** The authority each woken key was woken for, so settle(key) finds it. */
+  private readonly wokenFor = new Map<string, string>();
+  private seq = 0;
   readonly limit: number;
   private readonly wake: (key: string) => void;
   private readonly now: () => number;
@@ -45,7 +55,7 @@ export class FairShare {
   tryAcquire(authority: string, key?: string): boolean {
     if (!this.hasRoom(authority, key)) return false;
     const s = this.share(authority);
-    if (key !== undefined) s.woken.delete(key);
+    if (key !== undefined) this.unwake(s, key);
     s.inFlight++;
     return true;
   }
@@ -67,6 +77,24 @@ export class FairShare {
     this.pump(authority, s);
   }
 
+  /** Taken when a reconcile starts; settle(key, ticket) when it ends. */
+  ticket(): number {
+    return this.seq;
+  }
+
+  /**
+   * A reconcile of `key` that started at `ticket` has ended: a wake it was answering and did not use
+   * (no issuance after all) frees its slot for the next parked key. A wake issued meanwhile is kept.
+   */
+  settle(key: string, ticket: number): void {
+    const authority = this.wokenFor.get(key);
+    const s = authority === undefined ? undefined : this.shares.get(authority);
+    const w = s?.woken.get(key);
+    if (!s || authority === undefined || !w || w.seq >= ticket) return;
+    this.unwake(s, key);
+    this.pump(authority, s);
+  }
+
   /** Keys parked for `authority` (for tests and metrics). */
   parkedCount(authority: string): number {
     return this.shares.get(authority)?.parkedKeys.size ?? 0;
@@ -81,9 +109,13 @@ export class FairShare {
     return s;
   }
 
+  private unwake(s: AuthorityShare, key: string): void {
+    if (s.woken.delete(key)) this.wokenFor.delete(key);
+  }
+
   private lapse(s: AuthorityShare): void {
     const cutoff = this.now() - WAKE_TTL_MS;
-    for (const [k, at] of s.woken) if (at <= cutoff) s.woken.delete(k);
+    for (const [k, w] of s.woken) if (w.at <= cutoff) this.unwake(s, k);
   }
 
   /** Wakes parked keys while slots are free; keeps a timer while keys stay parked; forgets an idle authority. */
@@ -93,7 +125,8 @@ export class FairShare {
       const key = s.parked.shift();
       if (key === undefined) break;
       s.parkedKeys.delete(key);
-      s.woken.set(key, this.now());
+      s.woken.set(key, { at: this.now(), seq: this.seq++ });
+      this.wokenFor.set(key, authority);
       this.wake(key);
     }
     if (s.parked.length > 0 && !s.timer) {

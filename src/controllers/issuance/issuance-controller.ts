@@ -60,11 +60,17 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
     // policies too: nothing is issued before every IssuancePolicy is known
     informers: [identities, bindings, namespaces, managedSecrets, ctx.policies.informer],
     reconcile: async (key, { log }) => {
-      const cached = identities.get(key);
-      if (!cached?.metadata.uid) return undefined;
-      return cached.metadata.deletionTimestamp
-        ? revokeOnDeletion(ctx, cached, ctx.issuers.get(identityFields(cached).authorityRef?.name ?? '')?.issuer)
-        : live(cached, log);
+      const ticket = share.ticket();
+      try {
+        const cached = identities.get(key);
+        if (!cached?.metadata.uid) return undefined;
+        return await (cached.metadata.deletionTimestamp
+          ? revokeOnDeletion(ctx, cached, ctx.issuers.get(identityFields(cached).authorityRef?.name ?? '')?.issuer)
+          : live(cached, log));
+      } finally {
+        // woken for a slot but did not take it (deleted, denied, nothing to issue): the next parked key gets it
+        share.settle(key, ticket);
+      }
     },
   });
 
