@@ -15,6 +15,7 @@ import type { OperatorContext } from '../context.ts';
 import { bindingForOwnership } from '../binding-specs.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { FairShare } from './fair-share.ts';
+import { bindingChangeMatters } from './binding-change.ts';
 import { RecentlyWritten } from './written.ts';
 import { LABEL_IDENTITY } from './secret.ts';
 import { forgetSecret } from './inspect.ts';
@@ -185,7 +186,9 @@ export function issuanceController(ctx: OperatorContext, opts: IssuanceOptions =
   };
   bindings
     .onAdd((b) => byAuthority(b.metadata.name))
-    .onUpdate((_o, b) => byAuthority(b.metadata.name))
+    .onUpdate((o, b) => {
+      if (bindingChangeMatters(o, b)) byAuthority(b.metadata.name);
+    })
     .onDelete((b) => byAuthority(b.metadata.name));
   ctx.issuers.onChange(byAuthority);
   namespaces.onUpdate((o, n) => {
