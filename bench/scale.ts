@@ -354,9 +354,21 @@ const bench: Bench = {
       await sleep(5000);
       r.baseRss = rssMb(r.bo.op.proc.pid);
       const figures: Figures = { n, heap_limit_mb: params['chart.heapLimitMB']!, ...(await issuePhase(r)) };
-      if (phases.has('restart')) Object.assign(figures, await restartPhase(r));
-      if (phases.has('rotate')) Object.assign(figures, await rotatePhase(r));
-      if (phases.has('inventory')) Object.assign(figures, await inventoryPhase(r));
+      // each phase's figures are logged when it ends: a long run that fails later keeps what it measured
+      const phase = async (name: string, fn: (r: Run) => Promise<Figures>): Promise<void> => {
+        if (name !== 'issue' && !phases.has(name)) return;
+        const f = name === 'issue' ? figures : await fn(r);
+        Object.assign(figures, f);
+        ctx.log(
+          `${name} figures: ${Object.entries(f)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
+      };
+      await phase('issue', async () => figures);
+      await phase('restart', restartPhase);
+      await phase('rotate', rotatePhase);
+      await phase('inventory', inventoryPhase);
       const etcd = await etcdDbMb(ctx0.cp);
       figures.etcd_mb = etcd.total.toFixed(0);
       figures.etcd_in_use_mb = etcd.inUse.toFixed(0);
