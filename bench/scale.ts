@@ -24,6 +24,7 @@ import { IdentityTracker } from './lib/identity-tracker.ts';
 import { etcdDbMb, formatWrites, requestTotals, writesBetween, writesOn } from './lib/apiserver-requests.ts';
 import { processAgeSeconds } from './lib/proc-age.ts';
 import { createUnmanagedTlsSecrets } from './lib/unmanaged-secrets.ts';
+import { createRetries, createWithRetry } from './lib/retry-create.ts';
 
 const GROUP = { group: 'machineidentity.io', version: 'v1alpha1' };
 const OP_NS = 'mio-bench';
@@ -120,22 +121,24 @@ async function issuePhase(r: Run): Promise<Figures> {
   const t0 = performance.now();
   await pool(n, conc, (i) => {
     const namespace = namespaces[i % namespaces.length]!;
-    return co.createNamespacedCustomObject({
-      ...GROUP,
-      plural: 'machineidentities',
-      namespace,
-      body: {
-        apiVersion: 'machineidentity.io/v1alpha1',
-        kind: 'MachineIdentity',
-        metadata: { name: `id-${i}` },
-        spec: {
-          secretName: `id-${i}-tls`,
-          authorityRef: { name: BINDING },
-          dnsNames: [`id-${i}.${namespace}.svc`],
-          privateKey: { algorithm: 'ECDSA', size: 256 },
+    return createWithRetry(() =>
+      co.createNamespacedCustomObject({
+        ...GROUP,
+        plural: 'machineidentities',
+        namespace,
+        body: {
+          apiVersion: 'machineidentity.io/v1alpha1',
+          kind: 'MachineIdentity',
+          metadata: { name: `id-${i}` },
+          spec: {
+            secretName: `id-${i}-tls`,
+            authorityRef: { name: BINDING },
+            dnsNames: [`id-${i}.${namespace}.svc`],
+            privateKey: { algorithm: 'ECDSA', size: 256 },
+          },
         },
-      },
-    });
+      }),
+    );
   });
   ctx.log(`issue: ${n} identities created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await until(
@@ -372,6 +375,7 @@ const bench: Bench = {
       const etcd = await etcdDbMb(ctx0.cp);
       figures.etcd_mb = etcd.total.toFixed(0);
       figures.etcd_in_use_mb = etcd.inUse.toFixed(0);
+      figures.create_retries = createRetries.count;
       figures.operator_errors = r.bo.op.logLines().filter((l) => (l.level as number) >= 50).length;
       return figures;
     } finally {

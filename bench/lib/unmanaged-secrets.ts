@@ -6,6 +6,7 @@ import { generateCa, loadCaMaterial } from '../../src/issuers/ca-material.ts';
 import { InClusterCaIssuer } from '../../src/issuers/in-cluster-ca.ts';
 import { generateKey, encodePrivateKey } from '../../src/pki/keys.ts';
 import { buildCsr } from '../../src/pki/csr.ts';
+import { createWithRetry } from './retry-create.ts';
 
 export async function createUnmanagedTlsSecrets(
   kc: k8s.KubeConfig,
@@ -48,14 +49,16 @@ export async function createUnmanagedTlsSecrets(
       usages: ['serverAuth'],
     });
     if (r.status !== 'issued') throw new Error('unmanaged certificate not issued');
-    await core.createNamespacedSecret({
-      namespace: ns,
-      body: {
-        metadata: { name: `legacy-${i}-tls` },
-        type: 'kubernetes.io/tls',
-        data: { 'tls.crt': Buffer.from(r.certificatePem + ca.certPem).toString('base64'), 'tls.key': keyB64 },
-      },
-    });
+    await createWithRetry(() =>
+      core.createNamespacedSecret({
+        namespace: ns,
+        body: {
+          metadata: { name: `legacy-${i}-tls` },
+          type: 'kubernetes.io/tls',
+          data: { 'tls.crt': Buffer.from(r.certificatePem + ca.certPem).toString('base64'), 'tls.key': keyB64 },
+        },
+      }),
+    );
   };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
