@@ -13,7 +13,8 @@
 // - inventory: N/2 unmanaged certificate Secrets added, the operator restarted: its peak RSS until its
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
-// Params: n=2000 concurrency=32 phases=... rate=100 settle=30 chart.<key>=<value> (helm --set; the heap
+// Params: n=2000 concurrency=32 phases=... rate=100 settle=30 statusDiff=1 (log how the restart after the
+//   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
 import type { Bench, BenchContext, Figures } from './run.ts';
@@ -25,6 +26,7 @@ import { etcdDbMb, formatWrites, requestTotals, writesBetween, writesOn } from '
 import { processAgeSeconds } from './lib/proc-age.ts';
 import { createUnmanagedTlsSecrets } from './lib/unmanaged-secrets.ts';
 import { createRetries, createWithRetry } from './lib/retry-create.ts';
+import { listStatuses, statusChanges } from './lib/status-diff.ts';
 
 const GROUP = { group: 'machineidentity.io', version: 'v1alpha1' };
 const OP_NS = 'mio-bench';
@@ -276,6 +278,7 @@ async function rotatePhase(r: Run): Promise<Figures> {
 
 async function inventoryPhase(r: Run): Promise<Figures> {
   const { ctx, n, conc } = r;
+  const params = ctx.params;
   const unmanaged = Math.floor(n / 2);
   const namespaces = namespaceNames('scale-inv', unmanaged);
   await createNamespaces(ctx, namespaces);
@@ -286,6 +289,7 @@ async function inventoryPhase(r: Run): Promise<Figures> {
   );
   await r.bo.stop();
   const before = await requestTotals(r.cp);
+  const statuses = params.statusDiff ? await listStatuses(ctx.kc) : undefined;
   r.bo = await startBenchOperator(ctx, OP_NS);
   const bo = r.bo;
   let last = -1,
@@ -313,6 +317,10 @@ async function inventoryPhase(r: Run): Promise<Figures> {
   );
   const writes = writesBetween(before, await requestTotals(r.cp));
   ctx.log(`inventory: every write from the stop of the old operator on: ${formatWrites(writes)}`);
+  if (statuses) {
+    const d = statusChanges(statuses, await listStatuses(ctx.kc));
+    ctx.log(`inventory: ${d.changed} statuses changed by the restart; the first:\n${d.lines.join('\n')}`);
+  }
   return {
     restart_after_rotation_writes: writesOn(writes, RESTART_RESOURCES),
     inventory_certificates: await found(),
