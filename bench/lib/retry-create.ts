@@ -9,7 +9,7 @@ const statusOf = (e: unknown): number | undefined => {
 };
 
 /** Whether a failed create is worth another try (busy or unreachable API server). */
-export function retryable(status: number | undefined): boolean {
+function retryable(status: number | undefined): boolean {
   return status === undefined || status === 429 || status >= 500;
 }
 
