@@ -13,7 +13,7 @@
 // - inventory: N/2 unmanaged certificate Secrets added, the operator restarted: its peak RSS until its
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
-// Params: n=2000 concurrency=32 phases=... rate=100 settle=30 statusDiff=1 (log how the restart after the
+// Params: n=2000 concurrency=32 phases=... rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
 //   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
@@ -188,9 +188,42 @@ async function operatorReady(bo: BenchOperator, n: number): Promise<boolean> {
   return reconciled >= n && depth === 0;
 }
 
+/**
+ * Before a restart is charged its writes, the running operator finishes what it had scheduled: the
+ * validation controller says Served=NoEndpoints once an identity's certificate is validation.staleGrace
+ * (the chart's 2m) old with nothing serving it, so the identities of the last two minutes still have one
+ * write due. A restart must not make writes; it may not save the old process's due ones either, so they
+ * land first: `settleAfterReady=` seconds (default 150) after the last issuance or reissue, then `quiet=` (default 15) s
+ * without a Secret or MachineIdentity write. Returns the writes seen meanwhile.
+ */
+async function quiesce(r: Run, label: string): Promise<number> {
+  const { ctx, cp, tracker } = r;
+  const after = Number(ctx.params.settleAfterReady ?? 150) * 1000;
+  const quiet = Number(ctx.params.quiet ?? 15) * 1000;
+  const first = await requestTotals(cp);
+  let last = first,
+    quietSince = performance.now();
+  await until(
+    `${label}: the running operator's due writes`,
+    async () => {
+      const now = await requestTotals(cp);
+      if (writesOn(writesBetween(last, now), RESTART_RESOURCES) > 0) quietSince = performance.now();
+      last = now;
+      return performance.now() - tracker.lastChangeAt() >= after && performance.now() - quietSince >= quiet;
+    },
+    900_000,
+    () => `${writesOn(writesBetween(first, last), RESTART_RESOURCES)} Secret/MachineIdentity writes so far`,
+    ctx.log,
+  );
+  const w = writesBetween(first, last);
+  ctx.log(`${label}: writes before the restart, due from the running operator: ${formatWrites(w)}`);
+  return writesOn(w, RESTART_RESOURCES);
+}
+
 async function restartPhase(r: Run): Promise<Figures> {
   const { ctx, cp, n } = r;
   const settle = Number(ctx.params.settle ?? 30) * 1000;
+  const due = await quiesce(r, 'restart');
   await r.bo.stop();
   const before = await requestTotals(cp);
   r.bo = await startBenchOperator(ctx, OP_NS);
@@ -218,6 +251,7 @@ async function restartPhase(r: Run): Promise<Figures> {
   ctx.log(`restart: every write from the stop of the old operator on: ${formatWrites(writes)}`);
   return {
     restart_writes: writesOn(writes, RESTART_RESOURCES),
+    pre_restart_due_writes: due,
     restart_ready_seconds: readySeconds.toFixed(1),
     restart_peak_rss_mb: mb(peakRssMb(bo.op.proc.pid)),
   };
@@ -287,6 +321,7 @@ async function inventoryPhase(r: Run): Promise<Figures> {
   ctx.log(
     `inventory: ${unmanaged} unmanaged certificate Secrets created in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+  await quiesce(r, 'inventory');
   await r.bo.stop();
   const before = await requestTotals(r.cp);
   const statuses = params.statusDiff ? await listStatuses(ctx.kc) : undefined;

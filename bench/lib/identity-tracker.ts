@@ -16,6 +16,7 @@ export class IdentityTracker {
   private readonly seen = new Map<string, Seen>();
   private readonly readyAt = new Map<string, number>();
   private rv: string | undefined;
+  private changedAt = 0;
   private abort: AbortController | undefined;
   private stopped = false;
 
@@ -57,7 +58,10 @@ export class IdentityTracker {
       return;
     }
     const ready = !!o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    this.seen.set(key, { ready, authority: o.status?.authorityFingerprintSHA256 ?? '' });
+    const authority = o.status?.authorityFingerprintSHA256 ?? '';
+    const was = this.seen.get(key);
+    if (was?.ready !== ready || was.authority !== authority) this.changedAt = performance.now();
+    this.seen.set(key, { ready, authority });
     if (ready && !this.readyAt.has(key)) this.readyAt.set(key, performance.now());
   }
 
@@ -73,6 +77,11 @@ export class IdentityTracker {
     let t = 0;
     for (const v of this.readyAt.values()) t = Math.max(t, v);
     return t;
+  }
+
+  /** performance.now() of the last change of any identity's Ready or CA (an issuance or a reissue). */
+  lastChangeAt(): number {
+    return this.changedAt;
   }
 
   stop(): void {

@@ -8,7 +8,7 @@ import { testNamespace } from '../harness/cluster.ts';
 import { IssuanceEnv, MI, CAB } from '../harness/identities.ts';
 import { waitFor } from '../harness/processes.ts';
 
-const N = 12;
+const N = Number(process.env.MIO_RESTART_WRITES_N ?? 12);
 const env = new IssuanceEnv();
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 let ns = '';
