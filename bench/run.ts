@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { ControlPlane } from '../test/harness/control-plane.ts';
+import { ControlPlane, type ControlPlaneOptions } from '../test/harness/control-plane.ts';
 import { installCrds } from '../test/harness/manifests.ts';
 import { withSharedDispatcher } from '../src/runtime/shared-dispatcher.ts';
 
@@ -21,6 +21,8 @@ export type Figures = Record<string, number | string>;
 export interface Bench {
   description: string;
   run(ctx: BenchContext): Promise<Figures>;
+  /** Control plane options this benchmark needs (etcd quota, compaction, API server flags), from its params. */
+  controlPlane?(params: Record<string, string>): ControlPlaneOptions;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,7 +49,7 @@ const localKubeconfig = join(here, '../.local/kubeconfig');
 if (rest.includes('--local') && existsSync(localKubeconfig)) {
   kubeconfigPath = localKubeconfig;
 } else {
-  cp = await new ControlPlane({ full: params.full === 'true', log }).start();
+  cp = await new ControlPlane({ ...bench.controlPlane?.(params), full: params.full === 'true', log }).start();
   kubeconfigPath = cp.kubeconfigPath;
 }
 const kc = withSharedDispatcher(new k8s.KubeConfig());

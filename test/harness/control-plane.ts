@@ -30,6 +30,13 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** Extra kube-apiserver flags (e.g. --etcd-compaction-interval=5s, --watch-cache=false). */
   apiServerArgs?: string[];
+  /** etcd's backend quota in bytes (default 8 GiB): a large benchmark must not hit NOSPACE. */
+  etcdQuotaBytes?: number;
+  /**
+   * etcd's own history compaction (--auto-compaction-mode/-retention), e.g. { mode: 'periodic', retention: '5m' };
+   * off by default (kube-apiserver compacts every 5 minutes anyway).
+   */
+  etcdAutoCompaction?: { mode: 'periodic' | 'revision'; retention: string };
 }
 
 let binDirMemo: string | undefined;
@@ -176,7 +183,13 @@ export class ControlPlane {
       '--listen-peer-urls=http://127.0.0.1:0',
       '--unsafe-no-fsync=true',
       '--log-level=warn',
-      '--quota-backend-bytes=8589934592',
+      `--quota-backend-bytes=${this.opts.etcdQuotaBytes ?? 8 * 1024 ** 3}`,
+      ...(this.opts.etcdAutoCompaction
+        ? [
+            `--auto-compaction-mode=${this.opts.etcdAutoCompaction.mode}`,
+            `--auto-compaction-retention=${this.opts.etcdAutoCompaction.retention}`,
+          ]
+        : []),
     ]);
   }
 

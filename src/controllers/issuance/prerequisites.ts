@@ -34,13 +34,12 @@ async function denied(run: Run, decision: IdentityDecision, countDenial: () => v
   return undefined;
 }
 
-/** Why the binding is not Ready, from its status. */
-function notReadyWhy(run: Run, authority: string): string {
-  return (
-    run.ctx.informers.bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready')?.message ??
-    'not reconciled yet'
-  );
-}
+/** The binding's Ready condition, from its status. */
+const bindingReady = (run: Run, authority: string): { status: string; message: string } | undefined =>
+  run.ctx.informers.bindings.get(authority)?.status?.conditions?.find((x) => x.type === 'Ready');
+
+/** A Ready binding whose issuer this process has not loaded yet: re-checked this often (its load wakes the identity at once). */
+const ISSUER_LOADING_RECHECK_MS = 5000;
 
 /** Valid spec that policy allows, an authority that serves this namespace and is Ready, and a Secret that is ours or absent. */
 export async function prerequisites(run: Run, countDenial: () => void): Promise<Ready | ReconcileResult | undefined> {
@@ -61,11 +60,17 @@ export async function prerequisites(run: Run, countDenial: () => void): Promise<
   if (!decision.verdict.allowed) return denied(run, decision, countDenial);
   const spec = effectiveSpec(raw, decision);
   const entry = ctx.issuers.get(authority);
-  if (!entry)
+  if (!entry) {
+    const ready = bindingReady(run, authority);
+    // Ready by its status but not in the issuer cache: a process that just started and has not loaded it yet
+    // (its load wakes every identity of it). Ready=False now would be set back to True moments later: two
+    // status writes and an Event per identity on every restart. A binding that fails to load turns not Ready.
+    if (ready?.status === 'True') return { requeueAfterMs: ISSUER_LOADING_RECHECK_MS };
     return notReady(
       Reason.AuthorityNotReady,
-      `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${notReadyWhy(run, authority)}`,
+      `CertificateAuthorityBinding ${JSON.stringify(authority)} is not Ready: ${ready?.message ?? 'not reconciled yet'}`,
     );
+  }
   await syncRevocationFinalizer(ctx, mi, spec.deletionPolicy === 'Delete' && typeof entry.issuer.revoke === 'function');
   const held = await currentSecret(run, spec.secretName, notReady);
   if (!held || 'requeueAfterMs' in held) return held;
