@@ -489,7 +489,7 @@ const bench: Bench = {
     const picked = (ctx.params.shapes ?? Object.keys(all).join(',')).split(',').filter(Boolean);
     for (const s of picked) if (!all[s]) throw new Error(`unknown shape ${s}; known: ${Object.keys(all).join(', ')}`);
     const pids = { apiserver: cp.state().pids['kube-apiserver']!, etcd: cp.state().pids.etcd! };
-    const registry = new Registry();
+    let registry = new Registry(); // one per webhook server: each registers its metrics
     const idle = await idleRates(pids);
     ctx.log(`idle CPU ms/s: apiserver ${idle.apiserver?.toFixed(1)}, etcd ${idle.etcd?.toFixed(1)}`);
     const env: RunEnv = {
@@ -513,6 +513,7 @@ const bench: Bench = {
     const modes = hook === 'both' ? ['nomatch', 'true'] : hook === 'false' ? [] : [hook];
     const wlist = list.filter(([s]) => WEBHOOK_SHAPES.includes(s));
     for (const mode of modes) {
+      registry = new Registry();
       const wh = await registerWebhook(ctx, registry, mode !== 'nomatch');
       try {
         await webhookLive(ctx, registry);
