@@ -166,6 +166,59 @@ describe('the webhook', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('is a wildcard name and allowWildcardCertificates is false');
   });
+
+  it('is not called for an UPDATE that changes neither labels nor spec (annotations, finalizers), and is for one that does', async () => {
+    const name = 'meta-only';
+    expect((await kubectl(['apply', '-f', '-'], manifest(hooked, name, { dnsNames: [`a.${hooked}.svc`] }))).code).toBe(
+      0,
+    );
+    const calls = async (): Promise<number> =>
+      (await env.operator!.metric('machine_identity_webhook_requests_total', {
+        kind: 'MachineIdentity',
+        operation: 'UPDATE',
+      })) ?? 0;
+    const before = await calls();
+    const annotate = await kubectl(['annotate', '-n', hooked, 'machineidentity', name, 'example.com/note=x']);
+    expect(annotate.code).toBe(0);
+    const finalizer = await kubectl([
+      'patch',
+      '-n',
+      hooked,
+      'machineidentity',
+      name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":["example.com/hold"]}}',
+    ]);
+    expect(finalizer.code).toBe(0);
+    await kubectl([
+      'patch',
+      '-n',
+      hooked,
+      'machineidentity',
+      name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]);
+    expect(await calls()).toBe(before);
+    // a label can change which policies select the identity, a spec change is the request itself: both are checked
+    expect((await kubectl(['label', '-n', hooked, 'machineidentity', name, 'tier=web'])).code).toBe(0);
+    expect(await calls()).toBe(before + 1);
+    const bad = await kubectl([
+      'patch',
+      '-n',
+      hooked,
+      'machineidentity',
+      name,
+      '--type=merge',
+      '-p',
+      '{"spec":{"dnsNames":["evil.com"]}}',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('denied the request');
+    expect(await calls()).toBe(before + 2);
+  });
 });
 
 describe('Enforce and Audit in the controller', () => {
