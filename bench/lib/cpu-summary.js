@@ -87,9 +87,15 @@ for (let i = 0; i < profile.samples.length; i++) {
     const f = byId.get(id).callFrame;
     if (f.functionName === '(root)') continue;
     const k = fnKey(f);
-    if (!seenFn.has(k)) (add(total, k, dt), seenFn.add(k));
+    if (!seenFn.has(k)) {
+      add(total, k, dt);
+      seenFn.add(k);
+    }
     const mod = moduleOf(f);
-    if (!seenMod.has(mod)) (add(totalMod, mod, dt), seenMod.add(mod));
+    if (!seenMod.has(mod)) {
+      add(totalMod, mod, dt);
+      seenMod.add(mod);
+    }
   }
 }
 
