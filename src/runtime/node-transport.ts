@@ -43,7 +43,7 @@ const FREE_SOCKET_MS = 30_000;
 
 /** Makes `kc`'s API clients and the raw helpers (getJson, sendRaw, watches) use Node's http(s) client. */
 export function withNodeTransport(kc: k8s.KubeConfig): k8s.KubeConfig {
-  if (transports.has(kc) || kc.getCurrentCluster()?.proxyUrl) return kc;
+  if (transports.has(kc)) return kc;
   transports.set(kc, { pool: new Map() });
   headersOnlyAuth(kc);
   const httpApi = k8s.wrapHttpLibrary({ send: (ctx) => sendContext(kc, ctx) });
@@ -62,6 +62,14 @@ export function withNodeTransport(kc: k8s.KubeConfig): k8s.KubeConfig {
   return kc;
 }
 
+/**
+ * This transport serves kc's current context: it was applied, and the cluster has no proxy (HTTP, HTTPS or
+ * SOCKS proxies stay with client-node's fetch). Per request: a CLI may switch contexts (fleet inventory).
+ */
+function nodeServes(kc: k8s.KubeConfig): boolean {
+  return transports.has(kc) && !kc.getCurrentCluster()?.proxyUrl;
+}
+
 /** client-node's per-user header step (tokens, exec and auth-provider plugins); private in its typings. */
 interface HeaderAuth {
   applyAuthorizationHeader(opts: https.RequestOptions): Promise<void>;
@@ -78,7 +86,9 @@ function hasHeaderAuth(kc: unknown): kc is HeaderAuth {
 function headersOnlyAuth(kc: k8s.KubeConfig): void {
   const auth: unknown = kc;
   if (!hasHeaderAuth(auth)) return;
+  const full = kc.applySecurityAuthentication.bind(kc);
   kc.applySecurityAuthentication = async (context: k8s.RequestContext): Promise<void> => {
+    if (!nodeServes(kc)) return full(context); // a proxy: client-node's fetch needs its dispatcher
     const opts: https.RequestOptions = {};
     await auth.applyAuthorizationHeader.call(kc, opts);
     const user = kc.getCurrentUser();
@@ -138,7 +148,7 @@ function pick(o: https.RequestOptions, keys: (keyof https.RequestOptions)[]): ht
  * else by client-node's fetch. The body is left unread.
  */
 export async function sendStreamed(kc: k8s.KubeConfig, ctx: k8s.RequestContext): Promise<StreamedResponse> {
-  if (!transports.has(kc)) {
+  if (!nodeServes(kc)) {
     const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
     const stream = res.body.stream();
     return {
@@ -192,6 +202,7 @@ async function readBody(res: RawResponse): Promise<Buffer> {
 
 /** client-node's HttpLibrary contract on top of sendRaw: the body read whole, once. */
 async function sendContext(kc: k8s.KubeConfig, ctx: k8s.RequestContext): Promise<k8s.ResponseContext> {
+  if (!nodeServes(kc)) return new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
   const res = await sendRaw(kc, ctx);
   const data = readBody(res);
   data.catch(() => undefined); // read by whoever asks for the body; never an unhandled rejection
