@@ -1,12 +1,12 @@
 // The operator's HTTP transport to the API server: Node's own http(s) client with one keep-alive Agent per
-// (cluster, user), in place of client-node's default (undici's fetch over HTTP/2). Profiled under
-// `bench issuance` (bench/lib/cpu-summary.js), fetch's WHATWG layers (Request/Response/Headers objects,
-// web streams) and the HTTP/2 session glue were about a third of the operator's main-thread CPU for
-// three or four small requests and a few watch events per issuance. HTTP/1.1 keep-alive is what
-// client-go falls back to as well; each watch holds its own connection.
-// Opt-in per KubeConfig (withNodeTransport): other users of a KubeConfig (tests, benchmarks, a proxy in
-// the kubeconfig) keep client-node's transport. Headers (bearer tokens, exec plugins) are still set by
-// client-node's applySecurityAuthentication per request; only the TLS material is read once per Agent.
+// (cluster, user), HTTP/1.1, in place of client-node's default (undici's fetch over HTTP/2). Profiled under
+// `bench issuance` (bench/lib/cpu-summary.js, docs/cpu.md), fetch's WHATWG layers (Request/Response/Headers
+// objects, web streams) and the HTTP/2 session glue were about a third of the operator's main-thread CPU for
+// three or four small requests and a few watch events per issuance. Each watch holds its own connection.
+// Opt-in per KubeConfig (withNodeTransport: the operator and the CLI); other users of a KubeConfig (tests,
+// benchmarks) and any context behind a proxy keep client-node's transport. Per request only the auth headers
+// are set (bearer tokens, exec and auth-provider plugins); the TLS material is read once per Agent, keyed by
+// the cluster and user entries as the shared dispatcher (shared-dispatcher.ts) keys its pools.
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
