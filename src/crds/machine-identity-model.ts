@@ -12,7 +12,7 @@ import {
   type Model,
   type ModelMetadata,
 } from './model.ts';
-import { parseMachineIdentity } from './parse.ts';
+import { parseMachineIdentity, type ValidationError } from './parse.ts';
 
 /** What an unset spec.duration means when no IssuancePolicy shortens it. */
 export const DEFAULT_DURATION_MS = durationMs(DEFAULT_DURATION);
@@ -60,7 +60,43 @@ function resolveMachineIdentitySpec(spec: MachineIdentitySpec): ResolvedMachineI
   return out;
 }
 
-/** The informer's transform for MachineIdentities: parses the object once per resourceVersion. */
+type SpecPart =
+  { spec: ResolvedMachineIdentitySpec } | { invalid: ValidationError; partial: Partial<MachineIdentitySpec> };
+
+/**
+ * The spec's parse by uid, for the generation it was parsed at. The API server bumps metadata.generation
+ * on every spec change (the status is a subresource), so an update of the status or metadata alone (most
+ * watch events: our own status writes) reuses the parse instead of running the schema again.
+ */
+const specParses = new Map<string, { generation: number; part: SpecPart }>();
+const MAX_SPEC_PARSES = 200_000;
+
+function specPart(
+  obj: k8s.KubernetesObject,
+  base: { apiVersion: string; kind: string; metadata: IdentityMetadata },
+): SpecPart {
+  const { uid, generation } = base.metadata;
+  const hit = uid && generation !== undefined ? specParses.get(uid) : undefined;
+  if (hit && hit.generation === generation) return hit.part;
+  const raw = rawParts(obj);
+  // the status is left out of the parse: it is ours, and a damaged one is no reason to call the spec invalid
+  const parsed = parseMachineIdentity({
+    apiVersion: base.apiVersion,
+    kind: base.kind,
+    metadata: base.metadata,
+    spec: raw.spec,
+  });
+  const part: SpecPart = parsed.success
+    ? { spec: resolveMachineIdentitySpec(parsed.data.spec) }
+    : { invalid: parsed.error, partial: validFields(MachineIdentitySpec, raw.spec) };
+  if (uid && generation !== undefined) {
+    if (specParses.size >= MAX_SPEC_PARSES) specParses.clear(); // uids of deleted identities are never read again
+    specParses.set(uid, { generation, part });
+  }
+  return part;
+}
+
+/** The informer's transform for MachineIdentities: parses the object once per resourceVersion, the spec once per generation. */
 export function toMachineIdentityModel(obj: k8s.KubernetesObject): MachineIdentityModel {
   const raw = rawParts(obj);
   const meta = metadataOf(obj);
@@ -71,8 +107,6 @@ export function toMachineIdentityModel(obj: k8s.KubernetesObject): MachineIdenti
     metadata,
     status: lenientStatus(MachineIdentityStatus, raw.status),
   };
-  // the status is left out of the parse: it is ours, and a damaged one is no reason to call the spec invalid
-  const parsed = parseMachineIdentity({ apiVersion: base.apiVersion, kind: base.kind, metadata, spec: raw.spec });
-  if (!parsed.success) return { ...base, invalid: parsed.error, partial: validFields(MachineIdentitySpec, raw.spec) };
-  return { ...base, spec: resolveMachineIdentitySpec(parsed.data.spec) };
+  const part = specPart(obj, base);
+  return { ...base, ...part };
 }

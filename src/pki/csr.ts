@@ -100,11 +100,31 @@ export async function buildCsr(key: KeyObject, req: CsrRequest): Promise<string>
     encodeOid(EXTENSION_REQUEST_OID),
     tlv(TAG.SET, tlv(TAG.SEQUENCE, ...extensions)),
   );
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const publicKey = createPublicKey(key);
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
   const info = tlv(TAG.SEQUENCE, VERSION_1, nameDer, spki, tlv(ATTRIBUTES_TAG, extensionRequest));
   const signature = sign(alg.hash, info, key); // ECDSA signatures come DER-encoded (node's default)
   const der = tlv(TAG.SEQUENCE, info, alg.algorithmDer, tlv(TAG.BIT_STRING, Buffer.from([0]), signature));
-  return toPem(der, 'CERTIFICATE REQUEST');
+  const pem = toPem(der, 'CERTIFICATE REQUEST');
+  if (ownCsrs.size >= MAX_OWN_CSRS) ownCsrs.delete(ownCsrs.keys().next().value ?? '');
+  ownCsrs.set(pem, publicKey);
+  return pem;
+}
+
+/**
+ * CSRs this process has just built and signed, by their exact PEM, with their public key. An in-process CA
+ * reading one back (the ca and selfSigned backends) knows its self-signature is good without verifying it
+ * again: the bytes are the ones signed here. Bounded (a CSR sent to an outside CA is never read back here);
+ * an entry is taken once.
+ */
+const ownCsrs = new Map<string, KeyObject>();
+const MAX_OWN_CSRS = 1024;
+
+/** The public key of a CSR built by buildCsr in this process, once; undefined for any other CSR. */
+export function takeOwnCsrKey(pem: string): KeyObject | undefined {
+  const key = ownCsrs.get(pem);
+  if (key) ownCsrs.delete(pem);
+  return key;
 }
 
 const VERSION_1 = Buffer.from([TAG.INTEGER, 0x01, 0x00]);

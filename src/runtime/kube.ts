@@ -6,6 +6,7 @@ import { delimiter } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { propertyOf } from './narrow.ts';
 import { withSharedDispatcher } from './shared-dispatcher.ts';
+import { sendStreamed, withNodeTransport } from './node-transport.ts';
 
 export interface KubeError {
   code: number | undefined;
@@ -163,11 +164,11 @@ export async function getJsonOrNotFound<T>(
   ctx.setHeaderParam('Accept', 'application/json');
   if (signal) ctx.setSignal(signal);
   await kc.applySecurityAuthentication(ctx);
-  const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
-  const text = await res.body.text();
-  if (res.httpStatusCode === 404) return undefined;
-  if (res.httpStatusCode < 200 || res.httpStatusCode > 299) {
-    throw new k8s.ApiException(res.httpStatusCode, `HTTP-Code: ${res.httpStatusCode} GET ${path}`, text, res.headers);
+  const res = await sendStreamed(kc, ctx);
+  const text = await res.text();
+  if (res.status === 404) return undefined;
+  if (res.status < 200 || res.status > 299) {
+    throw new k8s.ApiException(res.status, `HTTP-Code: ${res.status} GET ${path}`, text, res.headers);
   }
   return JSON.parse(text) as T;
 }
@@ -197,8 +198,8 @@ export async function sendRaw(
   ctx.setHeaderParam('Content-Type', contentType);
   ctx.setBody(body);
   await kc.applySecurityAuthentication(ctx);
-  const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
-  return { status: res.httpStatusCode, text: await res.body.text() };
+  const res = await sendStreamed(kc, ctx);
+  return { status: res.status, text: await res.text() };
 }
 
 /** KUBECONFIG if set, else the in-cluster service account, else ~/.kube/config. */
@@ -211,5 +212,5 @@ export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): k8s.Kub
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))
     kc.loadFromCluster();
   else kc.loadFromDefault();
-  return withSharedDispatcher(kc);
+  return withNodeTransport(withSharedDispatcher(kc));
 }

@@ -9,6 +9,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { WorkQueue } from './workqueue.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { counter, gauge, histogram } from './metric-registry.ts';
+import { lazyChild } from './lazy-logger.ts';
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
@@ -167,7 +168,7 @@ export class Controller {
 
   private async processKey(key: string): Promise<void> {
     const reconcileID = randomUUID();
-    const log = this.log.child({ key, reconcileID });
+    const log = lazyChild(this.log, { key, reconcileID });
     const controller = this.name;
     const endTimer = this.m.time.startTimer({ controller });
     this.m.active.inc({ controller });

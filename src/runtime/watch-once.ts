@@ -23,8 +23,12 @@ export async function watchOnce(o: WatchOnceOptions): Promise<{ outcome: WatchOu
   const ac = new AbortController();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
+  // re-armed on every chunk: refresh() moves the one timer instead of a clear and a new timer per chunk
   const arm = (): void => {
-    clearTimeout(timer);
+    if (timer) {
+      timer.refresh();
+      return;
+    }
     timer = setTimeout(() => {
       timedOut = true;
       ac.abort();
@@ -54,11 +58,9 @@ async function readWatch(
   counted: { events: number },
 ): Promise<WatchOutcome> {
   const res = await openWatch(o.kc, o.request, signal);
-  const stream = res.body.stream();
-  if (!stream) return 'closed';
   const decoder = new TextDecoder();
   const lines = new LineSplitter();
-  for await (const chunk of stream) {
+  for await (const chunk of res.chunks) {
     onChunk();
     for (const line of lines.push(decoder.decode(chunk, { stream: true }))) {
       counted.events++;

@@ -1,6 +1,7 @@
 // Opens one watch request (bookmarks on, a server-side timeout of 5-10 minutes) with client-node's
-// auth and fetch; the caller reads the newline-delimited events from the body.
+// auth and the KubeConfig's transport (node-transport.ts); the caller reads the newline-delimited events from the body.
 import * as k8s from '@kubernetes/client-node';
+import { sendStreamed, type StreamedResponse } from './node-transport.ts';
 
 export interface WatchRequest {
   path: string;
@@ -24,11 +25,7 @@ export function watchQuery(r: WatchRequest, timeoutSeconds: number): URLSearchPa
   return params;
 }
 
-export async function openWatch(
-  kc: k8s.KubeConfig,
-  r: WatchRequest,
-  signal: AbortSignal,
-): Promise<k8s.ResponseContext> {
+export async function openWatch(kc: k8s.KubeConfig, r: WatchRequest, signal: AbortSignal): Promise<StreamedResponse> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const url = new URL(cluster.server + r.path);
@@ -38,10 +35,10 @@ export async function openWatch(
   ctx.setHeaderParam('Accept', 'application/json');
   ctx.setSignal(signal);
   await kc.applySecurityAuthentication(ctx);
-  const res = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
-  if (res.httpStatusCode !== 200) {
-    const body = await res.body.text();
-    throw new k8s.ApiException(res.httpStatusCode, `watch ${r.path}: HTTP ${res.httpStatusCode}`, body, res.headers);
+  const res = await sendStreamed(kc, ctx);
+  if (res.status !== 200) {
+    const body = await res.text();
+    throw new k8s.ApiException(res.status, `watch ${r.path}: HTTP ${res.status}`, body, res.headers);
   }
   return res;
 }

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { ControlPlane } from '../harness/control-plane.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { applyNamespaced } from '../../src/runtime/kube.ts';
+import { withNodeTransport } from '../../src/runtime/node-transport.ts';
 
 const log = pino({ level: process.env.MIO_TEST_LOG_LEVEL ?? 'silent' });
 
@@ -69,7 +70,7 @@ function viaServer(kc: k8s.KubeConfig, server: string): k8s.KubeConfig {
     contexts: kc.contexts,
     currentContext: kc.currentContext,
   });
-  return out;
+  return withNodeTransport(out); // the operator's transport (kubeConfigFromEnv)
 }
 
 function recorder(inf: Informer<k8s.V1ConfigMap>): string[] {
@@ -122,7 +123,7 @@ describe('Informer on a real API server', () => {
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('a', '1') });
     await core.createNamespacedConfigMap({ namespace: ns, body: cm('b', '1') });
     const inf = new Informer<k8s.V1ConfigMap>({
-      kc: cp.kubeConfig(),
+      kc: withNodeTransport(cp.kubeConfig()), // the operator's transport (kubeConfigFromEnv)
       path: `/api/v1/namespaces/${ns}/configmaps`,
       labelSelector: 'suite=x',
       registry,

@@ -124,6 +124,36 @@ describe('MachineIdentity model', () => {
   });
 });
 
+describe('MachineIdentity model: the spec parsed once per generation', () => {
+  const at = (uid: string, generation: number | undefined, spec: Record<string, unknown>, status?: unknown) => {
+    const o = mi(spec, status === undefined ? {} : { status });
+    Object.assign(o.metadata!, { uid, ...(generation === undefined ? {} : { generation }) });
+    return o;
+  };
+  it.each([
+    { name: 'status-only change, same generation: the same parse', gen: [1, 1], same: true },
+    { name: 'a new generation: parsed again', gen: [1, 2], same: false },
+    { name: 'no generation (not from the API server): parsed every time', gen: [undefined, undefined], same: false },
+  ])('$name', ({ gen, same }) => {
+    const uid = `g-${gen.join('-')}`;
+    const a = toMachineIdentityModel(at(uid, gen[0], { duration: '90m' }));
+    const b = toMachineIdentityModel(at(uid, gen[1], { duration: '90m' }, { revision: 2 }));
+    expect(b.spec).toEqual(a.spec);
+    expect(b.spec === a.spec).toBe(same);
+    expect(b.status).toEqual({ revision: 2 });
+  });
+  it('a spec changed with a new generation is the new spec, valid or not', () => {
+    const ok = toMachineIdentityModel(at('g-change', 1, { duration: '90m' }));
+    expect(ok.spec?.durationMs).toBe(1.5 * H);
+    const bad = toMachineIdentityModel(at('g-change', 2, { duration: '1h', renewBefore: '2h' }));
+    expect(bad.spec).toBeUndefined();
+    expect(bad.invalid?.message).toMatch(/renewBefore must be shorter than duration/);
+    const again = toMachineIdentityModel(at('g-change', 2, { duration: '1h', renewBefore: '2h' }, { revision: 1 }));
+    expect(again.invalid).toBe(bad.invalid);
+    expect(again.partial).toEqual(bad.partial);
+  });
+});
+
 describe('CertificateAuthorityBinding model', () => {
   it.each([
     {

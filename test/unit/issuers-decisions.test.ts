@@ -245,4 +245,28 @@ describe('verifyCsr', () => {
     const r = verifyCsr(toPem(der, 'CERTIFICATE REQUEST'));
     expect(r.ok ? undefined : [r.reason, /does not verify/.test(r.message)]).toEqual([R.InvalidCSR, true]);
   });
+  it('a CSR built in this process reads back the same with or without its second signature check', async () => {
+    const pem = await buildCsr(ec.privateKey, {
+      subject: { commonName: 'own' },
+      dnsNames: ['own.example'],
+      usages: ['serverAuth'],
+      isCA: false,
+    });
+    const own = verifyCsr(pem); // taken from the CSRs built here: no verify
+    const again = verifyCsr(pem); // taken once: now read and verified like any other CSR
+    expect(own.ok && again.ok).toBe(true);
+    if (!own.ok || !again.ok) return;
+    expect(own.csr.subjectNameDer).toEqual(again.csr.subjectNameDer);
+    expect(own.csr.spkiDer).toEqual(again.csr.spkiDer);
+    expect(own.csr.extensions).toEqual(again.csr.extensions);
+    expect(own.csr.publicKey.equals(again.csr.publicKey)).toBe(true);
+  });
+  it('an altered copy of a CSR built here is still verified (and refused)', async () => {
+    const pem = await buildCsr(ec.privateKey, { subject: { commonName: 'b' }, usages: ['serverAuth'], isCA: false });
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der.writeUInt8(der.readUInt8(der.length - 5) ^ 0xff, der.length - 5);
+    const r = verifyCsr(toPem(der, 'CERTIFICATE REQUEST'));
+    expect(r.ok ? undefined : [r.reason, /does not verify/.test(r.message)]).toEqual([R.InvalidCSR, true]);
+    expect(verifyCsr(pem).ok).toBe(true);
+  });
 });
