@@ -60,6 +60,35 @@ describe('ParsePool', () => {
     expect(['worker_memory', 'worker_crashed']).toContain((e as ParseAbort).reason);
     expect(await pool.run('echo', 1)).toBe(1);
   });
+  it('starts its worker with the first task and ends it after idleMs without one; the next task starts another', async () => {
+    const p = new ParsePool({ handlers, size: 1, idleMs: 200 });
+    try {
+      expect(p.workers).toBe(0);
+      expect(await p.run('echo', 1)).toBe(1);
+      expect(p.workers).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await p.run('echo', 2)).toBe(2); // activity within idleMs: the same worker stays
+      expect(p.workers).toBe(1);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(p.workers).toBe(0);
+      expect(await p.run('echo', 3)).toBe(3);
+      expect(p.workers).toBe(1);
+    } finally {
+      await p.close();
+    }
+    expect(p.workers).toBe(0);
+  });
+  it('a busy worker is not retired however long its task runs (within the time limit)', async () => {
+    const p = new ParsePool({ handlers, size: 1, idleMs: 50, timeoutMs: 2000 });
+    try {
+      const spin = p.run<number>('spin', 300);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(p.workers).toBe(1);
+      expect(await spin).toBeGreaterThan(0);
+    } finally {
+      await p.close();
+    }
+  });
   it('a closed pool rejects', async () => {
     const p = new ParsePool({ handlers, size: 1 });
     await p.close();
