@@ -27,9 +27,9 @@ export interface BenchOperator {
 
 const RELEASE = 'mio';
 
-/** dist/ as the image builds it (`npm run build`: the esbuild bundle, scripts/bundle.ts). */
-function buildDist(minify: boolean): void {
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.ts'), ...(minify ? ['--minify'] : [])], {
+/** dist/ as the image builds it (`npm run build`: the esbuild bundle, scripts/bundle.ts); minify=false: readable. */
+function buildDist(readable: boolean): void {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.ts'), ...(readable ? ['--readable'] : [])], {
     stdio: 'inherit',
   });
 }
@@ -38,7 +38,7 @@ export async function startBenchOperator(ctx: BenchContext, namespace: string): 
   const profile = ctx.params.profile ?? 'chart';
   if (profile !== 'chart' && profile !== 'lean') throw new Error(`profile=${profile}: chart or lean`);
   const entry = (ctx.params.entry ?? (profile === 'chart' ? 'dist' : 'src')) === 'dist' ? 'dist' : 'src';
-  if (entry === 'dist') buildDist(ctx.params.minify === 'true');
+  if (entry === 'dist') buildDist(ctx.params.minify === 'false');
   const script = entry === 'dist' ? join(REPO_ROOT, 'dist/main.js') : undefined;
   return profile === 'lean' ? startLean(ctx, namespace, script, entry) : startChart(ctx, namespace, script, entry);
 }
