@@ -49,12 +49,16 @@ interface Task {
 interface Slot {
   /** Started by the first task, ended when idle or replaced: undefined meanwhile. */
   worker?: Worker;
+  /** The worker has loaded its handlers: until then a task's time limit has BOOT_MS more. */
+  ready?: boolean;
   task?: Task;
   timer?: NodeJS.Timeout;
   idle?: NodeJS.Timeout;
 }
 type Answer =
-  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string } };
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } }
+  | { ready: true };
 
 /** The worker entry beside this file, in the same flavour (.ts from sources, .js from dist/). */
 export function siblingUrl(base: string, name: string): URL {
@@ -63,6 +67,11 @@ export function siblingUrl(base: string, name: string): URL {
 const WORKER_URL = siblingUrl(import.meta.url, 'parse-worker');
 /** A worker with nothing to parse for this long is ended (the inventory's resyncs come far less often). */
 const IDLE_MS = 60_000;
+/**
+ * How much longer than timeoutMs the first task of a starting worker may take: the worker's start is not the
+ * object's fault (a loaded node may take seconds), and a timeout is a finding that sticks to the object's version.
+ */
+const BOOT_MS = 30_000;
 
 export class ParsePool {
   private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb' | 'idleMs'>> & ParsePoolOptions;
@@ -133,7 +142,10 @@ export class ParsePool {
     });
     worker.unref(); // the pool never keeps the process alive by itself
     // events of a worker the slot no longer holds (retired, replaced) are ignored
-    worker.on('message', (a: Answer) => slot.worker === worker && this.answer(slot, a));
+    worker.on(
+      'message',
+      (a: Answer) => slot.worker === worker && ('ready' in a ? this.ready(slot) : this.answer(slot, a)),
+    );
     worker.on('error', (err: Error & { code?: string }) => {
       const reason: AbortReason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'worker_memory' : 'worker_crashed';
       if (slot.worker === worker) this.replace(slot, reason, err.message);
@@ -144,7 +156,19 @@ export class ParsePool {
     return worker;
   }
 
-  private answer(slot: Slot, a: Answer): void {
+  /** The worker has started: a task sent meanwhile now has its own time limit from here. */
+  private ready(slot: Slot): void {
+    slot.ready = true;
+    if (slot.task) this.startTimer(slot, this.o.timeoutMs);
+  }
+
+  private startTimer(slot: Slot, ms: number): void {
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`), ms);
+    slot.timer.unref();
+  }
+
+  private answer(slot: Slot, a: Exclude<Answer, { ready: true }>): void {
     const t = slot.task;
     if (!t || t.id !== a.id) return;
     clearTimeout(slot.timer);
@@ -161,6 +185,7 @@ export class ParsePool {
     slot.task = undefined;
     void slot.worker?.terminate();
     slot.worker = undefined;
+    slot.ready = false;
     if (t) {
       this.m?.aborted.inc({ reason });
       this.o.logger?.warn({ op: t.op, reason }, 'parse task stopped; worker replaced');
@@ -180,11 +205,7 @@ export class ParsePool {
       slot.idle = undefined;
       slot.worker ??= this.spawn(slot);
       const worker = slot.worker;
-      slot.timer = setTimeout(
-        () => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`),
-        this.o.timeoutMs,
-      );
-      slot.timer.unref();
+      this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
       worker.postMessage({ id: t.id, op: t.op, input: t.input });
     }
     for (const slot of this.slots) if (!slot.task && slot.worker && !this.closed) this.retireLater(slot);
@@ -199,6 +220,7 @@ export class ParsePool {
       if (slot.task) return;
       const w = slot.worker;
       slot.worker = undefined;
+      slot.ready = false;
       void w?.terminate();
     }, this.o.idleMs);
     slot.idle.unref();
