@@ -15,9 +15,14 @@
 // src/ with `npm run -s stack < trace` through the source maps written beside each file (node
 // --enable-source-maps would do it in the process, but holds ~85 MB of parsed maps in the heap).
 //
+// The output must be ASCII: V8 holds a script's source as a one-byte string only if every character fits,
+// and one µ in a regex literal (esbuild escapes strings, not regexes or legal comments) doubled the 5 MB
+// main.js in the heap. Legal comments go to <entry>.js.LEGAL.txt beside the bundle; anything else non-ASCII
+// fails the build with its position.
+//
 // Type checking is separate (`npm run typecheck`, `tsc --noEmit -p tsconfig.build.json` in the image).
-import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
@@ -55,8 +60,20 @@ await build({
   banner: {
     js: "import { createRequire as __mioRequire } from 'node:module'; const require = __mioRequire(import.meta.url);",
   },
+  legalComments: 'external',
+  charset: 'ascii',
   logLevel: 'warning',
 });
+for (const f of readdirSync(outdir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.js'))) {
+  const text = readFileSync(join(outdir, f), 'utf8');
+  const at = text.search(/[^\x00-\x7f]/);
+  if (at >= 0) {
+    const line = text.slice(0, at).split('\n').length;
+    throw new Error(
+      `dist/${f}:${line}: a non-ASCII character in ${JSON.stringify(text.slice(at - 40, at + 20))}: escape it`,
+    );
+  }
+}
 process.stderr.write(
   `[bundle ${new Date().toISOString()}] ${Object.keys(ENTRIES).length} entries into ${outdir}${minify ? '' : ' (readable)'} in ${Date.now() - t0} ms\n`,
 );
