@@ -37,10 +37,8 @@ const ENTRIES = {
   'cli/main': 'src/cli/main.ts',
 };
 
-const { values } = parseArgs({
-  options: { outdir: { type: 'string' }, minify: { type: 'boolean' }, readable: { type: 'boolean' } },
-});
-const minify = values.minify ?? !values.readable;
+const { values } = parseArgs({ options: { outdir: { type: 'string' }, readable: { type: 'boolean' } } });
+const minify = !values.readable;
 const outdir = resolve(ROOT, values.outdir ?? 'dist');
 const t0 = Date.now();
 rmSync(outdir, { recursive: true, force: true });
@@ -64,7 +62,11 @@ await build({
   charset: 'ascii',
   logLevel: 'warning',
 });
-for (const f of readdirSync(outdir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.js'))) {
+// (--readable keeps the comments, some of which are not ASCII: it is for reading, not for the image)
+const outputs = minify
+  ? readdirSync(outdir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.js'))
+  : [];
+for (const f of outputs) {
   const text = readFileSync(join(outdir, f), 'utf8');
   const at = text.search(/[^\x00-\x7f]/);
   if (at >= 0) {
