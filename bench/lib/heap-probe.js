@@ -1,7 +1,7 @@
 // Memory probe for the operator under a benchmark (docs/memory.md). Plain JavaScript on purpose: a .ts
 // preload would load Node's type stripper into the operator and change what is measured.
 //
-//   node_modules/.bin/tsc -p tsconfig.build.json   # dist/ first: see MIO_HEAP_PROBE_PREBUILT below
+//   npm run build   # dist/ (the esbuild bundle) first: see MIO_HEAP_PROBE_PREBUILT below
 //   MIO_HEAP_PROBE=/tmp/probe MIO_HEAP_PROBE_PREBUILT=1 \
 //   NODE_OPTIONS="--max-old-space-size=192 --import=$PWD/bench/lib/heap-probe.js" \
 //     node_modules/.bin/node --expose-gc bench/run.ts issuance entry=dist
@@ -22,9 +22,13 @@ const require = createRequire(import.meta.url);
 const wt = require('node:worker_threads');
 const isOperator = /[/\\]main\.(ts|js)$/.test(process.argv[1] ?? '') && !/cli/.test(process.argv[1] ?? '');
 
-// `bench issuance entry=dist` compiles dist/ with the same NODE_OPTIONS the operator gets, and tsc does not
-// fit in the chart's 192 MB heap: with MIO_HEAP_PROBE_PREBUILT=1 (dist/ built beforehand) that tsc is a no-op.
-if (process.env.MIO_HEAP_PROBE_PREBUILT === '1' && /typescript[/\\]bin[/\\]tsc$/.test(process.argv[1] ?? ''))
+// `bench issuance entry=dist` builds dist/ with the same NODE_OPTIONS the operator gets. tsc (the build before
+// scripts/bundle.ts) did not fit in the chart's 192 MB heap; the bundle does, but with MIO_HEAP_PROBE_PREBUILT=1
+// (dist/ built beforehand, e.g. with other bundle options) either build step is a no-op.
+if (
+  process.env.MIO_HEAP_PROBE_PREBUILT === '1' &&
+  /typescript[/\\]bin[/\\]tsc$|scripts[/\\]bundle\.ts$/.test(process.argv[1] ?? '')
+)
   process.exit(0);
 
 if (dir && wt.isMainThread && isOperator) {

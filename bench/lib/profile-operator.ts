@@ -2,7 +2,7 @@
 // - chart (default): as the Helm chart installs it. Environment and NODE_OPTIONS from the rendered chart
 //   (default values, or `chart.<key>=<value>` params as --set), the admission webhook serving and registered
 //   with the API server (the chart's ValidatingWebhookConfiguration, by URL), leader election, inventory,
-//   signer and validation as the chart sets them, and the compiled operator the image runs (entry=dist).
+//   signer and validation as the chart sets them, and the bundled operator the image runs (entry=dist).
 //   Only addresses (loopback, free ports), the kubeconfig and the webhook's serving names are overridden.
 // - lean: the issuance benchmark's settings before #17 (no webhook, no leader election, log level warn,
 //   32 workers, the .ts sources), kept for comparison.
@@ -27,19 +27,18 @@ export interface BenchOperator {
 
 const RELEASE = 'mio';
 
-function buildDist(): void {
-  execFileSync(
-    process.execPath,
-    [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')],
-    { stdio: 'inherit' },
-  );
+/** dist/ as the image builds it (`npm run build`: the esbuild bundle, scripts/bundle.ts); minify=false: readable. */
+function buildDist(readable: boolean): void {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.ts'), ...(readable ? ['--readable'] : [])], {
+    stdio: 'inherit',
+  });
 }
 
 export async function startBenchOperator(ctx: BenchContext, namespace: string): Promise<BenchOperator> {
   const profile = ctx.params.profile ?? 'chart';
   if (profile !== 'chart' && profile !== 'lean') throw new Error(`profile=${profile}: chart or lean`);
   const entry = (ctx.params.entry ?? (profile === 'chart' ? 'dist' : 'src')) === 'dist' ? 'dist' : 'src';
-  if (entry === 'dist') buildDist();
+  if (entry === 'dist') buildDist(ctx.params.minify === 'false');
   const script = entry === 'dist' ? join(REPO_ROOT, 'dist/main.js') : undefined;
   return profile === 'lean' ? startLean(ctx, namespace, script, entry) : startChart(ctx, namespace, script, entry);
 }

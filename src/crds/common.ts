@@ -66,8 +66,11 @@ const DataKey = z
 
 // ---- durations -----------------------------------------------------------------------------
 
-// Go's time.ParseDuration syntax, positive values only (no sign, no bare "0").
-const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+// Go's time.ParseDuration syntax, positive values only (no sign, no bare "0"). Built from a string: esbuild
+// escapes µ in strings but not in regex literals, and one non-ASCII character makes V8 hold the whole bundle's
+// source as a two-byte string (scripts/bundle.ts checks); the pattern's source, which the CRDs' OpenAPI
+// schema carries for the API server's RE2, keeps the µ itself (RE2 has no \u escape).
+const GO_DURATION = new RegExp('^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$');
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 /** The largest duration CEL accepts (int64 nanoseconds, ~292 years). */
 const MAX_DURATION_NS = 9_223_372_036_854_775_807n;
@@ -76,7 +79,7 @@ const MAX_DURATION_NS = 9_223_372_036_854_775_807n;
 export function parseDuration(s: string): number | undefined {
   if (!GO_DURATION.test(s)) return undefined;
   let ns = 0n;
-  for (const m of s.matchAll(/([0-9]+)(?:\.([0-9]+))?(ns|us|µs|ms|s|m|h)/g)) {
+  for (const m of s.matchAll(/([0-9]+)(?:\.([0-9]+))?(ns|us|\u00b5s|ms|s|m|h)/g)) {
     const unit = BigInt(UNIT_NS[m[3] ?? ''] ?? 0);
     const frac = m[2] ? BigInt(Math.round(Number(`0.${m[2]}`) * Number(unit))) : 0n;
     ns += BigInt(m[1] ?? '0') * unit + frac;

@@ -6,7 +6,9 @@
 //
 // The pool is generic: the worker loads a handlers module (default export: op name → function), so
 // this ground-floor layer knows nothing of certificates. Worker heaps are separate from the main one,
-// so the pool is small (1 by default) and each worker's old generation is capped.
+// so the pool is small (1 by default) and each worker's old generation is capped. A worker starts with
+// the first task its slot gets and ends after `idleMs` without one (as the prober's): an operator with
+// nothing to parse pays no thread and no second heap (~15 MB).
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -20,6 +22,8 @@ export interface ParsePoolOptions {
   timeoutMs?: number;
   /** Old-generation heap of each worker, MB. */
   heapMb?: number;
+  /** A worker with no task for this long is ended; the next task starts a new one. */
+  idleMs?: number;
   registry?: Registry;
   logger?: Logger;
 }
@@ -43,21 +47,34 @@ interface Task {
   reject(e: Error): void;
 }
 interface Slot {
-  worker: Worker;
+  /** Started by the first task, ended when idle or replaced: undefined meanwhile. */
+  worker?: Worker;
+  /** The worker has loaded its handlers: until then a task's time limit has BOOT_MS more. */
+  ready?: boolean;
   task?: Task;
   timer?: NodeJS.Timeout;
+  idle?: NodeJS.Timeout;
 }
 type Answer =
-  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { name: string; message: string } };
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } }
+  | { ready: true };
 
 /** The worker entry beside this file, in the same flavour (.ts from sources, .js from dist/). */
 export function siblingUrl(base: string, name: string): URL {
   return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base);
 }
 const WORKER_URL = siblingUrl(import.meta.url, 'parse-worker');
+/** A worker with nothing to parse for this long is ended (the inventory's resyncs come far less often). */
+const IDLE_MS = 60_000;
+/**
+ * How much longer than timeoutMs the first task of a starting worker may take: the worker's start is not the
+ * object's fault (a loaded node may take seconds), and a timeout is a finding that sticks to the object's version.
+ */
+const BOOT_MS = 30_000;
 
 export class ParsePool {
-  private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb'>> & ParsePoolOptions;
+  private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb' | 'idleMs'>> & ParsePoolOptions;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private nextId = 1;
@@ -65,7 +82,7 @@ export class ParsePool {
   private readonly m?: { aborted: ReturnType<typeof counter<'reason'>>; queued: ReturnType<typeof gauge<never>> };
 
   constructor(o: ParsePoolOptions) {
-    this.o = { size: 1, timeoutMs: 5000, heapMb: 64, ...o };
+    this.o = { size: 1, timeoutMs: 5000, heapMb: 64, idleMs: IDLE_MS, ...o };
     if (o.registry) {
       this.m = {
         aborted: counter(
@@ -78,7 +95,7 @@ export class ParsePool {
       };
       this.m.aborted.inc({ reason: 'timeout' }, 0);
     }
-    for (let i = 0; i < Math.max(1, this.o.size); i++) this.slots.push(this.spawn());
+    for (let i = 0; i < Math.max(1, this.o.size); i++) this.slots.push({});
   }
 
   /** Runs `op` in a worker; rejects with ParseAbort when the worker had to be stopped, with an Error when the handler threw. */
@@ -95,6 +112,11 @@ export class ParsePool {
     return this.queue.length + this.slots.filter((s) => s.task).length;
   }
 
+  /** Worker threads alive now (for tests and an idle operator's footprint). */
+  get workers(): number {
+    return this.slots.filter((s) => s.worker).length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
@@ -103,12 +125,15 @@ export class ParsePool {
         s.task?.reject(new ParseAbort('closed', 'parse pool closed'));
         s.task = undefined;
         clearTimeout(s.timer);
-        await s.worker.terminate();
+        clearTimeout(s.idle);
+        const w = s.worker;
+        s.worker = undefined;
+        await w?.terminate();
       }),
     );
   }
 
-  private spawn(): Slot {
+  private spawn(slot: Slot): Worker {
     const worker = new Worker(WORKER_URL, {
       workerData: { handlers: this.o.handlers.href },
       resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb, maxYoungGenerationSizeMb: 4 }, // a small young generation: one object at a time
@@ -116,19 +141,34 @@ export class ParsePool {
       stderr: false,
     });
     worker.unref(); // the pool never keeps the process alive by itself
-    const slot: Slot = { worker };
-    worker.on('message', (a: Answer) => this.answer(slot, a));
+    // events of a worker the slot no longer holds (retired, replaced) are ignored
+    worker.on(
+      'message',
+      (a: Answer) => slot.worker === worker && ('ready' in a ? this.ready(slot) : this.answer(slot, a)),
+    );
     worker.on('error', (err: Error & { code?: string }) => {
       const reason: AbortReason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'worker_memory' : 'worker_crashed';
-      this.replace(slot, reason, err.message);
+      if (slot.worker === worker) this.replace(slot, reason, err.message);
     });
     worker.on('exit', () => {
-      if (!this.closed && this.slots.includes(slot)) this.replace(slot, 'worker_crashed', 'parse worker exited');
+      if (!this.closed && slot.worker === worker) this.replace(slot, 'worker_crashed', 'parse worker exited');
     });
-    return slot;
+    return worker;
   }
 
-  private answer(slot: Slot, a: Answer): void {
+  /** The worker has started: a task sent meanwhile now has its own time limit from here. */
+  private ready(slot: Slot): void {
+    slot.ready = true;
+    if (slot.task) this.startTimer(slot, this.o.timeoutMs);
+  }
+
+  private startTimer(slot: Slot, ms: number): void {
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`), ms);
+    slot.timer.unref();
+  }
+
+  private answer(slot: Slot, a: Exclude<Answer, { ready: true }>): void {
     const t = slot.task;
     if (!t || t.id !== a.id) return;
     clearTimeout(slot.timer);
@@ -138,22 +178,20 @@ export class ParsePool {
     this.pump();
   }
 
-  /** Fails the slot's task with `reason`, terminates its worker and puts a fresh one in its place. */
+  /** Fails the slot's task with `reason` and terminates its worker; the slot's next task starts a fresh one. */
   private replace(slot: Slot, reason: AbortReason, message: string): void {
-    const i = this.slots.indexOf(slot);
-    if (i < 0) return;
     clearTimeout(slot.timer);
     const t = slot.task;
     slot.task = undefined;
-    this.slots.splice(i, 1);
-    void slot.worker.terminate();
+    void slot.worker?.terminate();
+    slot.worker = undefined;
+    slot.ready = false;
     if (t) {
       this.m?.aborted.inc({ reason });
       this.o.logger?.warn({ op: t.op, reason }, 'parse task stopped; worker replaced');
       t.reject(new ParseAbort(reason, `${message.slice(0, 120)}`));
     }
     if (this.closed) return;
-    this.slots.push(this.spawn());
     this.pump();
   }
 
@@ -163,13 +201,28 @@ export class ParsePool {
       const t = this.queue.shift();
       if (!t) break;
       slot.task = t;
-      slot.timer = setTimeout(
-        () => this.replace(slot, 'timeout', `parse took longer than ${this.o.timeoutMs} ms`),
-        this.o.timeoutMs,
-      );
-      slot.timer.unref();
-      slot.worker.postMessage({ id: t.id, op: t.op, input: t.input });
+      clearTimeout(slot.idle);
+      slot.idle = undefined;
+      slot.worker ??= this.spawn(slot);
+      const worker = slot.worker;
+      this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
+      worker.postMessage({ id: t.id, op: t.op, input: t.input });
     }
+    for (const slot of this.slots) if (!slot.task && slot.worker && !this.closed) this.retireLater(slot);
     this.m?.queued.set(this.queue.length);
+  }
+
+  /** Ends the slot's worker (its thread and heap) once it has been idle for idleMs (from when it went idle). */
+  private retireLater(slot: Slot): void {
+    if (slot.idle) return;
+    slot.idle = setTimeout(() => {
+      slot.idle = undefined;
+      if (slot.task) return;
+      const w = slot.worker;
+      slot.worker = undefined;
+      slot.ready = false;
+      void w?.terminate();
+    }, this.o.idleMs);
+    slot.idle.unref();
   }
 }

@@ -15,6 +15,7 @@ if (!port) throw new Error('parse-worker runs only as a worker thread');
 const url = propertyOf(workerData, 'handlers');
 if (typeof url !== 'string') throw new Error('parse-worker: workerData.handlers must be a module URL');
 const handlers = propertyOf(await import(url), 'default') as Handlers;
+port.postMessage({ ready: true }); // the pool times tasks from here: starting is not the task's cost
 
 port.on('message', (m: Task) => {
   try {

@@ -312,12 +312,13 @@ describe('Dockerfile', () => {
     name: m[2],
   }));
 
-  it('is multi-stage on Node 24, compiling with tsc in the build stage', () => {
+  it('is multi-stage on Node 24, type-checking with tsc and bundling with esbuild in the build stage', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['build', 'runtime']));
     expect(dockerfile).toMatch(/RUN (--mount=\S+ )?npm ci\n/);
     expect(dockerfile).toContain('npx --no-install tsc -p tsconfig.build.json');
+    expect(dockerfile).toContain('node scripts/bundle.ts');
   });
 
   it('runs production dependencies only, as 65532, with node dist/main.js', () => {
@@ -342,6 +343,7 @@ describe('Dockerfile', () => {
         '!package-lock.json',
         '!tsconfig.json',
         '!tsconfig.build.json',
+        '!scripts/bundle.ts',
         '!src/',
       ]),
     );

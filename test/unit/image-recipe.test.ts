@@ -16,6 +16,8 @@ describe('buildContext (.dockerignore as Docker applies it)', () => {
     'tsconfig.build.json',
     'README.md',
     'Dockerfile',
+    'scripts/bundle.ts',
+    'scripts/image.ts',
     'src/main.ts',
     'src/crypto/keys.ts',
     'src/crypto/keys.test.ts',
@@ -29,6 +31,7 @@ describe('buildContext (.dockerignore as Docker applies it)', () => {
     expect(buildContext(files, readFileSync(join(ROOT, '.dockerignore'), 'utf8'))).toEqual([
       'package-lock.json',
       'package.json',
+      'scripts/bundle.ts',
       'src/crypto/keys.ts',
       'src/main.ts',
       'tsconfig.build.json',

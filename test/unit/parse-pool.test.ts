@@ -1,7 +1,7 @@
 // The parse pool: answers from a real worker thread (the .ts entry under jest, as from sources),
 // errors as answers, a task over its wall-time or heap limit stopped and its worker replaced; and the
 // Parser on hostile Secrets: over a budget is a finding, fast, with the event loop free meanwhile.
-import { describe, expect, it, afterAll } from '@jest/globals';
+import { describe, expect, it, afterAll, beforeAll } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { ParseAbort, ParsePool } from '../../src/runtime/parse-pool.ts';
 import { Parser } from '../../src/parsing/parser.ts';
@@ -60,6 +60,44 @@ describe('ParsePool', () => {
     expect(['worker_memory', 'worker_crashed']).toContain((e as ParseAbort).reason);
     expect(await pool.run('echo', 1)).toBe(1);
   });
+  it('starts its worker with the first task and ends it after idleMs without one; the next task starts another', async () => {
+    const p = new ParsePool({ handlers, size: 1, idleMs: 200 });
+    try {
+      expect(p.workers).toBe(0);
+      expect(await p.run('echo', 1)).toBe(1);
+      expect(p.workers).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await p.run('echo', 2)).toBe(2); // activity within idleMs: the same worker stays
+      expect(p.workers).toBe(1);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(p.workers).toBe(0);
+      expect(await p.run('echo', 3)).toBe(3);
+      expect(p.workers).toBe(1);
+    } finally {
+      await p.close();
+    }
+    expect(p.workers).toBe(0);
+  });
+  it('a busy worker is not retired however long its task runs (within the time limit)', async () => {
+    const p = new ParsePool({ handlers, size: 1, idleMs: 50, timeoutMs: 2000 });
+    try {
+      const spin = p.run<number>('spin', 300);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(p.workers).toBe(1);
+      expect(await spin).toBeGreaterThan(0);
+    } finally {
+      await p.close();
+    }
+  });
+  it("a starting worker's time is not its first task's: the limit counts from when the worker is ready", async () => {
+    const p = new ParsePool({ handlers, size: 1, timeoutMs: 1 }); // far less than any worker takes to start
+    try {
+      await expect(p.run('spin', 0)).resolves.toBeGreaterThanOrEqual(0);
+      await expect(p.run('spin', 200)).rejects.toMatchObject({ reason: 'timeout' });
+    } finally {
+      await p.close();
+    }
+  });
   it('a closed pool rejects', async () => {
     const p = new ParsePool({ handlers, size: 1 });
     await p.close();
@@ -70,6 +108,8 @@ describe('ParsePool', () => {
 describe('Parser: hostile Secrets become findings, off the event loop', () => {
   const parser = new Parser({ workers: 1, timeoutMs: 3000, heapMb: 64, maxKdfIterations: 1_000_000 });
   afterAll(() => parser.close());
+  // the worker starts with the first task: start it here, so the timings below are the parse's, not the start's
+  beforeAll(() => parser.extract('Secret', { metadata: { name: 'warm-up' }, data: {} }));
   const secret = (p12: Buffer): Record<string, unknown> => ({
     metadata: { name: 'bomb' },
     data: { 'store.p12': b64(p12), password: b64('pw') },
