@@ -1,5 +1,5 @@
-// Thin helpers over @kubernetes/client-node 2.x: one error shape, server-side apply, merge patch
-// and conditional status updates with the right Content-Type (the generated patch methods default to json-patch), a raw GET for
+// Thin helpers over @kubernetes/client-node 2.x: one error shape, server-side apply and merge patch
+// with the right Content-Type (the generated patch methods default to json-patch), a raw GET for
 // generic list paths, and the kubeconfig lookup order the operator uses.
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
@@ -108,32 +108,6 @@ export async function applyStatus<T extends k8s.KubernetesObject>(
   const res: unknown = namespace
     ? await co.patchNamespacedCustomObjectStatus({ ...req, namespace }, SSA)
     : await co.patchClusterCustomObjectStatus(req, SSA);
-  return res as T;
-}
-
-/**
- * Update (PUT) of the `/status` subresource of a namespaced custom object, conditional on
- * `metadata.resourceVersion` (409 when the object changed since). The body needs only name, namespace,
- * resourceVersion and the whole status: the API server keeps spec and metadata as they are (and their
- * managed fields). No structured merge on the server, unlike a server-side apply (bench writes compares them).
- */
-export async function replaceStatus<T extends k8s.KubernetesObject>(
-  co: k8s.CustomObjectsApi,
-  gvr: GVR,
-  obj: T,
-  fieldManager: string,
-): Promise<T> {
-  const name = obj.metadata?.name;
-  const namespace = obj.metadata?.namespace;
-  if (!name || !namespace || !obj.metadata?.resourceVersion)
-    throw new Error('replaceStatus: metadata.name, namespace and resourceVersion are required');
-  const res: unknown = await co.replaceNamespacedCustomObjectStatus({
-    ...gvr,
-    name,
-    namespace,
-    body: obj,
-    fieldManager,
-  });
   return res as T;
 }
 

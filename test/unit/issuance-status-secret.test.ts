@@ -3,7 +3,7 @@
 import { describe, it, expect } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { toMachineIdentityModel, type MachineIdentityModel } from '../../src/crds/index.ts';
-import { nextStatus, wholeStatus, type CertStatus, type StatusChange } from '../../src/controllers/issuance/status.ts';
+import { nextStatus, type CertStatus, type StatusChange } from '../../src/controllers/issuance/status.ts';
 import {
   ANN,
   desiredSecret,
@@ -121,50 +121,6 @@ describe('nextStatus', () => {
     );
     expect(t.conditions?.map((c) => c.type).sort()).toEqual(['Issuing', 'PolicyCompliant', 'Ready']);
     expect(t.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-01-02T03:04:05Z');
-  });
-});
-
-describe('wholeStatus (the status a conditional update sends)', () => {
-  const served = { endpointCount: 1, endpoints: [] };
-  it.each<{ name: string; status?: Record<string, unknown>; change: StatusChange; types: string[]; keep?: string[] }>([
-    { name: 'first status: ours only', change: { ready: readyTrue }, types: ['Ready'] },
-    {
-      name: "the validation controller's Served condition and status.served stay where they were",
-      status: { conditions: [cond('Served', 'True', 'Served'), cond('Ready', 'False', 'Failed')], served },
-      change: { ready: readyTrue },
-      types: ['Served', 'Ready'],
-      keep: ['served'],
-    },
-    {
-      name: 'an owned condition the change drops (Issuing) is removed, a new one appended',
-      status: { conditions: [cond('Issuing', 'True', 'Pending'), cond('Served', 'True', 'Served')] },
-      change: {
-        ready: readyTrue,
-        policy: { type: 'PolicyCompliant', status: 'True', reason: 'Compliant', message: 'y' },
-      },
-      types: ['Served', 'Ready', 'PolicyCompliant'],
-    },
-    {
-      name: 'owned fields the new status leaves out are removed (pending request, failure time)',
-      status: { pendingRequest: { id: 'a', state: 'b' }, failedIssuanceAttempts: 2, lastFailureTime: earlier },
-      change: { ready: readyTrue, failures: { count: 0 }, pendingRequest: null },
-      types: ['Ready'],
-    },
-  ])('$name', ({ status, change, types, keep = [] }) => {
-    const mi = identity(status);
-    const want = nextStatus(mi, change, now);
-    const whole = wholeStatus(mi.status, want);
-    expect(whole.conditions?.map((c) => c.type)).toEqual(types);
-    const { conditions: _w, ...wantRest } = want;
-    const { conditions: _c, ...rest } = whole;
-    // exactly our fields, plus what another writer owns
-    expect(rest).toEqual({ ...wantRest, ...Object.fromEntries(keep.map((k) => [k, mi.status?.[k as 'served']])) });
-    for (const t of types.filter((x) => x !== 'Served'))
-      expect(whole.conditions?.find((c) => c.type === t)).toEqual(want.conditions?.find((c) => c.type === t));
-    if (types.includes('Served'))
-      expect(whole.conditions?.find((c) => c.type === 'Served')).toEqual(
-        mi.status?.conditions?.find((c) => c.type === 'Served'),
-      );
   });
 });
 

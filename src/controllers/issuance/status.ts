@@ -1,16 +1,10 @@
-// The MachineIdentity status this controller owns, built whole (an owned field the new status leaves
-// out is removed) and written only when it changed, as a conditional update of the whole status.
-import {
-  lenientStatus,
-  MachineIdentityStatus,
-  rawParts,
-  toMachineIdentityModel,
-  type MachineIdentityModel,
-} from '../../crds/index.ts';
+// The MachineIdentity status this controller owns, built whole (server-side apply removes any owned
+// field a body leaves out) and written only when it changed.
+import { lenientStatus, MachineIdentityStatus, rawParts, type MachineIdentityModel } from '../../crds/index.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import type { CertFacts } from '../../pki/certs.ts';
-import { getJsonOrNotFound, isConflict, isNotFound, replaceStatus } from '../../runtime/kube.ts';
+import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext } from '../context.ts';
 import { Reason } from '../../crds/reasons.ts';
@@ -125,9 +119,8 @@ function owned(s: MachineIdentityStatus | undefined): Record<string, unknown> {
   return out;
 }
 
-// The status this process last wrote per identity (uid → resourceVersion and status), so a reconcile
-// that runs before the informer delivers our own write compares against it, does not write it twice,
-// and makes its next conditional write against the version our write produced.
+// The status this process last applied per identity (uid → resourceVersion and status), so a reconcile
+// that runs before the informer delivers our own write compares against it and does not write it twice.
 const lastApplied = new Map<string, { rv: number; status: MachineIdentityStatus }>();
 
 /** The identity with the newest status known to this process (ours, if the informer has not caught up). */
@@ -138,97 +131,46 @@ export function freshest(mi: MachineIdentityModel): MachineIdentityModel {
     lastApplied.delete(mi.metadata.uid);
     return mi;
   }
-  // our update was conditional on the version it read, so the object at rec.rv is the cached one with our status
-  return { ...mi, metadata: { ...mi.metadata, resourceVersion: String(rec.rv) }, status: rec.status };
+  return { ...mi, status: rec.status };
 }
 
 export function forgetApplied(uid: string | undefined): void {
   if (uid) lastApplied.delete(uid);
 }
 
-/** Conditions of other writers (the validation controller's Served), in place, with ours set and those we dropped left out. */
-function mergedConditions(cur: Condition[] | undefined, ours: Condition[] | undefined): Condition[] {
-  const mine = new Map((ours ?? []).map((c) => [c.type, c]));
-  const out: Condition[] = [];
-  for (const c of cur ?? []) {
-    const o = OWNED_CONDITIONS.has(c.type) ? mine.get(c.type) : c;
-    if (o) out.push(o);
-    mine.delete(c.type);
-  }
-  return [...out, ...mine.values()];
-}
-
-/**
- * The whole status to PUT: `want` for the fields this manager owns (an owned field `want` leaves out is
- * removed), everything else (the validation controller's Served condition and status.served) as read.
- */
-export function wholeStatus(
-  cur: MachineIdentityStatus | undefined,
-  want: MachineIdentityStatus,
-): MachineIdentityStatus {
-  const others: Record<string, unknown> = { ...cur };
-  for (const k of OWNED_KEYS) delete others[k];
-  const conditions = mergedConditions(cur?.conditions, want.conditions);
-  return { ...others, ...want, ...(conditions.length ? { conditions } : {}) };
-}
-
-const CONFLICT_RETRIES = 3;
-
-/** The identity as stored now (a quorum read, after a conflict), or undefined when it is gone. */
-async function liveIdentity(ctx: OperatorContext, mi: MachineIdentityModel): Promise<MachineIdentityModel | undefined> {
-  const raw = await getJsonOrNotFound<k8s.KubernetesObject>(
-    ctx.kc,
-    `/apis/machineidentity.io/v1alpha1/namespaces/${encodeURIComponent(mi.metadata.namespace)}/machineidentities/${encodeURIComponent(mi.metadata.name)}`,
-    {},
-  );
-  return raw ? toMachineIdentityModel(raw) : undefined;
-}
-
-/**
- * Writes the status when it differs from the newest known one; returns whether it wrote. An update (PUT)
- * conditional on the version read, not a server-side apply (bench writes: the cheaper shape for the API
- * server). When someone else wrote in between (409), the status is recomputed from a fresh read and
- * written again, so their fields are never overwritten with what we read before.
- */
+/** Writes the status when it differs from the newest known one; returns whether it wrote. */
 export async function writeStatus(
   ctx: OperatorContext,
   cachedMi: MachineIdentityModel,
   c: StatusChange,
 ): Promise<boolean> {
-  let mi: MachineIdentityModel | undefined = freshest(cachedMi);
-  for (let attempt = 0; mi; attempt++) {
-    const want = nextStatus(mi, c, ctx.now());
-    if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
-    try {
-      await putStatus(ctx, mi, want);
-      return true;
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      if (!isConflict(e) || attempt >= CONFLICT_RETRIES)
-        throw new Error('update MachineIdentity status failed', { cause: e });
+  const mi = freshest(cachedMi);
+  const want = nextStatus(mi, c, ctx.now());
+  if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
+  try {
+    const res: k8s.KubernetesObject = await applyStatus(
+      ctx.co,
+      IDENTITY_GVR,
+      {
+        apiVersion: 'machineidentity.io/v1alpha1',
+        kind: 'MachineIdentity',
+        metadata: { name: mi.metadata.name, namespace: mi.metadata.namespace },
+        status: want,
+      },
+      FIELD_MANAGER,
+    );
+    const rv = Number(res.metadata?.resourceVersion);
+    if (mi.metadata.uid && Number.isFinite(rv)) {
+      if (lastApplied.size > 10_000) lastApplied.clear();
+      lastApplied.set(mi.metadata.uid, {
+        rv,
+        status: lenientStatus(MachineIdentityStatus, rawParts(res).status) ?? want,
+      });
     }
-    mi = await liveIdentity(ctx, mi);
-  }
-  return false;
-}
-
-async function putStatus(ctx: OperatorContext, mi: MachineIdentityModel, want: MachineIdentityStatus): Promise<void> {
-  const { name, namespace, resourceVersion, uid } = mi.metadata;
-  const res: k8s.KubernetesObject = await replaceStatus(
-    ctx.co,
-    IDENTITY_GVR,
-    {
-      apiVersion: 'machineidentity.io/v1alpha1',
-      kind: 'MachineIdentity',
-      metadata: { name, namespace, resourceVersion },
-      status: wholeStatus(mi.status, want),
-    },
-    FIELD_MANAGER,
-  );
-  const rv = Number(res.metadata?.resourceVersion);
-  if (uid && Number.isFinite(rv)) {
-    if (lastApplied.size > 10_000) lastApplied.clear();
-    lastApplied.set(uid, { rv, status: lenientStatus(MachineIdentityStatus, rawParts(res).status) ?? want });
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw new Error('apply MachineIdentity status failed', { cause: e });
   }
 }
 
