@@ -211,7 +211,18 @@ describe('real node end to end (helm install, kubelet-made pod certificates, ren
         },
         90_000,
         250,
-      );
+      ).catch(async (e: unknown) => {
+        // what each instance said about the Lease, so a failed handover can be read from CI's output
+        for (const p of await operatorPods())
+          for (const previous of [false, true]) {
+            const r = await kubectl('logs', '-n', SYS, podName(p), '-c', 'operator', `--previous=${previous}`);
+            const lines = r.stdout.split('\n').filter((l) => /lease|leader|elect/i.test(l));
+            log(`handover failed; ${podName(p)} previous=${previous}, ${lines.length} lease lines:`);
+            for (const l of lines.slice(-30)) log(`  ${l.slice(0, 400)}`);
+          }
+        log(`lease holder now: ${await leaseHolder().catch(String)}`);
+        throw e;
+      });
       log(`leader ${podName(leader ?? {})} killed (SIGKILL via containerd); ${next} leads after ${secondsSince(t0)} s`);
       // the killed container is restarted by the kubelet and becomes a standby
       await waitFor(
