@@ -232,16 +232,20 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   registerIdentityMetrics(registry, ctx.informers.identities, log);
   for (const i of informers) i.start();
 
+  let webhookListening = false;
   const ops: OpsServer = await startOpsServer({
     host: config.http.host,
     port: config.http.port,
     registry,
     logger: log,
-    ready: () => informers.every((i) => i.hasSynced()),
+    // ready once the admission webhook (when on) listens too: a Service must not send the API server's
+    // admission requests to a replica that would refuse the connection
+    ready: () => webhookListening && informers.every((i) => i.hasSynced()),
   });
   log.info({ url: ops.url, metrics: `${ops.url}/metrics` }, 'ops server listening');
   // every replica answers admission requests from its own warm caches, leader or not
   const webhook = await startWebhook(ctx);
+  webhookListening = true;
   if (config.acmeHttp01)
     log.info(
       { url: await http01Responder.listen(config.acmeHttp01.host, config.acmeHttp01.port) },

@@ -4,6 +4,7 @@
 // verdicts over 50 manifests, and policy.defaultAction both ways (last: it restarts the operator).
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -673,6 +674,8 @@ describe('policy.defaultAction', () => {
       MIO_WEBHOOK_SECRET: `${run}-webhook-tls`,
       MIO_POLICY_DEFAULT_ACTION: 'Deny',
     });
+    // the harness waits for /healthz, which answers before the webhook listens
+    await waitFor('the restarted webhook listening', () => listening(webhookPort), 30_000, 100);
     const r = await kubectl(['apply', '-f', '-'], manifest(other, 'closed', { dnsNames: ['closed.example.com'] }));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
@@ -683,3 +686,15 @@ describe('policy.defaultAction', () => {
     expect((await env.secret(other, 'free-tls')).data?.['tls.crt']).toBeTruthy(); // reported, not touched
   });
 });
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
