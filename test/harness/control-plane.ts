@@ -12,8 +12,11 @@ import * as yaml from 'js-yaml';
 import * as k8s from '@kubernetes/client-node';
 import { withSharedDispatcher } from '../../src/runtime/shared-dispatcher.ts';
 import { makePki, type Pki, type Pem } from './pki.ts';
-import { startProcess, stopProc, freePort, waitFor, type Proc } from './processes.ts';
+import { startProcess, stopProc, freePort, waitFor, sleep, logTail, type Proc } from './processes.ts';
 import { gateArgs, planeFlags, runtimeConfigArgs, type PlaneFlags } from './plane-flags.ts';
+
+/** etcd or kube-apiserver ended before the API server was ready (most often: its port was taken). */
+export class PlaneProcessExited extends Error {}
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -149,12 +152,25 @@ export class ControlPlane {
       'sa.pub': this.pki.serviceAccount.publicKey,
     };
     for (const [f, c] of Object.entries(files)) writeFileSync(join(pkiDir, f), c, { mode: 0o600 });
-    [this.etcdPort, this.apiPort] = [await freePort(), await freePort()];
-    writeFileSync(this.kubeconfigPath, kubeconfigYaml(this.server, this.pki.ca.cert, 'admin', this.pki.admin), {
-      mode: 0o600,
-    });
-    this.startEtcd();
-    await this.startApiServer();
+    for (let attempt = 1; ; attempt++) {
+      [this.etcdPort, this.apiPort] = [await freePort(), await freePort()];
+      writeFileSync(this.kubeconfigPath, kubeconfigYaml(this.server, this.pki.ca.cert, 'admin', this.pki.admin), {
+        mode: 0o600,
+      });
+      this.startEtcd();
+      try {
+        await this.startApiServer();
+        break;
+      } catch (e) {
+        // a port taken between our pick and the server's bind: the process exits at once; new ports
+        if (!(e instanceof PlaneProcessExited) || attempt >= 3) throw e;
+        this.log(`control plane: ${e.message.split('\n')[0]}; starting again on new ports`);
+        for (const name of ['kube-apiserver', 'etcd']) {
+          const p = this.procs.get(name);
+          if (p) await stopProc(p);
+        }
+      }
+    }
     this.log(
       `control plane: Kubernetes ${this.version} apiserver ready at ${this.server} in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
     );
@@ -219,13 +235,40 @@ export class ControlPlane {
       '--v=0',
       ...(this.opts.apiServerArgs ?? []),
     ]);
-    await waitFor('kube-apiserver /readyz', () => this.readyz(), 120_000, 300);
+    await this.waitApiServerReady(120_000);
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);
     await waitFor(
       'namespace default',
       async () => (await core.readNamespace({ name: 'default' })).metadata?.name,
       60_000,
     );
+  }
+
+  /**
+   * Polls /readyz until 200; fails at once (PlaneProcessExited) if etcd or kube-apiserver exits, and
+   * on timeout, with the tail of both logs either way: a start that never becomes ready must say why.
+   */
+  private async waitApiServerReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const tails = (): string =>
+      ['etcd', 'kube-apiserver']
+        .map((n) => this.procs.get(n))
+        .filter((p): p is Proc => p !== undefined)
+        .map((p) => `--- ${p.name} (pid ${p.pid}, ${p.logFile}):\n${logTail(p.logFile)}`)
+        .join('\n');
+    for (;;) {
+      for (const name of ['etcd', 'kube-apiserver']) {
+        const p = this.procs.get(name);
+        if (p && (p.child.exitCode !== null || p.child.signalCode !== null))
+          throw new PlaneProcessExited(
+            `${name} exited (${p.child.exitCode ?? p.child.signalCode}) before kube-apiserver was ready\n${tails()}`,
+          );
+      }
+      if (await this.readyz()) return;
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for kube-apiserver /readyz\n${tails()}`);
+      await sleep(300);
+    }
   }
 
   async stopApiServer(): Promise<void> {

@@ -91,16 +91,72 @@ export async function stopProc(p: Proc, graceMs = 10_000): Promise<void> {
   await Promise.race([p.exited, sleep(1000)]);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The kernel's ephemeral range (source ports of outgoing connections), from /proc; freePort stays
+ * below it. A port found free by binding 0 is *in* that range, and between our close and the server's
+ * bind, any of the run's thousands of client connections may take it as its source port (CI once saw
+ * kube-apiserver never become ready after such a start).
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo > 12_000) return [lo, hi];
+  } catch {
+    /* not Linux: fall back to the kernel's pick */
+  }
+  return [0, 0];
+}
+
+const handedOut = new Set<number>();
+
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : undefined));
     });
   });
+}
+
+/**
+ * A loopback TCP port nothing listens on, chosen at random below the ephemeral range (so no outgoing
+ * connection can take it before our server binds) and never the same twice in one process. Parallel
+ * test processes pick independently from ~20,000 ports and check by binding, so a clash needs the same
+ * pick within the same instant; ControlPlane also restarts etcd/kube-apiserver on new ports if one exits.
+ */
+export async function freePort(): Promise<number> {
+  const [lo] = ephemeralRange();
+  if (lo) {
+    const min = 10_000;
+    const max = lo - 1;
+    for (let i = 0; i < 200; i++) {
+      const port = min + Math.floor(Math.random() * (max - min));
+      if (handedOut.has(port)) continue;
+      handedOut.add(port); // before the check: concurrent calls (Promise.all) must not pick it too
+      if ((await tryListen(port)) === port) return port;
+      handedOut.delete(port);
+    }
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  handedOut.add(port);
+  return port;
+}
+
+/** The last `lines` lines of a log file (for an error message), or a note that it cannot be read. */
+export function logTail(file: string, lines = 25): string {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  } catch (e) {
+    return `(cannot read ${file}: ${(e as Error).message})`;
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
