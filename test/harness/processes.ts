@@ -124,14 +124,16 @@ function tryListen(port: number): Promise<number | undefined> {
 /**
  * A loopback TCP port nothing listens on, chosen at random below the ephemeral range (so no outgoing
  * connection can take it before our server binds) and never the same twice in one process. Parallel
- * test processes pick independently from ~20,000 ports and check by binding, so a clash needs the same
+ * test processes pick independently from ~19,000 ports and check by binding, so a clash needs the same
  * pick within the same instant; ControlPlane also restarts etcd/kube-apiserver on new ports if one exits.
  */
 export async function freePort(): Promise<number> {
   const [lo] = ephemeralRange();
   if (lo) {
-    const min = 10_000;
-    const max = lo - 1;
+    // above the components' well-known ports (kubelet 10250, kube-proxy 10249/10256, …) and below the
+    // NodePort range (30000–32767), which kube-proxy's rules on a real node may claim
+    const min = 11_000;
+    const max = Math.min(lo, 30_000) - 1;
     for (let i = 0; i < 200; i++) {
       const port = min + Math.floor(Math.random() * (max - min));
       if (handedOut.has(port)) continue;
