@@ -31,6 +31,10 @@ grep -qE "^[[:space:]]*(require )?k8s\.io/kubernetes $K8S( |\$)" "$WRAPPER/go.mo
   || { echo "$WRAPPER/go.mod does not pin k8s.io/kubernetes $K8S: run K8S=$K8S bash hack/k8s-bins/gen-gomod.sh" >&2; exit 2; }
 BIN=${MIO_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/machine-identity-operator/bin/k8s-$K8S-etcd-$ETCD-kwok-$KWOK-helm-$HELM}
 mkdir -p "$BIN"
+# one build per directory at a time: parallel test runs or worktrees that start at once would otherwise each
+# compile the same modules (seen: four concurrent builds of one version, each ~4× slower on 2 cores); the
+# waiter then finds the binaries made and only checks them
+if command -v flock >/dev/null; then exec 9>"$BIN/.build.lock"; flock 9; fi
 # one directory holds one version (MIO_BIN_DIR is not keyed by version): refuse to mix
 if [ -f "$BIN/.k8s-version" ] && [ "$(cat "$BIN/.k8s-version")" != "$K8S" ]; then
   echo "$BIN holds Kubernetes $(cat "$BIN/.k8s-version"), not $K8S: use another MIO_BIN_DIR" >&2; exit 2
