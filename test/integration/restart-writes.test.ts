@@ -104,22 +104,19 @@ beforeAll(async () => {
   await env.start({ MIO_REISSUE_RATE: '200' });
   ns = await testNamespace('restart-writes');
   ca = env.uniqueName('restart-ca');
-  await env.createBinding(ca, {
-    ca: { secretRef: { name: ca }, generate: { commonName: 'Restart CA' } },
-    caRotation: { propagationDelay: '1s', overlap: '1h' },
-    signer: { certificateSigningRequests: true },
-  });
   plain = env.uniqueName('restart-plain');
   await env.createBinding(plain, { ca: { secretRef: { name: plain }, generate: { commonName: 'Plain CA' } } });
-  await env.bindingReady(ca);
+  await env.bindingWithIdentities(
+    ns,
+    ca,
+    {
+      ca: { secretRef: { name: ca }, generate: { commonName: 'Restart CA' } },
+      caRotation: { propagationDelay: '1s', overlap: '1h' },
+      signer: { certificateSigningRequests: true },
+    },
+    N,
+  );
   await env.bindingReady(plain);
-  for (let i = 0; i < N; i++)
-    await env.createIdentity(ns, `id-${i}`, {
-      secretName: `id-${i}-tls`,
-      authorityRef: { name: ca },
-      dnsNames: [`id-${i}.${ns}.svc`],
-    });
-  for (let i = 0; i < N; i++) await env.ready(ns, `id-${i}`);
 });
 afterAll(() => env.stop());
 
