@@ -17,19 +17,14 @@
 //   most: on a loaded machine a bench stopped by its budget still cleans up and prints what it saw)
 //   and profile=/entry=/chart.<key>= as bench/issuance.ts.
 import * as k8s from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { Informer } from '../src/runtime/informer.ts';
 import type { Bench, BenchContext } from './run.ts';
 import { startBenchOperator } from './lib/profile-operator.ts';
 import { peakRssMb } from './lib/proc-cpu.ts';
+import { IdentityTracker } from './lib/identity-tracker.ts';
+import { createReadyCaBinding } from './lib/ca-binding.ts';
 
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' };
-const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
-type Status = { conditions?: { type: string; status: string }[] };
-type Identity = k8s.KubernetesObject & { status?: Status };
 
-const isReady = (s?: Status): boolean => !!s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,55 +70,6 @@ async function tenantClient(ctx: BenchContext, user: string, ns: string): Promis
   return kc.makeApiClient(k8s.CustomObjectsApi);
 }
 
-async function createBinding(co: k8s.CustomObjectsApi, name: string): Promise<void> {
-  await co.createClusterCustomObject({
-    ...CAB,
-    body: {
-      apiVersion: 'machineidentity.io/v1alpha1',
-      kind: 'CertificateAuthorityBinding',
-      metadata: { name },
-      spec: {
-        ca: {
-          secretRef: { name },
-          generate: { commonName: `Bench CA ${name}`, privateKey: { algorithm: 'ECDSA', size: 256 } },
-        },
-      },
-    },
-  });
-  for (let i = 0; i < 300; i++) {
-    const b = (await co.getClusterCustomObject({ ...CAB, name })) as { status?: Status };
-    if (isReady(b.status)) return;
-    await sleep(100);
-  }
-  throw new Error(`binding ${name} not Ready within 30 s`);
-}
-
-/** Ready times of every identity in the cluster, by "namespace/name" (first time seen Ready). */
-interface Watched {
-  inf: Informer<Identity>;
-  readyAt: Map<string, number>;
-  /** When the watch first delivered each identity of `track` (what any informer, the operator's too, waits for). */
-  seenAt: Map<string, number>;
-}
-
-function readyWatcher(ctx: BenchContext, track: string): Watched {
-  const readyAt = new Map<string, number>();
-  const seenAt = new Map<string, number>();
-  const inf = new Informer<Identity>({
-    kc: ctx.kc,
-    path: '/apis/machineidentity.io/v1alpha1/machineidentities',
-    registry: new Registry(),
-    logger: pino({ level: 'warn' }),
-  });
-  const seen = (o: Identity): void => {
-    const key = `${o.metadata!.namespace}/${o.metadata!.name}`;
-    if (o.metadata!.namespace === track && !seenAt.has(key)) seenAt.set(key, performance.now());
-    if (!readyAt.has(key) && isReady(o.status)) readyAt.set(key, performance.now());
-  };
-  inf.onAdd(seen).onUpdate((_o, x) => seen(x));
-  return { inf, readyAt, seenAt };
-}
-
 interface Burst {
   /** Resolves with the seconds all creates took. */
   created: Promise<number>;
@@ -157,24 +103,23 @@ const bench: Bench = {
     const budget = Number(ctx.params.budget ?? 1200);
     const quietOwn = (ctx.params.quiet_authority ?? 'shared') === 'own';
     const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
-    const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
     const opNs = 'mio-bench';
     const noisy = 'noisy',
       quiet = 'quiet';
     await core.createNamespace({ body: { metadata: { name: opNs } } });
     const bo = await startBenchOperator(ctx, opNs);
     try {
-      await createBinding(co, 'noisy-ca');
+      await createReadyCaBinding(ctx.kc, 'noisy-ca', 'Bench CA noisy-ca');
       const quietBinding = quietOwn ? 'quiet-ca' : 'noisy-ca';
-      if (quietOwn) await createBinding(co, quietBinding);
+      if (quietOwn) await createReadyCaBinding(ctx.kc, quietBinding, `Bench CA ${quietBinding}`);
       await bo.ready('noisy-ca');
       for (const name of [noisy, quiet]) await core.createNamespace({ body: { metadata: { name } } });
       const noisyClient = await tenantClient(ctx, 'noisy-tenant', noisy);
       const quietClient = await tenantClient(ctx, 'quiet-tenant', quiet);
-      const watched = readyWatcher(ctx, quiet);
-      const { inf, readyAt } = watched;
-      inf.start();
-      await inf.synced;
+      // Ready times of every identity in the cluster, by "namespace/name" (first time seen Ready)
+      const watched = new IdentityTracker(ctx.kc, ctx.log, { track: quiet });
+      const readyAt = watched.firstReady();
+      await watched.start();
       // one quiet identity before the burst: the baseline on an idle operator
       const idle = (await quietSample(ctx, quietClient, quiet, 'quiet-idle', quietBinding, watched)).seconds;
       ctx.log(`quiet identity on an idle operator: Ready in ${idle.toFixed(2)} s`);
@@ -204,7 +149,7 @@ const bench: Bench = {
       await burst.created;
       const noisyDone = [...readyAt].filter(([k]) => k.startsWith(`${noisy}/`)).map(([, t]) => t);
       const issueSec = (Math.max(...noisyDone) - t0) / 1000;
-      await inf.stop();
+      watched.stop();
       const secs = samples.map((s) => s.seconds);
       const peak = peakRssMb(bo.op.proc.pid);
       // reconciles per identity: how often keys went round the queue before they were issued
@@ -275,8 +220,9 @@ async function quietSample(
   ns: string,
   name: string,
   binding: string,
-  { readyAt, seenAt }: Watched,
+  watched: IdentityTracker,
 ): Promise<Sample> {
+  const readyAt = watched.firstReady();
   const t = performance.now();
   await co.createNamespacedCustomObject({ ...MI, namespace: ns, body: identity(name, binding, ns) });
   const createCall = (performance.now() - t) / 1000;
@@ -284,7 +230,7 @@ async function quietSample(
   while (!readyAt.has(key) && performance.now() - t < 60_000) await sleep(20);
   if (!readyAt.has(key)) ctx.log(`quiet identity ${key} not Ready within 60 s`);
   const since = (at: number | undefined): number => ((at ?? performance.now()) - t) / 1000;
-  return { seconds: since(readyAt.get(key)), createCall, watched: since(seenAt.get(key)) };
+  return { seconds: since(readyAt.get(key)), createCall, watched: since(watched.seenAt(key)) };
 }
 
 export default bench;

@@ -7,12 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import * as k8s from '@kubernetes/client-node';
-import { generateCa, loadCaMaterial } from '../src/issuers/ca-material.ts';
-import { InClusterCaIssuer } from '../src/issuers/in-cluster-ca.ts';
 import { generateKey, encodePrivateKey } from '../src/pki/keys.ts';
-import { buildCsr } from '../src/pki/csr.ts';
 import { startOperator } from '../test/harness/operator.ts';
 import type { Bench } from './run.ts';
+import { unmanagedCa } from './lib/unmanaged-secrets.ts';
 
 async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
@@ -27,36 +25,21 @@ const CHART_NODE_OPTIONS = '--max-old-space-size=192';
 const kb = (pid: number, field: string): number =>
   Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
+/** n distinct certificates (every fifth key RSA, the rest ECDSA), each with its CA in the chain. */
 async function certificates(n: number): Promise<{ crt: string; key: string }[]> {
-  const ca = await generateCa({ commonName: 'Bench CA', durationMs: 365 * 86_400_000, key: { algorithm: 'ECDSA' } });
-  const m = loadCaMaterial({
-    'tls.crt': Buffer.from(ca.certPem).toString('base64'),
-    'tls.key': Buffer.from(ca.keyPem).toString('base64'),
-  });
-  if (!m.ok) throw new Error(m.message);
-  const issuer = new InClusterCaIssuer(m);
+  const leaf = await unmanagedCa('Bench CA');
   const out: { crt: string; key: string }[] = [];
   for (let i = 0; i < n; i++) {
     const key = await generateKey({ algorithm: i % 5 === 0 ? 'RSA' : 'ECDSA' });
-    const csrPem = await buildCsr(key, {
-      subject: { commonName: `svc-${i}` },
+    const crt = await leaf({
+      key,
+      i,
+      namespace: 'bench',
+      name: `svc-${i}`,
       dnsNames: [`svc-${i}.bench.svc`, `svc-${i}.example.com`],
-      ipAddresses: [],
-      uris: [],
-      emailAddresses: [],
-      usages: ['serverAuth'],
-      isCA: false,
-    });
-    const r = await issuer.sign({
-      csrPem,
-      requestId: String(i),
-      identity: { namespace: 'bench', name: `svc-${i}`, uid: String(i) },
       durationMs: (30 + (i % 60)) * 86_400_000,
-      isCA: false,
-      usages: ['serverAuth'],
     });
-    if (r.status !== 'issued') throw new Error('bench certificate not issued');
-    out.push({ crt: r.certificatePem + ca.certPem, key: encodePrivateKey(key, 'PKCS8') });
+    out.push({ crt, key: encodePrivateKey(key, 'PKCS8') });
   }
   return out;
 }

@@ -10,54 +10,20 @@
 //   profile=lean: the settings before #17 (webhook off, no leader election, log level warn), workers=32 inventory=
 //   entry=dist (chart's default): the compiled operator, as the image runs it; src (lean's default): the .ts
 //     sources, which loads Node's type stripper into every isolate, the parse worker's too
-import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { Informer } from '../src/runtime/informer.ts';
 import type { Bench, BenchContext } from './run.ts';
 import { cpuPerIssuance, cpuSnapshot, peakRssMb, rssMb } from './lib/proc-cpu.ts';
 import { startBenchOperator } from './lib/profile-operator.ts';
+import { requestTotals } from './lib/apiserver-requests.ts';
+import { IdentityTracker } from './lib/identity-tracker.ts';
+import { createReadyCaBinding } from './lib/ca-binding.ts';
 
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' };
-const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
 const pct = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
-type Status = { conditions?: { type: string; status: string }[] };
 
-/** Every apiserver_request_total series as "VERB resource" → count (for MIO_BENCH_REQUEST_MIX=1). */
-function apiserverRequests(ctx: BenchContext): Promise<Map<string, number>> {
-  const cp = ctx.cp!;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: cp.apiPort,
-        path: '/metrics',
-        ca: cp.pki.ca.cert,
-        cert: cp.pki.admin.cert,
-        key: cp.pki.admin.key,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on('end', () => {
-          const m = new Map<string, number>();
-          for (const line of body.split('\n')) {
-            if (!line.startsWith('apiserver_request_total{')) continue;
-            const k = `${/verb="(\w+)"/.exec(line)?.[1]} ${/resource="([\w.]+)"/.exec(line)?.[1]}${/subresource="(\w+)"/.exec(line)?.[1] ? '/' + /subresource="(\w+)"/.exec(line)![1] : ''}`;
-            m.set(k, (m.get(k) ?? 0) + Number(line.split(' ').pop()));
-          }
-          resolve(m);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** Every apiserver_request_total series as "VERB resource[/subresource]" → count (for MIO_BENCH_REQUEST_MIX=1). */
+const apiserverRequests = (ctx: BenchContext): Promise<Map<string, number>> => requestTotals(ctx.cp!);
 
 const NOT_COUNTED = new Set(['events', 'leases', 'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews']);
 
@@ -89,21 +55,10 @@ export async function phase(
   const ns = `bench-${algorithm.toLowerCase()}-${Date.now().toString(36)}`;
   await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
   const created = new Map<string, number>();
-  const readyAt = new Map<string, number>();
-  const inf = new Informer<k8s.KubernetesObject & { status?: Status }>({
-    kc,
-    path: `/apis/machineidentity.io/v1alpha1/namespaces/${ns}/machineidentities`,
-    registry: new Registry(),
-    logger: pino({ level: 'warn' }),
-  });
-  const seen = (o: k8s.KubernetesObject & { status?: Status }): void => {
-    const name = o.metadata!.name!;
-    if (!readyAt.has(name) && o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-      readyAt.set(name, performance.now());
-  };
-  inf.onAdd(seen).onUpdate((_o, x) => seen(x));
-  inf.start();
-  await inf.synced;
+  // first time each identity of the namespace is seen Ready, by "namespace/name"
+  const tracker = new IdentityTracker(kc, log, { namespace: ns });
+  const readyAt = tracker.firstReady();
+  await tracker.start();
   const writes0 = await apiserverWrites(ctx);
   const mix0 = process.env.MIO_BENCH_REQUEST_MIX ? await apiserverRequests(ctx) : undefined;
   const cpu0 = watch.pids && cpuSnapshot(watch.pids);
@@ -113,7 +68,7 @@ export async function phase(
     Array.from({ length: conc }, async () => {
       while (next < n) {
         const name = `id-${next++}`;
-        created.set(name, performance.now());
+        created.set(`${ns}/${name}`, performance.now());
         await co.createNamespacedCustomObject({
           ...MI,
           namespace: ns,
@@ -149,7 +104,7 @@ export async function phase(
       .sort((a, b) => b[1] - a[1]);
     log(`requests per identity (all clients): ${rows.map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')}`);
   }
-  await inf.stop();
+  tracker.stop();
   let steady: Record<string, string> = {};
   if (watch.steadyRssPid !== undefined) {
     await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (performance.now() - lastReady))));
@@ -192,26 +147,7 @@ const bench: Bench = {
     const bo = await startBenchOperator(ctx, opNs);
     const op = bo.op;
     try {
-      const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
-      await co.createClusterCustomObject({
-        ...CAB,
-        body: {
-          apiVersion: 'machineidentity.io/v1alpha1',
-          kind: 'CertificateAuthorityBinding',
-          metadata: { name: 'bench-ca' },
-          spec: {
-            ca: {
-              secretRef: { name: 'bench-ca' },
-              generate: { commonName: 'Bench CA', privateKey: { algorithm: 'ECDSA', size: 256 } },
-            },
-          },
-        },
-      });
-      for (let i = 0; i < 300; i++) {
-        const b = (await co.getClusterCustomObject({ ...CAB, name: 'bench-ca' })) as { status?: Status };
-        if (b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await createReadyCaBinding(ctx.kc, 'bench-ca', 'Bench CA');
       await bo.ready('bench-ca');
       const watch = { pids: watchedPids(ctx, op.proc.pid), steadyRssPid: op.proc.pid };
       const ec = await phase(ctx, 'ECDSA', 256, n, conc, 'bench-ca', undefined, watch);

@@ -18,7 +18,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -29,9 +28,10 @@ import { REPO_ROOT } from '../test/harness/control-plane.ts';
 import { makePki } from '../test/harness/pki.ts';
 import { farmRange, startFarm, type TlsFarm } from '../test/harness/tls-farm.ts';
 import type { Bench, BenchContext } from './run.ts';
+import { requestTotals, writesBetween } from './lib/apiserver-requests.ts';
+import { createReadyCaBinding } from './lib/ca-binding.ts';
 
 const MI = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'machineidentities' };
-const CAB = { group: 'machineidentity.io', version: 'v1alpha1', plural: 'certificateauthoritybindings' };
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const SLOT = 1;
 const PORT = 8443;
@@ -68,47 +68,9 @@ async function waitUntil(what: () => string, ok: () => boolean, timeoutMs: numbe
   }
 }
 
-/** apiserver_request_total as "VERB resource[/subresource]" → count. */
-function apiserverRequests(ctx: BenchContext): Promise<Map<string, number>> {
-  const cp = ctx.cp;
-  if (!cp) return Promise.resolve(new Map());
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: cp.apiPort,
-        path: '/metrics',
-        ca: cp.pki.ca.cert,
-        cert: cp.pki.admin.cert,
-        key: cp.pki.admin.key,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          const m = new Map<string, number>();
-          for (const line of body.split('\n')) {
-            if (!line.startsWith('apiserver_request_total{')) continue;
-            const sub = /subresource="(\w+)"/.exec(line)?.[1];
-            const k = `${/verb="(\w+)"/.exec(line)?.[1]} ${/resource="([\w.]+)"/.exec(line)?.[1]}${sub ? `/${sub}` : ''}`;
-            m.set(k, (m.get(k) ?? 0) + Number(line.split(' ').pop()));
-          }
-          resolve(m);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const WRITE = /^(POST|PUT|PATCH|DELETE|APPLY) /;
-/** Requests (writes only) between two snapshots, by key. */
-function writesBetween(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of b) if (WRITE.test(k) && v - (a.get(k) ?? 0) > 0) out.set(k, v - (a.get(k) ?? 0));
-  return out;
-}
+/** apiserver_request_total as "VERB resource[/subresource]" → count; empty without a control plane of ours. */
+const apiserverRequests = (ctx: BenchContext): Promise<Map<string, number>> =>
+  ctx.cp ? requestTotals(ctx.cp) : Promise.resolve(new Map());
 
 /** Cumulative histogram buckets (le → count, summed over labels) of a metric in Prometheus text. */
 async function buckets(op: OperatorProcess, name: string): Promise<Map<number, number>> {
@@ -280,29 +242,7 @@ async function currentPairs(ctx: BenchContext, ns: string): Promise<Record<strin
   return out;
 }
 
-async function bindingReady(ctx: BenchContext): Promise<void> {
-  const co = ctx.kc.makeApiClient(k8s.CustomObjectsApi);
-  await co.createClusterCustomObject({
-    ...CAB,
-    body: {
-      apiVersion: 'machineidentity.io/v1alpha1',
-      kind: 'CertificateAuthorityBinding',
-      metadata: { name: 'bench-ca' },
-      spec: {
-        ca: {
-          secretRef: { name: 'bench-ca' },
-          generate: { commonName: 'Bench CA', privateKey: { algorithm: 'ECDSA', size: 256 } },
-        },
-      },
-    },
-  });
-  for (let i = 0; i < 300; i++) {
-    const b = (await co.getClusterCustomObject({ ...CAB, name: 'bench-ca' })) as Obj;
-    if (b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return;
-    await sleep(100);
-  }
-  throw new Error('binding bench-ca not Ready');
-}
+const bindingReady = (ctx: BenchContext): Promise<void> => createReadyCaBinding(ctx.kc, 'bench-ca', 'Bench CA');
 
 /** Every endpoint probed by the Prober class itself (worker thread, same options) from this process: exact durations. */
 async function directProbes(

@@ -1,28 +1,20 @@
 // What kube-apiserver and etcd say about themselves on /metrics: the API server's request counters
 // (apiserver_request_total, per verb and resource) to count the writes a phase caused, and etcd's
-// database size. Read with the control plane's admin client certificate.
-import { request as httpsRequest } from 'node:https';
+// database size. Read with the control plane's admin client certificate, or with an admin kubeconfig's
+// credentials (the integration tests' shared plane).
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../../test/harness/control-plane.ts';
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY']);
 
-function apiserverMetricsText(cp: ControlPlane): Promise<string> {
+function apiserverMetricsText(opts: RequestOptions): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port: cp.apiPort,
-        path: '/metrics',
-        ca: cp.pki.ca.cert,
-        cert: cp.pki.admin.cert,
-        key: cp.pki.admin.key,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      },
-    );
+    const req = httpsRequest({ ...opts, path: '/metrics' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
     req.on('error', reject);
     req.end();
   });
@@ -43,7 +35,18 @@ export function parseRequestTotals(text: string): Map<string, number> {
 }
 
 export async function requestTotals(cp: ControlPlane): Promise<Map<string, number>> {
-  return parseRequestTotals(await apiserverMetricsText(cp));
+  const tls = { ca: cp.pki.ca.cert, cert: cp.pki.admin.cert, key: cp.pki.admin.key };
+  return parseRequestTotals(await apiserverMetricsText({ host: '127.0.0.1', port: cp.apiPort, ...tls }));
+}
+
+/** The same counters, read with `kc`'s server and credentials (they must allow GET /metrics). */
+export async function requestTotalsWith(kc: KubeConfig): Promise<Map<string, number>> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('no current cluster in kubeconfig');
+  const opts: RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const url = new URL(server);
+  return parseRequestTotals(await apiserverMetricsText({ ...opts, host: url.hostname, port: url.port }));
 }
 
 /** The write requests (POST/PUT/PATCH/DELETE/APPLY) between two snapshots, per "VERB resource[/sub]", zeros dropped. */

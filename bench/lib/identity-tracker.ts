@@ -1,6 +1,8 @@
 // Follows every MachineIdentity in the cluster with one watch and keeps only what a scale benchmark
 // asks of each (Ready, the CA fingerprint it was issued from): 100,000 identities must not cost the
 // benchmark process the memory of 100,000 objects. Reconnects from the last resourceVersion.
+// The one place benchmarks learn when identities became Ready: bench scale, bench issuance (one
+// namespace, create-to-Ready latency) and bench fairness (the quiet namespace's samples).
 import * as k8s from '@kubernetes/client-node';
 
 interface Seen {
@@ -12,9 +14,17 @@ type Mi = {
   status?: { authorityFingerprintSHA256?: string; conditions?: { type: string; status: string }[] };
 };
 
+export interface TrackerOptions {
+  /** Watch this namespace only (default: every namespace). */
+  namespace?: string;
+  /** Note when the watch first delivers each identity of this namespace (seenAt). */
+  track?: string;
+}
+
 export class IdentityTracker {
   private readonly seen = new Map<string, Seen>();
   private readonly readyAt = new Map<string, number>();
+  private readonly seenAtMap = new Map<string, number>();
   private rv: string | undefined;
   private changedAt = 0;
   private abort: AbortController | undefined;
@@ -22,15 +32,19 @@ export class IdentityTracker {
 
   private readonly kc: k8s.KubeConfig;
   private readonly log: (l: string) => void;
+  private readonly o: TrackerOptions;
 
-  constructor(kc: k8s.KubeConfig, log: (l: string) => void) {
+  constructor(kc: k8s.KubeConfig, log: (l: string) => void, o: TrackerOptions = {}) {
     this.kc = kc;
     this.log = log;
+    this.o = o;
   }
 
+  /** Resolves once the watch is open: an identity created after it is seen. */
   async start(): Promise<void> {
     if (this.stopped) return;
-    const path = '/apis/machineidentity.io/v1alpha1/machineidentities';
+    const ns = this.o.namespace ? `/namespaces/${encodeURIComponent(this.o.namespace)}` : '';
+    const path = `/apis/machineidentity.io/v1alpha1${ns}/machineidentities`;
     this.abort = await new k8s.Watch(this.kc).watch(
       path,
       { allowWatchBookmarks: true, ...(this.rv ? { resourceVersion: this.rv } : {}) },
@@ -53,6 +67,8 @@ export class IdentityTracker {
       return;
     }
     const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+    if (this.o.track !== undefined && o.metadata?.namespace === this.o.track && !this.seenAtMap.has(key))
+      this.seenAtMap.set(key, performance.now());
     if (type === 'DELETED') {
       this.seen.delete(key);
       return;
@@ -70,6 +86,16 @@ export class IdentityTracker {
     let n = 0;
     for (const s of this.seen.values()) if (s.ready && (authority === undefined || s.authority === authority)) n++;
     return n;
+  }
+
+  /** performance.now() when each identity ("namespace/name") was first seen Ready. */
+  firstReady(): ReadonlyMap<string, number> {
+    return this.readyAt;
+  }
+
+  /** performance.now() when the watch first delivered `key` (identities of the `track` namespace only). */
+  seenAt(key: string): number | undefined {
+    return this.seenAtMap.get(key);
   }
 
   /** performance.now() of the last first-time Ready seen. */

@@ -114,6 +114,27 @@ export class IssuanceEnv {
     });
   }
 
+  /**
+   * A binding, Ready, and `n` identities `id-0` … `id-<n-1>` in `namespace` issued from it (Secret `id-<i>-tls`,
+   * DNS name `id-<i>.<namespace>.svc`), all Ready: the set-up of the restart-writes and CA-continuity tests.
+   */
+  async bindingWithIdentities(
+    namespace: string,
+    binding: string,
+    spec: Record<string, unknown>,
+    n: number,
+  ): Promise<void> {
+    await this.createBinding(binding, spec);
+    await this.bindingReady(binding);
+    for (let i = 0; i < n; i++)
+      await this.createIdentity(namespace, `id-${i}`, {
+        secretName: `id-${i}-tls`,
+        authorityRef: { name: binding },
+        dnsNames: [`id-${i}.${namespace}.svc`],
+      });
+    for (let i = 0; i < n; i++) await this.ready(namespace, `id-${i}`);
+  }
+
   async identity(namespace: string, name: string): Promise<Identity> {
     return (await this.co.getNamespacedCustomObject({ ...MI, namespace, name })) as Identity;
   }

@@ -105,21 +105,18 @@ beforeAll(async () => {
   const label = env.uniqueName('mio-continuity');
   ns = await testNamespace('continuity', { [label]: 'yes' });
   ca = env.uniqueName('continuity-ca');
-  await env.createBinding(ca, {
-    namespaceSelector: { matchLabels: { [label]: 'yes' } },
-    ca: { secretRef: { name: ca }, generate: { commonName: 'Continuity CA 1' } },
-    trustBundle: { configMapName: cm },
-    signer: { certificateSigningRequests: true },
-    caRotation: { propagationDelay: `${DELAY_MS / 1000}s`, overlap: '8s' },
-  });
-  await env.bindingReady(ca);
-  for (let i = 0; i < N; i++)
-    await env.createIdentity(ns, `id-${i}`, {
-      secretName: `id-${i}-tls`,
-      authorityRef: { name: ca },
-      dnsNames: [`id-${i}.${ns}.svc`],
-    });
-  for (let i = 0; i < N; i++) await env.ready(ns, `id-${i}`);
+  await env.bindingWithIdentities(
+    ns,
+    ca,
+    {
+      namespaceSelector: { matchLabels: { [label]: 'yes' } },
+      ca: { secretRef: { name: ca }, generate: { commonName: 'Continuity CA 1' } },
+      trustBundle: { configMapName: cm },
+      signer: { certificateSigningRequests: true },
+      caRotation: { propagationDelay: `${DELAY_MS / 1000}s`, overlap: '8s' },
+    },
+    N,
+  );
 });
 afterAll(() => env.stop());
 
