@@ -98,6 +98,47 @@ describe('ParsePool', () => {
       await p.close();
     }
   });
+  it('a task over the time limit fails alone: the tasks sent behind it to the same worker are answered by a fresh one', async () => {
+    const p = new ParsePool({ handlers, size: 1, timeoutMs: 300, depth: 4 });
+    try {
+      await p.run('echo', 'warm');
+      const spin = p.run('spin', 60_000).catch((e: unknown) => e);
+      const behind = [1, 2, 3, 4, 5].map((i) => p.run('echo', i));
+      expect(await spin).toMatchObject({ reason: 'timeout' });
+      expect(await Promise.all(behind)).toEqual([1, 2, 3, 4, 5]);
+      expect(p.pending).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+  it('a worker that runs out of heap fails only the task it ran; the ones queued in it run on its replacement', async () => {
+    const p = new ParsePool({ handlers, size: 1, heapMb: 32, depth: 4 });
+    try {
+      await p.run('echo', 'warm');
+      const hog = p.run('hog', null).catch((e: unknown) => e);
+      const behind = [1, 2, 3].map((i) => p.run('echo', i));
+      expect(['worker_memory', 'worker_crashed']).toContain(((await hog) as ParseAbort).reason);
+      expect(await Promise.all(behind)).toEqual([1, 2, 3]);
+    } finally {
+      await p.close();
+    }
+  });
+  it('the worker goes on with the tasks it holds while the event loop is busy (depth), one at a time with depth 1', async () => {
+    const finishedDuringBlock = async (depth: number): Promise<number> => {
+      const p = new ParsePool({ handlers, size: 1, depth });
+      try {
+        await p.run('echo', 'warm');
+        const stamps = Array.from({ length: 4 }, () => p.run<number>('stamp', 5));
+        const end = Date.now() + 400; // the main thread busy: no answer is taken, no task sent meanwhile
+        while (Date.now() < end);
+        return (await Promise.all(stamps)).filter((t) => t <= end).length;
+      } finally {
+        await p.close();
+      }
+    };
+    expect(await finishedDuringBlock(1)).toBe(1);
+    expect(await finishedDuringBlock(4)).toBe(4);
+  });
   it('a closed pool rejects', async () => {
     const p = new ParsePool({ handlers, size: 1 });
     await p.close();
