@@ -13,7 +13,7 @@
 // - inventory: N/2 unmanaged certificate Secrets added, the operator restarted: its peak RSS until its
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
-// Params: n=2000 concurrency=32 phases=... restarts=1 (restarts in a row; medians) rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
+// Params: n=2000 concurrency=32 phases=... restarts=1 (restarts in a row; medians) altRoot= (alternate with that checkout's operator) rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
 //   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
@@ -221,12 +221,16 @@ async function quiesce(r: Run, label: string): Promise<number> {
 }
 
 /** One restart: the new process's writes to Secrets and MachineIdentities, and its times to caches synced and to Ready. */
-async function restartOnce(r: Run): Promise<{ writes: number; synced: number; ready: number; peak: string }> {
+async function restartOnce(
+  r: Run,
+  root?: string,
+): Promise<{ writes: number; synced: number; ready: number; peak: string }> {
   const { ctx, cp, n } = r;
   const settle = Number(ctx.params.settle ?? 30) * 1000;
   await r.bo.stop();
   const before = await requestTotals(cp);
-  r.bo = await startBenchOperator(ctx, OP_NS);
+  r.bo = await startBenchOperator(ctx, OP_NS, root);
+  ctx.log(`restart: the operator of ${root ?? 'this checkout'} (pid ${r.bo.op.proc.pid})`);
   const bo = r.bo;
   let readySeconds = NaN,
     syncedSeconds = NaN;
@@ -266,21 +270,42 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** `restarts=` (default 1) restarts in a row: the figures are medians, each run's listed; writes are summed. */
+/**
+ * `restarts=` (default 1) restarts in a row: the figures are medians, each run's listed; writes are summed.
+ * `altRoot=<checkout>` (a worktree of main, say): restarts alternate between its operator (first) and this
+ * one's, and each gets its own figures (`alt_` prefixed), under the same load and the same identities.
+ */
 async function restartPhase(r: Run): Promise<Figures> {
   const due = await quiesce(r, 'restart');
-  const runs: Awaited<ReturnType<typeof restartOnce>>[] = [];
-  for (let i = 0; i < Math.max(1, Number(r.ctx.params.restarts ?? 1)); i++) runs.push(await restartOnce(r));
-  const list = (f: (x: (typeof runs)[number]) => number): string => runs.map((x) => f(x).toFixed(1)).join(',');
+  const alt = r.ctx.params.altRoot;
+  const runs: (Awaited<ReturnType<typeof restartOnce>> & { alt: boolean })[] = [];
+  for (let i = 0; i < Math.max(1, Number(r.ctx.params.restarts ?? 1)); i++) {
+    const useAlt = alt !== undefined && i % 2 === 0;
+    runs.push({ ...(await restartOnce(r, useAlt ? alt : undefined)), alt: useAlt });
+  }
+  const figures = (rs: typeof runs, p: string): Figures => {
+    if (!rs.length) return {};
+    const list = (f: (x: (typeof runs)[number]) => number): string => rs.map((x) => f(x).toFixed(1)).join(',');
+    return {
+      [`${p}restart_writes`]: rs.reduce((a, x) => a + x.writes, 0),
+      [`${p}restart_ready_seconds`]: median(rs.map((x) => x.ready)).toFixed(1),
+      [`${p}restart_synced_seconds`]: median(rs.map((x) => x.synced)).toFixed(1),
+      ...(rs.length > 1
+        ? { [`${p}restart_ready_runs`]: list((x) => x.ready), [`${p}restart_synced_runs`]: list((x) => x.synced) }
+        : {}),
+      [`${p}restart_peak_rss_mb`]: rs.at(-1)!.peak,
+    };
+  };
   return {
-    restart_writes: runs.reduce((a, x) => a + x.writes, 0),
     pre_restart_due_writes: due,
-    restart_ready_seconds: median(runs.map((x) => x.ready)).toFixed(1),
-    restart_synced_seconds: median(runs.map((x) => x.synced)).toFixed(1),
-    ...(runs.length > 1
-      ? { restart_ready_runs: list((x) => x.ready), restart_synced_runs: list((x) => x.synced) }
-      : {}),
-    restart_peak_rss_mb: runs.at(-1)!.peak,
+    ...figures(
+      runs.filter((x) => !x.alt),
+      '',
+    ),
+    ...figures(
+      runs.filter((x) => x.alt),
+      'alt_',
+    ),
   };
 }
 
