@@ -10,6 +10,11 @@
 // is the head task's (the one running); when it is exceeded, or the worker dies, only that task is
 // failed: the tasks sent behind it go back to the front of the queue, for a fresh worker.
 //
+// Two lanes: what a reconcile waits for ('now': a managed Secret's facts, a key) goes ahead of what
+// nothing waits for ('background': the inventory's reading of every Secret and ConfigMap), which still
+// gets one task in every BACKGROUND_SHARE + 1 while both wait, so neither lane can starve the other.
+// At start-up both are thousands deep: the identities' reconciles need only the first.
+//
 // The pool is generic: the worker loads a handlers module (default export: op name → function), so
 // this ground-floor layer knows nothing of certificates. Worker heaps are separate from the main one,
 // so the pool is small (1 by default) and each worker's old generation is capped. A worker starts with
@@ -47,10 +52,12 @@ export class ParseAbort extends Error {
   }
 }
 
+export type Lane = 'now' | 'background';
 interface Task {
   id: number;
   op: string;
   input: unknown;
+  lane: Lane;
   resolve(v: unknown): void;
   reject(e: Error): void;
 }
@@ -87,12 +94,16 @@ const BOOT_MS = 30_000;
  * DEPTH × the parse budget's maxObjectBytes, copies of inputs the queue holds anyway.
  */
 const DEPTH = 8;
+/** While both lanes wait, a background task is sent after this many 'now' ones. */
+const BACKGROUND_SHARE = 4;
 
 export class ParsePool {
   private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb' | 'idleMs' | 'depth'>> &
     ParsePoolOptions;
   private readonly slots: Slot[] = [];
-  private readonly queue: Task[] = [];
+  private readonly lanes: Record<Lane, Task[]> = { now: [], background: [] };
+  /** 'now' tasks sent in a row while background ones waited. */
+  private nowInARow = 0;
   private nextId = 1;
   private closed = false;
   private readonly m?: { aborted: ReturnType<typeof counter<'reason'>>; queued: ReturnType<typeof gauge<never>> };
@@ -115,17 +126,32 @@ export class ParsePool {
   }
 
   /** Runs `op` in a worker; rejects with ParseAbort when the worker had to be stopped, with an Error when the handler threw. */
-  run<T>(op: string, input: unknown): Promise<T> {
+  run<T>(op: string, input: unknown, lane: Lane = 'now'): Promise<T> {
     if (this.closed) return Promise.reject(new ParseAbort('closed', 'parse pool closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, op, input, resolve: resolve as (v: unknown) => void, reject });
+      this.lanes[lane].push({ id: this.nextId++, op, input, lane, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
 
+  private get queued(): number {
+    return this.lanes.now.length + this.lanes.background.length;
+  }
+
+  /** The next task to send: 'now' first, but a background one after BACKGROUND_SHARE 'now' ones in a row. */
+  private next(): Task | undefined {
+    const { now, background } = this.lanes;
+    if (background.length && (!now.length || this.nowInARow >= BACKGROUND_SHARE)) {
+      this.nowInARow = 0;
+      return background.shift();
+    }
+    if (background.length) this.nowInARow++;
+    return now.shift();
+  }
+
   /** Tasks waiting or running. */
   get pending(): number {
-    return this.queue.length + this.slots.reduce((n, s) => n + s.tasks.length, 0);
+    return this.queued + this.slots.reduce((n, s) => n + s.tasks.length, 0);
   }
 
   /** Worker threads alive now (for tests and an idle operator's footprint). */
@@ -135,7 +161,8 @@ export class ParsePool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.queue.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
+    for (const t of [...this.lanes.now.splice(0), ...this.lanes.background.splice(0)])
+      t.reject(new ParseAbort('closed', 'parse pool closed'));
     await Promise.all(
       this.slots.map(async (s) => {
         for (const t of s.tasks.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
@@ -207,7 +234,8 @@ export class ParsePool {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     const [t, ...behind] = slot.tasks.splice(0);
-    this.queue.unshift(...behind);
+    for (const lane of ['now', 'background'] as const)
+      this.lanes[lane].unshift(...behind.filter((b) => b.lane === lane));
     void slot.worker?.terminate();
     slot.worker = undefined;
     slot.ready = false;
@@ -227,8 +255,8 @@ export class ParsePool {
         (best, s) => (s.tasks.length < this.o.depth && (!best || s.tasks.length < best.tasks.length) ? s : best),
         undefined,
       );
-      if (!slot || this.queue.length === 0) break;
-      const t = this.queue.shift()!;
+      const t = slot && this.next();
+      if (!slot || !t) break;
       slot.tasks.push(t);
       clearTimeout(slot.idle);
       slot.idle = undefined;
@@ -238,7 +266,7 @@ export class ParsePool {
       worker.postMessage({ id: t.id, op: t.op, input: t.input });
     }
     for (const slot of this.slots) if (!slot.tasks.length && slot.worker && !this.closed) this.retireLater(slot);
-    this.m?.queued.set(this.queue.length);
+    this.m?.queued.set(this.queued);
   }
 
   /** Ends the slot's worker (its thread and heap) once it has been idle for idleMs (from when it went idle). */

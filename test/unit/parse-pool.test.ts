@@ -139,6 +139,26 @@ describe('ParsePool', () => {
     expect(await finishedDuringBlock(1)).toBe(1);
     expect(await finishedDuringBlock(4)).toBe(4);
   });
+  it("'now' tasks go ahead of background ones, which still get one in every five while both wait", async () => {
+    const p = new ParsePool({ handlers, size: 1, depth: 1 });
+    try {
+      await p.run('echo', 'warm');
+      const order: string[] = [];
+      const track = (name: string, lane: 'now' | 'background'): Promise<void> =>
+        p.run('echo', name, lane).then((x) => void order.push(x as string));
+      const busy = p.run('spin', 200); // the worker busy: all of the below wait in the lanes
+      await Promise.all([
+        busy,
+        ...['b1', 'b2'].map((b) => track(b, 'background')),
+        ...['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => track(n, 'now')),
+      ]);
+      expect(order).toEqual(['n1', 'n2', 'n3', 'n4', 'b1', 'n5', 'b2']);
+      // background alone is not held back
+      expect(await p.run('echo', 'alone', 'background')).toBe('alone');
+    } finally {
+      await p.close();
+    }
+  });
   it('a closed pool rejects', async () => {
     const p = new ParsePool({ handlers, size: 1 });
     await p.close();
