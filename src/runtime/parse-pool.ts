@@ -249,24 +249,31 @@ export class ParsePool {
   }
 
   private pump(): void {
-    // the least loaded slot first, so that with several workers the tasks spread before they stack
     for (;;) {
-      const slot = this.slots.reduce<Slot | undefined>(
-        (best, s) => (s.tasks.length < this.o.depth && (!best || s.tasks.length < best.tasks.length) ? s : best),
-        undefined,
-      );
+      const slot = this.leastLoaded();
       const t = slot && this.next();
       if (!slot || !t) break;
-      slot.tasks.push(t);
-      clearTimeout(slot.idle);
-      slot.idle = undefined;
-      slot.worker ??= this.spawn(slot);
-      const worker = slot.worker;
-      if (slot.tasks.length === 1) this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
-      worker.postMessage({ id: t.id, op: t.op, input: t.input });
+      this.send(slot, t);
     }
     for (const slot of this.slots) if (!slot.tasks.length && slot.worker && !this.closed) this.retireLater(slot);
     this.m?.queued.set(this.queued);
+  }
+
+  /** The slot with the fewest tasks, below depth: with several workers the tasks spread before they stack. */
+  private leastLoaded(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots)
+      if (s.tasks.length < this.o.depth && (!best || s.tasks.length < best.tasks.length)) best = s;
+    return best;
+  }
+
+  private send(slot: Slot, t: Task): void {
+    slot.tasks.push(t);
+    clearTimeout(slot.idle);
+    slot.idle = undefined;
+    slot.worker ??= this.spawn(slot);
+    if (slot.tasks.length === 1) this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
+    slot.worker.postMessage({ id: t.id, op: t.op, input: t.input });
   }
 
   /** Ends the slot's worker (its thread and heap) once it has been idle for idleMs (from when it went idle). */
