@@ -13,7 +13,7 @@
 // - inventory: N/2 unmanaged certificate Secrets added, the operator restarted: its peak RSS until its
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
-// Params: n=2000 concurrency=32 phases=... rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
+// Params: n=2000 concurrency=32 phases=... restarts=1 (restarts in a row; medians) altRoot= (alternate with that checkout's operator) rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
 //   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
@@ -220,18 +220,26 @@ async function quiesce(r: Run, label: string): Promise<number> {
   return writesOn(w, RESTART_RESOURCES);
 }
 
-async function restartPhase(r: Run): Promise<Figures> {
+/** One restart: the new process's writes to Secrets and MachineIdentities, and its times to caches synced and to Ready. */
+async function restartOnce(
+  r: Run,
+  root?: string,
+): Promise<{ writes: number; synced: number; ready: number; peak: string }> {
   const { ctx, cp, n } = r;
   const settle = Number(ctx.params.settle ?? 30) * 1000;
-  const due = await quiesce(r, 'restart');
   await r.bo.stop();
   const before = await requestTotals(cp);
-  r.bo = await startBenchOperator(ctx, OP_NS);
+  r.bo = await startBenchOperator(ctx, OP_NS, root);
+  ctx.log(`restart: the operator of ${root ?? 'this checkout'} (pid ${r.bo.op.proc.pid})`);
   const bo = r.bo;
-  let readySeconds = NaN;
+  let readySeconds = NaN,
+    syncedSeconds = NaN;
   await until(
     'restart',
     async () => {
+      // /readyz alone: caches synced (and the webhook listening); Ready below also needs every identity reconciled
+      if (Number.isNaN(syncedSeconds) && (await fetch(`${bo.op.url}/readyz`).catch(() => undefined))?.ok)
+        syncedSeconds = processAgeSeconds(bo.op.proc.pid);
       const ready = await operatorReady(bo, n);
       if (ready) readySeconds = processAgeSeconds(bo.op.proc.pid);
       return ready;
@@ -242,7 +250,7 @@ async function restartPhase(r: Run): Promise<Figures> {
     ctx.log,
   );
   ctx.log(
-    `restart: Ready ${readySeconds.toFixed(1)} s after the process started; counting writes for ${settle / 1000} s more`,
+    `restart: caches synced ${syncedSeconds.toFixed(1)} s, Ready ${readySeconds.toFixed(1)} s after the process started; counting writes for ${settle / 1000} s more`,
   );
   await sleep(settle);
   // before the webhook's dry-run probe: a bench request (a dry-run POST counts as one) is not the operator's
@@ -250,10 +258,54 @@ async function restartPhase(r: Run): Promise<Figures> {
   await bo.ready(BINDING);
   ctx.log(`restart: every write from the stop of the old operator on: ${formatWrites(writes)}`);
   return {
-    restart_writes: writesOn(writes, RESTART_RESOURCES),
+    writes: writesOn(writes, RESTART_RESOURCES),
+    synced: syncedSeconds,
+    ready: readySeconds,
+    peak: mb(peakRssMb(bo.op.proc.pid)),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * `restarts=` (default 1) restarts in a row: the figures are medians, each run's listed; writes are summed.
+ * `altRoot=<checkout>` (a worktree of main, say): restarts alternate between its operator (first) and this
+ * one's, and each gets its own figures (`alt_` prefixed), under the same load and the same identities.
+ */
+async function restartPhase(r: Run): Promise<Figures> {
+  const due = await quiesce(r, 'restart');
+  const alt = r.ctx.params.altRoot;
+  const runs: (Awaited<ReturnType<typeof restartOnce>> & { alt: boolean })[] = [];
+  for (let i = 0; i < Math.max(1, Number(r.ctx.params.restarts ?? 1)); i++) {
+    const useAlt = alt !== undefined && i % 2 === 0;
+    runs.push({ ...(await restartOnce(r, useAlt ? alt : undefined)), alt: useAlt });
+  }
+  const figures = (rs: typeof runs, p: string): Figures => {
+    if (!rs.length) return {};
+    const list = (f: (x: (typeof runs)[number]) => number): string => rs.map((x) => f(x).toFixed(1)).join(',');
+    return {
+      [`${p}restart_writes`]: rs.reduce((a, x) => a + x.writes, 0),
+      [`${p}restart_ready_seconds`]: median(rs.map((x) => x.ready)).toFixed(1),
+      [`${p}restart_synced_seconds`]: median(rs.map((x) => x.synced)).toFixed(1),
+      ...(rs.length > 1
+        ? { [`${p}restart_ready_runs`]: list((x) => x.ready), [`${p}restart_synced_runs`]: list((x) => x.synced) }
+        : {}),
+      [`${p}restart_peak_rss_mb`]: rs.at(-1)!.peak,
+    };
+  };
+  return {
     pre_restart_due_writes: due,
-    restart_ready_seconds: readySeconds.toFixed(1),
-    restart_peak_rss_mb: mb(peakRssMb(bo.op.proc.pid)),
+    ...figures(
+      runs.filter((x) => !x.alt),
+      '',
+    ),
+    ...figures(
+      runs.filter((x) => x.alt),
+      'alt_',
+    ),
   };
 }
 

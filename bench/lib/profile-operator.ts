@@ -28,18 +28,26 @@ export interface BenchOperator {
 const RELEASE = 'mio';
 
 /** dist/ as the image builds it (`npm run build`: the esbuild bundle, scripts/bundle.ts); minify=false: readable. */
-function buildDist(readable: boolean): void {
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.ts'), ...(readable ? ['--readable'] : [])], {
+function buildDist(readable: boolean, root: string): void {
+  execFileSync(process.execPath, [join(root, 'scripts/bundle.ts'), ...(readable ? ['--readable'] : [])], {
     stdio: 'inherit',
   });
 }
 
-export async function startBenchOperator(ctx: BenchContext, namespace: string): Promise<BenchOperator> {
+/**
+ * `root`: the checkout whose operator runs (default this one); with entry=dist its own bundle is built, so a
+ * benchmark can alternate two versions (a worktree of main and a branch) under the same load.
+ */
+export async function startBenchOperator(
+  ctx: BenchContext,
+  namespace: string,
+  root: string = REPO_ROOT,
+): Promise<BenchOperator> {
   const profile = ctx.params.profile ?? 'chart';
   if (profile !== 'chart' && profile !== 'lean') throw new Error(`profile=${profile}: chart or lean`);
   const entry = (ctx.params.entry ?? (profile === 'chart' ? 'dist' : 'src')) === 'dist' ? 'dist' : 'src';
-  if (entry === 'dist') buildDist(ctx.params.minify === 'false');
-  const script = entry === 'dist' ? join(REPO_ROOT, 'dist/main.js') : undefined;
+  if (entry === 'dist') buildDist(ctx.params.minify === 'false', root);
+  const script = entry === 'dist' ? join(root, 'dist/main.js') : undefined;
   return profile === 'lean' ? startLean(ctx, namespace, script, entry) : startChart(ctx, namespace, script, entry);
 }
 

@@ -45,7 +45,8 @@ export class Parser {
   /** Certificates in a (slimmed) object of `kind`; never rejects. */
   async extract(kind: string, obj: Record<string, unknown>): Promise<Extracted> {
     try {
-      return await this.pool.run<Extracted>('extract', { kind, obj, budget: this.budget });
+      // the inventory's reading waits behind what reconciles wait for (a restart queues both for every Secret)
+      return await this.pool.run<Extracted>('extract', { kind, obj, budget: this.budget }, 'background');
     } catch (e) {
       if (e instanceof ParseAbort && e.reason === 'closed') return { certs: [], problems: [] }; // shutting down
       if (e instanceof ParseAbort) {

@@ -223,18 +223,12 @@ export function publicKeyFingerprint(key: KeyObject): string {
 }
 
 /**
- * True when both keys (private or public) have the same public key. Compares the public JWK members,
- * so a compressed and an uncompressed EC point are the same key; other types compare SPKI bytes.
+ * True when both keys (private or public) have the same public key. OpenSSL compares the keys' values
+ * (EVP_PKEY_eq), not their encodings, so a compressed and an uncompressed EC point are the same key.
+ * (It was a comparison of exported JWKs: ~15x the time, a sixth of a managed Secret's parse at start-up.)
  */
 export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
   const pa = publicOf(a),
     pb = publicOf(b);
-  if (pa.asymmetricKeyType !== pb.asymmetricKeyType) return false;
-  const t = pa.asymmetricKeyType;
-  if (t === 'rsa' || t === 'ec' || t === 'ed25519' || t === 'ed448') {
-    const ja = pa.export({ format: 'jwk' }),
-      jb = pb.export({ format: 'jwk' });
-    return ja.kty === jb.kty && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y && ja.n === jb.n && ja.e === jb.e;
-  }
-  return pa.export({ type: 'spki', format: 'der' }).equals(pb.export({ type: 'spki', format: 'der' }));
+  return pa.asymmetricKeyType === pb.asymmetricKeyType && pa.equals(pb);
 }

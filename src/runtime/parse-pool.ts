@@ -4,6 +4,17 @@
 // a task that outlives its wall-time limit, or a worker that runs out of its own heap, is terminated
 // and replaced, and the caller gets a ParseAbort with a bounded reason instead of an answer.
 //
+// A worker holds up to `depth` tasks at once (it runs them in order, one at a time): while the event
+// loop is busy (a start-up decoding lists of thousands of objects) the worker goes on with the next
+// task instead of waiting for the main thread to take its answer and send another. The time limit
+// is the head task's (the one running); when it is exceeded, or the worker dies, only that task is
+// failed: the tasks sent behind it go back to the front of the queue, for a fresh worker.
+//
+// Two lanes: what a reconcile waits for ('now': a managed Secret's facts, a key) goes ahead of what
+// nothing waits for ('background': the inventory's reading of every Secret and ConfigMap), which still
+// gets one task in every BACKGROUND_SHARE + 1 while both wait, so neither lane can starve the other.
+// At start-up both are thousands deep: the identities' reconciles need only the first.
+//
 // The pool is generic: the worker loads a handlers module (default export: op name → function), so
 // this ground-floor layer knows nothing of certificates. Worker heaps are separate from the main one,
 // so the pool is small (1 by default) and each worker's old generation is capped. A worker starts with
@@ -20,6 +31,8 @@ export interface ParsePoolOptions {
   size?: number;
   /** A task running longer than this is aborted (its worker terminated and replaced). */
   timeoutMs?: number;
+  /** Tasks sent to one worker ahead of its answers (default DEPTH); 1: one at a time. */
+  depth?: number;
   /** Old-generation heap of each worker, MB. */
   heapMb?: number;
   /** A worker with no task for this long is ended; the next task starts a new one. */
@@ -39,10 +52,12 @@ export class ParseAbort extends Error {
   }
 }
 
+export type Lane = 'now' | 'background';
 interface Task {
   id: number;
   op: string;
   input: unknown;
+  lane: Lane;
   resolve(v: unknown): void;
   reject(e: Error): void;
 }
@@ -51,7 +66,8 @@ interface Slot {
   worker?: Worker;
   /** The worker has loaded its handlers: until then a task's time limit has BOOT_MS more. */
   ready?: boolean;
-  task?: Task;
+  /** Sent to the worker, in order, not answered yet: the first is the one running. */
+  tasks: Task[];
   timer?: NodeJS.Timeout;
   idle?: NodeJS.Timeout;
 }
@@ -72,17 +88,28 @@ const IDLE_MS = 60_000;
  * object's fault (a loaded node may take seconds), and a timeout is a finding that sticks to the object's version.
  */
 const BOOT_MS = 30_000;
+/**
+ * Tasks a worker holds at once. Enough to bridge the event loop's longest turns at start-up (a managed
+ * Secret's parse takes ~0.3 ms); few enough that what sits in the worker's port is small: at most
+ * DEPTH × the parse budget's maxObjectBytes, copies of inputs the queue holds anyway.
+ */
+const DEPTH = 8;
+/** While both lanes wait, a background task is sent after this many 'now' ones. */
+const BACKGROUND_SHARE = 4;
 
 export class ParsePool {
-  private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb' | 'idleMs'>> & ParsePoolOptions;
+  private readonly o: Required<Pick<ParsePoolOptions, 'size' | 'timeoutMs' | 'heapMb' | 'idleMs' | 'depth'>> &
+    ParsePoolOptions;
   private readonly slots: Slot[] = [];
-  private readonly queue: Task[] = [];
+  private readonly lanes: Record<Lane, Task[]> = { now: [], background: [] };
+  /** 'now' tasks sent in a row while background ones waited. */
+  private nowInARow = 0;
   private nextId = 1;
   private closed = false;
   private readonly m?: { aborted: ReturnType<typeof counter<'reason'>>; queued: ReturnType<typeof gauge<never>> };
 
   constructor(o: ParsePoolOptions) {
-    this.o = { size: 1, timeoutMs: 5000, heapMb: 64, idleMs: IDLE_MS, ...o };
+    this.o = { size: 1, timeoutMs: 5000, heapMb: 64, idleMs: IDLE_MS, depth: DEPTH, ...o };
     if (o.registry) {
       this.m = {
         aborted: counter(
@@ -95,21 +122,36 @@ export class ParsePool {
       };
       this.m.aborted.inc({ reason: 'timeout' }, 0);
     }
-    for (let i = 0; i < Math.max(1, this.o.size); i++) this.slots.push({});
+    for (let i = 0; i < Math.max(1, this.o.size); i++) this.slots.push({ tasks: [] });
   }
 
   /** Runs `op` in a worker; rejects with ParseAbort when the worker had to be stopped, with an Error when the handler threw. */
-  run<T>(op: string, input: unknown): Promise<T> {
+  run<T>(op: string, input: unknown, lane: Lane = 'now'): Promise<T> {
     if (this.closed) return Promise.reject(new ParseAbort('closed', 'parse pool closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, op, input, resolve: resolve as (v: unknown) => void, reject });
+      this.lanes[lane].push({ id: this.nextId++, op, input, lane, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
 
+  private get queued(): number {
+    return this.lanes.now.length + this.lanes.background.length;
+  }
+
+  /** The next task to send: 'now' first, but a background one after BACKGROUND_SHARE 'now' ones in a row. */
+  private next(): Task | undefined {
+    const { now, background } = this.lanes;
+    if (background.length && (!now.length || this.nowInARow >= BACKGROUND_SHARE)) {
+      this.nowInARow = 0;
+      return background.shift();
+    }
+    if (background.length) this.nowInARow++;
+    return now.shift();
+  }
+
   /** Tasks waiting or running. */
   get pending(): number {
-    return this.queue.length + this.slots.filter((s) => s.task).length;
+    return this.queued + this.slots.reduce((n, s) => n + s.tasks.length, 0);
   }
 
   /** Worker threads alive now (for tests and an idle operator's footprint). */
@@ -119,11 +161,11 @@ export class ParsePool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.queue.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
+    for (const t of [...this.lanes.now.splice(0), ...this.lanes.background.splice(0)])
+      t.reject(new ParseAbort('closed', 'parse pool closed'));
     await Promise.all(
       this.slots.map(async (s) => {
-        s.task?.reject(new ParseAbort('closed', 'parse pool closed'));
-        s.task = undefined;
+        for (const t of s.tasks.splice(0)) t.reject(new ParseAbort('closed', 'parse pool closed'));
         clearTimeout(s.timer);
         clearTimeout(s.idle);
         const w = s.worker;
@@ -159,7 +201,7 @@ export class ParsePool {
   /** The worker has started: a task sent meanwhile now has its own time limit from here. */
   private ready(slot: Slot): void {
     slot.ready = true;
-    if (slot.task) this.startTimer(slot, this.o.timeoutMs);
+    if (slot.tasks.length) this.startTimer(slot, this.o.timeoutMs);
   }
 
   private startTimer(slot: Slot, ms: number): void {
@@ -169,20 +211,31 @@ export class ParsePool {
   }
 
   private answer(slot: Slot, a: Exclude<Answer, { ready: true }>): void {
-    const t = slot.task;
+    const t = slot.tasks[0];
     if (!t || t.id !== a.id) return;
     clearTimeout(slot.timer);
-    slot.task = undefined;
+    slot.timer = undefined;
+    slot.tasks.shift();
+    // the next task is running now (the worker went on without waiting): its time counts from here,
+    // which is never earlier than it started, so a limit is never stricter than one task at a time
+    if (slot.tasks.length) this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
     if (a.ok) t.resolve(a.value);
     else t.reject(Object.assign(new Error(a.error.message), { name: a.error.name }));
     this.pump();
   }
 
-  /** Fails the slot's task with `reason` and terminates its worker; the slot's next task starts a fresh one. */
+  /**
+   * Fails the running task with `reason` and terminates its worker; the tasks sent behind it were not
+   * started, so they go back to the front of the queue, and the slot's next task starts a fresh worker.
+   * (Node delivers a dying worker's posted answers before its 'error' and 'exit': the running task is
+   * the first unanswered one.)
+   */
   private replace(slot: Slot, reason: AbortReason, message: string): void {
     clearTimeout(slot.timer);
-    const t = slot.task;
-    slot.task = undefined;
+    slot.timer = undefined;
+    const [t, ...behind] = slot.tasks.splice(0);
+    for (const lane of ['now', 'background'] as const)
+      this.lanes[lane].unshift(...behind.filter((b) => b.lane === lane));
     void slot.worker?.terminate();
     slot.worker = undefined;
     slot.ready = false;
@@ -196,20 +249,31 @@ export class ParsePool {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.task) continue;
-      const t = this.queue.shift();
-      if (!t) break;
-      slot.task = t;
-      clearTimeout(slot.idle);
-      slot.idle = undefined;
-      slot.worker ??= this.spawn(slot);
-      const worker = slot.worker;
-      this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
-      worker.postMessage({ id: t.id, op: t.op, input: t.input });
+    for (;;) {
+      const slot = this.leastLoaded();
+      const t = slot && this.next();
+      if (!slot || !t) break;
+      this.send(slot, t);
     }
-    for (const slot of this.slots) if (!slot.task && slot.worker && !this.closed) this.retireLater(slot);
-    this.m?.queued.set(this.queue.length);
+    for (const slot of this.slots) if (!slot.tasks.length && slot.worker && !this.closed) this.retireLater(slot);
+    this.m?.queued.set(this.queued);
+  }
+
+  /** The slot with the fewest tasks, below depth: with several workers the tasks spread before they stack. */
+  private leastLoaded(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots)
+      if (s.tasks.length < this.o.depth && (!best || s.tasks.length < best.tasks.length)) best = s;
+    return best;
+  }
+
+  private send(slot: Slot, t: Task): void {
+    slot.tasks.push(t);
+    clearTimeout(slot.idle);
+    slot.idle = undefined;
+    slot.worker ??= this.spawn(slot);
+    if (slot.tasks.length === 1) this.startTimer(slot, slot.ready ? this.o.timeoutMs : this.o.timeoutMs + BOOT_MS);
+    slot.worker.postMessage({ id: t.id, op: t.op, input: t.input });
   }
 
   /** Ends the slot's worker (its thread and heap) once it has been idle for idleMs (from when it went idle). */
@@ -217,7 +281,7 @@ export class ParsePool {
     if (slot.idle) return;
     slot.idle = setTimeout(() => {
       slot.idle = undefined;
-      if (slot.task) return;
+      if (slot.tasks.length) return;
       const w = slot.worker;
       slot.worker = undefined;
       slot.ready = false;

@@ -205,6 +205,17 @@ describe('samePublicKey / publicKeyFingerprint', () => {
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     expect(samePublicKey(k, createPublicKey(compressed))).toBe(true);
+    expect(samePublicKey(createPublicKey(compressed), k)).toBe(true);
+    expect(samePublicKey(await generateKey({ algorithm: 'ECDSA' }), createPublicKey(compressed))).toBe(false);
+  });
+
+  it('RSA: the same modulus and exponent, another key, another curve', async () => {
+    const r = await generateKey({ algorithm: 'RSA', size: 2048 });
+    expect(samePublicKey(r, createPublicKey(r))).toBe(true);
+    expect(samePublicKey(r, await generateKey({ algorithm: 'RSA', size: 2048 }))).toBe(false);
+    const p256 = await generateKey({ algorithm: 'ECDSA', size: 256 });
+    expect(samePublicKey(p256, await generateKey({ algorithm: 'ECDSA', size: 384 }))).toBe(false);
+    expect(samePublicKey(p256, r)).toBe(false);
   });
 });
 

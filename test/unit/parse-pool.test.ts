@@ -98,6 +98,67 @@ describe('ParsePool', () => {
       await p.close();
     }
   });
+  it('a task over the time limit fails alone: the tasks sent behind it to the same worker are answered by a fresh one', async () => {
+    const p = new ParsePool({ handlers, size: 1, timeoutMs: 300, depth: 4 });
+    try {
+      await p.run('echo', 'warm');
+      const spin = p.run('spin', 60_000).catch((e: unknown) => e);
+      const behind = [1, 2, 3, 4, 5].map((i) => p.run('echo', i));
+      expect(await spin).toMatchObject({ reason: 'timeout' });
+      expect(await Promise.all(behind)).toEqual([1, 2, 3, 4, 5]);
+      expect(p.pending).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+  it('a worker that runs out of heap fails only the task it ran; the ones queued in it run on its replacement', async () => {
+    const p = new ParsePool({ handlers, size: 1, heapMb: 32, depth: 4 });
+    try {
+      await p.run('echo', 'warm');
+      const hog = p.run('hog', null).catch((e: unknown) => e);
+      const behind = [1, 2, 3].map((i) => p.run('echo', i));
+      expect(['worker_memory', 'worker_crashed']).toContain(((await hog) as ParseAbort).reason);
+      expect(await Promise.all(behind)).toEqual([1, 2, 3]);
+    } finally {
+      await p.close();
+    }
+  });
+  it('the worker goes on with the tasks it holds while the event loop is busy (depth), one at a time with depth 1', async () => {
+    const finishedDuringBlock = async (depth: number): Promise<number> => {
+      const p = new ParsePool({ handlers, size: 1, depth });
+      try {
+        await p.run('echo', 'warm');
+        const stamps = Array.from({ length: 4 }, () => p.run<number>('stamp', 5));
+        const end = Date.now() + 400; // the main thread busy: no answer is taken, no task sent meanwhile
+        while (Date.now() < end);
+        return (await Promise.all(stamps)).filter((t) => t <= end).length;
+      } finally {
+        await p.close();
+      }
+    };
+    expect(await finishedDuringBlock(1)).toBe(1);
+    expect(await finishedDuringBlock(4)).toBe(4);
+  });
+  it("'now' tasks go ahead of background ones, which still get one in every five while both wait", async () => {
+    const p = new ParsePool({ handlers, size: 1, depth: 1 });
+    try {
+      await p.run('echo', 'warm');
+      const order: string[] = [];
+      const track = (name: string, lane: 'now' | 'background'): Promise<void> =>
+        p.run('echo', name, lane).then((x) => void order.push(x as string));
+      const busy = p.run('spin', 200); // the worker busy: all of the below wait in the lanes
+      await Promise.all([
+        busy,
+        ...['b1', 'b2'].map((b) => track(b, 'background')),
+        ...['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => track(n, 'now')),
+      ]);
+      expect(order).toEqual(['n1', 'n2', 'n3', 'n4', 'b1', 'n5', 'b2']);
+      // background alone is not held back
+      expect(await p.run('echo', 'alone', 'background')).toBe('alone');
+    } finally {
+      await p.close();
+    }
+  });
   it('a closed pool rejects', async () => {
     const p = new ParsePool({ handlers, size: 1 });
     await p.close();
