@@ -14,7 +14,7 @@
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
 // Params: n=2000 concurrency=32 phases=... rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
-//   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
+//   rotation changed statuses) heapSnapshot=1 (SIGUSR2 to the operator at steady state, for bench/lib/heap-probe.js) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
 import type { Bench, BenchContext, Figures } from './run.ts';
@@ -156,6 +156,12 @@ async function issuePhase(r: Run): Promise<Figures> {
   const heapUsed = await heapUsedMb(r.bo);
   const rss = rssMb(pid);
   ctx.log(`issue: steady RSS ${mb(rss)} MB, heap used ${mb(heapUsed)} MB, peak RSS ${mb(peakRssMb(pid))} MB`);
+  if (ctx.params.heapSnapshot) {
+    // bench/lib/heap-probe.js (preloaded through chart.extraEnv NODE_OPTIONS, docs/memory.md) writes the snapshots,
+    // after RSS was read: writing one grows the process
+    process.kill(pid, 'SIGUSR2');
+    await sleep(Number(ctx.params.heapSnapshotWait ?? 30) * 1000);
+  }
   return {
     identities: tracker.count(),
     issue_seconds: seconds.toFixed(1),
