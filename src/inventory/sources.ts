@@ -10,6 +10,7 @@ import { Counter, type Registry } from 'prom-client';
 import { Informer } from '../runtime/informer.ts';
 import { apiServes } from '../runtime/kube.ts';
 import type { Extracted } from './extract.ts';
+import { RecordInterner } from './intern.ts';
 import { oversizeFinding, slimBytes, slimForParse } from './slim.ts';
 import type { InventoryObject, PodRefs, TlsRefs } from './model.ts';
 import { gatewayRefs, ingressRefs, podRefs } from './refs.ts';
@@ -195,8 +196,9 @@ export function createHolderProjector(o: {
     }
     return answer;
   };
+  const records = new RecordInterner();
   const attach = (p: Holder, x: Extracted, meta: k8s.V1ObjectMeta | undefined): void => {
-    p.certs = x.certs;
+    p.certs = x.certs.map((r) => records.intern(r));
     p.problems = x.problems;
     if (x.keys?.length) p.keys = x.keys;
     else delete p.keys;
