@@ -156,9 +156,11 @@ async function issuePhase(r: Run): Promise<Figures> {
   const heapUsed = await heapUsedMb(r.bo);
   const rss = rssMb(pid);
   ctx.log(`issue: steady RSS ${mb(rss)} MB, heap used ${mb(heapUsed)} MB, peak RSS ${mb(peakRssMb(pid))} MB`);
+  const peak = peakRssMb(pid);
   if (ctx.params.heapSnapshot) {
     // bench/lib/heap-probe.js (preloaded through chart.extraEnv NODE_OPTIONS, docs/memory.md) writes the snapshots,
-    // after RSS was read: writing one grows the process
+    // after RSS was read: writing one grows the process, and blocks it long enough to lose its Lease (it exits:
+    // take no later phase after a snapshot)
     process.kill(pid, 'SIGUSR2');
     await sleep(Number(ctx.params.heapSnapshotWait ?? 30) * 1000);
   }
@@ -171,7 +173,7 @@ async function issuePhase(r: Run): Promise<Figures> {
     steady_rss_mb_per_10k:
       rss === undefined || r.baseRss === undefined ? 'n/a' : (((rss - r.baseRss) * 10_000) / n).toFixed(0),
     steady_heap_used_mb: mb(heapUsed),
-    issue_peak_rss_mb: mb(peakRssMb(pid)),
+    issue_peak_rss_mb: mb(peak),
   };
 }
 
