@@ -14,7 +14,7 @@
 //   inventory holds every certificate (N managed + N/2 unmanaged).
 // etcd_mb: etcd's database size at the end (quota and compaction: etcdQuotaGB=, etcdCompaction=).
 // Params: n=2000 concurrency=32 phases=... restarts=1 (restarts in a row; medians) altRoot= (alternate with that checkout's operator) rate=100 settle=30 settleAfterReady=150 quiet=15 statusDiff=1 (log how the restart after the
-//   rotation changed statuses) chart.<key>=<value> (helm --set; the heap
+//   rotation changed statuses) heapSnapshot=1 (SIGUSR2 to the operator at steady state, for bench/lib/heap-probe.js) chart.<key>=<value> (helm --set; the heap
 //   limit is chart.heapLimitMB, default here 1024 so the limit measured is the operator's, not the chart's)
 import * as k8s from '@kubernetes/client-node';
 import type { Bench, BenchContext, Figures } from './run.ts';
@@ -156,6 +156,14 @@ async function issuePhase(r: Run): Promise<Figures> {
   const heapUsed = await heapUsedMb(r.bo);
   const rss = rssMb(pid);
   ctx.log(`issue: steady RSS ${mb(rss)} MB, heap used ${mb(heapUsed)} MB, peak RSS ${mb(peakRssMb(pid))} MB`);
+  const peak = peakRssMb(pid);
+  if (ctx.params.heapSnapshot) {
+    // bench/lib/heap-probe.js (preloaded through chart.extraEnv NODE_OPTIONS, docs/memory.md) writes the snapshots,
+    // after RSS was read: writing one grows the process, and blocks it long enough to lose its Lease (it exits:
+    // take no later phase after a snapshot)
+    process.kill(pid, 'SIGUSR2');
+    await sleep(Number(ctx.params.heapSnapshotWait ?? 30) * 1000);
+  }
   return {
     identities: tracker.count(),
     issue_seconds: seconds.toFixed(1),
@@ -165,7 +173,7 @@ async function issuePhase(r: Run): Promise<Figures> {
     steady_rss_mb_per_10k:
       rss === undefined || r.baseRss === undefined ? 'n/a' : (((rss - r.baseRss) * 10_000) / n).toFixed(0),
     steady_heap_used_mb: mb(heapUsed),
-    issue_peak_rss_mb: mb(peakRssMb(pid)),
+    issue_peak_rss_mb: mb(peak),
   };
 }
 

@@ -19,7 +19,15 @@ import { authorityBindingController } from './controllers/authority-binding/auth
 import { IssuerCache } from './issuers/cache.ts';
 import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';
-import { createRefSources, createSources, gatewayApiServed, type InventorySources } from './inventory/sources.ts';
+import {
+  createHolderProjector,
+  createRefSources,
+  createSources,
+  gatewayApiServed,
+  type HolderProjector,
+  type InventorySources,
+  type WithHolder,
+} from './inventory/sources.ts';
 import { validationParts } from './validation/validation-parts.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
@@ -63,6 +71,7 @@ function buildContext(
   log: Logger,
   registry: Registry,
   parser: Parser,
+  projector: HolderProjector | undefined,
 ): OperatorContext {
   const informer = <T extends k8s.KubernetesObject>(
     path: string,
@@ -95,7 +104,11 @@ function buildContext(
         registry,
         logger: log,
         resource: 'secrets',
-        transform: (raw) => projectManagedSecret(raw as k8s.V1Secret, parser),
+        transform: (raw) => {
+          const p: ProjectedSecret & WithHolder = projectManagedSecret(raw as k8s.V1Secret, parser);
+          if (projector) p.inventory = projector.project('Secret', raw);
+          return p;
+        },
       }),
     },
     issuers: new IssuerCache(),
@@ -107,18 +120,19 @@ function buildContext(
 /** The discovery inventory, when enabled; `sources` are shared with validation. */
 async function inventoryParts(
   ctx: OperatorContext,
+  projector: HolderProjector | undefined,
   anomalies: AnomalyStore,
   hasGateways: boolean,
 ): Promise<Parts & { sources?: InventorySources }> {
-  const { config, kc, registry, log, parser } = ctx;
-  if (!config.inventory.enabled) return { informers: [], controllers: [] };
+  const { config, kc, registry, log } = ctx;
+  if (!projector) return { informers: [], controllers: [] };
   const sources = createSources({
     kc,
     registry,
     logger: log,
-    ownerKeys: config.inventory.ownerKeys,
     hasGateways,
-    parser,
+    projector,
+    managedSecrets: ctx.informers.managedSecrets,
   });
   const inventory = inventoryController(ctx, sources, config.inventory.ownerKeys, anomalies);
   registerInventoryMetrics(registry, inventory.snapshot);
@@ -140,11 +154,10 @@ function validationPartsOf(
   if (!ctx.config.validation.enabled) return { informers: [], controllers: [], close: async () => undefined };
   const refs = inventory ?? createRefSources({ kc: ctx.kc, registry: ctx.registry, logger: ctx.log, hasGateways });
   const holders = inventory?.holders ?? [];
-  const secrets = holders.find((h) => h.resource === 'inventory-secret');
   const parts = validationParts(ctx, {
     refs,
     holders: () => holders.flatMap((h) => h.list()),
-    secretHolder: (ns, name) => secrets?.get(`${ns}/${name}`),
+    secretHolder: (ns, name) => inventory?.secret(ns, name),
     hasGateways,
     metrics,
     anomalies,
@@ -203,10 +216,14 @@ export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, 
   collectDefaultMetrics({ register: registry });
   const loopDelay = eventLoopDelayMetrics(registry);
   const parser = new Parser(config.parse, registry, log.child({ component: 'parse-pool' }));
-  const ctx = buildContext(config, kc, log, registry, parser);
+  // the inventory's projection of a Secret is made by the managed-Secret informer for the labelled ones (one watch)
+  const projector = config.inventory.enabled
+    ? createHolderProjector({ registry, logger: log, ownerKeys: config.inventory.ownerKeys, parser })
+    : undefined;
+  const ctx = buildContext(config, kc, log, registry, parser, projector);
   const anomalies = anomalyStore(ctx);
   const hasGateways = await gatewayApiServed(kc);
-  const inventory = await inventoryParts(ctx, anomalies, hasGateways);
+  const inventory = await inventoryParts(ctx, projector, anomalies, hasGateways);
   const validation = validationPartsOf(ctx, inventory.sources, hasGateways, anomalies);
   const signer = await signerParts(ctx);
   const informers = [

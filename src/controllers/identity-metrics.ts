@@ -2,10 +2,9 @@
 // deleted identity's series disappear with it. O(identities) per scrape, no API calls.
 import { identityFields, type MachineIdentityModel } from '../crds/index.ts';
 import type { Registry } from 'prom-client';
-import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Informer } from '../runtime/informer.ts';
-import { counter } from '../runtime/metric-registry.ts';
+import { counter, ScrapeGauge } from '../runtime/metric-registry.ts';
 
 const LABELS = ['namespace', 'name', 'secret', 'authority', 'owner_team'] as const;
 type L = (typeof LABELS)[number];
@@ -37,7 +36,7 @@ export function registerIdentityMetrics(
     ['metric'],
   );
   const timestampGauge = (name: string, help: string, field: 'notAfter' | 'notBefore' | 'renewalTime'): void => {
-    new Gauge({
+    new ScrapeGauge({
       name,
       help,
       labelNames: LABELS,
@@ -71,7 +70,7 @@ export function registerIdentityMetrics(
     'When the identity will be renewed',
     'renewalTime',
   );
-  new Gauge({
+  new ScrapeGauge({
     name: 'machine_identity_certificate_ready_status',
     help: 'Ready condition of the identity (1 on the current status)',
     labelNames: [...LABELS, 'condition'] as const,

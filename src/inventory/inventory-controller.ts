@@ -123,6 +123,7 @@ export function inventoryController(
     workers: 1,
     informers: [
       ...sources.all(),
+      ...sources.holders, // the view of the managed-Secret informer is not in all(): the issuance controller's
       ctx.informers.identities,
       ctx.informers.namespaces,
       ctx.informers.bindings,
@@ -200,6 +201,7 @@ export function inventoryController(
 
   const poke = (): void => controller.queue.addAfter(KEY, DEBOUNCE_MS);
   for (const i of sources.all()) i.onAdd(poke).onUpdate(poke).onDelete(poke);
+  for (const h of sources.holders) if (!sources.all().includes(h as never)) h.onAdd(poke).onUpdate(poke).onDelete(poke);
   sources.onParsed(poke); // a pending projection got its facts
   ctx.informers.identities.onAdd(poke).onUpdate(poke).onDelete(poke);
   ctx.informers.bindings.onAdd(poke).onUpdate(poke).onDelete(poke);

@@ -1,6 +1,7 @@
 // Inventory metrics, named as the contract says; series come from the last snapshot, so a
 // certificate's series vanish with it.
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ScrapeGauge } from '../runtime/metric-registry.ts';
 import type { InventoryEntry } from './model.ts';
 
 const LABEL_MAX = 256;
@@ -44,7 +45,7 @@ export function registerInventoryMetrics(
   registry: Registry,
   snapshot: () => readonly InventoryEntry[] | undefined,
 ): void {
-  new Gauge({
+  new ScrapeGauge({
     name: 'machine_identity_inventory_certificate_expiration_timestamp_seconds',
     help: 'notAfter of every certificate found in the cluster',
     labelNames: CERT_LABELS,
@@ -54,7 +55,7 @@ export function registerInventoryMetrics(
       for (const e of snapshot() ?? []) this.set(certLabels(e), e.cert.notAfter / 1000);
     },
   });
-  new Gauge({
+  new ScrapeGauge({
     name: 'machine_identity_inventory_certificate_not_before_timestamp_seconds',
     help: 'notBefore of every certificate found in the cluster (with the expiration, the fraction of lifetime left)',
     labelNames: CERT_LABELS,
@@ -64,7 +65,7 @@ export function registerInventoryMetrics(
       for (const e of snapshot() ?? []) this.set(certLabels(e), e.cert.notBefore / 1000);
     },
   });
-  new Gauge({
+  new ScrapeGauge({
     name: 'machine_identity_inventory_certificates',
     help: 'Certificates found in the cluster',
     labelNames: ['namespace', 'issuer', 'key_algorithm', 'managed', 'compliant'] as const,

@@ -243,14 +243,23 @@ function violationsOf(
   return v;
 }
 
+/** The Secret carries the label the operator writes on an identity's Secret (issuance's isOwnedBy). */
+function isManagedBy(o: InventoryObject, identity: string): boolean {
+  return o.metadata.labels?.['machineidentity.io/identity'] === identity;
+}
+
 export function buildEntries(input: ModelInput): InventoryEntry[] {
   const locs = locations(input.pods, input.tls);
   const out: InventoryEntry[] = [];
   for (const o of input.objects) {
     if (o.certs.length === 0) continue;
     const ns = o.metadata.namespace ?? '';
-    const identity = o.kind === 'Secret' ? input.identities.get(`${ns}/${o.metadata.name}`) : undefined;
-    const managed = Boolean(identity) || Boolean(o.metadata.labels?.['machineidentity.io/identity']);
+    const named = o.kind === 'Secret' ? input.identities.get(`${ns}/${o.metadata.name}`) : undefined;
+    // managed: an identity names this Secret and the Secret carries that identity's label (what the issuance
+    // controller calls ours). The label alone is not enough: any namespace editor can set it on their own Secret,
+    // and a managed certificate is not reported as discovered (no PolicyViolation, no finding).
+    const identity = named && isManagedBy(o, named.name) ? named : undefined;
+    const managed = Boolean(identity);
     const owner = ownerOf(o, identity, input);
     const location = locs.get(`${o.kind}/${ns}/${o.metadata.name}`) ?? EMPTY;
     const chains = chainAuthorities(o, input.knownCas);
@@ -269,8 +278,6 @@ export function buildEntries(input: ModelInput): InventoryEntry[] {
         compliant: violations.length === 0,
       };
       if (identity) e.identity = identity.name;
-      else if (o.metadata.labels?.['machineidentity.io/identity'])
-        e.identity = o.metadata.labels['machineidentity.io/identity'];
       if (authority) e.authority = authority;
       if (owner) e.owner = owner;
       out.push(e);

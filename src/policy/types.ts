@@ -157,7 +157,10 @@ export interface CertificateLocation {
 }
 
 /** Adapter from the facts of a parsed certificate plus where it was found. */
-export function certificateFromFacts(facts: CertFacts, where: CertificateLocation): DiscoveredCertificate {
+export function certificateFromFacts(
+  facts: Omit<CertFacts, 'publicKey'>,
+  where: CertificateLocation,
+): DiscoveredCertificate {
   const subject: SubjectView = { organizations: organizationsOf(facts.subjectDN) };
   if (facts.commonName !== undefined) subject.commonName = facts.commonName;
   const cert: DiscoveredCertificate = {

@@ -42,3 +42,18 @@ export function histogram<L extends string>(
     new Histogram<L>({ name, help, labelNames: labelNames as L[], buckets, registers: [registry] })
   );
 }
+
+/**
+ * A gauge whose collect() refills it from a cache at scrape time (`this.reset()`, then one `set` per series).
+ * Its series are dropped once a scrape has read them: between scrapes a plain Gauge would hold every label set
+ * and hash key of the last one, ~1.4 KB per identity for the per-identity and inventory gauges (docs/memory.md).
+ */
+export class ScrapeGauge<L extends string> extends Gauge<L> {
+  override async get(): ReturnType<Gauge<L>['get']> {
+    try {
+      return await super.get();
+    } finally {
+      this.reset();
+    }
+  }
+}

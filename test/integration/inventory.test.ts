@@ -483,6 +483,88 @@ describe("the operator's inventory", () => {
     ).toBe(1);
   });
 
+  // every labelled Secret is watched by the managed-Secret informer only, which carries the inventory's projection:
+  // a namespace editor who sets the operator's label must neither hide a certificate nor make it count as managed
+  it('a Secret a tenant labels machineidentity.io/identity stays in the inventory, unmanaged, and is judged', async () => {
+    const op = env.operator!;
+    const LABEL = 'machineidentity.io/identity';
+    const claimed = await cert({ cn: 'claimed', alg: 'RSA2048-SHA1' });
+    // labelled with the name of a real identity of this namespace, which names another Secret (managed-tls)
+    await env.core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'claimed-tls', labels: { [LABEL]: 'managed', owner: 'tenant-a' } },
+        type: 'Opaque',
+        data: { 'tls.crt': b64(claimed.pem) },
+      },
+    });
+    const series = (name: string, owner: string): Promise<number | undefined> =>
+      op.metric('machine_identity_inventory_certificate_expiration_timestamp_seconds', {
+        namespace: ns,
+        name,
+        managed: 'false',
+        owner_team: owner,
+      });
+    await waitFor(
+      'claimed-tls in the inventory, unmanaged',
+      async () => (await series('claimed-tls', 'tenant-a')) !== undefined,
+      30_000,
+      500,
+    );
+    await waitFor(
+      'PolicyViolation event on claimed-tls',
+      async () =>
+        (
+          await env.core.listNamespacedEvent({
+            namespace: ns,
+            fieldSelector: 'involvedObject.name=claimed-tls,reason=PolicyViolation',
+          })
+        ).items[0],
+      30_000,
+      500,
+    );
+    // a Secret that gains the label moves from the inventory's own watch to the managed one: still there
+    const late = await cert({ cn: 'late', alg: 'RSA2048-SHA1' });
+    await secret('late-tls', { 'tls.crt': late.pem });
+    await waitFor(
+      'late-tls in the inventory',
+      async () => (await series('late-tls', 'payments-ns')) !== undefined,
+      30_000,
+      500,
+    );
+    await env.core.patchNamespacedSecret(
+      { namespace: ns, name: 'late-tls', body: { metadata: { labels: { [LABEL]: 'managed', owner: 'tenant-b' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      'late-tls labelled, still in the inventory, unmanaged',
+      async () => (await series('late-tls', 'tenant-b')) !== undefined,
+      30_000,
+      500,
+    );
+    expect(await series('late-tls', 'payments-ns')).toBeUndefined();
+    // and back: the label removed, the inventory's own watch has it again
+    await env.core.patchNamespacedSecret(
+      { namespace: ns, name: 'late-tls', body: { metadata: { labels: { [LABEL]: null, owner: 'tenant-c' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      'late-tls unlabelled, still in the inventory',
+      async () => (await series('late-tls', 'tenant-c')) !== undefined,
+      30_000,
+      500,
+    );
+    // the identity whose name the label carries is untouched: its own Secret is still the managed one
+    expect(
+      await op.metric('machine_identity_inventory_certificate_expiration_timestamp_seconds', {
+        namespace: ns,
+        name: 'managed-tls',
+        managed: 'true',
+      }),
+    ).toBeGreaterThan(0);
+    await env.ready(ns, 'managed');
+  });
+
   it('records a PolicyViolation Event on a Secret whose certificate breaks a policy, and the series go with the Secret', async () => {
     const ev = await waitFor(
       'PolicyViolation event',

@@ -358,7 +358,13 @@ describe('attachAnomalies', () => {
   it("an entry gets its object's findings and its identity's ReissueLoop, muted ones marked", () => {
     const tls = extractFromSecret({ data: { 'tls.crt': b64(leafPem) } });
     const entries = buildEntries({
-      objects: [obj('a', 'web-tls', { certs: tls.certs }), obj('b', 'other', { certs: tls.certs })],
+      objects: [
+        obj('a', 'web-tls', {
+          certs: tls.certs,
+          metadata: { name: 'web-tls', namespace: 'a', labels: { 'machineidentity.io/identity': 'web' } },
+        }),
+        obj('b', 'other', { certs: tls.certs }),
+      ],
       pods: [],
       tls: [],
       knownCas: [],

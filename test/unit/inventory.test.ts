@@ -260,6 +260,34 @@ describe('buildEntries', () => {
     expect(unknown[0]!.authority).toBeUndefined();
   });
 
+  // a namespace editor can set the operator's label on their own Secret: that must not make it managed
+  // (a managed certificate is never reported as discovered: no PolicyViolation Event, no finding)
+  const LABEL = 'machineidentity.io/identity';
+  const managedCases: [string, Record<string, string> | undefined, [string, string][], boolean][] = [
+    ['labelled, no identity names it', { [LABEL]: 'web' }, [], false],
+    ['labelled, an identity of another name names it', { [LABEL]: 'other' }, [['payments/web-tls', 'web']], false],
+    ["named by an identity, not labelled (someone else's Secret)", undefined, [['payments/web-tls', 'web']], false],
+    ['named by an identity and labelled with its name', { [LABEL]: 'web' }, [['payments/web-tls', 'web']], true],
+  ];
+  it.each(managedCases)('managed: %s', (_name, labels, identities, managed) => {
+    const certs = extractFromSecret({ data: { 'tls.crt': b64(leafPem) } }).certs;
+    const policies = compilePolicies([
+      {
+        name: 'p',
+        spec: IssuancePolicySpec.parse({ enforcement: 'Audit', rules: { dnsNames: { allowed: ['*.example.com'] } } }),
+      },
+    ]);
+    const [e] = buildEntries(
+      base([holder({ certs, metadata: { name: 'web-tls', namespace: 'payments', ...(labels ? { labels } : {}) } })], {
+        identities: new Map(identities.map(([k, name]) => [k, { name }])),
+        policies,
+      }),
+    );
+    expect(e!.managed).toBe(managed);
+    expect(e!.identity).toBe(managed ? 'web' : undefined);
+    expect(e!.violations.length).toBeGreaterThan(0); // evaluated either way; only unmanaged ones are announced
+  });
+
   it('evaluates leaves against the policies; CA certificates are not held to identity rules', () => {
     const certs = extractFromSecret({ data: { 'tls.crt': b64(leafPem + ca.certPem) } }).certs;
     const policies = compilePolicies([

@@ -12,6 +12,8 @@ import {
   MANAGED_SECRET_MAX_BYTES,
 } from '../../src/controllers/issuance/inspect.ts';
 import { metadataDrift } from '../../src/controllers/issuance/secret.ts';
+import { generateCa } from '../../src/issuers/ca-material.ts';
+import { parseCertificate } from '../../src/pki/certs.ts';
 
 const parser = new Parser();
 afterAll(() => parser.close());
@@ -73,6 +75,24 @@ describe('managed Secret projection', () => {
         throw new Error('no read expected');
       }),
     ).toEqual({ hasData: true, keyMatches: true });
+  });
+  it("the cache keeps the leaf's facts without its KeyObject (native memory, one per managed Secret)", async () => {
+    const ca = await generateCa({ commonName: 'Cache Test', durationMs: 86_400_000, key: { algorithm: 'ECDSA' } });
+    const s = secret('u5', '3', { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) });
+    const none = async (): Promise<k8s.V1Secret> => {
+      throw new Error('no read expected');
+    };
+    const parsed = await inspectSecret(parser, projectManagedSecret(s, parser), none);
+    expect(parsed).toMatchObject({ hasData: true, keyMatches: true, leaf: { keyAlgorithm: 'ECDSA', keySize: 256 } });
+    expect(parsed.leaf).not.toHaveProperty('publicKey');
+    // a just-written Secret's view (the issuer's parse of the leaf carries one)
+    const leaf = parseCertificate(ca.certPem);
+    expect(leaf.publicKey).toBeDefined();
+    const w = secret('u6', '4', {});
+    primeView(w, { hasData: true, leaf, keyMatches: true });
+    const primed = await inspectSecret(parser, projectSecret(w), none);
+    expect(primed.leaf).toMatchObject({ fingerprintSHA256: leaf.fingerprintSHA256, keyAlgorithm: 'ECDSA' });
+    expect(primed.leaf).not.toHaveProperty('publicKey');
   });
   it('drift is told from digests on a projection (ca.crt compared only with the bytes at hand)', () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })

@@ -1,8 +1,8 @@
 // The issuance controller's view of IssuancePolicy: the decision on the request, the findings on the
 // current certificate, the PolicyCompliant condition, and the spec with policy-resolved defaults.
+import type { LeafFacts } from './inspect.ts';
 import type { MachineIdentityModel } from '../../crds/index.ts';
 import type { IssuableSpec, ResolvedMachineIdentitySpec } from '../../crds/index.ts';
-import type { CertFacts } from '../../pki/certs.ts';
 import {
   certificateFindings,
   decideIdentity,
@@ -43,7 +43,7 @@ export function findingsForCertificate(
   ctx: OperatorContext,
   mi: MachineIdentityModel,
   d: IdentityDecision,
-  leaf: CertFacts,
+  leaf: LeafFacts,
   secretName: string,
   requestedDurationMs: number | undefined,
 ): CertificateFindings {

@@ -1,11 +1,9 @@
 // The evaluate step: from the Secret as it is, the spec and the authority, whether to issue (the
 // trigger chain in triggers.ts), when to renew, and what the policies say about the current certificate.
 import type { ResolvedMachineIdentitySpec } from '../../crds/index.ts';
-import type { CertFacts } from '../../pki/certs.ts';
-import { describeKey } from '../../pki/keys.ts';
 import { formatViolations } from '../../policy/evaluate.ts';
 import { findingsForCertificate, policyCondition, recordFindings } from './apply-policies.ts';
-import type { SecretView } from './inspect.ts';
+import type { LeafFacts, SecretView } from './inspect.ts';
 import { chainsTo, provenanceProblem, type ProvenanceInput } from './provenance.ts';
 import { readSecret } from './read-secret.ts';
 import type { Ready, Run } from './run.ts';
@@ -61,10 +59,9 @@ function triggerInput(
 /** What the Secret holds, as the trigger chain reads it. */
 function secretFacts(view: SecretView | undefined): Pick<TriggerInput, 'hasData' | 'cert' | 'keyMatches'> {
   const leaf = view?.leaf;
-  const key = leaf ? describeKey(leaf.publicKey) : undefined;
   return {
     hasData: view?.hasData ?? false,
-    cert: leaf && key && { ...leaf, keyAlgorithm: key.algorithm, keySize: key.size },
+    cert: leaf && { ...leaf, keySize: leaf.keySize },
     keyMatches: view?.keyMatches ?? false,
   };
 }
@@ -116,7 +113,7 @@ function revisions(
 export function checkCertificate(
   run: Run,
   p: Ready,
-  leaf: CertFacts,
+  leaf: LeafFacts,
   requestedDurationMs: number | undefined,
 ): string | undefined {
   const findings = findingsForCertificate(run.ctx, run.mi, p.decision, leaf, p.spec.secretName, requestedDurationMs);

@@ -12,9 +12,16 @@ import type { Parser } from '../../parsing/parser.ts';
 /** Labelled Secrets whose data is larger than this are not parsed nor cached: a finding, and the identity reissues. */
 export const MANAGED_SECRET_MAX_BYTES = 256 * 1024;
 
+/**
+ * The leaf's facts as the cache keeps them: without the public KeyObject. A KeyObject holds an OpenSSL key
+ * outside the V8 heap (~3.5 KB of RSS for a P-256 key, measured: docs/memory.md), one per managed Secret here;
+ * the algorithm and size are in keyAlgorithm/keySize.
+ */
+export type LeafFacts = Omit<CertFacts, 'publicKey'>;
+
 export interface SecretView {
   hasData: boolean;
-  leaf?: CertFacts;
+  leaf?: LeafFacts;
   /** tls.key holds the private key of tls.crt's leaf. */
   keyMatches: boolean;
   /** The data is over MANAGED_SECRET_MAX_BYTES: not read. */
@@ -59,7 +66,15 @@ function parseView(parser: Parser, data: Record<string, string> | undefined): Pr
   return parser.managedFacts({ crt, key });
 }
 
+/** The view without the leaf's KeyObject (a parse answer or a just-issued leaf may carry one). */
+function slim(v: SecretView): SecretView {
+  if (!v.leaf || !('publicKey' in v.leaf)) return v;
+  const { publicKey: _drop, ...leaf } = v.leaf as CertFacts;
+  return { ...v, leaf };
+}
+
 function remember(uid: string, rv: string, view: Promise<SecretView>): Promise<SecretView> {
+  view = view.then(slim);
   cache.set(uid, { rv, view });
   if (cache.size > 100_000) cache.clear(); // uids of deleted Secrets are forgotten on delete; this only bounds a leak
   return view;

@@ -2,8 +2,7 @@
 // for a move to the authority's new CA, hold until every trust bundle carries it.
 import type * as k8s from '@kubernetes/client-node';
 import type { ReconcileResult } from '../../runtime/reconcile-loop.ts';
-import type { CertFacts } from '../../pki/certs.ts';
-import type { SecretView } from './inspect.ts';
+import type { LeafFacts, SecretView } from './inspect.ts';
 import { cleanupNextKeys } from './next-key.ts';
 import { repairMetadata } from './repair.ts';
 import { currentRevision } from './revision.ts';
@@ -18,7 +17,7 @@ export const RESYNC_MS = 10 * 60 * 60_000;
 export interface Held {
   secret: k8s.V1Secret;
   view: SecretView;
-  leaf: CertFacts;
+  leaf: LeafFacts;
 }
 
 /** Nothing to issue: adopt what the Secret holds (also after a crash between the Secret and status writes), repair drift, schedule. */

@@ -1,11 +1,12 @@
 // Drift without a reason to reissue (labels, annotations, owner reference, key encoding, keystores): the
 // Secret is re-applied from what it already holds, with the same key and certificate.
+import type { LeafFacts } from './inspect.ts';
 import type { MachineIdentityModel } from '../../crds/index.ts';
 import type { KeyObject } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { IssuableSpec } from '../../crds/index.ts';
 import { encodePrivateKey } from '../../pki/keys.ts';
-import { splitPem, type CertFacts } from '../../pki/certs.ts';
+import { splitPem } from '../../pki/certs.ts';
 import { buildKeystore, buildTruststore } from '../../pki/pkcs12.ts';
 import { applyNamespaced } from '../../runtime/kube.ts';
 import { desiredSecret, metadataDrift, ANN, type readRecord } from './secret.ts';
@@ -20,7 +21,7 @@ export async function repairMetadata(
   spec: IssuableSpec,
   authority: string,
   cached: k8s.V1Secret,
-  leaf: CertFacts,
+  leaf: LeafFacts,
   revision: number,
   record: ReturnType<typeof readRecord>,
   log: { debug: (o: object, m: string) => void },
@@ -55,7 +56,7 @@ function baseOf(
   mi: MachineIdentityModel,
   spec: IssuableSpec,
   authority: string,
-  leaf: CertFacts,
+  leaf: LeafFacts,
   revision: number,
   record: ReturnType<typeof readRecord>,
   pems: string[],
@@ -86,7 +87,7 @@ function baseOf(
 function driftOf(
   secret: k8s.V1Secret,
   spec: IssuableSpec,
-  leaf: CertFacts,
+  leaf: LeafFacts,
   revision: number,
   record: ReturnType<typeof readRecord>,
   authority: string,

@@ -1,9 +1,9 @@
 // The MachineIdentity status this controller owns, built whole (server-side apply removes any owned
 // field a body leaves out) and written only when it changed.
+import type { LeafFacts } from './inspect.ts';
 import { lenientStatus, MachineIdentityStatus, rawParts, type MachineIdentityModel } from '../../crds/index.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
-import type { CertFacts } from '../../pki/certs.ts';
 import { applyStatus, isNotFound } from '../../runtime/kube.ts';
 import { setCondition, type Condition, type ConditionInput } from '../status/conditions.ts';
 import { IDENTITY_GVR, type OperatorContext } from '../context.ts';
@@ -36,7 +36,7 @@ export interface StatusChange {
 
 const sec = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function certStatus(leaf: CertFacts, authorityFingerprint: string, renewal: Date, revision: number): CertStatus {
+export function certStatus(leaf: LeafFacts, authorityFingerprint: string, renewal: Date, revision: number): CertStatus {
   return {
     serialNumber: leaf.serialNumber,
     fingerprintSHA256: leaf.fingerprintSHA256,
