@@ -161,7 +161,6 @@ export interface ObjectLike {
 export function extractFromSecret(s: ObjectLike & { data?: Record<string, string> | null }): Extracted {
   const out: SecretScan = { certs: [], problems: [], keyTexts: [], known: [] };
   const data = s.data ?? {};
-  const managed = Boolean(s.metadata?.labels?.['machineidentity.io/identity']);
   const password = (): string | undefined => {
     const keys = [s.metadata?.annotations?.[PKCS12_PASSWORD_ANNOTATION], ...PASSWORD_KEYS].filter((k): k is string =>
       Boolean(k),
@@ -183,8 +182,8 @@ export function extractFromSecret(s: ObjectLike & { data?: Record<string, string
       problems: [{ key: '', reason: `${total} bytes to parse, over ${budget.maxObjectBytes}`, code: 'oversize' }],
     };
   for (const [key, b64] of Object.entries(data)) {
-    // the keystores the operator writes hold the same certificates as tls.crt and ca.crt
-    if (managed && (key === 'keystore.p12' || key === 'truststore.p12')) continue;
+    // every value is read, keystores included, whatever the labels say: a label is tenant-writable, and
+    // skipping the keystores of "managed" Secrets let anyone hide a certificate in one by adding it
     if (typeof b64 !== 'string' || b64.length === 0) continue;
     fromBytes(out, key, Buffer.from(b64, 'base64'), password);
   }

@@ -106,12 +106,25 @@ describe('extract', () => {
     expect(locked.problems[0]!.reason).toMatch(/wrong PKCS#12 password/);
     expect(() => pkcs12Certificates(p12, 'nope')).toThrow(/wrong PKCS#12 password/);
   });
-  it('skips the keystores of managed Secrets (same certificates as tls.crt)', () => {
+  it("reads the keystores of labelled Secrets too (a tenant's label must not hide a certificate in keystore.p12)", () => {
+    const p12 = buildKeystore({
+      key: createPrivateKey(leafKeyPem),
+      certificatePem: leafPem,
+      chainPem: [ca.certPem],
+      password: 'changeit',
+      iterations: 2048,
+    });
     const x = extractFromSecret({
       metadata: { labels: { 'machineidentity.io/identity': 'api' } },
-      data: { 'keystore.p12': b64('whatever') },
+      data: { 'keystore.p12': b64(p12), 'keystore-password': b64('changeit') },
     });
-    expect(x).toEqual({ certs: [], problems: [] });
+    expect(x.problems).toEqual([]);
+    expect(x.certs.map((c) => c.key)).toEqual(['keystore.p12', 'keystore.p12#1']);
+    const junk = extractFromSecret({
+      metadata: { labels: { 'machineidentity.io/identity': 'api' } },
+      data: { 'truststore.p12': b64('whatever') },
+    });
+    expect(junk.problems.map((p) => p.key)).toEqual(['truststore.p12']);
   });
   it('caps SAN lists kept at 100 and counts them all', () => {
     const [c] = extractFromSecret({ data: { 'tls.crt': b64(wideLeafPem) } }).certs;
