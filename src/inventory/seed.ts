@@ -12,6 +12,7 @@ import type { Parser } from '../parsing/parser.ts';
 import { recordOf, type CertRecord } from './cert-record.ts';
 import type { Extracted, ParseBudget } from './extract.ts';
 import { slimForParse } from './slim.ts';
+import { propertyOf } from '../runtime/narrow.ts';
 
 /** The digest answers are remembered by: the kind and the exact slimmed values the worker would get. */
 export function contentDigest(kind: string, slim: Record<string, unknown>): string {
@@ -35,6 +36,16 @@ const SKIPPED_WHEN_MANAGED = new Set(['keystore.p12', 'truststore.p12']);
 const MAX_VALUE_BYTES = 1024 * 1024;
 const MAX_CERTS_PER_VALUE = 100;
 
+/** The string values of `slim`'s data in the order the worker reads them, when its labels mark our managed Secret. */
+function managedValues(slim: Record<string, unknown>): [string, string][] | undefined {
+  const labels = propertyOf(propertyOf(slim, 'metadata'), 'labels');
+  const data = propertyOf(slim, 'data');
+  if (!propertyOf(labels, IDENTITY_LABEL) || typeof data !== 'object' || data === null) return undefined;
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(data)) if (typeof v === 'string') out.push([k, v]);
+  return out;
+}
+
 /**
  * What the worker's parse of `slim` (a slimmed Secret) would answer, from `own`; undefined when any value
  * of `slim` is not exactly one this process wrote with known facts, or when the parse would report a
@@ -45,30 +56,31 @@ export function seededFacts(
   own: OwnValues,
   budget: Pick<ParseBudget, 'maxObjectBytes' | 'maxCertificates'>,
 ): Extracted | undefined {
-  const meta = slim.metadata as { labels?: Record<string, string> } | undefined;
-  const managed = Boolean(meta?.labels?.[IDENTITY_LABEL]);
-  const data = slim.data as Record<string, unknown> | undefined;
-  if (!managed || !data) return undefined;
-  let bytes = 0;
-  for (const v of Object.values(data)) bytes += typeof v === 'string' ? Math.floor((v.length * 3) / 4) : 0;
-  if (bytes > budget.maxObjectBytes) return undefined;
+  const values = managedValues(slim);
+  if (!values) return undefined;
+  if (values.reduce((n, [, v]) => n + Math.floor((v.length * 3) / 4), 0) > budget.maxObjectBytes) return undefined;
   const certs: CertRecord[] = [];
   const keys: { key: string; publicKeySHA256: string }[] = [];
-  for (const [key, value] of Object.entries(data)) {
-    if (SKIPPED_WHEN_MANAGED.has(key)) continue;
-    if (typeof value !== 'string' || value.length === 0) continue;
-    // anything else must be exactly what we sent, with its facts at hand
-    if (own.data[key] !== value || (value.length * 3) / 4 > MAX_VALUE_BYTES) return undefined;
-    const c = own.certs[key],
-      k = own.keys[key];
-    if ((c === undefined) === (k === undefined)) return undefined; // neither known, or both (a value we never write)
-    if (c) {
-      if (c.length > Math.min(MAX_CERTS_PER_VALUE, budget.maxCertificates - certs.length)) return undefined;
-      certs.push(...c);
-    }
-    if (k) keys.push({ key, publicKeySHA256: k });
+  for (const [key, value] of values) {
+    if (SKIPPED_WHEN_MANAGED.has(key) || value.length === 0) continue;
+    const known = knownValue(own, key, value);
+    if (!known) return undefined;
+    if ('certs' in known) {
+      if (known.certs.length > Math.min(MAX_CERTS_PER_VALUE, budget.maxCertificates - certs.length)) return undefined;
+      certs.push(...known.certs);
+    } else keys.push({ key, publicKeySHA256: known.key });
   }
   return keys.length ? { certs, problems: [], keys } : { certs, problems: [] };
+}
+
+/** The facts of a value that is exactly one we sent (certificates, or one private key); undefined otherwise. */
+function knownValue(own: OwnValues, key: string, value: string): { certs: CertRecord[] } | { key: string } | undefined {
+  if (own.data[key] !== value || (value.length * 3) / 4 > MAX_VALUE_BYTES) return undefined;
+  const c = own.certs[key],
+    k = own.keys[key];
+  if (c && k === undefined) return { certs: c };
+  if (k !== undefined && !c) return { key: k };
+  return undefined; // neither known, or both (a value we never write)
 }
 
 // Seeds wait only for the watch event of the write (milliseconds); bounded in case it never comes.
