@@ -131,7 +131,7 @@ const caTexts = new Map<string, CertRecord[] | 'pending' | 'unusable'>();
  * parses them, or undefined while they are not known yet: the first call starts the parse in the worker.
  * A text with a private key or anything the worker would report stays unusable.
  */
-export function caTextRecords(parser: Parser, text: string, key: string, firstIndex = 0): CertRecord[] | undefined {
+function caTextRecords(parser: Parser, text: string, key: string, firstIndex = 0): CertRecord[] | undefined {
   const known = caTexts.get(text);
   if (known === undefined) {
     if (caTexts.size >= MAX_CA_TEXTS) caTexts.clear();
