@@ -16,7 +16,7 @@ import { startProcess, stopProc, freePort, waitFor, sleep, logTail, type Proc } 
 import { gateArgs, planeFlags, runtimeConfigArgs, type PlaneFlags } from './plane-flags.ts';
 
 /** etcd or kube-apiserver ended before the API server was ready (most often: its port was taken). */
-export class PlaneProcessExited extends Error {}
+class PlaneProcessExited extends Error {}
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
