@@ -35,7 +35,7 @@ export function bindingUsageController(ctx: OperatorContext): Controller {
         status: { identities: count, outdatedIdentities: outdated, observedGeneration: gen },
       };
       try {
-        await applyStatus(ctx.co, BINDING_GVR, body, FIELD_MANAGER);
+        await applyStatus(ctx.kc, BINDING_GVR, body, FIELD_MANAGER);
       } catch (e) {
         if (!isNotFound(e)) throw new Error('apply CertificateAuthorityBinding status failed', { cause: e });
       }

@@ -8,7 +8,7 @@
 // the background a few times, as client-go's broadcaster does, so a busy API server does not lose it.
 import * as k8s from '@kubernetes/client-node';
 import type { OperatorContext } from './context.ts';
-import { MERGE, toKubeError } from '../runtime/kube.ts';
+import { MERGE, sendJson, toKubeError } from '../runtime/kube.ts';
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -137,22 +137,27 @@ async function writeEvent(s: State, ctx: OperatorContext, o: InvolvedObject, w: 
       return;
     }
     const namespace = eventNamespace(o);
-    const created = await s.core.createNamespacedEvent({
-      namespace,
-      body: {
-        metadata: { generateName: `${o.name}.`, namespace, ...clusterAnnotation(ctx) },
-        involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
-        type: w.type,
-        reason: w.reason,
-        message: w.note,
-        count: 1,
-        firstTimestamp: w.now,
-        lastTimestamp: w.now,
-        source: { component: COMPONENT },
-        reportingComponent: COMPONENT,
-        reportingInstance: ctx.config.identity,
-      },
-    });
+    // plain JSON (sendJson): an Event follows every issuance, and client-node's model walk was most of its cost
+    const body: k8s.CoreV1Event = {
+      metadata: { generateName: `${o.name}.`, namespace, ...clusterAnnotation(ctx) },
+      involvedObject: { apiVersion: o.apiVersion, kind: o.kind, name: o.name, namespace: o.namespace, uid: o.uid },
+      type: w.type,
+      reason: w.reason,
+      message: w.note,
+      count: 1,
+      firstTimestamp: w.now,
+      lastTimestamp: w.now,
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: ctx.config.identity,
+    };
+    const created = await sendJson<k8s.CoreV1Event>(
+      ctx.kc,
+      'POST',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+      {},
+      body,
+    );
     s.recent.set(w.key, { name: created.metadata?.name ?? '', namespace, count: 1, at: w.now.getTime() });
   } catch (err) {
     if (prev) s.recent.delete(w.key); // the Event is gone (TTL) or unknown: the next write creates it afresh

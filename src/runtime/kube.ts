@@ -94,9 +94,12 @@ export async function applyNamespaced<T extends k8s.KubernetesObject>(
   return api.patch(obj, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
 }
 
-/** Server-side apply of the `/status` subresource of a custom object (namespaced or cluster-scoped). */
+/**
+ * Server-side apply of the `/status` subresource of a custom object (namespaced or cluster-scoped), as plain
+ * JSON (sendJson): a status apply follows every issuance, and the answer is read through zod by the caller.
+ */
 export async function applyStatus<T extends k8s.KubernetesObject>(
-  co: k8s.CustomObjectsApi,
+  kc: k8s.KubeConfig,
   gvr: GVR,
   obj: T,
   fieldManager: string,
@@ -104,11 +107,9 @@ export async function applyStatus<T extends k8s.KubernetesObject>(
   const name = obj.metadata?.name;
   if (!name) throw new Error('applyStatus: metadata.name is required');
   const namespace = obj.metadata?.namespace;
-  const req = { ...gvr, name, body: obj, fieldManager, force: true };
-  const res: unknown = namespace
-    ? await co.patchNamespacedCustomObjectStatus({ ...req, namespace }, SSA)
-    : await co.patchClusterCustomObjectStatus(req, SSA);
-  return res as T;
+  const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const path = `/apis/${gvr.group}/${gvr.version}${scope}/${gvr.plural}/${encodeURIComponent(name)}/status`;
+  return sendJson<T>(kc, 'PATCH', path, { fieldManager, force: true }, obj, k8s.PatchStrategy.ServerSideApply);
 }
 
 /** GET of an arbitrary API path (e.g. a list) as parsed JSON; non-2xx throws ApiException. */
@@ -174,6 +175,32 @@ export async function sendRaw(
   await kc.applySecurityAuthentication(ctx);
   const res = await sendStreamed(kc, ctx);
   return { status: res.status, text: await res.text() };
+}
+
+/**
+ * A JSON request to an API path, its JSON answer returned as is: for the few requests of every issuance
+ * (the Secret write, the status apply, the Event), client-node's generated clients walk their model types
+ * over the request and the answer (ObjectSerializer), which is most of their cost. Non-2xx throws
+ * ApiException with the Status text as body, as the generated clients do (toKubeError reads both).
+ * The caller validates what it reads of the answer.
+ */
+export async function sendJson<T>(
+  kc: k8s.KubeConfig,
+  method: 'PATCH' | 'POST' | 'PUT',
+  path: string,
+  query: Record<string, string | boolean | undefined>,
+  body: unknown,
+  contentType = 'application/json',
+): Promise<T> {
+  const q = Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+  const target = q ? `${path}?${q}` : path;
+  const res = await sendRaw(kc, method, target, JSON.stringify(body), contentType);
+  if (res.status < 200 || res.status > 299)
+    throw new k8s.ApiException(res.status, `HTTP-Code: ${res.status} ${method} ${path}`, res.text, {});
+  return JSON.parse(res.text) as T;
 }
 
 /** KUBECONFIG if set, else the in-cluster service account, else ~/.kube/config. */

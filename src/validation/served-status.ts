@@ -86,7 +86,7 @@ export async function applyServedStatus(
       metadata: { name: mi.metadata.name, namespace: mi.metadata.namespace },
       status,
     };
-    await applyStatus(ctx.co, IDENTITY_GVR, body, VALIDATION_FIELD_MANAGER);
+    await applyStatus(ctx.kc, IDENTITY_GVR, body, VALIDATION_FIELD_MANAGER);
     return true;
   } catch (e) {
     if (isNotFound(e)) return false;

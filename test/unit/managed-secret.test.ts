@@ -94,6 +94,19 @@ describe('managed Secret projection', () => {
     expect(primed.leaf).toMatchObject({ fingerprintSHA256: leaf.fingerprintSHA256, keyAlgorithm: 'ECDSA' });
     expect(primed.leaf).not.toHaveProperty('publicKey');
   });
+  it('a tenant edit after our write (a new resourceVersion of the same uid) is parsed again, not primed', async () => {
+    const ours = secret('u8', '7', { 'tls.crt': b64('ours'), 'tls.key': b64('ours') });
+    primeView(ours, { hasData: true, keyMatches: true });
+    const edited = secret('u8', '8', { 'tls.crt': b64('theirs'), 'tls.key': b64('theirs') });
+    const p = projectManagedSecret(edited, parser);
+    expect(await inspectSecret(parser, p, async () => edited)).toEqual({ hasData: true, keyMatches: false });
+    // and the same resourceVersion under another uid (another Secret) is not ours either
+    const other = secret('u9', '7', { 'tls.crt': b64('theirs'), 'tls.key': b64('theirs') });
+    expect(await inspectSecret(parser, projectManagedSecret(other, parser), async () => other)).toEqual({
+      hasData: true,
+      keyMatches: false,
+    });
+  });
   it('drift is told from digests on a projection (ca.crt compared only with the bytes at hand)', () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ type: 'pkcs8', format: 'pem' })

@@ -67,7 +67,7 @@ export async function writeBindingStatus(
     status,
   };
   try {
-    await applyStatus(ctx.co, BINDING_GVR, body, FIELD_MANAGER);
+    await applyStatus(ctx.kc, BINDING_GVR, body, FIELD_MANAGER);
   } catch (e) {
     if (isNotFound(e)) return;
     throw new Error('apply CertificateAuthorityBinding status failed', { cause: e });

@@ -36,7 +36,7 @@ export function policyStatusController(ctx: OperatorContext, store: PolicyStore,
       if (sameStatus(want, obj.status ?? {})) return;
       try {
         await applyStatus(
-          ctx.co,
+          ctx.kc,
           POLICY_GVR,
           { apiVersion: 'machineidentity.io/v1alpha1', kind: 'IssuancePolicy', metadata: { name }, status: want },
           FIELD_MANAGER,

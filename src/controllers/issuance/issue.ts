@@ -21,6 +21,7 @@ import { sameNames } from './triggers.ts';
 import type { SecretView } from './inspect.ts';
 import { keyFor } from './key-choice.ts';
 import { writeOrRefuse } from './write-secret.ts';
+import { ownTlsValues, seedWritten } from '../../inventory/seed.ts';
 import type { OperatorContext } from '../context.ts';
 
 export interface IssueInput {
@@ -87,13 +88,14 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   if ('error' in stores)
     return { kind: 'failed', reason: IssuanceReason.KeystorePasswordUnavailable, message: stores.error };
   const renewal = renewalTime(leaf.notBefore, leaf.notAfter, spec, mi.metadata.uid);
+  const keyPem = encodePrivateKey(key, pk.encoding);
   const body = desiredSecret({
     identity: { name: mi.metadata.name, namespace: mi.metadata.namespace, uid: mi.metadata.uid },
     secretName: spec.secretName,
     deletionPolicy: spec.deletionPolicy,
     template: spec.secretTemplate,
     ownerTeam: spec.owner?.team,
-    keyPem: encodePrivateKey(key, pk.encoding),
+    keyPem,
     keyEncoding: pk.encoding,
     leafPem: res.certificatePem,
     chainPem: res.chainPem,
@@ -115,6 +117,16 @@ export async function issue(ctx: OperatorContext, i: IssueInput): Promise<IssueO
   });
   if ('refused' in w) return w.refused;
   const written = w.secret;
+  // the inventory need not parse what we just wrote: its facts, for exactly these values (seed.ts)
+  const own = ownTlsValues(ctx.parser, {
+    data: body.data ?? {},
+    leaf,
+    leafPem: res.certificatePem,
+    chainPem: res.chainPem,
+    keyPem,
+    caPem,
+  });
+  if (own) seedWritten(written, own, ctx.parser.budget);
   crashPoint('after-secret-write');
   return {
     kind: 'issued',

@@ -149,7 +149,7 @@ export async function writeStatus(
   if (isDeepStrictEqual(owned(want), owned(mi.status))) return false;
   try {
     const res: k8s.KubernetesObject = await applyStatus(
-      ctx.co,
+      ctx.kc,
       IDENTITY_GVR,
       {
         apiVersion: 'machineidentity.io/v1alpha1',

@@ -2,7 +2,7 @@
 // version read, so that a Secret someone else created or changed meanwhile is never overwritten.
 import * as k8s from '@kubernetes/client-node';
 import { Reason } from '../../crds/reasons.ts';
-import { applyNamespaced } from '../../runtime/kube.ts';
+import { sendJson } from '../../runtime/kube.ts';
 import { FIELD_MANAGER } from './status.ts';
 
 /** Why the Secret was not written: an attempt that failed (IssueOutcome kind failed). */
@@ -46,13 +46,31 @@ export async function writeOrRefuse(
   }
 }
 
-/** Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read. */
+/**
+ * Create when there was no Secret; otherwise a forced apply that fails (409) if the Secret is not the version we read.
+ * Plain JSON both ways (sendJson): the answer is the API server's Secret, read for its metadata and data as is.
+ */
 export async function writeSecret(
   kc: k8s.KubeConfig,
   body: k8s.V1Secret,
   resourceVersion: string | undefined,
 ): Promise<k8s.V1Secret> {
+  const ns = encodeURIComponent(body.metadata?.namespace ?? '');
   if (resourceVersion === undefined)
-    return k8s.KubernetesObjectApi.makeApiClient(kc).create(body, undefined, undefined, FIELD_MANAGER);
-  return applyNamespaced(kc, { ...body, metadata: { ...body.metadata, resourceVersion } }, FIELD_MANAGER);
+    return sendJson<k8s.V1Secret>(
+      kc,
+      'POST',
+      `/api/v1/namespaces/${ns}/secrets`,
+      { fieldManager: FIELD_MANAGER },
+      body,
+    );
+  const name = encodeURIComponent(body.metadata?.name ?? '');
+  return sendJson<k8s.V1Secret>(
+    kc,
+    'PATCH',
+    `/api/v1/namespaces/${ns}/secrets/${name}`,
+    { fieldManager: FIELD_MANAGER, force: true },
+    { ...body, metadata: { ...body.metadata, resourceVersion } },
+    k8s.PatchStrategy.ServerSideApply,
+  );
 }
