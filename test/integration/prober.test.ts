@@ -329,7 +329,7 @@ describe('Prober: bounds', () => {
     expect(p.hasWorker).toBe(true);
   });
 
-  it('300 probes at hanging endpoints, concurrency 16: never more than 16 sockets, all timeout on time, memory bounded', async () => {
+  it('300 probes at hanging endpoints, concurrency 16: never more than 16 in flight, all timeout on time, memory bounded', async () => {
     const sockets: OpenCount = { open: 0, peak: 0 };
     // resume(): read and drop the ClientHello, so a socket the prober closes is seen closed here
     const hangs = await Promise.all(
@@ -363,7 +363,11 @@ describe('Prober: bounds', () => {
     );
     expect(results.every((r) => !r.ok && r.error === 'timeout')).toBe(true);
     expect(maxInFlight).toBeLessThanOrEqual(16);
-    expect(sockets.peak).toBeLessThanOrEqual(16);
+    // the bound itself is the prober's own count (above, exact). The servers' count lags it: a round of 16
+    // probes times out at once and the worker opens the next 16 at once, and this thread may accept a new
+    // connection before it handles an old one's close (CI saw 19 under load). It must stay near 16, never
+    // grow with the 300 probes: at most two rounds' worth
+    expect(sockets.peak).toBeLessThanOrEqual(32);
     // 300 / 16 = 19 rounds of 500 ms; slack for a loaded 2-core machine
     expect(took).toBeGreaterThanOrEqual(19 * timeoutMs - 50);
     expect(took).toBeLessThan(19 * timeoutMs + 5000);
