@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { OperatorConfig } from './config.ts';
 import { Informer } from './runtime/informer.ts';
 import type { Controller } from './runtime/reconcile-loop.ts';
-import { LeaderElector } from './runtime/leader-election.ts';
+import { elect } from './operator-leader.ts';
 import { startOpsServer, type OpsServer } from './runtime/ops-server.ts';
 import type { OperatorContext } from './controllers/context.ts';
 import { toBindingModel, toMachineIdentityModel, type BindingModel, type MachineIdentityModel } from './crds/index.ts';
@@ -21,13 +21,12 @@ import { startWebhook } from './webhook/webhook.ts';
 import { http01Responder } from './issuers/acme/http01.ts';
 import {
   createHolderProjector,
-  createRefSources,
   createSources,
-  gatewayApiServed,
   type HolderProjector,
   type InventorySources,
   type WithHolder,
 } from './inventory/sources.ts';
+import { createRefSources, gatewayApiServed } from './inventory/ref-sources.ts';
 import { validationParts } from './validation/validation-parts.ts';
 import { inventoryController } from './inventory/inventory-controller.ts';
 import { registerInventoryMetrics } from './inventory/inventory-metrics.ts';
@@ -180,35 +179,6 @@ async function signerParts(ctx: OperatorContext): Promise<Parts> {
     ...((await trustBundlesServed(ctx)) ? [trustBundleController(ctx)] : []),
   ];
   return { informers: [...(pcrs ? [pcrs] : []), csrs], controllers };
-}
-
-/** With leader election, controllers start on the leader only; a replica that lost its lease exits (client-go practice). */
-function elect(ctx: OperatorContext, startControllers: () => void, lost: () => void): LeaderElector | undefined {
-  const { config, kc, log, registry } = ctx;
-  if (!config.leaderElection.enabled) {
-    startControllers();
-    return undefined;
-  }
-  const le = config.leaderElection;
-  const elector = new LeaderElector({
-    kc,
-    namespace: config.namespace,
-    name: le.leaseName,
-    identity: undefined,
-    leaseDurationMs: le.leaseDurationMs,
-    renewDeadlineMs: le.renewDeadlineMs,
-    retryPeriodMs: le.retryPeriodMs,
-    logger: log,
-    registry,
-    onStartedLeading: () => {
-      log.info('became leader; starting controllers');
-      startControllers();
-    },
-    // so that no two leaders ever act
-    onStoppedLeading: lost,
-  });
-  void elector.run();
-  return elector;
 }
 
 export async function startOperator(config: OperatorConfig, kc: k8s.KubeConfig, log: Logger): Promise<Operator> {

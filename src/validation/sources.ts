@@ -5,7 +5,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Informer } from '../runtime/informer.ts';
-import type { RefSources } from '../inventory/sources.ts';
+import type { RefSources } from '../inventory/ref-sources.ts';
 import {
   apiServiceRef,
   classRef,

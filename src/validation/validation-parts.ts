@@ -11,7 +11,7 @@ import { identityFields, type MachineIdentityModel } from '../crds/index.ts';
 import { pemBlocks } from '../pki/pem.ts';
 import { parseCertificateDer } from '../pki/certs.ts';
 import type { InventoryObject, KnownCa } from '../inventory/model.ts';
-import type { RefSources } from '../inventory/sources.ts';
+import type { RefSources } from '../inventory/ref-sources.ts';
 import { knownCas } from '../inventory/inventory-controller.ts';
 import { createValidationSources } from './sources.ts';
 import { mapTargets, targetsBySecret, unresolvedBySecret } from './targets.ts';

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import pino from 'pino';
 import { sharedCluster, testNamespace } from '../harness/cluster.ts';
 import { waitFor } from '../harness/processes.ts';
-import { createRefSources, gatewayApiServed, type RefSources } from '../../src/inventory/sources.ts';
+import { createRefSources, gatewayApiServed, type RefSources } from '../../src/inventory/ref-sources.ts';
 import { createValidationSources, type ValidationSources } from '../../src/validation/sources.ts';
 import { mapTargets } from '../../src/validation/targets.ts';
 import type { TargetMap } from '../../src/validation/target-index.ts';
