@@ -395,7 +395,8 @@ describe("chart defaults, as the operator ServiceAccount's token is authorized",
           (await admin.makeApiClient(k8s.CoreV1Api).listNamespacedEvent({ namespace: tenant })).items.find(
             (e) => e.reason === 'RolloutForbidden' && e.involvedObject.name === 'web',
           ),
-        30_000,
+        // as the revision wait above: the renewal, then the rollout's attempt, under a loaded CI machine
+        60_000,
         250,
       );
       expect(event.type).toBe('Warning');
