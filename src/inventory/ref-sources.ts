@@ -8,6 +8,19 @@ import { apiServes } from '../runtime/kube.ts';
 import type { PodRefs, TlsRefs } from './model.ts';
 import { gatewayRefs, ingressRefs, podRefs } from './refs.ts';
 
+/** An informer factory whose store holds each object's projection (`transform`), never the object. */
+export function projectingInformer(o: { kc: k8s.KubeConfig; registry: Registry; logger: Logger }) {
+  return <T extends k8s.KubernetesObject>(path: string, resource: string, transform: (raw: never) => T): Informer<T> =>
+    new Informer<T>({
+      kc: o.kc,
+      path,
+      registry: o.registry,
+      logger: o.logger,
+      resource,
+      transform: (raw) => transform(raw as never),
+    });
+}
+
 /** True when the Gateway API is served (it is an add-on). */
 export function gatewayApiServed(kc: k8s.KubeConfig): Promise<boolean> {
   return apiServes(kc, '/apis/gateway.networking.k8s.io/v1', 'gateways');
@@ -28,15 +41,7 @@ export function createRefSources(o: {
   logger: Logger;
   hasGateways: boolean;
 }): RefSources {
-  const informer = <T extends k8s.KubernetesObject>(path: string, resource: string, transform: (raw: never) => T) =>
-    new Informer<T>({
-      kc: o.kc,
-      path,
-      registry: o.registry,
-      logger: o.logger,
-      resource,
-      transform: (raw) => transform(raw as never),
-    });
+  const informer = projectingInformer(o);
   const pods = informer(
     '/api/v1/pods',
     'inventory-pods',

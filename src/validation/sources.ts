@@ -4,8 +4,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Informer } from '../runtime/informer.ts';
-import type { RefSources } from '../inventory/ref-sources.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { projectingInformer, type RefSources } from '../inventory/ref-sources.ts';
 import {
   apiServiceRef,
   classRef,
@@ -40,20 +40,12 @@ export function createValidationSources(o: {
   kc: k8s.KubeConfig;
   registry: Registry;
   logger: Logger;
-  /** See gatewayApiServed in src/inventory/sources.ts. */
+  /** See gatewayApiServed in src/inventory/ref-sources.ts. */
   hasGateways: boolean;
   /** The inventory's Pod, Ingress and Gateway informers (createRefSources when the inventory is off). */
   refs: RefSources;
 }): ValidationSources {
-  const informer = <T extends k8s.KubernetesObject>(path: string, resource: string, transform: (raw: never) => T) =>
-    new Informer<T>({
-      kc: o.kc,
-      path,
-      registry: o.registry,
-      logger: o.logger,
-      resource,
-      transform: (raw) => transform(raw as never),
-    });
+  const informer = projectingInformer(o);
   const services = informer(
     '/api/v1/services',
     'validation-services',
