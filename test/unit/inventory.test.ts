@@ -51,6 +51,17 @@ beforeAll(async () => {
   wideLeafPem = wide.certificatePem;
 });
 
+/** The test leaf, its key and the CA in a PKCS#12 keystore under the password 'changeit'. */
+function leafKeystore(): Buffer {
+  return buildKeystore({
+    key: createPrivateKey(leafKeyPem),
+    certificatePem: leafPem,
+    chainPem: [ca.certPem],
+    password: 'changeit',
+    iterations: 2048,
+  });
+}
+
 describe('extract', () => {
   it('a TLS Secret: leaf and chain split into certificates; the key is never kept', () => {
     const x = extractFromSecret({
@@ -87,13 +98,7 @@ describe('extract', () => {
     ]);
   });
   it('PKCS#12: read with the password from the annotated key; unknown password is a problem', () => {
-    const p12 = buildKeystore({
-      key: createPrivateKey(leafKeyPem),
-      certificatePem: leafPem,
-      chainPem: [ca.certPem],
-      password: 'changeit',
-      iterations: 2048,
-    });
+    const p12 = leafKeystore();
     const x = extractFromSecret({
       metadata: { annotations: { 'machineidentity.io/pkcs12-password-key': 'pw' } },
       data: { 'store.p12': b64(p12), pw: b64('changeit\n') },
@@ -107,13 +112,7 @@ describe('extract', () => {
     expect(() => pkcs12Certificates(p12, 'nope')).toThrow(/wrong PKCS#12 password/);
   });
   it("reads the keystores of labelled Secrets too (a tenant's label must not hide a certificate in keystore.p12)", () => {
-    const p12 = buildKeystore({
-      key: createPrivateKey(leafKeyPem),
-      certificatePem: leafPem,
-      chainPem: [ca.certPem],
-      password: 'changeit',
-      iterations: 2048,
-    });
+    const p12 = leafKeystore();
     const x = extractFromSecret({
       metadata: { labels: { 'machineidentity.io/identity': 'api' } },
       data: { 'keystore.p12': b64(p12), 'keystore-password': b64('changeit') },
